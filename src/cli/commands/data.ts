@@ -1,0 +1,4 @@
+/** CLI commands: duckmerge data … */
+import type { Command } from '../command.js'
+
+export const dataCommands: readonly Command[] = []

@@ -1,0 +1,19 @@
+/** Every CLI command, in the order `duckmerge --help` lists them. */
+import type { Command } from '../command.js'
+import { artifactsCommands } from './artifacts.js'
+import { dataCommands } from './data.js'
+import { deltaCommands } from './delta.js'
+import { demoCommands } from './demo.js'
+import { expCommands } from './exp.js'
+import { modelCommands } from './model.js'
+import { resultsCommands } from './results.js'
+
+export const commands: readonly Command[] = [
+  ...demoCommands,
+  ...resultsCommands,
+  ...dataCommands,
+  ...modelCommands,
+  ...artifactsCommands,
+  ...deltaCommands,
+  ...expCommands,
+]

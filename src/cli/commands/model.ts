@@ -1,0 +1,4 @@
+/** CLI commands: duckmerge model … */
+import type { Command } from '../command.js'
+
+export const modelCommands: readonly Command[] = []

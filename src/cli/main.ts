@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+/** duckmerge CLI entry: finds the command, parses its flags, prints its report, sets the exit code. */
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { DuckmergeError, messageOf } from '../errors.js'
+import type { Command, CommandContext } from './command.js'
+import { commands } from './commands/index.js'
+import { ExitCode, exitCodeFor } from './exit-codes.js'
+import { progressBar, toJson } from './output.js'
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const json = argv.includes('--json')
+  try {
+    const found = findCommand(argv)
+    if (!found) {
+      process.stdout.write(helpText(argv))
+      return argv.length === 0 || argv.includes('--help') || argv.includes('-h')
+        ? ExitCode.ok
+        : ExitCode.usage
+    }
+    const { command, rest } = found
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(commandHelp(command))
+      return ExitCode.ok
+    }
+    const context = parseContext(command, rest, json)
+    const result = await command.run(context)
+    process.stdout.write(json ? `${toJson(result.report)}\n` : `${result.text}\n`)
+    return result.exitCode ?? ExitCode.ok
+  } catch (error) {
+    const code = exitCodeFor(error)
+    const known = error instanceof DuckmergeError
+    const label = known ? error.code : 'INTERNAL'
+    process.stderr.write(`duckmerge: error [${label}]: ${oneLine(messageOf(error))}\n`)
+    if (!known && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
+    if (json)
+      process.stdout.write(
+        `${toJson({ error: { code: label, message: messageOf(error), ...(known ? { details: error.details } : {}) } })}\n`,
+      )
+    return code
+  }
+}
+
+function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+  const words = argv.filter((a) => !a.startsWith('-'))
+  let best: Command | undefined
+  for (const command of commands) {
+    const matches = command.path.every((p, i) => words[i] === p)
+    if (matches && (!best || command.path.length > best.path.length)) best = command
+  }
+  if (!best) return undefined
+  // Remove the command words (their first occurrences, in order) and keep everything else.
+  const rest = [...argv]
+  for (const word of best.path) rest.splice(rest.indexOf(word), 1)
+  return { command: best, rest }
+}
+
+function parseContext(command: Command, args: string[], json: boolean): CommandContext {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args,
+      options: { json: { type: 'boolean' }, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    })
+  } catch (error) {
+    throw new DuckmergeError(
+      'USAGE',
+      `${messageOf(error)} (usage: duckmerge ${command.path.join(' ')} ${command.usage})`,
+    )
+  }
+  const names = command.positionals ?? []
+  const variadic = names.at(-1)?.endsWith('...') ?? false
+  const required = names.filter((n) => !n.startsWith('[') && !n.endsWith('...')).length
+  if (
+    parsed.positionals.length < required ||
+    (!variadic && parsed.positionals.length > names.length)
+  )
+    throw new DuckmergeError(
+      'USAGE',
+      `expected ${names.join(' ') || 'no arguments'}, got ${parsed.positionals.length ? parsed.positionals.join(' ') : 'none'} (usage: duckmerge ${command.path.join(' ')} ${command.usage})`,
+    )
+  return {
+    values: parsed.values as CommandContext['values'],
+    positionals: parsed.positionals,
+    json,
+    progress: progressBar({ json }),
+    cwd: process.cwd(),
+  }
+}
+
+function helpText(argv: readonly string[]): string {
+  const prefix = argv.filter((a) => !a.startsWith('-'))
+  const shown = commands.filter((c) => prefix.every((p, i) => c.path[i] === p))
+  const list = (shown.length > 0 ? shown : commands)
+    .map((c) => `  duckmerge ${c.path.join(' ').padEnd(20)} ${c.summary}`)
+    .join('\n')
+  const unknown =
+    prefix.length > 0 && shown.length === 0 ? `Unknown command: ${prefix.join(' ')}\n\n` : ''
+  return `${unknown}duckmerge: git-style merge and rebase for data artifacts.\n\nCommands:\n${list}\n\nEvery command takes --json (one JSON object on stdout) and --help.\nExit codes: 0 ok, 1 failed, 2 usage error.\n`
+}
+
+function commandHelp(command: Command): string {
+  const flags = Object.entries(command.options)
+    .map(
+      ([name, spec]) =>
+        `  --${name}${spec.type === 'string' ? ' VALUE' : ''}${spec.multiple ? ' (repeatable)' : ''}`,
+    )
+    .join('\n')
+  return `duckmerge ${command.path.join(' ')} ${command.usage}\n\n${command.summary}\n\nFlags:\n${flags}\n  --json\n`
+}
+
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ')
+}
+
+// Run when executed directly (also through the npx/bin symlink), not when imported.
+const invoked = process.argv[1] ? realpathSync(process.argv[1]) : ''
+if (invoked === realpathSync(fileURLToPath(import.meta.url))) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (error: unknown) => {
+      process.stderr.write(`duckmerge: ${messageOf(error)}\n`)
+      process.exitCode = ExitCode.internal
+    },
+  )
+}

@@ -1,0 +1,111 @@
+/**
+ * One DuckDB database and connection, with bound-parameter helpers. The only place (with
+ * sqlite.ts) that imports an engine driver; everything above speaks `Sql` fragments.
+ */
+import {
+  blobValue,
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBValue,
+} from '@duckdb/node-api'
+import type { Sql, SqlValue } from './sql.js'
+
+export interface DuckDbOptions {
+  /** Database file; in memory when omitted. */
+  readonly path?: string
+  readonly readOnly?: boolean
+  readonly threads?: number
+  /** e.g. '1GB'. DuckDB spills to disk past it. */
+  readonly memoryLimit?: string
+  /**
+   * `false` lets DuckDB stream unions and copies without buffering for order: measured here, a
+   * 33M-row union held ~240 MB RSS instead of 1.85 GB. Default true (DuckDB's default).
+   */
+  readonly preserveInsertionOrder?: boolean
+  readonly tempDirectory?: string
+}
+
+export class DuckDb {
+  readonly #instance: DuckDBInstance
+  /** The raw connection, for appenders and streaming; prefer the methods below. */
+  readonly connection: DuckDBConnection
+
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+    this.#instance = instance
+    this.connection = connection
+  }
+
+  static async open(options: DuckDbOptions = {}): Promise<DuckDb> {
+    const config: Record<string, string> = {}
+    if (options.readOnly) config.access_mode = 'READ_ONLY'
+    if (options.threads !== undefined) config.threads = String(options.threads)
+    if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit
+    if (options.preserveInsertionOrder !== undefined)
+      config.preserve_insertion_order = String(options.preserveInsertionOrder)
+    if (options.tempDirectory !== undefined) config.temp_directory = options.tempDirectory
+    // Offline by design: never try to download an extension at run time.
+    config.autoinstall_known_extensions = 'false'
+    config.autoload_known_extensions = 'true'
+    const instance = await DuckDBInstance.create(options.path ?? ':memory:', config)
+    const connection = await instance.connect()
+    return new DuckDb(instance, connection)
+  }
+
+  /** Runs a statement; returns the number of rows it changed. */
+  async run(query: Sql): Promise<number> {
+    const result = await this.connection.run(query.text, bind(query.values))
+    return Number(result.rowsChanged)
+  }
+
+  /** All rows as objects with JS values (BIGINT as bigint, DECIMAL as number, dates as Date). */
+  async all<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+    const reader = await this.connection.runAndReadAll(query.text, bind(query.values))
+    return reader.getRowObjectsJS() as T[]
+  }
+
+  /** All rows as JSON-safe objects (BIGINT, DECIMAL, timestamps as exact strings). */
+  async allJson<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+    const reader = await this.connection.runAndReadAll(query.text, bind(query.values))
+    return reader.getRowObjectsJson() as T[]
+  }
+
+  /** The first row, or undefined. */
+  async one<T = Record<string, unknown>>(query: Sql): Promise<T | undefined> {
+    return (await this.all<T>(query))[0]
+  }
+
+  /** Runs `fn` inside BEGIN … COMMIT; rolls back and rethrows on failure. */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.connection.run('BEGIN TRANSACTION')
+    try {
+      const result = await fn()
+      await this.connection.run('COMMIT')
+      return result
+    } catch (error) {
+      await this.connection.run('ROLLBACK').catch(() => undefined)
+      throw error
+    }
+  }
+
+  close(): void {
+    this.connection.closeSync()
+    this.#instance.closeSync()
+  }
+}
+
+/** Opens a database for the duration of `fn` and always closes it. */
+export async function withDuckDb<T>(
+  options: DuckDbOptions,
+  fn: (db: DuckDb) => Promise<T>,
+): Promise<T> {
+  const db = await DuckDb.open(options)
+  try {
+    return await fn(db)
+  } finally {
+    db.close()
+  }
+}
+
+function bind(values: readonly SqlValue[]): DuckDBValue[] {
+  return values.map((v) => (v instanceof Uint8Array ? blobValue(v) : v))
+}

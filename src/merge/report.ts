@@ -1,0 +1,82 @@
+/**
+ * The report every merge and rebase returns. Field names are a contract: scripts read them from
+ * `--json` output.
+ */
+
+export type Strategy = 'merge' | 'rebase'
+
+/** Figures for one table (or one dataset). */
+export interface TableReport {
+  readonly table: string
+  readonly rowsBefore: number
+  readonly rowsInserted: number
+  /** Base rows superseded by exp rows with the same key (rebase only; 0 for merge). */
+  readonly rowsReplaced: number
+  /** Exp rows not inserted because their key is already present (merge only). */
+  readonly rowsSkipped: number
+  readonly rowsAfter: number
+  readonly columnsAdded: readonly string[]
+  /** True when the table did not exist in base and was created. */
+  readonly created?: boolean
+}
+
+/** Totals over all tables, plus the per-table figures where several were processed. */
+export interface MergeReport {
+  readonly strategy: Strategy
+  readonly dryRun: boolean
+  readonly base: string
+  readonly exp: string
+  /** Where the result was written (base itself when merging in place). */
+  readonly output: string
+  readonly rowsBefore: number
+  readonly rowsInserted: number
+  readonly rowsReplaced: number
+  readonly rowsSkipped: number
+  readonly rowsAfter: number
+  /** Union of the columns added, as `table.column` when several tables were processed. */
+  readonly columnsAdded: readonly string[]
+  readonly durationMs: number
+  readonly tables?: readonly TableReport[]
+}
+
+/** Sums per-table figures into a report's totals. */
+export function totals(
+  tables: readonly TableReport[],
+): Pick<
+  MergeReport,
+  'rowsBefore' | 'rowsInserted' | 'rowsReplaced' | 'rowsSkipped' | 'rowsAfter' | 'columnsAdded'
+> {
+  const several = tables.length > 1
+  return {
+    rowsBefore: sum(tables, (t) => t.rowsBefore),
+    rowsInserted: sum(tables, (t) => t.rowsInserted),
+    rowsReplaced: sum(tables, (t) => t.rowsReplaced),
+    rowsSkipped: sum(tables, (t) => t.rowsSkipped),
+    rowsAfter: sum(tables, (t) => t.rowsAfter),
+    columnsAdded: tables.flatMap((t) =>
+      t.columnsAdded.map((c) => (several ? `${t.table}.${c}` : c)),
+    ),
+  }
+}
+
+function sum(tables: readonly TableReport[], pick: (t: TableReport) => number): number {
+  return tables.reduce((acc, t) => acc + pick(t), 0)
+}
+
+/** The short human summary the CLI prints without --json. */
+export function formatMergeReport(report: MergeReport): string {
+  const lines = [
+    `${report.strategy}${report.dryRun ? ' (dry run, nothing written)' : ''}: ${report.exp} → ${report.output}`,
+    `  rows: ${report.rowsBefore} before, +${report.rowsInserted} inserted, ${report.rowsReplaced} replaced, ${report.rowsSkipped} skipped, ${report.rowsAfter} after`,
+  ]
+  if (report.columnsAdded.length > 0)
+    lines.push(`  columns added: ${report.columnsAdded.join(', ')}`)
+  if (report.tables && report.tables.length > 1) {
+    for (const t of report.tables)
+      lines.push(
+        `  ${t.table}${t.created ? ' (new)' : ''}: ${t.rowsBefore} → ${t.rowsAfter} (+${t.rowsInserted}, ${t.rowsReplaced} replaced, ${t.rowsSkipped} skipped)`,
+      )
+  }
+  lines.push(`  took ${report.durationMs} ms`)
+  return lines.join('\n')
+}

@@ -1,0 +1,19 @@
+/** Byte-level snapshots of files and folders, to prove a failed command changed nothing. */
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+
+/** sha256 of every file under `path` (or of the file itself), keyed by relative path. */
+export function hashTree(path: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (p: string) => {
+    const st = statSync(p)
+    if (st.isDirectory()) {
+      for (const name of readdirSync(p).sort()) walk(join(p, name))
+    } else {
+      out[relative(path, p) || '.'] = createHash('sha256').update(readFileSync(p)).digest('hex')
+    }
+  }
+  walk(path)
+  return out
+}
