@@ -1,22 +1,29 @@
 // Builds dist/ with tsc. Runs on `npm ci` (prepare) so `npx duckmerge` works right after install.
-// `--lenient` (used by the test setup) still emits when there are type errors: the typecheck step
-// reports those, and one unfinished file should not stop every CLI test.
+//   --out DIR   build there instead of dist/ (the test setup builds a private copy per run, so
+//               parallel test runs never see a half-written dist/)
+//   --lenient   emit even when there are type errors: the typecheck step reports those, and one
+//               unfinished file should not stop every CLI test
 import { spawnSync } from 'node:child_process'
 import { chmodSync, cpSync, existsSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const lenient = process.argv.includes('--lenient')
-rmSync(join(root, 'dist'), { recursive: true, force: true })
+const args = process.argv.slice(2)
+const lenient = args.includes('--lenient')
+const outIndex = args.indexOf('--out')
+const out = outIndex >= 0 ? resolve(args[outIndex + 1] ?? '') : join(root, 'dist')
+
+rmSync(out, { recursive: true, force: true })
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
-  stdio: lenient ? 'pipe' : 'inherit',
-  cwd: root,
-})
-const main = join(root, 'dist', 'cli', 'main.js')
+const result = spawnSync(
+  process.execPath,
+  [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', out],
+  { stdio: lenient ? 'pipe' : 'inherit', cwd: root },
+)
+const main = join(out, 'cli', 'main.js')
 if (existsSync(main)) chmodSync(main, 0o755)
 // Static web assets are not TypeScript: copy them as they are.
 const ui = join(root, 'src', 'ui', 'static')
-if (existsSync(ui)) cpSync(ui, join(root, 'dist', 'ui', 'static'), { recursive: true })
+if (existsSync(ui)) cpSync(ui, join(out, 'ui', 'static'), { recursive: true })
 if (result.status !== 0 && !(lenient && existsSync(main))) process.exit(result.status ?? 1)

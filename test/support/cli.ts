@@ -1,8 +1,11 @@
 /** Runs the built CLI as a subprocess, exactly as a user or a DVC stage would. */
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process'
+import { inject } from 'vitest'
 
-export const cliPath = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+/** The CLI built for this test run by global-setup.ts. */
+export function cliPath(): string {
+  return inject('cliPath')
+}
 
 export interface CliResult {
   readonly code: number
@@ -12,23 +15,38 @@ export interface CliResult {
   json<T = Record<string, unknown>>(): T
 }
 
-export function runCli(
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): CliResult {
-  const result = spawnSync(process.execPath, [cliPath, ...args], {
-    cwd: options.cwd,
+export interface CliOptions {
+  readonly cwd?: string
+  readonly env?: NodeJS.ProcessEnv
+  readonly input?: string
+  readonly timeoutMs?: number
+}
+
+export function runCli(args: readonly string[], options: CliOptions = {}): CliResult {
+  const spawnOptions: SpawnSyncOptions = {
     env: { ...process.env, ...options.env },
     encoding: 'utf8',
-    timeout: 120_000,
-  })
-  const stdout = result.stdout ?? ''
+    timeout: options.timeoutMs ?? 120_000,
+  }
+  if (options.cwd) spawnOptions.cwd = options.cwd
+  if (options.input !== undefined) spawnOptions.input = options.input
+  const result = spawnSync(process.execPath, [cliPath(), ...args], spawnOptions)
+  const stdout = String(result.stdout ?? '')
   return {
     code: result.status ?? -1,
     stdout,
-    stderr: result.stderr ?? '',
+    stderr: String(result.stderr ?? ''),
     json<T>() {
       return JSON.parse(stdout) as T
     },
   }
+}
+
+/** Starts the CLI without waiting, for signal and concurrency tests. */
+export function startCli(args: readonly string[], options: CliOptions = {}) {
+  return spawn(process.execPath, [cliPath(), ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
 }
