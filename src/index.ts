@@ -11,6 +11,27 @@ export type { Progress, ProgressCallback } from './progress.js'
 // Parquet datasets
 
 // model files
+export {
+  type Candidate,
+  type HistoryEntry,
+  listModels,
+  type MetricValue,
+  type ModelListing,
+  type ModelMergeOptions,
+  type ModelMergeReport,
+  type ModelRef,
+  type ModelsDirOption,
+  mergeModel,
+  type Production,
+  type Registry,
+} from './merge/model.js'
+export {
+  type ModelPromoteOptions,
+  type ModelPromoteReport,
+  promoteModel,
+  rollbackModel,
+} from './merge/model-promote.js'
+export { type ModelPruneOptions, type ModelPruneReport, pruneModels } from './merge/model-prune.js'
 
 // artifacts (combined, DVC stage)
 
