@@ -3,6 +3,15 @@
  * Every export is listed by name.
  */
 export type * from './actions.js'
+export { type CheckpointContents, readCheckpoint } from './checkpoint-read.js'
+export {
+  decodeZ85,
+  deletionVectorPath,
+  dvId,
+  parseRoaringBitmapArray,
+  readDeletionVector,
+} from './deletion-vectors.js'
+export { type CommitSummary, history, parseTimestamp, versionAtTimestamp } from './history.js'
 export {
   type CheckpointEntry,
   type CommitEntry,
@@ -19,8 +28,15 @@ export {
   readCommit,
   readLastCheckpoint,
 } from './log-store.js'
+export {
+  assertReadable,
+  assertWritable,
+  READABLE_FEATURES,
+  readerFeatures,
+  WRITABLE_FEATURES,
+  writerFeatures,
+} from './protocol-support.js'
 export type * from './schema.js'
-
 // reader
 export {
   deltaToDuckDbType,
@@ -30,6 +46,7 @@ export {
   schemaToJson,
   typeToString,
 } from './schema.js'
+export { earliestVersion, fileKey, loadSnapshot } from './snapshot.js'
 export type { Snapshot, SnapshotOptions } from './snapshot-types.js'
 
 // writer

@@ -2,6 +2,8 @@
  * The state of a Delta table at one version: what the reader produces and the writer builds on.
  * Implemented by `loadSnapshot` in snapshot.ts.
  */
+
+import type { DuckDb } from '../../engine/duckdb.js'
 import type { AddFile, DomainMetadata, Metadata, Protocol, RemoveFile, Txn } from './actions.js'
 import type { StructType } from './schema.js'
 
@@ -24,6 +26,13 @@ export interface Snapshot {
   readonly appTransactions: ReadonlyMap<string, Txn>
   /** Latest domain metadata per domain (removed ones dropped). */
   readonly domainMetadata: ReadonlyMap<string, DomainMetadata>
+  /**
+   * Deleted row indexes of every live file's deletion vector, keyed by `dvId(descriptor)`
+   * (deletion-vectors.ts). Loaded by loadSnapshot so that scanSql can stay synchronous.
+   */
+  readonly deletionVectors?: ReadonlyMap<string, readonly number[]>
+  /** The checkpoint the state was loaded from, if any (its version). */
+  readonly checkpointVersion?: number
 }
 
 export interface SnapshotOptions {
@@ -31,4 +40,12 @@ export interface SnapshotOptions {
   readonly version?: number
   /** Load the latest version committed at or before this time (ms since epoch or ISO string). */
   readonly timestamp?: number | string
+  /**
+   * What "committed at" means for `timestamp` when In-Commit Timestamps are off:
+   * 'modification-time' (default; the commit file's mtime, as Spark and delta-rs do) or
+   * 'commit-info' (commitInfo.timestamp, for copies whose mtimes were lost, e.g. git clones).
+   */
+  readonly timestampSource?: 'modification-time' | 'commit-info'
+  /** A DuckDB connection to read Parquet checkpoints with; an in-memory one is opened if omitted. */
+  readonly db?: DuckDb
 }
