@@ -9,6 +9,13 @@ export type { Progress, ProgressCallback } from './progress.js'
 // results databases (SQLite, DuckDB)
 
 // Parquet datasets
+export {
+  type Compression,
+  type DataMergeOptions,
+  type DataRebaseOptions,
+  mergeData,
+  rebaseData,
+} from './merge/data.js'
 
 // model files
 export {

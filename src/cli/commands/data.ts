@@ -1,4 +1,107 @@
-/** CLI commands: duckmerge data … */
-import type { Command } from '../command.js'
+/** CLI commands: duckmerge data merge | rebase (Parquet datasets). */
 
-export const dataCommands: readonly Command[] = []
+import { type Compression, compressions } from '../../formats/parquet/write.js'
+import { type DataMergeOptions, mergeData, rebaseData } from '../../merge/data.js'
+import type { MergeReport } from '../../merge/report.js'
+import { formatMergeReport } from '../../merge/report.js'
+import {
+  type Command,
+  type CommandContext,
+  flag,
+  listOption,
+  type OptionSpecs,
+  requiredString,
+  stringOption,
+  usageError,
+} from '../command.js'
+
+const common: OptionSpecs = {
+  base: { type: 'string' },
+  exp: { type: 'string' },
+  output: { type: 'string' },
+  'partition-by': { type: 'string', multiple: true },
+  compression: { type: 'string' },
+  'memory-limit': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+}
+
+const commonUsage =
+  '--base PATH --exp PATH --output OUT [--partition-by COLS] [--compression zstd|snappy|gzip|uncompressed] [--memory-limit SIZE] [--dry-run] [--json]'
+
+const merge: Command = {
+  path: ['data', 'merge'],
+  summary:
+    'Merge Parquet datasets: keep every base row, add exp rows (skip known keys with --dedup-key)',
+  usage: commonUsage.replace('--output OUT', '--output OUT [--dedup-key COLS]'),
+  options: { ...common, 'dedup-key': { type: 'string', multiple: true } },
+  async run(context) {
+    const dedupKey = listOption(context.values, 'dedup-key')
+    const report = await withInterrupt((signal) =>
+      mergeData({ ...commonOptions(context, signal), ...(dedupKey ? { dedupKey } : {}) }),
+    )
+    return { report, text: formatMergeReport(report) }
+  },
+}
+
+const rebase: Command = {
+  path: ['data', 'rebase'],
+  summary: 'Rebase Parquet datasets: exp rows replace base rows with the same --key',
+  usage: commonUsage.replace('--output OUT', '--output OUT --key COLS'),
+  options: { ...common, key: { type: 'string', multiple: true } },
+  async run(context) {
+    const key = listOption(context.values, 'key')
+    if (!key) throw usageError('missing required --key (the columns that identify a row)')
+    const report = await withInterrupt((signal) =>
+      rebaseData({ ...commonOptions(context, signal), key }),
+    )
+    return { report, text: formatMergeReport(report) }
+  },
+}
+
+export const dataCommands: readonly Command[] = [merge, rebase]
+
+function commonOptions(
+  context: CommandContext,
+  signal: AbortSignal,
+): Omit<DataMergeOptions, 'dedupKey'> {
+  const { values } = context
+  const partitionBy = listOption(values, 'partition-by')
+  const compression = stringOption(values, 'compression')
+  if (compression !== undefined && !compressions.includes(compression as Compression))
+    throw usageError(
+      `--compression must be one of ${compressions.join(', ')}, got "${compression}"`,
+    )
+  const memoryLimit = stringOption(values, 'memory-limit')
+  if (
+    memoryLimit !== undefined &&
+    !/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit)
+  )
+    throw usageError(`--memory-limit must be a size like 512MB or 4GB, got "${memoryLimit}"`)
+  return {
+    base: requiredString(values, 'base'),
+    exp: requiredString(values, 'exp'),
+    output: requiredString(values, 'output'),
+    dryRun: flag(values, 'dry-run'),
+    signal,
+    ...(partitionBy ? { partitionBy } : {}),
+    ...(compression ? { compression: compression as Compression } : {}),
+    ...(memoryLimit ? { memoryLimit } : {}),
+    ...(context.progress ? { onProgress: context.progress } : {}),
+  }
+}
+
+/** Ctrl-C interrupts DuckDB, so the temporary output is removed and nothing is left behind. */
+async function withInterrupt(
+  fn: (signal: AbortSignal) => Promise<MergeReport>,
+): Promise<MergeReport> {
+  const controller = new AbortController()
+  const onSignal = () => controller.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    return await fn(controller.signal)
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

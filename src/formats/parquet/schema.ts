@@ -1,0 +1,132 @@
+/**
+ * Column names and types of Parquet sources, read from file footers only, and the union schema
+ * of base and exp (by column name), with unsafe type changes refused before any data is read.
+ */
+
+import type { DuckDb } from '../../engine/duckdb.js'
+import { type Sql, sql } from '../../engine/sql.js'
+import { DuckmergeError, messageOf } from '../../errors.js'
+import { type ParquetSource, readParquetSql } from './source.js'
+import { isSafeWidening } from './widen.js'
+
+export interface Column {
+  readonly name: string
+  /** DuckDB's type, as DESCRIBE prints it, e.g. 'BIGINT', 'DECIMAL(10,2)', 'VARCHAR[]'. */
+  readonly type: string
+}
+
+export interface UnionSchema {
+  /** Base columns in base order, then exp-only columns in exp order. */
+  readonly columns: readonly Column[]
+  readonly base: readonly Column[]
+  readonly exp: readonly Column[]
+  /** Names only exp has (NULL in base rows of the result). */
+  readonly added: readonly string[]
+  /** Columns whose type differs between the sides and was widened safely. */
+  readonly widened: readonly { column: string; base: string; exp: string; type: string }[]
+}
+
+/**
+ * The columns of a source (hive partition columns last). Throws INPUT_UNREADABLE naming the
+ * first file DuckDB cannot read.
+ *
+ * @example
+ * await describeParquet(db, base) // [{ name: 'id', type: 'BIGINT' }, { name: 'year', type: 'BIGINT' }]
+ */
+export async function describeParquet(db: DuckDb, source: ParquetSource): Promise<Column[]> {
+  try {
+    return await describe(db, sql`select * from ${readParquetSql(source)}`)
+  } catch (error) {
+    throw await unreadable(db, source, error)
+  }
+}
+
+/**
+ * Base and exp unioned by column name, as DuckDB's UNION ALL BY NAME reads them. Throws
+ * SCHEMA_MISMATCH naming the column and both types when a type change is not a safe widening.
+ *
+ * @example
+ * const schema = await unionSchema(db, base, exp)
+ * schema.added   // ['lr']: only exp has it
+ */
+export async function unionSchema(
+  db: DuckDb,
+  base: ParquetSource,
+  exp: ParquetSource,
+): Promise<UnionSchema> {
+  const baseColumns = await describeParquet(db, base)
+  const expColumns = await describeParquet(db, exp)
+  const baseByName = new Map(baseColumns.map((c) => [c.name.toLowerCase(), c]))
+  const expByName = new Map(expColumns.map((c) => [c.name.toLowerCase(), c]))
+  let columns: Column[]
+  try {
+    columns = await describe(
+      db,
+      sql`select * from ${readParquetSql(base)} union all by name select * from ${readParquetSql(exp)}`,
+    )
+  } catch (error) {
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Cannot union the columns of base ${base.path} and exp ${exp.path}: ${firstLine(messageOf(error))}`,
+      { base: base.path, exp: exp.path },
+      { cause: error },
+    )
+  }
+  const widened: { column: string; base: string; exp: string; type: string }[] = []
+  for (const column of columns) {
+    const b = baseByName.get(column.name.toLowerCase())
+    const e = expByName.get(column.name.toLowerCase())
+    if (!b || !e || b.type === e.type) continue
+    if (!isSafeWidening(b.type, e.type, column.type))
+      throw new DuckmergeError(
+        'SCHEMA_MISMATCH',
+        `Column "${column.name}" is ${b.type} in base ${base.path} but ${e.type} in exp ${exp.path}; that is not a safe widening. Rewrite one side with a common type or rename the column.`,
+        { column: column.name, baseType: b.type, expType: e.type },
+      )
+    widened.push({ column: column.name, base: b.type, exp: e.type, type: column.type })
+  }
+  return {
+    columns,
+    base: baseColumns,
+    exp: expColumns,
+    added: expColumns.filter((c) => !baseByName.has(c.name.toLowerCase())).map((c) => c.name),
+    widened,
+  }
+}
+
+/** The first line of a DuckDB message, without its `LINE 1: …` query excerpt. */
+export function firstLine(message: string): string {
+  return message.split('\n')[0]?.trim() ?? message
+}
+
+async function describe(db: DuckDb, query: Sql): Promise<Column[]> {
+  const rows = await db.all<{ column_name: string; column_type: string }>(sql`describe ${query}`)
+  return rows.map((r) => ({ name: r.column_name, type: r.column_type }))
+}
+
+/** Names the file at fault: DuckDB's own message often does not (e.g. a Thrift decode error). */
+async function unreadable(
+  db: DuckDb,
+  source: ParquetSource,
+  error: unknown,
+): Promise<DuckmergeError> {
+  for (const file of source.files.length > 1 ? source.files : []) {
+    try {
+      await describe(db, sql`select * from read_parquet([${file}])`)
+    } catch (fileError) {
+      return new DuckmergeError(
+        'INPUT_UNREADABLE',
+        `${source.side} file ${file} is not readable Parquet: ${firstLine(messageOf(fileError))}. Rewrite or remove it.`,
+        { side: source.side, path: file },
+        { cause: fileError },
+      )
+    }
+  }
+  const file = source.files.length === 1 ? source.files[0] : source.path
+  return new DuckmergeError(
+    'INPUT_UNREADABLE',
+    `${source.side} ${source.files.length === 1 ? 'file' : 'dataset'} ${file} is not readable Parquet: ${firstLine(messageOf(error))}. Rewrite or remove it.`,
+    { side: source.side, path: file },
+    { cause: error },
+  )
+}

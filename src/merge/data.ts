@@ -1,0 +1,250 @@
+/**
+ * Merge and rebase of Parquet datasets, streamed inside DuckDB: rows never pass through JS.
+ * Merge accumulates (every base row, plus exp rows; with a dedup key, exp rows whose key base
+ * already has are skipped). Rebase replaces (exp rows, plus base rows no exp row shares a key with).
+ *
+ *   resolve inputs → check output → union schemas → check keys → count → (dry run: plan counts)
+ *   → COPY … TO temp beside output → rename onto output
+ */
+import { promises as fs } from 'node:fs'
+import { withDuckDb } from '../engine/duckdb.js'
+import { tempPathBeside, writeAtomically } from '../engine/files.js'
+import { DuckmergeError } from '../errors.js'
+import { enableQueryProgress, trackQuery } from '../formats/parquet/progress.js'
+import { unionSchema } from '../formats/parquet/schema.js'
+import { datasetName, readParquetSql, resolveParquetSource } from '../formats/parquet/source.js'
+import { type Compression, compressions, copyToParquet } from '../formats/parquet/write.js'
+import type { ProgressCallback } from '../progress.js'
+import {
+  assertKeyColumns,
+  assertPartitionColumns,
+  assertUniqueKeys,
+  countRows,
+  readFailure,
+  writeFailure,
+} from './data-checks.js'
+import { assertOutputUsable } from './data-output.js'
+import { matchCountQuery, mergeQuery, rebaseQuery } from './data-sql.js'
+import type { MergeReport, Strategy, TableReport } from './report.js'
+
+export type { Compression }
+
+export interface DataMergeOptions {
+  /** A Parquet file, a glob, or a directory of Parquet files (hive folders become columns). */
+  readonly base: string
+  readonly exp: string
+  /** A file, or a directory when `partitionBy` is set. Replaced only when the work succeeds. */
+  readonly output: string
+  /** Skip exp rows whose key base already has (NULL keys match NULL keys). */
+  readonly dedupKey?: readonly string[]
+  /** Write a hive-partitioned directory (`col=value/…`) instead of one file. */
+  readonly partitionBy?: readonly string[]
+  /** Default 'zstd'. */
+  readonly compression?: Compression
+  /** Compute the report without writing anything. */
+  readonly dryRun?: boolean
+  readonly onProgress?: ProgressCallback
+  /** DuckDB's memory_limit, e.g. '2GB'; past it DuckDB spills to a folder beside the output. Default '1GB'. */
+  readonly memoryLimit?: string
+  /** Aborting interrupts DuckDB; the call then fails with INTERRUPTED and writes nothing. */
+  readonly signal?: AbortSignal
+}
+
+export interface DataRebaseOptions extends Omit<DataMergeOptions, 'dedupKey'> {
+  /** Exp rows supersede base rows with the same key (NULL keys match NULL keys). */
+  readonly key: readonly string[]
+}
+
+/**
+ * Merges exp into base: every base row is kept, and every exp row (with `dedupKey`, only those
+ * whose key base does not have, so merging the same exp twice changes nothing). Columns are
+ * unioned by name; a column one side lacks is NULL in its rows.
+ *
+ * @example
+ * const report = await mergeData({ base: 'data/', exp: 'new.parquet', output: 'merged.parquet',
+ *   dedupKey: ['id'] })
+ * report.rowsInserted // exp rows added; report.rowsSkipped: exp rows whose id base had
+ */
+export async function mergeData(options: DataMergeOptions): Promise<MergeReport> {
+  return runDataJob('merge', options, options.dedupKey)
+}
+
+/**
+ * Rebases base onto exp: every exp row, plus the base rows whose key no exp row has. Exp must
+ * hold at most one row per key, else DUPLICATE_KEY names one repeated key and its row count.
+ *
+ * @example
+ * const report = await rebaseData({ base: 'data/', exp: 'reprocessed/', output: 'out.parquet',
+ *   key: ['sample_id'] })
+ * report.rowsReplaced // base rows superseded by exp rows with the same sample_id
+ */
+export async function rebaseData(options: DataRebaseOptions): Promise<MergeReport> {
+  return runDataJob('rebase', options, options.key)
+}
+
+async function runDataJob(
+  strategy: Strategy,
+  options: Omit<DataMergeOptions, 'dedupKey'>,
+  key: readonly string[] | undefined,
+): Promise<MergeReport> {
+  const started = performance.now()
+  validate(strategy, options, key)
+  const [base, exp] = await Promise.all([
+    resolveParquetSource(options.base, 'base'),
+    resolveParquetSource(options.exp, 'exp'),
+  ])
+  const partitionBy = options.partitionBy ?? []
+  await assertOutputUsable(options.output, [base, exp], partitionBy.length > 0)
+  const spill = `${tempPathBeside(options.output)}.spill`
+  const { onProgress, signal } = options
+  try {
+    return await withDuckDb(
+      {
+        preserveInsertionOrder: false,
+        memoryLimit: options.memoryLimit ?? '1GB',
+        tempDirectory: spill,
+      },
+      async (db) => {
+        const interrupt = () => db.connection.interrupt()
+        signal?.addEventListener('abort', interrupt, { once: true })
+        try {
+          if (signal?.aborted) throw interrupted()
+          if (onProgress) await enableQueryProgress(db)
+          const schema = await unionSchema(db, base, exp)
+          if (key) assertKeyColumns(strategy, key, base, exp, schema)
+          assertPartitionColumns(partitionBy, schema)
+          const baseSql = readParquetSql(base)
+          const expSql = readParquetSql(exp)
+          const rowsBefore = await countRows(db, base)
+          const expRows = await countRows(db, exp)
+          if (strategy === 'rebase' && key)
+            await trackQuery(db, `checking keys of ${exp.path}`, onProgress, () =>
+              assertUniqueKeys(db, base, exp, key),
+            )
+          let figures: Figures
+          if (options.dryRun) {
+            const counted = strategy === 'merge' ? 'exp' : 'base'
+            const matches =
+              key && key.length > 0
+                ? await trackQuery(db, 'matching keys', onProgress, () =>
+                    db
+                      .one<{ n: bigint }>(matchCountQuery(baseSql, expSql, key, counted))
+                      .catch((error: unknown) => {
+                        throw readFailure(error, base, exp)
+                      }),
+                  ).then((row) => Number(row?.n ?? 0))
+                : 0
+            figures =
+              strategy === 'merge'
+                ? merged(rowsBefore, expRows, rowsBefore + expRows - matches)
+                : rebased(rowsBefore, expRows, rowsBefore - matches + expRows)
+          } else {
+            const query =
+              strategy === 'merge'
+                ? mergeQuery(baseSql, expSql, key)
+                : rebaseQuery(baseSql, expSql, key ?? [])
+            const compression = options.compression ?? 'zstd'
+            const rowsAfter = await writeAtomically(options.output, (temp) =>
+              trackQuery(db, `writing ${options.output}`, onProgress, () =>
+                copyToParquet(db, query, temp, { compression, partitionBy }),
+              ).catch((error: unknown) => {
+                throw signal?.aborted
+                  ? interrupted()
+                  : writeFailure(error, temp, options.output, base, exp)
+              }),
+            )
+            figures =
+              strategy === 'merge'
+                ? merged(rowsBefore, expRows, rowsAfter)
+                : rebased(rowsBefore, expRows, rowsAfter)
+          }
+          const table: TableReport = {
+            table: datasetName(base),
+            ...figures,
+            columnsAdded: schema.added,
+          }
+          return {
+            strategy,
+            dryRun: options.dryRun ?? false,
+            base: options.base,
+            exp: options.exp,
+            output: options.output,
+            ...figures,
+            columnsAdded: schema.added,
+            durationMs: Math.round(performance.now() - started),
+            tables: [table],
+          }
+        } catch (error) {
+          throw signal?.aborted && !(error instanceof DuckmergeError) ? interrupted() : error
+        } finally {
+          signal?.removeEventListener('abort', interrupt)
+        }
+      },
+    )
+  } finally {
+    await fs.rm(spill, { recursive: true, force: true })
+  }
+}
+
+type Figures = Pick<
+  TableReport,
+  'rowsBefore' | 'rowsInserted' | 'rowsReplaced' | 'rowsSkipped' | 'rowsAfter'
+>
+
+/** Merge: rowsAfter = rowsBefore + rowsInserted; rowsInserted + rowsSkipped = exp rows. */
+function merged(rowsBefore: number, expRows: number, rowsAfter: number): Figures {
+  const rowsInserted = rowsAfter - rowsBefore
+  return {
+    rowsBefore,
+    rowsInserted,
+    rowsReplaced: 0,
+    rowsSkipped: expRows - rowsInserted,
+    rowsAfter,
+  }
+}
+
+/** Rebase: every exp row is inserted; rowsAfter = rowsBefore - rowsReplaced + rowsInserted. */
+function rebased(rowsBefore: number, expRows: number, rowsAfter: number): Figures {
+  return {
+    rowsBefore,
+    rowsInserted: expRows,
+    rowsReplaced: rowsBefore + expRows - rowsAfter,
+    rowsSkipped: 0,
+    rowsAfter,
+  }
+}
+
+function validate(
+  strategy: Strategy,
+  options: Omit<DataMergeOptions, 'dedupKey'>,
+  key: readonly string[] | undefined,
+): void {
+  const issues: string[] = []
+  if (strategy === 'rebase' && (!key || key.length === 0))
+    issues.push('rebase needs at least one key column (--key)')
+  if (key?.some((k) => k === '')) issues.push('key column names must not be empty')
+  if (options.partitionBy?.some((c) => c === ''))
+    issues.push('partition column names must not be empty')
+  if (options.compression !== undefined && !compressions.includes(options.compression))
+    issues.push(
+      `compression must be one of ${compressions.join(', ')}, got "${String(options.compression)}"`,
+    )
+  for (const [name, value] of [
+    ['base', options.base],
+    ['exp', options.exp],
+    ['output', options.output],
+  ] as const)
+    if (typeof value !== 'string' || value === '') issues.push(`${name} path must not be empty`)
+  if (issues.length > 0)
+    throw new DuckmergeError(
+      'VALIDATION_FAILED',
+      `Invalid data ${strategy}: ${issues.join('; ')}.`,
+      {
+        issues: issues.map((message) => ({ message })),
+      },
+    )
+}
+
+function interrupted(): DuckmergeError {
+  return new DuckmergeError('INTERRUPTED', 'Interrupted: nothing was written.')
+}
