@@ -1,0 +1,107 @@
+/**
+ * What a strategy knows about an engine: named capabilities (a `Dialect`) and the one connection
+ * shape it runs SQL through. Strategies never ask which engine they run on (STYLE.md, SQL).
+ */
+import { DuckmergeError } from '../errors.js'
+import { raw, type Sql } from './sql.js'
+
+export type EngineName = 'duckdb' | 'sqlite'
+
+/**
+ * How a column's declared type relates to its values.
+ * - `static` (DuckDB): every value has the column's type; `ALTER … TYPE` can widen a column.
+ * - `dynamic` (SQLite): the declared type is only an affinity, each value keeps its own storage
+ *   class (https://sqlite.org/datatype3.html); a declared type cannot be altered in place.
+ */
+export type Typing = 'static' | 'dynamic'
+
+/** A coarse type family, enough to decide whether two column types widen or clash. */
+export type TypeFamily = 'integer' | 'real' | 'numeric' | 'text' | 'blob' | 'boolean' | 'other'
+
+export interface Dialect {
+  readonly name: EngineName
+  /** SQLite caps bound values per statement. */
+  readonly maxBoundParameters: number
+  /** DuckDB scans Parquet directly. */
+  readonly readsParquet: boolean
+  readonly typing: Typing
+  /**
+   * True when a correlated lookup (`not exists (select … where key = outer.key)`) runs as a
+   * nested loop and needs an index on the probed columns (SQLite: hours at 1M rows without one);
+   * false when the engine turns it into a hash join (DuckDB).
+   */
+  readonly probesByIndex: boolean
+  /** The schema that holds scratch tables for this connection (`temp` in SQLite). */
+  readonly scratchSchema: string
+  /** The family of a declared column type ('REAL' → real, 'VARCHAR' → text). */
+  typeFamily(declared: string): TypeFamily
+  /**
+   * The type two column types widen to, or undefined when they clash. Static typing only: a
+   * dynamically typed engine keeps the base column's declaration and checks stored values.
+   */
+  widen(base: string, exp: string): string | undefined
+}
+
+/** A column as the catalog declares it. `type` is the declared type text ('' when none). */
+export interface ColumnInfo {
+  readonly name: string
+  readonly type: string
+  readonly notNull: boolean
+}
+
+/** A table as the catalog describes it. */
+export interface TableInfo {
+  readonly name: string
+  readonly columns: readonly ColumnInfo[]
+  /** Primary key columns in key order; empty when the table has none. */
+  readonly primaryKey: readonly string[]
+  /** Leading column lists of the indexes a lookup can use (primary key and unique ones included). */
+  readonly indexes: readonly (readonly string[])[]
+}
+
+/**
+ * One open connection, with base and exp attached under schema names the session gives. Async
+ * for both engines, so a strategy is written once.
+ */
+export interface Connection {
+  readonly dialect: Dialect
+  /** Runs a statement; returns the number of rows it changed. */
+  run(query: Sql): Promise<number>
+  all<T = Record<string, unknown>>(query: Sql): Promise<T[]>
+  /** Runs `fn` inside one transaction; rolls back and rethrows on failure. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>
+  /** Names of the user tables in `schema`, in catalog order. */
+  tables(schema: string): Promise<string[]>
+  /** The table's columns, key and indexes, or undefined when `schema` has no such table. */
+  describe(schema: string, table: string): Promise<TableInfo | undefined>
+  close(): Promise<void>
+}
+
+// A declared type is engine catalog text, spliced where no parameter is possible (CREATE TABLE,
+// ADD COLUMN). Allow names, sizes, arrays and nested types, but nothing that could end a
+// statement, open a quote or start a comment.
+const SAFE_TYPE = /^[A-Za-z0-9_ (),[\]]*$/
+
+/**
+ * A declared column type as SQL, after checking it holds only type-name characters.
+ *
+ * @example
+ * declaredType('VARCHAR(20)', 'runs.note') // raw('VARCHAR(20)')
+ */
+export function declaredType(type: string, where: string): Sql {
+  if (!SAFE_TYPE.test(type) || type.includes('--'))
+    throw new DuckmergeError(
+      'UNSUPPORTED_FEATURE',
+      `Column ${where} has declared type "${type}", which duckmerge cannot copy safely (only letters, digits, spaces and (),[] are accepted). Rename the type in the source database.`,
+      { column: where, type },
+    )
+  return raw(type)
+}
+
+/** A connection with base and exp attached, and the schema names SQL uses for each. */
+export interface Session {
+  readonly connection: Connection
+  readonly schemas: { readonly base: string; readonly exp: string }
+  /** Makes base durable (no write-ahead log left beside it) and closes the connection. */
+  close(): Promise<void>
+}

@@ -1,0 +1,141 @@
+/** DuckDB as a `Dialect` and a `Connection` (over engine/duckdb.ts). */
+import type { Connection, Dialect, TableInfo, TypeFamily } from './dialect.js'
+import type { DuckDb } from './duckdb.js'
+import { type Sql, sql } from './sql.js'
+
+interface IntegerType {
+  readonly bits: number
+  readonly signed: boolean
+}
+
+const INTEGERS: Readonly<Record<string, IntegerType>> = {
+  TINYINT: { bits: 8, signed: true },
+  SMALLINT: { bits: 16, signed: true },
+  INTEGER: { bits: 32, signed: true },
+  BIGINT: { bits: 64, signed: true },
+  HUGEINT: { bits: 128, signed: true },
+  UTINYINT: { bits: 8, signed: false },
+  USMALLINT: { bits: 16, signed: false },
+  UINTEGER: { bits: 32, signed: false },
+  UBIGINT: { bits: 64, signed: false },
+  UHUGEINT: { bits: 128, signed: false },
+}
+const SIGNED_BY_BITS: Readonly<Record<number, string>> = {
+  8: 'TINYINT',
+  16: 'SMALLINT',
+  32: 'INTEGER',
+  64: 'BIGINT',
+  128: 'HUGEINT',
+}
+const FLOATS = new Set(['FLOAT', 'DOUBLE'])
+
+function typeFamily(declared: string): TypeFamily {
+  const t = declared.toUpperCase()
+  if (t in INTEGERS) return 'integer'
+  if (FLOATS.has(t)) return 'real'
+  if (t.startsWith('DECIMAL')) return 'numeric'
+  if (t === 'VARCHAR') return 'text'
+  if (t === 'BLOB') return 'blob'
+  if (t === 'BOOLEAN') return 'boolean'
+  return 'other'
+}
+
+/**
+ * The narrowest type holding every value of both: integers widen to the wider integer (a signed
+ * one twice as wide when signedness differs), integer or FLOAT with DOUBLE to DOUBLE. Any other
+ * pair must match exactly.
+ */
+function widen(base: string, exp: string): string | undefined {
+  const b = base.toUpperCase()
+  const e = exp.toUpperCase()
+  if (b === e) return base
+  const bi = INTEGERS[b]
+  const ei = INTEGERS[e]
+  if (bi && ei) {
+    if (bi.signed === ei.signed) return bi.bits >= ei.bits ? base : exp
+    const [s, u] = bi.signed ? [bi, ei] : [ei, bi]
+    return SIGNED_BY_BITS[Math.max(s.bits, u.bits * 2)]
+  }
+  const numeric = (t: string) => t in INTEGERS || FLOATS.has(t)
+  if (numeric(b) && numeric(e)) return b === 'FLOAT' && e === 'FLOAT' ? 'FLOAT' : 'DOUBLE'
+  return undefined
+}
+
+export const duckdbDialect: Dialect = {
+  name: 'duckdb',
+  maxBoundParameters: 65_535,
+  readsParquet: true,
+  typing: 'static',
+  probesByIndex: false,
+  scratchSchema: 'temp',
+  typeFamily,
+  widen,
+}
+
+/** A `DuckDb` (base and exp attached as catalogs) as a `Connection`. Closing it closes the db. */
+export class DuckDbConnection implements Connection {
+  readonly dialect = duckdbDialect
+  readonly #db: DuckDb
+
+  constructor(db: DuckDb) {
+    this.#db = db
+  }
+
+  run(query: Sql): Promise<number> {
+    return this.#db.run(query)
+  }
+
+  all<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+    return this.#db.all<T>(query)
+  }
+
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#db.transaction(fn)
+  }
+
+  /** Tables of the catalog's `main` schema, in creation order. */
+  async tables(catalog: string): Promise<string[]> {
+    const rows = await this.#db.all<{ table_name: string }>(
+      sql`select table_name from duckdb_tables()
+        where database_name = ${catalog} and schema_name = 'main' order by table_oid`,
+    )
+    return rows.map((r) => r.table_name)
+  }
+
+  async describe(catalog: string, table: string): Promise<TableInfo | undefined> {
+    const columns = await this.#db.all<{
+      column_name: string
+      data_type: string
+      is_nullable: boolean
+    }>(
+      sql`select column_name, data_type, is_nullable from duckdb_columns()
+        where database_name = ${catalog} and schema_name = 'main' and table_name = ${table}
+        order by column_index`,
+    )
+    if (columns.length === 0) return undefined
+    const constraints = await this.#db.all<{
+      constraint_type: string
+      constraint_column_names: string[]
+    }>(
+      sql`select constraint_type, constraint_column_names from duckdb_constraints()
+        where database_name = ${catalog} and schema_name = 'main' and table_name = ${table}
+          and constraint_type in ('PRIMARY KEY', 'UNIQUE')`,
+    )
+    const primaryKey =
+      constraints.find((c) => c.constraint_type === 'PRIMARY KEY')?.constraint_column_names ?? []
+    return {
+      name: table,
+      columns: columns.map((c) => ({
+        name: c.column_name,
+        type: c.data_type,
+        notNull: !c.is_nullable,
+      })),
+      primaryKey,
+      indexes: constraints.map((c) => c.constraint_column_names),
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#db.close()
+  }
+}

@@ -1,0 +1,69 @@
+/** Opens SQLite results databases for merging: base as `main`, exp attached as `exp`. */
+import type { Session } from '../../engine/dialect.js'
+import { sql } from '../../engine/sql.js'
+import { openSqlite, runSync, type SqliteDb } from '../../engine/sqlite.js'
+import { SqliteConnection } from '../../engine/sqlite-dialect.js'
+import { DuckmergeError, messageOf } from '../../errors.js'
+
+export interface OpenOptions {
+  /** The database written to (base itself, or a copy of it). */
+  readonly base: string
+  readonly exp: string
+  /** Opens base read-only (dry runs). */
+  readonly readOnly: boolean
+}
+
+/**
+ * One better-sqlite3 connection on base with exp attached, so every statement runs inside
+ * SQLite itself (measured: ~10x faster than moving rows through DuckDB). Exp is only read.
+ *
+ * @example
+ * const session = openSqliteSession({ base: 'a.db', exp: 'b.db', readOnly: false })
+ * // SQL then names main."predictions" and exp."predictions"
+ */
+export function openSqliteSession(options: OpenOptions): Session {
+  let db: SqliteDb
+  try {
+    db = openSqlite(options.base, { readonly: options.readOnly })
+  } catch (error) {
+    throw unreadable(options.base, error)
+  }
+  try {
+    runSync(db, sql`attach database ${options.exp} as exp`)
+    // Reading the schema now reports a corrupt file here, naming it, not mid-merge.
+    runSync(db, sql`select count(*) from main.sqlite_schema`)
+  } catch (error) {
+    db.close()
+    throw unreadable(options.base, error)
+  }
+  try {
+    runSync(db, sql`select count(*) from exp.sqlite_schema`)
+  } catch (error) {
+    db.close()
+    throw unreadable(options.exp, error)
+  }
+  const connection = new SqliteConnection(db)
+  return { connection, schemas: { base: 'main', exp: 'exp' }, close: () => connection.close() }
+}
+
+/**
+ * Copies a SQLite database page by page through SQLite's backup API, so pages still in a
+ * write-ahead log are included (a plain file copy would miss them).
+ */
+export async function copySqliteDatabase(source: string, target: string): Promise<void> {
+  const db = openSqlite(source, { readonly: true })
+  try {
+    await db.backup(target)
+  } finally {
+    db.close()
+  }
+}
+
+function unreadable(path: string, error: unknown): DuckmergeError {
+  return new DuckmergeError(
+    'INPUT_UNREADABLE',
+    `Cannot read SQLite database ${path}: ${messageOf(error)}. Check that it is a complete SQLite file.`,
+    { path },
+    { cause: error },
+  )
+}

@@ -1,0 +1,227 @@
+/**
+ * Merge and rebase of results databases (SQLite files as experiment trackers write them, DuckDB
+ * files): resolves the files, then runs the table strategies over one connection.
+ *
+ *   check inputs → open session (base or a temp copy of it, exp attached read-only)
+ *     → plan every table (key, schema; errors before any write)
+ *     → dry run: count │ else: one transaction: alter/create, insert/delete per table → commit
+ *     → close (checkpoint) → with --output: rename temp onto OUT
+ */
+import type { Session } from '../engine/dialect.js'
+import {
+  assertExists,
+  type FileFormat,
+  isSamePath,
+  sniffFormat,
+  writeAtomically,
+} from '../engine/files.js'
+import { DuckmergeError, isDuckmergeError, messageOf } from '../errors.js'
+import { copyDuckDbDatabase, openDuckDbSession } from '../formats/duckdb/results-session.js'
+import { copySqliteDatabase, openSqliteSession } from '../formats/sqlite/results-session.js'
+import type { ProgressCallback } from '../progress.js'
+import { type MergeReport, type Strategy, type TableReport, totals } from './report.js'
+import { chooseKey, type SideNames } from './table-key.js'
+import { runTable, type TableJob } from './table-plan.js'
+import { applySchema, planSchema } from './table-schema.js'
+
+export interface ResultsMergeOptions {
+  /** SQLite or DuckDB file. */
+  readonly base: string
+  readonly exp: string
+  /** Omitted (or equal to base): base changes in place, in one transaction. */
+  readonly output?: string
+  /** Default: every table of exp. */
+  readonly tables?: readonly string[]
+  /** Default (merge): the table's primary key, else all shared columns. */
+  readonly key?: readonly string[]
+  readonly dryRun?: boolean
+  readonly onProgress?: ProgressCallback
+}
+
+export type ResultsRebaseOptions = ResultsMergeOptions & { readonly key: readonly string[] }
+
+/**
+ * Merge accumulates: appends exp's rows whose key base lacks, adds exp's new columns and tables;
+ * nothing in base is overwritten or lost. Merging the same exp twice changes nothing.
+ *
+ * @example
+ * const report = await mergeResults({ base: 'results.db', exp: 'sweep.db' })
+ * report.rowsInserted // 60
+ */
+export function mergeResults(options: ResultsMergeOptions): Promise<MergeReport> {
+  return run('merge', options)
+}
+
+/**
+ * Rebase replaces: deletes base rows whose key appears in exp (NULL matching NULL), then
+ * inserts every exp row, in one transaction.
+ *
+ * @example
+ * await rebaseResults({ base: 'results.db', exp: 'rerun.db', key: ['experiment_version'] })
+ */
+export function rebaseResults(options: ResultsRebaseOptions): Promise<MergeReport> {
+  if (options.key.length === 0)
+    throw new DuckmergeError('USAGE', 'rebase needs key columns: pass --key COLS')
+  return run('rebase', options)
+}
+
+type Engine = Extract<FileFormat, 'sqlite' | 'duckdb'>
+
+async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<MergeReport> {
+  const started = performance.now()
+  const names: SideNames = { base: options.base, exp: options.exp }
+  await assertExists(options.base, 'base database')
+  await assertExists(options.exp, 'exp database')
+  const engine = await engineOf(options.base, 'base')
+  const expEngine = await engineOf(options.exp, 'exp')
+  if (engine !== expEngine)
+    throw new DuckmergeError(
+      'UNSUPPORTED_FEATURE',
+      `Cannot ${strategy} ${expEngine} database ${options.exp} into ${engine} database ${options.base}: mixing SQLite and DuckDB files is not supported. Convert one side first (e.g. DuckDB's COPY FROM DATABASE into a new DuckDB file), then ${strategy} two files of the same kind.`,
+      { base: options.base, exp: options.exp, baseFormat: engine, expFormat: expEngine },
+    )
+  if (await isSamePath(options.base, options.exp))
+    throw new DuckmergeError(
+      'USAGE',
+      `--base and --exp name the same file (${options.base}): there is nothing to ${strategy}. Pass two different databases.`,
+      { path: options.base },
+    )
+  const output = options.output ?? options.base
+  const inPlace = await isSamePath(output, options.base)
+  const dryRun = options.dryRun ?? false
+
+  const work = async (target: string, readOnly: boolean) => {
+    const session = await open(engine, { base: target, exp: options.exp, readOnly })
+    let closed = false
+    try {
+      const tables = await runTables(session, strategy, options, names, readOnly)
+      closed = true
+      await session.close()
+      return tables
+    } finally {
+      if (!closed) await session.close().catch(() => undefined)
+    }
+  }
+
+  let tables: TableReport[]
+  if (dryRun) tables = await work(options.base, true)
+  else if (inPlace) tables = await work(options.base, false)
+  else
+    tables = await writeAtomically(output, async (temp) => {
+      await (engine === 'sqlite' ? copySqliteDatabase : copyDuckDbDatabase)(options.base, temp)
+      return work(temp, false)
+    })
+
+  return {
+    strategy,
+    dryRun,
+    base: options.base,
+    exp: options.exp,
+    output,
+    ...totals(tables),
+    durationMs: Math.round(performance.now() - started),
+    tables,
+  }
+}
+
+async function engineOf(path: string, side: 'base' | 'exp'): Promise<Engine> {
+  const format = await sniffFormat(path)
+  if (format === 'sqlite' || format === 'duckdb') return format
+  throw new DuckmergeError(
+    'INPUT_UNREADABLE',
+    `The ${side} database ${path} is not a SQLite or DuckDB file (${format === 'unknown' ? 'unrecognised header' : `it is ${format}`}). Pass a results database.`,
+    { path, format },
+  )
+}
+
+function open(
+  engine: Engine,
+  options: { base: string; exp: string; readOnly: boolean },
+): Promise<Session> {
+  return engine === 'sqlite'
+    ? Promise.resolve(openSqliteSession(options))
+    : openDuckDbSession(options)
+}
+
+/** Plans every table first (so a bad key or type stops before any write), then runs them. */
+async function runTables(
+  session: Session,
+  strategy: Strategy,
+  options: ResultsMergeOptions,
+  names: SideNames,
+  dryRun: boolean,
+): Promise<TableReport[]> {
+  const { connection, schemas } = session
+  const expTables = await connection.tables(schemas.exp)
+  const selected = options.tables && options.tables.length > 0 ? options.tables : expTables
+  for (const table of selected)
+    if (!expTables.includes(table))
+      throw new DuckmergeError(
+        'TABLE_NOT_FOUND',
+        `Table "${table}" not found in exp ${names.exp} (its tables: ${expTables.join(', ') || 'none'}). Pass --table with one of them.`,
+        { table, file: names.exp, tables: expTables },
+      )
+
+  const jobs: TableJob[] = []
+  for (const table of selected) {
+    const exp = await connection.describe(schemas.exp, table)
+    if (!exp) continue
+    const base = await connection.describe(schemas.base, table)
+    const key = chooseKey({ base, exp, override: options.key, names }).columns
+    const schema = await planSchema({ connection, schemas, base, exp, names })
+    jobs.push({ connection, schemas, strategy, base, exp, key, schema })
+  }
+
+  const runAll = async () => {
+    const reports: TableReport[] = []
+    for (const [i, job] of jobs.entries()) {
+      options.onProgress?.({
+        phase: `${strategy} ${job.exp.name}`,
+        done: i,
+        total: jobs.length,
+        unit: 'tables',
+      })
+      try {
+        if (!dryRun)
+          await applySchema(
+            { connection, schemas, base: job.base, exp: job.exp, names },
+            job.schema,
+          )
+        reports.push(await runTable(job, dryRun))
+      } catch (error) {
+        throw wrap(error, strategy, job.exp.name, names, job.key)
+      }
+    }
+    options.onProgress?.({ phase: strategy, done: jobs.length, total: jobs.length, unit: 'tables' })
+    return reports
+  }
+  return dryRun ? runAll() : connection.transaction(runAll)
+}
+
+/** An engine error during a write, named by file and table (nothing was committed). */
+function wrap(
+  error: unknown,
+  strategy: Strategy,
+  table: string,
+  names: SideNames,
+  key: readonly string[],
+): DuckmergeError {
+  if (isDuckmergeError(error)) return error
+  const message = messageOf(error)
+  const where = `Cannot ${strategy} exp ${names.exp} into base ${names.base}, table "${table}"`
+  if (/unique|primary key|duplicate key/i.test(message))
+    return new DuckmergeError(
+      'DUPLICATE_KEY',
+      `${where}: ${message}. An exp row collides with a base row on a unique key that the ${strategy} key (${key.join(', ')}) did not match; nothing was changed. Use a --key that covers the table's primary key.`,
+      { table, key },
+      { cause: error },
+    )
+  if (/readonly|read-only|read only|permission/i.test(message))
+    return new DuckmergeError(
+      'OUTPUT_UNWRITABLE',
+      `${where}: ${message}. Make the base file writable, or pass --output to write elsewhere.`,
+      { table, path: names.base },
+      { cause: error },
+    )
+  return new DuckmergeError('INTERNAL', `${where}: ${message}`, { table }, { cause: error })
+}

@@ -1,0 +1,68 @@
+/** Which columns identify a row when merging or rebasing one table. */
+import type { TableInfo } from '../engine/dialect.js'
+import { DuckmergeError } from '../errors.js'
+
+/** How files are named in messages: a strategy never opens them, it only names them. */
+export interface SideNames {
+  readonly base: string
+  readonly exp: string
+}
+
+export type KeySource = 'option' | 'primary key' | 'shared columns'
+
+export interface KeyChoice {
+  readonly columns: readonly string[]
+  readonly source: KeySource
+}
+
+/**
+ * The key of one table: `override` when given, else base's primary key (xetrack's is
+ * `(track_id, timestamp)`), else exp's (a table base does not have yet), else every column both
+ * sides share (then only an exact duplicate matches). Every key column must exist on both sides
+ * (only in exp when base does not have the table).
+ *
+ * @example
+ * chooseKey({ base, exp, names }) // { columns: ['track_id', 'timestamp'], source: 'primary key' }
+ */
+export function chooseKey(options: {
+  readonly base: TableInfo | undefined
+  readonly exp: TableInfo
+  readonly override?: readonly string[] | undefined
+  readonly names: SideNames
+}): KeyChoice {
+  const { base, exp, override, names } = options
+  const choice: KeyChoice = override
+    ? { columns: override, source: 'option' }
+    : base && base.primaryKey.length > 0
+      ? { columns: base.primaryKey, source: 'primary key' }
+      : exp.primaryKey.length > 0
+        ? { columns: exp.primaryKey, source: 'primary key' }
+        : { columns: sharedColumns(base ?? exp, exp), source: 'shared columns' }
+  const sides: [string, string, TableInfo | undefined][] = [
+    ['base', names.base, base],
+    ['exp', names.exp, exp],
+  ]
+  for (const [side, file, info] of sides) {
+    if (!info) continue
+    const have = new Set(info.columns.map((c) => c.name))
+    const missing = choice.columns.find((c) => !have.has(c))
+    if (missing !== undefined)
+      throw new DuckmergeError(
+        'KEY_COLUMN_MISSING',
+        `Key column "${missing}" (${choice.source === 'option' ? 'from --key' : `the ${choice.source} of the other side`}) is missing in table "${exp.name}" of ${side} ${file} (columns: ${[...have].join(', ')}). Pass --key with columns both sides have.`,
+        { table: exp.name, column: missing, side, file, key: choice.columns },
+      )
+  }
+  if (choice.columns.length === 0)
+    throw new DuckmergeError(
+      'KEY_COLUMN_MISSING',
+      `Table "${exp.name}" shares no column between base ${names.base} and exp ${names.exp}, so no row can be matched. Pass --key, or leave the table out with --table.`,
+      { table: exp.name },
+    )
+  return choice
+}
+
+function sharedColumns(base: TableInfo, exp: TableInfo): string[] {
+  const inExp = new Set(exp.columns.map((c) => c.name))
+  return base.columns.map((c) => c.name).filter((name) => inExp.has(name))
+}

@@ -1,0 +1,150 @@
+/**
+ * Merge or rebase of one table, as a plan (counts, nothing written) or applied (same predicates,
+ * run as writes). Sees a connection and the two sides' schema names, never a file.
+ *
+ *   merge:  insert exp rows whose key base lacks            (accumulates)
+ *   rebase: delete base rows whose key exp has, insert all   (replaces)
+ *
+ * Keys match with `is not distinct from`, so NULL matches NULL (both engines accept it; SQLite
+ * plans it like `=` and uses an index).
+ */
+import type { Connection, TableInfo } from '../engine/dialect.js'
+import { ident, identList, join, qualified, type Sql, sql } from '../engine/sql.js'
+import type { Strategy, TableReport } from './report.js'
+import type { SideNames } from './table-key.js'
+import type { SchemaPlan } from './table-schema.js'
+
+export interface TableJob {
+  readonly connection: Connection
+  readonly schemas: SideNames
+  readonly strategy: Strategy
+  readonly base: TableInfo | undefined
+  readonly exp: TableInfo
+  readonly key: readonly string[]
+  readonly schema: SchemaPlan
+}
+
+/** Rows matched on every key column, NULL equal to NULL. */
+function keyMatch(key: readonly string[], a: string, b: string): Sql {
+  return join(
+    key.map((k) => sql`${ident(a)}.${ident(k)} is not distinct from ${ident(b)}.${ident(k)}`),
+    ' and ',
+  )
+}
+
+/** True when one of the table's indexes starts with exactly the key columns (in any order). */
+function hasKeyIndex(table: TableInfo, key: readonly string[]): boolean {
+  const wanted = new Set(key)
+  return table.indexes.some(
+    (ix) => ix.length >= key.length && ix.slice(0, key.length).every((c) => wanted.has(c)),
+  )
+}
+
+async function count(connection: Connection, query: Sql): Promise<number> {
+  const [row] = await connection.all<{ n: number | bigint }>(query)
+  return Number(row?.n ?? 0)
+}
+
+/**
+ * A relation holding the key columns of `table`, indexed when the engine probes by index: the
+ * table itself if an index covers the key, else a scratch copy of its keys with an index (in
+ * SQLite's temp schema: base's file is never touched by it). Returns the relation and a cleanup.
+ */
+async function keyLookup(
+  job: TableJob,
+  schema: string,
+  table: TableInfo,
+  distinct: boolean,
+): Promise<{ relation: Sql; drop: () => Promise<void> }> {
+  const { connection, key } = job
+  const source = qualified(schema, table.name)
+  if (!connection.dialect.probesByIndex || hasKeyIndex(table, key))
+    return { relation: source, drop: async () => undefined }
+  const scratch = qualified(connection.dialect.scratchSchema, '__duckmerge_keys')
+  const index = qualified(connection.dialect.scratchSchema, '__duckmerge_keys_index')
+  await connection.run(sql`drop table if exists ${scratch}`)
+  await connection.run(
+    sql`create table ${scratch} as select ${distinct ? sql`distinct ` : sql``}${identList(key)} from ${source}`,
+  )
+  await connection.run(
+    sql`create index ${index} on ${ident('__duckmerge_keys')} (${identList(key)})`,
+  )
+  return {
+    relation: scratch,
+    drop: async () => void (await connection.run(sql`drop table ${scratch}`)),
+  }
+}
+
+/**
+ * Runs one table's merge or rebase; with `dryRun` only counts what it would do. The schema
+ * changes (applySchema) must already have run when not a dry run.
+ *
+ * SQL (both engines; SQLite probes a key index, DuckDB hash-joins):
+ *   merge:  insert into base.t (cols) select cols from exp.t e
+ *             where not exists (select 1 from base.t b where b.k is not distinct from e.k)
+ *   rebase: delete from base.t as b
+ *             where exists (select 1 from <exp keys> e where e.k is not distinct from b.k);
+ *           insert into base.t (cols) select cols from exp.t
+ */
+export async function runTable(job: TableJob, dryRun: boolean): Promise<TableReport> {
+  const { connection, schemas, base, exp, schema } = job
+  const baseTable = qualified(schemas.base, exp.name)
+  const expTable = qualified(schemas.exp, exp.name)
+  const columns = identList(schema.columns)
+  const rowsBefore = base ? await count(connection, sql`select count(*) as n from ${baseTable}`) : 0
+  const expRows = await count(connection, sql`select count(*) as n from ${expTable}`)
+  const figures = {
+    table: exp.name,
+    rowsBefore,
+    columnsAdded: schema.addColumns.map((c) => c.name),
+  }
+  const created = schema.create ? { created: true } : {}
+
+  if (job.strategy === 'merge') {
+    let inserted = expRows
+    if (base) {
+      const lookup = await keyLookup(job, schemas.base, base, false)
+      const missing = sql`not exists (select 1 from ${lookup.relation} b where ${keyMatch(job.key, 'b', 'e')})`
+      inserted = dryRun
+        ? await count(connection, sql`select count(*) as n from ${expTable} e where ${missing}`)
+        : await connection.run(
+            sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable} e where ${missing}`,
+          )
+      await lookup.drop()
+    } else if (!dryRun) {
+      await connection.run(
+        sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable}`,
+      )
+    }
+    return {
+      ...figures,
+      rowsInserted: inserted,
+      rowsReplaced: 0,
+      rowsSkipped: expRows - inserted,
+      rowsAfter: rowsBefore + inserted,
+      ...created,
+    }
+  }
+
+  let replaced = 0
+  if (base) {
+    const lookup = await keyLookup(job, schemas.exp, exp, true)
+    const matched = sql`exists (select 1 from ${lookup.relation} e where ${keyMatch(job.key, 'e', 'b')})`
+    replaced = dryRun
+      ? await count(connection, sql`select count(*) as n from ${baseTable} b where ${matched}`)
+      : await connection.run(sql`delete from ${baseTable} as b where ${matched}`)
+    await lookup.drop()
+  }
+  if (!dryRun)
+    await connection.run(
+      sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable}`,
+    )
+  return {
+    ...figures,
+    rowsInserted: expRows,
+    rowsReplaced: replaced,
+    rowsSkipped: 0,
+    rowsAfter: rowsBefore - replaced + expRows,
+    ...created,
+  }
+}
