@@ -1,0 +1,349 @@
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import {
+  DuckmergeError,
+  listModels,
+  mergeModel,
+  promoteModel,
+  pruneModels,
+  rollbackModel,
+} from '../../src/index.js'
+import { captureModelState, restoreModelState } from '../../src/merge/model-state.js'
+import { hashTree } from '../support/snapshot.js'
+import { tempDir } from '../support/temp.js'
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+
+/** Model files with known bytes, and a models folder inside the temp dir. */
+function setup() {
+  const dir = tempDir()
+  const models = join(dir, 'models')
+  const file = (name: string, text: string) => {
+    mkdirSync(join(dir, 'runs'), { recursive: true })
+    const path = join(dir, 'runs', name)
+    writeFileSync(path, text)
+    return path
+  }
+  return { dir, models, file }
+}
+
+async function expectError(promise: Promise<unknown>, code: string, message: RegExp) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(DuckmergeError)
+  expect((error as DuckmergeError).code).toBe(code)
+  expect((error as DuckmergeError).message).toMatch(message)
+}
+
+describe('model registry round trip', () => {
+  test('merge → promote best → promote another → rollback → list → prune → rollback from store', async () => {
+    const { models, file } = setup()
+    const a = file('model.bin', 'weights A')
+    const b = file('model-b.bin', 'weights B')
+    const c = file('model.bin.c', 'weights C')
+
+    const ma = await mergeModel({ models, exp: a, runId: 'run-a', metrics: { acc: 0.8 } })
+    await mergeModel({ models, exp: b, runId: 'run-b', metrics: { acc: 0.9, loss: 0.2 } })
+    await mergeModel({ models, exp: c, runId: 'run-c', metrics: { acc: 0.85 } })
+    expect(ma).toMatchObject({ strategy: 'merge', changed: true })
+    expect(readFileSync(join(models, 'candidates', 'run-a_model.bin'), 'utf8')).toBe('weights A')
+
+    const best = await promoteModel({ models, best: 'acc' })
+    expect(best.production.candidateId).toBe('run-b_model-b.bin')
+    expect(best.replaced).toBeNull()
+    expect(readFileSync(join(models, 'production', 'model-b.bin'), 'utf8')).toBe('weights B')
+
+    const second = await promoteModel({ models, candidate: 'run-a_model.bin' })
+    expect(second.replaced).toEqual({
+      fileName: 'model-b.bin',
+      sha256: sha('weights B'),
+      size: 9,
+      candidateId: 'run-b_model-b.bin',
+    })
+    // Production holds exactly the new model; the replaced one is in the store by its hash.
+    expect(hashTree(join(models, 'production'))).toEqual({ 'model.bin': sha('weights A') })
+    expect(hashTree(join(models, 'store'))).toEqual({
+      [sha('weights A')]: sha('weights A'),
+      [sha('weights B')]: sha('weights B'),
+    })
+
+    const back = await rollbackModel({ models })
+    expect(back).toMatchObject({ strategy: 'rollback', changed: true })
+    expect(hashTree(join(models, 'production'))).toEqual({ 'model-b.bin': sha('weights B') })
+
+    const registry = JSON.parse(readFileSync(join(models, 'registry.json'), 'utf8'))
+    const time = expect.any(String)
+    const refA = {
+      fileName: 'model.bin',
+      sha256: sha('weights A'),
+      size: 9,
+      candidateId: 'run-a_model.bin',
+    }
+    const refB = {
+      fileName: 'model-b.bin',
+      sha256: sha('weights B'),
+      size: 9,
+      candidateId: 'run-b_model-b.bin',
+    }
+    expect(registry).toEqual({
+      version: 1,
+      production: { ...refB, source: join(models, 'store', sha('weights B')), promotedAt: time },
+      candidates: [
+        {
+          id: 'run-a_model.bin',
+          runId: 'run-a',
+          fileName: 'model.bin',
+          sha256: sha('weights A'),
+          size: 9,
+          source: a,
+          metrics: { acc: 0.8 },
+          registeredAt: time,
+        },
+        {
+          id: 'run-b_model-b.bin',
+          runId: 'run-b',
+          fileName: 'model-b.bin',
+          sha256: sha('weights B'),
+          size: 9,
+          source: b,
+          metrics: { acc: 0.9, loss: 0.2 },
+          registeredAt: time,
+        },
+        {
+          id: 'run-c_model.bin.c',
+          runId: 'run-c',
+          fileName: 'model.bin.c',
+          sha256: sha('weights C'),
+          size: 9,
+          source: c,
+          metrics: { acc: 0.85 },
+          registeredAt: time,
+        },
+      ],
+      history: [
+        { action: 'promote', at: time, model: refB, replaced: null },
+        { action: 'promote', at: time, model: refA, replaced: refB },
+        { action: 'rollback', at: time, model: refB, replaced: refA },
+      ],
+    })
+
+    const listing = await listModels({ models })
+    expect(listing.candidates.map((x) => [x.id, x.isProduction])).toEqual([
+      ['run-a_model.bin', false],
+      ['run-b_model-b.bin', true],
+      ['run-c_model.bin.c', false],
+    ])
+    expect(listing.rollbackTo).toBeNull()
+
+    // Promote C, then prune to the single best by acc: B is kept (best), C is kept (production),
+    // A is removed. Rolling back from C restores B.
+    await promoteModel({ models, candidate: 'run-c_model.bin.c' })
+    const dry = await pruneModels({ models, keep: 1, metric: 'acc', dryRun: true })
+    expect(dry).toMatchObject({
+      dryRun: true,
+      kept: ['run-b_model-b.bin', 'run-c_model.bin.c'],
+      removed: ['run-a_model.bin'],
+      protected: ['run-c_model.bin.c'],
+      bytesFreed: 9,
+    })
+    expect(existsSync(join(models, 'candidates', 'run-a_model.bin'))).toBe(true)
+
+    const pruned = await pruneModels({ models, keep: 0, metric: 'acc' })
+    expect(pruned).toMatchObject({
+      removed: ['run-b_model-b.bin', 'run-a_model.bin'],
+      protected: ['run-c_model.bin.c'],
+    })
+    expect(Object.keys(hashTree(join(models, 'candidates')))).toEqual(['run-c_model.bin.c'])
+    expect((await listModels({ models })).candidates.map((x) => x.id)).toEqual([
+      'run-c_model.bin.c',
+    ])
+
+    // B's candidate is gone, but rollback restores it from the store.
+    await rollbackModel({ models })
+    expect(hashTree(join(models, 'production'))).toEqual({ 'model-b.bin': sha('weights B') })
+  })
+
+  test('--best --min picks the lowest value; candidates without the metric are ignored', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('a.bin', 'A'), runId: 'r1', metrics: { loss: 0.5 } })
+    await mergeModel({ models, exp: file('b.bin', 'B'), runId: 'r2', metrics: { loss: 0.3 } })
+    await mergeModel({ models, exp: file('c.bin', 'C'), runId: 'r3', metrics: { acc: 1 } })
+    const report = await promoteModel({ models, best: 'loss', minimize: true })
+    expect(report.production.candidateId).toBe('r2_b.bin')
+  })
+
+  test('registering the same file under the same run id twice changes nothing', async () => {
+    const { models, file } = setup()
+    const a = file('model.bin', 'weights A')
+    await mergeModel({ models, exp: a, runId: 'r1', metrics: { acc: 0.8 } })
+    const before = hashTree(models)
+    const again = await mergeModel({ models, exp: a, runId: 'r1', metrics: { acc: 0.1 } })
+    expect(again.changed).toBe(false)
+    expect(again.candidate.metrics).toEqual({ acc: 0.8 })
+    expect(hashTree(models)).toEqual(before)
+  })
+
+  test('promoting the production model again changes nothing', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    await promoteModel({ models, candidate: 'r1_model.bin' })
+    const before = hashTree(models)
+    const again = await promoteModel({ models, candidate: 'r1_model.bin' })
+    expect(again.changed).toBe(false)
+    expect(hashTree(models)).toEqual(before)
+  })
+
+  test('a production file placed by hand is kept in the store and restored by rollback', async () => {
+    const { models, file } = setup()
+    mkdirSync(join(models, 'production'), { recursive: true })
+    writeFileSync(join(models, 'production', 'model.bin'), 'hand-placed')
+    await promoteModel({ models, exp: file('model.bin', 'trained') })
+    expect(readFileSync(join(models, 'production', 'model.bin'), 'utf8')).toBe('trained')
+    expect(readFileSync(join(models, 'store', sha('hand-placed')), 'utf8')).toBe('hand-placed')
+    await rollbackModel({ models })
+    expect(readFileSync(join(models, 'production', 'model.bin'), 'utf8')).toBe('hand-placed')
+  })
+})
+
+describe('model registry failures change nothing', () => {
+  test('missing model file', async () => {
+    const { dir, models } = setup()
+    await expectError(
+      mergeModel({ models, exp: join(dir, 'nope.bin'), runId: 'r1' }),
+      'INPUT_NOT_FOUND',
+      /model file not found: .*nope\.bin/,
+    )
+    expect(existsSync(models)).toBe(false)
+  })
+
+  test('same run id and file name with different content is DUPLICATE_KEY', async () => {
+    const { dir, models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    const before = hashTree(dir)
+    const changed = file('model.bin', 'A changed')
+    const after = hashTree(dir) // the source file itself changed; models/ must not
+    await expectError(
+      mergeModel({ models, exp: changed, runId: 'r1' }),
+      'DUPLICATE_KEY',
+      /Candidate r1_model\.bin is already registered .* with different content .* new --run-id/,
+    )
+    expect(hashTree(models)).toEqual(
+      Object.fromEntries(
+        Object.entries(before)
+          .filter(([k]) => k.startsWith('models/'))
+          .map(([k, v]) => [k.slice('models/'.length), v]),
+      ),
+    )
+    expect(hashTree(dir)).toEqual(after)
+  })
+
+  test('unknown candidate id', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    const before = hashTree(models)
+    await expectError(
+      promoteModel({ models, candidate: 'r9_model.bin' }),
+      'NOT_FOUND',
+      /No candidate "r9_model\.bin" in .*registry\.json \(candidates: r1_model\.bin\)/,
+    )
+    expect(hashTree(models)).toEqual(before)
+  })
+
+  test('--best with a metric no candidate has', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1', metrics: { acc: 1 } })
+    const before = hashTree(models)
+    await expectError(
+      promoteModel({ models, best: 'f1' }),
+      'NOT_FOUND',
+      /No candidate in .* has a numeric metric "f1" \(metrics seen: acc\)/,
+    )
+    expect(hashTree(models)).toEqual(before)
+  })
+
+  test('corrupt registry', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    writeFileSync(join(models, 'registry.json'), '{"version": 1, "candidates": [')
+    const before = hashTree(models)
+    await expectError(
+      mergeModel({ models, exp: file('b.bin', 'B'), runId: 'r2' }),
+      'INPUT_UNREADABLE',
+      /Model registry .*registry\.json is corrupt/,
+    )
+    await expectError(promoteModel({ models, best: 'acc' }), 'INPUT_UNREADABLE', /corrupt/)
+    await expectError(listModels({ models }), 'INPUT_UNREADABLE', /corrupt/)
+    expect(hashTree(models)).toEqual(before)
+  })
+
+  test('a registry with a wrong field names the field', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    const registry = JSON.parse(readFileSync(join(models, 'registry.json'), 'utf8'))
+    registry.candidates[0].sha256 = 'xyz'
+    writeFileSync(join(models, 'registry.json'), JSON.stringify(registry))
+    await expectError(listModels({ models }), 'INPUT_UNREADABLE', /candidates\.0\.sha256/)
+  })
+
+  test('a candidate file changed after registration is refused', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    writeFileSync(join(models, 'candidates', 'r1_model.bin'), 'tampered')
+    const before = hashTree(models)
+    await expectError(
+      promoteModel({ models, candidate: 'r1_model.bin' }),
+      'INPUT_UNREADABLE',
+      /changed since it was registered/,
+    )
+    expect(hashTree(models)).toEqual(before)
+  })
+
+  test('rollback with nothing to roll back to', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    await promoteModel({ models, candidate: 'r1_model.bin' })
+    const before = hashTree(models)
+    await expectError(
+      rollbackModel({ models }),
+      'NOT_FOUND',
+      /the production model is the first one promoted/,
+    )
+    expect(hashTree(models)).toEqual(before)
+  })
+
+  test('a missing models folder', async () => {
+    const { models } = setup()
+    await expectError(listModels({ models }), 'INPUT_NOT_FOUND', /Models folder not found/)
+    await expectError(rollbackModel({ models }), 'INPUT_NOT_FOUND', /Models folder not found/)
+    expect(existsSync(models)).toBe(false)
+  })
+})
+
+describe('undoing a model step', () => {
+  test('a registration and promotion are reverted byte for byte', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    await promoteModel({ models, candidate: 'r1_model.bin' })
+    const before = hashTree(models)
+    const state = await captureModelState(models)
+    const merged = await mergeModel({ models, exp: file('model2.bin', 'B'), runId: 'r2' })
+    const promoted = await promoteModel({ models, candidate: merged.candidate.id })
+    expect(hashTree(join(models, 'production'))).toEqual({ 'model2.bin': sha('B') })
+    await restoreModelState(state, { merged, promoted })
+    expect(hashTree(models)).toEqual(before)
+  })
+
+  test('a step into a fresh folder leaves no folder behind', async () => {
+    const { dir, models, file } = setup()
+    const state = await captureModelState(models)
+    const merged = await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    const promoted = await promoteModel({ models, candidate: merged.candidate.id })
+    await restoreModelState(state, { merged, promoted })
+    expect(existsSync(models)).toBe(false)
+    expect(Object.keys(hashTree(dir))).toEqual(['runs/model.bin'])
+  })
+})
