@@ -7,6 +7,12 @@ export type { MergeReport, Strategy, TableReport } from './merge/report.js'
 export type { Progress, ProgressCallback } from './progress.js'
 
 // results databases (SQLite, DuckDB)
+export {
+  mergeResults,
+  type ResultsMergeOptions,
+  type ResultsRebaseOptions,
+  rebaseResults,
+} from './merge/results.js'
 
 // Parquet datasets
 export {
