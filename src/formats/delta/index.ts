@@ -5,6 +5,13 @@
 export type * from './actions.js'
 export { type CheckpointContents, readCheckpoint } from './checkpoint-read.js'
 export {
+  type ColumnMappingMode,
+  columnMappingMode,
+  logicalValueSql,
+  physicalDuckDbType,
+  physicalName,
+} from './column-mapping.js'
+export {
   decodeZ85,
   deletionVectorPath,
   dvId,
@@ -29,6 +36,13 @@ export {
   readLastCheckpoint,
 } from './log-store.js'
 export {
+  dataFilePath,
+  isNullPartitionValue,
+  partitionValueJs,
+  partitionValueSql,
+  typedValue,
+} from './partition-values.js'
+export {
   assertReadable,
   assertWritable,
   READABLE_FEATURES,
@@ -36,6 +50,7 @@ export {
   WRITABLE_FEATURES,
   writerFeatures,
 } from './protocol-support.js'
+export { assertFilesExist, registerSnapshot, type ScanOptions, scanSql } from './scan.js'
 export type * from './schema.js'
 // reader
 export {
