@@ -49,3 +49,12 @@ export { type ModelPruneOptions, type ModelPruneReport, pruneModels } from './me
 // artifacts (combined, DVC stage)
 
 // experiment tracking and exploring
+export type { ArchiveOptions, ArchiveReport } from './track/event-store-archive.js'
+export {
+  EventStore,
+  type EventStoreOptions,
+  type ImportReport,
+  type NewEvent,
+} from './track/event-store.js'
+export { type EventView, eventViews } from './track/event-views.js'
+export { Tracker, type TrackerEngine, type TrackerOptions } from './track/tracker.js'
