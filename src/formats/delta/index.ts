@@ -63,7 +63,23 @@ export {
 } from './schema.js'
 export { earliestVersion, fileKey, loadSnapshot } from './snapshot.js'
 export type { Snapshot, SnapshotOptions } from './snapshot-types.js'
+export { type PruneOp, type PrunePredicate, parseStats, pruneFiles } from './stats.js'
 
 // writer
 
 // merge and backfill
+export type {
+  Assignments,
+  ClauseKind,
+  Expression,
+  MergeClause,
+} from './merge-clauses.js'
+export type { MergeMetrics } from './merge-metrics.js'
+export {
+  executeMerge,
+  MergeBuilder,
+  type MergeOptions,
+  type MergeResult,
+  merge,
+} from './merge.js'
+export type { MergeSource } from './merge-source.js'

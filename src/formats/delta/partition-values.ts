@@ -68,6 +68,7 @@ export function typedValue(value: unknown, type: DataType): unknown {
     case 'integer':
     case 'short':
     case 'byte': {
+      if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined
       const text = String(value)
       const n = Number(text)
       return Number.isSafeInteger(n) ? n : /^-?\d+$/.test(text) ? BigInt(text) : undefined
@@ -94,7 +95,7 @@ function timestampMicros(text: string, utc: boolean): bigint | undefined {
   const zone = m[4]?.trim() || 'Z'
   const seconds = Date.parse(`${m[1]}T${m[2]}${utc || zone !== 'Z' ? normaliseZone(zone) : 'Z'}`)
   if (!Number.isFinite(seconds)) return undefined
-  const fraction = BigInt(((m[3] ?? '') + '000000').slice(0, 6))
+  const fraction = BigInt(`${m[3] ?? ''}000000`.slice(0, 6))
   return BigInt(seconds) * 1000n + fraction
 }
 
