@@ -93,11 +93,11 @@ export class DuckDbConnection implements Connection {
     return this.#db.transaction(fn)
   }
 
-  /** Tables of the catalog's `main` schema, in creation order. */
+  /** Tables of the catalog's `main` schema, by name (DuckDB keeps no creation order across opens). */
   async tables(catalog: string): Promise<string[]> {
     const rows = await this.#db.all<{ table_name: string }>(
       sql`select table_name from duckdb_tables()
-        where database_name = ${catalog} and schema_name = 'main' order by table_oid`,
+        where database_name = ${catalog} and schema_name = 'main' order by table_name`,
     )
     return rows.map((r) => r.table_name)
   }
