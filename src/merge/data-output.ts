@@ -58,6 +58,7 @@ export async function assertOutputUsable(
   const folder = dirname(resolve(output))
   try {
     await fs.access(folder, constants.W_OK)
+    if (!(await fs.stat(folder)).isDirectory()) throw new Error('not a directory')
   } catch {
     throw new DuckmergeError(
       'OUTPUT_UNWRITABLE',

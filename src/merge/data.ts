@@ -182,7 +182,7 @@ async function runDataJob(
       },
     )
   } finally {
-    await fs.rm(spill, { recursive: true, force: true })
+    await fs.rm(spill, { recursive: true, force: true }).catch(() => undefined)
   }
 }
 

@@ -1,0 +1,311 @@
+/**
+ * Every bad input of `duckmerge data merge|rebase`, through the CLI: exit code 1, one message
+ * line naming what is wrong and where, no output, inputs byte-for-byte unchanged.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { runCli } from '../support/cli.js'
+import { hashTree } from '../support/snapshot.js'
+import { tempDir } from '../support/temp.js'
+import { writeParquet } from './data-support.js'
+
+const cols = { id: 'INTEGER', v: 'VARCHAR' }
+
+interface Case {
+  readonly dir: string
+  readonly base: string
+  readonly exp: string
+  readonly output: string
+}
+
+async function setup(): Promise<Case> {
+  const dir = tempDir()
+  const base = join(dir, 'base.parquet')
+  const exp = join(dir, 'exp.parquet')
+  await writeParquet(base, cols, [
+    [1, 'a'],
+    [2, 'b'],
+  ])
+  await writeParquet(exp, cols, [[3, 'c']])
+  return { dir, base, exp, output: join(dir, 'out', 'merged.parquet') }
+}
+
+/** Runs the CLI, checks the failure contract, returns the one stderr line. */
+function expectFailure(c: Case, args: readonly string[], code: string, output = c.output): string {
+  mkdirSync(join(c.dir, 'out'), { recursive: true })
+  const before = hashTree(c.dir)
+  const existed = existsSync(output)
+  const r = runCli(['data', ...args])
+  expect(r.code, r.stderr).toBe(1)
+  expect(r.stdout).toBe('')
+  const lines = r.stderr.trimEnd().split('\n')
+  expect(lines, r.stderr).toHaveLength(1)
+  expect(lines[0]).toMatch(new RegExp(`^duckmerge: error \\[${code}\\]: `))
+  expect(existsSync(output)).toBe(existed)
+  expect(hashTree(c.dir)).toEqual(before)
+  return lines[0] ?? ''
+}
+
+describe('duckmerge data: bad input fails cleanly', () => {
+  test('a missing base file', async () => {
+    const c = await setup()
+    const missing = join(c.dir, 'nope.parquet')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', missing, '--exp', c.exp, '--output', c.output],
+      'INPUT_NOT_FOUND',
+    )
+    expect(line).toContain(`base Parquet path not found: ${missing}`)
+  })
+
+  test('an exp glob that matches nothing', async () => {
+    const c = await setup()
+    const glob = join(c.dir, 'new-*.parquet')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', glob, '--output', c.output],
+      'INPUT_NOT_FOUND',
+    )
+    expect(line).toContain(`exp glob ${glob} matches no files`)
+  })
+
+  test('a directory with no Parquet files', async () => {
+    const c = await setup()
+    const empty = join(c.dir, 'empty')
+    mkdirSync(empty)
+    writeFileSync(join(empty, 'README'), 'not data')
+    const line = expectFailure(
+      c,
+      ['rebase', '--base', c.base, '--exp', empty, '--output', c.output, '--key', 'id'],
+      'INPUT_NOT_FOUND',
+    )
+    expect(line).toContain(`exp directory ${empty} holds no .parquet files`)
+  })
+
+  test('a file that is not Parquet', async () => {
+    const c = await setup()
+    const csv = join(c.dir, 'rows.parquet')
+    writeFileSync(csv, 'id,v\n1,a\n')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', csv, '--output', c.output],
+      'INPUT_UNREADABLE',
+    )
+    expect(line).toContain(`exp file ${csv} is not a Parquet file`)
+  })
+
+  test('a truncated Parquet file', async () => {
+    const c = await setup()
+    const truncated = join(c.dir, 'truncated.parquet')
+    const bytes = readFileSync(c.base)
+    writeFileSync(truncated, bytes.subarray(0, bytes.length - 10))
+    const line = expectFailure(
+      c,
+      ['merge', '--base', truncated, '--exp', c.exp, '--output', c.output],
+      'INPUT_UNREADABLE',
+    )
+    expect(line).toContain(`base file ${truncated} is a truncated or corrupt Parquet file`)
+  })
+
+  test('a Parquet file with a corrupt footer inside a directory names that file', async () => {
+    const c = await setup()
+    const folder = join(c.dir, 'parts')
+    mkdirSync(folder)
+    copyFileSync(c.base, join(folder, 'a.parquet'))
+    const bytes = Buffer.from(readFileSync(c.base))
+    // The footer is [metadata][4-byte length]PAR1: overwrite the metadata with garbage.
+    const length = bytes.readUInt32LE(bytes.length - 8)
+    bytes.fill(0xff, bytes.length - 8 - length, bytes.length - 8)
+    const corrupt = join(folder, 'b.parquet')
+    writeFileSync(corrupt, bytes)
+    const line = expectFailure(
+      c,
+      ['merge', '--base', folder, '--exp', c.exp, '--output', c.output],
+      'INPUT_UNREADABLE',
+    )
+    expect(line).toContain(`base file ${corrupt} is not readable Parquet: `)
+    expect(line).not.toContain('LINE 1')
+  })
+
+  test('a key column missing on one side lists that side’s columns', async () => {
+    const c = await setup()
+    const other = join(c.dir, 'other.parquet')
+    await writeParquet(other, { run: 'INTEGER', v: 'VARCHAR' }, [[1, 'x']])
+    const line = expectFailure(
+      c,
+      ['rebase', '--base', c.base, '--exp', other, '--output', c.output, '--key', 'id'],
+      'KEY_COLUMN_MISSING',
+    )
+    expect(line).toBe(
+      `duckmerge: error [KEY_COLUMN_MISSING]: Cannot rebase ${other} onto ${c.base}: key column "id" is missing in exp ${other} (columns: run, v). Pass --key with columns both sides have.`,
+    )
+    const merge = expectFailure(
+      c,
+      ['merge', '--base', other, '--exp', c.exp, '--output', c.output, '--dedup-key', 'id'],
+      'KEY_COLUMN_MISSING',
+    )
+    expect(merge).toContain(
+      `key column "id" is missing in base ${other} (columns: run, v). Pass --dedup-key`,
+    )
+  })
+
+  test('incompatible column types name the column and both types', async () => {
+    const c = await setup()
+    const text = join(c.dir, 'text-ids.parquet')
+    await writeParquet(text, { id: 'VARCHAR', v: 'VARCHAR' }, [['x', 'y']])
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', text, '--output', c.output],
+      'SCHEMA_MISMATCH',
+    )
+    expect(line).toContain(
+      `Column "id" is INTEGER in base ${c.base} but VARCHAR in exp ${text}; that is not a safe widening.`,
+    )
+  })
+
+  test('an output folder that does not exist', async () => {
+    const c = await setup()
+    const output = join(c.dir, 'no', 'such', 'out.parquet')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', c.exp, '--output', output],
+      'OUTPUT_UNWRITABLE',
+      output,
+    )
+    expect(line).toContain(
+      `Cannot write ${output}: folder ${join(c.dir, 'no', 'such')} does not exist or is not writable`,
+    )
+  })
+
+  test('an output whose folder is a file', async () => {
+    const c = await setup()
+    const output = join(c.exp, 'out.parquet')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', c.exp, '--output', output],
+      'OUTPUT_UNWRITABLE',
+      output,
+    )
+    expect(line).toContain(`Cannot write ${output}`)
+  })
+
+  test('an existing directory as output without --partition-by', async () => {
+    const c = await setup()
+    const output = join(c.dir, 'out')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', c.exp, '--output', output],
+      'OUTPUT_UNWRITABLE',
+      output,
+    )
+    expect(line).toContain(`Output ${output} is a directory`)
+  })
+
+  test('an output equal to an input file', async () => {
+    const c = await setup()
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', c.exp, '--output', c.base],
+      'OUTPUT_IS_INPUT',
+      c.base,
+    )
+    expect(line).toContain(`Output ${c.base} is also an input: it is the base file.`)
+  })
+
+  test('an output inside an input directory', async () => {
+    const c = await setup()
+    const folder = join(c.dir, 'parts')
+    mkdirSync(folder)
+    copyFileSync(c.base, join(folder, 'a.parquet'))
+    const output = join(folder, 'merged.parquet')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', folder, '--exp', c.exp, '--output', output],
+      'OUTPUT_IS_INPUT',
+      output,
+    )
+    expect(line).toContain(`it lies inside the base directory ${folder}`)
+  })
+
+  test('an output an input glob matches', async () => {
+    const c = await setup()
+    const glob = join(c.dir, '*.parquet')
+    const output = join(c.dir, 'merged.parquet')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', glob, '--exp', c.exp, '--output', output],
+      'OUTPUT_IS_INPUT',
+      output,
+    )
+    expect(line).toContain(`the base glob ${glob} matches it`)
+  })
+
+  test('a partitioned output that would replace a folder holding an input', async () => {
+    const c = await setup()
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', c.exp, '--output', c.dir, '--partition-by', 'v'],
+      'OUTPUT_IS_INPUT',
+      c.dir,
+    )
+    expect(line).toContain('it holds base files that replacing it would delete')
+  })
+
+  test('a --partition-by column the data lacks', async () => {
+    const c = await setup()
+    const output = join(c.dir, 'out', 'parts')
+    const line = expectFailure(
+      c,
+      ['merge', '--base', c.base, '--exp', c.exp, '--output', output, '--partition-by', 'year'],
+      'COLUMN_NOT_FOUND',
+      output,
+    )
+    expect(line).toContain(
+      'Cannot partition by "year": the merged data has no such column (columns: id, v)',
+    )
+  })
+
+  test('duplicate exp keys on rebase', async () => {
+    const c = await setup()
+    const dup = join(c.dir, 'dup.parquet')
+    await writeParquet(dup, cols, [
+      [5, 'x'],
+      [5, 'y'],
+    ])
+    const line = expectFailure(
+      c,
+      [
+        'rebase',
+        '--base',
+        c.base,
+        '--exp',
+        dup,
+        '--output',
+        c.output,
+        '--key',
+        'id',
+        '--json',
+      ].slice(0, -1),
+      'DUPLICATE_KEY',
+    )
+    expect(line).toContain('exp holds 2 rows with key id=5.')
+  })
+
+  test('--json failures print one JSON error object on stdout', async () => {
+    const c = await setup()
+    const r = runCli([
+      'data',
+      'merge',
+      '--base',
+      join(c.dir, 'nope'),
+      '--exp',
+      c.exp,
+      '--output',
+      c.output,
+      '--json',
+    ])
+    expect(r.code).toBe(1)
+    expect(r.json()).toMatchObject({ error: { code: 'INPUT_NOT_FOUND' } })
+  })
+})

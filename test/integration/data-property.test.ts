@@ -1,0 +1,98 @@
+/** fast-check invariants of dataset merge and rebase over small generated Parquet inputs. */
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
+import { mergeData, rebaseData } from '../../src/index.js'
+import { tempDir } from '../support/temp.js'
+import { readParquet, writeParquet } from './data-support.js'
+
+interface Row {
+  readonly k: number | null
+  /** Unique per generated row, so output rows can be traced back to their input row. */
+  readonly tag: number
+}
+
+const keyArb = fc.option(fc.integer({ min: 0, max: 6 }), { freq: 5 })
+const rowsArb = fc.array(keyArb, { maxLength: 12 })
+const uniqueKeysArb = fc.uniqueArray(keyArb, { maxLength: 7 })
+
+async function write(dir: string, name: string, keys: readonly (number | null)[], offset: number) {
+  const rows: Row[] = keys.map((k, i) => ({ k, tag: offset + i }))
+  const path = join(dir, `${name}.parquet`)
+  await writeParquet(
+    path,
+    { k: 'INTEGER', tag: 'INTEGER' },
+    rows.map((r) => [r.k, r.tag]),
+  )
+  return { path, rows }
+}
+
+async function tags(path: string): Promise<number[]> {
+  return (await readParquet(path)).map((r) => Number(r.tag)).sort((a, b) => a - b)
+}
+
+const sorted = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)
+const runs = { numRuns: 15 }
+
+describe('data merge/rebase invariants', () => {
+  test('merge without a key keeps every base row and every exp row', async () => {
+    await fc.assert(
+      fc.asyncProperty(rowsArb, rowsArb, async (baseKeys, expKeys) => {
+        const dir = tempDir()
+        const base = await write(dir, 'base', baseKeys, 0)
+        const exp = await write(dir, 'exp', expKeys, 1000)
+        const output = join(dir, 'out.parquet')
+        const report = await mergeData({ base: base.path, exp: exp.path, output })
+        expect(await tags(output)).toEqual(sorted([...base.rows, ...exp.rows].map((r) => r.tag)))
+        expect(report.rowsAfter).toBe(baseKeys.length + expKeys.length)
+      }),
+      runs,
+    )
+  })
+
+  test('merge with a dedup key keeps every base row, adds exactly the exp rows with new keys, and is idempotent', async () => {
+    await fc.assert(
+      fc.asyncProperty(rowsArb, rowsArb, async (baseKeys, expKeys) => {
+        const dir = tempDir()
+        const base = await write(dir, 'base', baseKeys, 0)
+        const exp = await write(dir, 'exp', expKeys, 1000)
+        const once = join(dir, 'once.parquet')
+        const twice = join(dir, 'twice.parquet')
+        const report = await mergeData({
+          base: base.path,
+          exp: exp.path,
+          output: once,
+          dedupKey: ['k'],
+        })
+        // NULL is a key value like any other: Set uses SameValueZero, so null matches null.
+        const known = new Set(baseKeys)
+        const added = exp.rows.filter((r) => !known.has(r.k))
+        expect(await tags(once)).toEqual(sorted([...base.rows, ...added].map((r) => r.tag)))
+        expect(report.rowsInserted).toBe(added.length)
+        expect(report.rowsSkipped).toBe(expKeys.length - added.length)
+        const again = await mergeData({ base: once, exp: exp.path, output: twice, dedupKey: ['k'] })
+        expect(again.rowsInserted).toBe(0)
+        expect(await tags(twice)).toEqual(await tags(once))
+      }),
+      runs,
+    )
+  })
+
+  test('rebase keeps every exp row and exactly the base rows whose key exp lacks', async () => {
+    await fc.assert(
+      fc.asyncProperty(rowsArb, uniqueKeysArb, async (baseKeys, expKeys) => {
+        const dir = tempDir()
+        const base = await write(dir, 'base', baseKeys, 0)
+        const exp = await write(dir, 'exp', expKeys, 1000)
+        const output = join(dir, 'out.parquet')
+        const report = await rebaseData({ base: base.path, exp: exp.path, output, key: ['k'] })
+        const superseded = new Set(expKeys)
+        const kept = base.rows.filter((r) => !superseded.has(r.k))
+        expect(await tags(output)).toEqual(sorted([...kept, ...exp.rows].map((r) => r.tag)))
+        expect(report.rowsReplaced).toBe(baseKeys.length - kept.length)
+        expect(report.rowsAfter).toBe(kept.length + expKeys.length)
+      }),
+      runs,
+    )
+  })
+})
