@@ -58,3 +58,51 @@ export {
 } from './track/event-store.js'
 export { type EventView, eventViews } from './track/event-views.js'
 export { Tracker, type TrackerEngine, type TrackerOptions } from './track/tracker.js'
+
+// experiment explorer and versioning (exp list/diff/get/tag/worktree/merge-back/plot)
+export {
+  type ArtifactResult,
+  type GetArtifactOptions,
+  getArtifact,
+} from './track/explorer-artifact.js'
+export {
+  type DiffExperimentsOptions,
+  diffExperiments,
+  type ExperimentDiff,
+  type MetricDiff,
+  type ParamChange,
+  type ParamValue,
+} from './track/explorer-diff.js'
+export {
+  type ExperimentList,
+  type ExperimentSummary,
+  type ExperimentTag,
+  type ListExperimentsOptions,
+  listExperiments,
+} from './track/explorer-list.js'
+export type { ResultsSourceOptions } from './track/explorer-source.js'
+export type { MetricStats, RunStats, VersionStats } from './track/explorer-stats.js'
+export {
+  createExperimentWorktree,
+  type MergeBackOptions,
+  type MergeBackResult,
+  mergeBackExperiment,
+  type WorktreeOptions,
+  type WorktreeResult,
+} from './track/explorer-worktree.js'
+export type { DiffStat, DiffStatFile } from './track/git-tags.js'
+export {
+  type Band,
+  type PlotMetricOptions,
+  type PlotPoint,
+  type PlotResult,
+  plotMetric,
+  type XScale,
+} from './track/plot.js'
+export {
+  type Bump,
+  type SuggestVersionOptions,
+  suggestVersion,
+  type VersionSuggestion,
+} from './track/versioning.js'
+export { type TagExperimentOptions, type TagResult, tagExperiment } from './track/versioning-tag.js'
