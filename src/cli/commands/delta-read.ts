@@ -223,20 +223,21 @@ async function render(db: DuckDb, query: Sql, format: Format, json: boolean) {
   }
   if (format === 'csv') return { report: null, text: await csv(db, query) }
   if (format === 'table') return { report: null, text: formatTable(await db.all(query)) }
+  // Each line is assembled as text so that no value passes through a double on the way.
   const fields = columns.map((c) => {
-    const name = ident(c.column_name)
-    const expr =
+    const v = sql`q.${ident(c.column_name)}`
+    const value =
       c.column_type === 'BLOB'
-        ? sql`base64(q.${name})`
+        ? sql`to_json(base64(${v}))::VARCHAR`
         : c.column_type.startsWith('DECIMAL')
-          ? sql`q.${name}::VARCHAR::JSON`
+          ? sql`${v}::VARCHAR`
           : c.column_type === 'DOUBLE' || c.column_type === 'FLOAT'
-            ? sql`CASE WHEN isfinite(q.${name}) OR q.${name} IS NULL THEN to_json(q.${name}) ELSE to_json(q.${name}::VARCHAR) END`
-            : sql`q.${name}`
-    return sql`${literal(c.column_name)}, ${expr}`
+            ? sql`CASE WHEN isfinite(${v}) THEN to_json(${v}) ELSE to_json(${v}::VARCHAR) END::VARCHAR`
+            : sql`to_json(${v})::VARCHAR`
+    return sql`${literal(`${JSON.stringify(c.column_name)}:`)} || coalesce(${value}, 'null')`
   })
   const lines = await db.all<{ j: string }>(
-    sql`select json_object(${join(fields)})::VARCHAR as j from (${query}) as q`,
+    sql`select '{' || concat_ws(',', ${join(fields)}) || '}' as j from (${query}) as q`,
   )
   return { report: null, text: lines.map((l) => l.j).join('\n') }
 }
