@@ -1,0 +1,518 @@
+/**
+ * Delta MERGE INTO: the fluent builder delta-rs users know, run as DuckDB SQL, copy-on-write.
+ *
+ *   load snapshot → resolve source → prune target files (source key min/max, partitions)
+ *     → matched pairs (duplicate check) + not-matched-by-source changes   [scanTimeMs]
+ *     → rewrite touched files, write inserts to new files                  [rewriteTimeMs]
+ *     → commit remove + add (+ metaData) at readVersion + 1, conflict-checked
+ */
+import { promises as fs } from 'node:fs'
+import { resolve } from 'node:path'
+import type { DuckDb } from '../../engine/duckdb.js'
+import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
+import { DuckmergeError } from '../../errors.js'
+import type { ProgressCallback } from '../../progress.js'
+import type { Action, AddFile, RemoveFile } from './actions.js'
+import { commit } from './commit.js'
+import {
+  type Assignments,
+  clausesOf,
+  describeKind,
+  type Expression,
+  type MergeClause,
+  validateClauses,
+} from './merge-clauses.js'
+import {
+  expressionText,
+  type MergeMetrics,
+  mergeMetrics,
+  mergeOperationParameters,
+  operationMetrics,
+} from './merge-metrics.js'
+import {
+  bySourceChangesSql,
+  expressionSql,
+  insertsSql,
+  keyCondition,
+  type MergePlanInput,
+  matchedPairsSql,
+  rewriteSql,
+} from './merge-plan.js'
+import { candidateFiles } from './merge-prune.js'
+import { type SessionOptions, withMergeSession } from './merge-session.js'
+import { type MergeSource, type ResolvedSource, resolveSource } from './merge-source.js'
+import { dataFilePath } from './partition-values.js'
+import { assertWritable } from './protocol-support.js'
+import { registerSnapshot } from './scan.js'
+import { deltaToDuckDbType, duckDbToDeltaType, type StructType, schemaToJson } from './schema.js'
+import { loadSnapshot } from './snapshot.js'
+import type { Snapshot } from './snapshot-types.js'
+import { numRecordsOf, writeDataFiles } from './write-files.js'
+
+export interface MergeOptions extends SessionOptions {
+  /**
+   * How source rows find target rows: key columns (`['id']`: target.id = source.id, SQL
+   * equality, so NULL keys never match) or a SQL predicate over the aliases
+   * (`'target.id = source.id and target.day = source.day'`). Key columns let merge skip files
+   * whose statistics cannot match.
+   */
+  readonly on: readonly string[] | string | Sql
+  /** Default 'source'. */
+  readonly sourceAlias?: string
+  /** Default 'target'. */
+  readonly targetAlias?: string
+  /** Add source columns the table lacks to its schema (a metaData action). Default false. */
+  readonly mergeSchema?: boolean
+  readonly onProgress?: ProgressCallback
+}
+
+export interface MergeResult {
+  /** Absolute path of the target table. */
+  readonly table: string
+  /** The version committed, or the version read when the merge changed nothing. */
+  readonly version: number
+  readonly committed: boolean
+  readonly metrics: MergeMetrics
+  /** Columns added to the schema by mergeSchema. */
+  readonly columnsAdded: readonly string[]
+}
+
+/**
+ * A MERGE being built: each `when…` call returns a new builder with the clause appended;
+ * `execute()` runs it. Clauses of a kind are tried in the order given, the first whose
+ * condition holds wins (as in Spark); only the last of a kind may omit its condition.
+ */
+export class MergeBuilder {
+  readonly #target: string
+  readonly #source: MergeSource
+  readonly #options: MergeOptions
+  readonly #clauses: readonly MergeClause[]
+
+  constructor(
+    target: string,
+    source: MergeSource,
+    options: MergeOptions,
+    clauses: readonly MergeClause[] = [],
+  ) {
+    this.#target = target
+    this.#source = source
+    this.#options = options
+    this.#clauses = clauses
+  }
+
+  /** The clauses so far, in order. */
+  get clauses(): readonly MergeClause[] {
+    return this.#clauses
+  }
+
+  /** WHEN MATCHED [AND condition] THEN UPDATE SET … ('all': UPDATE SET *). */
+  whenMatchedUpdate(set: Assignments | 'all', condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'matched', action: 'update', set, ...cond(condition) })
+  }
+
+  /** WHEN MATCHED [AND condition] THEN DELETE. */
+  whenMatchedDelete(condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'matched', action: 'delete', ...cond(condition) })
+  }
+
+  /** WHEN NOT MATCHED [AND condition] THEN INSERT … ('all': INSERT *). */
+  whenNotMatchedInsert(values: Assignments | 'all', condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'notMatched', action: 'insert', values, ...cond(condition) })
+  }
+
+  /** WHEN NOT MATCHED BY SOURCE [AND condition] THEN UPDATE SET … (target columns only). */
+  whenNotMatchedBySourceUpdate(set: Assignments, condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'notMatchedBySource', action: 'update', set, ...cond(condition) })
+  }
+
+  /** WHEN NOT MATCHED BY SOURCE [AND condition] THEN DELETE. */
+  whenNotMatchedBySourceDelete(condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'notMatchedBySource', action: 'delete', ...cond(condition) })
+  }
+
+  /** Runs the merge and commits it. */
+  execute(): Promise<MergeResult> {
+    return executeMerge(this.#target, this.#source, this.#clauses, this.#options)
+  }
+
+  #with(clause: MergeClause): MergeBuilder {
+    return new MergeBuilder(this.#target, this.#source, this.#options, [...this.#clauses, clause])
+  }
+}
+
+function cond(condition: Expression | undefined): { condition?: Expression } {
+  return condition === undefined ? {} : { condition }
+}
+
+/**
+ * Starts a MERGE INTO the Delta table at `target`.
+ *
+ * @example
+ * const { metrics } = await merge('/data/events', '/data/updates', { on: ['id'] })
+ *   .whenMatchedUpdate('all')
+ *   .whenNotMatchedInsert('all')
+ *   .whenNotMatchedBySourceDelete("target.day < '2024-01-01'")
+ *   .execute()
+ * metrics.numTargetRowsUpdated // 50
+ */
+export function merge(target: string, source: MergeSource, options: MergeOptions): MergeBuilder {
+  return new MergeBuilder(target, source, options)
+}
+
+/** The merge itself; `merge(...).….execute()` calls it. */
+export async function executeMerge(
+  targetPath: string,
+  source: MergeSource,
+  clauses: readonly MergeClause[],
+  options: MergeOptions,
+): Promise<MergeResult> {
+  const started = performance.now()
+  const table = resolve(targetPath)
+  const snapshot = await loadSnapshot(table)
+  assertWritable(snapshot.protocol, table)
+  const sourceAlias = options.sourceAlias ?? 'source'
+  const targetAlias = options.targetAlias ?? 'target'
+  if (sourceAlias === targetAlias)
+    throw new DuckmergeError(
+      'USAGE',
+      `Cannot merge into ${table}: sourceAlias and targetAlias are both "${sourceAlias}"; give them different names.`,
+    )
+  const progress = options.onProgress
+  return withMergeSession(options, async (db) => {
+    progress?.({ phase: 'merge: reading source', done: 0 })
+    const src = await resolveSource(db, source)
+    const { schema, columnsAdded } = evolveSchema(snapshot, src, options.mergeSchema === true)
+    validateClauses(
+      table,
+      clauses,
+      schema.fields.map((f) => f.name),
+    )
+    const keys = Array.isArray(options.on) ? (options.on as readonly string[]) : undefined
+    if (keys) checkKeys(table, src, snapshot, keys)
+    checkStarClauses(table, src, snapshot, clauses, options.mergeSchema === true)
+
+    const on =
+      keys !== undefined
+        ? keyCondition(keys, sourceAlias, targetAlias)
+        : expressionSql(options.on as string | Sql)
+    const onText =
+      keys !== undefined
+        ? keys.map((k) => `${targetAlias}.${k} = ${sourceAlias}.${k}`).join(' AND ')
+        : expressionText(options.on as string | Sql)
+
+    // Scan: which target rows change, and how.
+    const scanStarted = performance.now()
+    // A view re-reads the source where the plan needs it; a query with bound values cannot be a
+    // view body, so it is materialized once (DuckDB spills it past memory_limit).
+    const kind = raw(src.relation.values.length > 0 ? 'table' : 'view')
+    await db.run(sql`create temp ${kind} __dm_source as select * from ${src.relation}`)
+    const numSourceRows = Number(
+      (await db.one<{ n: bigint }>(raw('select count(*) as n from __dm_source')))?.n ?? 0,
+    )
+    const hasBySource = clausesOf(clauses, 'notMatchedBySource').length > 0
+    // Files whose statistics or partition values rule out every source key are never read;
+    // a NOT MATCHED BY SOURCE clause needs every file.
+    const pruned =
+      keys !== undefined && !hasBySource
+        ? await candidateFiles(db, snapshot, keys, ident('__dm_source'))
+        : undefined
+    const candidates = pruned?.files ?? snapshot.files
+    await registerSnapshot(db, snapshot, '__dm_target', { files: candidates, withFileInfo: true })
+    const plan: MergePlanInput = {
+      columns: schema.fields.map((f) => ({ name: f.name, type: deltaToDuckDbType(f.type) })),
+      targetColumns: snapshot.schema.fields.map((f) => f.name),
+      sourceColumns: src.columns.map((c) => c.name),
+      sourceAlias,
+      targetAlias,
+      on,
+      clauses,
+      source: ident('__dm_source'),
+      target: ident('__dm_target'),
+    }
+    progress?.({ phase: 'merge: finding matches', done: 0 })
+    const changes = await findChanges(db, plan, table, keys, src.label)
+    const scanTimeMs = performance.now() - scanStarted
+
+    // Rewrite: touched files without their changed rows plus the updated rows; inserts apart.
+    const rewriteStarted = performance.now()
+    const byPath = new Map(snapshot.files.map((f) => [f.path, f]))
+    const touched = changes.touchedFiles.map((p) => {
+      const add = byPath.get(p)
+      if (!add)
+        throw new DuckmergeError('INTERNAL', `merge touched ${p}, which is not a live file.`)
+      return add
+    })
+    const written: AddFile[] = []
+    const writeOptions = { schema, partitionColumns: snapshot.partitionColumns }
+    try {
+      let rewrittenRows = 0
+      if (touched.length > 0) {
+        progress?.({
+          phase: 'merge: rewriting files',
+          done: 0,
+          total: touched.length,
+          unit: 'files',
+        })
+        await registerSnapshot(db, snapshot, '__dm_touched', { files: touched, withFileInfo: true })
+        const adds = await writeDataFiles(
+          db,
+          table,
+          rewriteSql(plan, ident('__dm_touched'), ident('__dm_changes')),
+          writeOptions,
+        )
+        written.push(...adds)
+        rewrittenRows = sum(adds.map(numRecordsOf))
+      }
+      let insertedRows = 0
+      if (clausesOf(clauses, 'notMatched').length > 0) {
+        progress?.({ phase: 'merge: writing inserts', done: 0 })
+        const names = join(schema.fields.map((f) => ident(f.name)))
+        const adds = await writeDataFiles(
+          db,
+          table,
+          sql`select ${names} from (${insertsSql(plan)})`,
+          writeOptions,
+        )
+        written.push(...adds)
+        insertedRows = sum(adds.map(numRecordsOf))
+      }
+      const rewriteTimeMs = performance.now() - rewriteStarted
+
+      const now = Date.now()
+      const actions: Action[] = []
+      if (columnsAdded.length > 0)
+        actions.push({ metaData: { ...snapshot.metadata, schemaString: schemaToJson(schema) } })
+      for (const add of touched) actions.push({ remove: removeFor(add, now) })
+      for (const add of written) actions.push({ add })
+      const metrics = mergeMetrics({
+        numSourceRows,
+        changes: changes.counts,
+        insertedRows,
+        rewrittenRows,
+        filesAdded: written.length,
+        bytesAdded: sum(written.map((a) => a.size)),
+        filesRemoved: touched.length,
+        bytesRemoved: sum(touched.map((a) => a.size)),
+        filesBeforeSkipping: snapshot.files.length,
+        filesAfterSkipping: candidates.length,
+        executionTimeMs: performance.now() - started,
+        scanTimeMs,
+        rewriteTimeMs,
+      })
+      if (actions.length === 0)
+        return { table, version: snapshot.version, committed: false, metrics, columnsAdded }
+      progress?.({ phase: 'merge: committing', done: 0 })
+      const { version } = await commit(table, actions, {
+        readVersion: snapshot.version,
+        operation: 'MERGE',
+        operationParameters: mergeOperationParameters(onText, clauses),
+        operationMetrics: operationMetrics(metrics),
+        isBlindAppend: false,
+        // A concurrent commit that removed a file we read, or added one that could hold a
+        // matching row (any file when nothing was pruned), invalidates this merge.
+        reads: { files: candidates, scope: pruned?.mayMatch ?? 'all' },
+      })
+      return { table, version, committed: true, metrics, columnsAdded }
+    } catch (error) {
+      // Nothing was committed: the files written so far are orphans; remove them.
+      await Promise.all(written.map((a) => fs.rm(dataFilePath(table, a.path), { force: true })))
+      throw error
+    }
+  })
+}
+
+interface Changes {
+  readonly touchedFiles: readonly string[]
+  readonly counts: {
+    matchedUpdated: number
+    matchedDeleted: number
+    bySourceUpdated: number
+    bySourceDeleted: number
+  }
+}
+
+/**
+ * Materializes `__dm_changes` (one row per changed target row) and checks Spark's rule: a target
+ * row that several source rows match is an error when a MATCHED clause could update or delete it
+ * (MergeIntoCommandBase.throwErrorOnMultipleMatches), except for a lone unconditional delete.
+ */
+async function findChanges(
+  db: DuckDb,
+  plan: MergePlanInput,
+  table: string,
+  keys: readonly string[] | undefined,
+  sourceLabel: string,
+): Promise<Changes> {
+  const matched = clausesOf(plan.clauses, 'matched')
+  const bySource = clausesOf(plan.clauses, 'notMatchedBySource')
+  const parts: Sql[] = []
+  if (matched.length > 0) {
+    await db.run(sql`create temp table __dm_pairs as ${matchedPairsSql(plan)}`)
+    const onlyDelete =
+      matched.length === 1 && matched[0]?.action === 'delete' && matched[0].condition === undefined
+    if (!onlyDelete) await assertSingleMatches(db, plan, table, keys, sourceLabel)
+    parts.push(
+      sql`select 'matched' as __dm_kind, * from __dm_pairs where __dm_clause is not null${onlyDelete ? raw(' qualify row_number() over (partition by __dm_file, __dm_row) = 1') : raw('')}`,
+    )
+  }
+  if (bySource.length > 0)
+    parts.push(sql`select 'bySource' as __dm_kind, * from (${bySourceChangesSql(plan)})`)
+  // Insert-only: no target row changes, but the (empty) changes table keeps the same shape.
+  if (parts.length === 0)
+    parts.push(sql`select 'matched' as __dm_kind, * from (${matchedPairsSql(plan)}) where false`)
+  await db.run(sql`create temp table __dm_changes as ${join(parts, ' union all by name ')}`)
+  const rows = await db.all<{ kind: string; action: string; n: bigint }>(
+    raw(
+      'select __dm_kind as kind, __dm_action as action, count(*) as n from __dm_changes group by all',
+    ),
+  )
+  const count = (kind: string, action: string) =>
+    Number(rows.find((r) => r.kind === kind && r.action === action)?.n ?? 0)
+  const files = await db.all<{ f: string }>(
+    raw('select distinct __dm_file as f from __dm_changes order by f'),
+  )
+  return {
+    touchedFiles: files.map((f) => f.f),
+    counts: {
+      matchedUpdated: count('matched', 'update'),
+      matchedDeleted: count('matched', 'delete'),
+      bySourceUpdated: count('bySource', 'update'),
+      bySourceDeleted: count('bySource', 'delete'),
+    },
+  }
+}
+
+async function assertSingleMatches(
+  db: DuckDb,
+  plan: MergePlanInput,
+  table: string,
+  keys: readonly string[] | undefined,
+  sourceLabel: string,
+): Promise<void> {
+  const dup = await db.one<{ f: string; r: bigint; n: bigint; total: bigint }>(
+    raw(
+      'select __dm_file as f, __dm_row as r, count(*) as n, count(*) over () as total from __dm_pairs group by all having count(*) > 1 order by n desc, f, r limit 1',
+    ),
+  )
+  if (!dup) return
+  const shown = keys ?? plan.targetColumns.slice(0, 5)
+  const row = await db.one<Record<string, unknown>>(
+    sql`select ${join(shown.map((c) => ident(c)))} from __dm_target where __delta_file = ${dup.f} and __delta_row_index = ${dup.r}`,
+  )
+  const key = Object.fromEntries(shown.map((c) => [c, row?.[c] ?? null]))
+  const keyText = shown.map((c) => `${c}=${JSON.stringify(key[c], jsonSafe)}`).join(', ')
+  const n = Number(dup.n)
+  throw new DuckmergeError(
+    'DUPLICATE_KEY',
+    `Cannot merge ${sourceLabel} into ${table}: ${n} source rows match the same target row (${keyText}), and a ${describeKind('matched')} clause would update or delete it; the result would depend on row order, so Spark refuses this too (${Number(dup.total)} target row(s) affected). Deduplicate the source on ${keys ? `(${keys.join(', ')})` : 'the ON columns'} first.`,
+    { table, source: sourceLabel, key, count: n, rowsAffected: Number(dup.total) },
+  )
+}
+
+function jsonSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value
+}
+
+/** The table schema after mergeSchema: source columns the table lacks are appended (nullable). */
+function evolveSchema(
+  snapshot: Snapshot,
+  source: ResolvedSource,
+  mergeSchema: boolean,
+): { schema: StructType; columnsAdded: string[] } {
+  if (!mergeSchema) return { schema: snapshot.schema, columnsAdded: [] }
+  const known = new Set(snapshot.schema.fields.map((f) => f.name))
+  const added = source.columns.filter((c) => !known.has(c.name))
+  return {
+    schema: {
+      type: 'struct',
+      fields: [
+        ...snapshot.schema.fields,
+        ...added.map((c) => ({
+          name: c.name,
+          type: duckDbToDeltaType(c.type),
+          nullable: true,
+          metadata: {},
+        })),
+      ],
+    },
+    columnsAdded: added.map((c) => c.name),
+  }
+}
+
+function checkKeys(
+  table: string,
+  source: ResolvedSource,
+  snapshot: Snapshot,
+  keys: readonly string[],
+): void {
+  if (keys.length === 0)
+    throw new DuckmergeError('USAGE', `Cannot merge into ${table}: on: [] names no key column.`)
+  const sourceColumns = source.columns.map((c) => c.name)
+  const targetColumns = snapshot.schema.fields.map((f) => f.name)
+  for (const key of keys) {
+    if (!targetColumns.includes(key))
+      throw new DuckmergeError(
+        'KEY_COLUMN_MISSING',
+        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the target (columns: ${targetColumns.join(', ')}). Pass key columns both sides have.`,
+        { table, column: key, side: 'target' },
+      )
+    if (!sourceColumns.includes(key))
+      throw new DuckmergeError(
+        'KEY_COLUMN_MISSING',
+        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the source (columns: ${sourceColumns.join(', ')}). Pass key columns both sides have.`,
+        { table, column: key, side: 'source' },
+      )
+  }
+}
+
+/**
+ * UPDATE SET * and INSERT * take every table column from the source, so without mergeSchema a
+ * table column the source lacks is an error, as in Spark. With mergeSchema an update keeps it
+ * and an insert leaves it NULL.
+ */
+function checkStarClauses(
+  table: string,
+  source: ResolvedSource,
+  snapshot: Snapshot,
+  clauses: readonly MergeClause[],
+  mergeSchema: boolean,
+): void {
+  if (mergeSchema) return
+  const hasStar = clauses.some(
+    (c) =>
+      (c.kind === 'matched' && c.action === 'update' && c.set === 'all') ||
+      (c.kind === 'notMatched' && c.values === 'all'),
+  )
+  if (!hasStar) return
+  const sourceColumns = new Set(source.columns.map((c) => c.name))
+  const missing = snapshot.schema.fields.map((f) => f.name).filter((n) => !sourceColumns.has(n))
+  if (missing.length > 0)
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Cannot merge ${source.label} into ${table}: the source lacks column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}, which update-all / insert-all take from it. Add ${missing.length > 1 ? 'them' : 'it'} to the source, assign columns explicitly, or pass mergeSchema.`,
+      { table, source: source.label, columns: missing },
+    )
+}
+
+/** The remove action retiring `add` (PROTOCOL.md, Add File and Remove File: same path and DV). */
+export function removeFor(add: AddFile, deletionTimestamp: number): RemoveFile {
+  return {
+    path: add.path,
+    deletionTimestamp,
+    dataChange: true,
+    extendedFileMetadata: true,
+    partitionValues: add.partitionValues,
+    size: add.size,
+    ...(add.stats ? { stats: add.stats } : {}),
+    ...(add.tags ? { tags: add.tags } : {}),
+    ...(add.deletionVector ? { deletionVector: add.deletionVector } : {}),
+    ...(add.baseRowId != null ? { baseRowId: add.baseRowId } : {}),
+    ...(add.defaultRowCommitVersion != null
+      ? { defaultRowCommitVersion: add.defaultRowCommitVersion }
+      : {}),
+  }
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0)
+}

@@ -1,0 +1,398 @@
+/** Delta MERGE end to end on real tables: Spark's oracle, clause semantics, pruning, failures. */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { raw, sql } from '../../src/engine/sql.js'
+import { loadSnapshot, merge, readCommit } from '../../src/formats/delta/index.js'
+import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { hashTree } from '../support/snapshot.js'
+import { tempDir } from '../support/temp.js'
+import { appendFiles, copyTable, createTable, readRows } from './delta-merge.helpers.js'
+
+const titled = (title: string) => (hasFixtures ? title : `${title} (skipped: ${noFixturesReason})`)
+
+describe.skipIf(!hasFixtures)(titled('Spark MERGE oracle'), () => {
+  test('basic-with-inserts-merge from version 0 gives Spark rows and metrics', async () => {
+    const table = copyTable(fixture('delta', 'basic-with-inserts-merge'), join(tempDir(), 't'), 0)
+    // spark.range(50, 150) as the source; the same three clauses as the fixture's MERGE.
+    const result = await merge(table, sql`select range as id from range(50, 150)`, {
+      on: ['id'],
+      sourceAlias: 'source',
+      targetAlias: 't',
+    })
+      .whenMatchedUpdate({ str: "'N/A'" })
+      .whenNotMatchedInsert({ id: 'source.id', str: "'EXT'" })
+      .whenNotMatchedBySourceDelete('t.id < 10')
+      .execute()
+
+    expect(result.version).toBe(1)
+    expect(result.metrics).toMatchObject({
+      numSourceRows: 100,
+      numTargetRowsUpdated: 50,
+      numTargetRowsInserted: 50,
+      numTargetRowsDeleted: 10,
+      numTargetRowsCopied: 40,
+      numOutputRows: 140,
+      numTargetFilesRemoved: 2,
+      // Spark wrote the rewrite and the inserts into 1 file; we write inserts to their own file.
+      numTargetFilesAdded: 2,
+      numTargetRowsMatchedUpdated: 50,
+      numTargetRowsNotMatchedBySourceDeleted: 10,
+    })
+    const rows = await readRows<{ id: number; str: string }>(table, 'id')
+    expect(rows).toHaveLength(140)
+    expect(rows.slice(0, 40)).toEqual(
+      Array.from({ length: 40 }, (_, i) => ({ id: i + 10, str: `val=${i + 10}` })),
+    )
+    expect(rows.slice(40, 90).every((r, i) => r.id === i + 50 && r.str === 'N/A')).toBe(true)
+    expect(rows.slice(90).every((r, i) => r.id === i + 100 && r.str === 'EXT')).toBe(true)
+
+    const info = (await readCommit(table, 1)).find((a) => 'commitInfo' in a)
+    const commitInfo = info && 'commitInfo' in info ? info.commitInfo : undefined
+    expect(commitInfo?.operation).toBe('MERGE')
+    expect(commitInfo?.operationParameters).toEqual({
+      predicate: '["t.id = source.id"]',
+      matchedPredicates: '[{"actionType":"update"}]',
+      notMatchedPredicates: '[{"actionType":"insert"}]',
+      notMatchedBySourcePredicates: '[{"predicate":"t.id < 10","actionType":"delete"}]',
+    })
+    expect(commitInfo?.operationMetrics).toMatchObject({
+      numSourceRows: '100',
+      numTargetRowsCopied: '40',
+      numOutputRows: '140',
+      numTargetFilesRemoved: '2',
+    })
+    expect(Object.keys(commitInfo?.operationMetrics ?? {})).toEqual(
+      expect.arrayContaining(['executionTimeMs', 'scanTimeMs', 'rewriteTimeMs']),
+    )
+  })
+})
+
+/** Four rows in two files: ids 1,2 in the first, 3,4 in the second; v = 'a'..'d'. */
+async function smallTable(): Promise<string> {
+  const table = join(tempDir(), 'target')
+  await createTable(table, [
+    sql`select * from (values (1, 'a'), (2, 'b')) t(id, v)`,
+    sql`select * from (values (3, 'c'), (4, 'd')) t(id, v)`,
+  ])
+  return table
+}
+
+type Row = { id: number | null; v: string | null }
+type Build = (b: ReturnType<typeof merge>) => ReturnType<typeof merge>
+
+describe('MERGE clauses on a real table', () => {
+  test.each<{ name: string; source: string; build: Build; rows: Row[]; filesRemoved: number }>([
+    {
+      name: 'update all',
+      source: "select * from (values (2, 'B'), (3, 'C')) s(id, v)",
+      build: (b) => b.whenMatchedUpdate('all'),
+      rows: [
+        { id: 1, v: 'a' },
+        { id: 2, v: 'B' },
+        { id: 3, v: 'C' },
+        { id: 4, v: 'd' },
+      ],
+      filesRemoved: 2,
+    },
+    {
+      name: 'conditional update touches only the file whose row changes',
+      source: "select * from (values (2, 'B'), (3, 'C')) s(id, v)",
+      build: (b) => b.whenMatchedUpdate({ v: "source.v || '!'" }, 'target.id >= 3'),
+      rows: [
+        { id: 1, v: 'a' },
+        { id: 2, v: 'b' },
+        { id: 3, v: 'C!' },
+        { id: 4, v: 'd' },
+      ],
+      filesRemoved: 1,
+    },
+    {
+      name: 'delete matched',
+      source: 'select * from (values (1), (4)) s(id)',
+      build: (b) => b.whenMatchedDelete(),
+      rows: [
+        { id: 2, v: 'b' },
+        { id: 3, v: 'c' },
+      ],
+      filesRemoved: 2,
+    },
+    {
+      name: 'insert with condition, no file rewritten',
+      source: "select * from (values (5, 'keep'), (6, 'drop'), (1, 'old')) s(id, v)",
+      build: (b) => b.whenNotMatchedInsert('all', "source.v = 'keep'"),
+      rows: [
+        { id: 1, v: 'a' },
+        { id: 2, v: 'b' },
+        { id: 3, v: 'c' },
+        { id: 4, v: 'd' },
+        { id: 5, v: 'keep' },
+      ],
+      filesRemoved: 0,
+    },
+    {
+      name: 'not matched by source: update one, delete the rest',
+      source: "select * from (values (3, 'x')) s(id, v)",
+      build: (b) =>
+        b
+          .whenNotMatchedBySourceUpdate({ v: "'orphan'" }, 'target.id = 1')
+          .whenNotMatchedBySourceDelete(),
+      rows: [
+        { id: 1, v: 'orphan' },
+        { id: 3, v: 'c' },
+      ],
+      filesRemoved: 2,
+    },
+    {
+      name: 'clause order: the first matching clause wins',
+      source: "select * from (values (1, 'x'), (3, 'y')) s(id, v)",
+      build: (b) => b.whenMatchedDelete('target.id = 1').whenMatchedUpdate({ v: "'updated'" }),
+      rows: [
+        { id: 2, v: 'b' },
+        { id: 3, v: 'updated' },
+        { id: 4, v: 'd' },
+      ],
+      filesRemoved: 2,
+    },
+    {
+      name: 'NULL keys never match: the NULL-keyed source row is inserted',
+      source: "select * from (values (null::integer, 'n'), (2, 'B')) s(id, v)",
+      build: (b) => b.whenMatchedUpdate('all').whenNotMatchedInsert('all'),
+      rows: [
+        { id: null, v: 'n' },
+        { id: 1, v: 'a' },
+        { id: 2, v: 'B' },
+        { id: 3, v: 'c' },
+        { id: 4, v: 'd' },
+      ],
+      filesRemoved: 1,
+    },
+  ])('$name', async (c) => {
+    const table = await smallTable()
+    const result = await c.build(merge(table, sql`${raw(c.source)}`, { on: ['id'] })).execute()
+    expect(await readRows<Row>(table, 'id nulls first')).toEqual(c.rows)
+    expect(result.metrics.numTargetFilesRemoved).toBe(c.filesRemoved)
+  })
+
+  test('a second NULL-keyed target row is untouched by a NULL-keyed source row', async () => {
+    const table = join(tempDir(), 'target')
+    await createTable(table, [sql`select * from (values (null::integer, 't')) t(id, v)`])
+    const result = await merge(table, { rows: [{ id: null, v: 's' }] }, { on: ['id'] })
+      .whenMatchedDelete()
+      .execute()
+    expect(result.committed).toBe(false)
+    expect(result.metrics.numTargetRowsDeleted).toBe(0)
+    expect(await readRows<Row>(table, 'v')).toEqual([{ id: null, v: 't' }])
+  })
+})
+
+describe('MERGE reads and rewrites only what it must', () => {
+  test('partitioned target: only the matching partition is rewritten', async () => {
+    const table = join(tempDir(), 'target')
+    await createTable(
+      table,
+      [
+        sql`select * from (values (1, 'x', 10), (2, 'y', 20)) t(id, part, n)`,
+        sql`select * from (values (3, 'z', 30)) t(id, part, n)`,
+      ],
+      { partitionColumns: ['part'] },
+    )
+    const before = await loadSnapshot(table)
+    const result = await merge(table, sql`select 2 as id, 'y' as part, 99 as n`, {
+      on: ['id', 'part'],
+    })
+      .whenMatchedUpdate('all')
+      .execute()
+    expect(result.metrics).toMatchObject({
+      numTargetFilesBeforeSkipping: 3,
+      numTargetFilesAfterSkipping: 1,
+      numTargetFilesRemoved: 1,
+      numTargetRowsUpdated: 1,
+      numTargetRowsCopied: 0,
+    })
+    const after = await loadSnapshot(table)
+    const untouched = before.files.filter((f) => f.partitionValues.part !== 'y')
+    for (const add of untouched) expect(after.files).toContainEqual(add)
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, part: 'x', n: 10 },
+      { id: 2, part: 'y', n: 99 },
+      { id: 3, part: 'z', n: 30 },
+    ])
+  })
+
+  test('file statistics skip files whose key range cannot match', async () => {
+    const table = join(tempDir(), 'target')
+    await createTable(table, [
+      sql`select range as id from range(0, 100)`,
+      sql`select range as id from range(100, 200)`,
+      sql`select range as id from range(200, 300)`,
+    ])
+    const before = await loadSnapshot(table)
+    const result = await merge(table, sql`select 150 as id`, { on: ['id'] })
+      .whenMatchedDelete()
+      .execute()
+    expect(result.metrics).toMatchObject({
+      numTargetFilesAfterSkipping: 1,
+      numTargetFilesRemoved: 1,
+      numTargetRowsDeleted: 1,
+      numTargetRowsCopied: 99,
+    })
+    const after = await loadSnapshot(table)
+    expect(after.files.filter((f) => before.files.some((b) => b.path === f.path))).toHaveLength(2)
+  })
+
+  test('an insert-only merge adds new files and removes none', async () => {
+    const table = await smallTable()
+    const before = await loadSnapshot(table)
+    const result = await merge(table, sql`select * from (values (4, 'dup'), (9, 'new')) s(id, v)`, {
+      on: ['id'],
+    })
+      .whenNotMatchedInsert('all')
+      .execute()
+    const commitActions = await readCommit(table, result.version)
+    expect(commitActions.filter((a) => 'remove' in a)).toHaveLength(0)
+    expect(commitActions.filter((a) => 'add' in a)).toHaveLength(1)
+    const after = await loadSnapshot(table)
+    for (const add of before.files) expect(after.files).toContainEqual(add)
+    expect(result.metrics).toMatchObject({ numTargetRowsInserted: 1, numOutputRows: 1 })
+  })
+})
+
+describe.skipIf(!hasFixtures)(titled('MERGE into a table with deletion vectors'), () => {
+  test('the rewritten file drops the rows its deletion vector deleted', async () => {
+    const table = copyTable(fixture('delta', 'table-with-dv-small'), join(tempDir(), 't'))
+    const before = await readRows<{ value: number }>(table, 'value')
+    expect(before).toHaveLength(8) // 10 rows in one file, 2 deleted by its deletion vector
+    const first = before[0]?.value ?? 0
+    const result = await merge(table, sql`select ${first}::integer as value`, { on: ['value'] })
+      .whenMatchedDelete()
+      .execute()
+    expect(result.metrics).toMatchObject({ numTargetRowsDeleted: 1, numTargetRowsCopied: 7 })
+    expect(await readRows(table, 'value')).toEqual(before.slice(1))
+  })
+})
+
+describe('MERGE failures change nothing', () => {
+  test('several source rows matching one target row in an update clause is DUPLICATE_KEY', async () => {
+    const table = await smallTable()
+    const hashes = hashTree(table)
+    const run = merge(table, sql`select * from (values (2, 'x'), (2, 'y'), (3, 'z')) s(id, v)`, {
+      on: ['id'],
+    })
+      .whenMatchedUpdate('all')
+      .execute()
+    await expect(run).rejects.toMatchObject({
+      code: 'DUPLICATE_KEY',
+      details: { key: { id: 2 }, count: 2 },
+    })
+    await expect(run).rejects.toThrow(/2 source rows match the same target row \(id=2\)/)
+    expect(hashTree(table)).toEqual(hashes)
+  })
+
+  test('a lone unconditional delete accepts several matching source rows, as Spark does', async () => {
+    const table = await smallTable()
+    const result = await merge(table, sql`select * from (values (2), (2)) s(id)`, { on: ['id'] })
+      .whenMatchedDelete()
+      .execute()
+    expect(result.metrics.numTargetRowsDeleted).toBe(1)
+  })
+
+  test('a key column missing in the source is KEY_COLUMN_MISSING naming it', async () => {
+    const table = await smallTable()
+    const hashes = hashTree(table)
+    await expect(
+      merge(table, sql`select 1 as other`, { on: ['id'] })
+        .whenMatchedDelete()
+        .execute(),
+    ).rejects.toMatchObject({
+      code: 'KEY_COLUMN_MISSING',
+      details: { column: 'id', side: 'source' },
+    })
+    expect(hashTree(table)).toEqual(hashes)
+  })
+
+  test('an unreachable clause is VALIDATION_FAILED', async () => {
+    const table = await smallTable()
+    await expect(
+      merge(table, sql`select 1 as id`, { on: ['id'] })
+        .whenMatchedDelete()
+        .whenMatchedUpdate('all')
+        .execute(),
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
+  })
+
+  test('update-all with a source lacking a table column is SCHEMA_MISMATCH', async () => {
+    const table = await smallTable()
+    await expect(
+      merge(table, sql`select 1 as id`, { on: ['id'] })
+        .whenMatchedUpdate('all')
+        .execute(),
+    ).rejects.toThrow(/source lacks column "v"/)
+  })
+
+  test('a concurrent writer removing a file the merge read makes it COMMIT_CONFLICT', async () => {
+    const table = await smallTable()
+    const snapshot = await loadSnapshot(table)
+    const dataFiles = () =>
+      readdirSync(table)
+        .filter((f) => f.endsWith('.parquet'))
+        .sort()
+    const filesBefore = dataFiles()
+    // Another writer deletes every row after our scan and before our commit: its commit file
+    // appears (synchronously, from the progress callback) while the merge is writing.
+    const winner = `${[
+      { commitInfo: { timestamp: Date.now(), operation: 'DELETE', isBlindAppend: false } },
+      ...snapshot.files.map((f) => ({ remove: { path: f.path, dataChange: true } })),
+    ]
+      .map((a) => JSON.stringify(a))
+      .join('\n')}\n`
+    const run = merge(table, sql`select 1 as id, 'z' as v`, {
+      on: ['id'],
+      onProgress: (p) => {
+        if (p.phase === 'merge: committing')
+          writeFileSync(join(table, '_delta_log', '00000000000000000001.json'), winner)
+      },
+    })
+      .whenMatchedUpdate('all')
+      .execute()
+    await expect(run).rejects.toMatchObject({ code: 'COMMIT_CONFLICT' })
+    await expect(run).rejects.toThrow(/version 1 was committed concurrently/)
+    // The files the merge wrote before losing are removed again.
+    expect(dataFiles()).toEqual(filesBefore)
+    expect((await loadSnapshot(table)).version).toBe(1)
+  })
+})
+
+describe('mergeSchema', () => {
+  test('source columns the table lacks are added to the schema', async () => {
+    const table = await smallTable()
+    const result = await merge(table, sql`select 1 as id, 'A' as v, 3.5::double as score`, {
+      on: ['id'],
+      mergeSchema: true,
+    })
+      .whenMatchedUpdate('all')
+      .execute()
+    expect(result.columnsAdded).toEqual(['score'])
+    const snapshot = await loadSnapshot(table)
+    expect(snapshot.schema.fields.map((f) => f.name)).toEqual(['id', 'v', 'score'])
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, v: 'A', score: 3.5 },
+      { id: 2, v: 'b', score: null },
+      { id: 3, v: 'c', score: null },
+      { id: 4, v: 'd', score: null },
+    ])
+    const log = readFileSync(join(table, '_delta_log', '00000000000000000001.json'), 'utf8')
+    expect(log).toContain('"metaData"')
+  })
+
+  test('without mergeSchema the extra source column is ignored', async () => {
+    const table = await smallTable()
+    await appendFiles(table, [sql`select 5 as id, 'e' as v`])
+    await merge(table, sql`select 5 as id, 'E' as v, 1 as extra`, { on: ['id'] })
+      .whenMatchedUpdate('all')
+      .execute()
+    const snapshot = await loadSnapshot(table)
+    expect(snapshot.schema.fields.map((f) => f.name)).toEqual(['id', 'v'])
+    expect(await readRows(table, 'id')).toContainEqual({ id: 5, v: 'E' })
+  })
+})
