@@ -47,6 +47,22 @@ export {
 export { type ModelPruneOptions, type ModelPruneReport, pruneModels } from './merge/model-prune.js'
 
 // artifacts (combined, DVC stage)
+export {
+  type ArtifactParams,
+  type GroupParams,
+  parseArtifactParams,
+  readArtifactParams,
+} from './merge/artifacts-params.js'
+export {
+  type ArtifactsModelReport,
+  type ArtifactsOptions,
+  type ArtifactsReport,
+  type DataArtifact,
+  mergeArtifacts,
+  type ModelArtifact,
+  type ModelStrategy,
+  type ResultsArtifact,
+} from './merge/artifacts.js'
 
 // experiment tracking and exploring
 export type { ArchiveOptions, ArchiveReport } from './track/event-store-archive.js'

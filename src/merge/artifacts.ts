@@ -1,0 +1,233 @@
+/**
+ * The combined run a DVC stage calls: results database, Parquet dataset and model file, each
+ * with its own strategy, producing every output or none.
+ *
+ *   check all inputs → results → temp │ data → temp → model (candidate, promotion)
+ *   → rename all temps into place → on any failure: temps removed, model step undone
+ */
+import { resolve } from 'node:path'
+import { assertExists } from '../engine/files.js'
+import { DuckmergeError, messageOf } from '../errors.js'
+import type { MetricValue } from '../formats/model/registry-file.js'
+import type { ProgressCallback } from '../progress.js'
+import {
+  commitOutputs,
+  discardOutputs,
+  type PendingOutput,
+  tempOutputPath,
+} from './artifacts-outputs.js'
+import type { ModelStrategy } from './artifacts-params.js'
+import { mergeData, rebaseData } from './data.js'
+import { assertModelFile, defaultModelsDir, type ModelMergeReport, mergeModel } from './model.js'
+import { type ModelPromoteReport, promoteModel } from './model-promote.js'
+import { captureModelState, restoreModelState } from './model-state.js'
+import type { MergeReport, Strategy } from './report.js'
+import { mergeResults, rebaseResults } from './results.js'
+
+export type { ModelStrategy } from './artifacts-params.js'
+
+export interface ResultsArtifact {
+  readonly base: string
+  readonly exp: string
+  /** Default: base (replaced atomically when the whole run succeeds). */
+  readonly output?: string
+  readonly strategy: Strategy
+  /** Required for rebase; for merge, default is each table's primary key. */
+  readonly key?: readonly string[]
+  readonly tables?: readonly string[]
+}
+
+export interface DataArtifact {
+  readonly base: string
+  readonly exp: string
+  /** Default: base (replaced atomically when the whole run succeeds). */
+  readonly output?: string
+  readonly strategy: Strategy
+  /** Required for rebase; for merge, exp rows whose key base has are skipped. */
+  readonly key?: readonly string[]
+}
+
+export interface ModelArtifact {
+  readonly exp: string
+  readonly runId: string
+  /** Default 'models'. */
+  readonly models?: string
+  /** merge keeps the model as a candidate; promote also makes it production. */
+  readonly strategy: ModelStrategy
+  readonly metrics?: Readonly<Record<string, MetricValue>>
+}
+
+/** Each artifact group is optional; only the ones given run. */
+export interface ArtifactsOptions {
+  readonly results?: ResultsArtifact
+  readonly data?: DataArtifact
+  readonly model?: ModelArtifact
+  readonly onProgress?: ProgressCallback
+}
+
+export interface ArtifactsModelReport {
+  readonly strategy: ModelStrategy
+  readonly candidate: ModelMergeReport
+  readonly promotion: ModelPromoteReport | null
+}
+
+export interface ArtifactsReport {
+  readonly strategy: {
+    readonly results?: Strategy
+    readonly data?: Strategy
+    readonly model?: ModelStrategy
+  }
+  readonly results: MergeReport | null
+  readonly data: MergeReport | null
+  readonly model: ArtifactsModelReport | null
+  readonly durationMs: number
+}
+
+/**
+ * Runs the given artifact groups; every output appears only if all of them succeed.
+ *
+ * @example
+ * const report = await mergeArtifacts({
+ *   results: { base: 'results/experiments.db', exp: 'results/incoming.db', strategy: 'merge' },
+ *   data: { base: 'data/train.parquet', exp: 'data/incoming.parquet', strategy: 'rebase', key: ['id'] },
+ *   model: { exp: 'out/model.bin', runId: 'messy-tuna-4687', strategy: 'promote' },
+ * })
+ */
+export async function mergeArtifacts(options: ArtifactsOptions): Promise<ArtifactsReport> {
+  const started = performance.now()
+  const { results, data, model, onProgress } = options
+  await check(options)
+  const pending: PendingOutput[] = []
+  let resultsReport: MergeReport | null = null
+  let dataReport: MergeReport | null = null
+  let modelReport: ArtifactsModelReport | null = null
+  let undoModel: (() => Promise<void>) | undefined
+  try {
+    if (results) {
+      const target = results.output ?? results.base
+      const temp = tempOutputPath(target)
+      pending.push({ temp, target })
+      const common = {
+        base: results.base,
+        exp: results.exp,
+        output: temp,
+        ...(results.tables && { tables: results.tables }),
+        ...(onProgress && { onProgress }),
+      }
+      const report =
+        results.strategy === 'merge'
+          ? await mergeResults({ ...common, ...(results.key && { key: results.key }) })
+          : await rebaseResults({ ...common, key: results.key ?? [] })
+      resultsReport = { ...report, output: target }
+    }
+    if (data) {
+      const target = data.output ?? data.base
+      const temp = tempOutputPath(target)
+      pending.push({ temp, target })
+      const common = {
+        base: data.base,
+        exp: data.exp,
+        output: temp,
+        ...(onProgress && { onProgress }),
+      }
+      const report =
+        data.strategy === 'merge'
+          ? await mergeData({ ...common, ...(data.key && { dedupKey: data.key }) })
+          : await rebaseData({ ...common, key: data.key ?? [] })
+      dataReport = { ...report, output: target }
+    }
+    if (model) {
+      const models = model.models ?? defaultModelsDir
+      const before = await captureModelState(models)
+      const candidate = await mergeModel({
+        exp: model.exp,
+        runId: model.runId,
+        models,
+        ...(model.metrics && { metrics: model.metrics }),
+      })
+      undoModel = () => restoreModelState(before, { merged: candidate })
+      // Promotion comes last: it is the one step other readers (serving) see at once.
+      const promotion =
+        model.strategy === 'promote'
+          ? await promoteModel({ models, candidate: candidate.candidate.id })
+          : null
+      undoModel = () => restoreModelState(before, { merged: candidate, promoted: promotion })
+      modelReport = { strategy: model.strategy, candidate, promotion }
+    }
+    await commitOutputs(pending)
+  } catch (error) {
+    await discardOutputs(pending)
+    if (undoModel)
+      await undoModel().catch((undoError: unknown) => {
+        throw new DuckmergeError(
+          'INTERNAL',
+          `${messageOf(error)} Undoing the model step then failed too (${messageOf(undoError)}); check ${model?.models ?? defaultModelsDir} with duckmerge model list.`,
+          {},
+          { cause: error },
+        )
+      })
+    throw error
+  }
+  return {
+    strategy: {
+      ...(results && { results: results.strategy }),
+      ...(data && { data: data.strategy }),
+      ...(model && { model: model.strategy }),
+    },
+    results: resultsReport,
+    data: dataReport,
+    model: modelReport,
+    durationMs: Math.round(performance.now() - started),
+  }
+}
+
+/** Everything that can be known before any work: a failure here costs nothing. */
+async function check(options: ArtifactsOptions): Promise<void> {
+  const { results, data, model } = options
+  if (!results && !data && !model)
+    throw new DuckmergeError(
+      'USAGE',
+      'Nothing to do: give at least one artifact group (--base-db/--exp-db, --base-data/--exp-data, or --exp-model/--run-id).',
+    )
+  for (const [name, group] of [
+    ['results', results],
+    ['data', data],
+  ] as const) {
+    if (group?.strategy === 'rebase' && (group.key ?? []).length === 0)
+      throw new DuckmergeError(
+        'USAGE',
+        `Rebase of ${name} needs key columns: pass --key-columns, or set merge.key_columns (or merge.${name}.key_columns) in params.yaml.`,
+        { artifact: name },
+      )
+  }
+  if (results) {
+    await assertExists(results.base, 'base database')
+    await assertExists(results.exp, 'exp database')
+  }
+  if (data) {
+    await assertExists(data.base, 'base dataset')
+    await assertExists(data.exp, 'exp dataset')
+  }
+  if (model) await assertModelFile(model.exp)
+  if (results && data) {
+    const db = resolve(results.output ?? results.base)
+    const dataOut = resolve(data.output ?? data.base)
+    const clash =
+      db === dataOut
+        ? `the results output and the data output are the same path ${db}`
+        : [resolve(data.base), resolve(data.exp)].includes(db)
+          ? `the results output ${db} is a data input`
+          : [resolve(results.base), resolve(results.exp)].includes(dataOut)
+            ? `the data output ${dataOut} is a results input`
+            : undefined
+    if (clash)
+      throw new DuckmergeError(
+        'OUTPUT_IS_INPUT',
+        `Cannot run: ${clash}. Give each artifact its own output.`,
+        {
+          results: db,
+          data: dataOut,
+        },
+      )
+  }
+}
