@@ -93,6 +93,7 @@ export const dashboardView = raw(`create or replace view dashboard as
     quantile_cont(value, 0.9) as p90,
     min(value) as min,
     max(value) as max,
-    regr_slope(value, step) as trend
+    -- One step has no slope: NULL rather than regr_slope's NaN.
+    case when var_pop(step) > 0 then regr_slope(value, step) end as trend
   from metrics
   group by experiment, metric`)
