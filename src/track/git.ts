@@ -10,15 +10,15 @@ export interface GitResult {
   readonly code: number
 }
 
-/** The git executable; overridable for tests of the "git is missing" path. */
+/** git from PATH: the user's own git, with their configuration. */
 function gitBinary(): string {
-  return process.env.DUCKMERGE_GIT ?? 'git'
+  return 'git'
 }
 
 function gitMissing(cause: unknown): DuckmergeError {
   return new DuckmergeError(
     'UNSUPPORTED_FEATURE',
-    `git is not installed or not on PATH (tried "${gitBinary()}"). Install git to use duckmerge exp.`,
+    'git is not installed or not on PATH; duckmerge exp needs it for tags, worktrees and artifacts. Install git.',
     { binary: gitBinary() },
     { cause },
   )
