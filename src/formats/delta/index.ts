@@ -66,6 +66,45 @@ export type { Snapshot, SnapshotOptions } from './snapshot-types.js'
 export { type PruneOp, type PrunePredicate, parseStats, pruneFiles } from './stats.js'
 
 // writer
+export {
+  type CheckpointResult,
+  retentionMs,
+  writeCheckpoint,
+} from './checkpoint-write.js'
+export { type CommitOptions, type CommitResult, commit, ENGINE_INFO } from './commit.js'
+export {
+  type Conflict,
+  type ConflictReason,
+  checkConflicts,
+  type ReadSet,
+  type WinningCommit,
+} from './conflict-checker.js'
+export { type DuckDbColumnStats, type FileStatsOptions, statsJson } from './file-stats.js'
+export { type AppendOptions, appendTable } from './operations/append.js'
+export { checkpoint } from './operations/checkpoint.js'
+export { type CreateTableOptions, createTable, minimalProtocol } from './operations/create.js'
+export { type DeleteOptions, deleteWhere } from './operations/delete.js'
+export { type DeletePlan, planDelete } from './operations/delete-plan.js'
+export { type OverwriteOptions, overwriteTable } from './operations/overwrite.js'
+export { type DeltaSource, prepareSource } from './operations/source.js'
+export { type VacuumOptions, type VacuumResult, vacuum } from './operations/vacuum.js'
+export {
+  checkpointIntervalOf,
+  commitAndCheckpoint,
+  removeOf,
+  type WriteOptions,
+  type WriteResult,
+} from './operations/write-context.js'
+export { isTxnApplied, lastTxnVersion, txnAction } from './txn.js'
+export {
+  type Compression,
+  encodePath,
+  escapePathName,
+  NULL_PARTITION,
+  numRecordsOf,
+  type WriteFilesOptions,
+  writeDataFiles,
+} from './write-files.js'
 
 // merge and backfill
 export type {

@@ -1,0 +1,269 @@
+/** What every Delta write operation shares: opening the table for writing, schema checks, commit. */
+import { promises as fs } from 'node:fs'
+import type { DuckDb } from '../../../engine/duckdb.js'
+import { raw, type Sql, sql } from '../../../engine/sql.js'
+import { DuckmergeError, messageOf } from '../../../errors.js'
+import type { ProgressCallback } from '../../../progress.js'
+import type { Action, AddFile, Metadata, RemoveFile } from '../actions.js'
+import { writeCheckpoint } from '../checkpoint-write.js'
+import { columnMappingMode } from '../column-mapping.js'
+import { type CommitOptions, type CommitResult, commit } from '../commit.js'
+import { dataFilePath } from '../partition-values.js'
+import { assertWritable, writerFeatures } from '../protocol-support.js'
+import { type DataType, type StructField, type StructType, typeToString } from '../schema.js'
+import { loadSnapshot } from '../snapshot.js'
+import type { Snapshot } from '../snapshot-types.js'
+import type { Compression } from '../write-files.js'
+import { numRecordsOf } from '../write-files.js'
+
+/** Options every write operation takes. */
+export interface WriteOptions {
+  /** The table's root folder. */
+  readonly path: string
+  /** Idempotent write: skipped when the table already holds txn `version` (or later) of `appId`. */
+  readonly txn?: { readonly appId: string; readonly version: number }
+  /** Checkpoint every N commits; default the table's delta.checkpointInterval, else 10. */
+  readonly checkpointInterval?: number
+  /** Parquet compression of the data files; default zstd. */
+  readonly compression?: Compression
+  readonly onProgress?: ProgressCallback
+}
+
+/** What a write operation returns (and `--json` prints). */
+export interface WriteResult {
+  /** The version committed, or the current one when nothing was committed. */
+  readonly version: number
+  /** Spark's operation name, as in commitInfo. */
+  readonly operation: string
+  /** Spark's metric names (numFiles, numOutputRows, …) as numbers. */
+  readonly metrics: Readonly<Record<string, number>>
+  /** True when nothing was committed: the txn was already applied, or nothing matched. */
+  readonly skipped?: boolean
+  /** Set when the commit succeeded but the checkpoint after it failed (the table is fine). */
+  readonly checkpointError?: string
+}
+
+/**
+ * Loads the latest snapshot and checks duckmerge may write it: protocol (assertWritable) and no
+ * column mapping (files would need physical names, which this writer does not produce).
+ */
+export async function openForWrite(path: string, db?: DuckDb): Promise<Snapshot> {
+  const snapshot = await loadSnapshot(path, db ? { db } : {})
+  assertWritable(snapshot.protocol, snapshot.tablePath)
+  if (columnMappingMode(snapshot.metadata) !== 'none')
+    throw new DuckmergeError(
+      'UNSUPPORTED_FEATURE',
+      `Cannot write Delta table ${snapshot.tablePath}: it uses columnMapping (mode ${columnMappingMode(snapshot.metadata)}), which duckmerge reads but does not write. Write it with Spark or delta-rs.`,
+      { table: snapshot.tablePath, feature: 'columnMapping' },
+    )
+  return snapshot
+}
+
+/** PROTOCOL.md, Append-only Tables: no removes with dataChange while delta.appendOnly is true. */
+export function assertNotAppendOnly(snapshot: Snapshot, operation: string): void {
+  const legacyOrFeature =
+    snapshot.protocol.minWriterVersion >= 2 &&
+    (snapshot.protocol.minWriterVersion < 7 ||
+      writerFeatures(snapshot.protocol).includes('appendOnly'))
+  if (legacyOrFeature && snapshot.metadata.configuration['delta.appendOnly'] === 'true')
+    throw new DuckmergeError(
+      'VALIDATION_FAILED',
+      `Cannot ${operation} Delta table ${snapshot.tablePath}: it is append-only (delta.appendOnly=true). Only appends are allowed.`,
+      { table: snapshot.tablePath, property: 'delta.appendOnly' },
+    )
+}
+
+/** The checkpoint interval: the option, else delta.checkpointInterval, else 10 (Spark's default). */
+export function checkpointIntervalOf(metadata: Metadata | undefined, option?: number): number {
+  if (option !== undefined) return option
+  const configured = Number(metadata?.configuration['delta.checkpointInterval'])
+  return Number.isInteger(configured) && configured > 0 ? configured : 10
+}
+
+/** Commits, then writes a checkpoint when the new version is a multiple of the interval. */
+export async function commitAndCheckpoint(
+  tablePath: string,
+  actions: readonly Action[],
+  options: CommitOptions & { readonly interval: number },
+): Promise<CommitResult> {
+  const { interval, ...commitOptions } = options
+  try {
+    return await commit(tablePath, actions, {
+      ...commitOptions,
+      afterCommit: async (version) => {
+        if (interval <= 0 || version === 0 || version % interval !== 0) return
+        const snapshot = await loadSnapshot(tablePath, { version })
+        if (writerFeatures(snapshot.protocol).includes('v2Checkpoint')) return
+        await writeCheckpoint(snapshot)
+      },
+    })
+  } catch (error) {
+    // Not committed: the files this transaction wrote are referenced by nothing; remove them now
+    // rather than leaving them to vacuum.
+    const written = actions.flatMap((a) =>
+      'add' in a ? [dataFilePath(tablePath, a.add.path)] : [],
+    )
+    await Promise.all(written.map((p) => fs.rm(p, { force: true })))
+    throw error
+  }
+}
+
+/** A remove for a live file (PROTOCOL.md, Add File and Remove File), keeping its DV identity. */
+export function removeOf(add: AddFile, now: number, dataChange = true): RemoveFile {
+  return {
+    path: add.path,
+    deletionTimestamp: now,
+    dataChange,
+    extendedFileMetadata: true,
+    partitionValues: add.partitionValues,
+    size: add.size,
+    ...(add.stats ? { stats: add.stats } : {}),
+    ...(add.tags ? { tags: add.tags } : {}),
+    ...(add.deletionVector ? { deletionVector: add.deletionVector } : {}),
+    ...(add.baseRowId != null ? { baseRowId: add.baseRowId } : {}),
+    ...(add.defaultRowCommitVersion != null
+      ? { defaultRowCommitVersion: add.defaultRowCommitVersion }
+      : {}),
+  }
+}
+
+/** numFiles / numOutputRows / numOutputBytes of the files a write added. */
+export function outputMetrics(adds: readonly AddFile[]): Record<string, number> {
+  return {
+    numFiles: adds.length,
+    numOutputRows: adds.reduce((n, a) => n + numRecordsOf(a), 0),
+    numOutputBytes: adds.reduce((n, a) => n + a.size, 0),
+  }
+}
+
+/** Rows a logical file holds: numRecords minus its deletion vector's cardinality. */
+export function liveRowsOf(add: AddFile): number {
+  return numRecordsOf(add) - (add.deletionVector?.cardinality ?? 0)
+}
+
+export interface ReconciledSchema {
+  readonly schema: StructType
+  /** Table columns the source lacks (written as NULL). */
+  readonly missingColumns: readonly string[]
+  /** True when mergeSchema added columns. */
+  readonly changed: boolean
+}
+
+/**
+ * Checks a source schema against the table's: every source column must exist in the table (or is
+ * added with mergeSchema) with the same type or one that widens safely into it; table columns
+ * the source lacks must be nullable. Names match case-insensitively, as in Spark.
+ * Throws SCHEMA_MISMATCH naming every offending column.
+ */
+export function reconcileSchema(
+  table: StructType,
+  source: StructType,
+  options: { readonly mergeSchema?: boolean; readonly tablePath: string; readonly what: string },
+): ReconciledSchema {
+  const byName = new Map(table.fields.map((f) => [f.name.toLowerCase(), f]))
+  const extra: StructField[] = []
+  const issues: string[] = []
+  for (const field of source.fields) {
+    const target = byName.get(field.name.toLowerCase())
+    if (!target) {
+      extra.push(field)
+      continue
+    }
+    if (!widensTo(field.type, target.type))
+      issues.push(
+        `"${field.name}" is ${typeToString(field.type)} in ${options.what} but ${typeToString(target.type)} in the table`,
+      )
+  }
+  if (extra.length > 0 && !options.mergeSchema)
+    issues.push(
+      `${extra.map((f) => `"${f.name}"`).join(', ')} ${extra.length > 1 ? 'are' : 'is'} not in the table (pass mergeSchema / --merge-schema to add ${extra.length > 1 ? 'them' : 'it'})`,
+    )
+  const present = new Set(source.fields.map((f) => f.name.toLowerCase()))
+  const missing = table.fields.filter((f) => !present.has(f.name.toLowerCase()))
+  for (const f of missing)
+    if (!f.nullable)
+      issues.push(`"${f.name}" is NOT NULL in the table but missing from ${options.what}`)
+  if (issues.length > 0)
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Cannot write ${options.what} to Delta table ${options.tablePath}: ${issues.join('; ')}.`,
+      { table: options.tablePath, issues },
+    )
+  const added = extra.map((f) => ({ ...f, nullable: true }))
+  return {
+    schema: added.length > 0 ? { type: 'struct', fields: [...table.fields, ...added] } : table,
+    missingColumns: missing.map((f) => f.name),
+    changed: added.length > 0,
+  }
+}
+
+const INTEGRAL = ['byte', 'short', 'integer', 'long']
+
+/** Same type, or a cast that loses nothing (integer widening, float → double, wider decimals). */
+function widensTo(from: DataType, to: DataType): boolean {
+  if (typeToString(from) === typeToString(to)) return true
+  if (typeof from !== 'string' || typeof to !== 'string') return false
+  const fi = INTEGRAL.indexOf(from)
+  const ti = INTEGRAL.indexOf(to)
+  if (fi >= 0 && ti >= 0) return fi <= ti
+  const fd = /^decimal\((\d+),(\d+)\)$/.exec(from)
+  // Spark's implicit casts on write: any integral, float or decimal fits a double.
+  if (to === 'double') return fi >= 0 || from === 'float' || fd !== null
+  if (to === 'float') return fi >= 0 && fi <= 1
+  const td = /^decimal\((\d+),(\d+)\)$/.exec(to)
+  if (td) {
+    const [tp, ts] = [Number(td[1]), Number(td[2])]
+    if (fd) return Number(fd[2]) <= ts && Number(fd[1]) - Number(fd[2]) <= tp - ts
+    if (fi >= 0) return ([3, 5, 10, 19][fi] ?? 99) <= tp - ts
+  }
+  return false
+}
+
+/**
+ * PROTOCOL.md, Column Invariants: every written row must satisfy each column's
+ * `delta.invariants` expression (false or NULL aborts). Evaluated by DuckDB; an expression
+ * DuckDB cannot evaluate is UNSUPPORTED_FEATURE rather than silently skipped.
+ */
+export async function checkInvariants(
+  db: DuckDb,
+  schema: StructType,
+  query: Sql,
+  tablePath: string,
+): Promise<void> {
+  for (const field of schema.fields) {
+    const invariant = field.metadata['delta.invariants']
+    if (typeof invariant !== 'string') continue
+    let expression: string
+    try {
+      expression = String(
+        (JSON.parse(invariant) as { expression: { expression: string } }).expression.expression,
+      )
+    } catch {
+      throw new DuckmergeError(
+        'DELTA_LOG_INVALID',
+        `Delta table ${tablePath}: column "${field.name}" has an unreadable delta.invariants value.`,
+        { table: tablePath },
+      )
+    }
+    let bad: number
+    try {
+      const row = await db.one<{ n: bigint }>(
+        // The expression comes from the table's own log, passed through as SQL (like --where).
+        sql`SELECT count(*) AS n FROM (${query}) q WHERE (${raw(expression)}) IS NOT TRUE`,
+      )
+      bad = Number(row?.n ?? 0)
+    } catch (error) {
+      throw new DuckmergeError(
+        'UNSUPPORTED_FEATURE',
+        `Cannot write Delta table ${tablePath}: the invariant of column "${field.name}" (${expression}) cannot be evaluated by DuckDB: ${messageOf(error)}`,
+        { table: tablePath, feature: 'invariants' },
+      )
+    }
+    if (bad > 0)
+      throw new DuckmergeError(
+        'VALIDATION_FAILED',
+        `Cannot write Delta table ${tablePath}: ${bad} row(s) violate the invariant of column "${field.name}": ${expression}. Nothing was written.`,
+        { table: tablePath, column: field.name, expression, rows: bad },
+      )
+  }
+}
