@@ -1,0 +1,322 @@
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeEach, describe, expect, test } from 'vitest'
+import { withDuckDb } from '../../src/engine/duckdb.js'
+import { literal, raw, sql } from '../../src/engine/sql.js'
+import { type ArtifactsReport, mergeArtifacts } from '../../src/index.js'
+import { runCli } from '../support/cli.js'
+import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { hashTree } from '../support/snapshot.js'
+import { tempDir } from '../support/temp.js'
+
+/** A DVC-like project: results DBs (xetrack fixtures), Parquet data, a model file. */
+async function project(): Promise<string> {
+  const dir = tempDir()
+  copyFileSync(fixture('xetrack', 'a_base_e0.1.0.db'), join(dir, 'experiments.db'))
+  copyFileSync(fixture('xetrack', 'b_sweep_e0.2.0.db'), join(dir, 'sweep.db'))
+  copyFileSync(fixture('xetrack', 'd_rebase_e0.1.0_corrected.db'), join(dir, 'corrected.db'))
+  await withDuckDb({}, async (db) => {
+    const write = (select: string, file: string) =>
+      db.run(sql`copy (${raw(select)}) to ${literal(join(dir, file))} (format parquet)`)
+    await write(`select i as id, i * 1.5 as x, 'v1' as prep from range(100) t(i)`, 'train.parquet')
+    await write(
+      `select i as id, i * 2.0 as x, 'v2' as prep from range(50, 120) t(i)`,
+      'incoming.parquet',
+    )
+  })
+  writeFileSync(join(dir, 'model.bin'), 'trained weights')
+  writeFileSync(join(dir, 'broken.parquet'), 'PAR1 this is not parquet PAR1')
+  return dir
+}
+
+const cli = (dir: string, args: string[]) => runCli(['artifacts', ...args], { cwd: dir })
+const noTemps = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.'))
+
+describe.skipIf(!hasFixtures)(`duckmerge artifacts (${noFixturesReason})`, () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await project()
+  })
+
+  test('merges the sweep, rebases the data, promotes the model: one JSON report', () => {
+    const r = cli(dir, [
+      '--strategy',
+      'merge',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'sweep.db',
+      '--output-db',
+      'merged.db',
+      '--base-data',
+      'train.parquet',
+      '--exp-data',
+      'incoming.parquet',
+      '--output-data',
+      'out.parquet',
+      '--data-strategy',
+      'rebase',
+      '--key-columns',
+      'id',
+      '--exp-model',
+      'model.bin',
+      '--run-id',
+      'messy-tuna-4687',
+      '--model-strategy',
+      'promote',
+      '--metrics',
+      '{"accuracy": 0.75}',
+      '--json',
+    ])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    const report = r.json<ArtifactsReport>()
+    expect(report.strategy).toEqual({ results: 'merge', data: 'rebase', model: 'promote' })
+    expect(report.results).toMatchObject({
+      strategy: 'merge',
+      output: 'merged.db',
+      rowsBefore: 41,
+      rowsInserted: 63,
+      rowsAfter: 104,
+    })
+    expect(
+      Object.fromEntries((report.results?.tables ?? []).map((t) => [t.table, t.rowsAfter])),
+    ).toEqual({ metrics: 4, predictions: 100 })
+    expect(report.data).toMatchObject({
+      strategy: 'rebase',
+      output: 'out.parquet',
+      rowsBefore: 100,
+      rowsReplaced: 50,
+      rowsInserted: 70,
+      rowsAfter: 120,
+    })
+    expect(report.model).toMatchObject({
+      strategy: 'promote',
+      candidate: {
+        changed: true,
+        candidate: { id: 'messy-tuna-4687_model.bin', metrics: { accuracy: 0.75 } },
+      },
+      promotion: { changed: true, path: 'models/production/model.bin' },
+    })
+    expect(report.durationMs).toEqual(expect.any(Number))
+    expect(existsSync(join(dir, 'merged.db'))).toBe(true)
+    expect(existsSync(join(dir, 'out.parquet'))).toBe(true)
+    expect(noTemps(dir)).toEqual([])
+  })
+
+  test('params.yaml sets a strategy per artifact; flags override it', async () => {
+    writeFileSync(
+      join(dir, 'params.yaml'),
+      [
+        'train:',
+        '  lr: 0.01',
+        'merge:',
+        '  strategy: merge',
+        '  key_columns: [experiment_version]',
+        '  data:',
+        '    strategy: rebase',
+        '    key_columns: [id]',
+        '  model: merge',
+        '',
+      ].join('\n'),
+    )
+    const args = [
+      '--params',
+      'params.yaml',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'corrected.db',
+      '--base-data',
+      'train.parquet',
+      '--exp-data',
+      'incoming.parquet',
+      '--output-data',
+      'out.parquet',
+      '--exp-model',
+      'model.bin',
+      '--run-id',
+      'r1',
+      '--json',
+    ]
+    const byParams = cli(dir, [...args, '--output-db', 'p.db']).json<ArtifactsReport>()
+    expect(byParams.strategy).toEqual({ results: 'merge', data: 'rebase', model: 'merge' })
+    // merge keeps the default key (track_id, timestamp): the corrected run's 41 rows are new.
+    expect(byParams.results).toMatchObject({ rowsInserted: 41, rowsReplaced: 0, rowsAfter: 82 })
+    expect(byParams.model?.promotion).toBeNull()
+
+    // --strategy rebase overrides merge.strategy: the corrected re-run replaces e0.1.0's rows.
+    const byFlag = cli(dir, [
+      ...args,
+      '--output-db',
+      'f.db',
+      '--strategy',
+      'rebase',
+      '--model-strategy',
+      'promote',
+    ]).json<ArtifactsReport>()
+    expect(byFlag.strategy).toEqual({ results: 'rebase', data: 'rebase', model: 'promote' })
+    expect(byFlag.results).toMatchObject({ rowsReplaced: 41, rowsInserted: 41, rowsAfter: 41 })
+    expect(byFlag.model?.promotion?.changed).toBe(true)
+  })
+
+  test('the data step fails after the db step succeeded: no output at all, inputs untouched', () => {
+    const before = hashTree(dir)
+    const r = cli(dir, [
+      '--strategy',
+      'merge',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'sweep.db',
+      '--output-db',
+      'merged.db',
+      '--base-data',
+      'train.parquet',
+      '--exp-data',
+      'broken.parquet',
+      '--output-data',
+      'out.parquet',
+      '--exp-model',
+      'model.bin',
+      '--run-id',
+      'r1',
+    ])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/broken\.parquet/)
+    expect(hashTree(dir)).toEqual(before)
+    expect(existsSync(join(dir, 'merged.db'))).toBe(false)
+    expect(existsSync(join(dir, 'models'))).toBe(false)
+  })
+
+  test('in place (no --output-*): base is replaced on success, untouched on failure', () => {
+    const before = hashTree(dir)
+    const failed = cli(dir, [
+      '--strategy',
+      'rebase',
+      '--key-columns',
+      'id',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'corrected.db',
+      '--base-data',
+      'train.parquet',
+      '--exp-data',
+      'incoming.parquet',
+    ])
+    expect(failed.code).toBe(1)
+    expect(failed.stderr).toContain('KEY_COLUMN_MISSING')
+    expect(hashTree(dir)).toEqual(before)
+
+    const ok = cli(dir, [
+      '--strategy',
+      'merge',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'sweep.db',
+      '--json',
+    ])
+    expect(ok.json<ArtifactsReport>().results).toMatchObject({
+      output: 'experiments.db',
+      rowsAfter: 104,
+    })
+    // DVC re-runs the stage: merging the same exp again inserts nothing.
+    const again = cli(dir, [
+      '--strategy',
+      'merge',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'sweep.db',
+      '--json',
+    ])
+    expect(again.json<ArtifactsReport>().results).toMatchObject({
+      rowsInserted: 0,
+      rowsSkipped: 63,
+      rowsAfter: 104,
+    })
+    expect(noTemps(dir)).toEqual([])
+  })
+
+  test('a failing model step leaves no results or data output', async () => {
+    const models = join(dir, 'models')
+    const first = await mergeArtifacts({
+      results: {
+        base: join(dir, 'experiments.db'),
+        exp: join(dir, 'sweep.db'),
+        output: join(dir, 'merged.db'),
+        strategy: 'merge',
+      },
+      model: { exp: join(dir, 'model.bin'), runId: 'r1', models, strategy: 'promote' },
+    })
+    expect(first.results?.rowsAfter).toBe(104)
+    expect(first.model?.promotion?.changed).toBe(true)
+    // Same run id, same file name, new content: the candidate id clashes.
+    writeFileSync(join(dir, 'model.bin'), 'retrained, different weights')
+    const before = hashTree(dir)
+    const clash = cli(dir, [
+      '--strategy',
+      'merge',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'sweep.db',
+      '--output-db',
+      'merged2.db',
+      '--base-data',
+      'train.parquet',
+      '--exp-data',
+      'incoming.parquet',
+      '--output-data',
+      'out.parquet',
+      '--exp-model',
+      'model.bin',
+      '--run-id',
+      'r1',
+      '--model-strategy',
+      'promote',
+    ])
+    expect(clash.code).toBe(1)
+    expect(clash.stderr).toContain('DUPLICATE_KEY')
+    expect(hashTree(dir)).toEqual(before)
+  })
+
+  test('usage errors exit 2 and change nothing', () => {
+    const before = hashTree(dir)
+    const noKey = cli(dir, [
+      '--strategy',
+      'rebase',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'corrected.db',
+    ])
+    expect(noKey.code).toBe(2)
+    expect(noKey.stderr).toContain('Rebase of results needs key columns: pass --key-columns')
+    const nothing = cli(dir, ['--strategy', 'merge'])
+    expect(nothing.code).toBe(2)
+    expect(nothing.stderr).toContain('Nothing to do')
+    const noStrategy = cli(dir, ['--base-db', 'experiments.db', '--exp-db', 'sweep.db'])
+    expect(noStrategy.code).toBe(2)
+    expect(noStrategy.stderr).toContain('no strategy for the results database')
+    const half = cli(dir, ['--strategy', 'merge', '--base-db', 'experiments.db'])
+    expect(half.code).toBe(2)
+    writeFileSync(join(dir, 'bad.yaml'), 'merge:\n  strategy: squash\n')
+    const badParams = cli(dir, [
+      '--params',
+      'bad.yaml',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'sweep.db',
+    ])
+    expect(badParams.code).toBe(1)
+    expect(badParams.stderr).toContain('[VALIDATION_FAILED]: ')
+    expect(badParams.stderr).toContain('merge.strategy: must be merge or rebase, got "squash"')
+    const after = hashTree(dir)
+    delete after['bad.yaml']
+    expect(after).toEqual(before)
+  })
+})
