@@ -103,7 +103,7 @@ describe.skipIf(!hasFixtures)(`corrupt Delta tables (${noFixturesReason})`, () =
     await expect(loadSnapshot(dir)).rejects.toMatchObject({
       code: 'DELTA_LOG_INVALID',
       message: expect.stringMatching(
-        /00000000000000000003\.checkpoint\.parquet.*restore the checkpoint/,
+        /00000000000000000003\.checkpoint\.parquet[\s\S]*restore the checkpoint/,
       ),
     })
   })

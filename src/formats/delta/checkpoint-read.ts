@@ -3,7 +3,7 @@
  * v2 checkpoints in Parquet or JSON and their sidecar files, through DuckDB's Parquet reader.
  */
 import { promises as fs } from 'node:fs'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { DuckDb } from '../../engine/duckdb.js'
 import { join as joinSql, literal, sql } from '../../engine/sql.js'
@@ -92,7 +92,7 @@ async function readActionFiles(
   } catch (error) {
     throw new DuckmergeError(
       'DELTA_LOG_INVALID',
-      `Cannot read Delta checkpoint ${paths.map((p) => basename(p)).join(', ')}: ${messageOf(error)}`,
+      `Cannot read Delta checkpoint ${paths.join(', ')}: ${firstLine(messageOf(error))}.`,
       { paths },
       { cause: error },
     )
@@ -130,4 +130,8 @@ function normaliseAdd(raw: RawAdd): AddFile {
   }
   if (!result.partitionValues) result = { ...result, partitionValues: {} }
   return result
+}
+
+function firstLine(message: string): string {
+  return (message.split('\n')[0] ?? message).replace(/\.$/, '')
 }
