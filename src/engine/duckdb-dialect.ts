@@ -67,6 +67,7 @@ export const duckdbDialect: Dialect = {
   readsParquet: true,
   typing: 'static',
   probesByIndex: false,
+  prefersConflictSkip: false,
   scratchSchema: 'temp',
   typeFamily,
   widen,
@@ -132,6 +133,7 @@ export class DuckDbConnection implements Connection {
       })),
       primaryKey,
       indexes: constraints.map((c) => c.constraint_column_names),
+      uniqueKeys: constraints.map((c) => c.constraint_column_names),
     }
   }
 

@@ -22,6 +22,7 @@ export const sqliteDialect: Dialect = {
   readsParquet: false,
   typing: 'dynamic',
   probesByIndex: true,
+  prefersConflictSkip: true,
   scratchSchema: 'temp',
   typeFamily: affinity,
   // Dynamic typing: a declared type cannot be altered in place, so the base declaration stays
@@ -78,35 +79,37 @@ export class SqliteConnection implements Connection {
   }
 
   async describe(schema: string, table: string): Promise<TableInfo | undefined> {
-    const columns = this.#db
-      .prepare('select * from pragma_table_xinfo(?, ?)')
-      .all(table, schema) as XInfoRow[]
+    const columns = allSync<XInfoRow>(
+      this.#db,
+      sql`select * from pragma_table_xinfo(${table}, ${schema})`,
+    )
     if (columns.length === 0) return undefined
     const visible = columns.filter((c) => c.hidden === 0)
     const primaryKey = visible
       .filter((c) => c.pk > 0)
       .sort((a, b) => a.pk - b.pk)
       .map((c) => c.name)
-    const indexes = (
-      this.#db.prepare('select name from pragma_index_list(?, ?)').all(table, schema) as {
-        name: string
-      }[]
-    ).map((ix) =>
-      (
-        this.#db
-          .prepare('select name from pragma_index_info(?, ?) order by seqno')
-          .all(ix.name, schema) as { name: string | null }[]
-      ).map((c) => c.name ?? ''),
+    // A partial index holds only some rows: no use for lookups or as a conflict target.
+    const list = allSync<{ name: string; unique: number }>(
+      this.#db,
+      sql`select name, "unique" from pragma_index_list(${table}, ${schema}) where partial = 0`,
     )
-    // An INTEGER PRIMARY KEY is the rowid itself: a lookup on it needs no separate index.
+    const columnsOf = (index: string) =>
+      allSync<{ name: string | null }>(
+        this.#db,
+        sql`select name from pragma_index_info(${index}, ${schema}) order by seqno`,
+      ).map((c) => c.name ?? '')
+    const indexes = list.map((ix) => ({ columns: columnsOf(ix.name), unique: ix.unique === 1 }))
+    // An INTEGER PRIMARY KEY is the rowid itself: unique and indexed, but not in index_list.
     const first = visible.find((c) => c.pk === 1)
     if (primaryKey.length === 1 && first?.type.toUpperCase() === 'INTEGER')
-      indexes.push([first.name])
+      indexes.push({ columns: [first.name], unique: true })
     return {
       name: table,
       columns: visible.map((c) => ({ name: c.name, type: c.type, notNull: c.notnull === 1 })),
       primaryKey,
-      indexes,
+      indexes: indexes.map((ix) => ix.columns),
+      uniqueKeys: indexes.filter((ix) => ix.unique).map((ix) => ix.columns),
     }
   }
 

@@ -8,7 +8,7 @@ export interface SideNames {
   readonly exp: string
 }
 
-export type KeySource = 'option' | 'primary key' | 'shared columns'
+export type KeySource = 'option' | 'primary key' | 'unique key' | 'shared columns'
 
 export interface KeyChoice {
   readonly columns: readonly string[]
@@ -17,8 +17,8 @@ export interface KeyChoice {
 
 /**
  * The key of one table: `override` when given, else base's primary key (xetrack's is
- * `(track_id, timestamp)`), else exp's (a table base does not have yet), else every column both
- * sides share (then only an exact duplicate matches). Every key column must exist on both sides
+ * `(track_id, timestamp)`) or else a unique constraint of base, else exp's (a table base does not
+ * have yet), else every column both sides share (then only an exact duplicate matches). Every key column must exist on both sides
  * (only in exp when base does not have the table).
  *
  * @example
@@ -31,13 +31,18 @@ export function chooseKey(options: {
   readonly names: SideNames
 }): KeyChoice {
   const { base, exp, override, names } = options
+  const have = new Set(exp.columns.map((c) => c.name))
+  const declared = (t: TableInfo | undefined): KeyChoice | undefined => {
+    if (!t) return undefined
+    if (t.primaryKey.length > 0) return { columns: t.primaryKey, source: 'primary key' }
+    // A unique constraint is a key too: base could not hold two rows that share it anyway.
+    const unique = t.uniqueKeys.find((u) => u.length > 0 && u.every((c) => have.has(c)))
+    return unique ? { columns: unique, source: 'unique key' } : undefined
+  }
   const choice: KeyChoice = override
     ? { columns: override, source: 'option' }
-    : base && base.primaryKey.length > 0
-      ? { columns: base.primaryKey, source: 'primary key' }
-      : exp.primaryKey.length > 0
-        ? { columns: exp.primaryKey, source: 'primary key' }
-        : { columns: sharedColumns(base ?? exp, exp), source: 'shared columns' }
+    : (declared(base) ??
+      declared(exp) ?? { columns: sharedColumns(base ?? exp, exp), source: 'shared columns' })
   const sides: [string, string, TableInfo | undefined][] = [
     ['base', names.base, base],
     ['exp', names.exp, exp],

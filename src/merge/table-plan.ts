@@ -32,6 +32,9 @@ function keyMatch(key: readonly string[], a: string, b: string): Sql {
   )
 }
 
+const sameColumns = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((c) => b.includes(c))
+
 /** True when one of the table's indexes starts with exactly the key columns (in any order). */
 function hasKeyIndex(table: TableInfo, key: readonly string[]): boolean {
   const wanted = new Set(key)
@@ -82,6 +85,9 @@ async function keyLookup(
  * SQL (both engines; SQLite probes a key index, DuckDB hash-joins):
  *   merge:  insert into base.t (cols) select cols from exp.t e
  *             where not exists (select 1 from base.t b where b.k is not distinct from e.k)
+ *           or, when the key is a unique index and the dialect prefersConflictSkip (SQLite):
+ *           insert … where e.k is not null on conflict (k) do nothing; then the NULL-key rows
+ *           through not exists
  *   rebase: delete from base.t as b
  *             where exists (select 1 from <exp keys> e where e.k is not distinct from b.k);
  *           insert into base.t (cols) select cols from exp.t
@@ -105,11 +111,28 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     if (base) {
       const lookup = await keyLookup(job, schemas.base, base, false)
       const missing = sql`not exists (select 1 from ${lookup.relation} b where ${keyMatch(job.key, 'b', 'e')})`
-      inserted = dryRun
-        ? await count(connection, sql`select count(*) as n from ${expTable} e where ${missing}`)
-        : await connection.run(
-            sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable} e where ${missing}`,
-          )
+      const insert = (where: Sql) =>
+        sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable} e where ${where}`
+      if (dryRun)
+        inserted = await count(
+          connection,
+          sql`select count(*) as n from ${expTable} e where ${missing}`,
+        )
+      else if (
+        connection.dialect.prefersConflictSkip &&
+        base.uniqueKeys.some((u) => sameColumns(u, job.key))
+      ) {
+        // A unique index treats NULLs as distinct, so rows with a NULL key take the NOT EXISTS
+        // path to keep NULL matching NULL.
+        const anyNull = join(
+          job.key.map((k) => sql`e.${ident(k)} is null`),
+          ' or ',
+        )
+        inserted =
+          (await connection.run(
+            sql`${insert(sql`not (${anyNull})`)} on conflict (${identList(job.key)}) do nothing`,
+          )) + (await connection.run(insert(sql`(${anyNull}) and ${missing}`)))
+      } else inserted = await connection.run(insert(missing))
       await lookup.drop()
     } else if (!dryRun) {
       await connection.run(

@@ -352,6 +352,28 @@ describe('SQLite semantics', () => {
     ])
   })
 
+  test('a nullable unique key still matches NULL with NULL (no duplicate on a second merge)', async () => {
+    const dir = tempDir()
+    const ddl = 'create table t (run text, step int, v int, primary key (run, step))'
+    const base = makeSqlite(join(dir, 'base.db'), [
+      ddl,
+      "insert into t values (null, 1, 1), ('r', 1, 1)",
+    ])
+    const exp = makeSqlite(join(dir, 'exp.db'), [
+      ddl,
+      "insert into t values (null, 1, 9), (null, 2, 2), ('r', 1, 9), ('r', 2, 2)",
+    ])
+    const report = await mergeResults({ base, exp })
+    expect(report).toMatchObject({ rowsInserted: 2, rowsSkipped: 2, rowsAfter: 4 })
+    expect(sqliteRows(base, 'select * from t order by run, step')).toEqual([
+      { run: null, step: 1, v: 1 },
+      { run: null, step: 2, v: 2 },
+      { run: 'r', step: 1, v: 1 },
+      { run: 'r', step: 2, v: 2 },
+    ])
+    expect((await mergeResults({ base, exp })).rowsInserted).toBe(0)
+  })
+
   test('--key overrides the primary key, with a scratch index that leaves base clean', async () => {
     const dir = tempDir()
     const base = makeSqlite(join(dir, 'base.db'), [
@@ -655,10 +677,21 @@ describe('invariants (fast-check)', () => {
   })
   const table = fc.array(row, { maxLength: 6 })
 
-  const build = (path: string, rows: readonly { k: number | null; v: string | null }[]) => {
+  type Mode = 'all columns' | 'key k' | 'unique k'
+  const build = (
+    path: string,
+    rows: readonly { k: number | null; v: string | null }[],
+    mode: Mode,
+  ) => {
     const db = openSqlite(path, { fileMustExist: false })
-    db.exec('create table t (k integer, v text)')
-    const insert = db.prepare('insert into t values (?, ?)')
+    db.exec(
+      mode === 'unique k'
+        ? 'create table t (k integer unique, v text)'
+        : 'create table t (k integer, v text)',
+    )
+    const insert = db.prepare(
+      `insert ${mode === 'unique k' ? 'or ignore' : ''} into t values (?, ?)`,
+    )
     for (const r of rows) insert.run(r.k, r.v)
     db.close()
   }
@@ -666,21 +699,26 @@ describe('invariants (fast-check)', () => {
 
   test('merge keeps every base row, and merging twice equals merging once', async () => {
     await fc.assert(
-      fc.asyncProperty(table, table, fc.boolean(), async (baseRows, expRows, byK) => {
-        const dir = tempDir()
-        const base = join(dir, 'base.db')
-        const exp = join(dir, 'exp.db')
-        build(base, baseRows)
-        build(exp, expRows)
-        const before = rowsOf(base)
-        const key = byK ? { key: ['k'] } : {}
-        await mergeResults({ base, exp, ...key })
-        const once = rowsOf(base)
-        for (const r of before) expect(once).toContainEqual(r)
-        expect(once.length - before.length).toBeLessThanOrEqual(expRows.length)
-        await mergeResults({ base, exp, ...key })
-        expect(rowsOf(base)).toEqual(once)
-      }),
+      fc.asyncProperty(
+        table,
+        table,
+        fc.constantFrom<Mode>('all columns', 'key k', 'unique k'),
+        async (baseRows, expRows, mode) => {
+          const dir = tempDir()
+          const base = join(dir, 'base.db')
+          const exp = join(dir, 'exp.db')
+          build(base, baseRows, mode)
+          build(exp, expRows, mode)
+          const before = rowsOf(base)
+          const key = mode === 'key k' ? { key: ['k'] } : {}
+          await mergeResults({ base, exp, ...key })
+          const once = rowsOf(base)
+          for (const r of before) expect(once).toContainEqual(r)
+          expect(once.length - before.length).toBeLessThanOrEqual(expRows.length)
+          await mergeResults({ base, exp, ...key })
+          expect(rowsOf(base)).toEqual(once)
+        },
+      ),
       { numRuns: 40 },
     )
   })

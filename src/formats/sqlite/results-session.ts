@@ -29,6 +29,9 @@ export function openSqliteSession(options: OpenOptions): Session {
     throw unreadable(options.base, error)
   }
   try {
+    // SQLite's default 2 MB page cache spills a big transaction to the file mid-way (measured
+    // here: rebase of 200k rows into 1M ~1.5x slower). 256 MB is a ceiling, used only as needed.
+    runSync(db, sql`pragma cache_size = -262144`)
     runSync(db, sql`attach database ${options.exp} as exp`)
     // Reading the schema now reports a corrupt file here, naming it, not mid-merge.
     runSync(db, sql`select count(*) from main.sqlite_schema`)
