@@ -35,8 +35,8 @@ export function linearScale(
     hi += pad
   }
   const step = niceStep((hi - lo) / count)
-  const start = Math.floor(lo / step + 1e-9) * step
-  const end = Math.ceil(hi / step - 1e-9) * step
+  const start = roundTo(Math.floor(lo / step + 1e-9) * step, step)
+  const end = roundTo(Math.ceil(hi / step - 1e-9) * step, step)
   const ticks: Tick[] = []
   for (let v = start; v <= end + step / 2; v += step) {
     const value = roundTo(v, step)
