@@ -1,4 +1,172 @@
 /** CLI commands: duckmerge delta merge / backfill. */
-import type { Command } from '../command.js'
+import { type BackfillReport, backfill } from '../../formats/delta/backfill.js'
+import { type MergeResult, merge } from '../../formats/delta/merge.js'
+import {
+  type Command,
+  flag,
+  intOption,
+  listOption,
+  requiredString,
+  stringOption,
+  usageError,
+  type Values,
+} from '../command.js'
+import { formatDuration } from '../output.js'
 
-export const deltaMergeCommands: readonly Command[] = []
+const memoryLimitOption = { 'memory-limit': { type: 'string' } } as const
+
+const deltaMerge: Command = {
+  path: ['delta', 'merge'],
+  summary: 'MERGE a Delta table or Parquet files INTO a Delta table by key (upsert by default)',
+  usage:
+    'TARGET --source PATH --on K1,K2 [--when-matched update-all|delete|ignore] [--when-not-matched insert-all|ignore] [--when-not-matched-by-source delete|ignore] [--merge-schema] [--memory-limit SIZE] [--json]',
+  positionals: ['TARGET'],
+  options: {
+    source: { type: 'string' },
+    on: { type: 'string', multiple: true },
+    'when-matched': { type: 'string' },
+    'when-not-matched': { type: 'string' },
+    'when-not-matched-by-source': { type: 'string' },
+    'merge-schema': { type: 'boolean' },
+    ...memoryLimitOption,
+  },
+  async run(context) {
+    const { values } = context
+    const target = context.positionals[0] ?? ''
+    const source = requiredString(values, 'source')
+    const on = listOption(values, 'on')
+    if (!on) throw usageError('missing required --on (the key columns that match rows)')
+    const matched = choice(values, 'when-matched', ['update-all', 'delete', 'ignore'], 'update-all')
+    const notMatched = choice(values, 'when-not-matched', ['insert-all', 'ignore'], 'insert-all')
+    const bySource = choice(values, 'when-not-matched-by-source', ['delete', 'ignore'], 'ignore')
+    if (matched === 'ignore' && notMatched === 'ignore' && bySource === 'ignore')
+      throw usageError('every clause is "ignore": nothing to merge')
+    const memoryLimit = stringOption(values, 'memory-limit')
+    let builder = merge(target, source, {
+      on,
+      mergeSchema: flag(values, 'merge-schema'),
+      ...(memoryLimit ? { memoryLimit } : {}),
+      ...(context.progress ? { onProgress: context.progress } : {}),
+    })
+    if (matched === 'update-all') builder = builder.whenMatchedUpdate('all')
+    if (matched === 'delete') builder = builder.whenMatchedDelete()
+    if (notMatched === 'insert-all') builder = builder.whenNotMatchedInsert('all')
+    if (bySource === 'delete') builder = builder.whenNotMatchedBySourceDelete()
+    const result = await builder.execute()
+    return { report: mergeReport(result), text: mergeText(result) }
+  },
+}
+
+/** --json of `delta merge`: Spark's metric names at the top level, as numbers. */
+function mergeReport(result: MergeResult): Record<string, unknown> {
+  return {
+    table: result.table,
+    version: result.version,
+    committed: result.committed,
+    columnsAdded: result.columnsAdded,
+    ...result.metrics,
+  }
+}
+
+function mergeText(result: MergeResult): string {
+  const m = result.metrics
+  const head = result.committed
+    ? `merged into ${result.table} at version ${result.version}`
+    : `nothing changed in ${result.table} (version ${result.version})`
+  const lines = [
+    head,
+    `  rows: ${m.numSourceRows} source, +${m.numTargetRowsInserted} inserted, ${m.numTargetRowsUpdated} updated, ${m.numTargetRowsDeleted} deleted, ${m.numTargetRowsCopied} copied`,
+    `  files: +${m.numTargetFilesAdded} added, -${m.numTargetFilesRemoved} removed (${m.numTargetFilesAfterSkipping} of ${m.numTargetFilesBeforeSkipping} read)`,
+  ]
+  if (result.columnsAdded.length > 0)
+    lines.push(`  columns added: ${result.columnsAdded.join(', ')}`)
+  lines.push(`  took ${formatDuration(m.executionTimeMs)}`)
+  return lines.join('\n')
+}
+
+const deltaBackfill: Command = {
+  path: ['delta', 'backfill'],
+  summary:
+    'Insert staging rows whose key main lacks, batch by batch (idempotent), then remove staging',
+  usage:
+    '--main MAIN --staging STAGING --keys K1,K2 [--batch-rows N] [--archive DIR] [--memory-limit SIZE] [--json]',
+  options: {
+    main: { type: 'string' },
+    staging: { type: 'string' },
+    keys: { type: 'string', multiple: true },
+    'batch-rows': { type: 'string' },
+    archive: { type: 'string' },
+    ...memoryLimitOption,
+  },
+  async run(context) {
+    const { values } = context
+    const keys = listOption(values, 'keys')
+    if (!keys) throw usageError('missing required --keys (the columns that identify a row)')
+    const batchRows = intOption(values, 'batch-rows', 1)
+    const archive = stringOption(values, 'archive')
+    const memoryLimit = stringOption(values, 'memory-limit')
+    const controller = new AbortController()
+    // SIGINT/SIGTERM: finish the batch being committed, keep staging, exit 1. A second signal
+    // stops at once (the batch in flight is either committed whole or not at all).
+    const stop = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
+      if (!context.json)
+        process.stderr.write(`backfill: ${signal} received, stopping after the current batch\n`)
+      controller.abort()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    try {
+      const report = await backfill({
+        main: requiredString(values, 'main'),
+        staging: requiredString(values, 'staging'),
+        keys,
+        signal: controller.signal,
+        ...(batchRows === undefined ? {} : { batchRows }),
+        ...(archive === undefined ? {} : { archive }),
+        ...(memoryLimit ? { memoryLimit } : {}),
+        ...(context.progress ? { onProgress: context.progress } : {}),
+        ...(context.json || context.progress
+          ? {}
+          : {
+              onBatch: (b, total) =>
+                process.stderr.write(
+                  `backfill: batch ${b.batch + 1}/${total}: +${b.rowsInserted} inserted, ${b.rowsSkipped} skipped${b.alreadyApplied ? ' (already applied)' : b.version === null ? '' : ` (version ${b.version})`}\n`,
+                ),
+            }),
+      })
+      return { report, text: backfillText(report) }
+    } finally {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    }
+  },
+}
+
+function backfillText(r: BackfillReport): string {
+  if (!r.merged)
+    return `nothing to merge: staging ${r.staging} is missing or empty; ${r.main} untouched`
+  const lines = [
+    `backfilled ${r.main}${r.created ? ' (created)' : ''} from ${r.staging}`,
+    `  rows: +${r.rowsInserted} inserted, ${r.rowsSkipped} skipped (key already in main), ${r.duplicatesInStaging} duplicates in staging`,
+    `  batches: ${r.batches}; main now at version ${r.version}`,
+    `  staging ${r.stagingAfter}${r.archivedTo ? ` to ${r.archivedTo}` : ''}`,
+    `  took ${formatDuration(r.durationMs)}`,
+  ]
+  return lines.join('\n')
+}
+
+function choice<T extends string>(
+  values: Values,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const v = stringOption(values, name)
+  if (v === undefined) return fallback
+  if (!allowed.includes(v as T))
+    throw usageError(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`)
+  return v as T
+}
+
+export const deltaMergeCommands: readonly Command[] = [deltaMerge, deltaBackfill]

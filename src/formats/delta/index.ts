@@ -122,3 +122,10 @@ export {
   merge,
 } from './merge.js'
 export type { MergeSource } from './merge-source.js'
+export {
+  type BackfillOptions,
+  type BackfillReport,
+  type BatchReport,
+  backfill,
+  DEFAULT_BATCH_ROWS,
+} from './backfill.js'

@@ -12,8 +12,7 @@ import type { DuckDb } from '../../engine/duckdb.js'
 import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
 import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
-import type { Action, AddFile, RemoveFile } from './actions.js'
-import { commit } from './commit.js'
+import type { Action, AddFile } from './actions.js'
 import {
   type Assignments,
   clausesOf,
@@ -41,11 +40,15 @@ import {
 import { candidateFiles } from './merge-prune.js'
 import { type SessionOptions, withMergeSession } from './merge-session.js'
 import { type MergeSource, type ResolvedSource, resolveSource } from './merge-source.js'
+import {
+  checkpointIntervalOf,
+  commitAndCheckpoint,
+  openForWrite,
+  removeOf,
+} from './operations/write-context.js'
 import { dataFilePath } from './partition-values.js'
-import { assertWritable } from './protocol-support.js'
 import { registerSnapshot } from './scan.js'
 import { deltaToDuckDbType, duckDbToDeltaType, type StructType, schemaToJson } from './schema.js'
-import { loadSnapshot } from './snapshot.js'
 import type { Snapshot } from './snapshot-types.js'
 import { numRecordsOf, writeDataFiles } from './write-files.js'
 
@@ -168,8 +171,7 @@ export async function executeMerge(
 ): Promise<MergeResult> {
   const started = performance.now()
   const table = resolve(targetPath)
-  const snapshot = await loadSnapshot(table)
-  assertWritable(snapshot.protocol, table)
+  const snapshot = await openForWrite(table)
   const sourceAlias = options.sourceAlias ?? 'source'
   const targetAlias = options.targetAlias ?? 'target'
   if (sourceAlias === targetAlias)
@@ -282,7 +284,7 @@ export async function executeMerge(
       const actions: Action[] = []
       if (columnsAdded.length > 0)
         actions.push({ metaData: { ...snapshot.metadata, schemaString: schemaToJson(schema) } })
-      for (const add of touched) actions.push({ remove: removeFor(add, now) })
+      for (const add of touched) actions.push({ remove: removeOf(add, now) })
       for (const add of written) actions.push({ add })
       const metrics = mergeMetrics({
         numSourceRows,
@@ -302,7 +304,8 @@ export async function executeMerge(
       if (actions.length === 0)
         return { table, version: snapshot.version, committed: false, metrics, columnsAdded }
       progress?.({ phase: 'merge: committing', done: 0 })
-      const { version } = await commit(table, actions, {
+      const { version } = await commitAndCheckpoint(table, actions, {
+        interval: checkpointIntervalOf(snapshot.metadata),
         readVersion: snapshot.version,
         operation: 'MERGE',
         operationParameters: mergeOperationParameters(onText, clauses),
@@ -492,25 +495,6 @@ function checkStarClauses(
       `Cannot merge ${source.label} into ${table}: the source lacks column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}, which update-all / insert-all take from it. Add ${missing.length > 1 ? 'them' : 'it'} to the source, assign columns explicitly, or pass mergeSchema.`,
       { table, source: source.label, columns: missing },
     )
-}
-
-/** The remove action retiring `add` (PROTOCOL.md, Add File and Remove File: same path and DV). */
-export function removeFor(add: AddFile, deletionTimestamp: number): RemoveFile {
-  return {
-    path: add.path,
-    deletionTimestamp,
-    dataChange: true,
-    extendedFileMetadata: true,
-    partitionValues: add.partitionValues,
-    size: add.size,
-    ...(add.stats ? { stats: add.stats } : {}),
-    ...(add.tags ? { tags: add.tags } : {}),
-    ...(add.deletionVector ? { deletionVector: add.deletionVector } : {}),
-    ...(add.baseRowId != null ? { baseRowId: add.baseRowId } : {}),
-    ...(add.defaultRowCommitVersion != null
-      ? { defaultRowCommitVersion: add.defaultRowCommitVersion }
-      : {}),
-  }
 }
 
 function sum(values: readonly number[]): number {
