@@ -7,12 +7,17 @@
  *   → COPY … TO temp beside output → rename onto output
  */
 import { promises as fs } from 'node:fs'
-import { withDuckDb } from '../engine/duckdb.js'
+import { type DuckDb, withDuckDb } from '../engine/duckdb.js'
 import { tempPathBeside, writeAtomically } from '../engine/files.js'
 import { DuckmergeError } from '../errors.js'
 import { enableQueryProgress, trackQuery } from '../formats/parquet/progress.js'
 import { unionSchema } from '../formats/parquet/schema.js'
-import { datasetName, readParquetSql, resolveParquetSource } from '../formats/parquet/source.js'
+import {
+  datasetName,
+  type ParquetSource,
+  readParquetSql,
+  resolveParquetSource,
+} from '../formats/parquet/source.js'
 import { type Compression, compressions, copyToParquet } from '../formats/parquet/write.js'
 import type { ProgressCallback } from '../progress.js'
 import {
@@ -95,8 +100,10 @@ async function runDataJob(
   ])
   const partitionBy = options.partitionBy ?? []
   await assertOutputUsable(options.output, [base, exp], partitionBy.length > 0)
+  // DuckDB spills past memoryLimit into this folder: beside the output, on the disk that will
+  // hold the result anyway (not /tmp, which may be RAM).
   const spill = `${tempPathBeside(options.output)}.spill`
-  const { onProgress, signal } = options
+  const { signal } = options
   try {
     return await withDuckDb(
       {
@@ -109,60 +116,9 @@ async function runDataJob(
         signal?.addEventListener('abort', interrupt, { once: true })
         try {
           if (signal?.aborted) throw interrupted()
-          if (onProgress) await enableQueryProgress(db)
-          const schema = await unionSchema(db, base, exp)
-          if (key) assertKeyColumns(strategy, key, base, exp, schema)
-          assertPartitionColumns(partitionBy, schema)
-          const baseSql = readParquetSql(base)
-          const expSql = readParquetSql(exp)
-          const rowsBefore = await countRows(db, base)
-          const expRows = await countRows(db, exp)
-          if (strategy === 'rebase' && key)
-            await trackQuery(db, `checking keys of ${exp.path}`, onProgress, () =>
-              assertUniqueKeys(db, base, exp, key),
-            )
-          let figures: Figures
-          if (options.dryRun) {
-            const counted = strategy === 'merge' ? 'exp' : 'base'
-            const matches =
-              key && key.length > 0
-                ? await trackQuery(db, 'matching keys', onProgress, () =>
-                    db
-                      .one<{ n: bigint }>(matchCountQuery(baseSql, expSql, key, counted))
-                      .catch((error: unknown) => {
-                        throw readFailure(error, base, exp)
-                      }),
-                  ).then((row) => Number(row?.n ?? 0))
-                : 0
-            figures =
-              strategy === 'merge'
-                ? merged(rowsBefore, expRows, rowsBefore + expRows - matches)
-                : rebased(rowsBefore, expRows, rowsBefore - matches + expRows)
-          } else {
-            const query =
-              strategy === 'merge'
-                ? mergeQuery(baseSql, expSql, key)
-                : rebaseQuery(baseSql, expSql, key ?? [])
-            const compression = options.compression ?? 'zstd'
-            const rowsAfter = await writeAtomically(options.output, (temp) =>
-              trackQuery(db, `writing ${options.output}`, onProgress, () =>
-                copyToParquet(db, query, temp, { compression, partitionBy }),
-              ).catch((error: unknown) => {
-                throw signal?.aborted
-                  ? interrupted()
-                  : writeFailure(error, temp, options.output, base, exp)
-              }),
-            )
-            figures =
-              strategy === 'merge'
-                ? merged(rowsBefore, expRows, rowsAfter)
-                : rebased(rowsBefore, expRows, rowsAfter)
-          }
-          const table: TableReport = {
-            table: datasetName(base),
-            ...figures,
-            columnsAdded: schema.added,
-          }
+          const job: Job = { db, strategy, options, key, base, exp, partitionBy }
+          const { figures, columnsAdded } = await execute(job)
+          const table: TableReport = { table: datasetName(base), ...figures, columnsAdded }
           return {
             strategy,
             dryRun: options.dryRun ?? false,
@@ -170,12 +126,12 @@ async function runDataJob(
             exp: options.exp,
             output: options.output,
             ...figures,
-            columnsAdded: schema.added,
+            columnsAdded,
             durationMs: Math.round(performance.now() - started),
             tables: [table],
           }
         } catch (error) {
-          throw signal?.aborted && !(error instanceof DuckmergeError) ? interrupted() : error
+          throw signal?.aborted ? interrupted() : error
         } finally {
           signal?.removeEventListener('abort', interrupt)
         }
@@ -184,6 +140,82 @@ async function runDataJob(
   } finally {
     await fs.rm(spill, { recursive: true, force: true }).catch(() => undefined)
   }
+}
+
+interface Job {
+  readonly db: DuckDb
+  readonly strategy: Strategy
+  readonly options: Omit<DataMergeOptions, 'dedupKey'>
+  readonly key: readonly string[] | undefined
+  readonly base: ParquetSource
+  readonly exp: ParquetSource
+  readonly partitionBy: readonly string[]
+}
+
+/** Checks schemas and keys, then computes the figures (dry run) or writes the output. */
+async function execute(job: Job): Promise<{ figures: Figures; columnsAdded: readonly string[] }> {
+  const { db, strategy, options, key, base, exp } = job
+  const { onProgress } = options
+  if (onProgress) await enableQueryProgress(db)
+  const schema = await unionSchema(db, base, exp)
+  if (key) assertKeyColumns(strategy, key, base, exp, schema)
+  assertPartitionColumns(job.partitionBy, schema)
+  const rowsBefore = await countRows(db, base)
+  const expRows = await countRows(db, exp)
+  if (strategy === 'rebase' && key)
+    await trackQuery(db, `checking keys of ${exp.path}`, onProgress, () =>
+      assertUniqueKeys(db, base, exp, key),
+    )
+  const rowsAfter = options.dryRun
+    ? rowsBefore + expRows - (await countMatches(job))
+    : await writeOutput(job)
+  const figures =
+    strategy === 'merge'
+      ? merged(rowsBefore, expRows, rowsAfter)
+      : rebased(rowsBefore, expRows, rowsAfter)
+  return { figures, columnsAdded: schema.added }
+}
+
+/**
+ * Dry run: the rows the write would drop. Merge: exp rows whose key base has (skipped).
+ * Rebase: base rows whose key exp has (replaced).
+ */
+async function countMatches({ db, strategy, options, key, base, exp }: Job): Promise<number> {
+  if (!key || key.length === 0) return 0
+  const counted = strategy === 'merge' ? 'exp' : 'base'
+  const query = matchCountQuery(readParquetSql(base), readParquetSql(exp), key, counted)
+  const row = await trackQuery(db, 'matching keys', options.onProgress, () =>
+    db.one<{ n: bigint }>(query),
+  ).catch((error: unknown) => {
+    throw readFailure(error, base, exp)
+  })
+  return Number(row?.n ?? 0)
+}
+
+/** Streams the result into a temporary path beside the output, then renames it; rows written. */
+async function writeOutput({
+  db,
+  strategy,
+  options,
+  key,
+  base,
+  exp,
+  partitionBy,
+}: Job): Promise<number> {
+  const baseSql = readParquetSql(base)
+  const expSql = readParquetSql(exp)
+  const query =
+    strategy === 'merge'
+      ? mergeQuery(baseSql, expSql, key)
+      : rebaseQuery(baseSql, expSql, key ?? [])
+  const compression = options.compression ?? 'zstd'
+  return writeAtomically(options.output, (temp) =>
+    trackQuery(db, `writing ${options.output}`, options.onProgress, () =>
+      copyToParquet(db, query, temp, { compression, partitionBy }),
+    ).catch((error: unknown) => {
+      throw writeFailure(error, temp, options.output, base, exp)
+    }),
+  )
 }
 
 type Figures = Pick<

@@ -136,6 +136,8 @@ describe('duckmerge data merge / rebase (CLI)', () => {
       output,
       '--partition-by',
       'id',
+      '--memory-limit',
+      '256MB',
       '--json',
     ])
     expect(r.code).toBe(0)

@@ -2,7 +2,14 @@
  * Every bad input of `duckmerge data merge|rebase`, through the CLI: exit code 1, one message
  * line naming what is wrong and where, no output, inputs byte-for-byte unchanged.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { runCli } from '../support/cli.js'
@@ -36,6 +43,7 @@ function expectFailure(c: Case, args: readonly string[], code: string, output = 
   mkdirSync(join(c.dir, 'out'), { recursive: true })
   const before = hashTree(c.dir)
   const existed = existsSync(output)
+  const entries = readdirSync(c.dir).sort()
   const r = runCli(['data', ...args])
   expect(r.code, r.stderr).toBe(1)
   expect(r.stdout).toBe('')
@@ -44,6 +52,8 @@ function expectFailure(c: Case, args: readonly string[], code: string, output = 
   expect(lines[0]).toMatch(new RegExp(`^duckmerge: error \\[${code}\\]: `))
   expect(existsSync(output)).toBe(existed)
   expect(hashTree(c.dir)).toEqual(before)
+  // No temporary output or spill folder left behind either.
+  expect(readdirSync(c.dir).sort()).toEqual(entries)
   return lines[0] ?? ''
 }
 
