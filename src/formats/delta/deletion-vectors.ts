@@ -56,6 +56,85 @@ export function decodeZ85(text: string): Uint8Array {
 }
 
 /**
+ * Encodes bytes as Z85 (the input length must be a multiple of 4; pad with zeros first).
+ *
+ * @example encodeZ85(new Uint8Array([0x86, 0x4f, 0xd2, 0x6f, 0xb5, 0x59, 0xf7, 0x5b])) // 'HelloWorld'
+ */
+export function encodeZ85(bytes: Uint8Array): string {
+  if (bytes.length % 4 !== 0)
+    throw new RangeError(`Z85 input length ${bytes.length} is not a multiple of 4`)
+  let out = ''
+  for (let i = 0; i < bytes.length; i += 4) {
+    let value =
+      (bytes[i] ?? 0) * 2 ** 24 +
+      ((bytes[i + 1] ?? 0) << 16) +
+      ((bytes[i + 2] ?? 0) << 8) +
+      (bytes[i + 3] ?? 0)
+    let block = ''
+    for (let j = 0; j < 5; j++) {
+      block = (Z85_ALPHABET[value % 85] ?? '') + block
+      value = Math.floor(value / 85)
+    }
+    out += block
+  }
+  return out
+}
+
+/**
+ * Serialises row indexes as a RoaringBitmapArray (array and bitmap containers, no runs): what a
+ * deletion vector holds. The inverse of parseRoaringBitmapArray.
+ *
+ * @example parseRoaringBitmapArray(serializeRoaringBitmapArray([0, 9])) // [0, 9]
+ */
+export function serializeRoaringBitmapArray(rows: readonly number[]): Uint8Array {
+  const sorted = [...new Set(rows)].sort((a, b) => a - b)
+  const byHigh = new Map<number, Map<number, number[]>>()
+  for (const row of sorted) {
+    const high = Math.floor(row / 2 ** 32)
+    const low = row % 2 ** 32
+    const containers = byHigh.get(high) ?? new Map<number, number[]>()
+    const key = Math.floor(low / 65536)
+    const list = containers.get(key) ?? []
+    list.push(low % 65536)
+    containers.set(key, list)
+    byHigh.set(high, containers)
+  }
+  const chunks: Buffer[] = []
+  const head = Buffer.alloc(12)
+  head.writeInt32LE(ROARING_ARRAY_MAGIC, 0)
+  head.writeBigUInt64LE(BigInt(byHigh.size), 4)
+  chunks.push(head)
+  for (const [high, containers] of byHigh) {
+    const entries = [...containers.entries()]
+    const header = Buffer.alloc(4 + 4 + 4 + entries.length * 8)
+    header.writeUInt32LE(high, 0)
+    header.writeUInt32LE(SERIAL_COOKIE_NO_RUNCONTAINER, 4)
+    header.writeUInt32LE(entries.length, 8)
+    const bodies = entries.map(([, values]) => {
+      if (values.length <= 4096) {
+        const body = Buffer.alloc(values.length * 2)
+        values.forEach((v, i) => {
+          body.writeUInt16LE(v, i * 2)
+        })
+        return body
+      }
+      const body = Buffer.alloc(8192)
+      for (const v of values) body[v >>> 3] = (body[v >>> 3] ?? 0) | (1 << (v & 7))
+      return body
+    })
+    let offset = header.length
+    entries.forEach(([key, values], i) => {
+      header.writeUInt16LE(key, 12 + i * 4)
+      header.writeUInt16LE(values.length - 1, 14 + i * 4)
+      header.writeUInt32LE(offset - 4, 12 + entries.length * 4 + i * 4)
+      offset += bodies[i]?.length ?? 0
+    })
+    chunks.push(header, ...bodies)
+  }
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+/**
  * The absolute path of an on-disk deletion vector. PROTOCOL.md: for storageType `u`, the last 20
  * characters are the Z85-encoded UUID and any characters before them a folder prefix:
  * `<table>/<prefix>/deletion_vector_<uuid>.bin`. For `p`, an absolute URI.
