@@ -1,0 +1,150 @@
+/** `duckmerge delta merge` as a subprocess: upsert from Parquet and Delta sources, --json metrics, errors. */
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { withDuckDb } from '../../src/engine/duckdb.js'
+import { literal, raw, sql } from '../../src/engine/sql.js'
+import { loadSnapshot } from '../../src/formats/delta/index.js'
+import { runCli } from '../support/cli.js'
+import { hashTree } from '../support/snapshot.js'
+import { tempDir } from '../support/temp.js'
+import { createTable, readRows } from './delta-merge.helpers.js'
+
+async function parquet(path: string, query: string): Promise<string> {
+  await withDuckDb({}, (db) =>
+    db.run(sql`copy (${raw(query)}) to ${literal(path)} (format parquet)`),
+  )
+  return path
+}
+
+async function target(): Promise<string> {
+  const table = join(tempDir(), 'target')
+  await createTable(table, [raw("select * from (values (1, 'a'), (2, 'b'), (3, 'c')) t(id, v)")])
+  return table
+}
+
+describe('delta merge CLI', () => {
+  test('upsert by default: --json prints Spark metric names as numbers', async () => {
+    const table = await target()
+    const source = await parquet(
+      join(tempDir(), 'updates.parquet'),
+      "select * from (values (2, 'B'), (4, 'D')) s(id, v)",
+    )
+    const run = runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--json'])
+    expect(run.code).toBe(0)
+    expect(run.json()).toMatchObject({
+      version: 1,
+      committed: true,
+      numSourceRows: 2,
+      numTargetRowsInserted: 1,
+      numTargetRowsUpdated: 1,
+      numTargetRowsDeleted: 0,
+      numTargetRowsCopied: 2,
+      numOutputRows: 4,
+      numTargetFilesAdded: 2,
+      numTargetFilesRemoved: 1,
+    })
+    expect(typeof run.json().executionTimeMs).toBe('number')
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'B' },
+      { id: 3, v: 'c' },
+      { id: 4, v: 'D' },
+    ])
+  })
+
+  test('a Delta source, delete matched, delete not matched by source', async () => {
+    const table = await target()
+    const source = join(tempDir(), 'source')
+    await createTable(source, [raw("select 2 as id, 'x' as v")])
+    const run = runCli([
+      'delta',
+      'merge',
+      table,
+      '--source',
+      source,
+      '--on',
+      'id',
+      '--when-matched',
+      'ignore',
+      '--when-not-matched',
+      'ignore',
+      '--when-not-matched-by-source',
+      'delete',
+    ])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain('2 deleted')
+    expect(await readRows(table, 'id')).toEqual([{ id: 2, v: 'b' }])
+  })
+
+  test('--merge-schema adds the source column', async () => {
+    const table = await target()
+    const source = await parquet(
+      join(tempDir(), 's.parquet'),
+      "select 3 as id, 'C' as v, true as flag",
+    )
+    const run = runCli([
+      'delta',
+      'merge',
+      table,
+      '--source',
+      source,
+      '--on',
+      'id',
+      '--merge-schema',
+      '--json',
+    ])
+    expect(run.code).toBe(0)
+    expect(run.json()).toMatchObject({ columnsAdded: ['flag'] })
+    expect((await loadSnapshot(table)).schema.fields.map((f) => f.name)).toEqual([
+      'id',
+      'v',
+      'flag',
+    ])
+  })
+
+  test('errors: bad clause value is a usage error; missing target and bad key exit 1, table unchanged', async () => {
+    const table = await target()
+    const source = await parquet(join(tempDir(), 's.parquet'), 'select 1 as id')
+    const before = hashTree(table)
+    expect(
+      runCli([
+        'delta',
+        'merge',
+        table,
+        '--source',
+        source,
+        '--on',
+        'id',
+        '--when-matched',
+        'upsert',
+      ]).code,
+    ).toBe(2)
+    expect(runCli(['delta', 'merge', table, '--source', source]).code).toBe(2)
+    const missing = runCli([
+      'delta',
+      'merge',
+      join(tempDir(), 'nope'),
+      '--source',
+      source,
+      '--on',
+      'id',
+      '--json',
+    ])
+    expect(missing.code).toBe(1)
+    expect(missing.json()).toMatchObject({ error: { code: 'INPUT_NOT_FOUND' } })
+    const badKey = runCli([
+      'delta',
+      'merge',
+      table,
+      '--source',
+      source,
+      '--on',
+      'nope',
+      '--when-not-matched',
+      'ignore',
+    ])
+    expect(badKey.code).toBe(1)
+    expect(badKey.stderr).toContain('[KEY_COLUMN_MISSING]')
+    expect(hashTree(table)).toEqual(before)
+  })
+})
