@@ -128,10 +128,14 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
           job.key.map((k) => sql`e.${ident(k)} is null`),
           ' or ',
         )
-        inserted =
-          (await connection.run(
-            sql`${insert(sql`not (${anyNull})`)} on conflict (${identList(job.key)}) do nothing`,
-          )) + (await connection.run(insert(sql`(${anyNull}) and ${missing}`)))
+        const nullKeys = await count(
+          connection,
+          sql`select count(*) as n from ${expTable} e where ${anyNull}`,
+        )
+        inserted = await connection.run(
+          sql`${insert(sql`not (${anyNull})`)} on conflict (${identList(job.key)}) do nothing`,
+        )
+        if (nullKeys > 0) inserted += await connection.run(insert(sql`(${anyNull}) and ${missing}`))
       } else inserted = await connection.run(insert(missing))
       await lookup.drop()
     } else if (!dryRun) {

@@ -506,6 +506,26 @@ describe('SQLite semantics', () => {
     expect(hashTree(base)).toEqual(baseHash)
   })
 
+  test("--output copies rows still in base's write-ahead log", async () => {
+    const dir = tempDir()
+    const base = join(dir, 'base.db')
+    const writer = openSqlite(base, { fileMustExist: false })
+    try {
+      writer.exec('pragma journal_mode = wal; pragma wal_autocheckpoint = 0')
+      writer.exec('create table t (id int primary key); insert into t values (1), (2)')
+      expect(existsSync(`${base}-wal`)).toBe(true)
+      const exp = makeSqlite(join(dir, 'exp.db'), [
+        'create table t (id int primary key)',
+        'insert into t values (3)',
+      ])
+      const out = join(dir, 'out.db')
+      await mergeResults({ base, exp, output: out })
+      expect(sqliteRows(out, 'select id from t order by id').map((r) => r.id)).toEqual([1, 2, 3])
+    } finally {
+      writer.close()
+    }
+  })
+
   test('--output equal to base merges in place', async () => {
     const dir = tempDir()
     const base = makeSqlite(join(dir, 'base.db'), [

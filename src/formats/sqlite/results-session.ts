@@ -1,4 +1,5 @@
 /** Opens SQLite results databases for merging: base as `main`, exp attached as `exp`. */
+import { copyFile, stat } from 'node:fs/promises'
 import type { Session } from '../../engine/dialect.js'
 import { sql } from '../../engine/sql.js'
 import { openSqlite, runSync, type SqliteDb } from '../../engine/sqlite.js'
@@ -50,10 +51,14 @@ export function openSqliteSession(options: OpenOptions): Session {
 }
 
 /**
- * Copies a SQLite database page by page through SQLite's backup API, so pages still in a
- * write-ahead log are included (a plain file copy would miss them).
+ * Copies a SQLite database: a plain file copy when the file is self-contained, else page by page
+ * through SQLite's backup API, so pages still in a write-ahead log or a hot journal come along.
  */
 export async function copySqliteDatabase(source: string, target: string): Promise<void> {
+  const sidecars = await Promise.all(
+    ['-wal', '-journal'].map((suffix) => stat(`${source}${suffix}`).catch(() => undefined)),
+  )
+  if (sidecars.every((s) => s === undefined)) return copyFile(source, target)
   const db = openSqlite(source, { readonly: true })
   try {
     await db.backup(target)
