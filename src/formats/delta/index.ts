@@ -3,20 +3,10 @@
  * Every export is listed by name.
  */
 export type * from './actions.js'
-export {
-  type BackfillOptions,
-  type BackfillReport,
-  type BatchReport,
-  backfill,
-  DEFAULT_BATCH_ROWS,
-} from './backfill.js'
+
+// reader
+
 export { type CheckpointContents, readCheckpoint } from './checkpoint-read.js'
-// writer
-export {
-  type CheckpointResult,
-  retentionMs,
-  writeCheckpoint,
-} from './checkpoint-write.js'
 export {
   type ColumnMappingMode,
   columnMappingMode,
@@ -24,14 +14,6 @@ export {
   physicalDuckDbType,
   physicalName,
 } from './column-mapping.js'
-export { type CommitOptions, type CommitResult, commit, ENGINE_INFO } from './commit.js'
-export {
-  type Conflict,
-  type ConflictReason,
-  checkConflicts,
-  type ReadSet,
-  type WinningCommit,
-} from './conflict-checker.js'
 export {
   decodeZ85,
   deletionVectorPath,
@@ -41,7 +23,6 @@ export {
   readDeletionVector,
   serializeRoaringBitmapArray,
 } from './deletion-vectors.js'
-export { type DuckDbColumnStats, type FileStatsOptions, statsJson } from './file-stats.js'
 export { type CommitSummary, history, parseTimestamp, versionAtTimestamp } from './history.js'
 export {
   type CheckpointEntry,
@@ -60,37 +41,6 @@ export {
   readLastCheckpoint,
 } from './log-store.js'
 export {
-  executeMerge,
-  MergeBuilder,
-  type MergeOptions,
-  type MergeResult,
-  merge,
-} from './merge.js'
-// merge and backfill
-export type {
-  Assignments,
-  ClauseKind,
-  Expression,
-  MergeClause,
-} from './merge-clauses.js'
-export type { MergeMetrics } from './merge-metrics.js'
-export type { MergeSource } from './merge-source.js'
-export { type AppendOptions, appendTable } from './operations/append.js'
-export { checkpoint } from './operations/checkpoint.js'
-export { type CreateTableOptions, createTable, minimalProtocol } from './operations/create.js'
-export { type DeleteOptions, deleteWhere } from './operations/delete.js'
-export { type DeletePlan, planDelete } from './operations/delete-plan.js'
-export { type OverwriteOptions, overwriteTable } from './operations/overwrite.js'
-export { type DeltaSource, prepareSource } from './operations/source.js'
-export { type VacuumOptions, type VacuumResult, vacuum } from './operations/vacuum.js'
-export {
-  checkpointIntervalOf,
-  commitAndCheckpoint,
-  removeOf,
-  type WriteOptions,
-  type WriteResult,
-} from './operations/write-context.js'
-export {
   dataFilePath,
   isNullPartitionValue,
   partitionValueJs,
@@ -107,7 +57,6 @@ export {
 } from './protocol-support.js'
 export { assertFilesExist, registerSnapshot, type ScanOptions, scanSql } from './scan.js'
 export type * from './schema.js'
-// reader
 export {
   deltaToDuckDbType,
   duckDbToDeltaType,
@@ -119,6 +68,38 @@ export {
 export { earliestVersion, fileKey, loadSnapshot } from './snapshot.js'
 export type { Snapshot, SnapshotOptions } from './snapshot-types.js'
 export { type PruneOp, type PrunePredicate, parseStats, pruneFiles } from './stats.js'
+
+// writer
+
+export {
+  type CheckpointResult,
+  retentionMs,
+  writeCheckpoint,
+} from './checkpoint-write.js'
+export { type CommitOptions, type CommitResult, commit, ENGINE_INFO } from './commit.js'
+export {
+  type Conflict,
+  type ConflictReason,
+  checkConflicts,
+  type ReadSet,
+  type WinningCommit,
+} from './conflict-checker.js'
+export { type DuckDbColumnStats, type FileStatsOptions, statsJson } from './file-stats.js'
+export { type AppendOptions, appendTable } from './operations/append.js'
+export { checkpoint } from './operations/checkpoint.js'
+export { type CreateTableOptions, createTable, minimalProtocol } from './operations/create.js'
+export { type DeleteOptions, deleteWhere } from './operations/delete.js'
+export { type DeletePlan, planDelete } from './operations/delete-plan.js'
+export { type OverwriteOptions, overwriteTable } from './operations/overwrite.js'
+export { type DeltaSource, prepareSource } from './operations/source.js'
+export { type VacuumOptions, type VacuumResult, vacuum } from './operations/vacuum.js'
+export {
+  checkpointIntervalOf,
+  commitAndCheckpoint,
+  removeOf,
+  type WriteOptions,
+  type WriteResult,
+} from './operations/write-context.js'
 export { isTxnApplied, lastTxnVersion, txnAction } from './txn.js'
 export {
   type Compression,
@@ -129,3 +110,28 @@ export {
   type WriteFilesOptions,
   writeDataFiles,
 } from './write-files.js'
+
+// merge and backfill
+
+export {
+  type BackfillOptions,
+  type BackfillReport,
+  type BatchReport,
+  backfill,
+  DEFAULT_BATCH_ROWS,
+} from './backfill.js'
+export {
+  executeMerge,
+  MergeBuilder,
+  type MergeOptions,
+  type MergeResult,
+  merge,
+} from './merge.js'
+export type {
+  Assignments,
+  ClauseKind,
+  Expression,
+  MergeClause,
+} from './merge-clauses.js'
+export type { MergeMetrics } from './merge-metrics.js'
+export type { MergeSource } from './merge-source.js'
