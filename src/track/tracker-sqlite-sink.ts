@@ -38,6 +38,17 @@ export interface SqliteSinkOptions {
 
 type Row = [number, ...Cell[]]
 
+/** Where each key of the previous row went: a cell index, or one of these. */
+const alwaysSkipped = -1
+const skippedWhileNull = -2
+
+interface LastShape {
+  readonly keys: readonly string[]
+  readonly positions: readonly number[]
+  /** The row with params filled in and value cells empty. */
+  readonly template: Row
+}
+
 /** Keys xetrack sets itself on every row (tracker.py _validate_data): a value never overrides them. */
 const reserved = new Set(['track_id', 'timestamp'])
 
@@ -54,6 +65,7 @@ export class SqliteRowSink implements RecordSink {
   #rows: Row[] = []
   #cache: CacheRow[] = []
   #scheduled = false
+  #last: LastShape | undefined
 
   constructor(options: SqliteSinkOptions) {
     this.#options = options
@@ -78,31 +90,71 @@ export class SqliteRowSink implements RecordSink {
     }
     this.#paramColumns = columns
     this.#paramCells = cells
+    this.#last = undefined
   }
 
   add(values: Readonly<Record<string, unknown>>, micros: number): void {
+    const row = this.#sameShapeRow(values, micros) ?? this.#newShapeRow(values, micros)
+    this.#rows.push(row)
+    this.#schedule()
+  }
+
+  /**
+   * The hot path: the same keys as the previous row (the usual case, a loop logging one kind of
+   * record) reuse its shape, with no column lookups. Undefined when anything differs.
+   */
+  #sameShapeRow(values: Readonly<Record<string, unknown>>, micros: number): Row | undefined {
+    const last = this.#last
+    if (last === undefined) return undefined
+    const row = last.template.slice() as Row
+    let i = 0
+    for (const key in values) {
+      if (key !== last.keys[i]) return undefined
+      const at = last.positions[i++] as number
+      const cell = toCell(key, values[key])
+      if (at > 0) row[at] = cell
+      else if (at === skippedWhileNull && cell !== null) return undefined
+    }
+    if (i !== last.keys.length) return undefined
+    row[2] = formatTimestamp(micros)
+    return row
+  }
+
+  #newShapeRow(values: Readonly<Record<string, unknown>>, micros: number): Row {
     const columns = ['track_id', 'timestamp', ...this.#paramColumns]
     const row: Row = [0, this.#options.trackId, formatTimestamp(micros), ...this.#paramCells]
     const declared: [string, Cell, unknown][] = []
+    const keys: string[] = []
+    const positions: number[] = []
     for (const key in values) {
+      keys.push(key)
       const name = columnName(key)
-      if (reserved.has(name)) continue
       const value = values[key]
       const cell = toCell(key, value)
-      if (cell === null && !this.#types.has(name)) continue
+      if (reserved.has(name)) {
+        positions.push(alwaysSkipped)
+        continue
+      }
+      if (cell === null && !this.#types.has(name) && !declared.some(([d]) => d === name)) {
+        positions.push(skippedWhileNull)
+        continue
+      }
       if (cell !== null && !this.#types.has(name)) declared.push([name, cell, value])
-      const at = columns.indexOf(name)
+      let at = columns.indexOf(name)
       if (at >= 0) row[at + 1] = cell
       else {
-        columns.push(name)
+        at = columns.push(name) - 1
         row.push(cell)
       }
+      positions.push(at + 1)
     }
     // Declared only once every value passed validation: a rejected row leaves no trace.
     for (const [name, cell, value] of declared) this.#declare(name, cell, value)
     row[0] = this.#shapeId(columns)
-    this.#rows.push(row)
-    this.#schedule()
+    const template = row.slice() as Row
+    for (const at of positions) if (at > 0) template[at] = null
+    this.#last = { keys, positions, template }
+    return row
   }
 
   addCache(row: CacheRow): void {

@@ -105,11 +105,17 @@ export class SqliteRowWriter {
   #writeOnce(batch: RowBatch): void {
     const db = this.#db
     db.exec('BEGIN IMMEDIATE')
+    const newestOf = (trackId: string) =>
+      (
+        db
+          .prepare(`select max(timestamp) as t from ${ident(this.#table).text} where track_id = ?`)
+          .get(trackId) as { t: string | null }
+      ).t ?? undefined
     try {
       for (const row of batch.rows) {
         const shape = this.#shapes.get(row[0])
         if (shape === undefined) throw new Error(`unknown row shape ${row[0]}`)
-        insertRow(shape.statement ?? this.#ensureColumns(shape), shape.columns, row)
+        insertRow(shape.statement ?? this.#ensureColumns(shape), shape.columns, row, newestOf)
       }
       if (batch.cache.length > 0) this.#writeCache(batch.cache)
       db.exec('COMMIT')
@@ -164,26 +170,27 @@ export class SqliteRowWriter {
 }
 
 /**
- * Inserts one row. Two writers given the same track id can meet on the same microsecond: the
- * later row then moves to the next free microsecond instead of being lost.
+ * Inserts one row. Writers given the same track id can meet on the same microsecond: the later
+ * row then moves just past the newest timestamp of that track id instead of being lost.
  */
 function insertRow(
   statement: Statement,
   columns: readonly string[],
   row: readonly [number, ...Cell[]],
+  newestOf: (trackId: string) => string | undefined,
 ): void {
   const cells = row.slice(1) as Cell[]
-  for (let attempt = 0; ; attempt++) {
-    try {
-      statement.run(cells)
-      return
-    } catch (error) {
-      const code = (error as { code?: string }).code
-      const at = columns.indexOf('timestamp')
-      if (code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' || at < 0 || attempt > 1000) throw error
-      cells[at] = nextMicrosecond(String(cells[at]))
-    }
+  try {
+    statement.run(cells)
+    return
+  } catch (error) {
+    const at = columns.indexOf('timestamp')
+    if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' || at < 0) throw error
   }
+  const at = columns.indexOf('timestamp')
+  const newest = newestOf(String(cells[columns.indexOf('track_id')]))
+  cells[at] = nextMicrosecond(newest ?? String(cells[at]))
+  statement.run(cells)
 }
 
 function nextMicrosecond(timestamp: string): string {
