@@ -1,0 +1,79 @@
+import { describe, expect, test } from 'vitest'
+import type { TableInfo } from '../engine/dialect.js'
+import { isDuckmergeError } from '../errors.js'
+import { chooseKey } from './table-key.js'
+
+const names = { base: 'base.db', exp: 'exp.db' }
+const table = (
+  columns: string[],
+  primaryKey: string[] = [],
+  uniqueKeys: string[][] = primaryKey.length ? [primaryKey] : [],
+): TableInfo => ({
+  name: 't',
+  columns: columns.map((name) => ({ name, type: 'TEXT', notNull: false })),
+  primaryKey,
+  indexes: uniqueKeys,
+  uniqueKeys,
+})
+
+describe('chooseKey', () => {
+  test.each([
+    {
+      name: 'base primary key (xetrack)',
+      base: table(['track_id', 'timestamp', 'x'], ['track_id', 'timestamp']),
+      exp: table(['track_id', 'timestamp', 'x', 'y'], ['track_id', 'timestamp']),
+      key: ['track_id', 'timestamp'],
+      source: 'primary key',
+    },
+    {
+      name: 'a unique constraint when there is no primary key',
+      base: table(['k', 'v'], [], [['k']]),
+      exp: table(['k', 'v']),
+      key: ['k'],
+      source: 'unique key',
+    },
+    {
+      name: "exp's primary key for a table base lacks",
+      base: undefined,
+      exp: table(['key', 'value'], ['key']),
+      key: ['key'],
+      source: 'primary key',
+    },
+    {
+      name: 'all shared columns, in base order',
+      base: table(['b', 'a', 'only_base']),
+      exp: table(['a', 'b', 'only_exp']),
+      key: ['b', 'a'],
+      source: 'shared columns',
+    },
+    {
+      name: '--key overrides the primary key',
+      base: table(['id', 'v'], ['id']),
+      exp: table(['id', 'v'], ['id']),
+      override: ['v'],
+      key: ['v'],
+      source: 'option',
+    },
+  ])('$name', ({ base, exp, override, key, source }) => {
+    expect(chooseKey({ base, exp, override, names })).toEqual({ columns: key, source })
+  })
+
+  test('a key column missing in exp names the column, the side and its columns', () => {
+    let error: unknown
+    try {
+      chooseKey({ base: table(['id', 'v']), exp: table(['id', 'w']), override: ['v'], names })
+    } catch (e) {
+      error = e
+    }
+    expect(isDuckmergeError(error, 'KEY_COLUMN_MISSING')).toBe(true)
+    expect((error as Error).message).toMatchInlineSnapshot(
+      `"Key column "v" (from --key) is missing in table "t" of exp exp.db (columns: id, w). Pass --key with columns both sides have."`,
+    )
+  })
+
+  test('no shared column at all is KEY_COLUMN_MISSING', () => {
+    expect(() => chooseKey({ base: table(['a']), exp: table(['b']), names })).toThrow(
+      /shares no column/,
+    )
+  })
+})
