@@ -136,6 +136,7 @@ function resolveTable(db: SqliteDb, options: ResultsSourceOptions): ResultsTable
  * first by name. `--table` picks another.
  */
 function largestTable(db: SqliteDb, tables: readonly string[]): string {
+  if (tables.length === 1) return tables[0] ?? ''
   let best = tables[0] ?? ''
   let bestRows = -1
   for (const t of tables) {

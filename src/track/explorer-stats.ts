@@ -24,8 +24,8 @@ export interface MetricStats {
   /** Non-null values. */
   readonly count: number
   readonly mean: number | null
-  /** Sample standard deviation (n − 1); null below two values. */
-  readonly std: number | null
+  /** Sample standard deviation (n − 1); null below two values; absent when not asked for. */
+  readonly std?: number | null
   /** Present when asked for (`withRange`). */
   readonly min?: number | null
   readonly max?: number | null
@@ -65,6 +65,8 @@ export interface StatsOptions {
   readonly metrics?: readonly string[]
   /** Also compute each metric's min and max. */
   readonly withRange?: boolean
+  /** Compute each metric's standard deviation (default true; listing means only skips it). */
+  readonly withSpread?: boolean
 }
 
 const SAMPLE_ROWS = 10_000
@@ -99,13 +101,18 @@ export function computeStats(source: ResultsTable, options: StatsOptions = {}): 
     // One row per run (a summary table) is no evidence: keep REAL columns as metrics.
     if (!sample.hasMultiRowRun) candidates = candidates.filter((c) => kindOf.get(c) !== 'float')
   }
-  const summed = new Set<string>(explicitMetrics)
-  if (!options.metrics) {
-    for (const c of source.columns)
-      if (c.kind === 'float' && !system.has(c.name) && !options.params?.includes(c.name))
-        summed.add(c.name)
-  }
-  const groups = aggregate(source, from, keys, candidates, [...summed], options.withRange ?? false)
+  // Metric sums are taken for the REAL columns that are not param candidates; a candidate that
+  // turns out to vary inside a run is summed in a second, narrower pass (rare).
+  const candidateSet = new Set(candidates)
+  const defaultMetrics = source.columns
+    .filter((c) => c.kind === 'float' && !system.has(c.name))
+    .map((c) => c.name)
+    .filter((n) => !options.params?.includes(n))
+  const summed = options.metrics
+    ? [...options.metrics]
+    : defaultMetrics.filter((m) => !candidateSet.has(m))
+  const shape = { withSpread: options.withSpread ?? true, withRange: options.withRange ?? false }
+  const groups = aggregate(source, from, keys, candidates, summed, shape)
 
   const params = options.params
     ? [...options.params]
@@ -113,8 +120,32 @@ export function computeStats(source: ResultsTable, options: StatsOptions = {}): 
   const paramSet = new Set(params)
   const metrics = options.metrics
     ? [...options.metrics]
-    : [...summed].filter((m) => !paramSet.has(m))
-  return { params, metrics, versions: combine(groups, params, metrics, options.withRange ?? false) }
+    : defaultMetrics.filter((m) => !paramSet.has(m))
+  const late = metrics.filter((m) => !summed.includes(m))
+  if (late.length > 0) addSums(groups, aggregate(source, from, keys, [], late, shape))
+  return { params, metrics, versions: combine(groups, params, metrics, shape) }
+}
+
+interface Shape {
+  /** Sums of squares, for the standard deviation. */
+  readonly withSpread: boolean
+  /** Min and max of each metric. */
+  readonly withRange: boolean
+}
+
+function addSums(groups: readonly Group[], more: readonly Group[]): void {
+  const byKey = new Map(more.map((g) => [groupKey(g), g]))
+  for (const g of groups) {
+    const extra = byKey.get(groupKey(g))
+    if (!extra) continue
+    for (const [metric, sums] of extra.sums) g.sums.set(metric, sums)
+    for (const [metric, value] of extra.min) g.min.set(metric, value)
+    for (const [metric, value] of extra.max) g.max.set(metric, value)
+  }
+}
+
+function groupKey(g: Group): string {
+  return JSON.stringify([typeof g.version, String(g.version), typeof g.run, String(g.run)])
 }
 
 /** The rows the user asked about: the table, filtered by `--where` and the versions. */
@@ -187,9 +218,15 @@ function aggregate(
   keys: readonly string[],
   ranged: readonly string[],
   summed: readonly string[],
-  withRange: boolean,
+  shape: Shape,
 ): Group[] {
-  const rangeColumns = [...new Set([...ranged, ...(withRange ? summed : [])])]
+  const rangeColumns = [...new Set([...ranged, ...(shape.withRange ? summed : [])])]
+  const kindOf = new Map(source.columns.map((c) => [c.name, c.kind]))
+  const square = (c: string) =>
+    // REAL times REAL cannot overflow; other columns are cast first, as integer squares could.
+    kindOf.get(c) === 'float'
+      ? sql`${ident(c)} * ${ident(c)}`
+      : sql`cast(${ident(c)} as real) * ${ident(c)}`
   const select = [
     sql`${ident(keys[0] ?? '')} as k0`,
     keys[1] !== undefined ? sql`${ident(keys[1])} as k1` : raw('null as k1'),
@@ -198,11 +235,11 @@ function aggregate(
       sql`min(${ident(c)}) as ${ident(`min${i}`)}`,
       sql`max(${ident(c)}) as ${ident(`max${i}`)}`,
     ]),
-    // total() never overflows (it is always a float); c * c in floats for the same reason.
+    // total() never overflows: it always sums in floating point.
     ...summed.flatMap((c, i) => [
       sql`count(${ident(c)}) as ${ident(`cnt${i}`)}`,
       sql`total(${ident(c)}) as ${ident(`sum${i}`)}`,
-      sql`total(cast(${ident(c)} as real) * ${ident(c)}) as ${ident(`sq${i}`)}`,
+      ...(shape.withSpread ? [sql`total(${square(c)}) as ${ident(`sq${i}`)}`] : []),
     ]),
   ]
   const rows = allSync(
@@ -221,7 +258,7 @@ function aggregate(
         {
           count: Number(r[`cnt${i}`]),
           total: Number(r[`sum${i}`]),
-          squares: Number(r[`sq${i}`]),
+          squares: shape.withSpread ? Number(r[`sq${i}`]) : Number.NaN,
         },
       ]),
     ),
@@ -232,7 +269,7 @@ function combine(
   groups: readonly Group[],
   params: readonly string[],
   metrics: readonly string[],
-  withRange: boolean,
+  shape: Shape,
 ): VersionStats[] {
   const byVersion = new Map<string, Group[]>()
   for (const g of groups) {
@@ -251,7 +288,7 @@ function combine(
       else if (distinct.length > 1) sweeps[p] = distinct
     }
     const stats: Record<string, MetricStats> = {}
-    for (const m of metrics) stats[m] = metricStats(list, m, withRange)
+    for (const m of metrics) stats[m] = metricStats(list, m, shape)
     versions.push({
       version,
       rows: list.reduce((acc, g) => acc + g.rows, 0),
@@ -267,7 +304,7 @@ function combine(
   return versions.sort((a, b) => naturalCompare(a.version, b.version))
 }
 
-function metricStats(groups: readonly Group[], metric: string, withRange: boolean): MetricStats {
+function metricStats(groups: readonly Group[], metric: string, shape: Shape): MetricStats {
   let count = 0
   let total = 0
   let squares = 0
@@ -279,16 +316,18 @@ function metricStats(groups: readonly Group[], metric: string, withRange: boolea
     squares += s.squares
   }
   const mean = count > 0 ? total / count : null
+  if (!shape.withSpread && !shape.withRange) return { count, mean }
   // Sum-of-squares variance; clamped at 0 against rounding for near-constant metrics.
   const std =
     count > 1 ? Math.sqrt(Math.max(0, (squares - (total * total) / count) / (count - 1))) : null
-  if (!withRange) return { count, mean, std }
+  const spread = shape.withSpread ? { std } : {}
+  if (!shape.withRange) return { count, mean, ...spread }
   const mins = groups.map((g) => g.min.get(metric)).filter((v) => typeof v === 'number')
   const maxs = groups.map((g) => g.max.get(metric)).filter((v) => typeof v === 'number')
   return {
     count,
     mean,
-    std,
+    ...spread,
     min: mins.length > 0 ? Math.min(...mins) : null,
     max: maxs.length > 0 ? Math.max(...maxs) : null,
   }

@@ -59,6 +59,7 @@ export async function tagExperiment(options: TagExperimentOptions): Promise<TagR
   try {
     const all = computeStats(source, {
       versions: [options.version],
+      withSpread: false,
       ...(options.metrics ? { metrics: options.metrics } : {}),
     })
     const found = all.versions.find((v) => v.version === options.version)
