@@ -5,6 +5,7 @@
  *   check all inputs → results → temp │ data → temp → model (candidate, promotion)
  *   → rename all temps into place → on any failure: temps removed, model step undone
  */
+import { promises as fs } from 'node:fs'
 import { resolve } from 'node:path'
 import { assertExists } from '../engine/files.js'
 import { DuckmergeError, messageOf } from '../errors.js'
@@ -209,6 +210,16 @@ async function check(options: ArtifactsOptions): Promise<void> {
     await assertExists(data.exp, 'exp dataset')
   }
   if (model) await assertModelFile(model.exp)
+  for (const output of [
+    results && (results.output ?? results.base),
+    data && (data.output ?? data.base),
+  ])
+    if (output && (await fs.stat(output).catch(() => undefined))?.isDirectory())
+      throw new DuckmergeError(
+        'OUTPUT_UNWRITABLE',
+        `Output ${output} is a directory; artifacts writes one file per output. Name a file (--output-db / --output-data).`,
+        { output },
+      )
   if (results && data) {
     const db = resolve(results.output ?? results.base)
     const dataOut = resolve(data.output ?? data.base)
