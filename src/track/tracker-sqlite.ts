@@ -50,7 +50,15 @@ interface Shape {
   readonly insert: string
   /** Prepared once its columns are known to exist (preparing earlier fails on a new column). */
   statement: Statement | undefined
+  /** The same for `rowsPerInsert` rows at once. */
+  many?: Statement | undefined
 }
+
+type Row = readonly [number, ...Cell[]]
+
+const rowsPerInsert = 32
+/** SQLite's default SQLITE_MAX_VARIABLE_NUMBER since 3.32. */
+const maxBoundValues = 32_766
 
 const retryLimitMs = 120_000
 
@@ -112,17 +120,54 @@ export class SqliteRowWriter {
           .get(trackId) as { t: string | null }
       ).t ?? undefined
     try {
-      for (const row of batch.rows) {
-        const shape = this.#shapes.get(row[0])
-        if (shape === undefined) throw new Error(`unknown row shape ${row[0]}`)
-        insertRow(shape.statement ?? this.#ensureColumns(shape), shape.columns, row, newestOf)
+      const rows = batch.rows
+      for (let i = 0; i < rows.length; ) {
+        const id = (rows[i] as Row)[0]
+        const shape = this.#shapes.get(id)
+        if (shape === undefined) throw new Error(`unknown row shape ${id}`)
+        const statement = shape.statement ?? this.#ensureColumns(shape)
+        let end = i + 1
+        while (end < rows.length && end - i < rowsPerInsert && (rows[end] as Row)[0] === id) end++
+        if (end - i === rowsPerInsert && this.#insertMany(shape, rows, i)) {
+          i = end
+          continue
+        }
+        for (; i < end; i++) insertRow(statement, shape.columns, rows[i] as Row, newestOf)
       }
       if (batch.cache.length > 0) this.#writeCache(batch.cache)
       db.exec('COMMIT')
     } catch (error) {
       if (db.inTransaction) db.exec('ROLLBACK')
       // A retried batch re-checks its shapes inside the new transaction.
-      for (const shape of this.#shapes.values()) shape.statement = undefined
+      for (const shape of this.#shapes.values()) {
+        shape.statement = undefined
+        shape.many = undefined
+      }
+      throw error
+    }
+  }
+
+  /**
+   * `rowsPerInsert` rows of one shape in one multi-row INSERT: one call into SQLite instead of
+   * 32, measurably faster (bench/tracker.bench.ts). False on a key collision: the caller then
+   * inserts them one by one (the statement wrote nothing: SQLite statements are atomic).
+   */
+  #insertMany(shape: Shape, rows: readonly Row[], from: number): boolean {
+    const width = shape.columns.length
+    if (width * rowsPerInsert > maxBoundValues) return false
+    shape.many ??= this.#db.prepare(
+      shape.insert + `, (${shape.columns.map(() => '?').join(', ')})`.repeat(rowsPerInsert - 1),
+    )
+    const cells: Cell[] = new Array(width * rowsPerInsert)
+    for (let r = 0; r < rowsPerInsert; r++) {
+      const row = rows[from + r] as Row
+      for (let c = 0; c < width; c++) cells[r * width + c] = row[c + 1] as Cell
+    }
+    try {
+      shape.many.run(cells)
+      return true
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return false
       throw error
     }
   }
