@@ -195,20 +195,32 @@ async function runTables(
     options.onProgress?.({ phase: strategy, done: jobs.length, total: jobs.length, unit: 'tables' })
     return reports
   }
-  return dryRun ? runAll() : connection.transaction(runAll)
+  if (dryRun) return runAll()
+  try {
+    return await connection.transaction(runAll)
+  } catch (error) {
+    throw wrap(error, strategy, undefined, names, [])
+  }
 }
 
 /** An engine error during a write, named by file and table (nothing was committed). */
 function wrap(
   error: unknown,
   strategy: Strategy,
-  table: string,
+  table: string | undefined,
   names: SideNames,
   key: readonly string[],
 ): DuckmergeError {
   if (isDuckmergeError(error)) return error
   const message = messageOf(error)
-  const where = `Cannot ${strategy} exp ${names.exp} into base ${names.base}, table "${table}"`
+  const where = `Cannot ${strategy} exp ${names.exp} into base ${names.base}${table === undefined ? '' : `, table "${table}"`}`
+  if (/database is locked|busy|could not set lock|conflicting lock/i.test(message))
+    return new DuckmergeError(
+      'LOCKED',
+      `${where}: ${message}. Another process is writing ${names.base}; retry when it is done.`,
+      { path: names.base },
+      { cause: error },
+    )
   if (/unique|primary key|duplicate key/i.test(message))
     return new DuckmergeError(
       'DUPLICATE_KEY',

@@ -579,6 +579,26 @@ describe('SQLite semantics', () => {
     expect(hashTree(dir)).toEqual(before)
   })
 
+  test('a base another process is writing is LOCKED (after the busy timeout), unchanged', async () => {
+    const dir = tempDir()
+    const base = makeSqlite(join(dir, 'base.db'), ['create table t (id int primary key)'])
+    const exp = makeSqlite(join(dir, 'exp.db'), [
+      'create table t (id int primary key)',
+      'insert into t values (1)',
+    ])
+    const writer = openSqlite(base)
+    writer.exec('begin immediate; insert into t values (2)')
+    try {
+      const error = await mergeResults({ base, exp }).catch((e: unknown) => e)
+      expect(isDuckmergeError(error, 'LOCKED')).toBe(true)
+      expect((error as Error).message).toContain(`Another process is writing ${base}`)
+    } finally {
+      writer.exec('rollback')
+      writer.close()
+    }
+    expect(sqliteRows(base, 'select count(*) n from t')).toEqual([{ n: 0 }])
+  })
+
   test('reports progress per table', async () => {
     const dir = tempDir()
     const schema = ['create table x (id int primary key)', 'create table y (id int primary key)']
