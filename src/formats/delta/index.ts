@@ -55,7 +55,13 @@ export {
   WRITABLE_FEATURES,
   writerFeatures,
 } from './protocol-support.js'
-export { assertFilesExist, registerSnapshot, type ScanOptions, scanSql } from './scan.js'
+export {
+  assertFilesExist,
+  planFileGroups,
+  registerSnapshot,
+  type ScanOptions,
+  scanSql,
+} from './scan.js'
 export type * from './schema.js'
 export {
   deltaToDuckDbType,

@@ -20,7 +20,7 @@ import {
 } from './column-mapping.js'
 import { dvId } from './deletion-vectors.js'
 import { dataFilePath, partitionValueSql } from './partition-values.js'
-import { deltaToDuckDbType, type StructField } from './schema.js'
+import { type DataType, deltaToDuckDbType, type StructField } from './schema.js'
 import type { Snapshot } from './snapshot-types.js'
 
 export interface ScanOptions {
@@ -28,6 +28,12 @@ export interface ScanOptions {
   readonly files?: readonly AddFile[]
   /** Adds `__delta_file` (the add.path) and `__delta_row_index` (row index in that file). */
   readonly withFileInfo?: boolean
+  /**
+   * The files split into groups read by separate scans (from planFileGroups): files whose
+   * timestamps are stored differently (INT96 vs UTC-adjusted INT64) must not share one
+   * read_parquet, which would reconcile them through the session time zone. Overrides `files`.
+   */
+  readonly fileGroups?: readonly (readonly AddFile[])[]
 }
 
 // The scan's file-name column; chosen not to collide with table columns.
@@ -45,14 +51,23 @@ const FILE = '__delta_scan_file'
  * // join (values ('/t/part=…/a.parquet', 'part=…/a.parquet', CAST('2024-01-01' AS DATE))) as p(…) on …
  */
 export function scanSql(snapshot: Snapshot, options: ScanOptions = {}): Sql {
-  const files = options.files ?? snapshot.files
+  const withInfo = options.withFileInfo === true
+  const groups = (options.fileGroups ?? [options.files ?? snapshot.files]).filter(
+    (g) => g.length > 0,
+  )
+  if (groups.length === 0) return emptyScan(snapshot, withInfo)
+  // Every group projects the same logical columns and types, so a plain UNION ALL lines up.
+  return join(
+    groups.map((files) => groupSql(snapshot, files, withInfo)),
+    ' union all ',
+  )
+}
+
+function groupSql(snapshot: Snapshot, files: readonly AddFile[], withInfo: boolean): Sql {
   const mode = columnMappingMode(snapshot.metadata)
   const partitionSet = new Set(snapshot.partitionColumns)
   const dataFields = snapshot.schema.fields.filter((f) => !partitionSet.has(f.name))
   const partitionFields = snapshot.partitionColumns.map((name) => fieldNamed(snapshot, name))
-  const withInfo = options.withFileInfo === true
-
-  if (files.length === 0) return emptyScan(snapshot, withInfo)
 
   const paths = files.map((f) => dataFilePath(snapshot.tablePath, f.path))
   const scan = sql`select * from read_parquet([${join(paths.map(literal))}], filename = ${literal(FILE)}, file_row_number = true, union_by_name = true, hive_partitioning = false)`
@@ -158,7 +173,7 @@ function emptyScan(snapshot: Snapshot, withInfo: boolean): Sql {
 /**
  * Creates (or replaces) a temporary view `viewName` over the snapshot's live files. Checks first
  * that every data file exists, so a missing file is an error naming it rather than a DuckDB
- * message at query time.
+ * message at query time, and groups files by timestamp storage (planFileGroups).
  *
  * @example
  * await registerSnapshot(db, await loadSnapshot('/data/events'), 't')
@@ -170,9 +185,11 @@ export async function registerSnapshot(
   viewName: string,
   options: ScanOptions = {},
 ): Promise<void> {
-  await assertFilesExist(snapshot, options.files ?? snapshot.files)
-  const body = scanSql(snapshot, options)
+  const files = options.files ?? snapshot.files
+  await assertFilesExist(snapshot, files)
   try {
+    const fileGroups = options.fileGroups ?? (await planFileGroups(db, snapshot, files))
+    const body = scanSql(snapshot, { ...options, fileGroups })
     await db.run(sql`create or replace temp view ${ident(viewName)} as ${body}`)
   } catch (error) {
     throw new DuckmergeError(
@@ -181,6 +198,52 @@ export async function registerSnapshot(
       { table: snapshot.tablePath, version: snapshot.version },
       { cause: error },
     )
+  }
+}
+
+/**
+ * Splits `files` by how they store Delta `timestamp` values (INT96, UTC-adjusted or naive
+ * INT64), read from the Parquet footers, so that scanSql reads each kind with its own
+ * read_parquet: DuckDB would otherwise unify them through the session time zone. One group when
+ * the schema has no timestamp or every file stores it the same way.
+ *
+ * @example
+ * const fileGroups = await planFileGroups(db, snapshot, snapshot.files)
+ * await db.all(scanSql(snapshot, { fileGroups }))
+ */
+export async function planFileGroups(
+  db: DuckDb,
+  snapshot: Snapshot,
+  files: readonly AddFile[],
+): Promise<(readonly AddFile[])[]> {
+  if (files.length < 2 || !hasTimestamp(snapshot.schema)) return [files]
+  const paths = files.map((f) => dataFilePath(snapshot.tablePath, f.path))
+  const rows = await db.all<{ file_name: string; flavor: string }>(
+    sql`select file_name, string_agg(name || ':' || type || ':' || coalesce(converted_type, '') || ':' || coalesce(logical_type, ''), ',' order by name) as flavor
+        from parquet_schema([${join(paths.map(literal))}])
+        where type = 'INT96' or converted_type like 'TIMESTAMP%' or logical_type like 'TimestampType%'
+        group by file_name`,
+  )
+  const flavorOf = new Map(rows.map((r) => [r.file_name, r.flavor]))
+  const groups = new Map<string, AddFile[]>()
+  files.forEach((file, i) => {
+    const key = flavorOf.get(paths[i] ?? '') ?? ''
+    const group = groups.get(key) ?? []
+    group.push(file)
+    groups.set(key, group)
+  })
+  return [...groups.values()]
+}
+
+function hasTimestamp(type: DataType): boolean {
+  if (typeof type === 'string') return type === 'timestamp'
+  switch (type.type) {
+    case 'struct':
+      return type.fields.some((f) => hasTimestamp(f.type))
+    case 'array':
+      return hasTimestamp(type.elementType)
+    case 'map':
+      return hasTimestamp(type.keyType) || hasTimestamp(type.valueType)
   }
 }
 
