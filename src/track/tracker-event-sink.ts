@@ -32,10 +32,10 @@ export class EventRecordSink implements RecordSink {
     this.#store.catch(() => undefined)
   }
 
-  setParams(params: Readonly<Record<string, unknown>>): void {
+  setParams(params: Readonly<Record<string, unknown>>, micros: number): void {
     const payload = validPayload(params)
     this.#experiment = this.#options.experiment(params)
-    this.#push('params', payload, Date.now() * 1000)
+    this.#push('params', payload, micros)
   }
 
   add(values: Readonly<Record<string, unknown>>, micros: number): void {

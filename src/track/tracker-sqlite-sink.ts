@@ -18,7 +18,7 @@ export interface RecordSink {
   /** Validates and buffers one record; throws VALIDATION_FAILED naming a bad key. */
   add(values: Readonly<Record<string, unknown>>, micros: number): void
   addCache(row: CacheRow): void
-  setParams(params: Readonly<Record<string, unknown>>): void
+  setParams(params: Readonly<Record<string, unknown>>, micros: number): void
   /** Resolves when the storage is open (or rejects with why not). */
   ready(): Promise<void>
   flush(): Promise<void>
@@ -72,7 +72,7 @@ export class SqliteRowSink implements RecordSink {
     this.#client = new WriteWorkerClient(options)
   }
 
-  setParams(params: Readonly<Record<string, unknown>>): void {
+  setParams(params: Readonly<Record<string, unknown>>, _micros: number): void {
     const columns: string[] = []
     const cells: Cell[] = []
     for (const [key, value] of Object.entries(params)) {

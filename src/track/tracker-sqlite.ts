@@ -106,8 +106,17 @@ export class SqliteRowWriter {
     withBusyRetry(() => this.#writeOnce(batch))
   }
 
+  /**
+   * Copies the WAL into the main file before closing, so a .db file copied or committed right
+   * after close() holds every row even while another process keeps the database open.
+   */
   close(): void {
-    if (this.#db.open) this.#db.close()
+    if (!this.#db.open) return
+    try {
+      this.#db.pragma('wal_checkpoint(PASSIVE)')
+    } finally {
+      this.#db.close()
+    }
   }
 
   #writeOnce(batch: RowBatch): void {

@@ -98,7 +98,8 @@ export class Tracker {
       })
     }
     this.#cache = options.cache ? new ResultCache(options.db) : undefined
-    if (Object.keys(this.#params).length > 0) this.#sink.setParams(this.#params)
+    if (Object.keys(this.#params).length > 0)
+      this.#sink.setParams(this.#params, this.#clock.nowMicros())
     live.add(this)
     installExitHook()
   }
@@ -135,7 +136,7 @@ export class Tracker {
   setParams(values: Readonly<Record<string, unknown>>): void {
     this.#assertOpen()
     const next = { ...this.#params, ...values }
-    this.#sink.setParams(next)
+    this.#sink.setParams(next, this.#clock.nowMicros())
     this.#params = next
   }
 
