@@ -1,4 +1,13 @@
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import {
@@ -350,6 +359,38 @@ describe('checkpoints and vacuum', () => {
     expect(done.metrics.numDeletedFiles).toBe(3)
     for (const f of before.files) expect(existsSync(join(table, f.path))).toBe(false)
     expect(await readRows(table, 'id')).toHaveLength(3)
+  })
+})
+
+describe('vacuum leftovers and stats columns', () => {
+  test("removes a killed writer's orphan data file and commit temp, never live files", async () => {
+    const table = await events()
+    const old = (Date.now() - 2 * 3_600_000) / 1000
+    writeFileSync(join(table, 'part-00000-orphan-c000.zstd.parquet'), 'x')
+    mkdirSync(join(table, '_delta_log', '.tmp'), { recursive: true })
+    writeFileSync(join(table, '_delta_log', '.tmp', '00000000000000000001.json.x.tmp'), '{}')
+    utimesSync(join(table, 'part-00000-orphan-c000.zstd.parquet'), old, old)
+    utimesSync(join(table, '_delta_log', '.tmp', '00000000000000000001.json.x.tmp'), old, old)
+    const live = await loadSnapshot(table)
+    for (const f of live.files) utimesSync(join(table, f.path), old, old)
+    const result = await vacuum({ path: table, retentionHours: 1, force: true })
+    expect(result.files).toEqual([
+      '_delta_log/.tmp/00000000000000000001.json.x.tmp',
+      'part-00000-orphan-c000.zstd.parquet',
+    ])
+    expect(await readRows(table, 'id')).toHaveLength(9)
+  })
+
+  test('delta.dataSkippingNumIndexedCols limits the columns with stats', async () => {
+    const table = join(tempDir(), 't')
+    await createTable({
+      path: table,
+      source: { rows: rows(0, 3) },
+      properties: { 'delta.dataSkippingNumIndexedCols': '1' },
+    })
+    await appendTable({ path: table, source: { rows: rows(3, 4) } })
+    for (const f of (await loadSnapshot(table)).files)
+      expect(Object.keys(JSON.parse(f.stats ?? '{}').nullCount)).toEqual(['id'])
   })
 })
 

@@ -13,6 +13,7 @@ import {
   openForWrite,
   outputMetrics,
   reconcileSchema,
+  statsOptionsOf,
   type WriteOptions,
   type WriteResult,
 } from './write-context.js'
@@ -50,6 +51,7 @@ export async function appendTable(options: AppendOptions): Promise<WriteResult> 
       const adds = await writeDataFiles(db, table, source.query, {
         schema,
         partitionColumns: snapshot.partitionColumns,
+        stats: statsOptionsOf(snapshot.metadata),
         missingColumns,
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),

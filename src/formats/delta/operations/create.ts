@@ -15,6 +15,7 @@ import {
   checkpointIntervalOf,
   commitAndCheckpoint,
   outputMetrics,
+  statsOptionsOf,
   type WriteOptions,
   type WriteResult,
 } from './write-context.js'
@@ -95,6 +96,7 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
         adds = await writeDataFiles(db, table, source.query, {
           schema,
           partitionColumns: partitionBy,
+          stats: statsOptionsOf({ configuration: options.properties ?? {} }),
           missingColumns: schema.fields.filter((f) => !present.has(f.name)).map((f) => f.name),
           ...(options.compression ? { compression: options.compression } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),

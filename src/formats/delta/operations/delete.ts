@@ -10,6 +10,7 @@ import {
   commitAndCheckpoint,
   openForWrite,
   removeOf,
+  statsOptionsOf,
   type WriteOptions,
   type WriteResult,
 } from './write-context.js'
@@ -54,6 +55,7 @@ export async function deleteWhere(options: DeleteOptions): Promise<WriteResult> 
       ? await writeDataFiles(db, table, plan.rewriteQuery, {
           schema: snapshot.schema,
           partitionColumns: snapshot.partitionColumns,
+          stats: statsOptionsOf(snapshot.metadata),
           ...(options.compression ? { compression: options.compression } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         })

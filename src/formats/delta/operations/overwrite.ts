@@ -18,6 +18,7 @@ import {
   outputMetrics,
   reconcileSchema,
   removeOf,
+  statsOptionsOf,
   type WriteOptions,
   type WriteResult,
 } from './write-context.js'
@@ -88,12 +89,17 @@ export async function overwriteTable(options: OverwriteOptions): Promise<WriteRe
       await checkInvariants(db, schema, source.query, table)
       const plan = await planDelete(db, snapshot, options.where)
       const rewritten: AddFile[] = plan.rewriteQuery
-        ? await writeDataFiles(db, table, plan.rewriteQuery, { schema, partitionColumns })
+        ? await writeDataFiles(db, table, plan.rewriteQuery, {
+            schema,
+            partitionColumns,
+            stats: statsOptionsOf(snapshot.metadata),
+          })
         : []
       const adds = await writeDataFiles(db, table, source.query, {
         schema,
         partitionColumns,
         missingColumns,
+        stats: statsOptionsOf(snapshot.metadata),
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       })

@@ -40,6 +40,8 @@ export interface VacuumResult {
 }
 
 const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000
+/** Temp files of commits and checkpoints a killed writer left: never part of the log. */
+const LEFTOVER_AGE_MS = 3_600_000
 
 /**
  * Deletes unreferenced files older than the retention. Never deletes a file the current snapshot
@@ -86,6 +88,8 @@ export async function vacuum(options: VacuumOptions): Promise<VacuumResult> {
     if (keep.has(file.path) || file.mtimeMs > cutoff) continue
     candidates.push({ path: file.path, size: file.size })
   }
+  for (const file of await logLeftovers(table))
+    if (file.mtimeMs <= now - LEFTOVER_AGE_MS) candidates.push({ path: file.path, size: file.size })
   candidates.sort((a, b) => a.path.localeCompare(b.path))
   if (!options.dryRun) for (const c of candidates) await fs.rm(c.path, { force: true })
   const bytes = candidates.reduce((n, c) => n + c.size, 0)
@@ -122,4 +126,28 @@ async function* walk(
       yield { path, size: stat.size, mtimeMs: stat.mtimeMs }
     }
   }
+}
+
+/**
+ * Hidden temp files in `_delta_log` (checkpoint temps) and `_delta_log/.tmp` (commit temps) that
+ * a killed writer left behind. Readers ignore them; vacuum removes them after an hour.
+ */
+async function logLeftovers(
+  table: string,
+): Promise<{ path: string; size: number; mtimeMs: number }[]> {
+  const out: { path: string; size: number; mtimeMs: number }[] = []
+  const log = join(table, '_delta_log')
+  const tmp = join(log, '.tmp')
+  const scan = async (dir: string, pick: (name: string) => boolean) => {
+    const names = await fs.readdir(dir).catch(() => [] as string[])
+    for (const name of names) {
+      if (!pick(name)) continue
+      const stat = await fs.stat(join(dir, name)).catch(() => undefined)
+      if (stat?.isFile())
+        out.push({ path: join(dir, name), size: stat.size, mtimeMs: stat.mtimeMs })
+    }
+  }
+  await scan(log, (n) => n.startsWith('.') && /\.(tmp-|ndjson$)/.test(n) && n !== '.tmp')
+  await scan(tmp, () => true)
+  return out
 }

@@ -8,6 +8,7 @@ import type { Action, AddFile, Metadata, RemoveFile } from '../actions.js'
 import { writeCheckpoint } from '../checkpoint-write.js'
 import { columnMappingMode } from '../column-mapping.js'
 import { type CommitOptions, type CommitResult, commit } from '../commit.js'
+import type { FileStatsOptions } from '../file-stats.js'
 import { dataFilePath } from '../partition-values.js'
 import { assertWritable, writerFeatures } from '../protocol-support.js'
 import { type DataType, type StructField, type StructType, typeToString } from '../schema.js'
@@ -71,6 +72,12 @@ export function assertNotAppendOnly(snapshot: Snapshot, operation: string): void
       `Cannot ${operation} Delta table ${snapshot.tablePath}: it is append-only (delta.appendOnly=true). Only appends are allowed.`,
       { table: snapshot.tablePath, property: 'delta.appendOnly' },
     )
+}
+
+/** Stats options from the table properties (delta.dataSkippingNumIndexedCols, default 32). */
+export function statsOptionsOf(metadata: Pick<Metadata, 'configuration'>): FileStatsOptions {
+  const n = Number(metadata.configuration['delta.dataSkippingNumIndexedCols'])
+  return Number.isInteger(n) && n >= -1 ? { numIndexedCols: n } : {}
 }
 
 /** The checkpoint interval: the option, else delta.checkpointInterval, else 10 (Spark's default). */
