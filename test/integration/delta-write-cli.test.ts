@@ -12,9 +12,7 @@ import { expectValidLog, readRows } from './delta-write.helpers.js'
 async function parquet(path: string, query: string): Promise<void> {
   const db = await DuckDb.open()
   try {
-    await db.run(
-      sql`COPY (${raw(query)}) TO ${literal(path)} (FORMAT parquet)`,
-    )
+    await db.run(sql`COPY (${raw(query)}) TO ${literal(path)} (FORMAT parquet)`)
   } finally {
     db.close()
   }
