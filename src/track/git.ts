@@ -111,6 +111,7 @@ export function gitBlobToFile(
     const failOnce = (error: unknown) => {
       if (failed) return
       failed = true
+      child.kill()
       out.destroy()
       fail(error)
     }
