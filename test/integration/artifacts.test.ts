@@ -283,6 +283,35 @@ describe.skipIf(!hasFixtures)(`duckmerge artifacts (${noFixturesReason})`, () =>
     expect(hashTree(dir)).toEqual(before)
   })
 
+  test('--tables limits the results tables; --metrics comes from a file', () => {
+    writeFileSync(join(dir, 'metrics.json'), '{"accuracy": 0.9}')
+    const r = cli(dir, [
+      '--strategy',
+      'merge',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'sweep.db',
+      '--output-db',
+      'p.db',
+      '--tables',
+      'predictions',
+      '--exp-model',
+      'model.bin',
+      '--run-id',
+      'r1',
+      '--metrics',
+      'metrics.json',
+      '--json',
+    ])
+    expect(r.code).toBe(0)
+    const report = r.json<ArtifactsReport>()
+    expect(report.results?.tables?.map((t) => t.table)).toEqual(['predictions'])
+    expect(report.results?.rowsInserted).toBe(60)
+    expect(report.model?.candidate.candidate.metrics).toEqual({ accuracy: 0.9 })
+    expect(report.data).toBeNull()
+  })
+
   test('usage errors exit 2 and change nothing', () => {
     const before = hashTree(dir)
     const noKey = cli(dir, [
