@@ -84,10 +84,13 @@ export class EventStore {
       )
     }
     if (openHere.has(path)) throw lockedError(options.path, 'this process')
+    // Claimed before the first await, so two opens racing in this process cannot both win.
+    openHere.add(path)
     let db: DuckDb
     try {
       db = await DuckDb.open({ path })
     } catch (error) {
+      openHere.delete(path)
       const message = messageOf(error)
       const holder = /Conflicting lock is held in (.*?)(\.|$)/.exec(message)?.[1]
       if (/lock/i.test(message)) throw lockedError(options.path, holder ?? 'another process', error)
@@ -98,7 +101,6 @@ export class EventStore {
         { cause: error },
       )
     }
-    openHere.add(path)
     const store = new EventStore(db, path, options)
     try {
       // Naive times are UTC everywhere in the store, whatever the machine's zone.
@@ -144,11 +146,21 @@ export class EventStore {
         columns = {event_id: 'VARCHAR', time: 'VARCHAR', experiment: 'VARCHAR', run: 'VARCHAR',
           type: 'VARCHAR', payload: 'JSON'})`
       return this.#db.transaction(async () => {
-        await this.#db.run(sql`create or replace temp table import_batch as
+        await this.#db
+          .run(sql`create or replace temp table import_batch as
           select coalesce(event_id, uuid()::VARCHAR) as event_id,
             try_cast(time as TIMESTAMPTZ)::TIMESTAMP as time, time as time_text,
             experiment, run, type, payload, row_number() over () as line
           from ${source}`)
+          .catch((error: unknown) => {
+            throw new DuckmergeError(
+              'INPUT_UNREADABLE',
+              `Cannot import ${file}: it is not JSON Lines of events (${messageOf(error)}). ` +
+                'Write one JSON object per line.',
+              { file },
+              { cause: error },
+            )
+          })
         const bad = await this.#db.one<{ n: bigint; line: bigint; time_text: string | null }>(
           raw(`select count(*) over () as n, line, time_text from import_batch
             where time is null or experiment is null or run is null or type is null

@@ -221,6 +221,24 @@ describe('importJsonl', () => {
   })
 })
 
+test('a file that is not JSON Lines is refused naming it; nothing is imported', async () => {
+  const dir = tempDir()
+  const store = await openWith(dir)
+  const file = join(dir, 'broken.jsonl')
+  writeFileSync(
+    file,
+    '{"time":"2024-01-05 00:00:00","experiment":"e3","run":"r","type":"log"}\nnot json at all\n',
+  )
+  await expect(store.importJsonl(file)).rejects.toMatchObject({
+    code: 'INPUT_UNREADABLE',
+    message: expect.stringMatching(
+      new RegExp(`^Cannot import ${file}: it is not JSON Lines of events \\(`),
+    ),
+  })
+  expect(await store.query(raw('select count(*) as n from events'))).toEqual([{ n: '8' }])
+  store.close()
+})
+
 describe('archive', () => {
   test('old runs move to date-partitioned Parquet; every view reads the same before and after', async () => {
     const dir = tempDir()
@@ -331,6 +349,10 @@ describe('one writer', () => {
     store.close()
     const again = await EventStore.open({ path })
     again.close()
+    // Two opens racing: exactly one wins.
+    const raced = await Promise.allSettled([EventStore.open({ path }), EventStore.open({ path })])
+    expect(raced.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
+    for (const r of raced) if (r.status === 'fulfilled') r.value.close()
   })
 
   test('a store in a missing folder is a clear error and creates nothing', async () => {
