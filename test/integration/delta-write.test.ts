@@ -269,6 +269,22 @@ describe('deleteWhere', () => {
     expectValidLog(table)
   })
 
+  test('a predicate on partition columns only decides from the log, reading no data file', async () => {
+    const table = await events()
+    const other = (await loadSnapshot(table)).files.find(
+      (f) => f.partitionValues.day === '2024-01-03',
+    )
+    rmSync(join(table, other?.path ?? '')) // a scan would now fail with INPUT_NOT_FOUND
+    const result = await deleteWhere({ path: table, where: "day = '2024-01-01' OR day IS NULL" })
+    expect(result.metrics).toMatchObject({
+      numRemovedFiles: 1,
+      numDeletedRows: 3,
+      numAddedFiles: 0,
+    })
+    const left = (await loadSnapshot(table)).files.map((f) => f.partitionValues.day).sort()
+    expect(left).toEqual(['2024-01-02', '2024-01-03'])
+  })
+
   test('rows where the predicate is NULL stay; no match commits nothing', async () => {
     const table = join(tempDir(), 't')
     await createTable({

@@ -2,12 +2,15 @@
  * Which files a row predicate touches, for DELETE and replaceWhere: files whose every live row
  * matches are removed; files with some matching rows are rewritten without them; the rest stay.
  *
- *   scan(live files) → per file: matched / total rows → remove (all), rewrite (some), keep (none)
+ *   predicate over partition columns only? → evaluate it on each file's partition values (no
+ *     data read: every row of a file shares them) → remove whole files
+ *   else scan(live files) → per file: matched / total rows → remove (all), rewrite (some), keep
  */
 import type { DuckDb } from '../../../engine/duckdb.js'
-import { raw, type Sql, sql } from '../../../engine/sql.js'
+import { ident, join, literal, raw, type Sql, sql } from '../../../engine/sql.js'
 import { DuckmergeError, messageOf } from '../../../errors.js'
 import type { AddFile } from '../actions.js'
+import { partitionValueSql } from '../partition-values.js'
 import { assertFilesExist, scanSql } from '../scan.js'
 import type { Snapshot } from '../snapshot-types.js'
 import { liveRowsOf } from './write-context.js'
@@ -53,8 +56,10 @@ export async function planDelete(
       numDeletedRows: 0,
       numCopiedRows: 0,
     }
-  await assertFilesExist(snapshot, snapshot.files)
   const condition = sql`(${raw(predicate)})`
+  const byPartition = await planByPartitions(db, snapshot, condition)
+  if (byPartition) return byPartition
+  await assertFilesExist(snapshot, snapshot.files)
   let counts: { path: string; matched: bigint; total: bigint }[]
   try {
     counts = await db.all(
@@ -91,4 +96,48 @@ export async function planDelete(
       ? sql`SELECT * FROM (${scanSql(snapshot, { files: rewrite })}) WHERE ${condition} IS NOT TRUE`
       : undefined
   return { removeWhole, rewrite, rewriteQuery, numDeletedRows, numCopiedRows }
+}
+
+/**
+ * When the predicate binds against the partition columns alone, it decides whole files from
+ * their partition values: the plan needs no data read (Spark's metadata-only delete). Returns
+ * undefined when the predicate mentions other columns (DuckDB fails to bind it) or the table is
+ * not partitioned.
+ */
+async function planByPartitions(
+  db: DuckDb,
+  snapshot: Snapshot,
+  condition: Sql,
+): Promise<DeletePlan | undefined> {
+  const fields = snapshot.partitionColumns.map((name) =>
+    snapshot.schema.fields.find((f) => f.name === name),
+  )
+  if (fields.length === 0 || fields.some((f) => f === undefined)) return undefined
+  const rows = snapshot.files.map(
+    (file) =>
+      sql`(${join([
+        literal(file.path),
+        ...fields.map((f) =>
+          f ? partitionValueSql(file.partitionValues[f.name], f.type) : sql`NULL`,
+        ),
+      ])})`,
+  )
+  const names = join([ident('__delta_file'), ...fields.map((f) => ident(f?.name ?? ''))])
+  let matched: { path: string }[]
+  try {
+    matched = await db.all(
+      sql`SELECT __delta_file AS path FROM (VALUES ${join(rows)}) AS v(${names}) WHERE ${condition}`,
+    )
+  } catch {
+    return undefined // mentions a data column: the row-level plan decides
+  }
+  const hit = new Set(matched.map((m) => m.path))
+  const removeWhole = snapshot.files.filter((f) => hit.has(f.path))
+  return {
+    removeWhole,
+    rewrite: [],
+    rewriteQuery: undefined,
+    numDeletedRows: removeWhole.reduce((n, f) => n + liveRowsOf(f), 0),
+    numCopiedRows: 0,
+  }
 }
