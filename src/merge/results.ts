@@ -77,7 +77,7 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
   if (engine !== expEngine)
     throw new DuckmergeError(
       'UNSUPPORTED_FEATURE',
-      `Cannot ${strategy} ${expEngine} database ${options.exp} into ${engine} database ${options.base}: mixing SQLite and DuckDB files is not supported. Convert one side first (e.g. DuckDB's COPY FROM DATABASE into a new DuckDB file), then ${strategy} two files of the same kind.`,
+      `Cannot ${strategy} ${expEngine} database ${options.exp} into ${engine} database ${options.base}: mixing SQLite and DuckDB files is not supported (rows would have to be re-typed between SQLite's dynamic and DuckDB's static types). Pass two files of the same kind; to turn a SQLite file into DuckDB, use DuckDB's sqlite extension where it is installed (ATTACH 'file.db' (TYPE sqlite), then COPY FROM DATABASE).`,
       { base: options.base, exp: options.exp, baseFormat: engine, expFormat: expEngine },
     )
   if (await isSamePath(options.base, options.exp))

@@ -155,12 +155,12 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
 
   let replaced = 0
   if (base) {
-    const lookup = await keyLookup(job, schemas.exp, exp, true)
-    const matched = sql`exists (select 1 from ${lookup.relation} e where ${keyMatch(job.key, 'e', 'b')})`
-    replaced = dryRun
-      ? await count(connection, sql`select count(*) as n from ${baseTable} b where ${matched}`)
-      : await connection.run(sql`delete from ${baseTable} as b where ${matched}`)
-    await lookup.drop()
+    const { predicates, drop } = await baseRowsInExp(job, base)
+    for (const matched of predicates)
+      replaced += dryRun
+        ? await count(connection, sql`select count(*) as n from ${baseTable} b where ${matched}`)
+        : await connection.run(sql`delete from ${baseTable} as b where ${matched}`)
+    await drop()
   }
   if (!dryRun)
     await connection.run(
@@ -174,4 +174,44 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     rowsAfter: rowsBefore - replaced + expRows,
     ...created,
   }
+}
+
+/**
+ * Disjoint predicates over base rows (alias `b`) whose key exp holds, and their cleanup.
+ * With an index on base's key and an engine that probes by index (SQLite), the match is driven
+ * by exp's keys through that index (`(k) in (select k from exp.t)`: one probe per exp row, no
+ * scan of base; measured ~1.5x faster than scanning base). IN compares with `=`, so rows with a
+ * NULL key are matched in a second predicate, only when exp has such keys. Otherwise one
+ * `exists` over exp's keys (indexed scratch copy in SQLite, a hash semi-join in DuckDB).
+ */
+async function baseRowsInExp(
+  job: TableJob,
+  base: TableInfo,
+): Promise<{ predicates: Sql[]; drop: () => Promise<void> }> {
+  const { connection, key, schemas } = job
+  const expTable = qualified(schemas.exp, job.exp.name)
+  const exists = async () => {
+    const lookup = await keyLookup(job, schemas.exp, job.exp, true)
+    const match = sql`exists (select 1 from ${lookup.relation} e where ${keyMatch(key, 'e', 'b')})`
+    return { match, drop: lookup.drop }
+  }
+  if (!connection.dialect.probesByIndex || !hasKeyIndex(base, key)) {
+    const { match, drop } = await exists()
+    return { predicates: [match], drop }
+  }
+  const baseKey = join(key.map((k) => sql`b.${ident(k)}`))
+  const predicates = [sql`(${baseKey}) in (select ${identList(key)} from ${expTable})`]
+  const anyNull = (alias: string) =>
+    join(
+      key.map((k) => sql`${ident(alias)}.${ident(k)} is null`),
+      ' or ',
+    )
+  const nullKeys = await count(
+    connection,
+    sql`select count(*) as n from ${expTable} e where ${anyNull('e')}`,
+  )
+  if (nullKeys === 0) return { predicates, drop: async () => undefined }
+  const { match, drop } = await exists()
+  predicates.push(sql`(${anyNull('b')}) and ${match}`)
+  return { predicates, drop }
 }

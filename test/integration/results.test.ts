@@ -295,21 +295,31 @@ describe.skipIf(!hasFixtures)(`xetrack fixtures (${noFixturesReason})`, () => {
 })
 
 describe('SQLite semantics', () => {
-  test('rebase matches NULL keys with NULL keys (IS NOT DISTINCT FROM)', async () => {
+  test.each([
+    { name: 'no index on the key', index: [] },
+    {
+      name: 'an index on the key (driven by exp keys)',
+      index: ['create index runs_version on runs (version)'],
+    },
+  ])('rebase matches NULL keys with NULL keys (IS NOT DISTINCT FROM), $name', async ({ index }) => {
     const dir = tempDir()
     const base = makeSqlite(join(dir, 'base.db'), [
       'create table runs (id integer primary key, version text, score real)',
-      "insert into runs values (1, null, 0.1), (2, 'v1', 0.2), (3, null, 0.3)",
+      ...index,
+      "insert into runs values (1, null, 0.1), (2, 'v1', 0.2), (3, null, 0.3), (5, 'v2', 0.5)",
     ])
     const exp = makeSqlite(join(dir, 'exp.db'), [
       'create table runs (id integer primary key, version text, score real)',
-      'insert into runs values (4, null, 0.9)',
+      "insert into runs values (4, null, 0.9), (6, 'v2', 0.6)",
     ])
+    const dry = await rebaseResults({ base, exp, key: ['version'], dryRun: true })
+    expect(dry).toMatchObject({ rowsReplaced: 3, rowsInserted: 2, rowsAfter: 3 })
     const report = await rebaseResults({ base, exp, key: ['version'] })
-    expect(report).toMatchObject({ rowsReplaced: 2, rowsInserted: 1, rowsAfter: 2 })
+    expect(report).toMatchObject({ rowsReplaced: 3, rowsInserted: 2, rowsAfter: 3 })
     expect(sqliteRows(base, 'select * from runs order by id')).toEqual([
       { id: 2, version: 'v1', score: 0.2 },
       { id: 4, version: null, score: 0.9 },
+      { id: 6, version: 'v2', score: 0.6 },
     ])
   })
 
