@@ -64,3 +64,26 @@ describe('withLockFile', () => {
     expect(readFileSync(lock, 'utf8')).toBe(owner(process.pid))
   })
 })
+
+describe('withLockFile heartbeat', () => {
+  test('a holder working longer than staleMs keeps its lock', async () => {
+    const lock = join(tempDir(), 'x.lock')
+    const events: string[] = []
+    const slow = withLockFile(
+      lock,
+      async () => {
+        events.push('slow in')
+        await new Promise((r) => setTimeout(r, 600))
+        events.push('slow out')
+      },
+      { staleMs: 150 },
+    )
+    await new Promise((r) => setTimeout(r, 50))
+    const waiter = withLockFile(lock, async () => events.push('waiter in'), {
+      staleMs: 150,
+      timeoutMs: 5000,
+    })
+    await Promise.all([slow, waiter])
+    expect(events).toEqual(['slow in', 'slow out', 'waiter in'])
+  })
+})

@@ -1,6 +1,8 @@
 /**
  * A lock file shared by processes: created with O_EXCL, holding its owner's pid, host and start
- * time; a lock whose owner died (same host) or that is older than `staleMs` is broken.
+ * time, and touched every `staleMs / 4` while held (a heartbeat). A lock whose owner died (same
+ * host) or whose heartbeat stopped for `staleMs` is broken; a live holder is waited for, however
+ * long its work (copying a large model) takes, up to `timeoutMs`.
  *
  * acquire: open(lock, 'wx') → EEXIST: read owner → stale? move aside, verify, retry : wait, retry
  */
@@ -10,9 +12,9 @@ import { hostname } from 'node:os'
 import { DuckmergeError, messageOf } from '../../errors.js'
 
 export interface LockOptions {
-  /** Give up after this long, with LOCKED. Default 30 s. */
+  /** Give up after this long, with LOCKED. Default 10 minutes. */
   readonly timeoutMs?: number
-  /** A lock older than this is considered abandoned. Default 10 minutes. */
+  /** A lock not touched for this long is abandoned. Default 60 s. */
   readonly staleMs?: number
 }
 
@@ -34,10 +36,17 @@ export async function withLockFile<T>(
   fn: () => Promise<T>,
   options: LockOptions = {},
 ): Promise<T> {
-  const token = await acquire(path, options.timeoutMs ?? 30_000, options.staleMs ?? 600_000)
+  const staleMs = options.staleMs ?? 60_000
+  const token = await acquire(path, options.timeoutMs ?? 600_000, staleMs)
+  const heartbeat = setInterval(() => {
+    const now = new Date()
+    fs.utimes(path, now, now).catch(() => undefined)
+  }, staleMs / 4)
+  heartbeat.unref()
   try {
     return await fn()
   } finally {
+    clearInterval(heartbeat)
     await release(path, token)
   }
 }
