@@ -65,6 +65,9 @@ export function pruneFiles(
   return snapshot.files.filter((file) => {
     let stats: FileStats | undefined | null = null
     return resolved.every(({ predicate, path, isPartition, values }) => {
+      // SQL semantics: `= NULL` (or `in (NULL)`) is never true, whatever the file holds.
+      if (predicate.op === 'in' ? values.every((v) => v === null) : values.includes(null))
+        return false
       if (!path || values.some((v) => v === undefined)) return true
       if (isPartition) {
         const v = partitionValueJs(file.partitionValues[path.physical[0] ?? ''], path.type)
