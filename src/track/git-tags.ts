@@ -85,6 +85,7 @@ export async function createAnnotatedTag(
   name: string,
   message: string,
 ): Promise<void> {
+  assertNotOption(name)
   if (await tagExists(repo, name))
     throw new DuckmergeError(
       'VALIDATION_FAILED',
@@ -128,6 +129,8 @@ export interface DiffStat {
  * const stat = await diffStat(repo, 'e0.1.0', 'e0.2.0')  // { files: [{ path: 'train.py', added: 3, deleted: 1 }], … }
  */
 export async function diffStat(repo: string, from: string, to: string): Promise<DiffStat> {
+  assertNotOption(from)
+  assertNotOption(to)
   const onError = (stderr: string) => gitFailure(`Cannot diff ${from}..${to} in ${repo}`, stderr)
   const numstat = await gitOk(repo, ['diff', '--numstat', '-z', from, to, '--'], onError)
   const shortstat = await gitOk(repo, ['diff', '--shortstat', from, to, '--'], onError)
@@ -154,4 +157,14 @@ function parseNumstatZ(text: string): DiffStatFile[] {
     })
   }
   return files
+}
+
+/** A name that git would read as an option (`-d`, `--output=…`) is never passed on. */
+function assertNotOption(name: string): void {
+  if (name.startsWith('-'))
+    throw new DuckmergeError(
+      'USAGE',
+      `"${name}" is not a usable tag or revision name: it starts with "-". Use a name like e0.2.0.`,
+      { name },
+    )
 }

@@ -160,6 +160,22 @@ describe.skipIf(!hasFixtures)(titled('exp list and diff on the xetrack fixtures'
     expect((await listExperiments({ db })).experiments).toHaveLength(3)
   })
 
+  test('--version-column, --run-column and --table name other columns and tables', async () => {
+    const byModel = await listExperiments({ db: xetrack.b(), versionColumn: 'model' })
+    expect(byModel.experiments.map((e) => [e.version, e.rows, e.runs.length])).toEqual([
+      ['tiny-mlp', 60, 3],
+    ])
+    const noRuns = await listExperiments({ db: xetrack.b(), runColumn: 'experiment_version' })
+    expect(noRuns.runColumn).toBe('experiment_version')
+    const badRun = await listExperiments({ db: xetrack.b(), runColumn: 'run_id' }).catch((e) => e)
+    expect(badRun.code).toBe('COLUMN_NOT_FOUND')
+    expect(badRun.message).toContain('has no run column "run_id"')
+    const badTable = await listExperiments({ db: xetrack.b(), table: 'runs' }).catch((e) => e)
+    expect(badTable.code).toBe('TABLE_NOT_FOUND')
+    expect(badTable.message).toContain('Table "runs" not found in')
+    expect(badTable.message).toContain('(tables: metrics, predictions)')
+  })
+
   test('no table with the version column; a file that is not SQLite; a missing file', async () => {
     const dir = tempDir()
     const noVersion = await listExperiments({ db: xetrack.a(), versionColumn: 'run' }).catch(
