@@ -186,6 +186,20 @@ describe('appendTable', () => {
   })
 })
 
+describe('idempotent writers racing', () => {
+  test('two writers with the same txn: one commits, the other reports skipped', async () => {
+    const table = await events()
+    const txn = { appId: 'loader', version: 1 }
+    const results = await Promise.all([
+      appendTable({ path: table, source: { rows: rows(9, 10) }, txn }),
+      appendTable({ path: table, source: { rows: rows(9, 10) }, txn }),
+    ])
+    expect(results.map((r) => r.skipped === true).sort()).toEqual([false, true])
+    expect(await readRows(table, 'id')).toHaveLength(10)
+    expect((await loadSnapshot(table)).version).toBe(1)
+  })
+})
+
 describe('overwriteTable', () => {
   test('whole table: removes every file and writes the new rows', async () => {
     const table = await events()

@@ -13,6 +13,7 @@ import {
   openForWrite,
   outputMetrics,
   reconcileSchema,
+  skipIfTxnWon,
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
@@ -34,6 +35,10 @@ export interface AppendOptions extends WriteOptions {
  * const { version, metrics } = await appendTable({ path: '/data/events', source: { file: 'new.parquet' } })
  */
 export async function appendTable(options: AppendOptions): Promise<WriteResult> {
+  return skipIfTxnWon(options, 'WRITE', () => appendTableOnce(options))
+}
+
+async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {
   const db = await DuckDb.open()
   try {
     const snapshot = await openForWrite(options.path, db)

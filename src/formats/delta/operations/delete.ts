@@ -10,6 +10,7 @@ import {
   commitAndCheckpoint,
   openForWrite,
   removeOf,
+  skipIfTxnWon,
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
@@ -34,6 +35,10 @@ export interface DeleteOptions extends WriteOptions {
  * metrics.numDeletedRows // 42
  */
 export async function deleteWhere(options: DeleteOptions): Promise<WriteResult> {
+  return skipIfTxnWon(options, 'DELETE', () => deleteWhereOnce(options))
+}
+
+async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
   const started = Date.now()
   const db = await DuckDb.open()
   try {

@@ -18,6 +18,7 @@ import {
   outputMetrics,
   reconcileSchema,
   removeOf,
+  skipIfTxnWon,
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
@@ -47,6 +48,10 @@ export interface OverwriteOptions extends WriteOptions {
  * await overwriteTable({ path: '/data/events', source: { file: 'day.parquet' }, where: "day = DATE '2024-05-01'" })
  */
 export async function overwriteTable(options: OverwriteOptions): Promise<WriteResult> {
+  return skipIfTxnWon(options, 'WRITE', () => overwriteTableOnce(options))
+}
+
+async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResult> {
   const db = await DuckDb.open()
   try {
     const snapshot = await openForWrite(options.path, db)

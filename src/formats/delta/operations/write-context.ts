@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs'
 import type { DuckDb } from '../../../engine/duckdb.js'
 import { raw, type Sql, sql } from '../../../engine/sql.js'
-import { DuckmergeError, messageOf } from '../../../errors.js'
+import { DuckmergeError, isDuckmergeError, messageOf } from '../../../errors.js'
 import type { ProgressCallback } from '../../../progress.js'
 import type { Action, AddFile, Metadata, RemoveFile } from '../actions.js'
 import { writeCheckpoint } from '../checkpoint-write.js'
@@ -112,6 +112,29 @@ export async function commitAndCheckpoint(
     )
     await Promise.all(written.map((p) => fs.rm(p, { force: true })))
     throw error
+  }
+}
+
+/**
+ * Idempotent writes racing with the same txn: the one that loses sees COMMIT_CONFLICT
+ * (concurrent-transaction); if the winner recorded this batch (or a later one), the batch is in
+ * the table, so the loser reports `skipped` instead of failing.
+ */
+export async function skipIfTxnWon(
+  options: Pick<WriteOptions, 'path' | 'txn'>,
+  operation: string,
+  run: () => Promise<WriteResult>,
+): Promise<WriteResult> {
+  try {
+    return await run()
+  } catch (error) {
+    const txn = options.txn
+    if (!txn || !isDuckmergeError(error, 'COMMIT_CONFLICT')) throw error
+    if (error.details.reason !== 'concurrent-transaction') throw error
+    const snapshot = await loadSnapshot(options.path)
+    const last = snapshot.appTransactions.get(txn.appId)
+    if (last === undefined || last.version < txn.version) throw error
+    return { version: snapshot.version, operation, metrics: {}, skipped: true }
   }
 }
 
