@@ -7,6 +7,7 @@
  *     → dry run: count │ else: one transaction: alter/create, insert/delete per table → commit
  *     → close (checkpoint) → with --output: rename temp onto OUT
  */
+import { stat } from 'node:fs/promises'
 import type { Session } from '../engine/dialect.js'
 import {
   assertExists,
@@ -89,6 +90,7 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
   const output = options.output ?? options.base
   const inPlace = await isSamePath(output, options.base)
   const dryRun = options.dryRun ?? false
+  if (!inPlace) await assertReplaceable(output, engine)
 
   const work = async (target: string, readOnly: boolean) => {
     const session = await open(engine, { base: target, exp: options.exp, readOnly })
@@ -121,6 +123,31 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
     ...totals(tables),
     durationMs: Math.round(performance.now() - started),
     tables,
+  }
+}
+
+/**
+ * OUT may be replaced only when it is a plain file with no journal beside it: a leftover
+ * `-wal`/`-journal` (SQLite) or `.wal` (DuckDB) would be replayed into the new file on its next
+ * open, and replacing a folder would delete it.
+ */
+async function assertReplaceable(output: string, engine: Engine): Promise<void> {
+  const existing = await stat(output).catch(() => undefined)
+  if (existing?.isDirectory())
+    throw new DuckmergeError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write ${output}: it is a folder. Pass the path of a database file for --output.`,
+      { path: output },
+    )
+  const sidecars = engine === 'sqlite' ? ['-wal', '-journal'] : ['.wal']
+  for (const suffix of sidecars) {
+    const found = await stat(`${output}${suffix}`).catch(() => undefined)
+    if (found)
+      throw new DuckmergeError(
+        'OUTPUT_UNWRITABLE',
+        `Cannot replace ${output}: ${output}${suffix} exists, so a program has it open or did not close it cleanly. Close that program (or open and close ${output} once), or choose another --output.`,
+        { path: output },
+      )
   }
 }
 

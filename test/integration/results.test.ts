@@ -1,5 +1,5 @@
 /** Results databases: merge and rebase through the library on real xetrack files and built DBs. */
-import { copyFileSync, existsSync, readFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
@@ -534,6 +534,27 @@ describe('SQLite semantics', () => {
     } finally {
       writer.close()
     }
+  })
+
+  test('--output naming a folder, or a file with a journal beside it, is refused; nothing changes', async () => {
+    const dir = tempDir()
+    const base = makeSqlite(join(dir, 'base.db'), ['create table t (id int primary key)'])
+    const exp = makeSqlite(join(dir, 'exp.db'), [
+      'create table t (id int primary key)',
+      'insert into t values (1)',
+    ])
+    const folder = join(dir, 'results')
+    mkdirSync(folder)
+    writeFileSync(join(folder, 'keep.txt'), 'mine')
+    const stale = makeSqlite(join(dir, 'stale.db'), ['create table t (id int primary key)'])
+    writeFileSync(`${stale}-journal`, 'x')
+    const before = hashTree(dir)
+    for (const output of [folder, stale]) {
+      const error = await mergeResults({ base, exp, output }).catch((e: unknown) => e)
+      expect(isDuckmergeError(error, 'OUTPUT_UNWRITABLE')).toBe(true)
+      expect((error as Error).message).toContain(output)
+    }
+    expect(hashTree(dir)).toEqual(before)
   })
 
   test('--output equal to base merges in place', async () => {
