@@ -220,6 +220,16 @@ async function check(options: ArtifactsOptions): Promise<void> {
         `Output ${output} is a directory; artifacts writes one file per output. Name a file (--output-db / --output-data).`,
         { output },
       )
+  for (const [name, group] of [
+    ['results', results],
+    ['data', data],
+  ] as const)
+    if (group && resolve(group.output ?? group.base) === resolve(group.exp))
+      throw new DuckmergeError(
+        'OUTPUT_IS_INPUT',
+        `The ${name} output ${group.output ?? group.base} is the exp input: inputs are never replaced. Write the output to base (the default) or a new path.`,
+        { artifact: name, output: group.output ?? group.base },
+      )
   if (results && data) {
     const db = resolve(results.output ?? results.base)
     const dataOut = resolve(data.output ?? data.base)

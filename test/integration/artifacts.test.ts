@@ -330,6 +330,20 @@ describe.skipIf(!hasFixtures)(`duckmerge artifacts (${noFixturesReason})`, () =>
     const noStrategy = cli(dir, ['--base-db', 'experiments.db', '--exp-db', 'sweep.db'])
     expect(noStrategy.code).toBe(2)
     expect(noStrategy.stderr).toContain('no strategy for the results database')
+    const onExp = cli(dir, [
+      '--strategy',
+      'merge',
+      '--base-db',
+      'experiments.db',
+      '--exp-db',
+      'sweep.db',
+      '--output-db',
+      'sweep.db',
+    ])
+    expect(onExp.code).toBe(1)
+    expect(onExp.stderr).toContain(
+      '[OUTPUT_IS_INPUT]: The results output sweep.db is the exp input',
+    )
     const half = cli(dir, ['--strategy', 'merge', '--base-db', 'experiments.db'])
     expect(half.code).toBe(2)
     writeFileSync(join(dir, 'bad.yaml'), 'merge:\n  strategy: squash\n')
