@@ -127,6 +127,12 @@ try {
     `  log() as the caller sees it: ${((logMs * 1000) / rows).toFixed(2)} µs mean per call (loop ${logMs.toFixed(0)} ms), sampled p99 ${(p99 * 1000).toFixed(1)} µs`,
   )
 
+  // The alternative design, group commits on the caller's thread, runs at the batched floor but
+  // stops the event loop for every commit; the write worker never does.
+  line(
+    `  main-thread group commit instead: ${((batchedM.ms / rows) * 4096).toFixed(1)} ms event-loop stall per 4096-row commit (from the batched floor); write worker: none`,
+  )
+
   // Tracker, four processes on one fresh file, released together.
   const perProcess = Math.floor(rows / 4)
   const shared = join(dir, 'shared.db')

@@ -64,6 +64,34 @@ describe('log', () => {
     }
   })
 
+  test('rows of changing shapes: a column appears with its first non-null value', async () => {
+    const db = join(tempDir(), 'e.db')
+    const tracker = new Tracker({ db, trackId: 'r1', params: { a: 0 } })
+    tracker.log({ a: 1, b: null })
+    tracker.log({ a: 2, b: null })
+    tracker.log({ a: 3, b: 'x' })
+    tracker.log({ a: 4, b: null })
+    tracker.log({ b: 5, a: 6 })
+    tracker.log({ track_id: 'not-mine', timestamp: 'never', c: 7 })
+    tracker.log({ c: 8 })
+    await tracker.close()
+    expect(schema(db, 'default')).toBe(
+      'CREATE TABLE "default" (track_id TEXT, timestamp TEXT, "a" INTEGER, "b" TEXT, ' +
+        '"c" INTEGER, PRIMARY KEY (track_id, timestamp))',
+    )
+    expect(read(db, 'select track_id, a, b, c from "default" order by timestamp')).toEqual([
+      { track_id: 'r1', a: 1, b: null, c: null },
+      { track_id: 'r1', a: 2, b: null, c: null },
+      { track_id: 'r1', a: 3, b: 'x', c: null },
+      { track_id: 'r1', a: 4, b: null, c: null },
+      // TEXT affinity, as in xetrack's quirks table: a number in a TEXT column becomes text,
+      // and a JavaScript number is a double, so 5 reads back as '5.0'.
+      { track_id: 'r1', a: 6, b: '5.0', c: null },
+      { track_id: 'r1', a: 0, b: null, c: 7 },
+      { track_id: 'r1', a: 0, b: null, c: 8 },
+    ])
+  })
+
   test('setParams adds a param column; older rows keep NULL there', async () => {
     const db = join(tempDir(), 'e.db')
     const tracker = new Tracker({ db, params: { model: 'a' }, trackId: 'r1' })
