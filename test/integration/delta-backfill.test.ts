@@ -2,7 +2,8 @@
 import { cpSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { raw } from '../../src/engine/sql.js'
+import { withDuckDb } from '../../src/engine/duckdb.js'
+import { literal, raw, sql } from '../../src/engine/sql.js'
 import { backfill, loadSnapshot, readCommit } from '../../src/formats/delta/index.js'
 import { runCli } from '../support/cli.js'
 import { hashTree } from '../support/snapshot.js'
@@ -228,6 +229,69 @@ describe('delta backfill details', () => {
       },
     })
     expect(seen).toEqual(['1/3', '2/3', '3/3'])
+  })
+})
+
+describe('delta backfill edge cases', () => {
+  test('a folder of Parquet files works as staging', async () => {
+    const dir = tempDir()
+    const main = join(dir, 'main')
+    const staging = join(dir, 'staging')
+    await createTable(main, [certs([10, 11])])
+    mkdirSync(staging)
+    await withDuckDb({}, async (db) => {
+      await db.run(
+        sql`copy (${certs([11, 12], 'new')}) to ${literal(join(staging, 'a.parquet'))} (format parquet)`,
+      )
+      await db.run(
+        sql`copy (${certs([13], 'new')}) to ${literal(join(staging, 'b.parquet'))} (format parquet)`,
+      )
+    })
+    const report = await backfill({ main, staging, keys: ['source_url', 'cert_index'] })
+    expect(report).toMatchObject({ rowsInserted: 2, rowsSkipped: 1, stagingAfter: 'deleted' })
+    expect(await indexes(main)).toEqual([10, 11, 12, 13])
+  })
+
+  test('NULL keys match NULL keys, so a re-run does not insert them again', async () => {
+    const dir = tempDir()
+    const main = join(dir, 'main')
+    const staging = join(dir, 'staging')
+    await createTable(main, [certs([10])])
+    const withNull = raw(
+      `select null::varchar as source_url, 5::bigint as cert_index, 'n' as domain`,
+    )
+    await createTable(staging, [withNull])
+    const copy = join(dir, 'copy')
+    cpSync(staging, copy, { recursive: true })
+    expect(
+      (await backfill({ main, staging, keys: ['source_url', 'cert_index'] })).rowsInserted,
+    ).toBe(1)
+    cpSync(copy, staging, { recursive: true })
+    const again = await backfill({ main, staging, keys: ['source_url', 'cert_index'] })
+    expect(again).toMatchObject({ rowsInserted: 0, rowsSkipped: 1 })
+    expect(await indexes(main)).toEqual([5, 10])
+  })
+
+  test('duplicates across several batches: one row per key, batches stay whole', async () => {
+    const dir = tempDir()
+    const main = join(dir, 'main')
+    const staging = join(dir, 'staging')
+    await createTable(main, [certs([1])])
+    await createTable(staging, [certs([1, 2, 3, 4, 5], 'a'), certs([2, 4, 6], 'b')])
+    const report = await backfill({
+      main,
+      staging,
+      keys: ['source_url', 'cert_index'],
+      batchRows: 2,
+    })
+    expect(report).toMatchObject({
+      rowsInserted: 5,
+      rowsSkipped: 1,
+      duplicatesInStaging: 2,
+      batches: 3,
+    })
+    expect(report.perBatch.map((b) => b.rowsInserted + b.rowsSkipped)).toEqual([2, 2, 2])
+    expect(await indexes(main)).toEqual([1, 2, 3, 4, 5, 6])
   })
 })
 

@@ -1,19 +1,23 @@
 /**
- * The plan of a staging backfill, computed once in DuckDB before any write: staging rows
- * deduplicated by key, cut into deterministic batches, each row flagged when main has its key.
+ * The plan of a staging backfill, computed in DuckDB before any write: duplicate staging keys
+ * resolved, deterministic batches, and per batch the query of rows main lacks.
  */
 import type { DuckDb } from '../../engine/duckdb.js'
 import { ident, identList, join, raw, type Sql, sql } from '../../engine/sql.js'
 import { keyCondition } from './merge-plan.js'
 
-export const PLAN_TABLE = '__bf_plan'
 const BATCH = '__bf_batch'
-const IN_MAIN = '__bf_in_main'
 
 export interface PlanInput {
-  /** Staging rows with `__delta_file` and `__delta_row_index` (for the duplicate tie-break). */
+  /** A view of the staging rows. */
   readonly staging: Sql
-  /** Main's rows (only its key columns are read); undefined when main is new and empty. */
+  /**
+   * The same rows with `__delta_file` and `__delta_row_index` (the duplicate tie-break); omitted
+   * when the caller proved every key distinct.
+   */
+  readonly stagingWithFiles?: Sql
+  readonly stagingRows: number
+  /** Main's key columns (a relation); undefined when main is new and empty. */
   readonly main: Sql | undefined
   readonly keys: readonly string[]
   /** The columns written to main, in its schema order. */
@@ -21,70 +25,96 @@ export interface PlanInput {
   readonly batchRows: number
 }
 
-export interface BatchCounts {
+export interface BatchPlan {
   readonly batch: number
-  readonly rowsInserted: number
-  readonly rowsSkipped: number
+  /** Distinct staging keys in this batch. */
+  readonly rows: number
+  /** How many of them main lacks; undefined when only writing the batch will tell (one batch). */
+  readonly newRows: number | undefined
+  /** The rows to insert: this batch's keys main lacks. */
+  readonly query: Sql
 }
 
 export interface BackfillPlan {
   readonly stagingRows: number
   readonly duplicatesInStaging: number
-  readonly batches: readonly BatchCounts[]
+  readonly batches: readonly BatchPlan[]
 }
 
 /**
- * Builds `__bf_plan`: one row per distinct staging key, its batch number and whether main
- * already holds the key. Keys compare NULL-safely (`is not distinct from`): with SQL equality a
+ * Plans a backfill. Keys compare NULL-safely (`is not distinct from`): with SQL equality a
  * NULL-keyed row would never match itself in main, and every re-run would insert it again.
  *
- * Of two staging rows with the same key the one kept is the first by (data file path, row
+ * Of several staging rows with one key, the one kept is the first by (data file path, row
  * position in that file): deterministic for a given staging table, so a re-run keeps the same
- * one. The others are counted as duplicatesInStaging.
+ * row. The others count as duplicatesInStaging. Only keys that do repeat pay for this ordering.
  *
- * Batches are cut from the distinct staging keys in key order, `batchRows` per batch, so batch
- * k holds the same keys on every run over the same staging data whatever main holds: that is
- * what lets a txn { appId, version: k } in main prove batch k was applied. (The anti-join
- * against main would make a re-run safe on its own; the txn skips the work and guards against a
- * batch committed just before a crash being written twice by a concurrent re-run.)
+ * Batches are cut from the distinct staging keys in key order, `batchRows` per batch, so batch k
+ * holds the same keys on every run over the same staging data, whatever main holds: that is what
+ * lets a txn { appId, version: k } in main prove batch k was applied. The anti-join against main
+ * would make a re-run safe on its own; the txn also skips the work, and a concurrent re-run that
+ * commits batch k first makes ours fail with a conflict instead of writing it twice.
+ *
+ * One batch (the default: up to 1M keys) is never materialized: its query streams staging
+ * through the anti-join straight into the Parquet writer.
  *
  * @example
- * await planBackfill(db, { staging, main, keys: ['source_url', 'cert_index'], columns, batchRows: 100_000 })
- * // { stagingRows: 1000, duplicatesInStaging: 2, batches: [{ batch: 0, rowsInserted: 700, rowsSkipped: 298 }] }
+ * const plan = await planBackfill(db, { staging: ident('s'), stagingRows: 1000, main, keys, columns, batchRows: 400 })
+ * // { stagingRows: 1000, duplicatesInStaging: 2, batches: [{ batch: 0, rows: 400, newRows: 280, query }, …] }
  */
 export async function planBackfill(db: DuckDb, input: PlanInput): Promise<BackfillPlan> {
   const keys = identList(input.keys)
-  const inMain = input.main
-    ? sql`exists (select 1 from ${input.main} as m where ${keyCondition(input.keys, 's', 'm', true)})`
-    : raw('false')
-  await db.run(
-    sql`create or replace temp table ${ident(PLAN_TABLE)} as select ${identList(input.columns)}, ${inMain} as ${ident(IN_MAIN)}, 0 as ${ident(BATCH)} from (select * from ${input.staging} qualify row_number() over (partition by ${keys} order by __delta_file, __delta_row_index) = 1) as s`,
-  )
-  const counts = await db.one<{ total: bigint; distinct_rows: bigint }>(
-    sql`select (select count(*) from ${input.staging}) as total, (select count(*) from ${ident(PLAN_TABLE)}) as distinct_rows`,
-  )
-  const stagingRows = Number(counts?.total ?? 0)
-  const distinct = Number(counts?.distinct_rows ?? 0)
-  // One batch needs no numbering: skip the sort.
-  if (distinct > input.batchRows)
+  const columns = identList(input.columns)
+  let duplicatesInStaging = 0
+  if (input.stagingWithFiles) {
     await db.run(
-      sql`create or replace temp table ${ident(PLAN_TABLE)} as select * exclude (${ident(BATCH)}), (row_number() over (order by ${keys}) - 1) // ${raw(String(input.batchRows))} as ${ident(BATCH)} from ${ident(PLAN_TABLE)}`,
+      sql`create or replace temp table __bf_dups as select ${keys}, count(*) as __bf_n from ${input.staging} group by all having count(*) > 1`,
     )
-  const rows = await db.all<{ batch: number | bigint; inserted: bigint; skipped: bigint }>(
-    sql`select ${ident(BATCH)} as batch, count(*) filter (where not ${ident(IN_MAIN)}) as inserted, count(*) filter (where ${ident(IN_MAIN)}) as skipped from ${ident(PLAN_TABLE)} group by all order by batch`,
+    const dups = await db.one<{ n: bigint | null }>(
+      raw('select sum(__bf_n - 1) as n from __bf_dups'),
+    )
+    duplicatesInStaging = Number(dups?.n ?? 0)
+  }
+  const distinct = input.stagingRows - duplicatesInStaging
+  const isDup = keyCondition(input.keys, 's', 'd', true)
+  const sColumns = join(input.columns.map((c) => sql`s.${ident(c)}`))
+  const deduped =
+    duplicatesInStaging === 0 || !input.stagingWithFiles
+      ? input.staging
+      : sql`(select ${sColumns} from ${input.staging} as s where not exists (select 1 from __bf_dups as d where ${isDup}) union all select ${columns} from (select s.* from ${input.stagingWithFiles} as s where exists (select 1 from __bf_dups as d where ${isDup}) qualify row_number() over (partition by ${join(input.keys.map((k) => sql`s.${ident(k)}`))} order by s.__delta_file, s.__delta_row_index) = 1))`
+  const lacking = (relation: Sql): Sql =>
+    input.main
+      ? sql`select ${columns} from ${relation} as s where not exists (select 1 from ${input.main} as m where ${keyCondition(input.keys, 's', 'm', true)})`
+      : sql`select ${columns} from ${relation} as s`
+
+  if (distinct <= input.batchRows)
+    return {
+      stagingRows: input.stagingRows,
+      duplicatesInStaging,
+      batches: [{ batch: 0, rows: distinct, newRows: undefined, query: lacking(deduped) }],
+    }
+
+  const batchOf = raw(`(row_number() over (order by ${keys.text}) - 1) // ${input.batchRows}`)
+  await db.run(
+    sql`create or replace temp table __bf_plan as select ${columns}, ${batchOf} as ${ident(BATCH)} from ${deduped}`,
+  )
+  await db.run(
+    sql`create or replace temp table __bf_new as select ${columns}, ${ident(BATCH)} from ${input.main ? sql`__bf_plan as s where not exists (select 1 from ${input.main} as m where ${keyCondition(input.keys, 's', 'm', true)})` : raw('__bf_plan')}`,
+  )
+  const counts = await db.all<{ batch: bigint | number; rows: bigint; fresh: bigint }>(
+    sql`select p.${ident(BATCH)} as batch, p.n as rows, coalesce(f.n, 0) as fresh from (select ${ident(BATCH)}, count(*) as n from __bf_plan group by all) as p left join (select ${ident(BATCH)}, count(*) as n from __bf_new group by all) as f using (${ident(BATCH)}) order by batch`,
   )
   return {
-    stagingRows,
-    duplicatesInStaging: stagingRows - distinct,
-    batches: rows.map((r) => ({
-      batch: Number(r.batch),
-      rowsInserted: Number(r.inserted),
-      rowsSkipped: Number(r.skipped),
-    })),
+    stagingRows: input.stagingRows,
+    duplicatesInStaging,
+    batches: counts.map((c) => {
+      const batch = Number(c.batch)
+      return {
+        batch,
+        rows: Number(c.rows),
+        newRows: Number(c.fresh),
+        query: sql`select ${columns} from __bf_new where ${ident(BATCH)} = ${raw(String(batch))}`,
+      }
+    }),
   }
-}
-
-/** The rows batch `batch` inserts into main: its keys main does not hold yet. */
-export function batchRowsSql(columns: readonly string[], batch: number): Sql {
-  return sql`select ${join(columns.map((c) => ident(c)))} from ${ident(PLAN_TABLE)} where ${ident(BATCH)} = ${raw(String(batch))} and not ${ident(IN_MAIN)}`
 }

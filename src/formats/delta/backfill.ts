@@ -17,9 +17,8 @@ import { ident, identList, join as joinSql, raw, type Sql, sql } from '../../eng
 import { DuckmergeError, messageOf } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { AddFile } from './actions.js'
-import { type BackfillPlan, batchRowsSql, planBackfill } from './backfill-plan.js'
+import { type BackfillPlan, type BatchPlan, planBackfill } from './backfill-plan.js'
 import { mergeOperationParameters } from './merge-metrics.js'
-import { candidateFiles } from './merge-prune.js'
 import { type SessionOptions, withMergeSession } from './merge-session.js'
 import { isDeltaTable, type ResolvedSource, resolveSource } from './merge-source.js'
 import { createTable } from './operations/create.js'
@@ -29,8 +28,9 @@ import {
   openForWrite,
 } from './operations/write-context.js'
 import { registerSnapshot } from './scan.js'
-import { duckDbToDeltaType, type StructType, typeToString } from './schema.js'
+import { deltaToDuckDbType, duckDbToDeltaType, type StructType, typeToString } from './schema.js'
 import type { Snapshot } from './snapshot-types.js'
+import { type PrunePredicate, pruneFiles } from './stats.js'
 import { txnAction } from './txn.js'
 import { numRecordsOf, writeDataFiles } from './write-files.js'
 
@@ -125,7 +125,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
   if (!(await hasData(staging))) return nothing()
 
   return withMergeSession(options, async (db) => {
-    const source = await resolveSource(db, staging, { withFileInfo: true, what: 'staging' })
+    const source = await resolveSource(db, staging, { what: 'staging' })
     await db.run(sql`create temp view __bf_staging as select * from ${source.relation}`)
     const stagingCount = await db.one<{ n: bigint }>(raw('select count(*) as n from __bf_staging'))
     if (Number(stagingCount?.n ?? 0) === 0) return nothing()
@@ -149,57 +149,57 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
 
     const appId = await backfillAppId(source, staging, options.keys, batchRows)
     const applied = snapshot.appTransactions.get(appId)?.version ?? -1
-    const columns = snapshot.schema.fields.map((f) => f.name)
 
     options.onProgress?.({ phase: 'backfill: planning', done: 0 })
-    const { plan, reads } = await planAgainstMain(db, snapshot, options.keys, columns, batchRows)
+    const stagingRows = Number(stagingCount?.n ?? 0)
+    const { plan, reads } = await planAgainstMain(db, snapshot, staging, options.keys, {
+      batchRows,
+      stagingRows,
+    })
 
     const perBatch: BatchReport[] = []
     const total = plan.batches.length
     let interrupted = false
-    for (const counts of plan.batches) {
+    for (const batch of plan.batches) {
       if (options.signal?.aborted) {
         interrupted = true
         break
       }
       const batchStarted = performance.now()
       let version: number | null = null
-      const alreadyApplied = counts.batch <= applied
       let inserted = 0
-      if (!alreadyApplied && counts.rowsInserted > 0) {
-        const adds = await writeDataFiles(db, main, batchRowsSql(columns, counts.batch), {
+      const alreadyApplied = batch.batch <= applied
+      if (!alreadyApplied && batch.newRows !== 0) {
+        const adds = await writeDataFiles(db, main, batch.query, {
           schema: snapshot.schema,
           partitionColumns: snapshot.partitionColumns,
         })
         inserted = adds.reduce((n, a) => n + numRecordsOf(a), 0)
-        version = await commitBatch(
-          main,
-          snapshot,
-          adds,
-          appId,
-          counts,
-          inserted,
-          reads,
-          options.keys,
-        )
-        snapshot = { ...snapshot, version }
+        if (adds.length > 0) {
+          version = await commitBatch(
+            main,
+            snapshot,
+            adds,
+            appId,
+            batch,
+            inserted,
+            reads,
+            options.keys,
+          )
+          snapshot = { ...snapshot, version }
+        }
       }
       const report: BatchReport = {
-        batch: counts.batch,
+        batch: batch.batch,
         rowsInserted: inserted,
-        rowsSkipped: counts.rowsSkipped + (alreadyApplied ? counts.rowsInserted : 0),
+        rowsSkipped: batch.rows - inserted,
         version,
         alreadyApplied,
         durationMs: Math.round(performance.now() - batchStarted),
       }
       perBatch.push(report)
       options.onBatch?.(report, total)
-      options.onProgress?.({
-        phase: 'backfill',
-        done: perBatch.length,
-        total,
-        unit: 'batches',
-      })
+      options.onProgress?.({ phase: 'backfill', done: perBatch.length, total, unit: 'batches' })
     }
     const rowsInserted = perBatch.reduce((n, b) => n + b.rowsInserted, 0)
     const rowsSkipped = perBatch.reduce((n, b) => n + b.rowsSkipped, 0)
@@ -231,32 +231,64 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
   })
 }
 
-/** Plans the batches against main's key columns, read only from files that may hold a staging key. */
+/**
+ * Plans the batches against main's key columns. One pass over staging's keys gives what pruning
+ * and the duplicate check need: their range (main files outside it are never read), whether any
+ * key is NULL (NULL matches NULL here, which min/max cannot see: then every file is read), and
+ * the number of distinct key hashes (all distinct: no duplicates, no need to look further).
+ */
 async function planAgainstMain(
   db: DuckDb,
   snapshot: Snapshot,
+  staging: string,
   keys: readonly string[],
-  columns: readonly string[],
-  batchRows: number,
+  sizes: { readonly batchRows: number; readonly stagingRows: number },
 ): Promise<{ plan: BackfillPlan; reads: Reads }> {
-  // NULL keys match NULL keys here, which min/max pruning cannot see: read every file then.
-  const nullKeys = await db.one<{ n: bigint }>(
-    sql`select count(*) as n from __bf_staging where ${orNull(keys)}`,
+  const typeOf = new Map(snapshot.schema.fields.map((f) => [f.name, f.type]))
+  const cast = (k: string) => {
+    const type = typeOf.get(k)
+    return sql`cast(${ident(k)} as ${raw(type === undefined ? 'VARCHAR' : deltaToDuckDbType(type))})`
+  }
+  const bounds = keys.map(
+    (k, i) =>
+      sql`min(${cast(k)})::varchar as ${ident(`min${i}`)}, max(${cast(k)})::varchar as ${ident(`max${i}`)}`,
   )
-  const prune = Number(nullKeys?.n ?? 0) === 0
-  const candidates = prune
-    ? await candidateFiles(db, snapshot, keys, ident('__bf_staging'))
-    : undefined
-  const files = candidates?.files ?? snapshot.files
+  const stats =
+    (
+      await db.allJson<Record<string, string | number | null>>(
+        sql`select count(*) filter (where ${orNull(keys)}) as nulls, count(distinct hash(${identList(keys)})) as hashes, ${joinSql(bounds)} from __bf_staging`,
+      )
+    )[0] ?? {}
+  const predicates: PrunePredicate[] =
+    Number(stats.nulls ?? 0) === 0
+      ? keys.map((column, i) => ({
+          column,
+          op: 'between',
+          values: [stats[`min${i}`] ?? null, stats[`max${i}`] ?? null],
+        }))
+      : []
+  const files = pruneFiles(snapshot, predicates)
   await registerSnapshot(db, snapshot, '__bf_main', { files })
+  // Equal hashes are necessary for equal keys: when every hash differs there is no duplicate.
+  const mayRepeat = Number(stats.hashes ?? 0) < sizes.stagingRows
+  if (mayRepeat) {
+    const withFiles = await resolveSource(db, staging, { withFileInfo: true, what: 'staging' })
+    await db.run(sql`create temp view __bf_staging_files as select * from ${withFiles.relation}`)
+  }
   const plan = await planBackfill(db, {
     staging: ident('__bf_staging'),
+    ...(mayRepeat ? { stagingWithFiles: ident('__bf_staging_files') } : {}),
+    stagingRows: sizes.stagingRows,
     main: files.length > 0 ? sql`(select ${identList(keys)} from __bf_main)` : undefined,
     keys,
-    columns,
-    batchRows,
+    columns: snapshot.schema.fields.map((f) => f.name),
+    batchRows: sizes.batchRows,
   })
-  return { plan, reads: { files, scope: candidates?.mayMatch ?? 'all' } }
+  const scope =
+    predicates.length === 0
+      ? ('all' as const)
+      : (add: AddFile) => pruneFiles({ ...snapshot, files: [add] }, predicates).length > 0
+  return { plan, reads: { files, scope } }
 }
 
 type Reads = { files: readonly AddFile[]; scope: 'all' | ((add: AddFile) => boolean) }
@@ -273,7 +305,7 @@ async function commitBatch(
   snapshot: Snapshot,
   adds: readonly AddFile[],
   appId: string,
-  counts: { batch: number; rowsSkipped: number },
+  batch: BatchPlan,
   inserted: number,
   reads: Reads,
   keys: readonly string[],
@@ -281,7 +313,7 @@ async function commitBatch(
   const bytes = adds.reduce((n, a) => n + a.size, 0)
   const result = await commitAndCheckpoint(
     main,
-    [...adds.map((add) => ({ add })), txnAction({ appId, version: counts.batch })],
+    [...adds.map((add) => ({ add })), txnAction({ appId, version: batch.batch })],
     {
       readVersion: snapshot.version,
       operation: 'MERGE',
@@ -290,7 +322,7 @@ async function commitBatch(
         [{ kind: 'notMatched', action: 'insert', values: 'all' }],
       ),
       operationMetrics: {
-        numSourceRows: String(inserted + counts.rowsSkipped),
+        numSourceRows: String(batch.rows),
         numTargetRowsInserted: String(inserted),
         numTargetRowsUpdated: '0',
         numTargetRowsDeleted: '0',

@@ -3,7 +3,7 @@ import { existsSync, promises as fs } from 'node:fs'
 import { join as joinPath, resolve } from 'node:path'
 import type { DuckDb } from '../../engine/duckdb.js'
 import { assertExists } from '../../engine/files.js'
-import { ident, join, raw, Sql, type SqlValue, sql } from '../../engine/sql.js'
+import { ident, join, literal, raw, Sql, type SqlValue, sql } from '../../engine/sql.js'
 import { DuckmergeError, messageOf } from '../../errors.js'
 import { logDir } from './log-store.js'
 import { scanSql } from './scan.js'
@@ -84,7 +84,8 @@ export async function resolveSource(
       typeof source === 'string' ? [source] : (source as string[]),
       what,
     )
-    const list = join(paths.map((p) => sql`${p}`))
+    // Quoted literals, not bound values: the relation must be usable as a view body.
+    const list = join(paths.map((p) => literal(p)))
     const fileInfo = withFileInfo ? raw(', filename = true, file_row_number = true') : raw('')
     const scan = sql`read_parquet([${list}], hive_partitioning = true, union_by_name = true${fileInfo})`
     const relation = withFileInfo

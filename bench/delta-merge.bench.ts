@@ -1,0 +1,129 @@
+/**
+ * Delta backfill and MERGE against their DuckDB floors (`npx tsx bench/delta-merge.bench.ts`).
+ *
+ * - backfill: main 10M rows in 10 files, staging 1M rows of which 30% have keys already in main.
+ *   Floor: reading main's key columns plus writing the new rows to one Parquet file with DuckDB.
+ *   Target ≤ 2x, peak RSS < 1 GB.
+ * - update merge touching 1 of main's 10 files (10%). Floor: rewriting that file with DuckDB.
+ *   Target ≤ 1.5x.
+ * DELTA_BENCH_SCALE=0.1 runs a tenth of the sizes (for a quick look).
+ */
+import { join } from 'node:path'
+import { withDuckDb } from '../src/engine/duckdb.js'
+import { literal, raw, sql } from '../src/engine/sql.js'
+import {
+  appendTable,
+  backfill,
+  createTable,
+  dataFilePath,
+  loadSnapshot,
+  merge,
+} from '../src/formats/delta/index.js'
+import { benchDir, measure, report } from './support.js'
+
+const scale = Number(process.env.DELTA_BENCH_SCALE ?? '1')
+const FILES = 10
+const PER_FILE = Math.round(1_000_000 * scale)
+const MAIN_ROWS = FILES * PER_FILE
+const STAGING_ROWS = Math.round(1_000_000 * scale)
+const KNOWN = Math.round(STAGING_ROWS * 0.3)
+
+const { dir, done } = benchDir('delta-merge')
+try {
+  const main = join(dir, 'main')
+  const staging = join(dir, 'staging')
+  process.stdout.write(
+    `building main (${MAIN_ROWS} rows, ${FILES} files) and staging (${STAGING_ROWS} rows, ${KNOWN} known keys)…\n`,
+  )
+  // Main: file k holds cert_index [k·PER_FILE, (k+1)·PER_FILE), so file statistics can prune.
+  const rowsOf = (from: number, to: number) =>
+    `select 'https://ct.example/log' || (i % 16) as source_url, i as cert_index, 'host' || i || '.example.com' as domain, i * 7 as seen_at from range(${from}, ${to}) t(i)`
+  await createTable({ path: main, source: { query: rowsOf(0, PER_FILE) } })
+  for (let k = 1; k < FILES; k++)
+    await appendTable({ path: main, source: { query: rowsOf(k * PER_FILE, (k + 1) * PER_FILE) } })
+  // Staging: 30% of its keys spread over main's range (every file), 70% new keys past it.
+  const stride = Math.floor(MAIN_ROWS / KNOWN)
+  await createTable({
+    path: staging,
+    source: {
+      query: `select 'https://ct.example/log' || (i % 16) as source_url, i as cert_index, 'staged' || i || '.example.com' as domain, i * 7 as seen_at from (select range * ${stride} as i from range(${KNOWN}) union all select ${MAIN_ROWS} + range as i from range(${STAGING_ROWS - KNOWN}))`,
+    },
+  })
+  const mainFiles = (await loadSnapshot(main)).files.map((f) => dataFilePath(main, f.path))
+  const stagingFiles = (await loadSnapshot(staging)).files.map((f) => dataFilePath(staging, f.path))
+  const list = (paths: readonly string[]) =>
+    raw(`[${paths.map((p) => literal(p).text).join(', ')}]`)
+
+  // Floor: read main's key columns, then write the new rows to one Parquet file.
+  const readKeys = await measure(() =>
+    withDuckDb({}, (db) =>
+      db.all(sql`select max(source_url), max(cert_index) from read_parquet(${list(mainFiles)})`),
+    ),
+  )
+  const writeNew = await measure(() =>
+    withDuckDb({}, (db) =>
+      db.run(
+        sql`copy (select * from read_parquet(${list(stagingFiles)}) where cert_index >= ${MAIN_ROWS}) to ${literal(join(dir, 'floor-new.parquet'))} (format parquet, compression zstd)`,
+      ),
+    ),
+  )
+  const floor = {
+    ms: readKeys.ms + writeNew.ms,
+    peakRssMb: Math.max(readKeys.peakRssMb, writeNew.peakRssMb),
+  }
+  process.stdout.write(
+    `floor parts: read main keys ${readKeys.ms.toFixed(0)} ms, write new rows ${writeNew.ms.toFixed(0)} ms\n`,
+  )
+  const antiJoin = await measure(() =>
+    withDuckDb({}, (db) =>
+      db.run(
+        sql`copy (select * from read_parquet(${list(stagingFiles)}) s where not exists (select 1 from read_parquet(${list(mainFiles)}) m where m.source_url = s.source_url and m.cert_index = s.cert_index)) to ${literal(join(dir, 'floor-anti.parquet'))} (format parquet, compression zstd)`,
+      ),
+    ),
+  )
+
+  let inserted = 0
+  const backfillRun = await measure(async () => {
+    const r = await backfill({ main, staging, keys: ['source_url', 'cert_index'] })
+    inserted = r.rowsInserted
+  })
+  report(
+    `backfill ${STAGING_ROWS} staging rows into ${MAIN_ROWS} (${inserted} inserted)`,
+    backfillRun,
+    { label: 'read main keys + write new rows, DuckDB', m: floor },
+    { ratio: 2, rssMb: 1024 },
+  )
+  report('  (reference) one DuckDB anti-join COPY', antiJoin, undefined)
+
+  // Update merge: 20% of the rows of the first file get a new domain.
+  const touched = (await loadSnapshot(main)).files.find(
+    (f) => f.stats?.includes('"minValues":{"source_url"') && f.stats.includes('"cert_index":0,'),
+  )
+  const touchedPath = touched ? dataFilePath(main, touched.path) : (mainFiles[0] ?? '')
+  const rewrite = await measure(() =>
+    withDuckDb({}, (db) =>
+      db.run(
+        sql`copy (select * from read_parquet(${touchedPath})) to ${literal(join(dir, 'floor-rewrite.parquet'))} (format parquet, compression zstd)`,
+      ),
+    ),
+  )
+  let metrics = ''
+  const mergeRun = await measure(async () => {
+    const r = await merge(
+      main,
+      sql`select 'https://ct.example/log' || (i % 16) as source_url, i as cert_index, 'updated' as domain, 0::bigint as seen_at from range(0, ${PER_FILE}, 5) t(i)`,
+      { on: ['source_url', 'cert_index'] },
+    )
+      .whenMatchedUpdate('all')
+      .execute()
+    metrics = `${r.metrics.numTargetRowsUpdated} updated, ${r.metrics.numTargetFilesRemoved}/${r.metrics.numTargetFilesBeforeSkipping} files rewritten`
+  })
+  report(
+    `update merge touching 1 of ${FILES} files (${metrics})`,
+    mergeRun,
+    { label: 'rewrite that file, DuckDB', m: rewrite },
+    { ratio: 1.5 },
+  )
+} finally {
+  done()
+}
