@@ -166,7 +166,10 @@ function legend(spec: ChartSpec, left: number, top: number): string[] {
     `<text x="${left}" y="${top + 4}" font-weight="600" fill="#111">${esc(spec.series.length > 1 || spec.series[0]?.name ? 'experiment' : '')}</text>`,
   ]
   let row = top + 26
-  spec.series.forEach((series, i) => {
+  // Room for about 15 entries beside the plot; the rest are summed up in one line.
+  const room = 15
+  const shown = spec.series.length > room ? spec.series.slice(0, room - 1) : spec.series
+  shown.forEach((series, i) => {
     const color = COLORS[i % COLORS.length] ?? '#000'
     out.push(
       `<line x1="${left}" x2="${left + 22}" y1="${row}" y2="${row}" stroke="${color}" stroke-width="2"/>`,
@@ -175,6 +178,12 @@ function legend(spec: ChartSpec, left: number, top: number): string[] {
     )
     row += 22
   })
+  if (shown.length < spec.series.length) {
+    out.push(
+      `<text x="${left}" y="${row}" dominant-baseline="middle" fill="#555">… and ${spec.series.length - shown.length} more</text>`,
+    )
+    row += 22
+  }
   if (spec.bandLabel) {
     row += 6
     out.push(
