@@ -79,6 +79,11 @@ export interface Connection {
   all<T = Record<string, unknown>>(query: Sql): Promise<T[]>
   /** Runs `fn` inside one transaction; rolls back and rethrows on failure. */
   transaction<T>(fn: () => Promise<T>): Promise<T>
+  /**
+   * Asks the running statement to stop (DuckDB). SQLite statements cannot be interrupted through
+   * better-sqlite3: they finish, and the next statement boundary is where a caller checks.
+   */
+  interrupt(): void
   /** Names of the user tables in `schema`, in catalog order. */
   tables(schema: string): Promise<string[]>
   /** The table's columns, key and indexes, or undefined when `schema` has no such table. */

@@ -94,6 +94,10 @@ export class DuckDbConnection implements Connection {
     return this.#db.transaction(fn)
   }
 
+  interrupt(): void {
+    this.#db.connection.interrupt()
+  }
+
   /** Tables of the catalog's `main` schema, by name (DuckDB keeps no creation order across opens). */
   async tables(catalog: string): Promise<string[]> {
     const rows = await this.#db.all<{ table_name: string }>(

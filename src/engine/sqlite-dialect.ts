@@ -30,6 +30,14 @@ export const sqliteDialect: Dialect = {
   widen: (base) => base,
 }
 
+/**
+ * better-sqlite3 runs synchronously, so a signal (Ctrl-C) is only handled between statements if
+ * the event loop gets a turn: each statement starts on a new one.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
 interface XInfoRow {
   name: string
   type: string
@@ -48,11 +56,17 @@ export class SqliteConnection implements Connection {
   }
 
   async run(query: Sql): Promise<number> {
+    await nextTurn()
     return runSync(this.#db, query)
   }
 
   async all<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+    await nextTurn()
     return allSync<T>(this.#db, query)
+  }
+
+  interrupt(): void {
+    // better-sqlite3 has no sqlite3_interrupt: see Connection.interrupt.
   }
 
   /** BEGIN IMMEDIATE: take the write lock up front, so a concurrent writer fails fast. */

@@ -37,6 +37,11 @@ export interface ResultsMergeOptions {
   readonly key?: readonly string[]
   readonly dryRun?: boolean
   readonly onProgress?: ProgressCallback
+  /**
+   * Aborting stops at the next statement (DuckDB: the running one is interrupted); the call
+   * fails with INTERRUPTED, the transaction is rolled back and no output appears.
+   */
+  readonly signal?: AbortSignal
 }
 
 export type ResultsRebaseOptions = ResultsMergeOptions & { readonly key: readonly string[] }
@@ -94,13 +99,19 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
 
   const work = async (target: string, readOnly: boolean) => {
     const session = await open(engine, { base: target, exp: options.exp, readOnly })
+    const { signal } = options
+    const interrupt = () => session.connection.interrupt()
+    signal?.addEventListener('abort', interrupt, { once: true })
     let closed = false
     try {
       const tables = await runTables(session, strategy, options, names, readOnly)
       closed = true
       await session.close()
       return tables
+    } catch (error) {
+      throw signal?.aborted ? interrupted(error) : error
     } finally {
+      signal?.removeEventListener('abort', interrupt)
       if (!closed) await session.close().catch(() => undefined)
     }
   }
@@ -208,6 +219,7 @@ async function runTables(
         total: jobs.length,
         unit: 'tables',
       })
+      if (options.signal?.aborted) throw interrupted(undefined)
       try {
         if (!dryRun)
           await applySchema(
@@ -219,6 +231,7 @@ async function runTables(
         throw wrap(error, strategy, job.exp.name, names, job.key)
       }
     }
+    if (options.signal?.aborted) throw interrupted(undefined)
     options.onProgress?.({ phase: strategy, done: jobs.length, total: jobs.length, unit: 'tables' })
     return reports
   }
@@ -228,6 +241,15 @@ async function runTables(
   } catch (error) {
     throw wrap(error, strategy, undefined, names, [])
   }
+}
+
+function interrupted(cause: unknown): DuckmergeError {
+  return new DuckmergeError(
+    'INTERRUPTED',
+    'Interrupted: nothing was written (the transaction was rolled back).',
+    {},
+    cause === undefined ? undefined : { cause },
+  )
 }
 
 /** An engine error during a write, named by file and table (nothing was committed). */

@@ -630,6 +630,36 @@ describe('SQLite semantics', () => {
     expect(sqliteRows(base, 'select count(*) n from t')).toEqual([{ n: 0 }])
   })
 
+  test.each([
+    ['SQLite', 'db'],
+    ['DuckDB', 'duckdb'],
+  ])(
+    '%s: aborting mid-merge rolls back every table (INTERRUPTED), base unchanged',
+    async (_, ext) => {
+      const dir = tempDir()
+      const schema = ['create table x (id int primary key)', 'create table y (id int primary key)']
+      const rows = ['insert into x values (1)', 'insert into y values (1)']
+      const make = (name: string, statements: string[]) =>
+        ext === 'db'
+          ? Promise.resolve(makeSqlite(join(dir, name), statements))
+          : makeDuckDb(join(dir, name), statements)
+      const base = await make(`base.${ext}`, schema)
+      const exp = await make(`exp.${ext}`, [...schema, ...rows])
+      const before = hashTree(dir)
+      const controller = new AbortController()
+      const error = await mergeResults({
+        base,
+        exp,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.done === 1) controller.abort()
+        },
+      }).catch((e: unknown) => e)
+      expect(isDuckmergeError(error, 'INTERRUPTED')).toBe(true)
+      expect(hashTree(dir)).toEqual(before)
+    },
+  )
+
   test('reports progress per table', async () => {
     const dir = tempDir()
     const schema = ['create table x (id int primary key)', 'create table y (id int primary key)']

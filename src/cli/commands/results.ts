@@ -1,5 +1,5 @@
 /** CLI commands: duckmerge results merge | rebase (SQLite and DuckDB results databases). */
-import { formatMergeReport } from '../../merge/report.js'
+import { formatMergeReport, type MergeReport } from '../../merge/report.js'
 import { mergeResults, type ResultsMergeOptions, rebaseResults } from '../../merge/results.js'
 import {
   type Command,
@@ -31,7 +31,7 @@ const merge: Command = {
   usage: usage.replace('[--dry-run]', '[--key COLS] [--dry-run]'),
   options: common,
   async run(context) {
-    const report = await mergeResults(options(context))
+    const report = await withInterrupt((signal) => mergeResults({ ...options(context), signal }))
     return { report, text: formatMergeReport(report) }
   },
 }
@@ -44,7 +44,9 @@ const rebase: Command = {
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')
-    const report = await rebaseResults({ ...options(context), key })
+    const report = await withInterrupt((signal) =>
+      rebaseResults({ ...options(context), key, signal }),
+    )
     return { report, text: formatMergeReport(report) }
   },
 }
@@ -65,5 +67,24 @@ function options(context: CommandContext): ResultsMergeOptions {
     ...(tables.length > 0 ? { tables } : {}),
     ...(key ? { key } : {}),
     ...(context.progress ? { onProgress: context.progress } : {}),
+  }
+}
+
+/**
+ * Ctrl-C (or SIGTERM from a DVC/CI runner) rolls the transaction back at the next statement
+ * instead of killing the process mid-write: base stays as it was, no temp output is left.
+ */
+async function withInterrupt(
+  fn: (signal: AbortSignal) => Promise<MergeReport>,
+): Promise<MergeReport> {
+  const controller = new AbortController()
+  const onSignal = () => controller.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    return await fn(controller.signal)
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
   }
 }
