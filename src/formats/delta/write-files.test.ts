@@ -100,6 +100,24 @@ describe('writeDataFiles', () => {
     expect(JSON.parse(add?.stats ?? '{}').nullCount).toEqual({ a: 0, b: 1 })
   })
 
+  test('unpartitioned writes roll over to a new file at targetFileSizeBytes', async () => {
+    const table = tempDir()
+    const schema: StructType = { type: 'struct', fields: [f('id', 'long'), f('s', 'string')] }
+    const adds = await writeDataFiles(
+      db,
+      table,
+      sql`select range as id, md5(range::varchar) as s from range(300000)`,
+      { schema, partitionColumns: [], targetFileSizeBytes: 1024 * 1024 },
+    )
+    expect(adds.length).toBeGreaterThan(1)
+    expect(adds.reduce((n, a) => n + numRecordsOf(a), 0)).toBe(300000)
+    expect(new Set(adds.map((a) => a.path)).size).toBe(adds.length)
+    const mins = adds
+      .map((a) => JSON.parse(a.stats ?? '{}').minValues.id as number)
+      .sort((a, b) => a - b)
+    expect(mins[0]).toBe(0)
+  })
+
   test('an empty result writes no file', async () => {
     const table = tempDir()
     const schema: StructType = { type: 'struct', fields: [f('a', 'integer')] }

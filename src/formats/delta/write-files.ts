@@ -24,8 +24,12 @@ export interface WriteFilesOptions {
   /** Default zstd. */
   readonly compression?: Compression
   readonly stats?: FileStatsOptions
+  /** Unpartitioned writes start a new file past this size (default 128 MiB). */
+  readonly targetFileSizeBytes?: number
   readonly onProgress?: ProgressCallback
 }
+
+const DEFAULT_FILE_SIZE = 128 * 1024 * 1024
 
 /** Spark's name for a null partition value's folder (and the hive convention). */
 export const NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__'
@@ -75,13 +79,14 @@ export async function writeDataFiles(
   const suffix = compression === 'uncompressed' ? '' : `.${compression}`
   const moved: string[] = []
   try {
-    const target = partitionColumns.length > 0 ? staging : join(staging, 'data.parquet')
-    const partitionClause =
+    // DuckDB cannot combine FILE_SIZE_BYTES with PARTITION_BY: partitioned writes get one file
+    // per partition, unpartitioned ones roll over to a new file at the target size.
+    const layout =
       partitionColumns.length > 0
-        ? sql`, PARTITION_BY (${joinSql(partitionColumns.map(ident))}), FILENAME_PATTERN 'part-{uuid}'`
-        : raw('')
+        ? sql`PARTITION_BY (${joinSql(partitionColumns.map(ident))})`
+        : sql`FILE_SIZE_BYTES ${raw(String(Math.max(1, Math.floor(options.targetFileSizeBytes ?? DEFAULT_FILE_SIZE))))}`
     const rows = await db.allJson<CopyRow>(
-      sql`COPY (SELECT ${select} FROM (${query}) q) TO ${literal(target)} (FORMAT parquet, COMPRESSION ${raw(codec)}, RETURN_STATS true${partitionClause})`,
+      sql`COPY (SELECT ${select} FROM (${query}) q) TO ${literal(staging)} (FORMAT parquet, COMPRESSION ${raw(codec)}, RETURN_STATS true, FILENAME_PATTERN 'part-{uuid}', ${layout})`,
     )
     const dataSchema: StructType = {
       type: 'struct',
