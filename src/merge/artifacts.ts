@@ -19,7 +19,13 @@ import {
 } from './artifacts-outputs.js'
 import type { ModelStrategy } from './artifacts-params.js'
 import { mergeData, rebaseData } from './data.js'
-import { assertModelFile, defaultModelsDir, type ModelMergeReport, mergeModel } from './model.js'
+import {
+  assertModelFile,
+  assertRunId,
+  defaultModelsDir,
+  type ModelMergeReport,
+  mergeModel,
+} from './model.js'
 import { type ModelPromoteReport, promoteModel } from './model-promote.js'
 import { captureModelState, restoreModelState } from './model-state.js'
 import type { MergeReport, Strategy } from './report.js'
@@ -209,7 +215,10 @@ async function check(options: ArtifactsOptions): Promise<void> {
     await assertExists(data.base, 'base dataset')
     await assertExists(data.exp, 'exp dataset')
   }
-  if (model) await assertModelFile(model.exp)
+  if (model) {
+    assertRunId(model.runId)
+    await assertModelFile(model.exp)
+  }
   for (const output of [
     results && (results.output ?? results.base),
     data && (data.output ?? data.base),

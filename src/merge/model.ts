@@ -233,7 +233,8 @@ export async function assertModelFile(path: string): Promise<void> {
     )
 }
 
-function assertRunId(runId: string): void {
+/** Throws USAGE unless `runId` can be part of a file name. */
+export function assertRunId(runId: string): void {
   if (runId === '' || /[/\\\0]/.test(runId) || runId.startsWith('.'))
     throw new DuckmergeError(
       'USAGE',
