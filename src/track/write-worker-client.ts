@@ -27,6 +27,7 @@ export class WriteWorkerClient {
   readonly #worker: Worker
   readonly #state = new Int32Array(new SharedArrayBuffer(8))
   readonly #path: string
+  readonly #table: string
   #posted = 0
   #processed = 0
   #waiters: Waiter[] = []
@@ -36,6 +37,7 @@ export class WriteWorkerClient {
 
   constructor(options: SqliteWriterOptions) {
     this.#path = options.path
+    this.#table = options.table
     const script = workerScript()
     const data: WriteWorkerData = {
       ...options,
@@ -113,8 +115,8 @@ export class WriteWorkerClient {
       this.#failures.push(
         new DuckmergeError(
           reply.code as ErrorCode,
-          `Cannot write tracked rows to ${this.#path}: ${reply.message}`,
-          { path: this.#path },
+          `Cannot write tracked rows to ${this.#path}, table "${this.#table}": ${reply.message}`,
+          { path: this.#path, table: this.#table },
         ),
       )
     }

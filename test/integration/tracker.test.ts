@@ -357,6 +357,28 @@ describe('bad input', () => {
     expect(hashTree(dir)).toEqual(before)
   })
 
+  test('a write the database refuses rejects flush() naming the file; nothing is written', async () => {
+    const dir = tempDir()
+    const db = join(dir, 'e.db')
+    const setup = openSqlite(db, { fileMustExist: false })
+    setup.exec(`create table source (x INTEGER); create view "default" as select x from source`)
+    setup.close()
+    const tracker = new Tracker({ db, trackId: 't' })
+    tracker.log({ x: 1 })
+    let caught: unknown
+    try {
+      await tracker.flush()
+    } catch (error) {
+      caught = error
+    }
+    expect(isDuckmergeError(caught)).toBe(true)
+    expect((caught as Error).message).toBe(
+      `Cannot write tracked rows to ${db}, table "default": Cannot add a column to a view`,
+    )
+    await tracker.close()
+    expect(read(db, 'select count(*) as n from source')).toEqual([{ n: 0 }])
+  })
+
   test('log after close is a usage error', async () => {
     const tracker = new Tracker({ db: join(tempDir(), 'e.db'), trackId: 't' })
     await tracker.close()
