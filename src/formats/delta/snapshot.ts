@@ -61,7 +61,7 @@ export async function loadSnapshot(
       `${table} is not a Delta table: its _delta_log has no commit files.`,
       { path: table },
     )
-  return withDb(options, async (db) => {
+  return withDb(options, listing, async (db) => {
     let version = latest
     if (options.version !== undefined) {
       version = options.version
@@ -84,17 +84,23 @@ export async function loadSnapshot(
   })
 }
 
-async function withDb<T>(options: SnapshotOptions, fn: (db: Lazy) => Promise<T>): Promise<T> {
-  let opened: DuckDb | undefined
-  const lazy: Lazy = async () => {
-    if (options.db) return options.db
-    opened ??= await DuckDb.open({ threads: 2 })
-    return opened
+async function withDb<T>(
+  options: SnapshotOptions,
+  listing: LogListing,
+  fn: (db: Lazy) => Promise<T>,
+): Promise<T> {
+  let opening: Promise<DuckDb> | undefined
+  const lazy: Lazy = () => {
+    if (options.db) return Promise.resolve(options.db)
+    opening ??= DuckDb.open({ threads: 2 })
+    return opening
   }
+  // A checkpoint will most likely be read: start opening DuckDB while the log is read.
+  if (listing.checkpoints.length > 0) lazy().catch(() => undefined)
   try {
     return await fn(lazy)
   } finally {
-    opened?.close()
+    if (opening) (await opening.catch(() => undefined))?.close()
   }
 }
 
@@ -192,9 +198,16 @@ async function replay(
     state.checkpointVersion = checkpoint.version
     for (const action of checkpoint.actions) apply(state, action)
   }
+  // Commits are read concurrently and applied in order.
+  const pending: Promise<Action[]>[] = []
   for (let v = start; v <= version; v++) {
+    const commit = readCommit(table, v)
+    commit.catch(() => undefined) // rethrown when awaited below, in version order
+    pending.push(commit)
+  }
+  for (const commit of pending) {
     state.lastCommitInfo = undefined
-    for (const action of await readCommit(table, v)) apply(state, action)
+    for (const action of await commit) apply(state, action)
   }
   if (!state.protocol || !state.metadata)
     throw new DuckmergeError(
