@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { type DuckDbColumnStats, parseDuckDbColumnStats, statsJson } from './file-stats.js'
 import type { StructType } from './schema.js'
@@ -140,5 +141,51 @@ describe('parseDuckDbColumnStats', () => {
       },
     ])
     expect(parsed.get('"a"')).toEqual({ min: '1', null_count: '0' })
+  })
+})
+
+describe('statsJson bounds (property)', () => {
+  const schema: StructType = { type: 'struct', fields: [field('s', 'string')] }
+  const utf8 = (s: string) => Buffer.from(s, 'utf8')
+
+  test('truncated string min/max still bound every value in UTF-8 byte order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: 'binary', maxLength: 60 }), { minLength: 1 }),
+        (values) => {
+          const sorted = [...values].sort((a, b) => utf8(a).compare(utf8(b)))
+          const min = sorted[0] ?? ''
+          const max = sorted.at(-1) ?? ''
+          const parsed = JSON.parse(
+            statsJson(schema, values.length, stats({ '"s"': { min, max, null_count: '0' } })),
+          )
+          for (const v of values) {
+            expect(utf8(parsed.minValues.s).compare(utf8(v))).toBeLessThanOrEqual(0)
+            if (parsed.maxValues.s !== undefined)
+              expect(utf8(parsed.maxValues.s).compare(utf8(v))).toBeGreaterThanOrEqual(0)
+          }
+        },
+      ),
+    )
+  })
+
+  test('timestamp min/max in ms still bound the microsecond values', () => {
+    const ts: StructType = { type: 'struct', fields: [field('t', 'timestamp_ntz')] }
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4_000_000_000_000_000 }), (micros) => {
+        const text = new Date(Math.floor(micros / 1000))
+          .toISOString()
+          .replace('T', ' ')
+          .slice(0, 19)
+        const duck = `${text}.${String(micros % 1_000_000).padStart(6, '0')}`
+        const parsed = JSON.parse(
+          statsJson(ts, 1, stats({ '"t"': { min: duck, max: duck, null_count: '0' } })),
+        )
+        const ms = (iso: string) => Date.parse(`${iso}Z`) * 1000
+        expect(ms(parsed.minValues.t)).toBeLessThanOrEqual(micros)
+        expect(ms(parsed.maxValues.t)).toBeGreaterThanOrEqual(micros)
+        expect(ms(parsed.maxValues.t) - micros).toBeLessThan(1000)
+      }),
+    )
   })
 })
