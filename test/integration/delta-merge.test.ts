@@ -2,7 +2,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { raw, sql } from '../../src/engine/sql.js'
+import { withDuckDb } from '../../src/engine/duckdb.js'
+import { literal, raw, sql } from '../../src/engine/sql.js'
 import { loadSnapshot, merge, readCommit } from '../../src/formats/delta/index.js'
 import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
@@ -183,6 +184,59 @@ describe('MERGE clauses on a real table', () => {
     expect(result.committed).toBe(false)
     expect(result.metrics.numTargetRowsDeleted).toBe(0)
     expect(await readRows<Row>(table, 'v')).toEqual([{ id: null, v: 't' }])
+  })
+})
+
+describe('MERGE sources and predicates', () => {
+  test('an ON predicate and clause conditions with bound values', async () => {
+    const table = await smallTable()
+    const result = await merge(
+      table,
+      {
+        rows: [
+          { id: 1, v: 'x' },
+          { id: 2, v: 'skip' },
+          { id: 7, v: 'y' },
+        ],
+      },
+      { on: sql`target.id = source.id and source.v <> ${'skip'}` },
+    )
+      .whenMatchedUpdate({ v: sql`source.v || ${'!'}` })
+      .whenNotMatchedInsert('all', sql`source.v <> ${'skip'}`)
+      .execute()
+    expect(await readRows<Row>(table, 'id')).toEqual([
+      { id: 1, v: 'x!' },
+      { id: 2, v: 'b' },
+      { id: 3, v: 'c' },
+      { id: 4, v: 'd' },
+      { id: 7, v: 'y' },
+    ])
+    const info = (await readCommit(table, result.version)).find((a) => 'commitInfo' in a)
+    expect(info && 'commitInfo' in info ? info.commitInfo.operationParameters : {}).toMatchObject({
+      predicate: `["target.id = source.id and source.v <> 'skip'"]`,
+      notMatchedPredicates: `[{"predicate":"source.v <> 'skip'","actionType":"insert"}]`,
+    })
+  })
+
+  test('Parquet files and a Delta table as the source', async () => {
+    const dir = tempDir()
+    const table = await smallTable()
+    const file = join(dir, 'a.parquet')
+    await withDuckDb({}, (db) =>
+      db.run(sql`copy (select 1 as id, 'p' as v) to ${literal(file)} (format parquet)`),
+    )
+    await merge(table, [file], { on: ['id'] })
+      .whenMatchedUpdate('all')
+      .execute()
+    const delta = join(dir, 'src')
+    await createTable(delta, [sql`select 2 as id, 'delta' as v`])
+    await merge(table, delta, { on: ['id'] })
+      .whenMatchedUpdate('all')
+      .execute()
+    expect((await readRows<Row>(table, 'id')).slice(0, 2)).toEqual([
+      { id: 1, v: 'p' },
+      { id: 2, v: 'delta' },
+    ])
   })
 })
 

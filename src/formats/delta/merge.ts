@@ -335,7 +335,7 @@ interface Changes {
 }
 
 /**
- * Materializes `__dm_changes` (one row per changed target row) and checks Spark's rule: a target
+ * Builds `__dm_changes` (one row per changed target row) and checks Spark's rule: a target
  * row that several source rows match is an error when a MATCHED clause could update or delete it
  * (MergeIntoCommandBase.throwErrorOnMultipleMatches), except for a lone unconditional delete.
  */
@@ -358,12 +358,18 @@ async function findChanges(
       sql`select 'matched' as __dm_kind, * from __dm_pairs where __dm_clause is not null${onlyDelete ? raw(' qualify row_number() over (partition by __dm_file, __dm_row) = 1') : raw('')}`,
     )
   }
-  if (bySource.length > 0)
-    parts.push(sql`select 'bySource' as __dm_kind, * from (${bySourceChangesSql(plan)})`)
-  // Insert-only: no target row changes, but the (empty) changes table keeps the same shape.
+  if (bySource.length > 0) {
+    await db.run(sql`create temp table __dm_by_source as ${bySourceChangesSql(plan)}`)
+    parts.push(raw("select 'bySource' as __dm_kind, * from __dm_by_source"))
+  }
+  // Insert-only: no target row changes, but the (empty) changes keep the same shape.
   if (parts.length === 0)
     parts.push(sql`select 'matched' as __dm_kind, * from (${matchedPairsSql(plan)}) where false`)
-  await db.run(sql`create temp table __dm_changes as ${join(parts, ' union all by name ')}`)
+  // A view, not a copy of the changed rows, unless its SQL holds bound values (views cannot).
+  const body = join(parts, ' union all by name ')
+  await db.run(
+    sql`create temp ${raw(body.values.length > 0 ? 'table' : 'view')} __dm_changes as ${body}`,
+  )
   const rows = await db.all<{ kind: string; action: string; n: bigint }>(
     raw(
       'select __dm_kind as kind, __dm_action as action, count(*) as n from __dm_changes group by all',
