@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 import { cacheKey, ResultCache } from './result-cache.js'
+import { argsText, errorText, isPromiseLike, resultFields } from './tracker-call.js'
 import { EventRecordSink } from './tracker-event-sink.js'
 import { type RecordSink, SqliteRowSink } from './tracker-sqlite-sink.js'
 import { formatTimestamp, generateTrackId, MonotonicClock } from './tracker-values.js'
@@ -308,43 +309,4 @@ function checkDbPath(db: string, engine: TrackerEngine): void {
       { path: db },
     )
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
-}
-
-/** An object result's fields become columns; anything else lands in `function_result`. */
-function resultFields(value: unknown): Record<string, unknown> {
-  if (value === undefined) return {}
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    if (value instanceof Date || value instanceof Uint8Array) return { function_result: value }
-    const fields: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) fields[k] = storable(v)
-    return fields
-  }
-  return { function_result: storable(value) }
-}
-
-/** Results are recorded, never rejected: what no column holds is recorded as its text. */
-function storable(value: unknown): unknown {
-  return typeof value === 'function' || typeof value === 'symbol' ? String(value) : value
-}
-
-function argsText(args: readonly unknown[]): string {
-  try {
-    return JSON.stringify(args, (_k, v: unknown) =>
-      typeof v === 'bigint' || typeof v === 'function' || typeof v === 'symbol' ? String(v) : v,
-    )
-  } catch {
-    return String(args)
-  }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
