@@ -198,16 +198,14 @@ async function replay(
     state.checkpointVersion = checkpoint.version
     for (const action of checkpoint.actions) apply(state, action)
   }
-  // Commits are read concurrently and applied in order.
-  const pending: Promise<Action[]>[] = []
-  for (let v = start; v <= version; v++) {
-    const commit = readCommit(table, v)
-    commit.catch(() => undefined) // rethrown when awaited below, in version order
-    pending.push(commit)
-  }
-  for (const commit of pending) {
-    state.lastCommitInfo = undefined
-    for (const action of await commit) apply(state, action)
+  // Commits are read a window at a time (bounded open files) and applied in version order.
+  for (let from = start; from <= version; from += 64) {
+    const window: Promise<Action[]>[] = []
+    for (let v = from; v <= Math.min(version, from + 63); v++) window.push(readCommit(table, v))
+    for (const actions of await Promise.all(window)) {
+      state.lastCommitInfo = undefined
+      for (const action of actions) apply(state, action)
+    }
   }
   if (!state.protocol || !state.metadata)
     throw new DuckmergeError(
