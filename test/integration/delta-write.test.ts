@@ -392,6 +392,98 @@ describe('checkpoints and vacuum', () => {
   })
 })
 
+describe('table rules the writer keeps', () => {
+  test('an empty table from a schema; appends then fill it', async () => {
+    const table = join(tempDir(), 't')
+    await createTable({
+      path: table,
+      schema: {
+        type: 'struct',
+        fields: [
+          { name: 'id', type: 'long', nullable: false, metadata: {} },
+          { name: 'tag', type: 'string', nullable: true, metadata: {} },
+        ],
+      },
+    })
+    expect((await loadSnapshot(table)).files).toEqual([])
+    expect(commitsOf(table)[0]?.[0]?.commitInfo).toMatchObject({ operation: 'CREATE TABLE' })
+    await expect(
+      appendTable({ path: table, source: { rows: [{ tag: 'x' }] } }),
+    ).rejects.toMatchObject({
+      code: 'SCHEMA_MISMATCH',
+      message: expect.stringContaining('"id" is NOT NULL in the table but missing'),
+    })
+    await appendTable({ path: table, source: { rows: [{ id: 1 }] } })
+    expect(await readRows(table, 'id')).toEqual([{ id: 1, tag: null }])
+    expectValidLog(table)
+  })
+
+  test('delta.appendOnly tables accept appends and refuse delete and overwrite', async () => {
+    const table = join(tempDir(), 't')
+    await createTable({
+      path: table,
+      source: { rows: rows(0, 2) },
+      properties: { 'delta.appendOnly': 'true' },
+    })
+    await appendTable({ path: table, source: { rows: rows(2, 3) } })
+    const before = hashTree(table)
+    await expect(deleteWhere({ path: table, where: 'id = 1' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining('append-only (delta.appendOnly=true)'),
+    })
+    await expect(
+      overwriteTable({ path: table, source: { rows: rows(5, 6) } }),
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
+    expect(hashTree(table)).toEqual(before)
+  })
+
+  test('column invariants (delta.invariants) are enforced on every written row', async () => {
+    const table = join(tempDir(), 't')
+    await createTable({
+      path: table,
+      schema: {
+        type: 'struct',
+        fields: [
+          {
+            name: 'x',
+            type: 'integer',
+            nullable: true,
+            metadata: { 'delta.invariants': '{"expression": { "expression": "x > 3"} }' },
+          },
+        ],
+      },
+    })
+    const before = hashTree(table)
+    await expect(
+      appendTable({
+        path: table,
+        source: { query: 'select * from (values (5), (2), (NULL)) v(x)' },
+      }),
+    ).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining('2 row(s) violate the invariant of column "x": x > 3'),
+    })
+    expect(hashTree(table)).toEqual(before)
+    await appendTable({ path: table, source: { query: 'select 7 as x' } })
+    expect(await readRows(table, 'x')).toEqual([{ x: 7 }])
+  })
+
+  test('unknown delta.* properties are refused at create, naming them', async () => {
+    const table = join(tempDir(), 't')
+    await expect(
+      createTable({
+        path: table,
+        source: { rows: rows(0, 1) },
+        properties: { 'delta.enableDeletionVectors': 'true' },
+      }),
+    ).rejects.toMatchObject({
+      code: 'UNSUPPORTED_FEATURE',
+      message: expect.stringContaining('delta.enableDeletionVectors'),
+    })
+    expect(existsSync(table)).toBe(false)
+  })
+})
+
 describe('vacuum leftovers and stats columns', () => {
   test("removes a killed writer's orphan data file and commit temp, never live files", async () => {
     const table = await events()
