@@ -119,6 +119,8 @@ export {
 
 // merge and backfill
 
+// SQL fragments for merge sources, conditions and ON predicates with bound values.
+export { ident, Sql, sql } from '../../engine/sql.js'
 export {
   type BackfillOptions,
   type BackfillReport,
