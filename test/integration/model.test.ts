@@ -10,7 +10,6 @@ import {
   pruneModels,
   rollbackModel,
 } from '../../src/index.js'
-import { captureModelState, restoreModelState } from '../../src/merge/model-state.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
@@ -320,30 +319,5 @@ describe('model registry failures change nothing', () => {
     await expectError(listModels({ models }), 'INPUT_NOT_FOUND', /Models folder not found/)
     await expectError(rollbackModel({ models }), 'INPUT_NOT_FOUND', /Models folder not found/)
     expect(existsSync(models)).toBe(false)
-  })
-})
-
-describe('undoing a model step', () => {
-  test('a registration and promotion are reverted byte for byte', async () => {
-    const { models, file } = setup()
-    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
-    await promoteModel({ models, candidate: 'r1_model.bin' })
-    const before = hashTree(models)
-    const state = await captureModelState(models)
-    const merged = await mergeModel({ models, exp: file('model2.bin', 'B'), runId: 'r2' })
-    const promoted = await promoteModel({ models, candidate: merged.candidate.id })
-    expect(hashTree(join(models, 'production'))).toEqual({ 'model2.bin': sha('B') })
-    await restoreModelState(state, { merged, promoted })
-    expect(hashTree(models)).toEqual(before)
-  })
-
-  test('a step into a fresh folder leaves no folder behind', async () => {
-    const { dir, models, file } = setup()
-    const state = await captureModelState(models)
-    const merged = await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
-    const promoted = await promoteModel({ models, candidate: merged.candidate.id })
-    await restoreModelState(state, { merged, promoted })
-    expect(existsSync(models)).toBe(false)
-    expect(Object.keys(hashTree(dir))).toEqual(['runs/model.bin'])
   })
 })
