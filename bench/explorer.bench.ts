@@ -35,7 +35,7 @@ function generate(): void {
     for (let i = 0; i < ROWS; i++) {
       const v = Math.floor(i / perVersion)
       const run = i % RUNS_PER_VERSION
-      const label = i % 2
+      const label = random() < 0.5 ? 1 : 0
       const correct = random() < 0.7 + v * 0.01
       insert.run(
         `run-${v}-${run}`,
@@ -48,7 +48,7 @@ function generate(): void {
         '{}',
         null,
         random() / 1000,
-        i % 5000,
+        Math.floor(random() * 5000),
         correct ? label : 1 - label,
         label,
         correct ? 1 : 0,
