@@ -27,6 +27,14 @@ export interface ArchiveReport {
   readonly files: readonly string[]
 }
 
+/**
+ * Archives the runs idle for more than `olderThanDays` (see the file comment for the order of
+ * steps). Called by `EventStore.archive`, which serialises it with every other store operation.
+ *
+ * @example
+ * await archiveRuns(db, 'results/events.duckdb.archive', { olderThanDays: 30 }, refreshViews)
+ * // { runs: 2, events: 7, files: ['date=2024-01-01/<batch>-0.parquet', …] }
+ */
 export async function archiveRuns(
   db: DuckDb,
   archiveDir: string,

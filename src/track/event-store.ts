@@ -248,6 +248,12 @@ export class EventStore {
   }
 }
 
+/**
+ * The Parquet files of an archive folder, as DuckDB globs them.
+ *
+ * @example
+ * archiveGlob('results/events.duckdb.archive') // 'results/events.duckdb.archive/date=…/….parquet'
+ */
 export function archiveGlob(dir: string): string {
   return join(dir, 'date=*', '*.parquet')
 }

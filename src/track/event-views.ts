@@ -62,6 +62,11 @@ export const runsView = raw(`create or replace view runs as
 /**
  * Every numeric field of every 'log' event as a time series per (experiment, run, metric):
  * `step` counts the metric's points in time order, `rolling_avg` averages the last `window`.
+ *
+ * @example
+ * metricsView(10)
+ * // create or replace view metrics as … avg(value) over (partition by experiment, run, metric
+ * //   order by time, event_id rows between 9 preceding and current row) as rolling_avg …
  */
 export function metricsView(window: number): Sql {
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`window ${window} must be ≥ 1`)

@@ -30,7 +30,12 @@ export function cacheKey(functionName: string, args: readonly unknown[]): string
   return text === undefined ? undefined : createHash('sha256').update(text).digest('hex')
 }
 
-/** JSON with object keys sorted; undefined when the value holds anything but plain data. */
+/**
+ * JSON with object keys sorted; undefined when the value holds anything but plain data.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [2] }) // '{"a":[2],"b":1}'
+ */
 export function canonicalJson(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':

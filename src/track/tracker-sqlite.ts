@@ -62,6 +62,16 @@ const maxBoundValues = 32_766
 
 const retryLimitMs = 120_000
 
+/**
+ * One SQLite connection writing batches of tracked rows (used by the write worker).
+ *
+ * @example
+ * const writer = new SqliteRowWriter({ path, table: 'predictions', synchronous: 'normal',
+ *   busyTimeoutMs: 10_000 })
+ * writer.write({ seq: 1, columnTypes: { loss: 'REAL' }, shapes: [[0, ['track_id', 'timestamp',
+ *   'loss']]], rows: [[0, 'run-1', '2024-01-01 00:00:00.000001', 0.5]], cache: [] })
+ * writer.close()
+ */
 export class SqliteRowWriter {
   readonly #db: SqliteDb
   readonly #table: string

@@ -49,8 +49,13 @@ export function columnName(key: string): string {
 }
 
 /**
- * The cell for a value and the column type a new column would get, or a VALIDATION_FAILED error
- * naming `key` for a value no database column can hold (function, symbol).
+ * The cell a value is stored as, or a VALIDATION_FAILED error naming `key` for a value no
+ * database column can hold (function, symbol).
+ *
+ * @example
+ * toCell('ok', true)        // 1
+ * toCell('tags', ['a'])     // '["a"]'
+ * toCell('f', () => 1)      // throws: Cannot track "f": a function cannot be stored in a column…
  */
 export function toCell(key: string, value: unknown): Cell {
   switch (typeof value) {
@@ -77,7 +82,13 @@ export function toCell(key: string, value: unknown): Cell {
   }
 }
 
-/** The column type a new column gets for its first non-null cell. */
+/**
+ * The column type a new column gets for its first non-null cell.
+ *
+ * @example
+ * columnType(0.5, 0.5)   // 'REAL'
+ * columnType(1, true)    // 'INTEGER'
+ */
 export function columnType(cell: Cell, value: unknown): ColumnType {
   if (typeof cell === 'bigint' || typeof value === 'boolean') return 'INTEGER'
   if (typeof cell === 'number') return Number.isInteger(cell) ? 'INTEGER' : 'REAL'
@@ -128,7 +139,12 @@ export function formatTimestamp(micros: number): string {
   return cachedPrefix + String(micros - second * 1_000_000).padStart(6, '0')
 }
 
-/** `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, the event store's time text. */
+/**
+ * `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, the event store's time text.
+ *
+ * @example
+ * formatUtcTimestamp(Date.UTC(2024, 4, 1) * 1000 + 42) // '2024-05-01 00:00:00.000042'
+ */
 export function formatUtcTimestamp(micros: number): string {
   const iso = new Date(Math.floor(micros / 1000)).toISOString() // 2024-01-02T03:04:05.678Z
   const fraction = String(((micros % 1_000_000) + 1_000_000) % 1_000_000).padStart(6, '0')
