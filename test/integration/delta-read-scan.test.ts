@@ -213,6 +213,20 @@ describe('scanSql', () => {
     ])
   })
 
+  test('columns named filename and file_row_number are ordinary columns', async () => {
+    const table = join(tempDir(), 'names')
+    await writeParquet(db, table, 'a.parquet', "select 'x' as filename, 7 as file_row_number")
+    writeLog(table, [
+      [
+        protocolAction(),
+        metaDataAction([field('filename', 'string'), field('file_row_number', 'integer')]),
+        addAction('a.parquet'),
+      ],
+    ])
+    await registerSnapshot(db, await loadSnapshot(table), 't')
+    expect(await db.allJson(sql`select * from t`)).toEqual([{ filename: 'x', file_row_number: 7 }])
+  })
+
   test('an empty table still has its columns', async () => {
     const table = join(tempDir(), 'empty')
     writeLog(table, [

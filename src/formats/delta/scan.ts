@@ -2,7 +2,7 @@
  * The rows of a snapshot as one DuckDB SELECT over its live Parquet files: logical column names,
  * partition values from the log, deletion vectors applied, missing columns as NULL.
  *
- *   read_parquet(live files, filename, file_row_number, union_by_name, no hive partitioning)
+ *   read_parquet(live files, filename, [file_row_number], union_by_name, no hive partitioning)
  *     UNION ALL BY NAME a zero-row template (columns absent from every file read as NULL)
  *     JOIN the files' partition values   ANTI JOIN the deleted (file, row) pairs
  */
@@ -70,12 +70,15 @@ function groupSql(snapshot: Snapshot, files: readonly AddFile[], withInfo: boole
   const partitionFields = snapshot.partitionColumns.map((name) => fieldNamed(snapshot, name))
 
   const paths = files.map((f) => dataFilePath(snapshot.tablePath, f.path))
-  const scan = sql`select * from read_parquet([${join(paths.map(literal))}], filename = ${literal(FILE)}, file_row_number = true, union_by_name = true, hive_partitioning = false)`
+  // Row numbers only when needed: DuckDB refuses them for files with a column of that name.
+  const needsRowNumber = withInfo || files.some((f) => f.deletionVector)
+  const rowNumber = needsRowNumber ? raw(', file_row_number = true') : raw('')
+  const scan = sql`select * from read_parquet([${join(paths.map(literal))}], filename = ${literal(FILE)}${rowNumber}, union_by_name = true, hive_partitioning = false)`
   // Typed NULLs for every data column, so a column no file has yet still exists.
   const template = join([
     ...dataFields.map((f) => templateColumn(f, mode)),
     sql`CAST(NULL AS VARCHAR) AS ${ident(FILE)}`,
-    sql`CAST(NULL AS BIGINT) AS file_row_number`,
+    ...(needsRowNumber ? [sql`CAST(NULL AS BIGINT) AS file_row_number`] : []),
   ])
   let from = sql`(${scan} union all by name select ${template} where false) as f`
 
