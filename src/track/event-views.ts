@@ -71,11 +71,16 @@ export const runsView = raw(`create or replace view runs as
 export function metricsView(window: number): Sql {
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`window ${window} must be ≥ 1`)
   return raw(`create or replace view metrics as
-  with points as (
+  with fields as (
+    -- A quoted JSON path per key: a bare key like '$x' or 'a.b' would be read as a path.
     select e.experiment, e.run, e.time, e.event_id, k.metric,
-      (e.payload ->> k.metric)::DOUBLE as value
+      json_extract(e.payload, '$."' || replace(k.metric, '"', '\\"') || '"') as field
     from events_all e, unnest(json_keys(e.payload)) as k(metric)
-    where e.type = 'log' and json_type(e.payload -> k.metric) in ('DOUBLE', 'BIGINT', 'UBIGINT')
+    where e.type = 'log'
+  ),
+  points as (
+    select experiment, run, time, event_id, metric, field::DOUBLE as value
+    from fields where json_type(field) in ('DOUBLE', 'BIGINT', 'UBIGINT')
   )
   select experiment, run, metric,
     row_number() over (partition by experiment, run, metric order by time, event_id) as step,

@@ -103,6 +103,28 @@ describe('views', () => {
     store.close()
   })
 
+  test('metrics: keys that look like JSON paths are read as keys', async () => {
+    const store = await EventStore.open({ path: join(tempDir(), 'events.duckdb') })
+    await store.append([
+      {
+        time: '2024-01-01 00:00:00',
+        experiment: 'e',
+        run: 'r',
+        type: 'log',
+        payload: { $x: 1, '/y': 2, 'a.b': 3, 'q"t': 4, '[0]': 5 },
+      },
+    ])
+    const rows = await store.view<Record<string, unknown>>('metrics')
+    expect(rows.map((r) => [r.metric, r.value])).toEqual([
+      ['$x', 1],
+      ['/y', 2],
+      ['[0]', 5],
+      ['a.b', 3],
+      ['q"t', 4],
+    ])
+    store.close()
+  })
+
   test('dashboard: runs, points, mean / median / p90 and regr_slope trend per metric', async () => {
     const store = await openWith(tempDir())
     const rows = await store.view<Record<string, unknown>>('dashboard')
