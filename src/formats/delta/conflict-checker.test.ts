@@ -103,6 +103,24 @@ describe('checkConflicts', () => {
       winners: winner([info(true), { add: add('g') }]),
     },
     {
+      name: 'a blind append conflicts with a transaction that changes the metadata and read all',
+      ours: [
+        {
+          metaData: {
+            id: 'x',
+            format: { provider: 'parquet' },
+            schemaString: '{}',
+            partitionColumns: [],
+            configuration: {},
+          },
+        },
+        remove('f1'),
+      ],
+      reads: { files: [add('f1')], scope: 'all' },
+      winners: winner([info(true), { add: add('g') }]),
+      reason: 'concurrent-append',
+    },
+    {
       name: 'a removal with dataChange=false (compaction) of another file does not conflict',
       ours: [remove('f1')],
       reads: { files: [add('f1')], scope: 'none' },

@@ -38,7 +38,8 @@ export interface WinningCommit {
  * Checks our actions and read set against the commits that won the race, in version order.
  * Returns the first logical conflict, or undefined when retrying at the next version is safe.
  * Follows Delta's WriteSerializable isolation: files added by a winner that was itself a blind
- * append never conflict (its rows are serialized after ours).
+ * append never conflict (its rows are serialized after ours), unless our transaction changes
+ * the metadata.
  *
  * @example
  * const conflict = checkConflicts(ourActions, { files: readFiles, scope: 'all' }, winners)
@@ -54,6 +55,8 @@ export function checkConflicts(
     ours.flatMap((a) => ('remove' in a && a.remove.dataChange ? [fileKey(a.remove)] : [])),
   )
   const ourApps = new Set(ours.flatMap((a) => ('txn' in a ? [a.txn.appId] : [])))
+  // A transaction that changes the metadata sees blind appends too (Delta's conflict checker).
+  const changesMetadata = ours.some((a) => 'metaData' in a)
 
   for (const winner of winners) {
     const conflict = (reason: ConflictReason, detail: string): Conflict => ({
@@ -73,7 +76,8 @@ export function checkConflicts(
           'concurrent-transaction',
           `it committed txn appId "${action.txn.appId}" version ${action.txn.version} too`,
         )
-      if ('add' in action && action.add.dataChange && !isBlindAppend && touches(reads, action.add))
+      const seesAdd = !isBlindAppend || changesMetadata
+      if ('add' in action && action.add.dataChange && seesAdd && touches(reads, action.add))
         return conflict(
           'concurrent-append',
           `it added ${action.add.path}, which this transaction would have read`,
