@@ -80,6 +80,16 @@ report('exp list (1M rows, detect params/metrics)', list, {
   label: 'SELECT count(*), avg(accuracy) GROUP BY version',
   m: groupFloor,
 })
+// The same aggregates written by hand: what the one pass itself costs, without detection.
+const sameSql = await floor(
+  `select experiment_version, track_id, count(*), min(model), max(model), min(lr), max(lr),
+    count(function_time), total(function_time), count(accuracy), total(accuracy),
+    count(latency), total(latency) from predictions group by experiment_version, track_id`,
+)
+report('exp list (1M rows, detect params/metrics)', list, {
+  label: 'the same aggregates as one hand-written SQL',
+  m: sameSql,
+})
 const ranked = await measure(() =>
   listExperiments({ db, sort: 'accuracy', descending: true, limit: 5 }),
 )
