@@ -12,12 +12,15 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import type { DuckDb } from '../engine/duckdb.js'
 import { literal, raw, sql } from '../engine/sql.js'
+import type { ProgressCallback } from '../progress.js'
 
 export interface ArchiveOptions {
   /** Archive runs whose newest event is older than this many days. */
   readonly olderThanDays: number
   /** The clock to measure age against (tests pin it). Default: now. */
   readonly now?: Date
+  /** Phases: 'selecting runs', 'writing parquet', 'deleting archived events' (done/total = steps). */
+  readonly onProgress?: ProgressCallback
 }
 
 export interface ArchiveReport {
@@ -45,6 +48,9 @@ export async function archiveRuns(
   if (!(options.olderThanDays >= 0)) {
     throw new RangeError(`olderThanDays must be a number ≥ 0, got ${options.olderThanDays}`)
   }
+  const step = (phase: string, done: number) =>
+    options.onProgress?.({ phase, done, total: 3, unit: 'steps' })
+  step('selecting runs', 0)
   const cutoff = new Date(
     (options.now ?? new Date()).getTime() - options.olderThanDays * 86_400_000,
   )
@@ -64,6 +70,7 @@ export async function archiveRuns(
     await db.run(raw('drop table archive_batch'))
     return { runs: 0, events: 0, files: [] }
   }
+  step('writing parquet', 1)
   await fs.mkdir(archiveDir, { recursive: true })
   const batch = randomUUID()
   const temp = join(archiveDir, `.tmp-${batch}`)
@@ -83,6 +90,7 @@ export async function archiveRuns(
       }
     }
     await refreshViews()
+    step('deleting archived events', 2)
     await db.transaction(async () => {
       await db.run(raw('delete from events where event_id in (select event_id from archive_batch)'))
     })
@@ -90,5 +98,6 @@ export async function archiveRuns(
     await fs.rm(temp, { recursive: true, force: true })
     await db.run(raw('drop table if exists archive_batch'))
   }
+  step('deleting archived events', 3)
   return { runs: Number(counts?.runs ?? 0), events, files }
 }

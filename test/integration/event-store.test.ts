@@ -276,7 +276,18 @@ describe('archive', () => {
       dashboard: await store.view('dashboard'),
     })
     const before = await snapshot()
-    const report = await store.archive({ olderThanDays: 30, now: new Date('2024-03-02T00:00:00Z') })
+    const phases: string[] = []
+    const report = await store.archive({
+      olderThanDays: 30,
+      now: new Date('2024-03-02T00:00:00Z'),
+      onProgress: (p) => phases.push(`${p.phase} ${p.done}/${p.total}`),
+    })
+    expect(phases).toEqual([
+      'selecting runs 0/3',
+      'writing parquet 1/3',
+      'deleting archived events 2/3',
+      'deleting archived events 3/3',
+    ])
     expect(report.runs).toBe(2)
     expect(report.events).toBe(7)
     expect(report.files.map((f) => f.split('/')[0]).sort()).toEqual([
