@@ -6,6 +6,8 @@ export type * from './actions.js'
 
 // reader
 
+// The DuckDB wrapper a registered snapshot is queried through (sql is exported below).
+export { DuckDb, type DuckDbOptions, withDuckDb } from '../../engine/duckdb.js'
 export { type CheckpointContents, readCheckpoint } from './checkpoint-read.js'
 export {
   type ColumnMappingMode,
