@@ -2,8 +2,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { getArtifact, listExperiments, suggestVersion, tagExperiment } from '../../src/index.js'
-import { diffExperiments } from '../../src/track/explorer-diff.js'
+import {
+  diffExperiments,
+  getArtifact,
+  listExperiments,
+  suggestVersion,
+  tagExperiment,
+} from '../../src/index.js'
 import { runCli } from '../support/cli.js'
 import { hasFixtures, noFixturesReason } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
