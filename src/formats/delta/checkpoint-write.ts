@@ -1,5 +1,6 @@
 /**
- * Writes classic Parquet checkpoints (PROTOCOL.md, Checkpoints, V1 spec) and `_last_checkpoint`,
+ * Writes classic Parquet checkpoints (PROTOCOL.md, Checkpoints; V1 spec, or V2 spec for tables
+ * with v2Checkpoint) and `_last_checkpoint`,
  * so readers start from one file instead of replaying every commit.
  *
  *   snapshot at N → actions as NDJSON (temp) → DuckDB read_json with the checkpoint schema
@@ -39,6 +40,7 @@ const CHECKPOINT_COLUMNS: Readonly<Record<string, string>> = {
   protocol:
     'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures VARCHAR[], writerFeatures VARCHAR[])',
   domainMetadata: 'STRUCT(domain VARCHAR, configuration VARCHAR, removed BOOLEAN)',
+  checkpointMetadata: `STRUCT(version BIGINT, tags ${MAP})`,
 }
 
 /** PROTOCOL.md, Table Properties: tombstones are kept this long (default one week). */
@@ -48,7 +50,8 @@ const DEFAULT_TOMBSTONE_RETENTION_MS = 7 * 24 * 3600 * 1000
  * Writes the classic checkpoint `N.checkpoint.parquet` of `snapshot` and points
  * `_last_checkpoint` at it. Live files become adds with dataChange=false; tombstones younger
  * than delta.deletedFileRetentionDuration stay; commitInfo and cdc are never copied.
- * Tables with the v2Checkpoint feature are refused (their checkpoints need checkpointMetadata).
+ * Tables with the v2Checkpoint feature get a V2-spec checkpoint under the classic name (with a
+ * checkpointMetadata action, no sidecars).
  *
  * @example
  * const snap = await loadSnapshot('/data/events')
@@ -58,18 +61,16 @@ export async function writeCheckpoint(
   snapshot: Snapshot,
   options: { readonly db?: DuckDb; readonly now?: number } = {},
 ): Promise<CheckpointResult> {
-  if (writerFeatures(snapshot.protocol).includes('v2Checkpoint'))
-    throw new DuckmergeError(
-      'UNSUPPORTED_FEATURE',
-      `Cannot checkpoint Delta table ${snapshot.tablePath}: it uses the v2Checkpoint feature, whose checkpoints duckmerge does not write. Checkpoint it with Spark or delta-rs (commits still work).`,
-      { table: snapshot.tablePath, feature: 'v2Checkpoint' },
-    )
+  // PROTOCOL.md, Classic checkpoint: with the v2Checkpoint feature a classic-named checkpoint
+  // follows the V2 spec, i.e. it carries one checkpointMetadata action (no sidecars here).
+  const isV2 = writerFeatures(snapshot.protocol).includes('v2Checkpoint')
   const now = options.now ?? Date.now()
   const retention = retentionMs(
     snapshot.metadata.configuration['delta.deletedFileRetentionDuration'],
     DEFAULT_TOMBSTONE_RETENTION_MS,
   )
   const actions: Action[] = [{ protocol: snapshot.protocol }, { metaData: snapshot.metadata }]
+  if (isV2) actions.push({ checkpointMetadata: { version: snapshot.version, tags: {} } })
   for (const txn of snapshot.appTransactions.values()) actions.push({ txn })
   for (const domainMetadata of snapshot.domainMetadata.values()) actions.push({ domainMetadata })
   for (const add of snapshot.files) actions.push({ add: { ...add, dataChange: false } })
@@ -79,9 +80,11 @@ export async function writeCheckpoint(
 
   const dir = logDir(snapshot.tablePath)
   const target = join(dir, `${padVersion(snapshot.version)}.checkpoint.parquet`)
-  const columns = Object.entries(CHECKPOINT_COLUMNS).filter(
-    ([name]) => name !== 'domainMetadata' || snapshot.domainMetadata.size > 0,
-  )
+  const columns = Object.entries(CHECKPOINT_COLUMNS).filter(([name]) => {
+    if (name === 'domainMetadata') return snapshot.domainMetadata.size > 0
+    if (name === 'checkpointMetadata') return isV2
+    return true
+  })
   const db = options.db ?? (await DuckDb.open({ threads: 2 }))
   const ndjson = join(dir, `.${padVersion(snapshot.version)}.checkpoint.${process.pid}.ndjson`)
   try {

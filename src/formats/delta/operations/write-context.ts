@@ -99,9 +99,7 @@ export async function commitAndCheckpoint(
       ...commitOptions,
       afterCommit: async (version) => {
         if (interval <= 0 || version === 0 || version % interval !== 0) return
-        const snapshot = await loadSnapshot(tablePath, { version })
-        if (writerFeatures(snapshot.protocol).includes('v2Checkpoint')) return
-        await writeCheckpoint(snapshot)
+        await writeCheckpoint(await loadSnapshot(tablePath, { version }))
       },
     })
   } catch (error) {
