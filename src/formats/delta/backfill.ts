@@ -1,34 +1,28 @@
-/**
- * Staging backfill: insert the staging rows whose key main lacks, batch by batch, each batch its
- * own idempotent commit, then delete (or archive) the staging table.
- *
- *   plan once: dedup staging by key → batches in key order → flag keys main already holds
- *   for batch k = 0, 1, …:
- *     main has txn(appId) ≥ k?  ── yes ─► skip (committed by an earlier, interrupted run)
- *       └─ no ─► write new rows to new files → commit adds + txn { appId, version: k }
- *     stop requested (SIGINT/SIGTERM)? ─► stop here, staging kept, INTERRUPTED
- *   all batches done ─► rename staging aside, then remove it (or move it under --archive)
- */
-import { createHash } from 'node:crypto'
-import { existsSync, promises as fs } from 'node:fs'
-import { basename, join, relative, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { DuckDb } from '../../engine/duckdb.js'
 import { ident, identList, join as joinSql, raw, type Sql, sql } from '../../engine/sql.js'
-import { DuckmergeError, messageOf } from '../../errors.js'
+import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { AddFile } from './actions.js'
 import { type BackfillPlan, type BatchPlan, planBackfill } from './backfill-plan.js'
+import {
+  backfillAppId,
+  checkKeys,
+  checkSchema,
+  createMain,
+  hasData,
+  retireStaging,
+} from './backfill-staging.js'
 import { mergeOperationParameters } from './merge-metrics.js'
 import { type SessionOptions, withMergeSession } from './merge-session.js'
-import { isDeltaTable, type ResolvedSource, resolveSource } from './merge-source.js'
-import { createTable } from './operations/create.js'
+import { isDeltaTable, resolveSource } from './merge-source.js'
 import {
   checkpointIntervalOf,
   commitAndCheckpoint,
   openForWrite,
 } from './operations/write-context.js'
 import { registerSnapshot } from './scan.js'
-import { deltaToDuckDbType, duckDbToDeltaType, type StructType, typeToString } from './schema.js'
+import { deltaToDuckDbType } from './schema.js'
 import type { Snapshot } from './snapshot-types.js'
 import { type PrunePredicate, pruneFiles } from './stats.js'
 import { txnAction } from './txn.js'
@@ -341,145 +335,4 @@ async function commitBatch(
     },
   )
   return result.version
-}
-
-/** Creates main empty, with staging's schema and (for a Delta staging) its partitioning. */
-async function createMain(main: string, source: ResolvedSource): Promise<void> {
-  const schema: StructType = source.snapshot
-    ? source.snapshot.schema
-    : {
-        type: 'struct',
-        fields: source.columns.map((c) => ({
-          name: c.name,
-          type: duckDbToDeltaType(c.type),
-          nullable: true,
-          metadata: {},
-        })),
-      }
-  await createTable({
-    path: main,
-    schema,
-    partitionBy: source.snapshot?.partitionColumns ?? [],
-  })
-}
-
-/**
- * The txn appId of this backfill: the staging table's identity (metaData.id and version, or for
- * Parquet the names and sizes of its files) plus the keys and batch size, since those decide
- * which rows batch k holds. A different staging, or the same one changed, gets a new appId.
- */
-async function backfillAppId(
-  source: ResolvedSource,
-  staging: string,
-  keys: readonly string[],
-  batchRows: number,
-): Promise<string> {
-  const hash = createHash('sha256')
-  if (source.snapshot) hash.update(`${source.snapshot.metadata.id}@${source.snapshot.version}`)
-  else
-    for (const file of await listFiles(staging))
-      hash.update(`${relative(staging, file.path)}\0${file.size}\n`)
-  hash.update(`\0${JSON.stringify(keys)}\0${batchRows}`)
-  return `duckmerge-backfill-${hash.digest('hex').slice(0, 32)}`
-}
-
-async function listFiles(dir: string): Promise<{ path: string; size: number }[]> {
-  const out: { path: string; size: number }[] = []
-  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue
-    const path = join(entry.parentPath, entry.name)
-    out.push({ path, size: (await fs.stat(path)).size })
-  }
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-}
-
-/** Missing staging, an empty folder, or a folder without Parquet files: nothing to merge. */
-async function hasData(staging: string): Promise<boolean> {
-  if (!existsSync(staging)) return false
-  const stat = await fs.stat(staging)
-  if (!stat.isDirectory()) return true // a single Parquet file
-  if (isDeltaTable(staging)) return true
-  return (await listFiles(staging)).some((f) => f.path.endsWith('.parquet'))
-}
-
-function checkKeys(
-  keys: readonly string[],
-  columns: readonly string[],
-  side: 'main' | 'staging',
-  path: string,
-): void {
-  for (const key of keys)
-    if (!columns.includes(key))
-      throw new DuckmergeError(
-        'KEY_COLUMN_MISSING',
-        `Cannot backfill: key column "${key}" is missing in ${side} ${path} (columns: ${columns.join(', ')}). Pass --keys with columns both tables have.`,
-        { column: key, side, path },
-      )
-}
-
-/** Staging must have main's columns with the same types: backfill never changes main's schema. */
-function checkSchema(
-  snapshot: Snapshot,
-  source: ResolvedSource,
-  main: string,
-  staging: string,
-): void {
-  const stagingTypes = new Map(
-    source.snapshot
-      ? source.snapshot.schema.fields.map((f) => [f.name, typeToString(f.type)])
-      : source.columns.map((c) => [c.name, typeToString(duckDbToDeltaType(c.type))]),
-  )
-  const issues: string[] = []
-  for (const field of snapshot.schema.fields) {
-    const type = stagingTypes.get(field.name)
-    const mainType = typeToString(field.type)
-    if (type === undefined) issues.push(`"${field.name}" (${mainType}) is missing in staging`)
-    else if (type !== mainType)
-      issues.push(`"${field.name}" is ${type} in staging but ${mainType} in main`)
-    stagingTypes.delete(field.name)
-  }
-  for (const [name, type] of stagingTypes)
-    issues.push(`"${name}" (${type}) is in staging but not in main`)
-  if (issues.length > 0)
-    throw new DuckmergeError(
-      'SCHEMA_MISMATCH',
-      `Cannot backfill ${main} from ${staging}: the schemas differ: ${issues.join('; ')}. Make staging match main's schema.`,
-      { main, staging, issues },
-    )
-}
-
-/**
- * Deletes staging, or moves it under `archive`. The folder is first renamed aside in one step,
- * so a crash during removal never leaves a half-deleted staging table under its name.
- */
-async function retireStaging(
-  staging: string,
-  archive: string | undefined,
-): Promise<string | undefined> {
-  if (archive !== undefined) {
-    await fs.mkdir(archive, { recursive: true })
-    let target = join(resolve(archive), basename(staging))
-    if (existsSync(target)) target = `${target}-${new Date().toISOString().replace(/[:.]/g, '-')}`
-    try {
-      await fs.rename(staging, target)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EXDEV')
-        throw new DuckmergeError(
-          'OUTPUT_UNWRITABLE',
-          `Backfill committed, but moving staging ${staging} to ${target} failed: ${messageOf(error)}. Move or delete it by hand; re-running is safe.`,
-          { staging, archive: target },
-        )
-      await fs.cp(staging, target, { recursive: true })
-      await removeDir(staging)
-    }
-    return target
-  }
-  await removeDir(staging)
-  return undefined
-}
-
-async function removeDir(dir: string): Promise<void> {
-  const aside = join(resolve(dir, '..'), `.${basename(dir)}.deleting-${process.pid}`)
-  await fs.rename(dir, aside)
-  await fs.rm(aside, { recursive: true, force: true })
 }

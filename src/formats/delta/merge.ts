@@ -8,15 +8,15 @@
  */
 import { promises as fs } from 'node:fs'
 import { resolve } from 'node:path'
-import type { DuckDb } from '../../engine/duckdb.js'
 import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
 import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { Action, AddFile } from './actions.js'
+import { findChanges } from './merge-changes.js'
+import { checkKeys, checkStarClauses, evolveSchema } from './merge-checks.js'
 import {
   type Assignments,
   clausesOf,
-  describeKind,
   type Expression,
   type MergeClause,
   validateClauses,
@@ -29,17 +29,15 @@ import {
   operationMetrics,
 } from './merge-metrics.js'
 import {
-  bySourceChangesSql,
   expressionSql,
   insertsSql,
   keyCondition,
   type MergePlanInput,
-  matchedPairsSql,
   rewriteSql,
 } from './merge-plan.js'
 import { candidateFiles } from './merge-prune.js'
 import { type SessionOptions, withMergeSession } from './merge-session.js'
-import { type MergeSource, type ResolvedSource, resolveSource } from './merge-source.js'
+import { type MergeSource, resolveSource } from './merge-source.js'
 import {
   checkpointIntervalOf,
   commitAndCheckpoint,
@@ -48,8 +46,7 @@ import {
 } from './operations/write-context.js'
 import { dataFilePath } from './partition-values.js'
 import { registerSnapshot } from './scan.js'
-import { deltaToDuckDbType, duckDbToDeltaType, type StructType, schemaToJson } from './schema.js'
-import type { Snapshot } from './snapshot-types.js'
+import { deltaToDuckDbType, schemaToJson } from './schema.js'
 import { numRecordsOf, writeDataFiles } from './write-files.js'
 
 export interface MergeOptions extends SessionOptions {
@@ -322,185 +319,6 @@ export async function executeMerge(
       throw error
     }
   })
-}
-
-interface Changes {
-  readonly touchedFiles: readonly string[]
-  readonly counts: {
-    matchedUpdated: number
-    matchedDeleted: number
-    bySourceUpdated: number
-    bySourceDeleted: number
-  }
-}
-
-/**
- * Builds `__dm_changes` (one row per changed target row) and checks Spark's rule: a target
- * row that several source rows match is an error when a MATCHED clause could update or delete it
- * (MergeIntoCommandBase.throwErrorOnMultipleMatches), except for a lone unconditional delete.
- */
-async function findChanges(
-  db: DuckDb,
-  plan: MergePlanInput,
-  table: string,
-  keys: readonly string[] | undefined,
-  sourceLabel: string,
-): Promise<Changes> {
-  const matched = clausesOf(plan.clauses, 'matched')
-  const bySource = clausesOf(plan.clauses, 'notMatchedBySource')
-  const parts: Sql[] = []
-  if (matched.length > 0) {
-    await db.run(sql`create temp table __dm_pairs as ${matchedPairsSql(plan)}`)
-    const onlyDelete =
-      matched.length === 1 && matched[0]?.action === 'delete' && matched[0].condition === undefined
-    if (!onlyDelete) await assertSingleMatches(db, plan, table, keys, sourceLabel)
-    parts.push(
-      sql`select 'matched' as __dm_kind, * from __dm_pairs where __dm_clause is not null${onlyDelete ? raw(' qualify row_number() over (partition by __dm_file, __dm_row) = 1') : raw('')}`,
-    )
-  }
-  if (bySource.length > 0) {
-    await db.run(sql`create temp table __dm_by_source as ${bySourceChangesSql(plan)}`)
-    parts.push(raw("select 'bySource' as __dm_kind, * from __dm_by_source"))
-  }
-  // Insert-only: no target row changes, but the (empty) changes keep the same shape.
-  if (parts.length === 0)
-    parts.push(sql`select 'matched' as __dm_kind, * from (${matchedPairsSql(plan)}) where false`)
-  // A view, not a copy of the changed rows, unless its SQL holds bound values (views cannot).
-  const body = join(parts, ' union all by name ')
-  await db.run(
-    sql`create temp ${raw(body.values.length > 0 ? 'table' : 'view')} __dm_changes as ${body}`,
-  )
-  const rows = await db.all<{ kind: string; action: string; n: bigint }>(
-    raw(
-      'select __dm_kind as kind, __dm_action as action, count(*) as n from __dm_changes group by all',
-    ),
-  )
-  const count = (kind: string, action: string) =>
-    Number(rows.find((r) => r.kind === kind && r.action === action)?.n ?? 0)
-  const files = await db.all<{ f: string }>(
-    raw('select distinct __dm_file as f from __dm_changes order by f'),
-  )
-  return {
-    touchedFiles: files.map((f) => f.f),
-    counts: {
-      matchedUpdated: count('matched', 'update'),
-      matchedDeleted: count('matched', 'delete'),
-      bySourceUpdated: count('bySource', 'update'),
-      bySourceDeleted: count('bySource', 'delete'),
-    },
-  }
-}
-
-async function assertSingleMatches(
-  db: DuckDb,
-  plan: MergePlanInput,
-  table: string,
-  keys: readonly string[] | undefined,
-  sourceLabel: string,
-): Promise<void> {
-  const dup = await db.one<{ f: string; r: bigint; n: bigint; total: bigint }>(
-    raw(
-      'select __dm_file as f, __dm_row as r, count(*) as n, count(*) over () as total from __dm_pairs group by all having count(*) > 1 order by n desc, f, r limit 1',
-    ),
-  )
-  if (!dup) return
-  const shown = keys ?? plan.targetColumns.slice(0, 5)
-  const row = await db.one<Record<string, unknown>>(
-    sql`select ${join(shown.map((c) => ident(c)))} from __dm_target where __delta_file = ${dup.f} and __delta_row_index = ${dup.r}`,
-  )
-  const key = Object.fromEntries(shown.map((c) => [c, row?.[c] ?? null]))
-  const keyText = shown.map((c) => `${c}=${JSON.stringify(key[c], jsonSafe)}`).join(', ')
-  const n = Number(dup.n)
-  throw new DuckmergeError(
-    'DUPLICATE_KEY',
-    `Cannot merge ${sourceLabel} into ${table}: ${n} source rows match the same target row (${keyText}), and a ${describeKind('matched')} clause would update or delete it; the result would depend on row order, so Spark refuses this too (${Number(dup.total)} target row(s) affected). Deduplicate the source on ${keys ? `(${keys.join(', ')})` : 'the ON columns'} first.`,
-    { table, source: sourceLabel, key, count: n, rowsAffected: Number(dup.total) },
-  )
-}
-
-function jsonSafe(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value
-}
-
-/** The table schema after mergeSchema: source columns the table lacks are appended (nullable). */
-function evolveSchema(
-  snapshot: Snapshot,
-  source: ResolvedSource,
-  mergeSchema: boolean,
-): { schema: StructType; columnsAdded: string[] } {
-  if (!mergeSchema) return { schema: snapshot.schema, columnsAdded: [] }
-  const known = new Set(snapshot.schema.fields.map((f) => f.name))
-  const added = source.columns.filter((c) => !known.has(c.name))
-  return {
-    schema: {
-      type: 'struct',
-      fields: [
-        ...snapshot.schema.fields,
-        ...added.map((c) => ({
-          name: c.name,
-          type: duckDbToDeltaType(c.type),
-          nullable: true,
-          metadata: {},
-        })),
-      ],
-    },
-    columnsAdded: added.map((c) => c.name),
-  }
-}
-
-function checkKeys(
-  table: string,
-  source: ResolvedSource,
-  snapshot: Snapshot,
-  keys: readonly string[],
-): void {
-  if (keys.length === 0)
-    throw new DuckmergeError('USAGE', `Cannot merge into ${table}: on: [] names no key column.`)
-  const sourceColumns = source.columns.map((c) => c.name)
-  const targetColumns = snapshot.schema.fields.map((f) => f.name)
-  for (const key of keys) {
-    if (!targetColumns.includes(key))
-      throw new DuckmergeError(
-        'KEY_COLUMN_MISSING',
-        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the target (columns: ${targetColumns.join(', ')}). Pass key columns both sides have.`,
-        { table, column: key, side: 'target' },
-      )
-    if (!sourceColumns.includes(key))
-      throw new DuckmergeError(
-        'KEY_COLUMN_MISSING',
-        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the source (columns: ${sourceColumns.join(', ')}). Pass key columns both sides have.`,
-        { table, column: key, side: 'source' },
-      )
-  }
-}
-
-/**
- * UPDATE SET * and INSERT * take every table column from the source, so without mergeSchema a
- * table column the source lacks is an error, as in Spark. With mergeSchema an update keeps it
- * and an insert leaves it NULL.
- */
-function checkStarClauses(
-  table: string,
-  source: ResolvedSource,
-  snapshot: Snapshot,
-  clauses: readonly MergeClause[],
-  mergeSchema: boolean,
-): void {
-  if (mergeSchema) return
-  const hasStar = clauses.some(
-    (c) =>
-      (c.kind === 'matched' && c.action === 'update' && c.set === 'all') ||
-      (c.kind === 'notMatched' && c.values === 'all'),
-  )
-  if (!hasStar) return
-  const sourceColumns = new Set(source.columns.map((c) => c.name))
-  const missing = snapshot.schema.fields.map((f) => f.name).filter((n) => !sourceColumns.has(n))
-  if (missing.length > 0)
-    throw new DuckmergeError(
-      'SCHEMA_MISMATCH',
-      `Cannot merge ${source.label} into ${table}: the source lacks column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}, which update-all / insert-all take from it. Add ${missing.length > 1 ? 'them' : 'it'} to the source, assign columns explicitly, or pass mergeSchema.`,
-      { table, source: source.label, columns: missing },
-    )
 }
 
 function sum(values: readonly number[]): number {

@@ -1,0 +1,87 @@
+/** What a MERGE checks before reading any data: the schema after mergeSchema, key columns, star clauses. */
+import { DuckmergeError } from '../../errors.js'
+import type { MergeClause } from './merge-clauses.js'
+import type { ResolvedSource } from './merge-source.js'
+import { duckDbToDeltaType, type StructType } from './schema.js'
+import type { Snapshot } from './snapshot-types.js'
+
+/** The table schema after mergeSchema: source columns the table lacks are appended (nullable). */
+export function evolveSchema(
+  snapshot: Snapshot,
+  source: ResolvedSource,
+  mergeSchema: boolean,
+): { schema: StructType; columnsAdded: string[] } {
+  if (!mergeSchema) return { schema: snapshot.schema, columnsAdded: [] }
+  const known = new Set(snapshot.schema.fields.map((f) => f.name))
+  const added = source.columns.filter((c) => !known.has(c.name))
+  return {
+    schema: {
+      type: 'struct',
+      fields: [
+        ...snapshot.schema.fields,
+        ...added.map((c) => ({
+          name: c.name,
+          type: duckDbToDeltaType(c.type),
+          nullable: true,
+          metadata: {},
+        })),
+      ],
+    },
+    columnsAdded: added.map((c) => c.name),
+  }
+}
+
+export function checkKeys(
+  table: string,
+  source: ResolvedSource,
+  snapshot: Snapshot,
+  keys: readonly string[],
+): void {
+  if (keys.length === 0)
+    throw new DuckmergeError('USAGE', `Cannot merge into ${table}: on: [] names no key column.`)
+  const sourceColumns = source.columns.map((c) => c.name)
+  const targetColumns = snapshot.schema.fields.map((f) => f.name)
+  for (const key of keys) {
+    if (!targetColumns.includes(key))
+      throw new DuckmergeError(
+        'KEY_COLUMN_MISSING',
+        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the target (columns: ${targetColumns.join(', ')}). Pass key columns both sides have.`,
+        { table, column: key, side: 'target' },
+      )
+    if (!sourceColumns.includes(key))
+      throw new DuckmergeError(
+        'KEY_COLUMN_MISSING',
+        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the source (columns: ${sourceColumns.join(', ')}). Pass key columns both sides have.`,
+        { table, column: key, side: 'source' },
+      )
+  }
+}
+
+/**
+ * UPDATE SET * and INSERT * take every table column from the source, so without mergeSchema a
+ * table column the source lacks is an error, as in Spark. With mergeSchema an update keeps it
+ * and an insert leaves it NULL.
+ */
+export function checkStarClauses(
+  table: string,
+  source: ResolvedSource,
+  snapshot: Snapshot,
+  clauses: readonly MergeClause[],
+  mergeSchema: boolean,
+): void {
+  if (mergeSchema) return
+  const hasStar = clauses.some(
+    (c) =>
+      (c.kind === 'matched' && c.action === 'update' && c.set === 'all') ||
+      (c.kind === 'notMatched' && c.values === 'all'),
+  )
+  if (!hasStar) return
+  const sourceColumns = new Set(source.columns.map((c) => c.name))
+  const missing = snapshot.schema.fields.map((f) => f.name).filter((n) => !sourceColumns.has(n))
+  if (missing.length > 0)
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Cannot merge ${source.label} into ${table}: the source lacks column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}, which update-all / insert-all take from it. Add ${missing.length > 1 ? 'them' : 'it'} to the source, assign columns explicitly, or pass mergeSchema.`,
+      { table, source: source.label, columns: missing },
+    )
+}
