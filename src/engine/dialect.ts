@@ -3,7 +3,7 @@
  * shape it runs SQL through. Strategies never ask which engine they run on (STYLE.md, SQL).
  */
 import { DuckmergeError } from '../errors.js'
-import { raw, type Sql } from './sql.js'
+import { raw, type Sql, type SqlValue } from './sql.js'
 
 export type EngineName = 'duckdb' | 'sqlite'
 
@@ -47,6 +47,8 @@ export interface Dialect {
    * dynamically typed engine keeps the base column's declaration and checks stored values.
    */
   widen(base: string, exp: string): string | undefined
+  /** The declared type this engine gives a column of `family` it creates ('REAL' vs 'DOUBLE'). */
+  columnType(family: TypeFamily): string
 }
 
 /** A column as the catalog declares it. `type` is the declared type text ('' when none). */
@@ -77,6 +79,8 @@ export interface Connection {
   /** Runs a statement; returns the number of rows it changed. */
   run(query: Sql): Promise<number>
   all<T = Record<string, unknown>>(query: Sql): Promise<T[]>
+  /** The rows of a query as value arrays, a batch at a time, without holding all of them. */
+  stream(query: Sql): AsyncIterable<SqlValue[][]>
   /** Runs `fn` inside one transaction; rolls back and rethrows on failure. */
   transaction<T>(fn: () => Promise<T>): Promise<T>
   /**

@@ -1,7 +1,8 @@
 /** DuckDB as a `Dialect` and a `Connection` (over engine/duckdb.ts). */
+import { blobValue, type DuckDBValue } from '@duckdb/node-api'
 import type { Connection, Dialect, TableInfo, TypeFamily } from './dialect.js'
 import type { DuckDb } from './duckdb.js'
-import { type Sql, sql } from './sql.js'
+import { type Sql, type SqlValue, sql } from './sql.js'
 
 interface IntegerType {
   readonly bits: number
@@ -71,6 +72,16 @@ export const duckdbDialect: Dialect = {
   scratchSchema: 'temp',
   typeFamily,
   widen,
+  columnType: (family) =>
+    ({
+      integer: 'BIGINT',
+      real: 'DOUBLE',
+      numeric: 'DOUBLE',
+      text: 'VARCHAR',
+      blob: 'BLOB',
+      boolean: 'BOOLEAN',
+      other: 'VARCHAR',
+    })[family],
 }
 
 /** A `DuckDb` (base and exp attached as catalogs) as a `Connection`. Closing it closes the db. */
@@ -92,6 +103,14 @@ export class DuckDbConnection implements Connection {
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     return this.#db.transaction(fn)
+  }
+
+  async *stream(query: Sql): AsyncIterable<SqlValue[][]> {
+    const values: DuckDBValue[] = query.values.map((v) =>
+      v instanceof Uint8Array ? blobValue(v) : v,
+    )
+    const result = await this.#db.connection.stream(query.text, values)
+    for await (const rows of result.yieldRowsJs()) yield rows as SqlValue[][]
   }
 
   interrupt(): void {

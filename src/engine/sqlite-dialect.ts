@@ -1,6 +1,6 @@
 /** SQLite as a `Dialect` and a `Connection` (better-sqlite3 underneath, made async). */
 import type { Connection, Dialect, TableInfo, TypeFamily } from './dialect.js'
-import { qualified, type Sql, sql } from './sql.js'
+import { qualified, type Sql, type SqlValue, sql } from './sql.js'
 import { allSync, runSync, type SqliteDb } from './sqlite.js'
 
 /**
@@ -28,7 +28,19 @@ export const sqliteDialect: Dialect = {
   // Dynamic typing: a declared type cannot be altered in place, so the base declaration stays
   // and the values exp stores are checked instead (see merge/table-schema.ts).
   widen: (base) => base,
+  columnType: (family) =>
+    ({
+      integer: 'INTEGER',
+      real: 'REAL',
+      numeric: 'NUMERIC',
+      text: 'TEXT',
+      blob: 'BLOB',
+      boolean: 'INTEGER',
+      other: 'TEXT',
+    })[family],
 }
+
+const STREAM_BATCH = 2048
 
 /**
  * better-sqlite3 runs synchronously, so a signal (Ctrl-C) is only handled between statements if
@@ -63,6 +75,23 @@ export class SqliteConnection implements Connection {
   async all<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
     await nextTurn()
     return allSync<T>(this.#db, query)
+  }
+
+  async *stream(query: Sql): AsyncIterable<SqlValue[][]> {
+    // safeIntegers: an INTEGER beyond 2^53 stays exact (as bigint) on its way to another engine.
+    const rows = this.#db
+      .prepare(query.text)
+      .raw(true)
+      .safeIntegers(true)
+      .iterate(...query.values) as IterableIterator<SqlValue[]>
+    let batch: SqlValue[][] = []
+    for (const row of rows) {
+      batch.push(row)
+      if (batch.length < STREAM_BATCH) continue
+      yield batch
+      batch = []
+    }
+    if (batch.length > 0) yield batch
   }
 
   interrupt(): void {

@@ -2,7 +2,8 @@
  * Merge and rebase of results databases (SQLite files as experiment trackers write them, DuckDB
  * files): resolves the files, then runs the table strategies over one connection.
  *
- *   check inputs → open session (base or a temp copy of it, exp attached read-only)
+ *   check inputs → open session (base or a temp copy of it, exp attached read-only; exp of the
+ *     other engine: its tables copied into the session's scratch schema first)
  *     → plan every table (key, schema; errors before any write)
  *     → dry run: count │ else: one transaction: alter/create, insert/delete per table → commit
  *     → close (checkpoint) → with --output: rename temp onto OUT
@@ -21,6 +22,7 @@ import { copyDuckDbDatabase, openDuckDbSession } from '../formats/duckdb/results
 import { copySqliteDatabase, openSqliteSession } from '../formats/sqlite/results-session.js'
 import type { ProgressCallback } from '../progress.js'
 import { type MergeReport, type Strategy, type TableReport, totals } from './report.js'
+import { selectTables, stageTables } from './results-stage.js'
 import { chooseKey, type SideNames } from './table-key.js'
 import { runTable, type TableJob } from './table-plan.js'
 import { applySchema, planSchema } from './table-schema.js'
@@ -80,12 +82,6 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
   await assertExists(options.exp, 'exp database')
   const engine = await engineOf(options.base, 'base')
   const expEngine = await engineOf(options.exp, 'exp')
-  if (engine !== expEngine)
-    throw new DuckmergeError(
-      'UNSUPPORTED_FEATURE',
-      `Cannot ${strategy} ${expEngine} database ${options.exp} into ${engine} database ${options.base}: mixing SQLite and DuckDB files is not supported (rows would have to be re-typed between SQLite's dynamic and DuckDB's static types). Pass two files of the same kind; to turn a SQLite file into DuckDB, use DuckDB's sqlite extension where it is installed (ATTACH 'file.db' (TYPE sqlite), then COPY FROM DATABASE).`,
-      { base: options.base, exp: options.exp, baseFormat: engine, expFormat: expEngine },
-    )
   if (await isSamePath(options.base, options.exp))
     throw new DuckmergeError(
       'USAGE',
@@ -98,12 +94,26 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
   if (!inPlace) await assertReplaceable(output, engine)
 
   const work = async (target: string, readOnly: boolean) => {
-    const session = await open(engine, { base: target, exp: options.exp, readOnly })
+    // Same engine: exp is attached. Mixed: exp is opened alone and its tables are copied into
+    // base's scratch schema first (results-stage.ts).
+    const mixed = engine !== expEngine
+    const opened = await open(engine, {
+      base: target,
+      exp: mixed ? undefined : options.exp,
+      readOnly,
+    })
+    const session: Session = mixed
+      ? {
+          ...opened,
+          schemas: { base: opened.schemas.base, exp: opened.connection.dialect.scratchSchema },
+        }
+      : opened
     const { signal } = options
     const interrupt = () => session.connection.interrupt()
     signal?.addEventListener('abort', interrupt, { once: true })
     let closed = false
     try {
+      if (mixed) await stage(session, expEngine, options, names)
       const tables = await runTables(session, strategy, options, names, readOnly)
       closed = true
       await session.close()
@@ -172,9 +182,33 @@ async function engineOf(path: string, side: 'base' | 'exp'): Promise<Engine> {
   )
 }
 
+/** Copies exp's tables (another engine's file) into the session's scratch schema. */
+async function stage(
+  session: Session,
+  expEngine: Engine,
+  options: ResultsMergeOptions,
+  names: SideNames,
+): Promise<void> {
+  const source = await open(expEngine, { base: options.exp, readOnly: true })
+  try {
+    await stageTables({
+      source: source.connection,
+      sourceSchema: source.schemas.base,
+      target: session.connection,
+      baseSchema: session.schemas.base,
+      tables: options.tables,
+      names,
+      onProgress: options.onProgress,
+      signal: options.signal,
+    })
+  } finally {
+    await source.close()
+  }
+}
+
 function open(
   engine: Engine,
-  options: { base: string; exp: string; readOnly: boolean },
+  options: { base: string; exp?: string | undefined; readOnly: boolean },
 ): Promise<Session> {
   return engine === 'sqlite'
     ? Promise.resolve(openSqliteSession(options))
@@ -190,15 +224,7 @@ async function runTables(
   dryRun: boolean,
 ): Promise<TableReport[]> {
   const { connection, schemas } = session
-  const expTables = await connection.tables(schemas.exp)
-  const selected = options.tables && options.tables.length > 0 ? options.tables : expTables
-  for (const table of selected)
-    if (!expTables.includes(table))
-      throw new DuckmergeError(
-        'TABLE_NOT_FOUND',
-        `Table "${table}" not found in exp ${names.exp} (its tables: ${expTables.join(', ') || 'none'}). Pass --table with one of them.`,
-        { table, file: names.exp, tables: expTables },
-      )
+  const selected = selectTables(options.tables, await connection.tables(schemas.exp), names)
 
   const jobs: TableJob[] = []
   for (const table of selected) {

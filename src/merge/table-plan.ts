@@ -67,7 +67,7 @@ async function keyLookup(
   const index = qualified(connection.dialect.scratchSchema, '__duckmerge_keys_index')
   await connection.run(sql`drop table if exists ${scratch}`)
   await connection.run(
-    sql`create table ${scratch} as select ${distinct ? sql`distinct ` : sql``}${identList(key)} from ${source}`,
+    sql`create temp table ${scratch} as select ${distinct ? sql`distinct ` : sql``}${identList(key)} from ${source}`,
   )
   await connection.run(
     sql`create index ${index} on ${ident('__duckmerge_keys')} (${identList(key)})`,

@@ -599,14 +599,19 @@ describe('SQLite semantics', () => {
     expect((error as Error).message).toContain(`missing in table "t" of exp ${exp}`)
   })
 
-  test('mixing SQLite and DuckDB is UNSUPPORTED_FEATURE and changes nothing', async () => {
+  test('a SQLite column holding text and numbers cannot go into DuckDB: SCHEMA_MISMATCH', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), ['create table t (id int primary key)'])
-    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), ['create table t (id int primary key)'])
+    const base = await makeDuckDb(join(dir, 'base.duckdb'), ['create table t (id integer)'])
+    const exp = makeSqlite(join(dir, 'exp.db'), [
+      // No declared type: SQLite keeps each value's own class (TEXT would turn 0.5 into '0.5').
+      'create table t (id int, note)',
+      "insert into t values (1, 'x'), (2, 0.5)",
+    ])
     const before = hashTree(dir)
     const error = await mergeResults({ base, exp }).catch((e: unknown) => e)
-    expect(isDuckmergeError(error, 'UNSUPPORTED_FEATURE')).toBe(true)
-    expect((error as Error).message).toContain('mixing SQLite and DuckDB')
+    expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
+    expect((error as Error).message).toContain('Column "note" of table "t" in exp')
+    expect((error as Error).message).toContain('holds real and text values together')
     expect(hashTree(dir)).toEqual(before)
   })
 
@@ -768,6 +773,99 @@ describe('DuckDB files', () => {
     expect(hashTree(base)).toEqual(before)
     expect(await duckRows(out, 'select count(*)::int n from runs')).toEqual([{ n: 2 }])
     expect(existsSync(`${out}.wal`)).toBe(false)
+  })
+})
+
+describe.skipIf(!hasFixtures)(`mixing SQLite and DuckDB (${noFixturesReason})`, () => {
+  test('xetrack SQLite files into a DuckDB base, then that DuckDB file into a SQLite base', async () => {
+    const dir = tempDir()
+    const duck = await makeDuckDb(join(dir, 'results.duckdb'), ['create table notes (id integer)'])
+    const seen: string[] = []
+    const first = await mergeResults({
+      base: duck,
+      exp: fixture('xetrack', C),
+      onProgress: (p) => seen.push(`${p.phase} ${p.done}/${p.total}`),
+    })
+    expect(first.tables?.map((t) => [t.table, t.created, t.rowsInserted])).toEqual([
+      ['metrics', true, 1],
+      ['predictions', true, 30],
+    ])
+    expect(seen).toContain('copying predictions from exp 30/30')
+    const second = await mergeResults({ base: duck, exp: fixture('xetrack', A) })
+    expect(second).toMatchObject({ rowsInserted: 41, rowsSkipped: 0 })
+    const again = await mergeResults({ base: duck, exp: fixture('xetrack', A) })
+    expect(again).toMatchObject({ rowsInserted: 0, rowsSkipped: 41 })
+    expect(
+      await duckRows(
+        duck,
+        'select count(*)::int n, round(sum(accuracy), 6) acc, count(batch_size)::int b from predictions',
+      ),
+    ).toEqual([{ n: 70, acc: 59, b: 30 }])
+    expect(
+      await duckRows(
+        duck,
+        "select column_name c, data_type t from duckdb_columns() where table_name = 'predictions' and column_name in ('lr', 'input_id', 'track_id') order by 1",
+      ),
+    ).toEqual([
+      { c: 'input_id', t: 'BIGINT' },
+      { c: 'lr', t: 'DOUBLE' },
+      { c: 'track_id', t: 'VARCHAR' },
+    ])
+
+    const sqlite = copyFixture(dir, B)
+    const back = await mergeResults({ base: sqlite, exp: duck })
+    expect(back.tables?.map((t) => [t.table, t.rowsInserted, t.columnsAdded])).toEqual([
+      ['metrics', 2, ['batch_size']],
+      ['notes', 0, []],
+      ['predictions', 70, ['batch_size']],
+    ])
+    expect(summarize(sqlite, 'predictions')).toMatchObject({
+      rows: 130,
+      rows_per_experiment_version: { 'e0.1.0': 40, 'e0.2.0': 60, 'e0.3.0': 30 },
+      sum_accuracy: 111,
+    })
+    expect(
+      sqliteRows(
+        sqlite,
+        "select typeof(lr) l, typeof(input_id) i from predictions where experiment_version = 'e0.3.0' limit 1",
+      ),
+    ).toEqual([{ l: 'real', i: 'integer' }])
+    expect(
+      sqliteRows(
+        sqlite,
+        "select type from pragma_table_info('predictions') where name = 'batch_size'",
+      ),
+    ).toEqual([{ type: 'INTEGER' }])
+  })
+
+  test('quirks DB e through DuckDB and back keeps every value exactly', async () => {
+    const dir = tempDir()
+    const duck = await makeDuckDb(join(dir, 'e.duckdb'), ['create table placeholder (id integer)'])
+    await mergeResults({ base: duck, exp: fixture('xetrack', E) })
+    expect(
+      await duckRows(
+        duck,
+        'select note, "7" from "default" where note is not null or "7" is not null order by all',
+      ),
+    ).toEqual([
+      { note: '0.25', '7': null },
+      { note: 'naïve ✓', '7': null },
+      { note: null, '7': 'seven' },
+    ])
+    const sqlite = makeSqlite(join(dir, 'e-again.db'), ['create table placeholder (id integer)'])
+    await mergeResults({ base: sqlite, exp: duck, tables: ['default', 'assets', 'keys', 'counts'] })
+    for (const table of ['default', 'assets', 'keys', 'counts'])
+      expect(exactRows(sqlite, table)).toEqual(exactRows(fixture('xetrack', E), table))
+    // Rebasing the DuckDB copy onto the original SQLite file replaces rows one for one.
+    const copy = copyFixture(dir, E, 'copy.db')
+    const rebased = await rebaseResults({
+      base: copy,
+      exp: duck,
+      key: ['track_id'],
+      tables: ['default'],
+    })
+    expect(rebased).toMatchObject({ rowsReplaced: 6, rowsInserted: 6 })
+    expect(exactRows(copy, 'default')).toEqual(exactRows(fixture('xetrack', E), 'default'))
   })
 })
 

@@ -9,7 +9,8 @@ import { DuckmergeError, messageOf } from '../../errors.js'
 export interface OpenOptions {
   /** The database written to (base itself, or a copy of it). */
   readonly base: string
-  readonly exp: string
+  /** Attached as `exp`; omitted to open base alone (a source to copy rows from). */
+  readonly exp?: string | undefined
   /** Attaches base read-only (dry runs). */
   readonly readOnly: boolean
 }
@@ -43,7 +44,7 @@ export async function openDuckDbSession(options: OpenOptions): Promise<Session> 
     }
   }
   await attach(options.base, 'base', options.readOnly)
-  await attach(options.exp, 'exp', true)
+  if (options.exp !== undefined) await attach(options.exp, 'exp', true)
   const connection = new DuckDbConnection(db)
   return {
     connection,

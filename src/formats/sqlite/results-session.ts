@@ -9,7 +9,8 @@ import { DuckmergeError, messageOf } from '../../errors.js'
 export interface OpenOptions {
   /** The database written to (base itself, or a copy of it). */
   readonly base: string
-  readonly exp: string
+  /** Attached as `exp`; omitted to open base alone (a source to copy rows from). */
+  readonly exp?: string | undefined
   /** Opens base read-only (dry runs). */
   readonly readOnly: boolean
 }
@@ -33,19 +34,20 @@ export function openSqliteSession(options: OpenOptions): Session {
     // SQLite's default 2 MB page cache spills a big transaction to the file mid-way (measured
     // here: rebase of 200k rows into 1M ~1.5x slower). 256 MB is a ceiling, used only as needed.
     runSync(db, sql`pragma cache_size = -262144`)
-    runSync(db, sql`attach database ${options.exp} as exp`)
+    if (options.exp !== undefined) runSync(db, sql`attach database ${options.exp} as exp`)
     // Reading the schema now reports a corrupt file here, naming it, not mid-merge.
     runSync(db, sql`select count(*) from main.sqlite_schema`)
   } catch (error) {
     db.close()
     throw unreadable(options.base, error)
   }
-  try {
-    runSync(db, sql`select count(*) from exp.sqlite_schema`)
-  } catch (error) {
-    db.close()
-    throw unreadable(options.exp, error)
-  }
+  if (options.exp !== undefined)
+    try {
+      runSync(db, sql`select count(*) from exp.sqlite_schema`)
+    } catch (error) {
+      db.close()
+      throw unreadable(options.exp, error)
+    }
   const connection = new SqliteConnection(db)
   return { connection, schemas: { base: 'main', exp: 'exp' }, close: () => connection.close() }
 }

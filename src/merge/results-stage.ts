@@ -1,0 +1,178 @@
+/**
+ * Mixing engines (SQLite base with DuckDB exp, or the reverse): exp's tables are copied in
+ * batches into the base connection's scratch schema, typed for base's engine, so the table
+ * strategies then run unchanged with that schema as exp.
+ *
+ *   exp (own connection, read-only) ─ stream 2048-row batches ─▶ base connection temp."t" ─▶ merge/rebase
+ */
+import type { ColumnInfo, Connection, TableInfo, TypeFamily } from '../engine/dialect.js'
+import { declaredType } from '../engine/dialect.js'
+import { ident, identList, join, qualified, type Sql, type SqlValue, sql } from '../engine/sql.js'
+import { DuckmergeError } from '../errors.js'
+import type { ProgressCallback } from '../progress.js'
+import type { SideNames } from './table-key.js'
+
+export interface StageInput {
+  /** Exp, opened alone. */
+  readonly source: Connection
+  readonly sourceSchema: string
+  /** The base connection; tables land in its `dialect.scratchSchema`. */
+  readonly target: Connection
+  readonly baseSchema: string
+  readonly tables?: readonly string[] | undefined
+  readonly names: SideNames
+  readonly onProgress?: ProgressCallback | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+/**
+ * The tables to process: `requested` (each must exist in exp) or every table of exp.
+ *
+ * @example
+ * selectTables(['metrics'], ['predictions', 'metrics'], names) // ['metrics']
+ */
+export function selectTables(
+  requested: readonly string[] | undefined,
+  available: readonly string[],
+  names: SideNames,
+): readonly string[] {
+  if (!requested || requested.length === 0) return available
+  for (const table of requested)
+    if (!available.includes(table))
+      throw new DuckmergeError(
+        'TABLE_NOT_FOUND',
+        `Table "${table}" not found in exp ${names.exp} (its tables: ${available.join(', ') || 'none'}). Pass --table with one of them.`,
+        { table, file: names.exp, tables: available },
+      )
+  return requested
+}
+
+/**
+ * Copies the selected exp tables into the target's scratch schema. A column keeps base's type
+ * when base has it and the values fit; otherwise it gets the target engine's type for what exp
+ * actually stores (SQLite: by storage class, so a TEXT column of numbers stays numbers).
+ *
+ * @example
+ * await stageTables({ source, sourceSchema: 'main', target, baseSchema: 'base', names })
+ * // DuckDB: temp."predictions" now holds exp's rows
+ */
+export async function stageTables(input: StageInput): Promise<void> {
+  const { source, target } = input
+  const tables = selectTables(input.tables, await source.tables(input.sourceSchema), input.names)
+  for (const table of tables) {
+    const info = (await source.describe(input.sourceSchema, table)) as TableInfo
+    const base = await target.describe(input.baseSchema, table)
+    const families = await storedFamilies(input, info)
+    const columns = info.columns.map((c, i) => stagedColumn(input, c, families[i], base))
+    const defs = columns.map(
+      (c) => sql`${ident(c.name)} ${declaredType(c.type, `${table}.${c.name}`)}`,
+    )
+    if (info.primaryKey.length > 0) defs.push(sql`primary key (${identList(info.primaryKey)})`)
+    const staged = qualified(target.dialect.scratchSchema, table)
+    await target.run(sql`create temp table ${staged} (${join(defs)})`)
+
+    const from = qualified(input.sourceSchema, table)
+    const [total] = await source.all<{ n: number | bigint }>(sql`select count(*) as n from ${from}`)
+    const read = join(info.columns.map((c) => readExpression(source, c)))
+    const perStatement = Math.max(
+      1,
+      Math.min(500, Math.floor(target.dialect.maxBoundParameters / columns.length)),
+    )
+    let done = 0
+    for await (const batch of source.stream(sql`select ${read} from ${from}`)) {
+      for (let i = 0; i < batch.length; i += perStatement)
+        await target.run(
+          sql`insert into ${staged} (${identList(columns.map((c) => c.name))}) values ${valuesList(batch.slice(i, i + perStatement))}`,
+        )
+      done += batch.length
+      input.onProgress?.({
+        phase: `copying ${table} from exp`,
+        done,
+        total: Number(total?.n ?? done),
+        unit: 'rows',
+      })
+      if (input.signal?.aborted) return
+    }
+  }
+}
+
+function valuesList(rows: readonly SqlValue[][]): Sql {
+  return join(rows.map((row) => sql`(${join(row.map((v) => sql`${v}`))})`))
+}
+
+/**
+ * What each column holds. A statically typed engine: its declared family (DATE, nested types
+ * and the like travel as text, DECIMAL as a float). SQLite: the storage classes present, so a
+ * column declared TEXT that holds only floats is a float column. Undefined: only NULLs.
+ */
+async function storedFamilies(
+  input: StageInput,
+  info: TableInfo,
+): Promise<(TypeFamily | undefined)[]> {
+  const { source } = input
+  if (source.dialect.typing === 'static')
+    return info.columns.map((c) => {
+      const family = source.dialect.typeFamily(c.type)
+      return family === 'other' ? 'text' : family === 'numeric' ? 'real' : family
+    })
+  const classes = ['integer', 'real', 'text', 'blob'] as const
+  const counts = info.columns.flatMap((c, i) =>
+    classes.map(
+      (k) => sql`coalesce(sum(typeof(${ident(c.name)}) = ${k}), 0) as ${ident(`${k}${i}`)}`,
+    ),
+  )
+  const [row] = await source.all<Record<string, number>>(
+    sql`select ${join(counts)} from ${qualified(input.sourceSchema, info.name)}`,
+  )
+  return info.columns.map((c, i) => {
+    const has = (k: (typeof classes)[number]) => Number(row?.[`${k}${i}`] ?? 0) > 0
+    const present = classes.filter(has)
+    if (present.length === 0) return undefined
+    if (present.every((k) => k === 'integer')) return 'integer'
+    if (present.every((k) => k === 'integer' || k === 'real')) return 'real'
+    if (present.length === 1) return present[0] === 'text' ? 'text' : 'blob'
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Column "${c.name}" of table "${info.name}" in exp ${input.names.exp} holds ${present.join(' and ')} values together; a ${input.target.dialect.name} column holds one type. Make the column consistent, or leave the table out with --table.`,
+      { table: info.name, column: c.name, storageClasses: present },
+    )
+  })
+}
+
+function stagedColumn(
+  { source, target }: StageInput,
+  column: ColumnInfo,
+  family: TypeFamily | undefined,
+  base: TableInfo | undefined,
+): ColumnInfo {
+  const baseType = base?.columns.find((b) => b.name === column.name)?.type
+  const baseFamily = baseType === undefined ? undefined : target.dialect.typeFamily(baseType)
+  const fits =
+    baseType !== undefined &&
+    (family === undefined ||
+      baseFamily === family ||
+      (baseFamily === 'real' && family === 'integer'))
+  // Only NULLs and no base column: the declaration's family, as the source engine reads it.
+  const fallback = family ?? source.dialect.typeFamily(column.type)
+  return {
+    name: column.name,
+    type: fits ? baseType : target.dialect.columnType(fallback === 'other' ? 'text' : fallback),
+    notNull: false,
+  }
+}
+
+/** How a column is read for another engine: as stored, or cast to what the target can bind. */
+function readExpression(source: Connection, column: ColumnInfo): Sql {
+  const name = ident(column.name)
+  if (source.dialect.typing === 'dynamic') return name
+  switch (source.dialect.typeFamily(column.type)) {
+    case 'other':
+      return sql`cast(${name} as varchar)`
+    case 'numeric':
+      return sql`cast(${name} as double)`
+    case 'boolean':
+      return sql`cast(${name} as integer)`
+    default:
+      return name
+  }
+}
