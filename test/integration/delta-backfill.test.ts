@@ -409,6 +409,27 @@ describe('delta backfill failure paths', () => {
     expect({ main: hashTree(main), staging: hashTree(staging) }).toEqual(before)
   })
 
+  test('main inside staging (which is deleted afterwards) is OUTPUT_IS_INPUT; nothing changes', async () => {
+    const dir = tempDir()
+    const staging = join(dir, 'staging')
+    await createTable(staging, [certs([1])])
+    const main = join(staging, 'main')
+    await createTable(main, [certs([2])])
+    const before = hashTree(staging)
+    await expect(
+      backfill({ main, staging, keys: ['source_url', 'cert_index'] }),
+    ).rejects.toMatchObject({ code: 'OUTPUT_IS_INPUT' })
+    await expect(
+      backfill({
+        main: join(dir, 'm'),
+        staging,
+        keys: ['cert_index'],
+        archive: join(staging, 'a'),
+      }),
+    ).rejects.toMatchObject({ code: 'OUTPUT_IS_INPUT' })
+    expect(hashTree(staging)).toEqual(before)
+  })
+
   test('a bad --batch-rows is a usage error (exit 2)', async () => {
     const { main, staging } = await tables([10], [11])
     const run = runCli([

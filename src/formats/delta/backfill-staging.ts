@@ -1,7 +1,7 @@
 /** The staging side of a backfill: does it hold data, its identity (the txn appId), its schema, and retiring it. */
 import { createHash } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
-import { basename, join, relative, resolve } from 'node:path'
+import { basename, join, relative, resolve, sep } from 'node:path'
 import { DuckmergeError, messageOf } from '../../errors.js'
 import { isDeltaTable, type ResolvedSource } from './merge-source.js'
 import { createTable } from './operations/create.js'
@@ -147,4 +147,25 @@ async function removeDir(dir: string): Promise<void> {
   const aside = join(resolve(dir, '..'), `.${basename(dir)}.deleting-${process.pid}`)
   await fs.rename(dir, aside)
   await fs.rm(aside, { recursive: true, force: true })
+}
+
+/**
+ * Staging is deleted after success, so it must not be main, hold main, or sit inside it, and
+ * the archive must not be inside staging (it would be moved into itself).
+ */
+export function assertSeparate(main: string, staging: string, archive: string | undefined): void {
+  const within = (inner: string, outer: string) =>
+    inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`)
+  if (within(main, staging) || within(staging, main))
+    throw new DuckmergeError(
+      'OUTPUT_IS_INPUT',
+      `Cannot backfill ${main} from ${staging}: one is inside the other, and staging is deleted after the backfill. Use separate folders.`,
+      { main, staging },
+    )
+  if (archive !== undefined && within(resolve(archive), staging))
+    throw new DuckmergeError(
+      'OUTPUT_IS_INPUT',
+      `Cannot archive staging ${staging} into ${resolve(archive)}, a folder inside it. Pass an --archive outside staging.`,
+      { staging, archive },
+    )
 }

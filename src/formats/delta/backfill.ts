@@ -6,6 +6,7 @@ import type { ProgressCallback } from '../../progress.js'
 import type { AddFile } from './actions.js'
 import { type BackfillPlan, type BatchPlan, planBackfill } from './backfill-plan.js'
 import {
+  assertSeparate,
   backfillAppId,
   checkKeys,
   checkSchema,
@@ -101,6 +102,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
     throw new DuckmergeError('USAGE', `batchRows must be a whole number >= 1, got ${batchRows}.`)
   if (options.keys.length === 0)
     throw new DuckmergeError('USAGE', 'backfill needs at least one key column.')
+  assertSeparate(main, staging, options.archive)
   const nothing = (): BackfillReport => ({
     main,
     staging,
