@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { DuckDb } from '../engine/duckdb.js'
-import { ident, join as joinSql, literal, raw, type Sql, sql } from '../engine/sql.js'
+import { ident, join as joinSql, literal, raw, Sql, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
 import { type ArchiveOptions, type ArchiveReport, archiveRuns } from './event-store-archive.js'
 import {
@@ -202,9 +202,16 @@ export class EventStore {
     })
   }
 
-  /** Rows of a query over the store's tables and views (values JSON-safe: BIGINT as string). */
-  query<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
-    return this.#exclusive(() => this.#db.allJson<T>(query))
+  /**
+   * Rows of a query over the store's tables and views (values JSON-safe: BIGINT as string).
+   * A string is the caller's own SQL, run as written (bind values through an `Sql` fragment).
+   *
+   * @example
+   * await store.query(`select metric, trend from dashboard where experiment = 'e0.2.0'`)
+   */
+  query<T = Record<string, unknown>>(query: string | Sql): Promise<T[]> {
+    const statement = typeof query === 'string' ? new Sql(query, []) : query
+    return this.#exclusive(() => this.#db.allJson<T>(statement))
   }
 
   /** All rows of one derived view, in a stable order. */

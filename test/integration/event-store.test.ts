@@ -5,7 +5,6 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, test } from 'vitest'
-import { raw } from '../../src/engine/sql.js'
 import { EventStore, isDuckmergeError, type NewEvent, Tracker } from '../../src/index.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
@@ -204,9 +203,7 @@ describe('importJsonl', () => {
     expect(await store.importJsonl(file)).toEqual({ file, imported: 0, skipped: 3 })
     expect(
       await store.query(
-        raw(
-          `select event_id, time, run, payload from events where experiment = 'e3' order by time`,
-        ),
+        `select event_id, time, run, payload from events where experiment = 'e3' order by time`,
       ),
     ).toEqual([
       { event_id: 'j-1', time: '2024-01-05 00:00:00', run: 'r9', payload: '{"loss":7}' },
@@ -235,7 +232,7 @@ describe('importJsonl', () => {
       `Cannot import ${file}: 1 line(s) lack a readable time, experiment, run or type ` +
         '(first: line 2, time "2024-01-05 00:00:01"). Fix those lines; nothing was imported.',
     )
-    expect(await store.query(raw('select count(*) as n from events'))).toEqual([{ n: '8' }])
+    expect(await store.query('select count(*) as n from events')).toEqual([{ n: '8' }])
     await expect(store.importJsonl(join(dir, 'missing.jsonl'))).rejects.toThrow(
       `Events file not found: ${join(dir, 'missing.jsonl')}`,
     )
@@ -257,7 +254,7 @@ test('a file that is not JSON Lines is refused naming it; nothing is imported', 
       new RegExp(`^Cannot import ${file}: it is not JSON Lines of events \\(`),
     ),
   })
-  expect(await store.query(raw('select count(*) as n from events'))).toEqual([{ n: '8' }])
+  expect(await store.query('select count(*) as n from events')).toEqual([{ n: '8' }])
   store.close()
 })
 
@@ -267,9 +264,7 @@ describe('archive', () => {
     const store = await openWith(dir)
     const snapshot = async () => ({
       all: await store.query(
-        raw(
-          'select event_id, time, experiment, run, type, payload from events_all order by event_id',
-        ),
+        'select event_id, time, experiment, run, type, payload from events_all order by event_id',
       ),
       runs: await store.view('runs'),
       metrics: await store.view('metrics'),
@@ -295,13 +290,13 @@ describe('archive', () => {
       'date=2024-01-02',
     ])
     expect(readdirSync(store.archiveDir).sort()).toEqual(['date=2024-01-01', 'date=2024-01-02'])
-    expect(await store.query(raw('select run, count(*) as n from events group by run'))).toEqual([
+    expect(await store.query('select run, count(*) as n from events group by run')).toEqual([
       { run: 'r3', n: '1' },
     ])
     expect(await snapshot()).toEqual(before)
     expect(
       await store.query(
-        raw('select source, count(*) as n from events_all group by source order by source'),
+        'select source, count(*) as n from events_all group by source order by source',
       ),
     ).toEqual([
       { source: 'archive', n: '7' },
