@@ -5,6 +5,7 @@ import { schemaToJson } from '../schema.js'
 import { isTxnApplied, txnAction } from '../txn.js'
 import { writeDataFiles } from '../write-files.js'
 import { upgradedProtocol } from './create.js'
+import { reconcileSchema } from './reconcile-schema.js'
 import { type DeltaSource, prepareSource } from './source.js'
 import {
   checkInvariants,
@@ -12,7 +13,6 @@ import {
   commitAndCheckpoint,
   openForWrite,
   outputMetrics,
-  reconcileSchema,
   skipIfTxnWon,
   statsOptionsOf,
   type WriteOptions,

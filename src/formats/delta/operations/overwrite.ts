@@ -8,6 +8,7 @@ import { isTxnApplied, txnAction } from '../txn.js'
 import { writeDataFiles } from '../write-files.js'
 import { upgradedProtocol } from './create.js'
 import { planDelete } from './delete-plan.js'
+import { reconcileSchema } from './reconcile-schema.js'
 import { type DeltaSource, prepareSource } from './source.js'
 import {
   assertNotAppendOnly,
@@ -16,7 +17,6 @@ import {
   commitAndCheckpoint,
   openForWrite,
   outputMetrics,
-  reconcileSchema,
   removeOf,
   skipIfTxnWon,
   statsOptionsOf,

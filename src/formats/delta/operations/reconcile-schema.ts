@@ -1,0 +1,81 @@
+/** Schema enforcement on write: does a source fit the table, and which columns does it add? */
+import { DuckmergeError } from '../../../errors.js'
+import { type DataType, type StructField, type StructType, typeToString } from '../schema.js'
+
+export interface ReconciledSchema {
+  readonly schema: StructType
+  /** Table columns the source lacks (written as NULL). */
+  readonly missingColumns: readonly string[]
+  /** True when mergeSchema added columns. */
+  readonly changed: boolean
+}
+
+/**
+ * Checks a source schema against the table's: every source column must exist in the table (or is
+ * added with mergeSchema) with the same type or one that widens safely into it; table columns
+ * the source lacks must be nullable. Names match case-insensitively, as in Spark.
+ * Throws SCHEMA_MISMATCH naming every offending column.
+ */
+export function reconcileSchema(
+  table: StructType,
+  source: StructType,
+  options: { readonly mergeSchema?: boolean; readonly tablePath: string; readonly what: string },
+): ReconciledSchema {
+  const byName = new Map(table.fields.map((f) => [f.name.toLowerCase(), f]))
+  const extra: StructField[] = []
+  const issues: string[] = []
+  for (const field of source.fields) {
+    const target = byName.get(field.name.toLowerCase())
+    if (!target) {
+      extra.push(field)
+      continue
+    }
+    if (!widensTo(field.type, target.type))
+      issues.push(
+        `"${field.name}" is ${typeToString(field.type)} in ${options.what} but ${typeToString(target.type)} in the table`,
+      )
+  }
+  if (extra.length > 0 && !options.mergeSchema)
+    issues.push(
+      `${extra.map((f) => `"${f.name}"`).join(', ')} ${extra.length > 1 ? 'are' : 'is'} not in the table (pass mergeSchema / --merge-schema to add ${extra.length > 1 ? 'them' : 'it'})`,
+    )
+  const present = new Set(source.fields.map((f) => f.name.toLowerCase()))
+  const missing = table.fields.filter((f) => !present.has(f.name.toLowerCase()))
+  for (const f of missing)
+    if (!f.nullable)
+      issues.push(`"${f.name}" is NOT NULL in the table but missing from ${options.what}`)
+  if (issues.length > 0)
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Cannot write ${options.what} to Delta table ${options.tablePath}: ${issues.join('; ')}.`,
+      { table: options.tablePath, issues },
+    )
+  const added = extra.map((f) => ({ ...f, nullable: true }))
+  return {
+    schema: added.length > 0 ? { type: 'struct', fields: [...table.fields, ...added] } : table,
+    missingColumns: missing.map((f) => f.name),
+    changed: added.length > 0,
+  }
+}
+
+const INTEGRAL = ['byte', 'short', 'integer', 'long']
+
+/** Same type, or a cast that loses nothing (integer widening, float → double, wider decimals). */
+function widensTo(from: DataType, to: DataType): boolean {
+  if (typeToString(from) === typeToString(to)) return true
+  if (typeof from !== 'string' || typeof to !== 'string') return false
+  const fi = INTEGRAL.indexOf(from)
+  const ti = INTEGRAL.indexOf(to)
+  if (fi >= 0 && ti >= 0) return fi <= ti
+  const fd = /^decimal\((\d+),(\d+)\)$/.exec(from)
+  // Spark's implicit casts on write: any integral, float or decimal fits a double.
+  if (to === 'double') return fi >= 0 || from === 'float' || fd !== null
+  if (to === 'float') return fi >= 0 && fi <= 1
+  const td = /^decimal\((\d+),(\d+)\)$/.exec(to)
+  if (td) {
+    const [tp, ts] = [Number(td[1]), Number(td[2])]
+    if (fd) return Number(fd[2]) <= ts && Number(fd[1]) - Number(fd[2]) <= tp - ts
+    if (fi >= 0) return ([3, 5, 10, 19][fi] ?? 99) <= tp - ts
+  }
+  return false
+}
