@@ -2,10 +2,19 @@
 import { cpSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { withDuckDb } from '../../src/engine/duckdb.js'
 import { runCli } from '../support/cli.js'
 import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
+import {
+  addAction,
+  field,
+  metaDataAction,
+  protocolAction,
+  writeLog,
+  writeParquet,
+} from './delta-read.helpers.js'
 
 const table = (name: string) => fixture('delta', name)
 const jsonLines = (text: string) =>
@@ -107,6 +116,24 @@ describe.skipIf(!hasFixtures)(`duckmerge delta (read) (${noFixturesReason})`, ()
     expect(rows).toHaveLength(11)
     expect(rows.find((r) => r.as_int === 3)).toMatchObject({ as_binary: 'AwM=', as_long: 3 })
     expect(rows.filter((r) => r.as_int === null)[0]).toMatchObject({ as_binary: null })
+  })
+
+  test('cat streams tables larger than one DuckDB chunk, line for line', async () => {
+    const dir = join(tempDir(), 'big')
+    await withDuckDb({}, (db) =>
+      writeParquet(db, dir, 'a.parquet', 'select range as id from range(5000)'),
+    )
+    writeLog(dir, [
+      [protocolAction(), metaDataAction([field('id', 'long')]), addAction('a.parquet')],
+    ])
+    const jsonl = runCli(['delta', 'cat', dir])
+    expect(jsonl.code).toBe(0)
+    expect(jsonl.stdout.endsWith('}\n')).toBe(true)
+    const ids = jsonLines(jsonl.stdout).map((r) => r.id as number)
+    expect(ids).toHaveLength(5000)
+    expect(new Set(ids).size).toBe(5000)
+    const csv = runCli(['delta', 'cat', dir, '--format', 'csv'])
+    expect(csv.stdout.split('\n')).toHaveLength(5002) // header, 5000 rows, final newline
   })
 
   test('history --json: newest first, with operation details', () => {

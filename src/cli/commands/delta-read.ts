@@ -1,5 +1,7 @@
 /** CLI commands: duckmerge delta … (reading: show, cat, history, query) */
-import { promises as fs, mkdtempSync } from 'node:fs'
+
+import { once } from 'node:events'
+import { createReadStream, promises as fs, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath, resolve } from 'node:path'
 import { DuckDb } from '../../engine/duckdb.js'
@@ -236,19 +238,48 @@ async function render(db: DuckDb, query: Sql, format: Format, json: boolean) {
             : sql`to_json(${v})::VARCHAR`
     return sql`${literal(`${JSON.stringify(c.column_name)}:`)} || coalesce(${value}, 'null')`
   })
-  const lines = await db.all<{ j: string }>(
-    sql`select '{' || concat_ws(',', ${join(fields)}) || '}' as j from (${query}) as q`,
-  )
-  return { report: null, text: lines.map((l) => l.j).join('\n') }
+  const lines = sql`select '{' || concat_ws(',', ${join(fields)}) || '}' as j from (${query}) as q`
+  return { report: null, text: await streamLines(db, lines) }
 }
 
+/**
+ * Streams the single text column of `query` to stdout chunk by chunk (a table of any size never
+ * sits in memory) and returns the last line, which the CLI prints with its final newline.
+ */
+async function streamLines(db: DuckDb, query: Sql): Promise<string> {
+  if (query.values.length > 0) throw new TypeError('streamLines takes a query without bound values')
+  const result = await db.connection.stream(query.text)
+  let held: string | undefined
+  for (;;) {
+    const chunk = await result.fetchChunk()
+    if (!chunk || chunk.rowCount === 0) break
+    const lines = chunk.getColumnValues(0).map(String)
+    let text = held === undefined ? '' : `${held}\n`
+    held = lines.pop()
+    for (const line of lines) text += `${line}\n`
+    await write(text)
+  }
+  return held ?? ''
+}
+
+/** CSV through DuckDB's writer into a temp file, then streamed to stdout. */
 async function csv(db: DuckDb, query: Sql): Promise<string> {
   const dir = mkdtempSync(joinPath(tmpdir(), 'duckmerge-csv-'))
   const file = joinPath(dir, 'rows.csv')
   try {
     await db.run(sql`copy (${query}) to ${literal(file)} (format csv, header true)`)
-    return (await fs.readFile(file, 'utf8')).replace(/\n$/, '')
+    let pending = ''
+    for await (const chunk of createReadStream(file, { encoding: 'utf8' })) {
+      await write(pending)
+      pending = String(chunk)
+    }
+    // The CLI ends the output with a newline: hold the file's own back.
+    return pending.replace(/\n$/, '')
   } finally {
     await fs.rm(dir, { recursive: true, force: true })
   }
+}
+
+async function write(text: string): Promise<void> {
+  if (text !== '' && !process.stdout.write(text)) await once(process.stdout, 'drain')
 }
