@@ -2,6 +2,8 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { DuckDb } from '../../src/engine/duckdb.js'
+import { raw } from '../../src/engine/sql.js'
 import { openSqlite } from '../../src/engine/sqlite.js'
 import { runCli } from '../support/cli.js'
 import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
@@ -59,6 +61,38 @@ describe.skipIf(!hasFixtures)(`results CLI on xetrack fixtures (${noFixturesReas
     const { durationMs: _a, dryRun: _b, ...figures } = report
     const { durationMs: _c, dryRun: _d, ...dryFigures } = dry.json<Record<string, unknown>>()
     expect(dryFigures).toEqual(figures)
+  })
+
+  test('a DuckDB exp merges into a SQLite base (rows copied across engines)', async () => {
+    const dir = tempDir()
+    const duck = join(dir, 'exp.duckdb')
+    const db = await DuckDb.open({ path: duck })
+    await db.run(
+      raw(`create table predictions as select 'duck-run' as track_id, 't' || i as timestamp,
+        'e0.9.0' as experiment_version, i::bigint as input_id, 0.5::double as accuracy,
+        date '2026-01-01' + i::int as day from range(5) r(i)`),
+    )
+    db.close()
+    const base = join(dir, 'a.db')
+    copyFileSync(fixture('xetrack', 'a_base_e0.1.0.db'), base)
+    const r = runCli(['results', 'merge', '--base', base, '--exp', duck, '--json'])
+    expect(r.code).toBe(0)
+    expect(r.json()).toMatchObject({ rowsInserted: 5, rowsAfter: 45, columnsAdded: ['day'] })
+    const check = openSqlite(base, { readonly: true })
+    try {
+      expect(
+        check
+          .prepare(
+            "select input_id, typeof(input_id) t, day from predictions where track_id = 'duck-run' order by input_id limit 2",
+          )
+          .all(),
+      ).toEqual([
+        { input_id: 0, t: 'integer', day: '2026-01-01' },
+        { input_id: 1, t: 'integer', day: '2026-01-02' },
+      ])
+    } finally {
+      check.close()
+    }
   })
 
   test('rebase --key prints the text summary', () => {
