@@ -365,6 +365,21 @@ describe('MERGE failures change nothing', () => {
     expect(hashTree(table)).toEqual(hashes)
   })
 
+  test('a typo in a clause expression is VALIDATION_FAILED naming the aliases; nothing changes', async () => {
+    const table = await smallTable()
+    const hashes = hashTree(table)
+    const run = merge(table, sql`select 1 as id, 'z' as v`, { on: ['id'] })
+      .whenMatchedUpdate({ v: 'source.nope' })
+      .execute()
+    await expect(run).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
+    await expect(run).rejects.toThrow(/source as "source" and the target as "target"/)
+    const insert = merge(table, sql`select 9 as id, 'z' as v`, { on: ['id'] })
+      .whenNotMatchedInsert({ v: 'source.nope' })
+      .execute()
+    await expect(insert).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
+    expect(hashTree(table)).toEqual(hashes)
+  })
+
   test('an unreachable clause is VALIDATION_FAILED', async () => {
     const table = await smallTable()
     await expect(

@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs'
 import { resolve } from 'node:path'
 import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { DuckmergeError } from '../../errors.js'
+import { DuckmergeError, messageOf } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { Action, AddFile } from './actions.js'
 import { findChanges } from './merge-changes.js'
@@ -229,7 +229,9 @@ export async function executeMerge(
       target: ident('__dm_target'),
     }
     progress?.({ phase: 'merge: finding matches', done: 0 })
-    const changes = await findChanges(db, plan, table, keys, src.label)
+    const changes = await findChanges(db, plan, table, keys, src.label).catch((error: unknown) => {
+      throw sqlError(error, table, src.label, sourceAlias, targetAlias)
+    })
     const scanTimeMs = performance.now() - scanStarted
 
     // Rewrite: touched files without their changed rows plus the updated rows; inserts apart.
@@ -316,9 +318,33 @@ export async function executeMerge(
     } catch (error) {
       // Nothing was committed: the files written so far are orphans; remove them.
       await Promise.all(written.map((a) => fs.rm(dataFilePath(table, a.path), { force: true })))
-      throw error
+      throw sqlError(error, table, src.label, sourceAlias, targetAlias)
     }
   })
+}
+
+/**
+ * DuckDB's own error for SQL the user wrote (ON, conditions, assignments), re-raised naming the
+ * merge and the aliases: a typo in an expression is bad input, not a crash.
+ */
+function sqlError(
+  error: unknown,
+  table: string,
+  source: string,
+  sourceAlias: string,
+  targetAlias: string,
+): unknown {
+  if (error instanceof DuckmergeError) return error
+  const message = messageOf(error)
+  const isUserSql = /^(Binder|Parser|Conversion|Catalog) Error/.test(message)
+  return new DuckmergeError(
+    isUserSql ? 'VALIDATION_FAILED' : 'INPUT_UNREADABLE',
+    isUserSql
+      ? `Cannot merge ${source} into ${table}: DuckDB rejected an ON predicate or clause expression: ${message.split('\n')[0]}. Expressions refer to the source as "${sourceAlias}" and the target as "${targetAlias}".`
+      : `Cannot merge ${source} into ${table}: ${message}`,
+    { table, source },
+    { cause: error },
+  )
 }
 
 function sum(values: readonly number[]): number {
