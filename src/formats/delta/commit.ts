@@ -101,6 +101,7 @@ export async function commit(
     }
     await fs.rm(temp, { force: true })
     if (created) {
+      await syncDir(dir)
       let afterCommitError: string | undefined
       if (options.afterCommit)
         await options.afterCommit(version).catch((error: unknown) => {
@@ -203,6 +204,19 @@ async function writeSynced(path: string, text: string): Promise<void> {
   try {
     await handle.writeFile(text, 'utf8')
     await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Makes the new directory entry durable (a power loss after return keeps N.json). Best effort. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r').catch(() => undefined)
+  if (!handle) return
+  try {
+    await handle.sync()
+  } catch {
+    // Some file systems cannot sync a directory; the commit is still atomic.
   } finally {
     await handle.close()
   }
