@@ -213,6 +213,46 @@ describe('scanSql', () => {
     ])
   })
 
+  test('type widening: older files with narrower types read as the current type', async () => {
+    const table = join(tempDir(), 'widened')
+    await writeParquet(
+      db,
+      table,
+      'old.parquet',
+      "select 1::INTEGER as n, 1.5::FLOAT as x, DATE '2024-01-02' as d",
+    )
+    await writeParquet(
+      db,
+      table,
+      'new.parquet',
+      "select 5000000000::BIGINT as n, 2.25::DOUBLE as x, TIMESTAMP '2024-01-03 04:05:06' as d",
+    )
+    writeLog(table, [
+      [
+        protocolAction(3, 7, ['typeWidening']),
+        metaDataAction([field('n', 'integer'), field('x', 'float'), field('d', 'date')]),
+        addAction('old.parquet'),
+      ],
+      [
+        metaDataAction([field('n', 'long'), field('x', 'double'), field('d', 'timestamp_ntz')]),
+        addAction('new.parquet'),
+      ],
+    ])
+    const snapshot = await loadSnapshot(table)
+    await registerSnapshot(db, snapshot, 't')
+    expect(
+      await db.allJson(sql`select n, x, d::VARCHAR as d, typeof(n) as tn from t order by n`),
+    ).toEqual([
+      { n: '1', x: 1.5, d: '2024-01-02 00:00:00', tn: 'BIGINT' },
+      { n: '5000000000', x: 2.25, d: '2024-01-03 04:05:06', tn: 'BIGINT' },
+    ])
+    // Only the old file: still the widened types.
+    await registerSnapshot(db, snapshot, 'old', { files: snapshot.files.slice(0, 1) })
+    expect(
+      await db.allJson(sql`select typeof(n) as tn, typeof(x) as tx, typeof(d) as td from old`),
+    ).toEqual([{ tn: 'BIGINT', tx: 'DOUBLE', td: 'TIMESTAMP' }])
+  })
+
   test('columns named filename and file_row_number are ordinary columns', async () => {
     const table = join(tempDir(), 'names')
     await writeParquet(db, table, 'a.parquet', "select 'x' as filename, 7 as file_row_number")

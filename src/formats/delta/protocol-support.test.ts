@@ -42,11 +42,11 @@ describe('protocol support', () => {
         {
           minReaderVersion: 3,
           minWriterVersion: 7,
-          readerFeatures: ['variantType', 'typeWidening'],
+          readerFeatures: ['variantType', 'collations'],
         },
         '/x',
       ),
-    ).toThrow(/requires reader features variantType, typeWidening/)
+    ).toThrow(/requires reader features variantType, collations/)
     expect(() => assertWritable({ minReaderVersion: 1, minWriterVersion: 4 }, '/x')).toThrow(
       /requires writer features checkConstraints, changeDataFeed, generatedColumns/,
     )

@@ -7,13 +7,16 @@ import type { Protocol } from './actions.js'
 
 /**
  * Reader features we implement. columnMapping, deletionVectors, timestampNtz and v2Checkpoint
- * change how data is read and are handled by the scan and the checkpoint reader;
- * vacuumProtocolCheck only constrains vacuum, so a reader accepts it as is.
+ * change how data is read and are handled by the scan and the checkpoint reader; typeWidening
+ * holds because the scan casts every column to its current schema type (older files may hold a
+ * narrower one); vacuumProtocolCheck only constrains vacuum, so a reader accepts it as is.
  */
 export const READABLE_FEATURES: ReadonlySet<string> = new Set([
   'columnMapping',
   'deletionVectors',
   'timestampNtz',
+  'typeWidening',
+  'typeWidening-preview',
   'v2Checkpoint',
   'vacuumProtocolCheck',
 ])
