@@ -200,6 +200,34 @@ describe('idempotent writers racing', () => {
   })
 })
 
+describe('concurrent rewrites', () => {
+  test('two deletes rewriting the same file never lose an update: one retries cleanly or conflicts', async () => {
+    for (let round = 0; round < 3; round++) {
+      const table = join(tempDir(), 't')
+      await createTable({ path: table, source: { query: 'select range as id from range(10)' } })
+      const outcomes = await Promise.allSettled([
+        deleteWhere({ path: table, where: 'id = 1' }),
+        deleteWhere({ path: table, where: 'id = 2' }),
+      ])
+      const ids = (await readRows(table, 'id')).map((r) => r.id)
+      const failed = outcomes.filter((o) => o.status === 'rejected')
+      for (const f of failed)
+        expect((f as PromiseRejectedResult).reason).toMatchObject({
+          code: 'COMMIT_CONFLICT',
+          details: { reason: 'concurrent-delete-delete' },
+        })
+      // Each committed delete's row is gone; a conflicting one changed nothing.
+      const expected = Array.from({ length: 10 }, (_, i) => i).filter(
+        (i) =>
+          !(i === 1 && outcomes[0]?.status === 'fulfilled') &&
+          !(i === 2 && outcomes[1]?.status === 'fulfilled'),
+      )
+      expect(ids).toEqual(expected)
+      expect((await loadSnapshot(table)).version).toBe(2 - failed.length)
+    }
+  })
+})
+
 describe('overwriteTable', () => {
   test('whole table: removes every file and writes the new rows', async () => {
     const table = await events()
