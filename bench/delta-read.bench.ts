@@ -84,11 +84,21 @@ async function fullRead(dir: string): Promise<void> {
       `${[protocol, metaData, ...adds].map((a) => JSON.stringify(a)).join('\n')}\n`,
     )
     const files: Sql = sql`read_parquet([${joinSql(paths.map(literal))}])`
-    const floor = await best(() => db.all(sql`select ${aggregate} from ${files}`))
-    const viaView = await best(async () => {
-      await registerSnapshot(db, await loadSnapshot(table, { db }), 't')
-      await db.all(sql`select ${aggregate} from t`)
-    })
+    // Alternate the two so that load from other processes hits both alike; best of 5.
+    await registerSnapshot(db, await loadSnapshot(table, { db }), 't')
+    const runs: Record<'floor' | 'view' | 'full', Measurement[]> = { floor: [], view: [], full: [] }
+    for (let i = 0; i < 5; i++) {
+      runs.floor.push(await measure(() => db.all(sql`select ${aggregate} from ${files}`)))
+      runs.view.push(await measure(() => db.all(sql`select ${aggregate} from t`)))
+      runs.full.push(
+        await measure(async () => {
+          await registerSnapshot(db, await loadSnapshot(table, { db }), 't')
+          await db.all(sql`select ${aggregate} from t`)
+        }),
+      )
+    }
+    const fastest = (list: Measurement[]) => list.reduce((a, b) => (b.ms < a.ms ? b : a))
+    const floor = fastest(runs.floor)
     // Same answers (the float sum only up to summation order).
     const check = raw(
       'count(*), sum(id), sum(g), round(sum(score), 2), max(name), max(ts), sum(amount)',
@@ -100,8 +110,14 @@ async function fullRead(dir: string): Promise<void> {
         `view and read_parquet disagree: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
       )
     report(
-      `full aggregate, ${rows} rows in ${fileCount} files (load + register + query)`,
-      viaView,
+      `full aggregate, ${rows} rows in ${fileCount} files, query through the view`,
+      fastest(runs.view),
+      { label: 'read_parquet over the same files', m: floor },
+      { ratio: 1.2 },
+    )
+    report(
+      'same, including loadSnapshot + registerSnapshot',
+      fastest(runs.full),
       { label: 'read_parquet over the same files', m: floor },
       { ratio: 1.2 },
     )
