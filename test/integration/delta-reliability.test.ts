@@ -132,6 +132,29 @@ describe('Delta writer reliability', () => {
     expect(readdirSync(dir)).toEqual(['rows.csv'])
   })
 
+  test('a corrupt input file: INPUT_UNREADABLE naming it, table byte-identical', async () => {
+    const dir = tempDir()
+    const table = await newTable(dir)
+    writeFileSync(join(dir, 'broken.parquet'), 'PAR1 this is not parquet')
+    const before = hashTree(table)
+    const r = runCli(['delta', 'append', table, '--from', join(dir, 'broken.parquet')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/INPUT_UNREADABLE.*broken\.parquet/)
+    expect(hashTree(table)).toEqual(before)
+  })
+
+  test('a corrupt commit in the log: DELTA_LOG_INVALID naming the file, nothing written', async () => {
+    const dir = tempDir()
+    const table = await newTable(dir)
+    writeFileSync(join(dir, 'rows.csv'), 'proc,batch,id\n1,1,1\n')
+    writeFileSync(join(table, '_delta_log', `${'1'.padStart(20, '0')}.json`), '{"add":{"path":')
+    const before = hashTree(table)
+    const r = runCli(['delta', 'append', table, '--from', join(dir, 'rows.csv')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/DELTA_LOG_INVALID.*00000000000000000001\.json/)
+    expect(hashTree(table)).toEqual(before)
+  })
+
   test('append with a schema mismatch: SCHEMA_MISMATCH, table byte-identical', async () => {
     const dir = tempDir()
     const table = await newTable(dir)
