@@ -136,6 +136,13 @@ try {
     label: 'DuckDB INSERT OR IGNORE into the primary key',
     m: dfloor,
   })
+  const mixed = await best(dbase, async (copy) =>
+    expectInserted(await mergeResults({ base: copy, exp }), EXP_ROWS - OVERLAP),
+  )
+  report('results merge DuckDB base + SQLite exp (200k rows copied across engines)', mixed, {
+    label: 'DuckDB INSERT OR IGNORE into the primary key',
+    m: dfloor,
+  })
   const drebased = await best(dbase, (copy) =>
     rebaseResults({ base: copy, exp: dexp, key: ['track_id', 'timestamp'] }),
   )

@@ -1,5 +1,5 @@
 /** DuckDB as a `Dialect` and a `Connection` (over engine/duckdb.ts). */
-import { blobValue, type DuckDBValue } from '@duckdb/node-api'
+import { blobValue, DuckDBDataChunk, type DuckDBType, type DuckDBValue } from '@duckdb/node-api'
 import type { Connection, Dialect, TableInfo, TypeFamily } from './dialect.js'
 import type { DuckDb } from './duckdb.js'
 import { type Sql, type SqlValue, sql } from './sql.js'
@@ -84,6 +84,24 @@ export const duckdbDialect: Dialect = {
     })[family],
 }
 
+// DuckDB's vector size: a data chunk holds at most this many rows.
+const CHUNK_ROWS = 2048
+
+/**
+ * A value from another engine as the appender needs it for `type`: integers of up to 32 bits
+ * as numbers, wider ones as bigint, floats as numbers, blobs wrapped. Anything else as is.
+ */
+function toDuckDb(value: SqlValue, type: DuckDBType): DuckDBValue {
+  if (value === null) return null
+  if (value instanceof Uint8Array) return blobValue(value)
+  const name = String(type)
+  const t = INTEGERS[name]
+  if (t && (typeof value === 'number' || typeof value === 'bigint'))
+    return t.bits > 32 ? BigInt(value) : Number(value)
+  if (FLOATS.has(name) && typeof value === 'bigint') return Number(value)
+  return value
+}
+
 /** A `DuckDb` (base and exp attached as catalogs) as a `Connection`. Closing it closes the db. */
 export class DuckDbConnection implements Connection {
   readonly dialect = duckdbDialect
@@ -103,6 +121,26 @@ export class DuckDbConnection implements Connection {
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     return this.#db.transaction(fn)
+  }
+
+  async insertRows(
+    catalog: string,
+    table: string,
+    rows: readonly (readonly SqlValue[])[],
+  ): Promise<void> {
+    const appender = await this.#db.connection.createAppender(table, 'main', catalog)
+    try {
+      const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i))
+      for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+        const slice = rows.slice(start, start + CHUNK_ROWS)
+        const chunk = DuckDBDataChunk.create(types, slice.length)
+        chunk.setColumns(types.map((type, c) => slice.map((row) => toDuckDb(row[c] ?? null, type))))
+        appender.appendDataChunk(chunk)
+      }
+      appender.flushSync()
+    } finally {
+      appender.closeSync()
+    }
   }
 
   async *stream(query: Sql): AsyncIterable<SqlValue[][]> {

@@ -1,6 +1,6 @@
 /** SQLite as a `Dialect` and a `Connection` (better-sqlite3 underneath, made async). */
 import type { Connection, Dialect, TableInfo, TypeFamily } from './dialect.js'
-import { qualified, type Sql, type SqlValue, sql } from './sql.js'
+import { qualified, raw, type Sql, type SqlValue, sql } from './sql.js'
 import { allSync, runSync, type SqliteDb } from './sqlite.js'
 
 /**
@@ -75,6 +75,23 @@ export class SqliteConnection implements Connection {
   async all<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
     await nextTurn()
     return allSync<T>(this.#db, query)
+  }
+
+  async insertRows(
+    schema: string,
+    table: string,
+    rows: readonly (readonly SqlValue[])[],
+  ): Promise<void> {
+    const first = rows[0]
+    if (!first) return
+    await nextTurn()
+    const marks = raw(first.map(() => '?').join(', '))
+    const insert = this.#db.prepare(
+      sql`insert into ${qualified(schema, table)} values (${marks})`.text,
+    )
+    this.#db.transaction(() => {
+      for (const row of rows) insert.run(...row)
+    })()
   }
 
   async *stream(query: Sql): AsyncIterable<SqlValue[][]> {

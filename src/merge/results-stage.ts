@@ -7,7 +7,7 @@
  */
 import type { ColumnInfo, Connection, TableInfo, TypeFamily } from '../engine/dialect.js'
 import { declaredType } from '../engine/dialect.js'
-import { ident, identList, join, qualified, type Sql, type SqlValue, sql } from '../engine/sql.js'
+import { ident, identList, join, qualified, type Sql, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
 import type { ProgressCallback } from '../progress.js'
 import type { SideNames } from './table-key.js'
@@ -74,16 +74,9 @@ export async function stageTables(input: StageInput): Promise<void> {
     const from = qualified(input.sourceSchema, table)
     const [total] = await source.all<{ n: number | bigint }>(sql`select count(*) as n from ${from}`)
     const read = join(info.columns.map((c) => readExpression(source, c)))
-    const perStatement = Math.max(
-      1,
-      Math.min(500, Math.floor(target.dialect.maxBoundParameters / columns.length)),
-    )
     let done = 0
     for await (const batch of source.stream(sql`select ${read} from ${from}`)) {
-      for (let i = 0; i < batch.length; i += perStatement)
-        await target.run(
-          sql`insert into ${staged} (${identList(columns.map((c) => c.name))}) values ${valuesList(batch.slice(i, i + perStatement))}`,
-        )
+      await target.insertRows(target.dialect.scratchSchema, table, batch)
       done += batch.length
       input.onProgress?.({
         phase: `copying ${table} from exp`,
@@ -94,10 +87,6 @@ export async function stageTables(input: StageInput): Promise<void> {
       if (input.signal?.aborted) return
     }
   }
-}
-
-function valuesList(rows: readonly SqlValue[][]): Sql {
-  return join(rows.map((row) => sql`(${join(row.map((v) => sql`${v}`))})`))
 }
 
 /**

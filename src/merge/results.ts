@@ -201,6 +201,14 @@ async function stage(
       onProgress: options.onProgress,
       signal: options.signal,
     })
+  } catch (error) {
+    if (isDuckmergeError(error)) throw error
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Cannot copy exp ${names.exp} (${expEngine}) into base ${names.base}'s engine: ${messageOf(error)}. A value does not fit the column type it was given; leave the table out with --table, or convert exp first.`,
+      { file: names.exp },
+      { cause: error },
+    )
   } finally {
     await source.close()
   }
