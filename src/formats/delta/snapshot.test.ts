@@ -143,6 +143,12 @@ describe('loadSnapshot: action reconciliation (PROTOCOL.md)', () => {
     expect((await loadSnapshot(dir)).files.map((f) => f.path)).toEqual(['a.parquet'])
   })
 
+  test('a negative or fractional version is a usage error', async () => {
+    const dir = logTable([[protocol, metaData()]])
+    await expect(loadSnapshot(dir, { version: -1 })).rejects.toMatchObject({ code: 'USAGE' })
+    await expect(loadSnapshot(dir, { version: 0.5 })).rejects.toMatchObject({ code: 'USAGE' })
+  })
+
   test('a log without metaData is DELTA_LOG_INVALID', async () => {
     const dir = logTable([[protocol, add('a.parquet')]])
     await expect(loadSnapshot(dir)).rejects.toMatchObject({

@@ -65,6 +65,14 @@ export async function loadSnapshot(
     let version = latest
     if (options.version !== undefined) {
       version = options.version
+      if (!Number.isSafeInteger(version) || version < 0)
+        throw new DuckmergeError(
+          'USAGE',
+          `Delta version must be a whole number >= 0, got ${version}.`,
+          {
+            version,
+          },
+        )
       if (version > latest)
         throw new DuckmergeError(
           'VERSION_NOT_FOUND',
