@@ -80,14 +80,21 @@ report('exp list (1M rows, detect params/metrics)', list, {
   label: 'SELECT count(*), avg(accuracy) GROUP BY version',
   m: groupFloor,
 })
-// The same aggregates written by hand: what the one pass itself costs, without detection.
-const sameSql = await floor(
-  `select experiment_version, track_id, count(*), min(model), max(model), min(lr), max(lr),
-    count(function_time), total(function_time), count(accuracy), total(accuracy),
-    count(latency), total(latency) from predictions group by experiment_version, track_id`,
-)
+// The same two queries written by hand: what they cost without the detection around them.
+const sameSql = await measure(async () => {
+  const conn = new Database(db, { readonly: true })
+  conn
+    .prepare(
+      `select experiment_version, count(*), count(function_time), total(function_time),
+        count(accuracy), total(accuracy), count(latency), total(latency)
+        from predictions group by experiment_version`,
+    )
+    .all()
+  conn.prepare('select distinct experiment_version, track_id, model, lr from predictions').all()
+  conn.close()
+})
 report('exp list (1M rows, detect params/metrics)', list, {
-  label: 'the same aggregates as one hand-written SQL',
+  label: 'its two queries hand-written',
   m: sameSql,
 })
 const ranked = await measure(() =>

@@ -97,7 +97,7 @@ export {
   listExperiments,
 } from './track/explorer-list.js'
 export type { ResultsSourceOptions } from './track/explorer-source.js'
-export type { MetricStats, RunStats, VersionStats } from './track/explorer-stats.js'
+export type { MetricStats, VersionStats } from './track/explorer-stats.js'
 export {
   createExperimentWorktree,
   type MergeBackOptions,

@@ -106,8 +106,8 @@ export async function diffExperiments(options: DiffExperimentsOptions): Promise<
       const relative = delta !== null && bs.mean ? delta / Math.abs(bs.mean) : null
       return { metric: m, base: bs, exp: es, delta, relative }
     })
-    const baseRuns = new Set(base.runs.map((r) => r.id))
-    const expRuns = new Set(exp.runs.map((r) => r.id))
+    const baseRuns = new Set(base.runs)
+    const expRuns = new Set(exp.runs)
     let git: ExperimentDiff['git'] = null
     if (repo) {
       const missing: string[] = []

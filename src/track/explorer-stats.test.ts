@@ -56,10 +56,7 @@ describe('computeStats', () => {
     expect(s.versions.map((v) => v.version)).toEqual(['e0.1.0', 'e0.10.0'])
     const [a, b] = s.versions
     expect(a).toMatchObject({ rows: 6, params: { seed: 1 }, sweeps: { lr: [0.1, 0.2] } })
-    expect(a?.runs).toEqual([
-      { id: 'r1', rows: 3 },
-      { id: 'r2', rows: 3 },
-    ])
+    expect(a?.runs).toEqual(['r1', 'r2'])
     // loss 3,2,1,4,2,0: mean 2, sample variance (1+0+1+4+0+4)/5 = 2.
     expect(a?.metrics.loss).toEqual({ count: 6, mean: 2, std: Math.SQRT2 })
     expect(b).toMatchObject({ rows: 2, params: { lr: 0.1, seed: 2 }, sweeps: {} })
@@ -113,6 +110,14 @@ describe('computeStats', () => {
       ['(none)', 2, 0, 5],
       ['v1', 2, 0, 2],
     ])
+  })
+
+  test('rows without a run id count as rows but not as a run; a run named "null" is a run', async () => {
+    const rows = sweepRows().slice(0, 3)
+    rows.push({ ...rows[0], track_id: null, timestamp: 'x1' } as Row)
+    rows.push({ ...rows[0], track_id: 'null', timestamp: 'x2' } as Row)
+    const s = await stats(makeDb(SWEEP_COLUMNS, rows))
+    expect(s.versions[0]).toMatchObject({ rows: 5, runs: ['null', 'r1'], params: { lr: 0.1 } })
   })
 
   test('integer metrics far beyond 2^53 in sum do not overflow', async () => {

@@ -1,9 +1,13 @@
 /**
- * Per-experiment statistics of a results table in one aggregate pass: which columns are params
- * and which metrics, each version's params, runs, and per-metric count/mean/std.
+ * Per-experiment statistics of a results table: which columns are params and which metrics,
+ * each version's params, runs, and per-metric count/mean/std/min/max.
  *
- * sample (first 10k rows) → drop columns that vary inside a run → one GROUP BY version, run over
- * the rest (params: min/max; metrics: count, total, total of squares) → combined per version here.
+ *   sample (first 10k rows): drop columns that vary inside a run
+ *   → GROUP BY version: count, and per metric count, total, total of squares (min, max)
+ *   → SELECT DISTINCT version, run, <param candidates>: runs, and each run's param values
+ *
+ * SQLite sorts every row for a GROUP BY, so the one sort is keyed on the version alone; the runs
+ * come from a DISTINCT, which SQLite dedups through a small index instead of sorting.
  */
 
 import { empty, ident, join, raw, Sql, type SqlValue, sql } from '../engine/sql.js'
@@ -31,16 +35,11 @@ export interface MetricStats {
   readonly max?: number | null
 }
 
-export interface RunStats {
-  readonly id: string
-  readonly rows: number
-}
-
 export interface VersionStats {
   readonly version: string
   readonly rows: number
-  /** Runs (track_ids) of the version, by id; empty when the table has no run column. */
-  readonly runs: readonly RunStats[]
+  /** Runs (track_ids) of the version, sorted; empty when the table has no run column. */
+  readonly runs: readonly string[]
   /** Params with one value over the whole version (NULL-only params are left out). */
   readonly params: Readonly<Record<string, SqlValue>>
   /** Params constant within each run that differ between runs (a sweep): sorted distinct values. */
@@ -85,7 +84,8 @@ export function computeStats(source: ResultsTable, options: StatsOptions = {}): 
   if (options.metrics) assertColumns(source, options.metrics, 'metric')
   if (options.params) assertColumns(source, options.params, 'param')
   const from = rowsSource(source, options)
-  const keys = [source.versionColumn, ...(source.runColumn ? [source.runColumn] : [])]
+  const run = source.runColumn
+  const keys = [source.versionColumn, ...(run ? [run] : [])]
   const system = new Set<string>([...keys, ...XETRACK_SYSTEM_COLUMNS])
   const explicitMetrics = new Set(options.metrics ?? [])
   const kindOf = new Map(source.columns.map((c) => [c.name, c.kind]))
@@ -112,18 +112,32 @@ export function computeStats(source: ResultsTable, options: StatsOptions = {}): 
     ? [...options.metrics]
     : defaultMetrics.filter((m) => !candidateSet.has(m))
   const shape = { withSpread: options.withSpread ?? true, withRange: options.withRange ?? false }
-  const groups = aggregate(source, from, keys, candidates, summed, shape)
+  // Without a run column each version is one run: its params are found in the same pass.
+  const byVersion = rowsSource(source, options, true)
+  const versions = versionAggregates(source, byVersion, summed, run ? [] : candidates, shape)
+  const runValues = run
+    ? runParamValues(source, from, run, candidates)
+    : versionParamValues(versions, candidates)
 
   const params = options.params
     ? [...options.params]
-    : candidates.filter((c) => groups.every((g) => same(g.min.get(c), g.max.get(c))))
+    : candidates.filter((c) => [...runValues.values()].every((r) => r.values.get(c)?.constant))
   const paramSet = new Set(params)
   const metrics = options.metrics
     ? [...options.metrics]
     : defaultMetrics.filter((m) => !paramSet.has(m))
   const late = metrics.filter((m) => !summed.includes(m))
-  if (late.length > 0) addSums(groups, aggregate(source, from, keys, [], late, shape))
-  return { params, metrics, versions: combine(groups, params, metrics, shape) }
+  if (late.length > 0) {
+    const more = versionAggregates(source, byVersion, late, [], shape)
+    for (const [key, v] of more) {
+      const target = versions.get(key)
+      if (!target) continue
+      for (const [m, sums] of v.sums) target.sums.set(m, sums)
+      for (const [m, value] of v.min) target.min.set(m, value)
+      for (const [m, value] of v.max) target.max.set(m, value)
+    }
+  }
+  return { params, metrics, versions: combine(versions, runValues, params, metrics, shape) }
 }
 
 interface Shape {
@@ -133,25 +147,11 @@ interface Shape {
   readonly withRange: boolean
 }
 
-function addSums(groups: readonly Group[], more: readonly Group[]): void {
-  const byKey = new Map(more.map((g) => [groupKey(g), g]))
-  for (const g of groups) {
-    const extra = byKey.get(groupKey(g))
-    if (!extra) continue
-    for (const [metric, sums] of extra.sums) g.sums.set(metric, sums)
-    for (const [metric, value] of extra.min) g.min.set(metric, value)
-    for (const [metric, value] of extra.max) g.max.set(metric, value)
-  }
-}
-
-function groupKey(g: Group): string {
-  return JSON.stringify([typeof g.version, String(g.version), typeof g.run, String(g.run)])
-}
-
 /** The rows the user asked about: the table, filtered by `--where` and the versions. */
 export function rowsSource(
   source: ResultsTable,
   options: Pick<StatsOptions, 'where' | 'versions'>,
+  groupsByVersionOnly = false,
 ): Sql {
   const conditions: Sql[] = []
   // The one place user SQL enters a query: `--where` is documented as a SQL predicate over the
@@ -176,10 +176,12 @@ export function rowsSource(
       sql`${ident(source.versionColumn)} in (${join(options.versions.map((v) => sql`${v}`))})`,
     )
   const where = conditions.length > 0 ? sql` where ${join(conditions, ' and ')}` : empty
-  // Over all versions, an index on the version column only makes SQLite walk the table in index
-  // order (a random read per row) and then sort anyway: a plain scan is several times faster.
-  // With a versions filter the index is what makes the query read only those rows.
-  const scan = options.versions && options.versions.length > 0 ? empty : raw(' not indexed')
+  // An index on the version column pays when the query reads only some versions, or groups by
+  // the version alone (index order replaces the sort; experiments are appended one after another,
+  // so that order is close to the table's). Otherwise SQLite would walk the index (a random read
+  // per row) and sort anyway: a plain scan is several times faster.
+  const filtered = options.versions !== undefined && options.versions.length > 0
+  const scan = filtered || groupsByVersionOnly ? empty : raw(' not indexed')
   return sql`(select * from ${ident(source.table)}${scan}${where})`
 }
 
@@ -207,23 +209,22 @@ function sampleConstancy(
   return { constant, hasMultiRowRun: rows.some((r) => Number(r.n) > 1) }
 }
 
-interface Group {
+interface VersionGroup {
   readonly version: SqlValue
-  readonly run: SqlValue | undefined
   readonly rows: number
   readonly min: Map<string, unknown>
   readonly max: Map<string, unknown>
   readonly sums: Map<string, { count: number; total: number; squares: number }>
 }
 
-function aggregate(
+/** One row per version: row count, metric sums (and min/max), min/max of `ranged` columns. */
+function versionAggregates(
   source: ResultsTable,
   from: Sql,
-  keys: readonly string[],
-  ranged: readonly string[],
   summed: readonly string[],
+  ranged: readonly string[],
   shape: Shape,
-): Group[] {
+): Map<string, VersionGroup> {
   const rangeColumns = [...new Set([...ranged, ...(shape.withRange ? summed : [])])]
   const kindOf = new Map(source.columns.map((c) => [c.name, c.kind]))
   const square = (c: string) =>
@@ -232,8 +233,7 @@ function aggregate(
       ? sql`${ident(c)} * ${ident(c)}`
       : sql`cast(${ident(c)} as real) * ${ident(c)}`
   const select = [
-    sql`${ident(keys[0] ?? '')} as k0`,
-    keys[1] !== undefined ? sql`${ident(keys[1])} as k1` : raw('null as k1'),
+    sql`${ident(source.versionColumn)} as k0`,
     sql`count(*) as n`,
     ...rangeColumns.flatMap((c, i) => [
       sql`min(${ident(c)}) as ${ident(`min${i}`)}`,
@@ -248,77 +248,137 @@ function aggregate(
   ]
   const rows = allSync(
     source.db,
-    sql`select ${join(select)} from ${from} group by ${join(keys.map(ident))}`,
+    sql`select ${join(select)} from ${from} group by ${ident(source.versionColumn)}`,
   )
-  return rows.map((r) => ({
-    version: r.k0 as SqlValue,
-    run: keys[1] !== undefined ? (r.k1 as SqlValue) : undefined,
-    rows: Number(r.n),
-    min: new Map(rangeColumns.map((c, i) => [c, r[`min${i}`]])),
-    max: new Map(rangeColumns.map((c, i) => [c, r[`max${i}`]])),
-    sums: new Map(
-      summed.map((c, i) => [
-        c,
-        {
-          count: Number(r[`cnt${i}`]),
-          total: Number(r[`sum${i}`]),
-          squares: shape.withSpread ? Number(r[`sq${i}`]) : Number.NaN,
-        },
-      ]),
-    ),
-  }))
+  const out = new Map<string, VersionGroup>()
+  for (const r of rows)
+    out.set(versionName(r.k0 as SqlValue), {
+      version: r.k0 as SqlValue,
+      rows: Number(r.n),
+      min: new Map(rangeColumns.map((c, i) => [c, r[`min${i}`]])),
+      max: new Map(rangeColumns.map((c, i) => [c, r[`max${i}`]])),
+      sums: new Map(
+        summed.map((c, i) => [
+          c,
+          {
+            count: Number(r[`cnt${i}`]),
+            total: Number(r[`sum${i}`]),
+            squares: shape.withSpread ? Number(r[`sq${i}`]) : Number.NaN,
+          },
+        ]),
+      ),
+    })
+  return out
+}
+
+/** Rows without a run id still carry params; they are not listed as a run. */
+const NO_RUN = '\u0000'
+
+/** Per version: its runs, and for each candidate its values and whether every run has one. */
+interface ParamValues {
+  readonly runs: Set<string>
+  readonly values: Map<string, { values: SqlValue[]; constant: boolean }>
+}
+
+/**
+ * `SELECT DISTINCT version, run, candidates…`: one row per run when its params are constant (more
+ * when one varies inside the run). SQLite answers it through a temporary index, without the sort
+ * a GROUP BY would need.
+ */
+function runParamValues(
+  source: ResultsTable,
+  from: Sql,
+  run: string,
+  candidates: readonly string[],
+): Map<string, ParamValues> {
+  const select = [
+    sql`${ident(source.versionColumn)} as k0`,
+    sql`${ident(run)} as k1`,
+    ...candidates.map((c, i) => sql`${ident(c)} as ${ident(`p${i}`)}`),
+  ]
+  const rows = allSync(source.db, sql`select distinct ${join(select)} from ${from}`)
+  // version → run → candidate → distinct non-null values
+  const perRun = new Map<string, Map<string, unknown[][]>>()
+  for (const r of rows) {
+    const version = versionName(r.k0 as SqlValue)
+    const runs = perRun.get(version) ?? new Map<string, unknown[][]>()
+    perRun.set(version, runs)
+    const id = r.k1 === null || r.k1 === undefined ? NO_RUN : String(r.k1)
+    const values = runs.get(id) ?? candidates.map(() => [])
+    runs.set(id, values)
+    candidates.forEach((_, i) => {
+      const v = r[`p${i}`]
+      const list = values[i]
+      if (list && v !== null && v !== undefined && !list.some((o) => same(o, v))) list.push(v)
+    })
+  }
+  const out = new Map<string, ParamValues>()
+  for (const [version, runs] of perRun) {
+    const values = new Map<string, { values: SqlValue[]; constant: boolean }>()
+    candidates.forEach((c, i) => {
+      const lists = [...runs.values()].map((v) => v[i] ?? [])
+      values.set(c, {
+        values: distinctValues(lists.flat()),
+        constant: lists.every((l) => l.length <= 1),
+      })
+    })
+    out.set(version, { runs: new Set([...runs.keys()].filter((id) => id !== NO_RUN)), values })
+  }
+  return out
+}
+
+/** Without runs: a candidate is a param of a version when its min equals its max there. */
+function versionParamValues(
+  versions: ReadonlyMap<string, VersionGroup>,
+  candidates: readonly string[],
+): Map<string, ParamValues> {
+  const out = new Map<string, ParamValues>()
+  for (const [key, g] of versions) {
+    const values = new Map<string, { values: SqlValue[]; constant: boolean }>()
+    for (const c of candidates)
+      values.set(c, {
+        values: distinctValues([g.min.get(c), g.max.get(c)]),
+        constant: same(g.min.get(c), g.max.get(c)),
+      })
+    out.set(key, { runs: new Set(), values })
+  }
+  return out
 }
 
 function combine(
-  groups: readonly Group[],
+  versions: ReadonlyMap<string, VersionGroup>,
+  runValues: ReadonlyMap<string, ParamValues>,
   params: readonly string[],
   metrics: readonly string[],
   shape: Shape,
 ): VersionStats[] {
-  const byVersion = new Map<string, Group[]>()
-  for (const g of groups) {
-    const key = versionName(g.version)
-    const list = byVersion.get(key) ?? []
-    list.push(g)
-    byVersion.set(key, list)
-  }
-  const versions: VersionStats[] = []
-  for (const [version, list] of byVersion) {
+  const out: VersionStats[] = []
+  for (const [version, g] of versions) {
+    const found = runValues.get(version)
     const values: Record<string, SqlValue> = {}
     const sweeps: Record<string, SqlValue[]> = {}
     for (const p of params) {
-      const distinct = distinctValues(list.flatMap((g) => [g.min.get(p), g.max.get(p)]))
+      const distinct = found?.values.get(p)?.values ?? []
       if (distinct.length === 1) values[p] = distinct[0] ?? null
       else if (distinct.length > 1) sweeps[p] = distinct
     }
     const stats: Record<string, MetricStats> = {}
-    for (const m of metrics) stats[m] = metricStats(list, m, shape)
-    versions.push({
+    for (const m of metrics) stats[m] = metricStats(g, m, shape)
+    out.push({
       version,
-      rows: list.reduce((acc, g) => acc + g.rows, 0),
-      runs: list
-        .filter((g) => g.run !== undefined)
-        .map((g) => ({ id: String(g.run), rows: g.rows }))
-        .sort((a, b) => naturalCompare(a.id, b.id)),
+      rows: g.rows,
+      runs: [...(found?.runs ?? [])].sort(naturalCompare),
       params: values,
       sweeps,
       metrics: stats,
     })
   }
-  return versions.sort((a, b) => naturalCompare(a.version, b.version))
+  return out.sort((a, b) => naturalCompare(a.version, b.version))
 }
 
-function metricStats(groups: readonly Group[], metric: string, shape: Shape): MetricStats {
-  let count = 0
-  let total = 0
-  let squares = 0
-  for (const g of groups) {
-    const s = g.sums.get(metric)
-    if (!s) continue
-    count += s.count
-    total += s.total
-    squares += s.squares
-  }
+function metricStats(g: VersionGroup, metric: string, shape: Shape): MetricStats {
+  const s = g.sums.get(metric) ?? { count: 0, total: 0, squares: 0 }
+  const { count, total, squares } = s
   const mean = count > 0 ? total / count : null
   if (!shape.withSpread && !shape.withRange) return { count, mean }
   // Sum-of-squares variance; clamped at 0 against rounding for near-constant metrics.
@@ -326,14 +386,14 @@ function metricStats(groups: readonly Group[], metric: string, shape: Shape): Me
     count > 1 ? Math.sqrt(Math.max(0, (squares - (total * total) / count) / (count - 1))) : null
   const spread = shape.withSpread ? { std } : {}
   if (!shape.withRange) return { count, mean, ...spread }
-  const mins = groups.map((g) => g.min.get(metric)).filter((v) => typeof v === 'number')
-  const maxs = groups.map((g) => g.max.get(metric)).filter((v) => typeof v === 'number')
+  const min = g.min.get(metric)
+  const max = g.max.get(metric)
   return {
     count,
     mean,
     ...spread,
-    min: mins.length > 0 ? Math.min(...mins) : null,
-    max: maxs.length > 0 ? Math.max(...maxs) : null,
+    min: typeof min === 'number' ? min : null,
+    max: typeof max === 'number' ? max : null,
   }
 }
 
