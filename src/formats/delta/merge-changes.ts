@@ -16,7 +16,7 @@ export interface Changes {
 }
 
 /**
- * Builds `__dm_changes` (one row per changed target row) and checks Spark's rule: a target
+ * Finds the changed target rows (file, row position, clause kind and action) and checks Spark's rule: a target
  * row that several source rows match is an error when a MATCHED clause could update or delete it
  * (MergeIntoCommandBase.throwErrorOnMultipleMatches), except for a lone unconditional delete.
  */
@@ -35,31 +35,34 @@ export async function findChanges(
     const onlyDelete =
       matched.length === 1 && matched[0]?.action === 'delete' && matched[0].condition === undefined
     if (!onlyDelete) await assertSingleMatches(db, plan, table, keys, sourceLabel)
+    // A lone unconditional delete may match a row several times: count the row once.
     parts.push(
-      sql`select 'matched' as __dm_kind, * from __dm_pairs where __dm_clause is not null${onlyDelete ? raw(' qualify row_number() over (partition by __dm_file, __dm_row) = 1') : raw('')}`,
+      raw(
+        `select ${onlyDelete ? 'distinct ' : ''}'matched' as kind, __dm_action as action, __dm_file as file, __dm_row as row from __dm_pairs where __dm_clause is not null`,
+      ),
     )
   }
   if (bySource.length > 0) {
     await db.run(sql`create temp table __dm_by_source as ${bySourceChangesSql(plan)}`)
-    parts.push(raw("select 'bySource' as __dm_kind, * from __dm_by_source"))
+    parts.push(
+      raw(
+        "select 'bySource' as kind, __dm_action as action, __dm_file as file, __dm_row as row from __dm_by_source",
+      ),
+    )
   }
-  // Insert-only: no target row changes, but the (empty) changes keep the same shape.
   if (parts.length === 0)
-    parts.push(sql`select 'matched' as __dm_kind, * from (${matchedPairsSql(plan)}) where false`)
-  // A view, not a copy of the changed rows, unless its SQL holds bound values (views cannot).
-  const body = join(parts, ' union all by name ')
-  await db.run(
-    sql`create temp ${raw(body.values.length > 0 ? 'table' : 'view')} __dm_changes as ${body}`,
-  )
+    return {
+      touchedFiles: [],
+      counts: { matchedUpdated: 0, matchedDeleted: 0, bySourceUpdated: 0, bySourceDeleted: 0 },
+    }
+  await db.run(sql`create temp table __dm_changes as ${join(parts, ' union all ')}`)
   const rows = await db.all<{ kind: string; action: string; n: bigint }>(
-    raw(
-      'select __dm_kind as kind, __dm_action as action, count(*) as n from __dm_changes group by all',
-    ),
+    raw('select kind, action, count(*) as n from __dm_changes group by all'),
   )
   const count = (kind: string, action: string) =>
     Number(rows.find((r) => r.kind === kind && r.action === action)?.n ?? 0)
   const files = await db.all<{ f: string }>(
-    raw('select distinct __dm_file as f from __dm_changes order by f'),
+    raw('select distinct file as f from __dm_changes order by f'),
   )
   return {
     touchedFiles: files.map((f) => f.f),

@@ -47,13 +47,13 @@ async function runPlan(target: Row[], source: Row[], clauses: MergeClause[]) {
   }
   await db.run(sql`create table pairs as ${matchedPairsSql(input)}`)
   await db.run(
-    sql`create table changes as select * from pairs where __dm_clause is not null union all by name ${bySourceChangesSql(input)}`,
+    sql`create table changes as select * from pairs where __dm_clause is not null union all ${bySourceChangesSql(input)}`,
   )
   await db.run(
     sql`create table touched as select * from tgt where __delta_file in (select __dm_file from changes)`,
   )
   const rows = await db.all<Row>(
-    sql`select id, v from (${rewriteSql(input, ident('touched'), ident('changes'))}
+    sql`select id, v from (${rewriteSql(input, ident('touched'))}
       union all select id, v from tgt where __delta_file not in (select __dm_file from changes)
       union all select id, v from (${insertsSql(input)})) order by id nulls first, v`,
   )

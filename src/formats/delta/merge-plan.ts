@@ -66,61 +66,75 @@ export function keyCondition(
 }
 
 /**
- * Every (source, target) pair the ON condition joins, with the first WHEN MATCHED clause whose
- * condition holds (`__dm_clause`, NULL when none does), its action, and the row's values after it.
+ * Every (source, target) pair the ON condition joins: the target row's file and position, the
+ * first WHEN MATCHED clause whose condition holds (`__dm_clause`, NULL when none does) and its
+ * action. Narrow on purpose: DuckDB reads only the columns ON and the conditions use.
  *
  * @example
  * // select target.__delta_file as __dm_file, target.__delta_row_index as __dm_row,
  * //   case when (cond0) then 0 when true then 1 end as __dm_clause,
- * //   case __dm_clause when 0 then 'update' when 1 then 'delete' end as __dm_action,
- * //   cast(case __dm_clause when 0 then (source.str) else target.str end as VARCHAR) as str, …
+ * //   case __dm_clause when 0 then 'update' when 1 then 'delete' end as __dm_action
  * // from source as source join target as target on (ON)
  */
 export function matchedPairsSql(input: MergePlanInput): Sql {
   const clauses = clausesOf(input.clauses, 'matched')
   const t = ident(input.targetAlias)
-  return sql`select ${t}.${ident('__delta_file')} as ${ident(FILE)}, ${t}.${ident('__delta_row_index')} as ${ident(ROW)}, ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${actionOf(clauses)} as ${ident(ACTION)}, ${finalColumns(input, clauses, 'update')} from ${input.source} as ${ident(input.sourceAlias)} join ${input.target} as ${t} on (${input.on})`
+  return sql`select ${t}.${ident('__delta_file')} as ${ident(FILE)}, ${t}.${ident('__delta_row_index')} as ${ident(ROW)}, ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${actionOf(clauses, CLAUSE)} as ${ident(ACTION)} from ${input.source} as ${ident(input.sourceAlias)} join ${input.target} as ${t} on (${input.on})`
 }
 
-/**
- * Target rows no source row matches and some WHEN NOT MATCHED BY SOURCE clause applies to,
- * with the clause, its action and the row's values after it.
- */
+/** Target rows no source row matches that a WHEN NOT MATCHED BY SOURCE clause changes (narrow). */
 export function bySourceChangesSql(input: MergePlanInput): Sql {
   const clauses = clausesOf(input.clauses, 'notMatchedBySource')
   const t = ident(input.targetAlias)
-  return sql`select ${t}.${ident('__delta_file')} as ${ident(FILE)}, ${t}.${ident('__delta_row_index')} as ${ident(ROW)}, ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${actionOf(clauses)} as ${ident(ACTION)}, ${finalColumns(input, clauses, 'update')} from ${input.target} as ${t} where not exists (select 1 from ${input.source} as ${ident(input.sourceAlias)} where ${input.on}) and (${anyCondition(clauses)})`
+  return sql`select ${t}.${ident('__delta_file')} as ${ident(FILE)}, ${t}.${ident('__delta_row_index')} as ${ident(ROW)}, ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${actionOf(clauses, CLAUSE)} as ${ident(ACTION)} from ${input.target} as ${t} anti join ${input.source} as ${ident(input.sourceAlias)} on (${input.on}) where ${anyCondition(clauses)}`
 }
 
 /** Source rows no target row matches, as the first applicable WHEN NOT MATCHED clause inserts them. */
 export function insertsSql(input: MergePlanInput): Sql {
   const clauses = clausesOf(input.clauses, 'notMatched')
   const s = ident(input.sourceAlias)
-  return sql`select ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${finalColumns(input, clauses, 'insert')} from ${input.source} as ${s} where not exists (select 1 from ${input.target} as ${ident(input.targetAlias)} where ${input.on}) and (${anyCondition(clauses)})`
+  const columns = join(
+    input.columns.map(
+      (c) =>
+        sql`cast(${columnValue(input, clauses, 'insert', c.name, CLAUSE)} as ${raw(c.type)}) as ${ident(c.name)}`,
+    ),
+  )
+  return sql`select ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${columns} from ${input.source} as ${s} anti join ${input.target} as ${ident(input.targetAlias)} on (${input.on}) where ${anyCondition(clauses)}`
 }
 
 /**
- * The rows of the touched files after the merge: every row not changed (copied as it was) and
- * every updated row. Deleted rows are simply left out.
+ * The rows of the touched files after the merge, in one pass: each target row joined to its
+ * source row (if any), the first applicable WHEN MATCHED or WHEN NOT MATCHED BY SOURCE clause
+ * applied, deleted rows left out, every other row copied as it was. The clause choice repeats
+ * the one matchedPairsSql made, with the same expressions, so it picks the same rows.
  *
- * @param touched the target relation restricted to the touched files (with file info columns)
- * @param changes a relation of changes (`__dm_file`, `__dm_row`, `__dm_action`, final columns)
+ * @param touched the target relation restricted to the touched files
  */
-export function rewriteSql(
-  input: Pick<MergePlanInput, 'columns' | 'targetColumns'>,
-  touched: Sql,
-  changes: Sql,
-): Sql {
-  const present = new Set(input.targetColumns)
-  const copied = join(
-    input.columns.map((c) =>
-      present.has(c.name)
-        ? sql`t.${ident(c.name)}`
-        : sql`cast(null as ${raw(c.type)}) as ${ident(c.name)}`,
-    ),
-  )
-  const updated = join(input.columns.map((c) => ident(c.name)))
-  return sql`select ${copied} from ${touched} as t where not exists (select 1 from ${changes} as c where c.${ident(FILE)} = t.${ident('__delta_file')} and c.${ident(ROW)} = t.${ident('__delta_row_index')}) union all select ${updated} from ${changes} where ${ident(ACTION)} = 'update'`
+export function rewriteSql(input: MergePlanInput, touched: Sql): Sql {
+  const matched = clausesOf(input.clauses, 'matched')
+  const bySource = clausesOf(input.clauses, 'notMatchedBySource')
+  const s = ident(input.sourceAlias)
+  const t = ident(input.targetAlias)
+  const m = '__dm_m'
+  const b = '__dm_b'
+  const present = sql`${s}.__dm_present`
+  const columns = input.columns.map((c) => {
+    const whens: Sql[] = []
+    if (matched.length > 0)
+      whens.push(
+        sql`when ${ident(m)} is not null then ${columnValue(input, matched, 'update', c.name, m)}`,
+      )
+    if (bySource.length > 0)
+      whens.push(
+        sql`when ${ident(b)} is not null then ${columnValue(input, bySource, 'update', c.name, b)}`,
+      )
+    const kept = unchangedValue(input, 'update', c.name)
+    const body = whens.length === 0 ? kept : sql`case ${join(whens, ' ')} else ${kept} end`
+    return sql`cast(${body} as ${raw(c.type)}) as ${ident(c.name)}`
+  })
+  const action = sql`case when ${ident(m)} is not null then ${actionOf(matched, m)} when ${ident(b)} is not null then ${actionOf(bySource, b)} end`
+  const names = join(input.columns.map((c) => ident(c.name)))
+  return sql`select ${names} from (select case when ${present} then ${chooseClause(matched)} end as ${ident(m)}, case when ${present} is null then ${chooseClause(bySource)} end as ${ident(b)}, ${join(columns)}, ${action} as ${ident(ACTION)} from ${touched} as ${t} left join (select *, true as __dm_present from ${input.source}) as ${s} on (${input.on})) where ${ident(ACTION)} is distinct from 'delete'`
 }
 
 /** `case when c0 then 0 when c1 then 1 … end`: Spark evaluates clauses in order, first match wins. */
@@ -133,10 +147,10 @@ function chooseClause(clauses: readonly MergeClause[]): Sql {
   return sql`case ${join(whens, ' ')} end`
 }
 
-function actionOf(clauses: readonly MergeClause[]): Sql {
+function actionOf(clauses: readonly MergeClause[], clauseColumn: string): Sql {
   if (clauses.length === 0) return raw('cast(null as varchar)')
   const whens = clauses.map((c, i) => raw(`when ${i} then '${c.action}'`))
-  return sql`case ${ident(CLAUSE)} ${join(whens, ' ')} end`
+  return sql`case ${ident(clauseColumn)} ${join(whens, ' ')} end`
 }
 
 function anyCondition(clauses: readonly MergeClause[]): Sql {
@@ -149,43 +163,43 @@ function anyCondition(clauses: readonly MergeClause[]): Sql {
 }
 
 /**
- * Each table column's value after the chosen clause, cast to the table's type. An update keeps
- * columns it does not assign; an insert leaves them NULL; 'all' takes the source column of the
- * same name where the source has one.
+ * A column's value after the clause numbered by `clauseColumn` (uncast). An update keeps columns
+ * it does not assign; an insert leaves them NULL; 'all' takes the source column of the same name
+ * where the source has one.
  */
-function finalColumns(
+function columnValue(
   input: MergePlanInput,
   clauses: readonly MergeClause[],
   mode: 'update' | 'insert',
+  name: string,
+  clauseColumn: string,
 ): Sql {
   const source = new Set(input.sourceColumns)
-  const target = new Set(input.targetColumns)
   const s = ident(input.sourceAlias)
-  const t = ident(input.targetAlias)
-  const unchanged = (name: string): Sql =>
-    mode === 'update' && target.has(name) ? sql`${t}.${ident(name)}` : raw('null')
-  return join(
-    input.columns.map((column) => {
-      const whens: Sql[] = []
-      clauses.forEach((clause, i) => {
-        const assignments = assignmentsOf(clause)
-        if (assignments === undefined) return
-        let value: Sql | undefined
-        if (assignments === 'all') {
-          if (source.has(column.name)) value = sql`${s}.${ident(column.name)}`
-        } else {
-          const expression = assignments[column.name]
-          if (expression !== undefined) value = expressionSql(expression)
-        }
-        if (value !== undefined) whens.push(sql`when ${raw(String(i))} then ${value}`)
-      })
-      const body =
-        whens.length === 0
-          ? unchanged(column.name)
-          : sql`case ${ident(CLAUSE)} ${join(whens, ' ')} else ${unchanged(column.name)} end`
-      return sql`cast(${body} as ${raw(column.type)}) as ${ident(column.name)}`
-    }),
-  )
+  const whens: Sql[] = []
+  clauses.forEach((clause, i) => {
+    const assignments = assignmentsOf(clause)
+    if (assignments === undefined) return
+    let value: Sql | undefined
+    if (assignments === 'all') {
+      if (source.has(name)) value = sql`${s}.${ident(name)}`
+    } else {
+      const expression = assignments[name]
+      if (expression !== undefined) value = expressionSql(expression)
+    }
+    if (value !== undefined) whens.push(sql`when ${raw(String(i))} then ${value}`)
+  })
+  const kept = unchangedValue(input, mode, name)
+  return whens.length === 0
+    ? kept
+    : sql`case ${ident(clauseColumn)} ${join(whens, ' ')} else ${kept} end`
+}
+
+/** The value a clause leaves alone: the target's for an update (NULL for a new column), NULL for an insert. */
+function unchangedValue(input: MergePlanInput, mode: 'update' | 'insert', name: string): Sql {
+  return mode === 'update' && input.targetColumns.includes(name)
+    ? sql`${ident(input.targetAlias)}.${ident(name)}`
+    : raw('null')
 }
 
 function assignmentsOf(clause: MergeClause): Assignments | 'all' | undefined {

@@ -38,10 +38,13 @@ export async function candidateFiles(
     const type = typeOf.get(k)
     return sql`cast(${ident(k)} as ${raw(type === undefined ? 'VARCHAR' : deltaToDuckDbType(type))})`
   }
-  const aggregates = keys.map(
-    (k, i) =>
-      sql`min(${cast(k)})::varchar as ${ident(`min${i}`)}, max(${cast(k)})::varchar as ${ident(`max${i}`)}, approx_count_distinct(${cast(k)}) as ${ident(`n${i}`)}`,
-  )
+  // Distinct counts only for partition keys, the only ones pruned by value.
+  const aggregates = keys.map((k, i) => {
+    const distinct = snapshot.partitionColumns.includes(k)
+      ? sql`approx_count_distinct(${cast(k)})`
+      : raw('0')
+    return sql`min(${cast(k)})::varchar as ${ident(`min${i}`)}, max(${cast(k)})::varchar as ${ident(`max${i}`)}, ${distinct} as ${ident(`n${i}`)}`
+  })
   const bounds =
     (
       await db.allJson<Record<string, string | number | null>>(

@@ -254,11 +254,11 @@ export async function executeMerge(
           total: touched.length,
           unit: 'files',
         })
-        await registerSnapshot(db, snapshot, '__dm_touched', { files: touched, withFileInfo: true })
+        await registerSnapshot(db, snapshot, '__dm_touched', { files: touched })
         const adds = await writeDataFiles(
           db,
           table,
-          rewriteSql(plan, ident('__dm_touched'), ident('__dm_changes')),
+          rewriteSql(plan, ident('__dm_touched')),
           writeOptions,
         )
         written.push(...adds)
