@@ -10,6 +10,7 @@ import { ident, join as joinSql, literal, raw, type Sql, sql } from '../../engin
 import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { AddFile } from './actions.js'
+import { type ColumnMappingMode, physicalName } from './column-mapping.js'
 import { type FileStatsOptions, parseDuckDbColumnStats, statsJson } from './file-stats.js'
 import { type DataType, deltaToDuckDbType, type StructType } from './schema.js'
 
@@ -24,6 +25,8 @@ export interface WriteFilesOptions {
   /** Default zstd. */
   readonly compression?: Compression
   readonly stats?: FileStatsOptions
+  /** The table's column mapping mode; 'name' writes physical names. Default 'none'. */
+  readonly columnMapping?: ColumnMappingMode
   /** Unpartitioned writes start a new file past this size (default 128 MiB). */
   readonly targetFileSizeBytes?: number
   readonly onProgress?: ProgressCallback
@@ -64,13 +67,20 @@ export async function writeDataFiles(
         `Partition column "${p}" is not in the schema of ${root} (columns: ${fields.map((f) => f.name).join(', ')}).`,
         { column: p },
       )
+  const mode = options.columnMapping ?? 'none'
+  // With column mapping, files and partition values use physical names (PROTOCOL.md, Column
+  // Mapping: writers write the physical name at every level).
+  const physical = (name: string) => {
+    const field = fields.find((f) => f.name === name)
+    return field ? physicalName(field, mode) : name
+  }
   const select = joinSql(
     fields.map((f) => {
       const value = missing.has(f.name) ? raw('NULL') : sql`q.${ident(f.name)}`
       const typed = sql`CAST(${value} AS ${raw(deltaToDuckDbType(f.type))})`
       return partitionColumns.includes(f.name)
-        ? sql`${partitionValueSql(typed, f.type, f.name)} AS ${ident(f.name)}`
-        : sql`${typed} AS ${ident(f.name)}`
+        ? sql`${partitionValueSql(typed, f.type, f.name)} AS ${ident(physical(f.name))}`
+        : sql`${physicalValueSql(typed, f.type, mode)} AS ${ident(physical(f.name))}`
     }),
   )
   const staging = join(root, `.duckmerge-staging-${randomUUID()}`)
@@ -83,15 +93,15 @@ export async function writeDataFiles(
     // per partition, unpartitioned ones roll over to a new file at the target size.
     const layout =
       partitionColumns.length > 0
-        ? sql`PARTITION_BY (${joinSql(partitionColumns.map(ident))})`
+        ? sql`PARTITION_BY (${joinSql(partitionColumns.map((p) => ident(physical(p))))})`
         : sql`FILE_SIZE_BYTES ${raw(String(Math.max(1, Math.floor(options.targetFileSizeBytes ?? DEFAULT_FILE_SIZE))))}`
     const rows = await db.allJson<CopyRow>(
       sql`COPY (SELECT ${select} FROM (${query}) q) TO ${literal(staging)} (FORMAT parquet, COMPRESSION ${raw(codec)}, RETURN_STATS true, FILENAME_PATTERN 'part-{uuid}', ${layout})`,
     )
-    const dataSchema: StructType = {
-      type: 'struct',
-      fields: fields.filter((f) => !partitionColumns.includes(f.name)),
-    }
+    const dataSchema = physicalSchema(
+      { type: 'struct', fields: fields.filter((f) => !partitionColumns.includes(f.name)) },
+      mode,
+    )
     const adds: AddFile[] = []
     for (const [i, row] of rows.entries()) {
       const count = Number(row.count)
@@ -99,7 +109,7 @@ export async function writeDataFiles(
       const partitionValues: Record<string, string | null> = {}
       const keys = new Map((row.partition_keys ?? []).map((k) => [k.key, k.value]))
       let dir = ''
-      for (const p of partitionColumns) {
+      for (const p of partitionColumns.map(physical)) {
         const v = keys.get(p)
         const value = v === undefined || v === null || v === '' ? null : v
         partitionValues[p] = value
@@ -138,6 +148,53 @@ export async function writeDataFiles(
     throw error
   } finally {
     await fs.rm(staging, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A logical value as the files store it under column mapping: struct fields renamed to their
+ * physical names at every level (inside lists and maps too). Unchanged without mapping.
+ */
+function physicalValueSql(expr: Sql, type: DataType, mode: ColumnMappingMode, depth = 0): Sql {
+  if (mode === 'none' || !hasStruct(type) || typeof type === 'string') return expr
+  const v = raw(`__w${depth}`)
+  switch (type.type) {
+    case 'struct': {
+      const fields = type.fields.map(
+        (f) =>
+          sql`${ident(physicalName(f, mode))} := ${physicalValueSql(sql`${expr}.${ident(f.name)}`, f.type, mode, depth + 1)}`,
+      )
+      return sql`CASE WHEN ${expr} IS NULL THEN NULL ELSE struct_pack(${joinSql(fields)}) END`
+    }
+    case 'array':
+      return sql`list_transform(${expr}, lambda ${v}: ${physicalValueSql(v, type.elementType, mode, depth + 1)})`
+    case 'map': {
+      const key = physicalValueSql(sql`${v}.key`, type.keyType, mode, depth + 1)
+      const value = physicalValueSql(sql`${v}.value`, type.valueType, mode, depth + 1)
+      return sql`map_from_entries(list_transform(map_entries(${expr}), lambda ${v}: {'key': ${key}, 'value': ${value}}))`
+    }
+  }
+}
+
+function hasStruct(type: DataType): boolean {
+  if (typeof type === 'string') return false
+  if (type.type === 'struct') return true
+  if (type.type === 'array') return hasStruct(type.elementType)
+  return hasStruct(type.keyType) || hasStruct(type.valueType)
+}
+
+/** The schema with physical names at every level, which is what stats are keyed by. */
+function physicalSchema(struct: StructType, mode: ColumnMappingMode): StructType {
+  if (mode === 'none') return struct
+  const rename = (type: DataType): DataType => {
+    if (typeof type === 'string') return type
+    if (type.type === 'struct') return physicalSchema(type, mode)
+    if (type.type === 'array') return { ...type, elementType: rename(type.elementType) }
+    return { ...type, keyType: rename(type.keyType), valueType: rename(type.valueType) }
+  }
+  return {
+    type: 'struct',
+    fields: struct.fields.map((f) => ({ ...f, name: physicalName(f, mode), type: rename(f.type) })),
   }
 }
 

@@ -1,6 +1,7 @@
 /** Appending rows to a Delta table (Spark's WRITE with mode Append), optionally adding columns. */
 import { DuckDb } from '../../../engine/duckdb.js'
 import type { Action, Metadata } from '../actions.js'
+import { columnMappingMode } from '../column-mapping.js'
 import { schemaToJson } from '../schema.js'
 import { isTxnApplied, txnAction } from '../txn.js'
 import { writeDataFiles } from '../write-files.js'
@@ -8,6 +9,7 @@ import { upgradedProtocol } from './create.js'
 import { reconcileSchema } from './reconcile-schema.js'
 import { type DeltaSource, prepareSource } from './source.js'
 import {
+  assertSchemaKept,
   checkInvariants,
   checkpointIntervalOf,
   commitAndCheckpoint,
@@ -52,11 +54,13 @@ async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {
         tablePath: table,
         what: source.describe,
       })
+      assertSchemaKept(snapshot, changed)
       await checkInvariants(db, schema, source.query, table)
       const adds = await writeDataFiles(db, table, source.query, {
         schema,
         partitionColumns: snapshot.partitionColumns,
         stats: statsOptionsOf(snapshot.metadata),
+        columnMapping: columnMappingMode(snapshot.metadata),
         missingColumns,
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),

@@ -10,6 +10,7 @@ import type { DuckDb } from '../../../engine/duckdb.js'
 import { ident, join, literal, raw, type Sql, sql } from '../../../engine/sql.js'
 import { DuckmergeError, messageOf } from '../../../errors.js'
 import type { AddFile } from '../actions.js'
+import { columnMappingMode, physicalName } from '../column-mapping.js'
 import { partitionValueSql } from '../partition-values.js'
 import { assertFilesExist, scanSql } from '../scan.js'
 import type { Snapshot } from '../snapshot-types.js'
@@ -109,6 +110,7 @@ async function planByPartitions(
   snapshot: Snapshot,
   condition: Sql,
 ): Promise<DeletePlan | undefined> {
+  const mode = columnMappingMode(snapshot.metadata)
   const fields = snapshot.partitionColumns.map((name) =>
     snapshot.schema.fields.find((f) => f.name === name),
   )
@@ -118,7 +120,7 @@ async function planByPartitions(
       sql`(${join([
         literal(file.path),
         ...fields.map((f) =>
-          f ? partitionValueSql(file.partitionValues[f.name], f.type) : sql`NULL`,
+          f ? partitionValueSql(file.partitionValues[physicalName(f, mode)], f.type) : sql`NULL`,
         ),
       ])})`,
   )

@@ -1,6 +1,7 @@
 /** DELETE FROM a Delta table WHERE a predicate: remove or rewrite only the files holding matches. */
 import { DuckDb } from '../../../engine/duckdb.js'
 import type { Action, AddFile } from '../actions.js'
+import { columnMappingMode } from '../column-mapping.js'
 import { isTxnApplied, txnAction } from '../txn.js'
 import { writeDataFiles } from '../write-files.js'
 import { planDelete } from './delete-plan.js'
@@ -61,6 +62,7 @@ async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
           schema: snapshot.schema,
           partitionColumns: snapshot.partitionColumns,
           stats: statsOptionsOf(snapshot.metadata),
+          columnMapping: columnMappingMode(snapshot.metadata),
           ...(options.compression ? { compression: options.compression } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         })

@@ -3,6 +3,7 @@ import { DuckDb } from '../../../engine/duckdb.js'
 import { raw, sql } from '../../../engine/sql.js'
 import { DuckmergeError, messageOf } from '../../../errors.js'
 import type { Action, AddFile, Metadata } from '../actions.js'
+import { columnMappingMode } from '../column-mapping.js'
 import { schemaToJson } from '../schema.js'
 import { isTxnApplied, txnAction } from '../txn.js'
 import { writeDataFiles } from '../write-files.js'
@@ -12,6 +13,7 @@ import { reconcileSchema } from './reconcile-schema.js'
 import { type DeltaSource, prepareSource } from './source.js'
 import {
   assertNotAppendOnly,
+  assertSchemaKept,
   checkInvariants,
   checkpointIntervalOf,
   commitAndCheckpoint,
@@ -89,6 +91,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
         if (reconciled.changed)
           metadata = { ...snapshot.metadata, schemaString: schemaToJson(schema) }
       }
+      assertSchemaKept(snapshot, metadata !== undefined)
       if (options.where !== undefined)
         await assertSourceMatches(db, source.query, options.where, table)
       await checkInvariants(db, schema, source.query, table)
@@ -98,6 +101,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
             schema,
             partitionColumns,
             stats: statsOptionsOf(snapshot.metadata),
+            columnMapping: columnMappingMode(snapshot.metadata),
           })
         : []
       const adds = await writeDataFiles(db, table, source.query, {
@@ -105,6 +109,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
         partitionColumns,
         missingColumns,
         stats: statsOptionsOf(snapshot.metadata),
+        columnMapping: columnMappingMode(snapshot.metadata),
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       })

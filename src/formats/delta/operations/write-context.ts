@@ -45,19 +45,33 @@ export interface WriteResult {
 }
 
 /**
- * Loads the latest snapshot and checks duckmerge may write it: protocol (assertWritable) and no
- * column mapping (files would need physical names, which this writer does not produce).
+ * Loads the latest snapshot and checks duckmerge may write it: protocol (assertWritable), and
+ * column mapping in name mode at most (id mode needs Parquet field ids, which this writer does
+ * not produce).
  */
 export async function openForWrite(path: string, db?: DuckDb): Promise<Snapshot> {
   const snapshot = await loadSnapshot(path, db ? { db } : {})
   assertWritable(snapshot.protocol, snapshot.tablePath)
-  if (columnMappingMode(snapshot.metadata) !== 'none')
+  if (columnMappingMode(snapshot.metadata) === 'id')
     throw new DuckmergeError(
       'UNSUPPORTED_FEATURE',
-      `Cannot write Delta table ${snapshot.tablePath}: it uses columnMapping (mode ${columnMappingMode(snapshot.metadata)}), which duckmerge reads but does not write. Write it with Spark or delta-rs.`,
+      `Cannot write Delta table ${snapshot.tablePath}: it uses columnMapping in id mode, which duckmerge reads but does not write (name mode is supported). Write it with Spark or delta-rs.`,
       { table: snapshot.tablePath, feature: 'columnMapping' },
     )
   return snapshot
+}
+
+/**
+ * Column-mapped tables keep their schema here: new columns would need ids and physical names
+ * (delta.columnMapping.maxColumnId), which this writer does not assign.
+ */
+export function assertSchemaKept(snapshot: Snapshot, changed: boolean): void {
+  if (changed && columnMappingMode(snapshot.metadata) !== 'none')
+    throw new DuckmergeError(
+      'UNSUPPORTED_FEATURE',
+      `Cannot change the schema of Delta table ${snapshot.tablePath}: it uses columnMapping, and duckmerge does not add or replace columns of column-mapped tables. Write matching columns, or change the schema with Spark.`,
+      { table: snapshot.tablePath, feature: 'columnMapping' },
+    )
 }
 
 /** PROTOCOL.md, Append-only Tables: no removes with dataChange while delta.appendOnly is true. */
