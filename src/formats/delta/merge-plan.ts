@@ -5,7 +5,7 @@
  *   source ⋈ target on ON ──► matched pairs (clause chosen per pair; duplicates checked)
  *   target ▷ source        ──► not-matched-by-source changes
  *   source ▷ target        ──► inserts (new files only)
- *   touched files − changed rows ∪ updated rows ──► rewritten files (copy-on-write)
+ *   touched files ⟕ source, clause applied, deletes dropped ──► rewritten files (copy-on-write)
  */
 import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
 import { type Assignments, clausesOf, type Expression, type MergeClause } from './merge-clauses.js'
@@ -15,7 +15,6 @@ export const FILE = '__dm_file'
 export const ROW = '__dm_row'
 export const CLAUSE = '__dm_clause'
 export const ACTION = '__dm_action'
-export const KIND = '__dm_kind'
 
 export interface PlanColumn {
   readonly name: string
