@@ -1,8 +1,8 @@
 /**
  * results merge: 1M base rows + 200k exp rows (half of them keys base already has), xetrack-like
  * table with a (track_id, timestamp) primary key. Floor: INSERT OR IGNORE into the same unique
- * key, through the same engine, in one transaction: the least work any merge can do. Each figure
- * is the best of 3 runs on a fresh copy (the machine is shared: single runs are noisy).
+ * key, through the same engine, in one transaction: the least work any merge can do. Floor and
+ * subject run alternately on fresh copies, best of 3 each (the machine is shared and noisy).
  */
 import { copyFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -45,18 +45,34 @@ async function makeDuckDb(path: string, from: number, count: number, version: st
   db.close()
 }
 
-/** Best of RUNS: `fn` runs on a fresh copy of `source` each time (the copy is not timed). */
-async function best(source: string, fn: (copy: string) => Promise<unknown>): Promise<Measurement> {
-  let top: Measurement | undefined
+/** One timed run of `fn` on a fresh copy of `source` (the copy is not timed). */
+async function once(source: string, fn: (copy: string) => Promise<unknown>): Promise<Measurement> {
+  const copy = `${source}.run`
+  copyFileSync(source, copy)
+  const m = await measure(() => fn(copy))
+  rmSync(copy)
+  rmSync(`${copy}.wal`, { force: true })
+  return m
+}
+
+/**
+ * Floor and subject alternate, RUNS times each, and each keeps its best run: on a shared machine
+ * whose load changes by the minute, only runs made side by side compare.
+ */
+async function compare(
+  source: string,
+  floor: (copy: string) => Promise<unknown>,
+  subject: (copy: string) => Promise<unknown>,
+): Promise<{ floor: Measurement; subject: Measurement }> {
+  let bestFloor: Measurement | undefined
+  let bestSubject: Measurement | undefined
   for (let i = 0; i < RUNS; i++) {
-    const copy = `${source}.run${i}`
-    copyFileSync(source, copy)
-    const m = await measure(() => fn(copy))
-    rmSync(copy)
-    rmSync(`${copy}.wal`, { force: true })
-    if (!top || m.ms < top.ms) top = m
+    const f = await once(source, floor)
+    const s = await once(source, subject)
+    if (!bestFloor || f.ms < bestFloor.ms) bestFloor = f
+    if (!bestSubject || s.ms < bestSubject.ms) bestSubject = s
   }
-  return top as Measurement
+  return { floor: bestFloor as Measurement, subject: bestSubject as Measurement }
 }
 
 function expectInserted(r: MergeReport, n: number): void {
@@ -80,46 +96,56 @@ try {
   const exp = join(dir, 'exp.db')
   makeSqlite(base, 0, BASE_ROWS, 'e1')
   makeSqlite(exp, BASE_ROWS - OVERLAP, EXP_ROWS, 'e2')
-  const ignore = {
-    label: 'SQLite INSERT OR IGNORE into the primary key',
-    m: await best(base, sqliteFloor(exp, 'ignore')),
-  }
-
-  const merged = await best(base, async (copy) =>
+  const ignoreLabel = 'SQLite INSERT OR IGNORE into the primary key'
+  const inPlace = await compare(base, sqliteFloor(exp, 'ignore'), async (copy) =>
     expectInserted(await mergeResults({ base: copy, exp }), EXP_ROWS - OVERLAP),
   )
-  report('results merge SQLite 1M+200k, in place', merged, ignore, { ratio: 1.2 })
+  report(
+    'results merge SQLite 1M+200k, in place',
+    inPlace.subject,
+    { label: ignoreLabel, m: inPlace.floor },
+    { ratio: 1.2 },
+  )
 
   const out = join(dir, 'out.db')
-  const withOutput = await best(base, (copy) => mergeResults({ base: copy, exp, output: out }))
-  const copyFloor = await best(base, async (copy) => {
-    copyFileSync(copy, out)
-    await sqliteFloor(exp, 'ignore')(out)
-  })
-  report('results merge SQLite 1M+200k, --output', withOutput, {
+  const withOutput = await compare(
+    base,
+    async (copy) => {
+      copyFileSync(copy, out)
+      await sqliteFloor(exp, 'ignore')(out)
+    },
+    (copy) => mergeResults({ base: copy, exp, output: out }),
+  )
+  report('results merge SQLite 1M+200k, --output', withOutput.subject, {
     label: 'file copy + INSERT OR IGNORE',
-    m: copyFloor,
+    m: withOutput.floor,
   })
 
-  const scratch = await best(base, (copy) =>
+  const scratch = await compare(base, sqliteFloor(exp, 'ignore'), (copy) =>
     mergeResults({ base: copy, exp, key: ['track_id', 'input_id', 'timestamp'] }),
   )
-  report('results merge SQLite, --key with no index (scratch index of base keys)', scratch, ignore)
+  report(
+    'results merge SQLite, --key with no index (scratch index of base keys)',
+    scratch.subject,
+    {
+      label: ignoreLabel,
+      m: scratch.floor,
+    },
+  )
 
-  const replace = {
-    label: 'SQLite INSERT OR REPLACE into the primary key',
-    m: await best(base, sqliteFloor(exp, 'replace')),
-  }
-  const rebased = await best(base, (copy) =>
+  const rebased = await compare(base, sqliteFloor(exp, 'replace'), (copy) =>
     rebaseResults({ base: copy, exp, key: ['track_id', 'timestamp'] }),
   )
-  report('results rebase SQLite 1M+200k on the primary key', rebased, replace)
+  report('results rebase SQLite 1M+200k on the primary key', rebased.subject, {
+    label: 'SQLite INSERT OR REPLACE into the primary key',
+    m: rebased.floor,
+  })
 
   const dbase = join(dir, 'base.duckdb')
   const dexp = join(dir, 'exp.duckdb')
   await makeDuckDb(dbase, 0, BASE_ROWS, 'e1')
   await makeDuckDb(dexp, BASE_ROWS - OVERLAP, EXP_ROWS, 'e2')
-  const dfloor = await best(dbase, async (copy) => {
+  const duckFloor = async (copy: string) => {
     const db = await DuckDb.open()
     await db.run(sql`attach ${literal(copy)} as base`)
     await db.run(sql`attach ${literal(dexp)} as exp (read_only)`)
@@ -128,27 +154,32 @@ try {
     )
     await db.run(raw('checkpoint base'))
     db.close()
-  })
-  const dmerged = await best(dbase, async (copy) =>
+  }
+  const duckLabel = 'DuckDB INSERT OR IGNORE into the primary key'
+  const dmerged = await compare(dbase, duckFloor, async (copy) =>
     expectInserted(await mergeResults({ base: copy, exp: dexp }), EXP_ROWS - OVERLAP),
   )
-  report('results merge DuckDB 1M+200k, in place', dmerged, {
-    label: 'DuckDB INSERT OR IGNORE into the primary key',
-    m: dfloor,
+  report('results merge DuckDB 1M+200k, in place', dmerged.subject, {
+    label: duckLabel,
+    m: dmerged.floor,
   })
-  const mixed = await best(dbase, async (copy) =>
+  const mixed = await compare(dbase, duckFloor, async (copy) =>
     expectInserted(await mergeResults({ base: copy, exp }), EXP_ROWS - OVERLAP),
   )
-  report('results merge DuckDB base + SQLite exp (200k rows copied across engines)', mixed, {
-    label: 'DuckDB INSERT OR IGNORE into the primary key',
-    m: dfloor,
-  })
-  const drebased = await best(dbase, (copy) =>
+  report(
+    'results merge DuckDB base + SQLite exp (200k rows copied across engines)',
+    mixed.subject,
+    {
+      label: duckLabel,
+      m: mixed.floor,
+    },
+  )
+  const drebased = await compare(dbase, duckFloor, (copy) =>
     rebaseResults({ base: copy, exp: dexp, key: ['track_id', 'timestamp'] }),
   )
-  report('results rebase DuckDB 1M+200k on the primary key', drebased, {
-    label: 'DuckDB INSERT OR IGNORE into the primary key',
-    m: dfloor,
+  report('results rebase DuckDB 1M+200k on the primary key', drebased.subject, {
+    label: duckLabel,
+    m: drebased.floor,
   })
 } finally {
   done()

@@ -22,6 +22,7 @@ import { copyDuckDbDatabase, openDuckDbSession } from '../formats/duckdb/results
 import { copySqliteDatabase, openSqliteSession } from '../formats/sqlite/results-session.js'
 import type { ProgressCallback } from '../progress.js'
 import { type MergeReport, type Strategy, type TableReport, totals } from './report.js'
+import { interrupted, wrapEngineError } from './results-errors.js'
 import { selectTables, stageTables } from './results-stage.js'
 import { chooseKey, type SideNames } from './table-key.js'
 import { runTable, type TableJob } from './table-plan.js'
@@ -262,7 +263,7 @@ async function runTables(
           )
         reports.push(await runTable(job, dryRun))
       } catch (error) {
-        throw wrap(error, strategy, job.exp.name, names, job.key)
+        throw wrapEngineError(error, { strategy, table: job.exp.name, names, key: job.key })
       }
     }
     if (options.signal?.aborted) throw interrupted(undefined)
@@ -273,50 +274,6 @@ async function runTables(
   try {
     return await connection.transaction(runAll)
   } catch (error) {
-    throw wrap(error, strategy, undefined, names, [])
+    throw wrapEngineError(error, { strategy, names, key: [] })
   }
-}
-
-function interrupted(cause: unknown): DuckmergeError {
-  return new DuckmergeError(
-    'INTERRUPTED',
-    'Interrupted: nothing was written (the transaction was rolled back).',
-    {},
-    cause === undefined ? undefined : { cause },
-  )
-}
-
-/** An engine error during a write, named by file and table (nothing was committed). */
-function wrap(
-  error: unknown,
-  strategy: Strategy,
-  table: string | undefined,
-  names: SideNames,
-  key: readonly string[],
-): DuckmergeError {
-  if (isDuckmergeError(error)) return error
-  const message = messageOf(error)
-  const where = `Cannot ${strategy} exp ${names.exp} into base ${names.base}${table === undefined ? '' : `, table "${table}"`}`
-  if (/database is locked|busy|could not set lock|conflicting lock/i.test(message))
-    return new DuckmergeError(
-      'LOCKED',
-      `${where}: ${message}. Another process is writing ${names.base}; retry when it is done.`,
-      { path: names.base },
-      { cause: error },
-    )
-  if (/unique|primary key|duplicate key/i.test(message))
-    return new DuckmergeError(
-      'DUPLICATE_KEY',
-      `${where}: ${message}. An exp row collides with a base row on a unique key that the ${strategy} key (${key.join(', ')}) did not match; nothing was changed. Use a --key that covers the table's primary key.`,
-      { table, key },
-      { cause: error },
-    )
-  if (/readonly|read-only|read only|permission/i.test(message))
-    return new DuckmergeError(
-      'OUTPUT_UNWRITABLE',
-      `${where}: ${message}. Make the base file writable, or pass --output to write elsewhere.`,
-      { table, path: names.base },
-      { cause: error },
-    )
-  return new DuckmergeError('INTERNAL', `${where}: ${message}`, { table }, { cause: error })
 }

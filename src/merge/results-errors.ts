@@ -1,0 +1,59 @@
+/** The errors of results merge/rebase that wrap what an engine threw, in our codes. */
+import { DuckmergeError, isDuckmergeError, messageOf } from '../errors.js'
+import type { Strategy } from './report.js'
+import type { SideNames } from './table-key.js'
+
+/** The error of a call stopped through its AbortSignal. */
+export function interrupted(cause: unknown): DuckmergeError {
+  return new DuckmergeError(
+    'INTERRUPTED',
+    'Interrupted: nothing was written (the transaction was rolled back).',
+    {},
+    cause === undefined ? undefined : { cause },
+  )
+}
+
+/**
+ * An engine error during a write, as one of our codes, naming the files and the table (the
+ * transaction was rolled back, so nothing changed).
+ *
+ * @example
+ * wrapEngineError(sqliteError, { strategy: 'rebase', table: 'runs', names, key: ['version'] })
+ * // DUPLICATE_KEY: Cannot rebase exp b.db into base a.db, table "runs": UNIQUE constraint failed…
+ */
+export function wrapEngineError(
+  error: unknown,
+  context: {
+    readonly strategy: Strategy
+    readonly table?: string
+    readonly names: SideNames
+    readonly key: readonly string[]
+  },
+): DuckmergeError {
+  const { strategy, table, names, key } = context
+  if (isDuckmergeError(error)) return error
+  const message = messageOf(error)
+  const where = `Cannot ${strategy} exp ${names.exp} into base ${names.base}${table === undefined ? '' : `, table "${table}"`}`
+  if (/database is locked|busy|could not set lock|conflicting lock/i.test(message))
+    return new DuckmergeError(
+      'LOCKED',
+      `${where}: ${message}. Another process is writing ${names.base}; retry when it is done.`,
+      { path: names.base },
+      { cause: error },
+    )
+  if (/unique|primary key|duplicate key/i.test(message))
+    return new DuckmergeError(
+      'DUPLICATE_KEY',
+      `${where}: ${message}. An exp row collides with a base row on a unique key that the ${strategy} key (${key.join(', ')}) did not match; nothing was changed. Use a --key that covers the table's primary key.`,
+      { table, key },
+      { cause: error },
+    )
+  if (/readonly|read-only|read only|permission/i.test(message))
+    return new DuckmergeError(
+      'OUTPUT_UNWRITABLE',
+      `${where}: ${message}. Make the base file writable, or pass --output to write elsewhere.`,
+      { table, path: names.base },
+      { cause: error },
+    )
+  return new DuckmergeError('INTERNAL', `${where}: ${message}`, { table }, { cause: error })
+}
