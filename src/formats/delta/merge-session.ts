@@ -1,5 +1,6 @@
 /** A DuckDB session sized for merging big tables: bounded memory, spilling to a private temp folder. */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DuckDb } from '../../engine/duckdb.js'
@@ -28,7 +29,10 @@ export async function withMergeSession<T>(
   fn: (db: DuckDb) => Promise<T>,
 ): Promise<T> {
   const ownTemp = options.tempDirectory === undefined
-  const tempDirectory = options.tempDirectory ?? mkdtempSync(join(tmpdir(), 'duckmerge-merge-'))
+  // Not created here: DuckDB creates it only when it spills, so a killed process leaves nothing.
+  const tempDirectory =
+    options.tempDirectory ??
+    join(tmpdir(), `duckmerge-merge-${process.pid}-${randomBytes(4).toString('hex')}`)
   const db = await DuckDb.open({
     memoryLimit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
     tempDirectory,
