@@ -55,7 +55,8 @@ export async function findChanges(
       touchedFiles: [],
       counts: { matchedUpdated: 0, matchedDeleted: 0, bySourceUpdated: 0, bySourceDeleted: 0 },
     }
-  await db.run(sql`create temp table __dm_changes as ${join(parts, ' union all ')}`)
+  // A view: the changed rows are counted and grouped by file, never copied.
+  await db.run(sql`create temp view __dm_changes as ${join(parts, ' union all ')}`)
   const rows = await db.all<{ kind: string; action: string; n: bigint }>(
     raw('select kind, action, count(*) as n from __dm_changes group by all'),
   )
