@@ -120,6 +120,10 @@ describe('delta merge CLI', () => {
       ]).code,
     ).toBe(2)
     expect(runCli(['delta', 'merge', table, '--source', source]).code).toBe(2)
+    expect(
+      runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--memory-limit', 'lots'])
+        .code,
+    ).toBe(2)
     const missing = runCli([
       'delta',
       'merge',

@@ -41,7 +41,7 @@ const deltaMerge: Command = {
     const bySource = choice(values, 'when-not-matched-by-source', ['delete', 'ignore'], 'ignore')
     if (matched === 'ignore' && notMatched === 'ignore' && bySource === 'ignore')
       throw usageError('every clause is "ignore": nothing to merge')
-    const memoryLimit = stringOption(values, 'memory-limit')
+    const memoryLimit = memoryLimitOf(values)
     let builder = merge(target, source, {
       on,
       mergeSchema: flag(values, 'merge-schema'),
@@ -104,7 +104,7 @@ const deltaBackfill: Command = {
     if (!keys) throw usageError('missing required --keys (the columns that identify a row)')
     const batchRows = intOption(values, 'batch-rows', 1)
     const archive = stringOption(values, 'archive')
-    const memoryLimit = stringOption(values, 'memory-limit')
+    const memoryLimit = memoryLimitOf(values)
     const controller = new AbortController()
     // SIGINT/SIGTERM: finish the batch being committed, keep staging, exit 1. A second signal
     // stops at once (the batch in flight is either committed whole or not at all).
@@ -154,6 +154,14 @@ function backfillText(r: BackfillReport): string {
     `  took ${formatDuration(r.durationMs)}`,
   ]
   return lines.join('\n')
+}
+
+/** --memory-limit as DuckDB takes it (512MB, 4GB), checked before DuckDB sees it. */
+function memoryLimitOf(values: Values): string | undefined {
+  const v = stringOption(values, 'memory-limit')
+  if (v !== undefined && !/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(v))
+    throw usageError(`--memory-limit must be a size like 512MB or 4GB, got "${v}"`)
+  return v
 }
 
 function choice<T extends string>(
