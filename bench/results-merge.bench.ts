@@ -79,9 +79,12 @@ function expectInserted(r: MergeReport, n: number): void {
   if (r.rowsInserted !== n) throw new Error(`inserted ${r.rowsInserted}, expected ${n}`)
 }
 
+// The floor gets the same page cache the merge sets (results-session.ts), so the ratio measures
+// the statements, not the cache size.
 function sqliteFloor(exp: string, verb: 'ignore' | 'replace') {
   return async (copy: string) => {
     const db = openSqlite(copy)
+    db.exec('pragma cache_size = -262144')
     db.prepare('attach database ? as exp').run(exp)
     db.exec('begin immediate')
     db.exec(`insert or ${verb} into main.predictions select * from exp.predictions`)
