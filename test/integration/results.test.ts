@@ -738,6 +738,30 @@ describe('DuckDB files', () => {
     ])
   })
 
+  test('without a primary key, exact duplicates (NULL equal to NULL) are skipped; dry run writes nothing', async () => {
+    const dir = tempDir()
+    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+      'create table t (a integer, b varchar)',
+      "insert into t values (1, null), (2, 'x')",
+    ])
+    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+      'create table t (a integer, b varchar)',
+      "insert into t values (1, null), (2, 'y'), (3, null)",
+    ])
+    const before = hashTree(dir)
+    const dry = await mergeResults({ base, exp, dryRun: true })
+    expect(hashTree(dir)).toEqual(before)
+    const real = await mergeResults({ base, exp })
+    expect(real).toMatchObject({ rowsInserted: 2, rowsSkipped: 1, rowsAfter: 4 })
+    expect({ ...dry, durationMs: 0, dryRun: false }).toEqual({ ...real, durationMs: 0 })
+    expect(await duckRows(base, 'select a, b from t order by a, b')).toEqual([
+      { a: 1, b: null },
+      { a: 2, b: 'x' },
+      { a: 2, b: 'y' },
+      { a: 3, b: null },
+    ])
+  })
+
   test('incompatible types stop with SCHEMA_MISMATCH naming table, column and both types', async () => {
     const dir = tempDir()
     const base = await makeDuckDb(join(dir, 'base.duckdb'), [
