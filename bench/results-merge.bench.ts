@@ -148,16 +148,17 @@ try {
   const dexp = join(dir, 'exp.duckdb')
   await makeDuckDb(dbase, 0, BASE_ROWS, 'e1')
   await makeDuckDb(dexp, BASE_ROWS - OVERLAP, EXP_ROWS, 'e2')
-  const duckFloor = async (copy: string) => {
+  const duckFloorOf = (verb: 'ignore' | 'replace') => async (copy: string) => {
     const db = await DuckDb.open()
     await db.run(sql`attach ${literal(copy)} as base`)
     await db.run(sql`attach ${literal(dexp)} as exp (read_only)`)
     await db.transaction(() =>
-      db.run(raw('insert or ignore into base.predictions select * from exp.predictions')),
+      db.run(raw(`insert or ${verb} into base.predictions select * from exp.predictions`)),
     )
     await db.run(raw('checkpoint base'))
     db.close()
   }
+  const duckFloor = duckFloorOf('ignore')
   const duckLabel = 'DuckDB INSERT OR IGNORE into the primary key'
   const dmerged = await compare(dbase, duckFloor, async (copy) =>
     expectInserted(await mergeResults({ base: copy, exp: dexp }), EXP_ROWS - OVERLAP),
@@ -177,11 +178,11 @@ try {
       m: mixed.floor,
     },
   )
-  const drebased = await compare(dbase, duckFloor, (copy) =>
+  const drebased = await compare(dbase, duckFloorOf('replace'), (copy) =>
     rebaseResults({ base: copy, exp: dexp, key: ['track_id', 'timestamp'] }),
   )
   report('results rebase DuckDB 1M+200k on the primary key', drebased.subject, {
-    label: duckLabel,
+    label: 'DuckDB INSERT OR REPLACE into the primary key',
     m: drebased.floor,
   })
 } finally {
