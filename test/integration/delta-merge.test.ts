@@ -4,7 +4,12 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { withDuckDb } from '../../src/engine/duckdb.js'
 import { literal, raw, sql } from '../../src/engine/sql.js'
-import { loadSnapshot, merge, readCommit } from '../../src/formats/delta/index.js'
+import {
+  createTable as createDeltaTable,
+  loadSnapshot,
+  merge,
+  readCommit,
+} from '../../src/formats/delta/index.js'
 import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
@@ -429,6 +434,52 @@ describe('MERGE failures change nothing', () => {
     // The files the merge wrote before losing are removed again.
     expect(dataFiles()).toEqual(filesBefore)
     expect((await loadSnapshot(table)).version).toBe(1)
+  })
+})
+
+describe('MERGE honours table constraints', () => {
+  test('append-only table: an update merge is refused, an insert-only merge passes', async () => {
+    const table = join(tempDir(), 'target')
+    await createDeltaTable({
+      path: table,
+      source: { query: "select * from (values (1, 'a')) t(id, v)" },
+      properties: { 'delta.appendOnly': 'true' },
+    })
+    const hashes = hashTree(table)
+    await expect(
+      merge(table, sql`select 1 as id, 'x' as v`, { on: ['id'] })
+        .whenMatchedUpdate('all')
+        .execute(),
+    ).rejects.toThrow(/append-only/)
+    expect(hashTree(table)).toEqual(hashes)
+    const inserted = await merge(table, sql`select 2 as id, 'b' as v`, { on: ['id'] })
+      .whenMatchedUpdate('all')
+      .whenNotMatchedInsert('all')
+      .execute()
+    expect(inserted.metrics.numTargetRowsInserted).toBe(1)
+  })
+
+  test('a NULL written into a NOT NULL column is VALIDATION_FAILED; nothing changes', async () => {
+    const table = join(tempDir(), 'target')
+    await createDeltaTable({
+      path: table,
+      schema: {
+        type: 'struct',
+        fields: [
+          { name: 'id', type: 'integer', nullable: false, metadata: {} },
+          { name: 'v', type: 'string', nullable: true, metadata: {} },
+        ],
+      },
+    })
+    const hashes = hashTree(table)
+    const run = merge(table, sql`select 1 as id, 'x' as v`, { on: ['id'] })
+      .whenNotMatchedInsert({ v: 'source.v' })
+      .execute()
+    await expect(run).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { column: 'id' },
+    })
+    expect(hashTree(table)).toEqual(hashes)
   })
 })
 

@@ -14,6 +14,7 @@ import {
   hasData,
   retireStaging,
 } from './backfill-staging.js'
+import { assertConstraints } from './merge-checks.js'
 import { mergeOperationParameters } from './merge-metrics.js'
 import { type SessionOptions, withMergeSession } from './merge-session.js'
 import { isDeltaTable, resolveSource } from './merge-source.js'
@@ -21,6 +22,7 @@ import {
   checkpointIntervalOf,
   commitAndCheckpoint,
   openForWrite,
+  statsOptionsOf,
 } from './operations/write-context.js'
 import { registerSnapshot } from './scan.js'
 import { deltaToDuckDbType } from './schema.js'
@@ -166,9 +168,11 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
       let inserted = 0
       const alreadyApplied = batch.batch <= applied
       if (!alreadyApplied && batch.newRows !== 0) {
+        await assertConstraints(db, snapshot.schema, batch.query, main)
         const adds = await writeDataFiles(db, main, batch.query, {
           schema: snapshot.schema,
           partitionColumns: snapshot.partitionColumns,
+          stats: statsOptionsOf(snapshot.metadata),
         })
         inserted = adds.reduce((n, a) => n + numRecordsOf(a), 0)
         if (adds.length > 0) {

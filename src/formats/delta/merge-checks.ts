@@ -1,7 +1,10 @@
 /** What a MERGE checks before reading any data: the schema after mergeSchema, key columns, star clauses. */
+import type { DuckDb } from '../../engine/duckdb.js'
+import { ident, join, type Sql, sql } from '../../engine/sql.js'
 import { DuckmergeError } from '../../errors.js'
 import type { MergeClause } from './merge-clauses.js'
 import type { ResolvedSource } from './merge-source.js'
+import { checkInvariants } from './operations/write-context.js'
 import { duckDbToDeltaType, type StructType } from './schema.js'
 import type { Snapshot } from './snapshot-types.js'
 
@@ -84,4 +87,36 @@ export function checkStarClauses(
       `Cannot merge ${source.label} into ${table}: the source lacks column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}, which update-all / insert-all take from it. Add ${missing.length > 1 ? 'them' : 'it'} to the source, assign columns explicitly, or pass mergeSchema.`,
       { table, source: source.label, columns: missing },
     )
+}
+
+/**
+ * The table's constraints on the rows about to be written: NOT NULL columns (nullable: false)
+ * and column invariants (PROTOCOL.md, Column Invariants). Costs a pass over the rows only when
+ * the schema has such a column.
+ */
+export async function assertConstraints(
+  db: DuckDb,
+  schema: StructType,
+  query: Sql,
+  table: string,
+): Promise<void> {
+  const required = schema.fields.filter((f) => !f.nullable)
+  if (required.length > 0) {
+    const counts = join(
+      required.map(
+        (f, i) => sql`count(*) filter (where ${ident(f.name)} is null) as ${ident(`n${i}`)}`,
+      ),
+    )
+    const row = await db.one<Record<string, bigint>>(sql`select ${counts} from (${query})`)
+    required.forEach((field, i) => {
+      const n = Number(row?.[`n${i}`] ?? 0)
+      if (n > 0)
+        throw new DuckmergeError(
+          'VALIDATION_FAILED',
+          `Cannot merge into ${table}: ${n} row(s) would have NULL in column "${field.name}", which is NOT NULL. Nothing was written; give the column a value in the clause or source.`,
+          { table, column: field.name, rows: n },
+        )
+    })
+  }
+  await checkInvariants(db, schema, query, table)
 }

@@ -13,7 +13,7 @@ import { DuckmergeError, messageOf } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { Action, AddFile } from './actions.js'
 import { findChanges } from './merge-changes.js'
-import { checkKeys, checkStarClauses, evolveSchema } from './merge-checks.js'
+import { assertConstraints, checkKeys, checkStarClauses, evolveSchema } from './merge-checks.js'
 import {
   type Assignments,
   clausesOf,
@@ -39,10 +39,12 @@ import { candidateFiles } from './merge-prune.js'
 import { type SessionOptions, withMergeSession } from './merge-session.js'
 import { type MergeSource, resolveSource } from './merge-source.js'
 import {
+  assertNotAppendOnly,
   checkpointIntervalOf,
   commitAndCheckpoint,
   openForWrite,
   removeOf,
+  statsOptionsOf,
 } from './operations/write-context.js'
 import { dataFilePath } from './partition-values.js'
 import { registerSnapshot } from './scan.js'
@@ -243,8 +245,14 @@ export async function executeMerge(
         throw new DuckmergeError('INTERNAL', `merge touched ${p}, which is not a live file.`)
       return add
     })
+    // PROTOCOL.md, Append-only Tables: a merge that would remove a file is refused (inserts pass).
+    if (touched.length > 0) assertNotAppendOnly(snapshot, 'merge into')
     const written: AddFile[] = []
-    const writeOptions = { schema, partitionColumns: snapshot.partitionColumns }
+    const writeOptions = {
+      schema,
+      partitionColumns: snapshot.partitionColumns,
+      stats: statsOptionsOf(snapshot.metadata),
+    }
     try {
       let rewrittenRows = 0
       if (touched.length > 0) {
@@ -255,12 +263,9 @@ export async function executeMerge(
           unit: 'files',
         })
         await registerSnapshot(db, snapshot, '__dm_touched', { files: touched })
-        const adds = await writeDataFiles(
-          db,
-          table,
-          rewriteSql(plan, ident('__dm_touched')),
-          writeOptions,
-        )
+        const rewrite = rewriteSql(plan, ident('__dm_touched'))
+        await assertConstraints(db, schema, rewrite, table)
+        const adds = await writeDataFiles(db, table, rewrite, writeOptions)
         written.push(...adds)
         rewrittenRows = sum(adds.map(numRecordsOf))
       }
@@ -268,12 +273,9 @@ export async function executeMerge(
       if (clausesOf(clauses, 'notMatched').length > 0) {
         progress?.({ phase: 'merge: writing inserts', done: 0 })
         const names = join(schema.fields.map((f) => ident(f.name)))
-        const adds = await writeDataFiles(
-          db,
-          table,
-          sql`select ${names} from (${insertsSql(plan)})`,
-          writeOptions,
-        )
+        const inserts = sql`select ${names} from (${insertsSql(plan)})`
+        await assertConstraints(db, schema, inserts, table)
+        const adds = await writeDataFiles(db, table, inserts, writeOptions)
         written.push(...adds)
         insertedRows = sum(adds.map(numRecordsOf))
       }
