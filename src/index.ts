@@ -7,6 +7,7 @@ export type { MergeReport, Strategy, TableReport } from './merge/report.js'
 export type { Progress, ProgressCallback } from './progress.js'
 
 // results databases (SQLite, DuckDB)
+
 export {
   mergeResults,
   type ResultsMergeOptions,
@@ -15,6 +16,7 @@ export {
 } from './merge/results.js'
 
 // Parquet datasets
+
 export {
   type Compression,
   type DataMergeOptions,
@@ -24,6 +26,7 @@ export {
 } from './merge/data.js'
 
 // model files
+
 export {
   type Candidate,
   type HistoryEntry,
@@ -47,35 +50,38 @@ export {
 export { type ModelPruneOptions, type ModelPruneReport, pruneModels } from './merge/model-prune.js'
 
 // artifacts (combined, DVC stage)
+
+export {
+  type ArtifactsModelReport,
+  type ArtifactsOptions,
+  type ArtifactsReport,
+  type DataArtifact,
+  type ModelArtifact,
+  type ModelStrategy,
+  mergeArtifacts,
+  type ResultsArtifact,
+} from './merge/artifacts.js'
 export {
   type ArtifactParams,
   type GroupParams,
   parseArtifactParams,
   readArtifactParams,
 } from './merge/artifacts-params.js'
-export {
-  type ArtifactsModelReport,
-  type ArtifactsOptions,
-  type ArtifactsReport,
-  type DataArtifact,
-  mergeArtifacts,
-  type ModelArtifact,
-  type ModelStrategy,
-  type ResultsArtifact,
-} from './merge/artifacts.js'
 
 // experiment tracking and exploring
-export type { ArchiveOptions, ArchiveReport } from './track/event-store-archive.js'
+
 export {
   EventStore,
   type EventStoreOptions,
   type ImportReport,
   type NewEvent,
 } from './track/event-store.js'
+export type { ArchiveOptions, ArchiveReport } from './track/event-store-archive.js'
 export { type EventView, eventViews } from './track/event-views.js'
 export { Tracker, type TrackerEngine, type TrackerOptions } from './track/tracker.js'
 
 // experiment explorer and versioning (exp list/diff/get/tag/worktree/merge-back/plot)
+
 export {
   type ArtifactResult,
   type GetArtifactOptions,
