@@ -18,8 +18,8 @@ import {
   writeAtomically,
 } from '../engine/files.js'
 import { DuckmergeError, isDuckmergeError, messageOf } from '../errors.js'
-import { copyDuckDbDatabase, openDuckDbSession } from '../formats/duckdb/results-session.js'
-import { copySqliteDatabase, openSqliteSession } from '../formats/sqlite/results-session.js'
+import { duckdbResultsFormat } from '../formats/duckdb/results-session.js'
+import { sqliteResultsFormat } from '../formats/sqlite/results-session.js'
 import type { ProgressCallback } from '../progress.js'
 import { type MergeReport, type Strategy, type TableReport, totals } from './report.js'
 import { interrupted, wrapEngineError } from './results-errors.js'
@@ -75,6 +75,9 @@ export function rebaseResults(options: ResultsRebaseOptions): Promise<MergeRepor
 }
 
 type Engine = Extract<FileFormat, 'sqlite' | 'duckdb'>
+
+/** Per file format: open a session, copy a file, the journals that may sit beside one. */
+const FORMATS = { sqlite: sqliteResultsFormat, duckdb: duckdbResultsFormat } as const
 
 async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<MergeReport> {
   const started = performance.now()
@@ -132,7 +135,7 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
   else if (inPlace) tables = await work(options.base, false)
   else
     tables = await writeAtomically(output, async (temp) => {
-      await (engine === 'sqlite' ? copySqliteDatabase : copyDuckDbDatabase)(options.base, temp)
+      await FORMATS[engine].copy(options.base, temp)
       return work(temp, false)
     })
 
@@ -161,8 +164,7 @@ async function assertReplaceable(output: string, engine: Engine): Promise<void> 
       `Cannot write ${output}: it is a folder. Pass the path of a database file for --output.`,
       { path: output },
     )
-  const sidecars = engine === 'sqlite' ? ['-wal', '-journal'] : ['.wal']
-  for (const suffix of sidecars) {
+  for (const suffix of FORMATS[engine].journals) {
     const found = await stat(`${output}${suffix}`).catch(() => undefined)
     if (found)
       throw new DuckmergeError(
@@ -219,9 +221,7 @@ function open(
   engine: Engine,
   options: { base: string; exp?: string | undefined; readOnly: boolean },
 ): Promise<Session> {
-  return engine === 'sqlite'
-    ? Promise.resolve(openSqliteSession(options))
-    : openDuckDbSession(options)
+  return FORMATS[engine].open(options)
 }
 
 /** Plans every table first (so a bad key or type stops before any write), then runs them. */

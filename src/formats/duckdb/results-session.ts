@@ -65,3 +65,10 @@ export async function copyDuckDbDatabase(source: string, target: string): Promis
   const wal = await stat(`${source}.wal`).catch(() => undefined)
   if (wal) await copyFile(`${source}.wal`, `${target}.wal`)
 }
+
+/** DuckDB results files: how to open, copy, and which journal may sit beside one. */
+export const duckdbResultsFormat = {
+  open: openDuckDbSession,
+  copy: copyDuckDbDatabase,
+  journals: ['.wal'],
+} as const

@@ -77,3 +77,10 @@ function unreadable(path: string, error: unknown): DuckmergeError {
     { cause: error },
   )
 }
+
+/** SQLite results files: how to open, copy, and which journals may sit beside one. */
+export const sqliteResultsFormat = {
+  open: async (options: OpenOptions): Promise<Session> => openSqliteSession(options),
+  copy: copySqliteDatabase,
+  journals: ['-wal', '-journal'],
+} as const
