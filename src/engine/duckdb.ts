@@ -6,7 +6,9 @@ import {
   blobValue,
   type DuckDBConnection,
   DuckDBInstance,
+  DuckDBTimestampTZValue,
   type DuckDBValue,
+  quotedString,
 } from '@duckdb/node-api'
 import type { Sql, SqlValue } from './sql.js'
 
@@ -23,7 +25,17 @@ export interface DuckDbOptions {
    */
   readonly preserveInsertionOrder?: boolean
   readonly tempDirectory?: string
+  /**
+   * Session time zone. Default 'UTC', whatever the machine's zone: TIMESTAMPTZ values then print
+   * the same everywhere, and a table mixing INT96 and UTC-adjusted INT64 timestamps is not shifted
+   * by the local offset when DuckDB casts between them.
+   */
+  readonly timeZone?: string
 }
+
+// The driver renders TIMESTAMPTZ values to strings with the process's UTC offset, taken once at
+// load (so even wrong across a DST change). Sessions here run in UTC; render in UTC to match.
+DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0
 
 export class DuckDb {
   readonly #instance: DuckDBInstance
@@ -48,6 +60,8 @@ export class DuckDb {
     config.autoload_known_extensions = 'true'
     const instance = await DuckDBInstance.create(options.path ?? ':memory:', config)
     const connection = await instance.connect()
+    // ICU is linked in but loads after the instance starts, so TimeZone cannot go in `config`.
+    await connection.run(`SET TimeZone = ${quotedString(options.timeZone ?? 'UTC')}`)
     return new DuckDb(instance, connection)
   }
 

@@ -5,7 +5,7 @@ import { withDuckDb } from '../../src/engine/duckdb.js'
 import { literal, raw, sql } from '../../src/engine/sql.js'
 import { type ArtifactsReport, mergeArtifacts } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
@@ -32,7 +32,7 @@ async function project(): Promise<string> {
 const cli = (dir: string, args: string[]) => runCli(['artifacts', ...args], { cwd: dir })
 const noTemps = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.'))
 
-describe.skipIf(!hasFixtures)(`duckmerge artifacts (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts'), () => {
   let dir: string
   beforeEach(async () => {
     dir = await project()

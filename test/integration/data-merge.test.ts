@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { mergeData, type Progress } from '../../src/index.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { parquetColumns, parquetCompressions, readParquet, writeParquet } from './data-support.js'
@@ -260,38 +260,35 @@ describe('mergeData', () => {
   })
 })
 
-describe.skipIf(!hasFixtures)(
-  `mergeData on real Spark-written tables${hasFixtures ? '' : ` (skipped: ${noFixturesReason})`}`,
-  () => {
-    test('basic-decimal-table (hive part=…, decimals) keeps its rows and partition column', async () => {
-      const table = fixture('delta', 'basic-decimal-table')
-      const before = hashTree(table)
-      const dir = tempDir()
-      const exp = join(dir, 'exp.parquet')
-      await writeParquet(exp, { col1: 'DECIMAL(5,2)', part: 'VARCHAR' }, [['1.50', 'new']])
-      const output = join(dir, 'out.parquet')
-      const report = await mergeData({ base: table, exp, output, dedupKey: ['part'] })
-      expect(report).toMatchObject({
-        rowsBefore: 4,
-        rowsInserted: 1,
-        rowsAfter: 5,
-        tables: [{ table: 'basic-decimal-table' }],
-      })
-      const rows = await readParquet(output)
-      expect(rows.map((r) => String(r.part)).sort()).toEqual([
-        '-2342342.23423',
-        '0.00004',
-        '234.00000',
-        '2342222.23454',
-        'new',
-      ])
-      expect(rows.find((r) => r.part === '234.00000')).toEqual({
-        col1: '1.00',
-        col2: '2.00000',
-        col3: '3.0000000000',
-        part: '234.00000',
-      })
-      expect(hashTree(table)).toEqual(before)
+describe.skipIf(!hasFixtures)(needsFixtures('mergeData on real Spark-written tables'), () => {
+  test('basic-decimal-table (hive part=…, decimals) keeps its rows and partition column', async () => {
+    const table = fixture('delta', 'basic-decimal-table')
+    const before = hashTree(table)
+    const dir = tempDir()
+    const exp = join(dir, 'exp.parquet')
+    await writeParquet(exp, { col1: 'DECIMAL(5,2)', part: 'VARCHAR' }, [['1.50', 'new']])
+    const output = join(dir, 'out.parquet')
+    const report = await mergeData({ base: table, exp, output, dedupKey: ['part'] })
+    expect(report).toMatchObject({
+      rowsBefore: 4,
+      rowsInserted: 1,
+      rowsAfter: 5,
+      tables: [{ table: 'basic-decimal-table' }],
     })
-  },
-)
+    const rows = await readParquet(output)
+    expect(rows.map((r) => String(r.part)).sort()).toEqual([
+      '-2342342.23423',
+      '0.00004',
+      '234.00000',
+      '2342222.23454',
+      'new',
+    ])
+    expect(rows.find((r) => r.part === '234.00000')).toEqual({
+      col1: '1.00',
+      col2: '2.00000',
+      col3: '3.0000000000',
+      part: '234.00000',
+    })
+    expect(hashTree(table)).toEqual(before)
+  })
+})

@@ -10,14 +10,12 @@ import {
   merge,
   readCommit,
 } from '../../src/formats/delta/index.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { appendFiles, copyTable, createTable, readRows } from './delta-merge.helpers.js'
 
-const titled = (title: string) => (hasFixtures ? title : `${title} (skipped: ${noFixturesReason})`)
-
-describe.skipIf(!hasFixtures)(titled('Spark MERGE oracle'), () => {
+describe.skipIf(!hasFixtures)(needsFixtures('Spark MERGE oracle'), () => {
   test('basic-with-inserts-merge from version 0 gives Spark rows and metrics', async () => {
     const table = copyTable(fixture('delta', 'basic-with-inserts-merge'), join(tempDir(), 't'), 0)
     // spark.range(50, 150) as the source; the same three clauses as the fixture's MERGE.
@@ -317,7 +315,7 @@ describe('MERGE reads and rewrites only what it must', () => {
   })
 })
 
-describe.skipIf(!hasFixtures)(titled('MERGE into a table with deletion vectors'), () => {
+describe.skipIf(!hasFixtures)(needsFixtures('MERGE into a table with deletion vectors'), () => {
   test('the rewritten file drops the rows its deletion vector deleted', async () => {
     const table = copyTable(fixture('delta', 'table-with-dv-small'), join(tempDir(), 't'))
     const before = await readRows<{ value: number }>(table, 'value')

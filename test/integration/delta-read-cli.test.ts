@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { withDuckDb } from '../../src/engine/duckdb.js'
 import { runCli } from '../support/cli.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import {
@@ -23,7 +23,7 @@ const jsonLines = (text: string) =>
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>)
 
-describe.skipIf(!hasFixtures)(`duckmerge delta (read) (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('duckmerge delta (read)'), () => {
   test('show --json: version, counts, Delta schema, partitioning, protocol', () => {
     const result = runCli(['delta', 'show', table('data-reader-timestamp_ntz'), '--json'])
     expect(result.code).toBe(0)

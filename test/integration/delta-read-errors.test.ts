@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { DuckDb } from '../../src/engine/duckdb.js'
 import { sql } from '../../src/engine/sql.js'
 import { loadSnapshot, registerSnapshot } from '../../src/formats/delta/index.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
@@ -33,7 +33,7 @@ async function countRows(dir: string): Promise<number> {
   return Number(row?.n)
 }
 
-describe.skipIf(!hasFixtures)(`corrupt Delta tables (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('corrupt Delta tables'), () => {
   test('a truncated commit is DELTA_LOG_INVALID naming the file; nothing changes', async () => {
     const dir = copyTable('simple_table')
     const file = log(dir, '00000000000000000004.json')

@@ -18,7 +18,7 @@ import {
   type Snapshot,
   type SnapshotOptions,
 } from '../../src/formats/delta/index.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { tempDir } from '../support/temp.js'
 
 let db: DuckDb
@@ -71,7 +71,7 @@ function setCommitTimes(dir: string, times: readonly number[]): void {
   })
 }
 
-describe.skipIf(!hasFixtures)(`delta fixtures (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('delta fixtures'), () => {
   describe('time-travel-start-start20-start40', () => {
     const name = 'time-travel-start-start20-start40'
     test('versions 0, 1, 2 have 10, 20, 30 rows', async () => {

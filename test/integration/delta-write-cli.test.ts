@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { DuckDb } from '../../src/engine/duckdb.js'
 import { literal, raw, sql } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { expectValidLog, readRows } from './delta-write.helpers.js'
@@ -146,7 +146,7 @@ describe('duckmerge delta create/append/overwrite/delete/vacuum/checkpoint', () 
   })
 
   test.skipIf(!hasFixtures)(
-    `an unsupported table exits 1 naming the version or feature${hasFixtures ? '' : ` (${noFixturesReason})`}`,
+    `an unsupported table exits 1 naming the version or feature${hasFixtures ? '' : needsFixtures('')}`,
     async () => {
       const dir = tempDir()
       await parquet(join(dir, 'a.parquet'), 'select 1 as id')

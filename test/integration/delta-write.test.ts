@@ -24,7 +24,7 @@ import {
   scanSql,
   vacuum,
 } from '../../src/formats/delta/index.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { commitsOf, expectValidLog, plainParquetCount, readRows } from './delta-write.helpers.js'
@@ -547,130 +547,127 @@ describe('vacuum leftovers and stats columns', () => {
   })
 })
 
-describe.skipIf(!hasFixtures)(
-  `tables written by Spark and delta-rs${hasFixtures ? '' : ` (skipped: ${noFixturesReason})`}`,
-  () => {
-    test('appends to delta-0.2.0 and sees its streaming txn', async () => {
-      const table = join(tempDir(), 't')
-      cpSync(fixture('delta', 'delta-0.2.0'), table, { recursive: true })
-      expect(await lastTxnVersion(table, 'e4a20b59-dd0e-4c50-b074-e8ae4786df30')).toBe(0)
-      const skipped = await appendTable({
-        path: table,
-        source: { query: 'select 9::int as value' },
-        txn: { appId: 'e4a20b59-dd0e-4c50-b074-e8ae4786df30', version: 0 },
-      })
-      expect(skipped.skipped).toBe(true)
-      const result = await appendTable({ path: table, source: { query: 'select 9::int as value' } })
-      expect(result.version).toBe(4)
-      expect((await readRows(table, 'value')).map((r) => r.value)).toEqual([1, 1, 2, 2, 3, 3, 9])
+describe.skipIf(!hasFixtures)(needsFixtures('tables written by Spark and delta-rs'), () => {
+  test('appends to delta-0.2.0 and sees its streaming txn', async () => {
+    const table = join(tempDir(), 't')
+    cpSync(fixture('delta', 'delta-0.2.0'), table, { recursive: true })
+    expect(await lastTxnVersion(table, 'e4a20b59-dd0e-4c50-b074-e8ae4786df30')).toBe(0)
+    const skipped = await appendTable({
+      path: table,
+      source: { query: 'select 9::int as value' },
+      txn: { appId: 'e4a20b59-dd0e-4c50-b074-e8ae4786df30', version: 0 },
     })
+    expect(skipped.skipped).toBe(true)
+    const result = await appendTable({ path: table, source: { query: 'select 9::int as value' } })
+    expect(result.version).toBe(4)
+    expect((await readRows(table, 'value')).map((r) => r.value)).toEqual([1, 1, 2, 2, 3, 3, 9])
+  })
 
-    test('deleting from a table with deletion vectors rewrites the file without the deleted rows', async () => {
-      const table = join(tempDir(), 't')
-      cpSync(fixture('delta', 'table-with-dv-small'), table, { recursive: true })
-      const result = await deleteWhere({ path: table, where: 'value = 5' })
-      expect(result.metrics).toMatchObject({ numDeletedRows: 1, numCopiedRows: 7 })
-      expect((await readRows(table, 'value')).map((r) => r.value)).toEqual([1, 2, 3, 4, 6, 7, 8])
-      const remove = commitsOf(table)[2]?.find((a) => 'remove' in a)?.remove as Record<
-        string,
-        unknown
-      >
-      expect(remove.deletionVector).toMatchObject({ storageType: 'u', cardinality: 2 })
-    })
+  test('deleting from a table with deletion vectors rewrites the file without the deleted rows', async () => {
+    const table = join(tempDir(), 't')
+    cpSync(fixture('delta', 'table-with-dv-small'), table, { recursive: true })
+    const result = await deleteWhere({ path: table, where: 'value = 5' })
+    expect(result.metrics).toMatchObject({ numDeletedRows: 1, numCopiedRows: 7 })
+    expect((await readRows(table, 'value')).map((r) => r.value)).toEqual([1, 2, 3, 4, 6, 7, 8])
+    const remove = commitsOf(table)[2]?.find((a) => 'remove' in a)?.remove as Record<
+      string,
+      unknown
+    >
+    expect(remove.deletionVector).toMatchObject({ storageType: 'u', cardinality: 2 })
+  })
 
-    test('writes a column-mapped (name mode) table with physical names at every level', async () => {
-      const table = join(tempDir(), 't')
-      cpSync(fixture('delta', 'table-with-columnmapping-mode-name'), table, { recursive: true })
-      // The fixture is legacy 2/5 (which implies features duckmerge refuses); the same table on
-      // table features, with only columnMapping, is one this writer maintains.
-      const first = join(table, '_delta_log', `${'0'.padStart(20, '0')}.json`)
-      writeFileSync(
-        first,
-        readFileSync(first, 'utf8').replace(
-          '{"protocol":{"minReaderVersion":2,"minWriterVersion":5}}',
-          '{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["columnMapping"],"writerFeatures":["columnMapping"]}}',
-        ),
+  test('writes a column-mapped (name mode) table with physical names at every level', async () => {
+    const table = join(tempDir(), 't')
+    cpSync(fixture('delta', 'table-with-columnmapping-mode-name'), table, { recursive: true })
+    // The fixture is legacy 2/5 (which implies features duckmerge refuses); the same table on
+    // table features, with only columnMapping, is one this writer maintains.
+    const first = join(table, '_delta_log', `${'0'.padStart(20, '0')}.json`)
+    writeFileSync(
+      first,
+      readFileSync(first, 'utf8').replace(
+        '{"protocol":{"minReaderVersion":2,"minWriterVersion":5}}',
+        '{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["columnMapping"],"writerFeatures":["columnMapping"]}}',
+      ),
+    )
+    const before = await loadSnapshot(table)
+    expect(before.protocol.minWriterVersion).toBe(7)
+    // Append the table's own rows (nested structs, arrays of structs, maps of structs).
+    await appendTable({ path: table, source: { query: scanSql(before) } })
+    const after = await loadSnapshot(table)
+    const added = after.files.filter((f) => !before.files.some((b) => b.path === f.path))
+    expect(added).toHaveLength(1)
+    const db = await DuckDb.open()
+    try {
+      const names = await db.all<{ name: string }>(
+        sql`select name from parquet_schema(${join(table, added[0]?.path ?? '')})`,
       )
-      const before = await loadSnapshot(table)
-      expect(before.protocol.minWriterVersion).toBe(7)
-      // Append the table's own rows (nested structs, arrays of structs, maps of structs).
-      await appendTable({ path: table, source: { query: scanSql(before) } })
-      const after = await loadSnapshot(table)
-      const added = after.files.filter((f) => !before.files.some((b) => b.path === f.path))
-      expect(added).toHaveLength(1)
-      const db = await DuckDb.open()
-      try {
-        const names = await db.all<{ name: string }>(
-          sql`select name from parquet_schema(${join(table, added[0]?.path ?? '')})`,
-        )
-        const physical = before.schema.fields.map(
-          (f) => f.metadata['delta.columnMapping.physicalName'],
-        )
-        for (const p of physical) expect(names.map((n) => n.name)).toContain(p)
-        expect(names.map((n) => n.name)).not.toContain('IntegerType')
-        // Nested struct fields too (nested_struct.aa, .ac.aca; array_of_structs[].ab; …).
-        for (const logical of ['aa', 'ac', 'aca', 'ab'])
-          expect(names.map((n) => n.name)).not.toContain(logical)
-        const stats = JSON.parse(added[0]?.stats ?? '{}')
-        expect(Object.keys(stats.nullCount)).toContain(String(physical[2]))
-        const rows = await db.allJson(
-          sql`select IntegerType, nested_struct, array_of_structs, map_of_rows from (${scanSql(after)}) order by IntegerType nulls last`,
-        )
-        expect(rows).toHaveLength(12)
-        expect(rows[0]).toEqual(rows[1]) // each original row and its copy read back the same
-        expect(rows[2]).toEqual(rows[3])
-        expect(rows[10]).toEqual(rows[11])
-      } finally {
-        db.close()
-      }
-      await deleteWhere({ path: table, where: 'IntegerType = 1' })
-      expect(await readRows(table, 'IntegerType')).toHaveLength(10)
+      const physical = before.schema.fields.map(
+        (f) => f.metadata['delta.columnMapping.physicalName'],
+      )
+      for (const p of physical) expect(names.map((n) => n.name)).toContain(p)
+      expect(names.map((n) => n.name)).not.toContain('IntegerType')
+      // Nested struct fields too (nested_struct.aa, .ac.aca; array_of_structs[].ab; …).
+      for (const logical of ['aa', 'ac', 'aca', 'ab'])
+        expect(names.map((n) => n.name)).not.toContain(logical)
+      const stats = JSON.parse(added[0]?.stats ?? '{}')
+      expect(Object.keys(stats.nullCount)).toContain(String(physical[2]))
+      const rows = await db.allJson(
+        sql`select IntegerType, nested_struct, array_of_structs, map_of_rows from (${scanSql(after)}) order by IntegerType nulls last`,
+      )
+      expect(rows).toHaveLength(12)
+      expect(rows[0]).toEqual(rows[1]) // each original row and its copy read back the same
+      expect(rows[2]).toEqual(rows[3])
+      expect(rows[10]).toEqual(rows[11])
+    } finally {
+      db.close()
+    }
+    await deleteWhere({ path: table, where: 'IntegerType = 1' })
+    expect(await readRows(table, 'IntegerType')).toHaveLength(10)
+    await expect(
+      appendTable({ path: table, source: { query: 'select 1 as brand_new' }, mergeSchema: true }),
+    ).rejects.toMatchObject({
+      code: 'UNSUPPORTED_FEATURE',
+      message: expect.stringContaining('columnMapping'),
+    })
+  })
+
+  test('refuses tables it cannot write, naming the feature or version', async () => {
+    for (const [name, pattern] of [
+      ['table-with-columnmapping-mode-name', /checkConstraints/],
+      ['deltalog-invalid-protocol-version', /reader version 99/],
+    ] as const) {
+      const table = join(tempDir(), name)
+      cpSync(fixture('delta', name), table, { recursive: true })
+      const before = hashTree(table)
       await expect(
-        appendTable({ path: table, source: { query: 'select 1 as brand_new' }, mergeSchema: true }),
+        appendTable({ path: table, source: { query: 'select 1 as x' } }),
       ).rejects.toMatchObject({
         code: 'UNSUPPORTED_FEATURE',
-        message: expect.stringContaining('columnMapping'),
+        message: expect.stringMatching(pattern),
       })
-    })
+      expect(hashTree(table)).toEqual(before)
+    }
+  })
 
-    test('refuses tables it cannot write, naming the feature or version', async () => {
-      for (const [name, pattern] of [
-        ['table-with-columnmapping-mode-name', /checkConstraints/],
-        ['deltalog-invalid-protocol-version', /reader version 99/],
-      ] as const) {
-        const table = join(tempDir(), name)
-        cpSync(fixture('delta', name), table, { recursive: true })
-        const before = hashTree(table)
-        await expect(
-          appendTable({ path: table, source: { query: 'select 1 as x' } }),
-        ).rejects.toMatchObject({
-          code: 'UNSUPPORTED_FEATURE',
-          message: expect.stringMatching(pattern),
-        })
-        expect(hashTree(table)).toEqual(before)
-      }
+  test('an append to a Spark table keeps its schemaString as Spark wrote it', async () => {
+    const table = join(tempDir(), 't')
+    cpSync(fixture('delta', 'basic-decimal-table'), table, { recursive: true })
+    const before = await loadSnapshot(table)
+    await appendTable({
+      path: table,
+      source: {
+        query:
+          'select 1.5::decimal(12,5) as part, 1.25::decimal(5,2) as col1, 2.5::decimal(10,5) as col2, 3.5::decimal(20,10) as col3',
+      },
     })
-
-    test('an append to a Spark table keeps its schemaString as Spark wrote it', async () => {
-      const table = join(tempDir(), 't')
-      cpSync(fixture('delta', 'basic-decimal-table'), table, { recursive: true })
-      const before = await loadSnapshot(table)
-      await appendTable({
-        path: table,
-        source: {
-          query:
-            'select 1.5::decimal(12,5) as part, 1.25::decimal(5,2) as col1, 2.5::decimal(10,5) as col2, 3.5::decimal(20,10) as col3',
-        },
-      })
-      const after = await loadSnapshot(table)
-      expect(after.metadata.schemaString).toBe(before.metadata.schemaString)
-      expect(parseSchema(after.metadata.schemaString)).toEqual(before.schema)
-      const add = after.files.find((f) => f.partitionValues.part === '1.50000')
-      expect(add).toBeDefined()
-      expect(JSON.parse(add?.stats ?? '{}').minValues).toEqual({ col1: 1.25, col2: 2.5, col3: 3.5 })
-      // Decimals keep their scale in the stats text, as Spark writes them (2.50000, not 2.5).
-      expect(add?.stats).toContain('"minValues":{"col1":1.25,"col2":2.50000,"col3":3.5000000000}')
-      expect(await readRows(table, 'col1')).toHaveLength(5)
-    })
-  },
-)
+    const after = await loadSnapshot(table)
+    expect(after.metadata.schemaString).toBe(before.metadata.schemaString)
+    expect(parseSchema(after.metadata.schemaString)).toEqual(before.schema)
+    const add = after.files.find((f) => f.partitionValues.part === '1.50000')
+    expect(add).toBeDefined()
+    expect(JSON.parse(add?.stats ?? '{}').minValues).toEqual({ col1: 1.25, col2: 2.5, col3: 3.5 })
+    // Decimals keep their scale in the stats text, as Spark writes them (2.50000, not 2.5).
+    expect(add?.stats).toContain('"minValues":{"col1":1.25,"col2":2.50000,"col3":3.5000000000}')
+    expect(await readRows(table, 'col1')).toHaveLength(5)
+  })
+})

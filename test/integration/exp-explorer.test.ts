@@ -4,12 +4,10 @@ import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
 import { DuckmergeError, diffExperiments, listExperiments } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
-import { hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { mergedFixtureDb, xetrack } from './exp-fixtures.js'
-
-const titled = (title: string) => (hasFixtures ? title : `${title} (skipped: ${noFixturesReason})`)
 
 /** Mean and sample std computed the plain way, from every value, as the reference. */
 function reference(db: string, version: string, metric: string) {
@@ -24,7 +22,7 @@ function reference(db: string, version: string, metric: string) {
   return { count: values.length, mean, std }
 }
 
-describe.skipIf(!hasFixtures)(titled('exp list and diff on the xetrack fixtures'), () => {
+describe.skipIf(!hasFixtures)(needsFixtures('exp list and diff on the xetrack fixtures'), () => {
   const merged = () => mergedFixtureDb(join(tempDir(), 'results', 'experiments.db'))
 
   test('list ranks e0.3.0, e0.2.0, e0.1.0 by accuracy with the exact means of MANIFEST.md', async () => {
@@ -190,7 +188,7 @@ describe.skipIf(!hasFixtures)(titled('exp list and diff on the xetrack fixtures'
   })
 })
 
-describe.skipIf(!hasFixtures)(titled('duckmerge exp list / diff (CLI)'), () => {
+describe.skipIf(!hasFixtures)(needsFixtures('duckmerge exp list / diff (CLI)'), () => {
   test('list --json ranks, text mode shows a table with means and params', () => {
     const dir = tempDir()
     const db = mergedFixtureDb(join(dir, 'results', 'experiments.db'))

@@ -10,12 +10,10 @@ import {
   tagExperiment,
 } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
-import { hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { commitFiles, git, makeRepo, mergedFixtureDb } from './exp-fixtures.js'
-
-const titled = (title: string) => (hasFixtures ? title : `${title} (skipped: ${noFixturesReason})`)
 
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex')
 
@@ -28,7 +26,7 @@ function userState(repo: string) {
   }
 }
 
-describe.skipIf(!hasFixtures)(titled('exp tag'), () => {
+describe.skipIf(!hasFixtures)(needsFixtures('exp tag'), () => {
   function repoWithResults() {
     const repo = makeRepo({ '.gitignore': 'results/\n', 'train.py': 'lr = 0.01\n' })
     const db = mergedFixtureDb(join(repo, 'results', 'experiments.db'))
@@ -142,7 +140,7 @@ describe('suggestVersion', () => {
   })
 })
 
-describe.skipIf(!hasFixtures)(titled('exp diff with a git repository'), () => {
+describe.skipIf(!hasFixtures)(needsFixtures('exp diff with a git repository'), () => {
   test('adds git diff --stat between the tags; names tags that are missing', async () => {
     const repo = makeRepo({ 'train.py': 'lr = 0.01\nepochs = 3\n' })
     git(repo, 'tag', '-a', 'e0.1.0', '-m', 'baseline')

@@ -4,15 +4,13 @@ import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
 import { plotMetric } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
-import { hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { tempDir } from '../support/temp.js'
 import { mergedFixtureDb } from './exp-fixtures.js'
 
-const titled = (title: string) => (hasFixtures ? title : `${title} (skipped: ${noFixturesReason})`)
-
 const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length
 
-describe.skipIf(!hasFixtures)(titled('exp plot'), () => {
+describe.skipIf(!hasFixtures)(needsFixtures('exp plot'), () => {
   test('accuracy by lr: a log axis, one series per version, exact means per point', async () => {
     const db = mergedFixtureDb(join(tempDir(), 'm.db'))
     const plot = await plotMetric({ db, metric: 'accuracy', by: 'lr' })

@@ -4,11 +4,9 @@ import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
 import { createExperimentWorktree, listExperiments, mergeBackExperiment } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
-import { hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { git, makeRepo, xetrack } from './exp-fixtures.js'
-
-const titled = (title: string) => (hasFixtures ? title : `${title} (skipped: ${noFixturesReason})`)
 
 /** What an experiment run does to its results DB: append its own rows (here: fixture c's). */
 function runExperiment(db: string, source: string) {
@@ -46,7 +44,7 @@ function projectWithResults() {
   return { repo, db }
 }
 
-describe.skipIf(!hasFixtures)(titled('exp worktree and merge-back'), () => {
+describe.skipIf(!hasFixtures)(needsFixtures('exp worktree and merge-back'), () => {
   test('the worktree gets branch exp/NAME and a copy of the results DB; merge-back adds only the new rows', async () => {
     const { repo, db } = projectWithResults()
     const wt = await createExperimentWorktree({ repo, name: 'extra-param' })

@@ -6,7 +6,7 @@ import { DuckDb } from '../../src/engine/duckdb.js'
 import { raw } from '../../src/engine/sql.js'
 import { openSqlite } from '../../src/engine/sqlite.js'
 import { runCli } from '../support/cli.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
@@ -34,7 +34,7 @@ function expectFailure(
   expect(hashTree(dir)).toEqual(before)
 }
 
-describe.skipIf(!hasFixtures)(`results CLI on xetrack fixtures (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('results CLI on xetrack fixtures'), () => {
   test('merge --json prints one object with the figures; --dry-run the same and writes nothing', () => {
     const dir = tempDir()
     const base = join(dir, 'a.db')

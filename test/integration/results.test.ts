@@ -7,7 +7,7 @@ import { DuckDb } from '../../src/engine/duckdb.js'
 import { ident, raw, sql } from '../../src/engine/sql.js'
 import { allSync, openSqlite } from '../../src/engine/sqlite.js'
 import { isDuckmergeError, mergeResults, rebaseResults } from '../../src/index.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
@@ -102,7 +102,7 @@ function summarize(path: string, table: string): Expected {
   }
 }
 
-describe.skipIf(!hasFixtures)(`xetrack fixtures (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
   const expected = hasFixtures
     ? (JSON.parse(readFileSync(fixture('xetrack', 'expected.json'), 'utf8')).expected as Record<
         string,
@@ -800,7 +800,7 @@ describe('DuckDB files', () => {
   })
 })
 
-describe.skipIf(!hasFixtures)(`mixing SQLite and DuckDB (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('mixing SQLite and DuckDB'), () => {
   test('xetrack SQLite files into a DuckDB base, then that DuckDB file into a SQLite base', async () => {
     const dir = tempDir()
     const duck = await makeDuckDb(join(dir, 'results.duckdb'), ['create table notes (id integer)'])

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { openSqlite } from '../../src/engine/sqlite.js'
 import { Tracker } from '../../src/index.js'
-import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { tempDir } from '../support/temp.js'
 
 interface Column {
@@ -48,7 +48,7 @@ const cases = [
   { file: 'e_quirks_default_table.db', table: 'default', version: 'e0.4.0', rows: 6 },
 ] as const
 
-describe.skipIf(!hasFixtures)(`xetrack fixtures (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
   test.each(cases)('$file · $table: rows appended, layout kept, old rows unchanged', async (c) => {
     const db = join(tempDir(), c.file)
     copyFileSync(fixture('xetrack', c.file), db)

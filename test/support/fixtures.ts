@@ -12,3 +12,8 @@ export const noFixturesReason = `shared fixtures not found at ${fixturesRoot}`
 export function fixture(...parts: string[]): string {
   return `${fixturesRoot}${parts.join('/')}`
 }
+
+/** A test or suite title that says why it is skipped when the fixtures are absent. */
+export function needsFixtures(title: string): string {
+  return hasFixtures ? title : `${title} (skipped: ${noFixturesReason})`
+}

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { fixture, hasFixtures, noFixturesReason } from '../../../test/support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../../../test/support/fixtures.js'
 import { tempDir } from '../../../test/support/temp.js'
 import { DuckDb } from '../../engine/duckdb.js'
 import { readCheckpoint } from './checkpoint-read.js'
@@ -91,7 +91,7 @@ describe('readCheckpoint', () => {
   })
 })
 
-describe.skipIf(!hasFixtures)(`readCheckpoint on fixtures (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('readCheckpoint on fixtures'), () => {
   test('both parts of a multi-part checkpoint', async () => {
     const table = fixture('delta', 'multi-part-checkpoint')
     const { checkpoints } = await listLog(table)

@@ -1,7 +1,7 @@
 import { cpSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { fixture, hasFixtures, noFixturesReason } from '../../../test/support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../../../test/support/fixtures.js'
 import { tempDir } from '../../../test/support/temp.js'
 import { DuckDb } from '../../engine/duckdb.js'
 import { sql } from '../../engine/sql.js'
@@ -90,7 +90,7 @@ describe('writeCheckpoint', () => {
   })
 
   test.skipIf(!hasFixtures)(
-    `its Parquet schema matches a Spark-written checkpoint column for column${hasFixtures ? '' : ` (${noFixturesReason})`}`,
+    `its Parquet schema matches a Spark-written checkpoint column for column${hasFixtures ? '' : needsFixtures('')}`,
     async () => {
       const table = join(tempDir(), 't')
       await createTable({ path: table, source: { query: 'select 1 as id' } })
@@ -118,30 +118,27 @@ describe('writeCheckpoint', () => {
   )
 })
 
-describe.skipIf(!hasFixtures)(
-  `v2Checkpoint tables${hasFixtures ? '' : ` (${noFixturesReason})`}`,
-  () => {
-    test('get a V2-spec checkpoint under the classic name, which the reader starts from', async () => {
-      const table = join(tempDir(), 't')
-      cpSync(fixture('delta', 'v2-checkpoint-parquet'), table, { recursive: true })
-      await appendTable({ path: table, source: { query: 'select 42::bigint as id' } })
-      const cp = await writeCheckpoint(await loadSnapshot(table))
-      expect(cp.version).toBe(3)
-      const db = await DuckDb.open()
-      try {
-        const meta = await db.all<{ v: bigint }>(
-          sql`select checkpointMetadata.version as v from read_parquet(${cp.path}) where checkpointMetadata is not null`,
-        )
-        expect(meta.map((m) => Number(m.v))).toEqual([3])
-      } finally {
-        db.close()
-      }
-      const snapshot = await loadSnapshot(table)
-      expect(snapshot.checkpointVersion).toBe(3)
-      expect(snapshot.files).toHaveLength(cp.numOfAddFiles)
-    })
-  },
-)
+describe.skipIf(!hasFixtures)(`v2Checkpoint tables${hasFixtures ? '' : needsFixtures('')}`, () => {
+  test('get a V2-spec checkpoint under the classic name, which the reader starts from', async () => {
+    const table = join(tempDir(), 't')
+    cpSync(fixture('delta', 'v2-checkpoint-parquet'), table, { recursive: true })
+    await appendTable({ path: table, source: { query: 'select 42::bigint as id' } })
+    const cp = await writeCheckpoint(await loadSnapshot(table))
+    expect(cp.version).toBe(3)
+    const db = await DuckDb.open()
+    try {
+      const meta = await db.all<{ v: bigint }>(
+        sql`select checkpointMetadata.version as v from read_parquet(${cp.path}) where checkpointMetadata is not null`,
+      )
+      expect(meta.map((m) => Number(m.v))).toEqual([3])
+    } finally {
+      db.close()
+    }
+    const snapshot = await loadSnapshot(table)
+    expect(snapshot.checkpointVersion).toBe(3)
+    expect(snapshot.files).toHaveLength(cp.numOfAddFiles)
+  })
+})
 
 describe('retentionMs', () => {
   test.each([

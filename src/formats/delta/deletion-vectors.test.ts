@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { fixture, hasFixtures, noFixturesReason } from '../../../test/support/fixtures.js'
+import { fixture, hasFixtures, needsFixtures } from '../../../test/support/fixtures.js'
 import {
   decodeZ85,
   deletionVectorPath,
@@ -67,7 +67,7 @@ describe('RoaringBitmapArray', () => {
   })
 })
 
-describe.skipIf(!hasFixtures)(`on-disk deletion vector (${noFixturesReason})`, () => {
+describe.skipIf(!hasFixtures)(needsFixtures('on-disk deletion vector'), () => {
   test('table-with-dv-small deletes rows 0 and 9', async () => {
     const rows = await readDeletionVector(fixture('delta', 'table-with-dv-small'), {
       storageType: 'u',
