@@ -2,7 +2,6 @@
 
 import { type Compression, compressions } from '../../formats/parquet/write.js'
 import { type DataMergeOptions, mergeData, rebaseData } from '../../merge/data.js'
-import type { MergeReport } from '../../merge/report.js'
 import { formatMergeReport } from '../../merge/report.js'
 import {
   type Command,
@@ -14,6 +13,7 @@ import {
   stringOption,
   usageError,
 } from '../command.js'
+import { withInterrupt } from '../interrupt.js'
 
 const common: OptionSpecs = {
   base: { type: 'string' },
@@ -87,21 +87,5 @@ function commonOptions(
     ...(compression ? { compression: compression as Compression } : {}),
     ...(memoryLimit ? { memoryLimit } : {}),
     ...(context.progress ? { onProgress: context.progress } : {}),
-  }
-}
-
-/** Ctrl-C interrupts DuckDB, so the temporary output is removed and nothing is left behind. */
-async function withInterrupt(
-  fn: (signal: AbortSignal) => Promise<MergeReport>,
-): Promise<MergeReport> {
-  const controller = new AbortController()
-  const onSignal = () => controller.abort()
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  try {
-    return await fn(controller.signal)
-  } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
   }
 }

@@ -1,4 +1,5 @@
 /** CLI commands: duckmerge delta merge / backfill. */
+
 import { type BackfillReport, backfill } from '../../formats/delta/backfill.js'
 import { type MergeResult, merge } from '../../formats/delta/merge.js'
 import {
@@ -11,6 +12,7 @@ import {
   usageError,
   type Values,
 } from '../command.js'
+import { withInterrupt } from '../interrupt.js'
 import { formatDuration } from '../output.js'
 
 const memoryLimitOption = { 'memory-limit': { type: 'string' } } as const
@@ -105,41 +107,35 @@ const deltaBackfill: Command = {
     const batchRows = intOption(values, 'batch-rows', 1)
     const archive = stringOption(values, 'archive')
     const memoryLimit = memoryLimitOf(values)
-    const controller = new AbortController()
     // SIGINT/SIGTERM: finish the batch being committed, keep staging, exit 1. A second signal
     // stops at once (the batch in flight is either committed whole or not at all).
-    const stop = (signal: NodeJS.Signals) => {
-      if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
+    const announce = (signal: NodeJS.Signals) => {
       if (!context.json)
         process.stderr.write(`backfill: ${signal} received, stopping after the current batch\n`)
-      controller.abort()
     }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-    try {
-      const report = await backfill({
-        main: requiredString(values, 'main'),
-        staging: requiredString(values, 'staging'),
-        keys,
-        signal: controller.signal,
-        ...(batchRows === undefined ? {} : { batchRows }),
-        ...(archive === undefined ? {} : { archive }),
-        ...(memoryLimit ? { memoryLimit } : {}),
-        ...(context.progress ? { onProgress: context.progress } : {}),
-        ...(context.json || context.progress
-          ? {}
-          : {
-              onBatch: (b, total) =>
-                process.stderr.write(
-                  `backfill: batch ${b.batch + 1}/${total}: +${b.rowsInserted} inserted, ${b.rowsSkipped} skipped${b.alreadyApplied ? ' (already applied)' : b.version === null ? '' : ` (version ${b.version})`}\n`,
-                ),
-            }),
-      })
-      return { report, text: backfillText(report) }
-    } finally {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-    }
+    const report = await withInterrupt(
+      (signal) =>
+        backfill({
+          main: requiredString(values, 'main'),
+          staging: requiredString(values, 'staging'),
+          keys,
+          signal,
+          ...(batchRows === undefined ? {} : { batchRows }),
+          ...(archive === undefined ? {} : { archive }),
+          ...(memoryLimit ? { memoryLimit } : {}),
+          ...(context.progress ? { onProgress: context.progress } : {}),
+          ...(context.json || context.progress
+            ? {}
+            : {
+                onBatch: (b, total) =>
+                  process.stderr.write(
+                    `backfill: batch ${b.batch + 1}/${total}: +${b.rowsInserted} inserted, ${b.rowsSkipped} skipped${b.alreadyApplied ? ' (already applied)' : b.version === null ? '' : ` (version ${b.version})`}\n`,
+                  ),
+              }),
+        }),
+      announce,
+    )
+    return { report, text: backfillText(report) }
   },
 }
 

@@ -1,5 +1,6 @@
 /** CLI commands: duckmerge results merge | rebase (SQLite and DuckDB results databases). */
-import { formatMergeReport, type MergeReport } from '../../merge/report.js'
+
+import { formatMergeReport } from '../../merge/report.js'
 import { mergeResults, type ResultsMergeOptions, rebaseResults } from '../../merge/results.js'
 import {
   type Command,
@@ -12,6 +13,7 @@ import {
   stringOption,
   usageError,
 } from '../command.js'
+import { withInterrupt } from '../interrupt.js'
 
 const common: OptionSpecs = {
   base: { type: 'string' },
@@ -67,24 +69,5 @@ function options(context: CommandContext): ResultsMergeOptions {
     ...(tables.length > 0 ? { tables } : {}),
     ...(key ? { key } : {}),
     ...(context.progress ? { onProgress: context.progress } : {}),
-  }
-}
-
-/**
- * Ctrl-C (or SIGTERM from a DVC/CI runner) rolls the transaction back at the next statement
- * instead of killing the process mid-write: base stays as it was, no temp output is left.
- */
-async function withInterrupt(
-  fn: (signal: AbortSignal) => Promise<MergeReport>,
-): Promise<MergeReport> {
-  const controller = new AbortController()
-  const onSignal = () => controller.abort()
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  try {
-    return await fn(controller.signal)
-  } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
   }
 }
