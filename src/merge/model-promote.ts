@@ -1,19 +1,21 @@
 /**
  * Rebase for models: promote a model to production, and roll back to the one before. The
- * production file is replaced atomically (temp + rename); every model that was in production is
- * kept in the content-addressed store, so the replaced one stays retrievable by its hash.
+ * production file is replaced atomically (temp + fsync + rename); every model that was in
+ * production is kept in the content-addressed store, so the replaced one stays retrievable by
+ * its hash.
  *
- * promote: lock → pick model → verify hash → store new (and current) → copy store → production
- *          temp → rename → write registry (on failure: put the replaced file back)
+ * promote: lock → pick model → production known by its stamp? (else hash it into the store)
+ *          → store has the model? (else copy it in, hashing: a changed candidate is refused)
+ *          → copy store object to production temp → fsync → rename → write registry
+ *          (on failure: the replaced file put back, the store files added removed)
  */
-import { promises as fs } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 import {
-  copyAtomically,
-  digestFile,
+  discardStaged,
   exists,
-  putInStore,
+  type StagedObject,
+  stageInStore,
   storePath,
 } from '../formats/model/content-store.js'
 import type { Candidate, ModelRef, Production, Registry } from '../formats/model/registry-file.js'
@@ -26,6 +28,7 @@ import {
   productionStack,
   updateRegistry,
 } from './model.js'
+import { discardAll, inspectProduction, placeProduction } from './model-production.js'
 
 /** Exactly one of `exp`, `candidate` or `best` says which model to promote. */
 export interface ModelPromoteOptions extends ModelsDirOption {
@@ -54,6 +57,11 @@ export interface ModelPromoteReport {
 /**
  * Makes a model the production model (`DIR/production/<file name>`), recording the promotion.
  *
+ * A candidate's bytes are read once, when they first enter the store (hashed while copied, and
+ * refused if they differ from the registered sha256); a model the store already has is copied
+ * from there without reading the candidate. The production file it replaces is not read when
+ * it still has the stamp recorded when it was placed (its bytes are in the store already).
+ *
  * @example
  * await promoteModel({ models: 'models', best: 'accuracy' })
  * await promoteModel({ models: 'models', candidate: 'messy-tuna-4687_model.bin' })
@@ -71,40 +79,48 @@ export async function promoteModel(options: ModelPromoteOptions): Promise<ModelP
   else await assertModelsDir(dir)
 
   return updateRegistry(dir, async (registry) => {
-    const pick = await pickModel(dir, registry, options)
-    const current = await currentProduction(dir, registry)
-    const now = new Date().toISOString()
-    const production: Production = { ...pick.ref, source: pick.source, promotedAt: now }
-    const path = join(dir, 'production', pick.ref.fileName)
-    const report = (changed: boolean, p: Production) => ({
+    const choice = chooseModel(dir, registry, options)
+    const current = await inspectProduction(dir, registry)
+    const staged: StagedObject[] = current?.staged ? [current.staged] : []
+    const isProduction = (ref: ModelRef) =>
+      current !== undefined &&
+      registry.production !== null &&
+      current.ref.sha256 === ref.sha256 &&
+      current.ref.fileName === ref.fileName
+    const report = (changed: boolean, production: Production, replaced: ModelRef | null) => ({
       strategy: 'promote' as const,
       models: dir,
       changed,
-      production: p,
-      replaced: changed ? (current?.ref ?? null) : null,
-      path,
+      production,
+      replaced,
+      path: join(dir, 'production', production.fileName),
       durationMs: Math.round(performance.now() - started),
     })
-    if (
-      current &&
-      registry.production &&
-      current.ref.sha256 === pick.ref.sha256 &&
-      current.ref.fileName === pick.ref.fileName
-    )
-      return { value: report(false, registry.production) }
-
-    await putInStore(dir, pick.path, pick.ref.sha256)
-    if (current) await putInStore(dir, current.path, current.ref.sha256)
-    const undo = await placeProduction(dir, pick.ref, current?.ref ?? null)
-    const next: Registry = {
-      ...registry,
-      production,
-      history: [
-        ...registry.history,
-        { action: 'promote', at: now, model: pick.ref, replaced: current?.ref ?? null },
-      ],
+    try {
+      if (choice.known && isProduction(choice.known) && registry.production) {
+        await discardAll(staged)
+        return { value: report(false, registry.production, null) }
+      }
+      const pick = await bringIntoStore(dir, choice)
+      if (pick.staged) staged.push(pick.staged)
+      if (isProduction(pick.ref) && registry.production) {
+        await discardAll(staged)
+        return { value: report(false, registry.production, null) }
+      }
+      const replaced = current?.ref ?? null
+      const { stamp, undo } = await placeProduction(dir, pick.ref, replaced, staged)
+      const now = new Date().toISOString()
+      const production: Production = { ...pick.ref, source: choice.source, promotedAt: now, stamp }
+      const next: Registry = {
+        ...registry,
+        production,
+        history: [...registry.history, { action: 'promote', at: now, model: pick.ref, replaced }],
+      }
+      return { value: report(true, production, replaced), next, undo }
+    } catch (error) {
+      await discardAll(staged)
+      throw error
     }
-    return { value: report(true, production), next, undo }
   })
 }
 
@@ -134,12 +150,19 @@ export async function rollbackModel(options: ModelsDirOption = {}): Promise<Mode
         `Cannot roll back to ${target.fileName} (sha256 ${target.sha256}): its copy ${stored} is missing from the store. Restore the store folder from version control.`,
         { path: stored },
       )
-    const current = await currentProduction(dir, registry)
-    // A production file edited by hand is kept too, so nothing is lost by rolling back.
-    if (current) await putInStore(dir, current.path, current.ref.sha256)
+    // A production file edited by hand is hashed into the store too: rolling back loses nothing.
+    const current = await inspectProduction(dir, registry)
+    const staged = current?.staged ? [current.staged] : []
     const now = new Date().toISOString()
-    const undo = await placeProduction(dir, target, current?.ref ?? null)
-    const production: Production = { ...target, source: resolve(stored), promotedAt: now }
+    let placed: Awaited<ReturnType<typeof placeProduction>>
+    try {
+      placed = await placeProduction(dir, target, current?.ref ?? null, staged)
+    } catch (error) {
+      await discardAll(staged)
+      throw error
+    }
+    const { stamp, undo } = placed
+    const production: Production = { ...target, source: resolve(stored), promotedAt: now, stamp }
     const replaced = current?.ref ?? stack.at(-1) ?? null
     const next: Registry = {
       ...registry,
@@ -162,48 +185,62 @@ export async function rollbackModel(options: ModelsDirOption = {}): Promise<Mode
   })
 }
 
-interface Picked {
-  readonly ref: ModelRef
-  /** The file holding the bytes, whose hash was just verified. */
+/** Which model to promote, before its bytes are known to be in the store. */
+interface Choice {
+  /** The registered model; undefined for a file promoted directly (its hash is not known yet). */
+  readonly known?: ModelRef
+  /** The file holding its bytes. */
   readonly path: string
   readonly source: string
 }
 
-async function pickModel(
-  dir: string,
-  registry: Registry,
-  options: ModelPromoteOptions,
-): Promise<Picked> {
-  if (options.exp !== undefined) {
-    const { sha256, size } = await digestFile(options.exp)
-    const ref = { fileName: basename(options.exp), sha256, size, candidateId: null }
-    return { ref, path: options.exp, source: resolve(options.exp) }
-  }
+function chooseModel(dir: string, registry: Registry, options: ModelPromoteOptions): Choice {
+  if (options.exp !== undefined) return { path: options.exp, source: resolve(options.exp) }
   const candidate =
     options.candidate !== undefined
       ? findCandidate(dir, registry, options.candidate)
       : bestCandidate(dir, registry, options.best ?? '', options.minimize ?? false)
-  const path = join(dir, 'candidates', candidate.id)
+  const { fileName, sha256, size, id } = candidate
+  return {
+    known: { fileName, sha256, size, candidateId: id },
+    path: join(dir, 'candidates', id),
+    source: candidate.source,
+  }
+}
+
+/**
+ * The chosen model's ref, with its bytes in the store or staged for it. A model the store has is
+ * not read again (the store verified it on entry); otherwise the file is copied in while hashed,
+ * and a candidate whose hash is not the registered one is refused.
+ */
+async function bringIntoStore(
+  dir: string,
+  choice: Choice,
+): Promise<{ readonly ref: ModelRef; readonly staged?: StagedObject }> {
+  const { known, path } = choice
+  if (known && (await exists(storePath(dir, known.sha256)))) return { ref: known }
   if (!(await exists(path)))
     throw new DuckmergeError(
       'INPUT_NOT_FOUND',
-      `Candidate ${candidate.id} is registered but its file ${path} is missing. Register it again with duckmerge model merge.`,
+      `Candidate ${known?.candidateId} is registered but its file ${path} is missing. Register it again with duckmerge model merge.`,
       { path },
     )
-  const { sha256 } = await digestFile(path)
-  if (sha256 !== candidate.sha256)
+  const staged = await stageInStore(dir, path)
+  if (known && staged.sha256 !== known.sha256) {
+    await discardStaged(staged)
     throw new DuckmergeError(
       'INPUT_UNREADABLE',
-      `Candidate file ${path} changed since it was registered (sha256 ${sha256.slice(0, 12)}…, registered ${candidate.sha256.slice(0, 12)}…). Register the new file under a new run id.`,
-      { path, sha256, registered: candidate.sha256 },
+      `Candidate file ${path} changed since it was registered (sha256 ${staged.sha256.slice(0, 12)}…, registered ${known.sha256.slice(0, 12)}…). Register the new file under a new run id.`,
+      { path, sha256: staged.sha256, registered: known.sha256 },
     )
-  const ref = {
-    fileName: candidate.fileName,
-    sha256,
-    size: candidate.size,
-    candidateId: candidate.id,
   }
-  return { ref, path, source: candidate.source }
+  const ref = known ?? {
+    fileName: basename(path),
+    sha256: staged.sha256,
+    size: staged.size,
+    candidateId: null,
+  }
+  return { ref, staged }
 }
 
 function findCandidate(dir: string, registry: Registry, id: string): Candidate {
@@ -252,58 +289,4 @@ export function rankCandidates(
       const d = (a.metrics[metric] as number) - (b.metrics[metric] as number)
       return minimize ? d : -d
     })
-}
-
-interface OnDisk {
-  readonly ref: ModelRef
-  readonly path: string
-}
-
-/** The production file as it is on disk (hashed now), adopting one placed there by hand. */
-async function currentProduction(dir: string, registry: Registry): Promise<OnDisk | undefined> {
-  const productionDir = join(dir, 'production')
-  let fileName = registry.production?.fileName
-  if (fileName === undefined) {
-    const names = (await fs.readdir(productionDir).catch(() => [] as string[])).filter(
-      (n) => !n.startsWith('.'),
-    )
-    if (names.length > 1)
-      throw new DuckmergeError(
-        'UNSUPPORTED_FEATURE',
-        `${productionDir} holds several files the registry does not know (${names.join(', ')}). Keep only the production model there, then promote again.`,
-        { path: productionDir, names },
-      )
-    fileName = names[0]
-  }
-  if (fileName === undefined) return undefined
-  const path = join(productionDir, fileName)
-  if (!(await exists(path))) return undefined
-  const { sha256, size } = await digestFile(path)
-  const known = registry.production?.sha256 === sha256 ? registry.production.candidateId : null
-  return { ref: { fileName, sha256, size, candidateId: known }, path }
-}
-
-/**
- * Copies the stored model onto `production/<file name>` atomically and removes the replaced file
- * when its name differs. Returns how to undo it (used if the registry write fails).
- */
-async function placeProduction(
-  dir: string,
-  model: ModelRef,
-  replaced: ModelRef | null,
-): Promise<() => Promise<void>> {
-  const productionDir = join(dir, 'production')
-  await fs.mkdir(productionDir, { recursive: true })
-  const target = join(productionDir, model.fileName)
-  await copyAtomically(storePath(dir, model.sha256), target)
-  if (replaced && replaced.fileName !== model.fileName)
-    await fs.rm(join(productionDir, replaced.fileName), { force: true })
-  return async () => {
-    if (replaced) {
-      await copyAtomically(storePath(dir, replaced.sha256), join(productionDir, replaced.fileName))
-      if (replaced.fileName !== model.fileName) await fs.rm(target, { force: true })
-    } else {
-      await fs.rm(target, { force: true })
-    }
-  }
 }

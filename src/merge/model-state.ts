@@ -53,6 +53,9 @@ export async function restoreModelState(
     if (promoted?.changed) {
       const productionDir = join(dir, 'production')
       const replaced = promoted.replaced
+      production = before.production
+      // The registry is restored byte for byte, so the copy put back does not have the recorded
+      // stamp: the next promotion reads it once (it is in the store already).
       if (replaced)
         await copyAtomically(
           storePath(dir, replaced.sha256),
@@ -60,7 +63,6 @@ export async function restoreModelState(
         )
       if (!replaced || replaced.fileName !== promoted.production.fileName)
         await fs.rm(join(productionDir, promoted.production.fileName), { force: true })
-      production = before.production
       const last = history.at(-1)
       if (last?.action === 'promote' && last.at === promoted.production.promotedAt)
         history = history.slice(0, -1)

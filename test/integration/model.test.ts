@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import {
@@ -14,6 +14,17 @@ import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+
+/** What the registry records of a production file it placed (see FileStamp). */
+function stampOf(path: string) {
+  const st = statSync(path, { bigint: true })
+  return {
+    size: Number(st.size),
+    mtimeNs: String(st.mtimeNs),
+    ctimeNs: String(st.ctimeNs),
+    ino: String(st.ino),
+  }
+}
 
 /** Model files with known bytes, and a models folder inside the temp dir. */
 function setup() {
@@ -90,7 +101,12 @@ describe('model registry round trip', () => {
     }
     expect(registry).toEqual({
       version: 1,
-      production: { ...refB, source: join(models, 'store', sha('weights B')), promotedAt: time },
+      production: {
+        ...refB,
+        source: join(models, 'store', sha('weights B')),
+        promotedAt: time,
+        stamp: stampOf(join(models, 'production', 'model-b.bin')),
+      },
       candidates: [
         {
           id: 'run-a_model.bin',
@@ -205,6 +221,69 @@ describe('model registry round trip', () => {
     expect(readFileSync(join(models, 'store', sha('hand-placed')), 'utf8')).toBe('hand-placed')
     await rollbackModel({ models })
     expect(readFileSync(join(models, 'production', 'model.bin'), 'utf8')).toBe('hand-placed')
+  })
+})
+
+describe('what promotion reads', () => {
+  test('a production file edited after promotion is kept in the store under its new hash', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'weights A'), runId: 'r1' })
+    await mergeModel({ models, exp: file('model.bin', 'weights B'), runId: 'r2' })
+    await promoteModel({ models, candidate: 'r1_model.bin' })
+    writeFileSync(join(models, 'production', 'model.bin'), 'weights A, fine-tuned by hand')
+    const report = await promoteModel({ models, candidate: 'r2_model.bin' })
+    expect(report.replaced).toEqual({
+      fileName: 'model.bin',
+      sha256: sha('weights A, fine-tuned by hand'),
+      size: 29,
+      candidateId: null,
+    })
+    expect(hashTree(join(models, 'store'))).toEqual({
+      [sha('weights A')]: sha('weights A'),
+      [sha('weights B')]: sha('weights B'),
+      [sha('weights A, fine-tuned by hand')]: sha('weights A, fine-tuned by hand'),
+    })
+    // Rollback goes back to the model promoted before (the stack of promotions); the edit is
+    // kept by its hash.
+    await rollbackModel({ models })
+    expect(readFileSync(join(models, 'production', 'model.bin'), 'utf8')).toBe('weights A')
+  })
+
+  test('a production file with the stamp the registry recorded is trusted, not read', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'weights A'), runId: 'r1' })
+    await mergeModel({ models, exp: file('model.bin', 'weights B'), runId: 'r2' })
+    await promoteModel({ models, candidate: 'r1_model.bin' })
+    // Make the registry vouch for bytes it never saw: the stamp is all promotion looks at.
+    const production = join(models, 'production', 'model.bin')
+    writeFileSync(production, 'unseen')
+    const registry = JSON.parse(readFileSync(join(models, 'registry.json'), 'utf8'))
+    registry.production.stamp = stampOf(production)
+    writeFileSync(join(models, 'registry.json'), JSON.stringify(registry))
+    const report = await promoteModel({ models, candidate: 'r2_model.bin' })
+    expect(report.replaced?.sha256).toBe(sha('weights A'))
+    expect(existsSync(join(models, 'store', sha('unseen')))).toBe(false)
+  })
+
+  test('a model the store has is promoted from the store, whatever its candidate file holds', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'weights A'), runId: 'r1' })
+    await mergeModel({ models, exp: file('model.bin', 'weights B'), runId: 'r2' })
+    await promoteModel({ models, candidate: 'r1_model.bin' })
+    await promoteModel({ models, candidate: 'r2_model.bin' })
+    writeFileSync(join(models, 'candidates', 'r1_model.bin'), 'tampered')
+    const report = await promoteModel({ models, candidate: 'r1_model.bin' })
+    expect(report.production.sha256).toBe(sha('weights A'))
+    expect(hashTree(join(models, 'production'))).toEqual({ 'model.bin': sha('weights A') })
+  })
+
+  test('promoting a file identical to production changes nothing and leaves no copy behind', async () => {
+    const { models, file } = setup()
+    await promoteModel({ models, exp: file('model.bin', 'weights A') })
+    const before = hashTree(models)
+    const again = await promoteModel({ models, exp: file('model.bin', 'weights A') })
+    expect(again.changed).toBe(false)
+    expect(hashTree(models)).toEqual(before)
   })
 })
 

@@ -31,7 +31,23 @@ const candidate = z.object({
   registeredAt: z.string(),
 })
 
-const production = modelRef.extend({ source: z.string(), promotedAt: z.string() })
+/** See content-store.ts FileStamp: what production/<fileName> looked like when it was placed. */
+const fileStamp = z.object({
+  size: z.number().int().nonnegative(),
+  mtimeNs: z.string().regex(/^\d+$/),
+  ctimeNs: z.string().regex(/^\d+$/),
+  ino: z.string().regex(/^\d+$/),
+})
+
+const production = modelRef.extend({
+  source: z.string(),
+  promotedAt: z.string(),
+  /**
+   * The production file's stamp right after duckmerge placed it; while the file still has it,
+   * its sha256 is known without reading it. Missing in older registries (the file is hashed).
+   */
+  stamp: fileStamp.optional(),
+})
 
 const historyEntry = z.object({
   action: z.enum(['promote', 'rollback']),

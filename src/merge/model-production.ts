@@ -1,0 +1,132 @@
+/**
+ * The production slot of a models folder: what is in it now (known from the registry by its
+ * stamp, else hashed on its way into the store), and putting a model there durably.
+ *
+ * place: staged store copies → store/<sha256> → copy store object to production/.<name>.tmp
+ *        → fsync → rename over production/<name> → fsync folder → stamp
+ */
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { DuckmergeError } from '../errors.js'
+import {
+  commitStaged,
+  copyAtomically,
+  discardStaged,
+  exists,
+  type FileStamp,
+  fileStamp,
+  isSameStamp,
+  type StagedObject,
+  stageInStore,
+  storePath,
+} from '../formats/model/content-store.js'
+import type { ModelRef, Registry } from '../formats/model/registry-file.js'
+
+export interface CurrentProduction {
+  readonly ref: ModelRef
+  readonly path: string
+  /** A hashed copy of it, made because the registry could not vouch for the file. */
+  readonly staged?: StagedObject
+}
+
+/**
+ * The production file as it is on disk. When it still has the stamp recorded when it was placed
+ * and the store holds its bytes, the registry's sha256 is used without reading it. Otherwise (a
+ * file placed or edited by hand, or a registry written on another machine) it is hashed while
+ * being copied into the store (staged, not yet visible), so replacing it never loses bytes.
+ */
+export async function inspectProduction(
+  dir: string,
+  registry: Registry,
+): Promise<CurrentProduction | undefined> {
+  const productionDir = join(dir, 'production')
+  let fileName = registry.production?.fileName
+  if (fileName === undefined) {
+    const names = (await fs.readdir(productionDir).catch(() => [] as string[])).filter(
+      (n) => !n.startsWith('.'),
+    )
+    if (names.length > 1)
+      throw new DuckmergeError(
+        'UNSUPPORTED_FEATURE',
+        `${productionDir} holds several files the registry does not know (${names.join(', ')}). Keep only the production model there, then promote again.`,
+        { path: productionDir, names },
+      )
+    fileName = names[0]
+  }
+  if (fileName === undefined) return undefined
+  const path = join(productionDir, fileName)
+  const stamp = await fileStamp(path)
+  if (!stamp) return undefined
+  const recorded = registry.production
+  if (
+    recorded &&
+    isSameStamp(recorded.stamp, stamp) &&
+    (await exists(storePath(dir, recorded.sha256)))
+  ) {
+    const { sha256, size, candidateId } = recorded
+    return { ref: { fileName, sha256, size, candidateId }, path }
+  }
+  const staged = await stageInStore(dir, path)
+  const candidateId = recorded?.sha256 === staged.sha256 ? recorded.candidateId : null
+  return { ref: { fileName, sha256: staged.sha256, size: staged.size, candidateId }, path, staged }
+}
+
+export interface Placement {
+  /** The production file's stamp, to record in the registry. */
+  readonly stamp: FileStamp
+  /** Puts the replaced model back and removes what this placement added to the store. */
+  readonly undo: () => Promise<void>
+}
+
+/**
+ * Commits the staged store copies, then copies `store/<model.sha256>` onto
+ * `production/<model.fileName>` atomically and durably, removing the replaced file when its name
+ * differs. On failure, the store files it added are removed again and production is unchanged.
+ *
+ * @example
+ * const { stamp, undo } = await placeProduction('models', ref, current?.ref ?? null, staged)
+ */
+export async function placeProduction(
+  dir: string,
+  model: ModelRef,
+  replaced: ModelRef | null,
+  staged: readonly StagedObject[],
+): Promise<Placement> {
+  const productionDir = join(dir, 'production')
+  const target = join(productionDir, model.fileName)
+  const added: string[] = []
+  const removeAdded = async () => {
+    for (const path of added) await fs.rm(path, { force: true })
+  }
+  try {
+    for (const object of staged)
+      if (await commitStaged(dir, object)) added.push(storePath(dir, object.sha256))
+    await fs.mkdir(productionDir, { recursive: true })
+    // From the store, not the candidate: a store object's bytes were verified on entry.
+    await copyAtomically(storePath(dir, model.sha256), target)
+  } catch (error) {
+    for (const object of staged) await discardStaged(object)
+    await removeAdded()
+    throw error
+  }
+  if (replaced && replaced.fileName !== model.fileName)
+    await fs.rm(join(productionDir, replaced.fileName), { force: true })
+  const stamp = await fileStamp(target)
+  if (!stamp)
+    throw new DuckmergeError('OUTPUT_UNWRITABLE', `${target} vanished right after it was written.`)
+  const undo = async () => {
+    if (replaced) {
+      await copyAtomically(storePath(dir, replaced.sha256), join(productionDir, replaced.fileName))
+      if (replaced.fileName !== model.fileName) await fs.rm(target, { force: true })
+    } else {
+      await fs.rm(target, { force: true })
+    }
+    await removeAdded()
+  }
+  return { stamp, undo }
+}
+
+/** Removes staged copies that will not be committed (the promotion changed nothing or failed). */
+export async function discardAll(staged: readonly (StagedObject | undefined)[]): Promise<void> {
+  for (const object of staged) if (object) await discardStaged(object)
+}
