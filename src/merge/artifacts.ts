@@ -4,6 +4,7 @@
  *
  *   check all inputs → results → temp │ data → temp → model (candidate, promotion)
  *   → rename all temps into place → on any failure: temps removed, model step undone
+ *   dry run: check all inputs → each step's report against the real outputs, nothing written
  */
 import { promises as fs } from 'node:fs'
 import { resolve } from 'node:path'
@@ -26,7 +27,11 @@ import {
   type ModelMergeReport,
   mergeModel,
 } from './model.js'
-import { type ModelPromoteReport, promoteModel } from './model-promote.js'
+import {
+  type ModelPromoteReport,
+  previewCandidatePromotion,
+  promoteModel,
+} from './model-promote.js'
 import { captureModelState, restoreModelState } from './model-state.js'
 import type { MergeReport, Strategy } from './report.js'
 import { mergeResults, rebaseResults } from './results.js'
@@ -69,6 +74,11 @@ export interface ArtifactsOptions {
   readonly results?: ResultsArtifact
   readonly data?: DataArtifact
   readonly model?: ModelArtifact
+  /**
+   * Report what every step would do (the same figures as a real run: results and data counted,
+   * the model hashed and checked against the registry); write nothing.
+   */
+  readonly dryRun?: boolean
   readonly onProgress?: ProgressCallback
 }
 
@@ -79,6 +89,7 @@ export interface ArtifactsModelReport {
 }
 
 export interface ArtifactsReport {
+  readonly dryRun: boolean
   readonly strategy: {
     readonly results?: Strategy
     readonly data?: Strategy
@@ -102,56 +113,37 @@ export interface ArtifactsReport {
  */
 export async function mergeArtifacts(options: ArtifactsOptions): Promise<ArtifactsReport> {
   const started = performance.now()
-  const { results, data, model, onProgress } = options
+  const { results, data, model } = options
   await check(options)
+  const dryRun = options.dryRun ?? false
+  const reports = dryRun ? await previewAll(options) : await runAll(options)
+  return {
+    dryRun,
+    strategy: {
+      ...(results && { results: results.strategy }),
+      ...(data && { data: data.strategy }),
+      ...(model && { model: model.strategy }),
+    },
+    ...reports,
+    durationMs: Math.round(performance.now() - started),
+  }
+}
+
+type StepReports = Pick<ArtifactsReport, 'results' | 'data' | 'model'>
+
+/** Runs results and data into temporary outputs, then the model step, then renames them all. */
+async function runAll(options: ArtifactsOptions): Promise<StepReports> {
+  const { results, data, model } = options
   const pending: PendingOutput[] = []
-  let resultsReport: MergeReport | null = null
-  let dataReport: MergeReport | null = null
-  let modelReport: ArtifactsModelReport | null = null
   let undoModel: (() => Promise<void>) | undefined
   try {
-    if (results) {
-      const target = results.output ?? results.base
-      const temp = tempOutputPath(target)
-      pending.push({ temp, target })
-      const common = {
-        base: results.base,
-        exp: results.exp,
-        output: temp,
-        ...(results.tables && { tables: results.tables }),
-        ...(onProgress && { onProgress }),
-      }
-      const report =
-        results.strategy === 'merge'
-          ? await mergeResults({ ...common, ...(results.key && { key: results.key }) })
-          : await rebaseResults({ ...common, key: results.key ?? [] })
-      resultsReport = { ...report, output: target }
-    }
-    if (data) {
-      const target = data.output ?? data.base
-      const temp = tempOutputPath(target)
-      pending.push({ temp, target })
-      const common = {
-        base: data.base,
-        exp: data.exp,
-        output: temp,
-        ...(onProgress && { onProgress }),
-      }
-      const report =
-        data.strategy === 'merge'
-          ? await mergeData({ ...common, ...(data.key && { dedupKey: data.key }) })
-          : await rebaseData({ ...common, key: data.key ?? [] })
-      dataReport = { ...report, output: target }
-    }
+    const resultsReport = results ? await runResults(results, options, pending) : null
+    const dataReport = data ? await runData(data, options, pending) : null
+    let modelReport: ArtifactsModelReport | null = null
     if (model) {
       const models = model.models ?? defaultModelsDir
       const before = await captureModelState(models)
-      const candidate = await mergeModel({
-        exp: model.exp,
-        runId: model.runId,
-        models,
-        ...(model.metrics && { metrics: model.metrics }),
-      })
+      const candidate = await mergeModel(modelMergeOptions(model))
       undoModel = () => restoreModelState(before, { merged: candidate })
       // Promotion comes last: it is the one step other readers (serving) see at once.
       const promotion =
@@ -162,6 +154,7 @@ export async function mergeArtifacts(options: ArtifactsOptions): Promise<Artifac
       modelReport = { strategy: model.strategy, candidate, promotion }
     }
     await commitOutputs(pending)
+    return { results: resultsReport, data: dataReport, model: modelReport }
   } catch (error) {
     await discardOutputs(pending)
     if (undoModel)
@@ -175,16 +168,91 @@ export async function mergeArtifacts(options: ArtifactsOptions): Promise<Artifac
       })
     throw error
   }
+}
+
+/**
+ * Dry run: every step reports what it would do against the real output paths, in the same
+ * order, and fails the way the real run would; nothing is written (no temporary outputs, no
+ * models folder).
+ */
+async function previewAll(options: ArtifactsOptions): Promise<StepReports> {
+  const { results, data, model } = options
+  const resultsReport = results ? await runResults(results, options, undefined) : null
+  const dataReport = data ? await runData(data, options, undefined) : null
+  let modelReport: ArtifactsModelReport | null = null
+  if (model) {
+    const models = model.models ?? defaultModelsDir
+    const candidate = await mergeModel({ ...modelMergeOptions(model), dryRun: true })
+    const promotion =
+      model.strategy === 'promote'
+        ? await previewCandidatePromotion({
+            models,
+            candidate: candidate.candidate,
+            exp: model.exp,
+          })
+        : null
+    modelReport = { strategy: model.strategy, candidate, promotion }
+  }
+  return { results: resultsReport, data: dataReport, model: modelReport }
+}
+
+/** The results step: into a temporary output added to `pending`, or (no `pending`) a dry run. */
+async function runResults(
+  results: ResultsArtifact,
+  { onProgress }: ArtifactsOptions,
+  pending: PendingOutput[] | undefined,
+): Promise<MergeReport> {
+  const target = results.output ?? results.base
+  // A dry run is given the same temporary path (nothing is written there), so it makes the
+  // same checks as the real run.
+  const output = tempOutputPath(target)
+  pending?.push({ temp: output, target })
+  const common = {
+    base: results.base,
+    exp: results.exp,
+    output,
+    dryRun: pending === undefined,
+    ...(results.tables && { tables: results.tables }),
+    ...(onProgress && { onProgress }),
+  }
+  const report =
+    results.strategy === 'merge'
+      ? await mergeResults({ ...common, ...(results.key && { key: results.key }) })
+      : await rebaseResults({ ...common, key: results.key ?? [] })
+  return { ...report, output: target }
+}
+
+/** The data step: into a temporary output added to `pending`, or (no `pending`) a dry run. */
+async function runData(
+  data: DataArtifact,
+  { onProgress }: ArtifactsOptions,
+  pending: PendingOutput[] | undefined,
+): Promise<MergeReport> {
+  const target = data.output ?? data.base
+  // A dry run is given the same temporary path (nothing is written there), so it makes the
+  // same checks as the real run.
+  const output = tempOutputPath(target)
+  pending?.push({ temp: output, target })
+  const common = {
+    base: data.base,
+    exp: data.exp,
+    output,
+    dryRun: pending === undefined,
+    ...(onProgress && { onProgress }),
+  }
+  const report =
+    data.strategy === 'merge'
+      ? await mergeData({ ...common, ...(data.key && { dedupKey: data.key }) })
+      : await rebaseData({ ...common, key: data.key ?? [] })
+  return { ...report, output: target }
+}
+
+function modelMergeOptions(model: ModelArtifact) {
   return {
-    strategy: {
-      ...(results && { results: results.strategy }),
-      ...(data && { data: data.strategy }),
-      ...(model && { model: model.strategy }),
-    },
-    results: resultsReport,
-    data: dataReport,
-    model: modelReport,
-    durationMs: Math.round(performance.now() - started),
+    exp: model.exp,
+    runId: model.runId,
+    models: model.models ?? defaultModelsDir,
+    ...(model.metrics && { metrics: model.metrics }),
   }
 }
 

@@ -11,6 +11,7 @@ import { DuckmergeError } from '../errors.js'
 import {
   commitStaged,
   copyAtomically,
+  digestFile,
   discardStaged,
   exists,
   type FileStamp,
@@ -33,11 +34,13 @@ export interface CurrentProduction {
  * The production file as it is on disk. When it still has the stamp recorded when it was placed
  * and the store holds its bytes, the registry's sha256 is used without reading it. Otherwise (a
  * file placed or edited by hand, or a registry written on another machine) it is hashed while
- * being copied into the store (staged, not yet visible), so replacing it never loses bytes.
+ * being copied into the store (staged, not yet visible), so replacing it never loses bytes; in
+ * 'read-only' mode (a dry run) it is only hashed.
  */
 export async function inspectProduction(
   dir: string,
   registry: Registry,
+  mode: 'stage' | 'read-only' = 'stage',
 ): Promise<CurrentProduction | undefined> {
   const productionDir = join(dir, 'production')
   let fileName = registry.production?.fileName
@@ -66,9 +69,11 @@ export async function inspectProduction(
     const { sha256, size, candidateId } = recorded
     return { ref: { fileName, sha256, size, candidateId }, path }
   }
-  const staged = await stageInStore(dir, path)
-  const candidateId = recorded?.sha256 === staged.sha256 ? recorded.candidateId : null
-  return { ref: { fileName, sha256: staged.sha256, size: staged.size, candidateId }, path, staged }
+  // A dry run only hashes it: what a real run would store, without storing it.
+  const staged = mode === 'stage' ? await stageInStore(dir, path) : undefined
+  const { sha256, size } = staged ?? (await digestFile(path))
+  const candidateId = recorded?.sha256 === sha256 ? recorded.candidateId : null
+  return { ref: { fileName, sha256, size, candidateId }, path, ...(staged && { staged }) }
 }
 
 export interface Placement {

@@ -12,6 +12,7 @@
 import { basename, join, resolve } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 import {
+  digestFile,
   discardStaged,
   exists,
   type StagedObject,
@@ -19,15 +20,17 @@ import {
   storePath,
 } from '../formats/model/content-store.js'
 import type { Candidate, ModelRef, Production, Registry } from '../formats/model/registry-file.js'
-import { registryPath } from '../formats/model/registry-file.js'
+import { readRegistry, registryPath } from '../formats/model/registry-file.js'
 import {
   assertModelFile,
   assertModelsDir,
   defaultModelsDir,
   type ModelsDirOption,
   productionStack,
+  type RegistryChange,
   updateRegistry,
 } from './model.js'
+import { bestCandidate, findCandidate } from './model-candidates.js'
 import { discardAll, inspectProduction, placeProduction } from './model-production.js'
 
 /** Exactly one of `exp`, `candidate` or `best` says which model to promote. */
@@ -39,10 +42,13 @@ export interface ModelPromoteOptions extends ModelsDirOption {
   /** The candidate with the highest value of this metric (lowest with `minimize`). */
   readonly best?: string
   readonly minimize?: boolean
+  /** Report what the promotion would do (hashing what it would hash); write nothing. */
+  readonly dryRun?: boolean
 }
 
 export interface ModelPromoteReport {
   readonly strategy: 'promote' | 'rollback'
+  readonly dryRun: boolean
   readonly models: string
   /** False when the chosen model already was production. */
   readonly changed: boolean
@@ -78,50 +84,94 @@ export async function promoteModel(options: ModelPromoteOptions): Promise<ModelP
   if (options.exp !== undefined) await assertModelFile(options.exp)
   else await assertModelsDir(dir)
 
-  return updateRegistry(dir, async (registry) => {
+  if (options.dryRun) {
+    // A registry read without the lock: writers replace it by rename, so it is whole.
+    const registry = await readRegistry(dir)
     const choice = chooseModel(dir, registry, options)
-    const current = await inspectProduction(dir, registry)
-    const staged: StagedObject[] = current?.staged ? [current.staged] : []
-    const isProduction = (ref: ModelRef) =>
-      current !== undefined &&
-      registry.production !== null &&
-      current.ref.sha256 === ref.sha256 &&
-      current.ref.fileName === ref.fileName
-    const report = (changed: boolean, production: Production, replaced: ModelRef | null) => ({
-      strategy: 'promote' as const,
-      models: dir,
-      changed,
-      production,
-      replaced,
-      path: join(dir, 'production', production.fileName),
-      durationMs: Math.round(performance.now() - started),
-    })
-    try {
-      if (choice.known && isProduction(choice.known) && registry.production) {
-        await discardAll(staged)
-        return { value: report(false, registry.production, null) }
-      }
-      const pick = await bringIntoStore(dir, choice)
-      if (pick.staged) staged.push(pick.staged)
-      if (isProduction(pick.ref) && registry.production) {
-        await discardAll(staged)
-        return { value: report(false, registry.production, null) }
-      }
-      const replaced = current?.ref ?? null
-      const { stamp, undo } = await placeProduction(dir, pick.ref, replaced, staged)
-      const now = new Date().toISOString()
-      const production: Production = { ...pick.ref, source: choice.source, promotedAt: now, stamp }
-      const next: Registry = {
-        ...registry,
-        production,
-        history: [...registry.history, { action: 'promote', at: now, model: pick.ref, replaced }],
-      }
-      return { value: report(true, production, replaced), next, undo }
-    } catch (error) {
-      await discardAll(staged)
-      throw error
-    }
+    return (await promoteChoice(dir, registry, choice, { dryRun: true, started })).value
+  }
+  return updateRegistry(dir, (registry) =>
+    promoteChoice(dir, registry, chooseModel(dir, registry, options), { dryRun: false, started }),
+  )
+}
+
+/**
+ * What promoting a candidate that a dry run of `mergeModel` reported would do, although it is
+ * not registered yet: `exp` holds its bytes (just hashed). Writes nothing.
+ *
+ * @example
+ * const merged = await mergeModel({ exp, runId, dryRun: true })
+ * await previewCandidatePromotion({ models: 'models', candidate: merged.candidate, exp })
+ */
+export async function previewCandidatePromotion(options: {
+  readonly models?: string
+  readonly candidate: Candidate
+  readonly exp: string
+}): Promise<ModelPromoteReport> {
+  const started = performance.now()
+  const dir = options.models ?? defaultModelsDir
+  const { candidate } = options
+  const registry = await readRegistry(dir)
+  const choice: Choice = {
+    ...choiceOf(dir, candidate),
+    path: options.exp,
+    isVerified: true,
+  }
+  return (await promoteChoice(dir, registry, choice, { dryRun: true, started })).value
+}
+
+/** The promotion of `choice` as a registry change (dry run: only its report). */
+async function promoteChoice(
+  dir: string,
+  registry: Registry,
+  choice: Choice,
+  run: { readonly dryRun: boolean; readonly started: number },
+): Promise<RegistryChange<ModelPromoteReport>> {
+  const { dryRun } = run
+  const current = await inspectProduction(dir, registry, dryRun ? 'read-only' : 'stage')
+  const staged: StagedObject[] = current?.staged ? [current.staged] : []
+  const isProduction = (ref: ModelRef) =>
+    current !== undefined &&
+    registry.production !== null &&
+    current.ref.sha256 === ref.sha256 &&
+    current.ref.fileName === ref.fileName
+  const report = (changed: boolean, production: Production, replaced: ModelRef | null) => ({
+    strategy: 'promote' as const,
+    dryRun,
+    models: dir,
+    changed,
+    production,
+    replaced,
+    path: join(dir, 'production', production.fileName),
+    durationMs: Math.round(performance.now() - run.started),
   })
+  try {
+    if (choice.known && isProduction(choice.known) && registry.production) {
+      await discardAll(staged)
+      return { value: report(false, registry.production, null) }
+    }
+    const pick = await bringIntoStore(dir, choice, dryRun)
+    if (pick.staged) staged.push(pick.staged)
+    if (isProduction(pick.ref) && registry.production) {
+      await discardAll(staged)
+      return { value: report(false, registry.production, null) }
+    }
+    const replaced = current?.ref ?? null
+    const now = new Date().toISOString()
+    const production: Production = { ...pick.ref, source: choice.source, promotedAt: now }
+    if (dryRun) return { value: report(true, production, replaced) }
+    const { stamp, undo } = await placeProduction(dir, pick.ref, replaced, staged)
+    const placed: Production = { ...production, stamp }
+    const next: Registry = {
+      ...registry,
+      production: placed,
+      history: [...registry.history, { action: 'promote', at: now, model: pick.ref, replaced }],
+    }
+    return { value: report(true, placed, replaced), next, undo }
+  } catch (error) {
+    await discardAll(staged)
+    throw error
+  }
 }
 
 /**
@@ -172,6 +222,7 @@ export async function rollbackModel(options: ModelsDirOption = {}): Promise<Mode
     return {
       value: {
         strategy: 'rollback' as const,
+        dryRun: false,
         models: dir,
         changed: true,
         production,
@@ -192,6 +243,8 @@ interface Choice {
   /** The file holding its bytes. */
   readonly path: string
   readonly source: string
+  /** True when `path` was hashed just now (a dry run's would-be candidate). */
+  readonly isVerified?: boolean
 }
 
 function chooseModel(dir: string, registry: Registry, options: ModelPromoteOptions): Choice {
@@ -200,6 +253,10 @@ function chooseModel(dir: string, registry: Registry, options: ModelPromoteOptio
     options.candidate !== undefined
       ? findCandidate(dir, registry, options.candidate)
       : bestCandidate(dir, registry, options.best ?? '', options.minimize ?? false)
+  return choiceOf(dir, candidate)
+}
+
+function choiceOf(dir: string, candidate: Candidate): Choice {
   const { fileName, sha256, size, id } = candidate
   return {
     known: { fileName, sha256, size, candidateId: id },
@@ -210,83 +267,38 @@ function chooseModel(dir: string, registry: Registry, options: ModelPromoteOptio
 
 /**
  * The chosen model's ref, with its bytes in the store or staged for it. A model the store has is
- * not read again (the store verified it on entry); otherwise the file is copied in while hashed,
- * and a candidate whose hash is not the registered one is refused.
+ * not read again (the store verified it on entry); otherwise the file is copied in while hashed
+ * (a dry run only hashes it), and a candidate whose hash is not the registered one is refused.
  */
 async function bringIntoStore(
   dir: string,
   choice: Choice,
+  dryRun: boolean,
 ): Promise<{ readonly ref: ModelRef; readonly staged?: StagedObject }> {
   const { known, path } = choice
   if (known && (await exists(storePath(dir, known.sha256)))) return { ref: known }
+  if (known && choice.isVerified) return { ref: known }
   if (!(await exists(path)))
     throw new DuckmergeError(
       'INPUT_NOT_FOUND',
       `Candidate ${known?.candidateId} is registered but its file ${path} is missing. Register it again with duckmerge model merge.`,
       { path },
     )
-  const staged = await stageInStore(dir, path)
-  if (known && staged.sha256 !== known.sha256) {
-    await discardStaged(staged)
+  const staged = dryRun ? undefined : await stageInStore(dir, path)
+  const digest = staged ?? (await digestFile(path))
+  if (known && digest.sha256 !== known.sha256) {
+    if (staged) await discardStaged(staged)
     throw new DuckmergeError(
       'INPUT_UNREADABLE',
-      `Candidate file ${path} changed since it was registered (sha256 ${staged.sha256.slice(0, 12)}…, registered ${known.sha256.slice(0, 12)}…). Register the new file under a new run id.`,
-      { path, sha256: staged.sha256, registered: known.sha256 },
+      `Candidate file ${path} changed since it was registered (sha256 ${digest.sha256.slice(0, 12)}…, registered ${known.sha256.slice(0, 12)}…). Register the new file under a new run id.`,
+      { path, sha256: digest.sha256, registered: known.sha256 },
     )
   }
   const ref = known ?? {
     fileName: basename(path),
-    sha256: staged.sha256,
-    size: staged.size,
+    sha256: digest.sha256,
+    size: digest.size,
     candidateId: null,
   }
-  return { ref, staged }
-}
-
-function findCandidate(dir: string, registry: Registry, id: string): Candidate {
-  const found = registry.candidates.find((c) => c.id === id)
-  if (found) return found
-  const known = registry.candidates.map((c) => c.id)
-  throw new DuckmergeError(
-    'NOT_FOUND',
-    `No candidate "${id}" in ${registryPath(dir)} (candidates: ${known.join(', ') || 'none'}). Run duckmerge model list to see them.`,
-    { id, known },
-  )
-}
-
-/**
- * The candidate with the best numeric value of `metric`; ties go to the one registered first.
- *
- * @example
- * bestCandidate('models', registry, 'loss', true) // the lowest loss
- */
-export function bestCandidate(
-  dir: string,
-  registry: Registry,
-  metric: string,
-  minimize: boolean,
-): Candidate {
-  const ranked = rankCandidates(registry.candidates, metric, minimize)
-  const best = ranked[0]
-  if (best) return best
-  const seen = [...new Set(registry.candidates.flatMap((c) => Object.keys(c.metrics)))]
-  throw new DuckmergeError(
-    'NOT_FOUND',
-    `No candidate in ${registryPath(dir)} has a numeric metric "${metric}" (metrics seen: ${seen.join(', ') || 'none'}). Pass one of those, or register candidates with --metrics.`,
-    { metric, seen },
-  )
-}
-
-/** Candidates with a numeric `metric`, best first (stable: earlier registration wins ties). */
-export function rankCandidates(
-  candidates: readonly Candidate[],
-  metric: string,
-  minimize: boolean,
-): Candidate[] {
-  return candidates
-    .filter((c) => typeof c.metrics[metric] === 'number' && Number.isFinite(c.metrics[metric]))
-    .sort((a, b) => {
-      const d = (a.metrics[metric] as number) - (b.metrics[metric] as number)
-      return minimize ? d : -d
-    })
+  return { ref, ...(staged && { staged }) }
 }

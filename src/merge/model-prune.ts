@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 import type { Candidate, Registry } from '../formats/model/registry-file.js'
 import { assertModelsDir, defaultModelsDir, type ModelsDirOption, updateRegistry } from './model.js'
-import { bestCandidate, rankCandidates } from './model-promote.js'
+import { bestCandidate, rankCandidates } from './model-candidates.js'
 
 export interface ModelPruneOptions extends ModelsDirOption {
   /** How many candidates to keep (the production one is kept on top of these). */

@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { assertExists } from '../engine/files.js'
 import { DuckmergeError } from '../errors.js'
-import { copyToTemp, digestFile } from '../formats/model/content-store.js'
+import { copyToTemp, digestFile, type FileDigest } from '../formats/model/content-store.js'
 import { withLockFile } from '../formats/model/lock-file.js'
 import {
   type Candidate,
@@ -47,10 +47,13 @@ export interface ModelMergeOptions extends ModelsDirOption {
   /** The run (track id) that produced it; part of the candidate id. */
   readonly runId: string
   readonly metrics?: Readonly<Record<string, MetricValue>>
+  /** Hash the file and report what would be registered; write nothing. */
+  readonly dryRun?: boolean
 }
 
 export interface ModelMergeReport {
   readonly strategy: 'merge'
+  readonly dryRun: boolean
   readonly models: string
   /** False when the same file was already registered under this run id. */
   readonly changed: boolean
@@ -81,33 +84,52 @@ export async function mergeModel(options: ModelMergeOptions): Promise<ModelMerge
   const fileName = basename(options.exp)
   const id = `${options.runId}_${fileName}`
   const target = join(dir, 'candidates', id)
-  await fs.mkdir(join(dir, 'candidates'), { recursive: true })
+  const report = (result: { changed: boolean; candidate: Candidate }): ModelMergeReport => ({
+    strategy: 'merge',
+    dryRun: options.dryRun ?? false,
+    models: dir,
+    ...result,
+    path: target,
+    durationMs: Math.round(performance.now() - started),
+  })
+  const register = (registry: Registry, digest: FileDigest) => {
+    const existing = registry.candidates.find((c) => c.id === id)
+    if (!existing) return undefined
+    if (existing.sha256 !== digest.sha256)
+      throw new DuckmergeError(
+        'DUPLICATE_KEY',
+        `Candidate ${id} is already registered in ${registryPath(dir)} with different content (sha256 ${existing.sha256.slice(0, 12)}…, new file ${digest.sha256.slice(0, 12)}…). Register it under a new --run-id.`,
+        { id, registered: existing.sha256, sha256: digest.sha256 },
+      )
+    return { changed: false, candidate: existing }
+  }
+  const candidateOf = ({ sha256, size }: FileDigest): Candidate => ({
+    id,
+    runId: options.runId,
+    fileName,
+    sha256,
+    size,
+    source: resolve(options.exp),
+    metrics: { ...(options.metrics ?? {}) },
+    registeredAt: new Date().toISOString(),
+  })
 
+  if (options.dryRun) {
+    // A registry read without the lock: writers replace it by rename, so it is whole.
+    const digest = await digestFile(options.exp)
+    const registry = await readRegistry(dir)
+    return report(register(registry, digest) ?? { changed: true, candidate: candidateOf(digest) })
+  }
+
+  await fs.mkdir(join(dir, 'candidates'), { recursive: true })
   // Copy and hash outside the lock (large files); the hash is of the copy we keep.
   const temp = await copyToTemp(options.exp, target)
   try {
-    const { sha256, size } = await digestFile(temp)
+    const digest = await digestFile(temp)
     const result = await updateRegistry(dir, async (registry) => {
-      const existing = registry.candidates.find((c) => c.id === id)
-      if (existing) {
-        if (existing.sha256 !== sha256)
-          throw new DuckmergeError(
-            'DUPLICATE_KEY',
-            `Candidate ${id} is already registered in ${registryPath(dir)} with different content (sha256 ${existing.sha256.slice(0, 12)}…, new file ${sha256.slice(0, 12)}…). Register it under a new --run-id.`,
-            { id, registered: existing.sha256, sha256 },
-          )
-        return { value: { changed: false, candidate: existing } }
-      }
-      const candidate: Candidate = {
-        id,
-        runId: options.runId,
-        fileName,
-        sha256,
-        size,
-        source: resolve(options.exp),
-        metrics: { ...(options.metrics ?? {}) },
-        registeredAt: new Date().toISOString(),
-      }
+      const existing = register(registry, digest)
+      if (existing) return { value: existing }
+      const candidate = candidateOf(digest)
       await fs.rename(temp, target)
       const next = { ...registry, candidates: [...registry.candidates, candidate] }
       return {
@@ -116,13 +138,7 @@ export async function mergeModel(options: ModelMergeOptions): Promise<ModelMerge
         undo: () => fs.rm(target, { force: true }),
       }
     })
-    return {
-      strategy: 'merge',
-      models: dir,
-      ...result,
-      path: target,
-      durationMs: Math.round(performance.now() - started),
-    }
+    return report(result)
   } finally {
     await fs.rm(temp, { force: true })
   }

@@ -1,36 +1,13 @@
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeEach, describe, expect, test } from 'vitest'
-import { withDuckDb } from '../../src/engine/duckdb.js'
-import { literal, raw, sql } from '../../src/engine/sql.js'
 import { type ArtifactsReport, mergeArtifacts } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
-import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
+import { hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
-import { tempDir } from '../support/temp.js'
-
-/** A DVC-like project: results DBs (xetrack fixtures), Parquet data, a model file. */
-async function project(): Promise<string> {
-  const dir = tempDir()
-  copyFileSync(fixture('xetrack', 'a_base_e0.1.0.db'), join(dir, 'experiments.db'))
-  copyFileSync(fixture('xetrack', 'b_sweep_e0.2.0.db'), join(dir, 'sweep.db'))
-  copyFileSync(fixture('xetrack', 'd_rebase_e0.1.0_corrected.db'), join(dir, 'corrected.db'))
-  await withDuckDb({}, async (db) => {
-    const write = (select: string, file: string) =>
-      db.run(sql`copy (${raw(select)}) to ${literal(join(dir, file))} (format parquet)`)
-    await write(`select i as id, i * 1.5 as x, 'v1' as prep from range(100) t(i)`, 'train.parquet')
-    await write(
-      `select i as id, i * 2.0 as x, 'v2' as prep from range(50, 120) t(i)`,
-      'incoming.parquet',
-    )
-  })
-  writeFileSync(join(dir, 'model.bin'), 'trained weights')
-  writeFileSync(join(dir, 'broken.parquet'), 'PAR1 this is not parquet PAR1')
-  return dir
-}
+import { noTemps, project } from './artifacts-support.js'
 
 const cli = (dir: string, args: string[]) => runCli(['artifacts', ...args], { cwd: dir })
-const noTemps = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.'))
 
 describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts'), () => {
   let dir: string

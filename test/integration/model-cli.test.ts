@@ -89,6 +89,38 @@ describe('duckmerge model (CLI)', () => {
     })
   })
 
+  test('merge and promote --dry-run say what they would do and change nothing', () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'a.bin'), 'A')
+    writeFileSync(join(dir, 'b.bin'), 'B')
+    const cli = (args: string[]) => runCli(args, { cwd: dir })
+    const dryMerge = cli(['model', 'merge', '--exp', 'a.bin', '--run-id', 'r1', '--dry-run'])
+    expect(dryMerge.code).toBe(0)
+    expect(dryMerge.stdout).toMatch(
+      /^would register candidate r1_a\.bin .*\ndry run: nothing written/,
+    )
+    expect(existsSync(join(dir, 'models'))).toBe(false)
+
+    cli(['model', 'merge', '--exp', 'a.bin', '--run-id', 'r1', '--metrics', '{"acc": 1}'])
+    cli(['model', 'merge', '--exp', 'b.bin', '--run-id', 'r2', '--metrics', '{"acc": 2}'])
+    cli(['model', 'promote', '--candidate', 'r1_a.bin'])
+    const before = hashTree(dir)
+    const dry = cli(['model', 'promote', '--best', 'acc', '--dry-run'])
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toMatch(
+      /^would promote r2_b\.bin .*\n\s+would replace r1_a\.bin .*\ndry run: nothing written/,
+    )
+    expect(hashTree(dir)).toEqual(before)
+    const json = cli(['model', 'promote', '--best', 'acc', '--dry-run', '--json'])
+    expect(json.json()).toMatchObject({
+      dryRun: true,
+      changed: true,
+      production: { candidateId: 'r2_b.bin' },
+      replaced: { candidateId: 'r1_a.bin' },
+    })
+    expect(hashTree(dir)).toEqual(before)
+  })
+
   test('errors exit non-zero with a clear message and change nothing', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'a.bin'), 'A')

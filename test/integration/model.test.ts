@@ -287,6 +287,55 @@ describe('what promotion reads', () => {
   })
 })
 
+describe('dry runs', () => {
+  test('merge and promote report what the real calls then do, and write nothing', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'weights A'), runId: 'r1' })
+    await promoteModel({ models, candidate: 'r1_model.bin' })
+    writeFileSync(join(models, 'production', 'model.bin'), 'edited by hand')
+    const exp = file('model-b.bin', 'weights B')
+    const before = hashTree(models)
+    const dryMerge = await mergeModel({ models, exp, runId: 'r2', dryRun: true })
+    expect(hashTree(models)).toEqual(before)
+    const merged = await mergeModel({ models, exp, runId: 'r2' })
+    const drop = ({ durationMs, dryRun, ...rest }: { durationMs: number; dryRun: boolean }) => rest
+    expect({ ...drop(dryMerge), candidate: { ...dryMerge.candidate, registeredAt: 0 } }).toEqual({
+      ...drop(merged),
+      candidate: { ...merged.candidate, registeredAt: 0 },
+    })
+
+    const afterMerge = hashTree(models)
+    const dry = await promoteModel({ models, candidate: 'r2_model-b.bin', dryRun: true })
+    expect(hashTree(models)).toEqual(afterMerge)
+    const real = await promoteModel({ models, candidate: 'r2_model-b.bin' })
+    // The edited production file is what both report as replaced (hashed, candidateId lost).
+    expect(dry.replaced).toEqual({
+      fileName: 'model.bin',
+      sha256: sha('edited by hand'),
+      size: 14,
+      candidateId: null,
+    })
+    expect(dry.replaced).toEqual(real.replaced)
+    const { stamp, promotedAt, ...placed } = real.production
+    expect(stamp).toBeDefined()
+    expect({ ...dry.production, promotedAt }).toEqual({ ...placed, promotedAt })
+    expect([dry.changed, dry.path, dry.dryRun, real.dryRun]).toEqual([true, real.path, true, false])
+  })
+
+  test('a dry run refuses a changed candidate as the real promotion does', async () => {
+    const { models, file } = setup()
+    await mergeModel({ models, exp: file('model.bin', 'A'), runId: 'r1' })
+    writeFileSync(join(models, 'candidates', 'r1_model.bin'), 'tampered')
+    const before = hashTree(models)
+    await expectError(
+      promoteModel({ models, candidate: 'r1_model.bin', dryRun: true }),
+      'INPUT_UNREADABLE',
+      /changed since it was registered/,
+    )
+    expect(hashTree(models)).toEqual(before)
+  })
+})
+
 describe('model registry failures change nothing', () => {
   test('missing model file', async () => {
     const { dir, models } = setup()

@@ -12,7 +12,14 @@ import {
   readArtifactParams,
 } from '../../merge/artifacts-params.js'
 import { formatMergeReport, type Strategy } from '../../merge/report.js'
-import { type Command, listOption, stringOption, usageError, type Values } from '../command.js'
+import {
+  type Command,
+  flag,
+  listOption,
+  stringOption,
+  usageError,
+  type Values,
+} from '../command.js'
 import { formatDuration } from '../output.js'
 import { parseMetrics } from './model.js'
 
@@ -23,7 +30,7 @@ export const artifactsCommands: readonly Command[] = [
     path: ['artifacts'],
     summary: 'Merge or rebase a results DB, a Parquet dataset and a model in one run (DVC stage)',
     usage:
-      '[--strategy merge|rebase] [--params params.yaml] [--key-columns a,b] [--base-db B --exp-db E [--output-db O] [--tables t]] [--base-data B --exp-data E [--output-data O] [--data-strategy S]] [--exp-model FILE --run-id ID [--models DIR] [--model-strategy merge|promote] [--metrics JSON]]',
+      '[--strategy merge|rebase] [--params params.yaml] [--key-columns a,b] [--base-db B --exp-db E [--output-db O] [--tables t]] [--base-data B --exp-data E [--output-data O] [--data-strategy S]] [--exp-model FILE --run-id ID [--models DIR] [--model-strategy merge|promote] [--metrics JSON]] [--dry-run]',
     options: {
       strategy: str,
       params: str,
@@ -41,12 +48,17 @@ export const artifactsCommands: readonly Command[] = [
       models: str,
       'model-strategy': str,
       metrics: str,
+      'dry-run': { type: 'boolean' },
     },
     async run({ values, cwd, progress }) {
       const paramsPath = stringOption(values, 'params')
       const params = paramsPath ? await readArtifactParams(resolve(cwd, paramsPath)) : {}
       const options = await artifactsOptions(values, params, cwd)
-      const report = await mergeArtifacts({ ...options, ...(progress && { onProgress: progress }) })
+      const report = await mergeArtifacts({
+        ...options,
+        dryRun: flag(values, 'dry-run'),
+        ...(progress && { onProgress: progress }),
+      })
       return { report, text: formatArtifactsReport(report) }
     },
   },
@@ -175,18 +187,23 @@ function formatArtifactsReport(report: ArtifactsReport): string {
   if (report.data) sections.push(`dataset\n${indent(formatMergeReport(report.data))}`)
   if (report.model) {
     const { candidate, promotion } = report.model
+    const would = report.dryRun ? 'would be ' : ''
     const lines = [
       candidate.changed
-        ? `candidate ${candidate.candidate.id} registered (sha256 ${candidate.candidate.sha256.slice(0, 12)}…)`
+        ? `candidate ${candidate.candidate.id} ${would}registered (sha256 ${candidate.candidate.sha256.slice(0, 12)}…)`
         : `candidate ${candidate.candidate.id} already registered`,
     ]
     if (promotion)
       lines.push(
         promotion.changed
-          ? `promoted to ${promotion.path}${promotion.replaced ? ` (replaced ${promotion.replaced.candidateId ?? promotion.replaced.fileName}, kept in the store)` : ''}`
+          ? `${report.dryRun ? 'would be promoted' : 'promoted'} to ${promotion.path}${promotion.replaced ? ` (${report.dryRun ? 'would replace' : 'replaced'} ${promotion.replaced.candidateId ?? promotion.replaced.fileName}, kept in the store)` : ''}`
           : 'already the production model',
       )
     sections.push(`model\n${indent(lines.join('\n'))}`)
+  }
+  if (report.dryRun) {
+    sections.push(`dry run: nothing written (${formatDuration(report.durationMs)})`)
+    return sections.join('\n')
   }
   sections.push(`all outputs written in ${formatDuration(report.durationMs)}`)
   return sections.join('\n')

@@ -22,12 +22,13 @@ export const modelCommands: readonly Command[] = [
   {
     path: ['model', 'merge'],
     summary: 'Keep a model file as a candidate (merge accumulates)',
-    usage: '--exp FILE --run-id ID [--models DIR] [--metrics JSON|FILE]',
+    usage: '--exp FILE --run-id ID [--models DIR] [--metrics JSON|FILE] [--dry-run]',
     options: {
       ...modelsOption,
       exp: { type: 'string' },
       'run-id': { type: 'string' },
       metrics: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
     async run({ values, cwd }) {
       const metricsText = stringOption(values, 'metrics')
@@ -36,10 +37,12 @@ export const modelCommands: readonly Command[] = [
         runId: requiredString(values, 'run-id'),
         ...modelsDir(values),
         ...(metricsText !== undefined ? { metrics: await parseMetrics(metricsText, cwd) } : {}),
+        dryRun: flag(values, 'dry-run'),
       })
       const c = report.candidate
+      const verb = report.dryRun ? 'would register' : 'registered'
       const text = report.changed
-        ? `registered candidate ${c.id} (sha256 ${short(c.sha256)}, ${formatBytes(c.size)}) → ${report.path}`
+        ? `${verb} candidate ${c.id} (sha256 ${short(c.sha256)}, ${formatBytes(c.size)}) → ${report.path}${report.dryRun ? '\ndry run: nothing written' : ''}`
         : `candidate ${c.id} is already registered with this file: nothing changed`
       return { report, text }
     },
@@ -47,13 +50,14 @@ export const modelCommands: readonly Command[] = [
   {
     path: ['model', 'promote'],
     summary: 'Make a model the production model (rebase replaces); the old one stays in the store',
-    usage: '(--exp FILE | --candidate ID | --best METRIC [--min]) [--models DIR]',
+    usage: '(--exp FILE | --candidate ID | --best METRIC [--min]) [--models DIR] [--dry-run]',
     options: {
       ...modelsOption,
       exp: { type: 'string' },
       candidate: { type: 'string' },
       best: { type: 'string' },
       min: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
     },
     async run({ values }) {
       const exp = stringOption(values, 'exp')
@@ -67,6 +71,7 @@ export const modelCommands: readonly Command[] = [
         ...(exp !== undefined ? { exp } : {}),
         ...(candidate !== undefined ? { candidate } : {}),
         ...(best !== undefined ? { best, minimize: flag(values, 'min') } : {}),
+        dryRun: flag(values, 'dry-run'),
       })
       return { report, text: formatPromotion(report) }
     },
@@ -169,12 +174,14 @@ function formatPromotion(report: ModelPromoteReport): string {
   const p = report.production
   const name = p.candidateId ?? p.fileName
   if (!report.changed) return `${name} already is the production model: nothing changed`
-  const verb = report.strategy === 'rollback' ? 'rolled back to' : 'promoted'
+  const verb =
+    report.strategy === 'rollback' ? 'rolled back to' : report.dryRun ? 'would promote' : 'promoted'
   const lines = [`${verb} ${name} (sha256 ${short(p.sha256)}) → ${report.path}`]
   if (report.replaced)
     lines.push(
-      `  replaced ${report.replaced.candidateId ?? report.replaced.fileName} (sha256 ${short(report.replaced.sha256)}), kept in ${report.models}/store/${report.replaced.sha256}`,
+      `  ${report.dryRun ? 'would replace' : 'replaced'} ${report.replaced.candidateId ?? report.replaced.fileName} (sha256 ${short(report.replaced.sha256)}), kept in ${report.models}/store/${report.replaced.sha256}`,
     )
+  if (report.dryRun) lines.push('dry run: nothing written')
   return lines.join('\n')
 }
 
