@@ -2,7 +2,7 @@
  * The SQL of dataset merge and rebase, built from the two `read_parquet` scans. Keys match with
  * IS NOT DISTINCT FROM: a NULL key equals a NULL key, as people expect of "the same row".
  */
-import { ident, join, raw, type Sql, sql } from '../engine/sql.js'
+import { ident, identList, join, raw, type Sql, sql } from '../engine/sql.js'
 
 /** `b."k1" IS NOT DISTINCT FROM e."k1" AND …` between aliases `b` (base) and `e` (exp). */
 export function keyMatch(key: readonly string[]): Sql {
@@ -51,6 +51,19 @@ export function matchCountQuery(
   return counted === 'exp'
     ? sql`select count(*) as n from ${exp} e where exists (select 1 from ${base} b where ${keyMatch(key)})`
     : sql`select count(*) as n from ${base} b where exists (select 1 from ${exp} e where ${keyMatch(key)})`
+}
+
+/**
+ * How many distinct keys `source` holds. DISTINCT puts NULLs in one group, matching IS NOT
+ * DISTINCT FROM. Compared with the row count from the Parquet footers, it tells whether any key
+ * repeats in one aggregate over the key columns only (projection pushdown reads nothing else).
+ *
+ * @example
+ * distinctKeyCountQuery(exp, ['run', 'seed'])
+ * // select count(*) as n from (select distinct "run", "seed" from <exp>)
+ */
+export function distinctKeyCountQuery(source: Sql, key: readonly string[]): Sql {
+  return sql`select count(*) as n from (select distinct ${identList(key)} from ${source})`
 }
 
 /**

@@ -164,7 +164,7 @@ async function execute(job: Job): Promise<{ figures: Figures; columnsAdded: read
   const expRows = await countRows(db, exp)
   if (strategy === 'rebase' && key)
     await trackQuery(db, `checking keys of ${exp.path}`, onProgress, () =>
-      assertUniqueKeys(db, base, exp, key),
+      assertUniqueKeys(db, base, exp, key, expRows),
     )
   const rowsAfter = options.dryRun
     ? rowsBefore + expRows - (await countMatches(job))
