@@ -1,7 +1,8 @@
 /**
  * `artifacts` orchestration overhead: a combined results merge + data rebase against the same two
  * library calls run one after the other (the floor: the work itself). ARTIFACTS_BENCH_ROWS (default
- * 200,000) result rows and ten times as many dataset rows. Figures may be noisy on a shared machine.
+ * 200,000) result rows and ten times as many dataset rows; the same for --dry-run against the two
+ * dry-run calls. Figures may be noisy on a shared machine.
  */
 import { join } from 'node:path'
 import { withDuckDb } from '../src/engine/duckdb.js'
@@ -82,6 +83,44 @@ try {
       m: floor,
     },
     { ratio: 1.1 },
+  )
+
+  // --dry-run: the same two steps counting instead of writing, against the two dry-run calls.
+  const dryFloor = await measure(async () => {
+    await mergeResults({
+      base: at('base.db'),
+      exp: at('exp.db'),
+      output: at('f2.db'),
+      dryRun: true,
+    })
+    await rebaseData({
+      base: at('base.parquet'),
+      exp: at('exp.parquet'),
+      output: at('f2.parquet'),
+      key: ['id'],
+      dryRun: true,
+    })
+  })
+  const dry = await measure(() =>
+    mergeArtifacts({
+      results: { base: at('base.db'), exp: at('exp.db'), output: at('o2.db'), strategy: 'merge' },
+      data: {
+        base: at('base.parquet'),
+        exp: at('exp.parquet'),
+        output: at('o2.parquet'),
+        strategy: 'rebase',
+        key: ['id'],
+      },
+      dryRun: true,
+    }),
+  )
+  report(
+    'artifacts --dry-run',
+    dry,
+    { label: 'the two dry-run calls alone', m: dryFloor },
+    {
+      ratio: 1.1,
+    },
   )
 } finally {
   done()
