@@ -5,10 +5,11 @@
  *
  * - merge (register a candidate: copy + sha256 of the copy) vs copy + sha256;
  * - promote a candidate the store lacks (first, and replacing production) vs the floor WITH a
- *   verification read: sha256 of the model + one copy + fsync. The bytes are read once, hashed
- *   while copied into the store (that hash is what detects a tampered candidate), then the store
- *   object is copied to production: the model is written twice (store + production), which is
- *   what keeps the stored copy independent of production on a file system without reflinks;
+ *   verification read: the slower of sha256 of the model and one copy + fsync (hashing is CPU,
+ *   writing is disk: they overlap). The model is read once and hashed while it is written to the
+ *   store and to production at the same time (that hash is what detects a tampered candidate):
+ *   it is written twice, which keeps the stored copy independent of production on a file system
+ *   without reflinks;
  * - rollback, and promoting a model the store has, vs the physical minimum: one copy + fsync.
  *
  * Figures may be noisy on a shared machine.
@@ -53,7 +54,7 @@ type Figure =
   | 'promote from store'
   | 'rollback'
   | 'floor copy+sha256'
-  | 'floor sha256+copy+fsync'
+  | 'floor sha256'
   | 'floor copy+fsync'
 const best = new Map<Figure, Measurement>()
 const all = new Map<Figure, number[]>()
@@ -99,16 +100,8 @@ try {
 
     // Each subject right after its floors, so both meet the same disk.
     const floors = async (verified: boolean) => {
-      if (verified)
-        keep(
-          'floor sha256+copy+fsync',
-          await settled(async () => {
-            await sha256(a)
-            await copyAndSync(a, floor(2))
-          }),
-        )
+      if (verified) keep('floor sha256', await settled(() => sha256(a)))
       keep('floor copy+fsync', await settled(() => copyAndSync(a, floor(3))))
-      await fs.rm(floor(2), { force: true })
       await fs.rm(floor(3), { force: true })
     }
     await floors(true)
@@ -135,7 +128,11 @@ try {
   const m = (name: Figure) => best.get(name) as Measurement
   const floors = {
     register: { label: 'copy + sha256', m: m('floor copy+sha256') },
-    verified: { label: 'sha256 read + one copy + fsync', m: m('floor sha256+copy+fsync') },
+    // Hashing (CPU) and writing (disk) can overlap: the floor is the slower of the two.
+    verified: {
+      label: 'max(sha256 read, one copy + fsync)',
+      m: [m('floor sha256'), m('floor copy+fsync')].reduce((x, y) => (x.ms >= y.ms ? x : y)),
+    },
     copy: { label: 'one copy + fsync', m: m('floor copy+fsync') },
   }
   report('model merge (register candidate)', m('merge'), floors.register)

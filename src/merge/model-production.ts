@@ -2,11 +2,13 @@
  * The production slot of a models folder: what is in it now (known from the registry by its
  * stamp, else hashed on its way into the store), and putting a model there durably.
  *
- * place: staged store copies → store/<sha256> → copy store object to production/.<name>.tmp
- *        → fsync → rename over production/<name> → fsync folder → stamp
+ * place: staged store copies → store/<sha256> → production/.<name>.tmp (written in the pass that
+ *        hashed the model into the store, or copied from the store object, fsynced)
+ *        → rename over production/<name> → fsync folder → stamp
  */
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
+import { tempPathBeside } from '../engine/files.js'
 import { DuckmergeError } from '../errors.js'
 import {
   commitStaged,
@@ -20,6 +22,7 @@ import {
   type StagedObject,
   stageInStore,
   storePath,
+  syncDir,
 } from '../formats/model/content-store.js'
 import type { ModelRef, Registry } from '../formats/model/registry-file.js'
 
@@ -83,20 +86,33 @@ export interface Placement {
   readonly undo: () => Promise<void>
 }
 
+/** A hidden temporary name in `production/` for a new production file (creating the folder). */
+export async function productionTemp(dir: string, fileName: string): Promise<string> {
+  const productionDir = join(dir, 'production')
+  await fs.mkdir(productionDir, { recursive: true })
+  return tempPathBeside(join(productionDir, fileName))
+}
+
 /**
- * Commits the staged store copies, then copies `store/<model.sha256>` onto
- * `production/<model.fileName>` atomically and durably, removing the replaced file when its name
- * differs. On failure, the store files it added are removed again and production is unchanged.
+ * Commits the staged store copies, then puts `model` at `production/<model.fileName>` atomically
+ * and durably: the `prepared` temporary copy when given (written and fsynced in the pass that
+ * hashed the model into the store), else a copy of `store/<model.sha256>`; the replaced file is
+ * removed when its name differs. On failure, the store files it added are removed again and
+ * production is unchanged.
  *
  * @example
- * const { stamp, undo } = await placeProduction('models', ref, current?.ref ?? null, staged)
+ * const { stamp, undo } = await placeProduction('models', { model, replaced: null, staged: [] })
  */
 export async function placeProduction(
   dir: string,
-  model: ModelRef,
-  replaced: ModelRef | null,
-  staged: readonly StagedObject[],
+  placing: {
+    readonly model: ModelRef
+    readonly replaced: ModelRef | null
+    readonly staged: readonly StagedObject[]
+    readonly prepared?: string
+  },
 ): Promise<Placement> {
+  const { model, replaced, staged, prepared } = placing
   const productionDir = join(dir, 'production')
   const target = join(productionDir, model.fileName)
   const added: string[] = []
@@ -107,10 +123,15 @@ export async function placeProduction(
     for (const object of staged)
       if (await commitStaged(dir, object)) added.push(storePath(dir, object.sha256))
     await fs.mkdir(productionDir, { recursive: true })
-    // From the store, not the candidate: a store object's bytes were verified on entry.
-    await copyAtomically(storePath(dir, model.sha256), target)
+    if (prepared) {
+      await fs.rename(prepared, target)
+      await syncDir(productionDir)
+    } else {
+      // From the store, not the candidate: a store object's bytes were verified on entry.
+      await copyAtomically(storePath(dir, model.sha256), target)
+    }
   } catch (error) {
-    for (const object of staged) await discardStaged(object)
+    await discardAll(staged, prepared)
     await removeAdded()
     throw error
   }
@@ -131,7 +152,11 @@ export async function placeProduction(
   return { stamp, undo }
 }
 
-/** Removes staged copies that will not be committed (the promotion changed nothing or failed). */
-export async function discardAll(staged: readonly (StagedObject | undefined)[]): Promise<void> {
+/** Removes staged copies (and a prepared production temp) that will not be used. */
+export async function discardAll(
+  staged: readonly (StagedObject | undefined)[],
+  prepared?: string,
+): Promise<void> {
   for (const object of staged) if (object) await discardStaged(object)
+  if (prepared) await fs.rm(prepared, { force: true })
 }

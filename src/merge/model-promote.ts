@@ -9,11 +9,11 @@
  *          → copy store object to production temp → fsync → rename → write registry
  *          (on failure: the replaced file put back, the store files added removed)
  */
+import { promises as fs } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 import {
   digestFile,
-  discardStaged,
   exists,
   type StagedObject,
   stageInStore,
@@ -31,7 +31,12 @@ import {
   updateRegistry,
 } from './model.js'
 import { bestCandidate, findCandidate } from './model-candidates.js'
-import { discardAll, inspectProduction, placeProduction } from './model-production.js'
+import {
+  discardAll,
+  inspectProduction,
+  placeProduction,
+  productionTemp,
+} from './model-production.js'
 
 /** Exactly one of `exp`, `candidate` or `best` says which model to promote. */
 export interface ModelPromoteOptions extends ModelsDirOption {
@@ -130,6 +135,8 @@ async function promoteChoice(
   const { dryRun } = run
   const current = await inspectProduction(dir, registry, dryRun ? 'read-only' : 'stage')
   const staged: StagedObject[] = current?.staged ? [current.staged] : []
+  /** The new production file, written while the model was copied into the store. */
+  let prepared: string | undefined
   const isProduction = (ref: ModelRef) =>
     current !== undefined &&
     registry.production !== null &&
@@ -152,15 +159,21 @@ async function promoteChoice(
     }
     const pick = await bringIntoStore(dir, choice, dryRun)
     if (pick.staged) staged.push(pick.staged)
+    prepared = pick.prepared
     if (isProduction(pick.ref) && registry.production) {
-      await discardAll(staged)
+      await discardAll(staged, prepared)
       return { value: report(false, registry.production, null) }
     }
     const replaced = current?.ref ?? null
     const now = new Date().toISOString()
     const production: Production = { ...pick.ref, source: choice.source, promotedAt: now }
     if (dryRun) return { value: report(true, production, replaced) }
-    const { stamp, undo } = await placeProduction(dir, pick.ref, replaced, staged)
+    const { stamp, undo } = await placeProduction(dir, {
+      model: pick.ref,
+      replaced,
+      staged,
+      ...(prepared && { prepared }),
+    })
     const placed: Production = { ...production, stamp }
     const next: Registry = {
       ...registry,
@@ -169,7 +182,7 @@ async function promoteChoice(
     }
     return { value: report(true, placed, replaced), next, undo }
   } catch (error) {
-    await discardAll(staged)
+    await discardAll(staged, prepared)
     throw error
   }
 }
@@ -206,7 +219,7 @@ export async function rollbackModel(options: ModelsDirOption = {}): Promise<Mode
     const now = new Date().toISOString()
     let placed: Awaited<ReturnType<typeof placeProduction>>
     try {
-      placed = await placeProduction(dir, target, current?.ref ?? null, staged)
+      placed = await placeProduction(dir, { model: target, replaced: current?.ref ?? null, staged })
     } catch (error) {
       await discardAll(staged)
       throw error
@@ -267,14 +280,16 @@ function choiceOf(dir: string, candidate: Candidate): Choice {
 
 /**
  * The chosen model's ref, with its bytes in the store or staged for it. A model the store has is
- * not read again (the store verified it on entry); otherwise the file is copied in while hashed
- * (a dry run only hashes it), and a candidate whose hash is not the registered one is refused.
+ * not read again (the store verified it on entry); otherwise the file is copied in while hashed,
+ * and in the same pass to a temporary production file (`prepared`), so production gets exactly
+ * the bytes hashed without a second read; a candidate whose hash is not the registered one is
+ * refused. A dry run only hashes.
  */
 async function bringIntoStore(
   dir: string,
   choice: Choice,
   dryRun: boolean,
-): Promise<{ readonly ref: ModelRef; readonly staged?: StagedObject }> {
+): Promise<{ readonly ref: ModelRef; readonly staged?: StagedObject; readonly prepared?: string }> {
   const { known, path } = choice
   if (known && (await exists(storePath(dir, known.sha256)))) return { ref: known }
   if (known && choice.isVerified) return { ref: known }
@@ -284,21 +299,27 @@ async function bringIntoStore(
       `Candidate ${known?.candidateId} is registered but its file ${path} is missing. Register it again with duckmerge model merge.`,
       { path },
     )
-  const staged = dryRun ? undefined : await stageInStore(dir, path)
+  const fileName = known?.fileName ?? basename(path)
+  let staged: StagedObject | undefined
+  let prepared: string | undefined
+  // Folders made here are removed again if the candidate is refused: a refusal changes nothing.
+  const made: (string | undefined)[] = []
+  if (!dryRun) {
+    made.push(await fs.mkdir(join(dir, 'store'), { recursive: true }))
+    made.push(await fs.mkdir(join(dir, 'production'), { recursive: true }))
+    prepared = await productionTemp(dir, fileName)
+    staged = await stageInStore(dir, path, { alsoTo: prepared })
+  }
   const digest = staged ?? (await digestFile(path))
   if (known && digest.sha256 !== known.sha256) {
-    if (staged) await discardStaged(staged)
+    await discardAll(staged ? [staged] : [], prepared)
+    for (const folder of made) if (folder) await fs.rmdir(folder).catch(() => undefined)
     throw new DuckmergeError(
       'INPUT_UNREADABLE',
       `Candidate file ${path} changed since it was registered (sha256 ${digest.sha256.slice(0, 12)}…, registered ${known.sha256.slice(0, 12)}…). Register the new file under a new run id.`,
       { path, sha256: digest.sha256, registered: known.sha256 },
     )
   }
-  const ref = known ?? {
-    fileName: basename(path),
-    sha256: digest.sha256,
-    size: digest.size,
-    candidateId: null,
-  }
-  return { ref, ...(staged && { staged }) }
+  const ref = known ?? { fileName, sha256: digest.sha256, size: digest.size, candidateId: null }
+  return { ref, ...(staged && { staged }), ...(prepared && { prepared }) }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import {
@@ -427,6 +427,8 @@ describe('model registry failures change nothing', () => {
       /changed since it was registered/,
     )
     expect(hashTree(models)).toEqual(before)
+    // Not even an empty folder is left behind.
+    expect(readdirSync(models).sort()).toEqual(['candidates', 'registry.json'])
   })
 
   test('rollback with nothing to roll back to', async () => {

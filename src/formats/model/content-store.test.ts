@@ -26,7 +26,7 @@ describe('copyAndDigest', () => {
       const dir = tempDir()
       const bytes = randomBytes(n)
       writeFileSync(join(dir, 'in.bin'), bytes)
-      const digest = await copyAndDigest(join(dir, 'in.bin'), join(dir, 'out.bin'), {
+      const digest = await copyAndDigest(join(dir, 'in.bin'), [join(dir, 'out.bin')], {
         chunkBytes: 1000,
       })
       expect(digest).toEqual({ sha256: sha(bytes), size: n })
@@ -35,12 +35,35 @@ describe('copyAndDigest', () => {
     },
   )
 
+  test('writes the same bytes to several targets in one pass', async () => {
+    const dir = tempDir()
+    const bytes = randomBytes(2500)
+    writeFileSync(join(dir, 'in.bin'), bytes)
+    const targets = [join(dir, 'a.bin'), join(dir, 'b.bin')]
+    const digest = await copyAndDigest(join(dir, 'in.bin'), targets, { chunkBytes: 1000 })
+    expect(digest).toEqual({ sha256: sha(bytes), size: 2500 })
+    for (const target of targets) expect(readFileSync(target).equals(bytes)).toBe(true)
+  })
+
+  test('refuses an existing target, removes the ones it created, leaves the rest as it was', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'in.bin'), 'new')
+    writeFileSync(join(dir, 'out.bin'), 'old')
+    const before = hashTree(dir)
+    const error = await copyAndDigest(join(dir, 'in.bin'), [
+      join(dir, 'fresh.bin'),
+      join(dir, 'out.bin'),
+    ]).catch((e) => e)
+    expect(error.code).toBe('OUTPUT_UNWRITABLE')
+    expect(hashTree(dir)).toEqual(before)
+  })
+
   test('refuses an existing target and leaves both files as they were', async () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'in.bin'), 'new')
     writeFileSync(join(dir, 'out.bin'), 'old')
     const before = hashTree(dir)
-    const error = await copyAndDigest(join(dir, 'in.bin'), join(dir, 'out.bin')).catch((e) => e)
+    const error = await copyAndDigest(join(dir, 'in.bin'), [join(dir, 'out.bin')]).catch((e) => e)
     expect(error).toBeInstanceOf(DuckmergeError)
     expect(error.code).toBe('OUTPUT_UNWRITABLE')
     expect(error.message).toMatch(/Cannot write .*out\.bin: EEXIST/)
@@ -49,7 +72,7 @@ describe('copyAndDigest', () => {
 
   test('a missing source is INPUT_UNREADABLE naming it, and creates nothing', async () => {
     const dir = tempDir()
-    const error = await copyAndDigest(join(dir, 'nope.bin'), join(dir, 'out.bin')).catch((e) => e)
+    const error = await copyAndDigest(join(dir, 'nope.bin'), [join(dir, 'out.bin')]).catch((e) => e)
     expect(error.code).toBe('INPUT_UNREADABLE')
     expect(error.message).toMatch(/Cannot read model file .*nope\.bin: ENOENT/)
     expect(readdirSync(dir)).toEqual([])

@@ -30,7 +30,7 @@ export async function digestFile(path: string): Promise<FileDigest> {
   const hash = createHash('sha256')
   const input = await openForRead(path)
   try {
-    const size = await pump(input, path, hash, undefined, defaultChunkBytes)
+    const size = await pump(input, path, hash, [], defaultChunkBytes)
     return { sha256: hash.digest('hex'), size }
   } finally {
     await input.close()
@@ -38,50 +38,55 @@ export async function digestFile(path: string): Promise<FileDigest> {
 }
 
 /**
- * Copies `source` to the new file `target` (which must not exist) and returns the sha256 and
- * size of the bytes copied, in one pass: each chunk is hashed while the previous one is written,
- * so the copy costs about as much as the hashing alone. `target` is fsynced before returning; on
- * failure it is removed.
+ * Copies `source` to each of the new files `targets` (which must not exist) and returns the
+ * sha256 and size of the bytes copied, in one pass: each chunk is read once, hashed while the
+ * previous one is written to every target, so the copies cost about as much as the hashing
+ * alone, and every target holds exactly the bytes hashed. The targets are fsynced before
+ * returning; on failure they are removed.
  *
  * @example
- * const { sha256 } = await copyAndDigest('candidates/r1_model.bin', 'store/.incoming.tmp-1-ab')
+ * const { sha256 } = await copyAndDigest('candidates/r1_model.bin', ['store/.incoming.tmp-1-ab'])
  */
 export async function copyAndDigest(
   source: string,
-  target: string,
+  targets: readonly string[],
   options: { readonly chunkBytes?: number } = {},
 ): Promise<FileDigest> {
   const hash = createHash('sha256')
   const input = await openForRead(source)
+  const outputs: Output[] = []
   try {
-    const output = await fs.open(target, 'wx').catch((error: unknown) => {
-      throw unwritable(target, error)
-    })
-    try {
-      const size = await pump(
-        input,
-        source,
-        hash,
-        { handle: output, path: target },
-        options.chunkBytes ?? defaultChunkBytes,
-      )
-      await output.sync().catch((error: unknown) => {
-        throw unwritable(target, error)
+    for (const path of targets) {
+      const handle = await fs.open(path, 'wx').catch((error: unknown) => {
+        throw unwritable(path, error)
       })
-      return { sha256: hash.digest('hex'), size }
-    } catch (error) {
-      await fs.rm(target, { force: true })
-      throw error
-    } finally {
-      await output.close()
+      outputs.push({ handle, path })
     }
+    const size = await pump(input, source, hash, outputs, options.chunkBytes ?? defaultChunkBytes)
+    await Promise.all(
+      outputs.map(({ handle, path }) =>
+        handle.sync().catch((error: unknown) => {
+          throw unwritable(path, error)
+        }),
+      ),
+    )
+    return { sha256: hash.digest('hex'), size }
+  } catch (error) {
+    for (const { path } of outputs) await fs.rm(path, { force: true })
+    throw error
   } finally {
+    for (const { handle } of outputs) await handle.close().catch(() => undefined)
     await input.close()
   }
 }
 
+interface Output {
+  readonly handle: fs.FileHandle
+  readonly path: string
+}
+
 /**
- * Reads `input` to the end into `hash`, writing each chunk to `output` too if given; returns the
+ * Reads `input` to the end into `hash`, writing each chunk to every output too; returns the
  * byte count. Three buffers in turn: chunk i is hashed (on this thread) while chunk i-1 is
  * written and chunk i+1 is read (on libuv's pool), so the slowest of the three sets the pace.
  */
@@ -89,7 +94,7 @@ async function pump(
   input: fs.FileHandle,
   inputPath: string,
   hash: Hash,
-  output: { readonly handle: fs.FileHandle; readonly path: string } | undefined,
+  outputs: readonly Output[],
   chunkBytes: number,
 ): Promise<number> {
   const buffers = [0, 1, 2].map(() => Buffer.allocUnsafe(chunkBytes))
@@ -103,18 +108,17 @@ async function pump(
       )
     })
   let size = 0
-  let writing: Promise<void> = Promise.resolve()
+  let writing: Promise<unknown> = Promise.resolve()
   let next = read(0, 0)
   for (let i = 0; ; i++) {
     const { bytesRead, buffer } = await next
     if (bytesRead === 0) break
     const chunk = buffer.subarray(0, bytesRead)
-    // Buffer (i+1) % 3 was last written by write i-2, which finished before write i-1 started.
+    // Buffer (i+1) % 3 was last written by writes i-2, which finished before writes i-1 started.
     next = read(i + 1, size + bytesRead)
-    if (output) {
-      await writing
-      writing = writeFully(output.handle, output.path, chunk, size)
-    }
+    await writing
+    const position = size
+    writing = Promise.all(outputs.map((o) => writeFully(o.handle, o.path, chunk, position)))
     hash.update(chunk)
     size += bytesRead
   }
@@ -260,19 +264,25 @@ export interface StagedObject extends FileDigest {
 
 /**
  * Copies `source` into the store under a temporary name, hashing it in the same pass: the one
- * read that verifies a file entering the store. `commitStaged` makes it visible as
- * `store/<sha256>`; `discardStaged` removes it.
+ * read that verifies a file entering the store. `alsoTo` names another new file that gets the
+ * same bytes in the same pass (the production temp), which the caller owns. `commitStaged` makes
+ * the store copy visible as `store/<sha256>`; `discardStaged` removes it.
  *
  * @example
  * const staged = await stageInStore('models', 'models/candidates/r1_model.bin')
  * if (staged.sha256 !== registered) await discardStaged(staged)
  * else await commitStaged('models', staged)
  */
-export async function stageInStore(modelsDir: string, source: string): Promise<StagedObject> {
+export async function stageInStore(
+  modelsDir: string,
+  source: string,
+  options: { readonly alsoTo?: string } = {},
+): Promise<StagedObject> {
   const dir = join(modelsDir, 'store')
   await fs.mkdir(dir, { recursive: true })
   const temp = tempPathBeside(join(dir, 'incoming'))
-  return { ...(await copyAndDigest(source, temp)), temp }
+  const targets = options.alsoTo === undefined ? [temp] : [temp, options.alsoTo]
+  return { ...(await copyAndDigest(source, targets)), temp }
 }
 
 /**
