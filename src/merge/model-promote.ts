@@ -5,8 +5,10 @@
  * its hash.
  *
  * promote: lock → pick model → production known by its stamp? (else hash it into the store)
- *          → store has the model? (else copy it in, hashing: a changed candidate is refused)
- *          → copy store object to production temp → fsync → rename → write registry
+ *          → store has the model? copy it to a production temp
+ *            : read it once, hashing, into a store temp and a production temp (a changed
+ *              candidate is refused here) → fsync → name store/<sha256>
+ *          → rename the temp over production → fsync folder → write registry
  *          (on failure: the replaced file put back, the store files added removed)
  */
 import { promises as fs } from 'node:fs'
@@ -68,10 +70,11 @@ export interface ModelPromoteReport {
 /**
  * Makes a model the production model (`DIR/production/<file name>`), recording the promotion.
  *
- * A candidate's bytes are read once, when they first enter the store (hashed while copied, and
- * refused if they differ from the registered sha256); a model the store already has is copied
- * from there without reading the candidate. The production file it replaces is not read when
- * it still has the stamp recorded when it was placed (its bytes are in the store already).
+ * A candidate's bytes are read once, when they first enter the store: hashed while they are
+ * written to the store and to production at the same time, and refused if they differ from the
+ * registered sha256. A model the store already has is copied from there without reading the
+ * candidate. The production file it replaces is not read when it still has the stamp recorded
+ * when it was placed (its bytes are in the store already).
  *
  * @example
  * await promoteModel({ models: 'models', best: 'accuracy' })
@@ -217,14 +220,12 @@ export async function rollbackModel(options: ModelsDirOption = {}): Promise<Mode
     const current = await inspectProduction(dir, registry)
     const staged = current?.staged ? [current.staged] : []
     const now = new Date().toISOString()
-    let placed: Awaited<ReturnType<typeof placeProduction>>
-    try {
-      placed = await placeProduction(dir, { model: target, replaced: current?.ref ?? null, staged })
-    } catch (error) {
-      await discardAll(staged)
-      throw error
-    }
-    const { stamp, undo } = placed
+    // On failure placeProduction discards the staged copy itself.
+    const { stamp, undo } = await placeProduction(dir, {
+      model: target,
+      replaced: current?.ref ?? null,
+      staged,
+    })
     const production: Production = { ...target, source: resolve(stored), promotedAt: now, stamp }
     const replaced = current?.ref ?? stack.at(-1) ?? null
     const next: Registry = {
