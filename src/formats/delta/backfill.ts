@@ -4,6 +4,7 @@ import { ident, identList, join as joinSql, raw, type Sql, sql } from '../../eng
 import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { AddFile } from './actions.js'
+import { keyBounds, outsideSql } from './backfill-bounds.js'
 import { type BackfillPlan, type BatchPlan, planBackfill } from './backfill-plan.js'
 import {
   assertSeparate,
@@ -275,11 +276,13 @@ async function planAgainstMain(
     const withFiles = await resolveSource(db, staging, { withFileInfo: true, what: 'staging' })
     await db.run(sql`create temp view __bf_staging_files as select * from ${withFiles.relation}`)
   }
+  const outsideMain = outsideSql(keyBounds(snapshot, files, keys), 's')
   const plan = await planBackfill(db, {
     staging: ident('__bf_staging'),
     ...(mayRepeat ? { stagingWithFiles: ident('__bf_staging_files') } : {}),
     stagingRows: sizes.stagingRows,
     main: files.length > 0 ? sql`(select ${identList(keys)} from __bf_main)` : undefined,
+    ...(outsideMain ? { outsideMain } : {}),
     keys,
     columns: snapshot.schema.fields.map((f) => f.name),
     batchRows: sizes.batchRows,
