@@ -2,7 +2,8 @@
  * The SQL of dataset merge and rebase, built from the two `read_parquet` scans. Keys match with
  * IS NOT DISTINCT FROM: a NULL key equals a NULL key, as people expect of "the same row".
  */
-import { ident, identList, join, raw, type Sql, sql } from '../engine/sql.js'
+import { empty, ident, identList, join, raw, type Sql, sql } from '../engine/sql.js'
+import { inKeyRange, type KeyPlan, noKeyRange, outsideKeyRange } from './data-key-range.js'
 
 /** `b."k1" IS NOT DISTINCT FROM e."k1" AND …` between aliases `b` (base) and `e` (exp). */
 export function keyMatch(key: readonly string[]): Sql {
@@ -14,43 +15,85 @@ export function keyMatch(key: readonly string[]): Sql {
 
 /**
  * Merge: every base row, then every exp row (without a key) or every exp row whose key is not in
- * base. Unioned by column name; a column missing on one side is NULL there.
+ * base. Unioned by column name; a column missing on one side is NULL there. With a key range,
+ * only base rows within exp's range (or with a NULL key) are matched.
  *
  * @example
- * mergeQuery(base, exp, ['id'])
+ * mergeQuery(base, exp, ['id'], { rangeColumn: 'id', splitsBase: false })
  * // select * from <base> union all by name
- * // select e.* from <exp> e where not exists (select 1 from <base> b where b."id" IS NOT DISTINCT FROM e."id")
+ * // select e.* from <exp> e anti join (select "id" from <base> b where b."id" between
+ * //   getvariable('duckmerge_key_lo') and getvariable('duckmerge_key_hi')
+ * //   union all select "id" from <base> b where b."id" is null) b on b."id" IS NOT DISTINCT FROM e."id"
  */
-export function mergeQuery(base: Sql, exp: Sql, key: readonly string[] | undefined): Sql {
+export function mergeQuery(
+  base: Sql,
+  exp: Sql,
+  key: readonly string[] | undefined,
+  plan: KeyPlan = noKeyRange,
+): Sql {
   const expRows =
     key && key.length > 0
-      ? sql`select e.* from ${exp} e where not exists (select 1 from ${base} b where ${keyMatch(key)})`
+      ? sql`select e.* from ${exp} e anti join ${baseKeys(base, key, plan)} b on ${keyMatch(key)}`
       : sql`select * from ${exp}`
   return sql`select * from ${base} union all by name ${expRows}`
 }
 
 /**
- * Rebase: base rows whose key no exp row has, then every exp row (exp supersedes base).
+ * Rebase: base rows whose key no exp row has, then every exp row (exp supersedes base). When
+ * the plan splits base, rows outside exp's key range are copied without probing exp, and only
+ * the rest (in range, or with a NULL key) go through the anti-join; DuckDB skips the row groups
+ * each half cannot use.
  *
  * @example
- * rebaseQuery(base, exp, ['id'])
- * // select b.* from <base> b where not exists (select 1 from <exp> e where b."id" IS NOT DISTINCT FROM e."id")
+ * rebaseQuery(base, exp, ['id'], noKeyRange)
+ * // select b.* from <base> b anti join <exp> e on b."id" IS NOT DISTINCT FROM e."id"
+ * // union all by name select * from <exp>
+ * rebaseQuery(base, exp, ['id'], { rangeColumn: 'id', splitsBase: true })
+ * // select b.* from <base> b where (b."id" < getvariable('duckmerge_key_lo') or b."id" > getvariable('duckmerge_key_hi'))
+ * // union all select b.* from <base> b anti join <exp> e on … where (b."id" between … and … or b."id" is null)
  * // union all by name select * from <exp>
  */
-export function rebaseQuery(base: Sql, exp: Sql, key: readonly string[]): Sql {
-  return sql`select b.* from ${base} b where not exists (select 1 from ${exp} e where ${keyMatch(key)}) union all by name select * from ${exp}`
+export function rebaseQuery(
+  base: Sql,
+  exp: Sql,
+  key: readonly string[],
+  plan: KeyPlan = noKeyRange,
+): Sql {
+  const probed = sql`select b.* from ${base} b anti join ${exp} e on ${keyMatch(key)}`
+  const kept =
+    plan.splitsBase && plan.rangeColumn !== undefined
+      ? sql`select b.* from ${base} b where ${outsideKeyRange('b', plan.rangeColumn)} union all ${probed} where ${mayMatch(plan.rangeColumn)}`
+      : probed
+  return sql`${kept} union all by name select * from ${exp}`
 }
 
-/** How many rows of the `counted` side have a key match on the other side. */
+/** How many rows of the `counted` side have a key match on the other side (dry run). */
 export function matchCountQuery(
   base: Sql,
   exp: Sql,
   key: readonly string[],
   counted: 'base' | 'exp',
+  plan: KeyPlan = noKeyRange,
 ): Sql {
-  return counted === 'exp'
-    ? sql`select count(*) as n from ${exp} e where exists (select 1 from ${base} b where ${keyMatch(key)})`
-    : sql`select count(*) as n from ${base} b where exists (select 1 from ${exp} e where ${keyMatch(key)})`
+  if (counted === 'exp')
+    return sql`select count(*) as n from ${exp} e semi join ${baseKeys(base, key, plan)} b on ${keyMatch(key)}`
+  const bounded = plan.rangeColumn === undefined ? empty : sql` where ${mayMatch(plan.rangeColumn)}`
+  return sql`select count(*) as n from ${base} b semi join ${exp} e on ${keyMatch(key)}${bounded}`
+}
+
+/** Base's key columns, only of the rows that can match an exp key when the plan has a range. */
+function baseKeys(base: Sql, key: readonly string[], plan: KeyPlan): Sql {
+  const cols = identList(key)
+  const column = plan.rangeColumn
+  if (column === undefined) return sql`(select ${cols} from ${base})`
+  // Two scans of the key columns only, each with a filter DuckDB checks against row-group
+  // statistics; the NULL one reads nothing when base's statistics show no NULL key.
+  return sql`(select ${cols} from ${base} b where ${inKeyRange('b', column)} union all select ${cols} from ${base} b where b.${ident(column)} is null)`
+}
+
+/** Base rows that may share a key with exp: within exp's key range, or with a NULL key. */
+function mayMatch(column: string): Sql {
+  return sql`(${inKeyRange('b', column)} or b.${ident(column)} is null)`
 }
 
 /**

@@ -3,8 +3,9 @@
  * Merge accumulates (every base row, plus exp rows; with a dedup key, exp rows whose key base
  * already has are skipped). Rebase replaces (exp rows, plus base rows no exp row shares a key with).
  *
- *   resolve inputs → check output → union schemas → check keys → count → (dry run: plan counts)
- *   → COPY … TO temp beside output → rename onto output
+ *   resolve inputs → check output → union schemas → check keys → count (footers)
+ *   → rebase: distinct exp keys = exp rows? → plan key matching (exp key range, base row groups)
+ *   → dry run: count matches | COPY … TO temp beside output → rename onto output
  */
 import { promises as fs } from 'node:fs'
 import { type DuckDb, withDuckDb } from '../engine/duckdb.js'
@@ -28,6 +29,7 @@ import {
   readFailure,
   writeFailure,
 } from './data-checks.js'
+import { type KeyPlan, noKeyRange, planKeyMatch } from './data-key-range.js'
 import { assertOutputUsable } from './data-output.js'
 import { matchCountQuery, mergeQuery, rebaseQuery } from './data-sql.js'
 import type { MergeReport, Strategy, TableReport } from './report.js'
@@ -166,9 +168,23 @@ async function execute(job: Job): Promise<{ figures: Figures; columnsAdded: read
     await trackQuery(db, `checking keys of ${exp.path}`, onProgress, () =>
       assertUniqueKeys(db, base, exp, key, expRows),
     )
+  const plan =
+    key && key.length > 0
+      ? await planKeyMatch(db, {
+          strategy,
+          key,
+          base,
+          exp,
+          expSql: readParquetSql(exp),
+          schema,
+          rowsBefore,
+        }).catch((error: unknown) => {
+          throw readFailure(error, base, exp)
+        })
+      : noKeyRange
   const rowsAfter = options.dryRun
-    ? rowsBefore + expRows - (await countMatches(job))
-    : await writeOutput(job)
+    ? rowsBefore + expRows - (await countMatches(job, plan))
+    : await writeOutput(job, plan)
   const figures =
     strategy === 'merge'
       ? merged(rowsBefore, expRows, rowsAfter)
@@ -180,10 +196,13 @@ async function execute(job: Job): Promise<{ figures: Figures; columnsAdded: read
  * Dry run: the rows the write would drop. Merge: exp rows whose key base has (skipped).
  * Rebase: base rows whose key exp has (replaced).
  */
-async function countMatches({ db, strategy, options, key, base, exp }: Job): Promise<number> {
+async function countMatches(
+  { db, strategy, options, key, base, exp }: Job,
+  plan: KeyPlan,
+): Promise<number> {
   if (!key || key.length === 0) return 0
   const counted = strategy === 'merge' ? 'exp' : 'base'
-  const query = matchCountQuery(readParquetSql(base), readParquetSql(exp), key, counted)
+  const query = matchCountQuery(readParquetSql(base), readParquetSql(exp), key, counted, plan)
   const row = await trackQuery(db, 'matching keys', options.onProgress, () =>
     db.one<{ n: bigint }>(query),
   ).catch((error: unknown) => {
@@ -193,21 +212,16 @@ async function countMatches({ db, strategy, options, key, base, exp }: Job): Pro
 }
 
 /** Streams the result into a temporary path beside the output, then renames it; rows written. */
-async function writeOutput({
-  db,
-  strategy,
-  options,
-  key,
-  base,
-  exp,
-  partitionBy,
-}: Job): Promise<number> {
+async function writeOutput(
+  { db, strategy, options, key, base, exp, partitionBy }: Job,
+  plan: KeyPlan,
+): Promise<number> {
   const baseSql = readParquetSql(base)
   const expSql = readParquetSql(exp)
   const query =
     strategy === 'merge'
-      ? mergeQuery(baseSql, expSql, key)
-      : rebaseQuery(baseSql, expSql, key ?? [])
+      ? mergeQuery(baseSql, expSql, key, plan)
+      : rebaseQuery(baseSql, expSql, key ?? [], plan)
   const compression = options.compression ?? 'zstd'
   return writeAtomically(options.output, (temp) =>
     trackQuery(db, `writing ${options.output}`, options.onProgress, () =>

@@ -27,6 +27,21 @@ async function write(dir: string, name: string, keys: readonly (number | null)[]
   return { path, rows }
 }
 
+/** Rows in key order (NULL keys first), cut into `parts` files of a directory: a base in key order. */
+async function writeOrdered(dir: string, keys: readonly (number | null)[], parts: number) {
+  const sortedKeys = [...keys].sort((a, b) => (a ?? -1) - (b ?? -1))
+  const rows: Row[] = sortedKeys.map((k, i) => ({ k, tag: i }))
+  const path = join(dir, 'base')
+  const size = Math.max(1, Math.ceil(rows.length / parts))
+  for (let i = 0; i * size < rows.length || i === 0; i++)
+    await writeParquet(
+      join(path, `part-${i}.parquet`),
+      { k: 'INTEGER', tag: 'INTEGER' },
+      rows.slice(i * size, (i + 1) * size).map((r) => [r.k, r.tag]),
+    )
+  return { path, rows }
+}
+
 async function tags(path: string): Promise<number[]> {
   return (await readParquet(path)).map((r) => Number(r.tag)).sort((a, b) => a - b)
 }
@@ -75,6 +90,47 @@ describe('data merge/rebase invariants', () => {
         expect(await tags(twice)).toEqual(await tags(once))
       }),
       runs,
+    )
+  })
+
+  test('on a base in key order over many files (row groups skipped), rebase and dedup merge match the model, dry runs included', async () => {
+    const baseArb = fc.array(fc.option(fc.integer({ min: 0, max: 40 }), { freq: 8 }), {
+      minLength: 1,
+      maxLength: 24,
+    })
+    // Exp keys in a window of base's key space, as reprocessed or newly appended rows are.
+    const expArb = fc.integer({ min: 0, max: 44 }).chain((from) =>
+      fc.uniqueArray(fc.option(fc.integer({ min: from, max: from + 4 }), { freq: 8 }), {
+        minLength: 1,
+        maxLength: 5,
+      }),
+    )
+    await fc.assert(
+      fc.asyncProperty(baseArb, expArb, async (baseKeys, expKeys) => {
+        const dir = tempDir()
+        const base = await writeOrdered(dir, baseKeys, 8)
+        const exp = await write(dir, 'exp', expKeys, 1000)
+        const newKeys = new Set(expKeys)
+        const kept = base.rows.filter((r) => !newKeys.has(r.k))
+        const rebased = join(dir, 'rebased.parquet')
+        const rebase = { base: base.path, exp: exp.path, output: rebased, key: ['k'] }
+        const report = await rebaseData(rebase)
+        expect(await tags(rebased)).toEqual(sorted([...kept, ...exp.rows].map((r) => r.tag)))
+        expect(report.rowsReplaced).toBe(base.rows.length - kept.length)
+        const dryRebase = await rebaseData({ ...rebase, dryRun: true })
+        expect(dryRebase.rowsReplaced).toBe(report.rowsReplaced)
+
+        const known = new Set(baseKeys)
+        const added = exp.rows.filter((r) => !known.has(r.k))
+        const merged = join(dir, 'merged.parquet')
+        const merge = { base: base.path, exp: exp.path, output: merged, dedupKey: ['k'] }
+        const mergeReport = await mergeData(merge)
+        expect(await tags(merged)).toEqual(sorted([...base.rows, ...added].map((r) => r.tag)))
+        expect(mergeReport.rowsSkipped).toBe(expKeys.length - added.length)
+        const dryMerge = await mergeData({ ...merge, dryRun: true })
+        expect(dryMerge.rowsSkipped).toBe(mergeReport.rowsSkipped)
+      }),
+      { numRuns: 30 },
     )
   })
 

@@ -166,6 +166,43 @@ describe('rebaseData', () => {
     })
   })
 
+  test('a base in key order over several files (row groups outside exp’s keys are copied unprobed) gives exact rows and figures, NULL keys included', async () => {
+    const dir = tempDir()
+    const base = join(dir, 'base')
+    const exp = join(dir, 'exp.parquet')
+    const c = { run: 'VARCHAR', step: 'INTEGER', v: 'VARCHAR' }
+    // Eight files of keys a…h, one row group each; exp touches only the last one, plus a NULL.
+    for (const [i, run] of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].entries())
+      await writeParquet(join(base, `part-${i}.parquet`), c, [
+        [run, 1, 'old'],
+        [run, 2, 'old'],
+        ...(i === 0 ? [[null, 1, 'old null']] : []),
+      ])
+    await writeParquet(exp, c, [
+      ['h', 2, 'new'],
+      ['i', 1, 'new'],
+      [null, 1, 'new null'],
+    ])
+    const output = join(dir, 'out.parquet')
+    const report = await rebaseData({ base, exp, output, key: ['run', 'step'] })
+    expect(report).toMatchObject({
+      rowsBefore: 17,
+      rowsInserted: 3,
+      rowsReplaced: 2,
+      rowsAfter: 18,
+    })
+    const rows = await readParquet(output)
+    expect(rows).toHaveLength(18)
+    expect(rows.filter((r) => r.v !== 'old')).toEqual([
+      { run: 'h', step: 2, v: 'new' },
+      { run: 'i', step: 1, v: 'new' },
+      { run: null, step: 1, v: 'new null' },
+    ])
+    expect(rows).toContainEqual({ run: 'h', step: 1, v: 'old' })
+    const dry = await rebaseData({ base, exp, output, key: ['run', 'step'], dryRun: true })
+    expect(dry.rowsReplaced).toBe(2)
+  })
+
   test('a rebase without key columns is refused before reading anything', async () => {
     const dir = tempDir()
     const error = await rebaseData({
