@@ -346,6 +346,29 @@ describe('MERGE failures change nothing', () => {
     expect(hashTree(table)).toEqual(hashes)
   })
 
+  test('source rows sharing a key that matches no target row, or a NULL key, are no error', async () => {
+    const table = await smallTable()
+    const result = await merge(
+      table,
+      sql`select * from (values (9, 'x'), (9, 'y'), (null, 'n1'), (null, 'n2'), (2, 'z')) s(id, v)`,
+      { on: ['id'] },
+    )
+      .whenMatchedUpdate('all')
+      .execute()
+    expect(result.metrics).toMatchObject({
+      numSourceRows: 5,
+      numTargetRowsUpdated: 1,
+      numTargetRowsCopied: 1,
+      numTargetFilesRemoved: 1,
+    })
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'z' },
+      { id: 3, v: 'c' },
+      { id: 4, v: 'd' },
+    ])
+  })
+
   test('a lone unconditional delete accepts several matching source rows, as Spark does', async () => {
     const table = await smallTable()
     const result = await merge(table, sql`select * from (values (2), (2)) s(id)`, { on: ['id'] })

@@ -16,9 +16,15 @@ export interface Changes {
 }
 
 /**
- * Finds the changed target rows (file, row position, clause kind and action) and checks Spark's rule: a target
- * row that several source rows match is an error when a MATCHED clause could update or delete it
- * (MergeIntoCommandBase.throwErrorOnMultipleMatches), except for a lone unconditional delete.
+ * Finds the changed target rows (counted by clause kind and action, grouped by file) and checks
+ * Spark's rule: a target row that several source rows match is an error when a MATCHED clause
+ * could update or delete it (MergeIntoCommandBase.throwErrorOnMultipleMatches), except for a
+ * lone unconditional delete.
+ *
+ * When the caller proved that no two source rows share a key (`sourceKeysUnique`, with `on`
+ * given as key columns), no target row can match twice: the matches are then counted in one
+ * aggregate over the join, never stored. Otherwise the matched pairs are materialised once
+ * for the duplicate check.
  */
 export async function findChanges(
   db: DuckDb,
@@ -26,47 +32,46 @@ export async function findChanges(
   table: string,
   keys: readonly string[] | undefined,
   sourceLabel: string,
+  sourceKeysUnique = false,
 ): Promise<Changes> {
   const matched = clausesOf(plan.clauses, 'matched')
   const bySource = clausesOf(plan.clauses, 'notMatchedBySource')
   const parts: Sql[] = []
   if (matched.length > 0) {
-    await db.run(sql`create temp table __dm_pairs as ${matchedPairsSql(plan)}`)
-    const onlyDelete =
-      matched.length === 1 && matched[0]?.action === 'delete' && matched[0].condition === undefined
-    if (!onlyDelete) await assertSingleMatches(db, plan, table, keys, sourceLabel)
-    // A lone unconditional delete may match a row several times: count the row once.
-    parts.push(
-      raw(
-        `select ${onlyDelete ? 'distinct ' : ''}'matched' as kind, __dm_action as action, __dm_file as file, __dm_row as row from __dm_pairs where __dm_clause is not null`,
-      ),
-    )
-  }
-  if (bySource.length > 0) {
-    await db.run(sql`create temp table __dm_by_source as ${bySourceChangesSql(plan)}`)
-    parts.push(
-      raw(
-        "select 'bySource' as kind, __dm_action as action, __dm_file as file, __dm_row as row from __dm_by_source",
-      ),
-    )
-  }
-  if (parts.length === 0)
-    return {
-      touchedFiles: [],
-      counts: { matchedUpdated: 0, matchedDeleted: 0, bySourceUpdated: 0, bySourceDeleted: 0 },
+    const pairs = matchedPairsSql(plan)
+    if (keys !== undefined && sourceKeysUnique)
+      parts.push(
+        sql`select 'matched' as kind, __dm_action as action, __dm_file as file from (${pairs}) where __dm_clause is not null`,
+      )
+    else {
+      await db.run(sql`create temp table __dm_pairs as ${pairs}`)
+      const onlyDelete =
+        matched.length === 1 &&
+        matched[0]?.action === 'delete' &&
+        matched[0].condition === undefined
+      if (!onlyDelete) await assertSingleMatches(db, plan, table, keys, sourceLabel)
+      // A lone unconditional delete may match a row several times: count the row once.
+      parts.push(
+        raw(
+          `select kind, action, file from (select ${onlyDelete ? 'distinct ' : ''}'matched' as kind, __dm_action as action, __dm_file as file, __dm_row as row from __dm_pairs where __dm_clause is not null)`,
+        ),
+      )
     }
-  // A view: the changed rows are counted and grouped by file, never copied.
-  await db.run(sql`create temp view __dm_changes as ${join(parts, ' union all ')}`)
-  const rows = await db.all<{ kind: string; action: string; n: bigint }>(
-    raw('select kind, action, count(*) as n from __dm_changes group by all'),
+  }
+  if (bySource.length > 0)
+    parts.push(
+      sql`select 'bySource' as kind, __dm_action as action, __dm_file as file from (${bySourceChangesSql(plan)})`,
+    )
+  const none = { matchedUpdated: 0, matchedDeleted: 0, bySourceUpdated: 0, bySourceDeleted: 0 }
+  if (parts.length === 0) return { touchedFiles: [], counts: none }
+  // One pass: the changed rows counted per clause kind, action and file.
+  const rows = await db.all<{ kind: string; action: string; file: string; n: bigint }>(
+    sql`select kind, action, file, count(*) as n from (${join(parts, ' union all ')}) group by all`,
   )
   const count = (kind: string, action: string) =>
-    Number(rows.find((r) => r.kind === kind && r.action === action)?.n ?? 0)
-  const files = await db.all<{ f: string }>(
-    raw('select distinct file as f from __dm_changes order by f'),
-  )
+    rows.filter((r) => r.kind === kind && r.action === action).reduce((n, r) => n + Number(r.n), 0)
   return {
-    touchedFiles: files.map((f) => f.f),
+    touchedFiles: [...new Set(rows.map((r) => r.file))].sort(),
     counts: {
       matchedUpdated: count('matched', 'update'),
       matchedDeleted: count('matched', 'delete'),

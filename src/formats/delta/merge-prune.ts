@@ -17,40 +17,92 @@ export interface Candidates {
   readonly mayMatch: (add: AddFile) => boolean
 }
 
+export interface SourceFacts {
+  readonly numSourceRows: number
+  /**
+   * With key columns: no two source rows with non-NULL keys share a key (rows with a NULL key
+   * never match, so they do not count). Equal keys have equal hashes, so all-distinct hashes
+   * prove it; a hash collision only costs the slower exact check later.
+   */
+  readonly keysUnique: boolean
+  /** Per key column i: `min<i>`, `max<i>` (cast to the table's type, as text), `n<i>`. */
+  readonly bounds: Readonly<Record<string, string | number | null>>
+}
+
+/**
+ * What merge needs to know about the source before reading the target, in one scan of it: its
+ * row count and, with key columns, whether its keys are unique and their range (for pruning).
+ *
+ * @example
+ * const facts = await sourceFacts(db, snapshot, ['id'], ident('__dm_source'), true)
+ * // { numSourceRows: 100, keysUnique: true, bounds: { min0: '50', max0: '149', n0: 0 } }
+ */
+export async function sourceFacts(
+  db: DuckDb,
+  snapshot: Snapshot,
+  keys: readonly string[] | undefined,
+  source: Sql,
+  withBounds: boolean,
+): Promise<SourceFacts> {
+  const parts: Sql[] = [raw('count(*) as __n')]
+  if (keys !== undefined) {
+    const keyed = join(
+      keys.map((k) => sql`${ident(k)} is not null`),
+      ' and ',
+    )
+    parts.push(
+      sql`count(*) filter (where ${keyed}) as __keyed, count(distinct hash(${join(keys.map((k) => ident(k)))})) filter (where ${keyed}) as __hashes`,
+    )
+    if (withBounds) parts.push(...boundAggregates(snapshot, keys))
+  }
+  const row =
+    (
+      await db.allJson<Record<string, string | number | null>>(
+        sql`select ${join(parts)} from ${source}`,
+      )
+    )[0] ?? {}
+  const { __n, __keyed, __hashes, ...bounds } = row
+  return {
+    numSourceRows: Number(__n ?? 0),
+    keysUnique: keys !== undefined && __keyed !== undefined && String(__keyed) === String(__hashes),
+    bounds,
+  }
+}
+
+function castKey(snapshot: Snapshot, key: string): Sql {
+  const type = snapshot.schema.fields.find((f) => f.name === key)?.type
+  return sql`cast(${ident(key)} as ${raw(type === undefined ? 'VARCHAR' : deltaToDuckDbType(type))})`
+}
+
+// Distinct counts only for partition keys, the only ones pruned by value.
+function boundAggregates(snapshot: Snapshot, keys: readonly string[]): Sql[] {
+  return keys.map((k, i) => {
+    const cast = castKey(snapshot, k)
+    const distinct = snapshot.partitionColumns.includes(k)
+      ? sql`approx_count_distinct(${cast})`
+      : raw('0')
+    return sql`min(${cast})::varchar as ${ident(`min${i}`)}, max(${cast})::varchar as ${ident(`max${i}`)}, ${distinct} as ${ident(`n${i}`)}`
+  })
+}
+
 /**
  * Prunes the snapshot's files with one range predicate per key column (the source keys' min and
- * max, cast to the table's type) and, for partition columns among the keys, the exact set of
- * source values when it is small. A source with no non-NULL key matches no file: SQL equality
- * never matches NULL.
+ * max from sourceFacts, cast to the table's type) and, for partition columns among the keys, the
+ * exact set of source values when it is small. A source with no non-NULL key matches no file:
+ * SQL equality never matches NULL.
  *
  * @example
  * // source ids 50..149: a file with id stats 0..49 is skipped
- * const { files } = await candidateFiles(db, snapshot, ['id'], ident('__dm_source'))
+ * const facts = await sourceFacts(db, snapshot, ['id'], ident('__dm_source'), true)
+ * const { files } = await candidateFiles(db, snapshot, ['id'], ident('__dm_source'), facts.bounds)
  */
 export async function candidateFiles(
   db: DuckDb,
   snapshot: Snapshot,
   keys: readonly string[],
   source: Sql,
+  bounds: SourceFacts['bounds'],
 ): Promise<Candidates> {
-  const typeOf = new Map(snapshot.schema.fields.map((f) => [f.name, f.type]))
-  const cast = (k: string) => {
-    const type = typeOf.get(k)
-    return sql`cast(${ident(k)} as ${raw(type === undefined ? 'VARCHAR' : deltaToDuckDbType(type))})`
-  }
-  // Distinct counts only for partition keys, the only ones pruned by value.
-  const aggregates = keys.map((k, i) => {
-    const distinct = snapshot.partitionColumns.includes(k)
-      ? sql`approx_count_distinct(${cast(k)})`
-      : raw('0')
-    return sql`min(${cast(k)})::varchar as ${ident(`min${i}`)}, max(${cast(k)})::varchar as ${ident(`max${i}`)}, ${distinct} as ${ident(`n${i}`)}`
-  })
-  const bounds =
-    (
-      await db.allJson<Record<string, string | number | null>>(
-        sql`select ${join(aggregates)} from ${source}`,
-      )
-    )[0] ?? {}
   const predicates: PrunePredicate[] = []
   for (const [i, key] of keys.entries()) {
     const min = bounds[`min${i}`] ?? null
@@ -58,7 +110,7 @@ export async function candidateFiles(
     const isPartition = snapshot.partitionColumns.includes(key)
     if (isPartition && min !== null && Number(bounds[`n${i}`] ?? 0) <= MAX_IN_VALUES) {
       const rows = await db.allJson<{ v: string | null }>(
-        sql`select distinct ${cast(key)}::varchar as v from ${source} where ${ident(key)} is not null`,
+        sql`select distinct ${castKey(snapshot, key)}::varchar as v from ${source} where ${ident(key)} is not null`,
       )
       if (rows.length <= MAX_IN_VALUES) {
         predicates.push({ column: key, op: 'in', values: rows.map((r) => r.v) })

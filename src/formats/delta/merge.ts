@@ -35,7 +35,7 @@ import {
   type MergePlanInput,
   rewriteSql,
 } from './merge-plan.js'
-import { candidateFiles } from './merge-prune.js'
+import { candidateFiles, sourceFacts } from './merge-prune.js'
 import { type SessionOptions, withMergeSession } from './merge-session.js'
 import { type MergeSource, resolveSource } from './merge-source.js'
 import {
@@ -207,15 +207,15 @@ export async function executeMerge(
     // view body, so it is materialized once (DuckDB spills it past memory_limit).
     const kind = raw(src.relation.values.length > 0 ? 'table' : 'view')
     await db.run(sql`create temp ${kind} __dm_source as select * from ${src.relation}`)
-    const numSourceRows = Number(
-      (await db.one<{ n: bigint }>(raw('select count(*) as n from __dm_source')))?.n ?? 0,
-    )
     const hasBySource = clausesOf(clauses, 'notMatchedBySource').length > 0
     // Files whose statistics or partition values rule out every source key are never read;
     // a NOT MATCHED BY SOURCE clause needs every file.
+    const prunes = keys !== undefined && !hasBySource
+    const facts = await sourceFacts(db, snapshot, keys, ident('__dm_source'), prunes)
+    const numSourceRows = facts.numSourceRows
     const pruned =
-      keys !== undefined && !hasBySource
-        ? await candidateFiles(db, snapshot, keys, ident('__dm_source'))
+      keys !== undefined && prunes
+        ? await candidateFiles(db, snapshot, keys, ident('__dm_source'), facts.bounds)
         : undefined
     const candidates = pruned?.files ?? snapshot.files
     await registerSnapshot(db, snapshot, '__dm_target', { files: candidates, withFileInfo: true })
@@ -231,9 +231,11 @@ export async function executeMerge(
       target: ident('__dm_target'),
     }
     progress?.({ phase: 'merge: finding matches', done: 0 })
-    const changes = await findChanges(db, plan, table, keys, src.label).catch((error: unknown) => {
-      throw sqlError(error, table, src.label, sourceAlias, targetAlias)
-    })
+    const changes = await findChanges(db, plan, table, keys, src.label, facts.keysUnique).catch(
+      (error: unknown) => {
+        throw sqlError(error, table, src.label, sourceAlias, targetAlias)
+      },
+    )
     const scanTimeMs = performance.now() - scanStarted
 
     // Rewrite: touched files without their changed rows plus the updated rows; inserts apart.
