@@ -5,7 +5,8 @@
  * 500k keys scattered over all of base plus 500k new ones: no row group can be skipped there.
  * Each step runs in its own process so its peak RSS is its own; steps alternate over
  * DATA_BENCH_RUNS rounds (default 3) and the fastest of each is reported, as the machine is
- * shared. Rows: DATA_BENCH_ROWS (default 10,000,000); exp is a tenth of that.
+ * shared. Each line also gives the step's CPU time (all threads) against the floor's, which
+ * contention from other processes disturbs far less than wall time. Rows: DATA_BENCH_ROWS (default 10,000,000); exp is a tenth of that.
  */
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -14,6 +15,9 @@ import { withDuckDb } from '../src/engine/duckdb.js'
 import { literal, sql } from '../src/engine/sql.js'
 import { mergeData, rebaseData } from '../src/index.js'
 import { benchDir, type Measurement, measure, report } from './support.js'
+
+/** A measurement plus the CPU time (user + system, all threads) the step took. */
+type Timed = Measurement & { readonly cpuMs: number }
 
 type Step = 'copy' | 'merge' | 'merge-dedup' | 'rebase' | 'merge-dedup-spread' | 'rebase-spread'
 const compression = 'zstd'
@@ -62,7 +66,7 @@ async function runStep(step: Step, dir: string): Promise<Measurement> {
 }
 
 /** Runs one step in a fresh process and reads back its measurement. */
-function inChild(step: Step, dir: string): Measurement {
+function inChild(step: Step, dir: string): Timed {
   const tsx = join(
     fileURLToPath(new URL('.', import.meta.url)),
     '..',
@@ -79,15 +83,18 @@ function inChild(step: Step, dir: string): Measurement {
     },
   )
   if (result.status !== 0) throw new Error(`step ${step} failed: ${result.stderr}`)
-  return JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as Measurement
+  return JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as Timed
 }
 
 async function main(): Promise<void> {
   const stepIndex = process.argv.indexOf('--step')
   if (stepIndex >= 0) {
     const step = process.argv[stepIndex + 1] as Step
+    const cpu = process.cpuUsage()
     const m = await runStep(step, process.argv[stepIndex + 2] ?? '')
-    process.stdout.write(`${JSON.stringify(m)}\n`)
+    const { user, system } = process.cpuUsage(cpu)
+    const timed: Timed = { ...m, cpuMs: (user + system) / 1000 }
+    process.stdout.write(`${JSON.stringify(timed)}\n`)
     return
   }
   const rows = Number(process.env.DATA_BENCH_ROWS ?? 10_000_000)
@@ -106,20 +113,29 @@ async function main(): Promise<void> {
       'merge-dedup-spread',
       'rebase-spread',
     ]
-    const measured = new Map<Step, Measurement[]>()
+    const measured = new Map<Step, Timed[]>()
     for (let i = 0; i < runs; i++)
       for (const step of steps)
         measured.set(step, [...(measured.get(step) ?? []), inChild(step, dir)])
-    const best = (step: Step): Measurement =>
-      (measured.get(step) ?? []).reduce((a, b) => (b.ms < a.ms ? b : a))
+    const all = (step: Step): Timed[] => measured.get(step) ?? []
+    const best = (step: Step): Timed => all(step).reduce((a, b) => (b.ms < a.ms ? b : a))
+    const leastCpu = (step: Step): number => Math.min(...all(step).map((m) => m.cpuMs))
     const floor = { label: `DuckDB COPY of base+exp, ${compression}`, m: best('copy') }
-    report('plain COPY (floor)', floor.m, undefined)
     const target = { ratio: 1.2, rssMb: 500 }
-    report('data merge', best('merge'), floor, target)
-    report('data merge --dedup-key id', best('merge-dedup'), floor, target)
-    report('data rebase --key id', best('rebase'), floor, target)
-    report('data merge --dedup-key id, spread keys', best('merge-dedup-spread'), floor, target)
-    report('data rebase --key id, spread keys', best('rebase-spread'), floor, target)
+    const line = (name: string, step: Step) => {
+      if (step === 'copy') report(name, floor.m, undefined)
+      else report(name, best(step), floor, target)
+      const cpu = leastCpu(step)
+      process.stdout.write(
+        `  cpu ${cpu.toFixed(0)} ms, ${(cpu / leastCpu('copy')).toFixed(2)}x the floor's\n`,
+      )
+    }
+    line('plain COPY (floor)', 'copy')
+    line('data merge', 'merge')
+    line('data merge --dedup-key id', 'merge-dedup')
+    line('data rebase --key id', 'rebase')
+    line('data merge --dedup-key id, spread keys', 'merge-dedup-spread')
+    line('data rebase --key id, spread keys', 'rebase-spread')
   } finally {
     done()
   }

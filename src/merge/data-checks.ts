@@ -3,11 +3,16 @@
  * unique for rebase) and the translation of DuckDB failures into errors naming the file at fault.
  */
 import type { DuckDb } from '../engine/duckdb.js'
-import type { Sql } from '../engine/sql.js'
+import { raw, type Sql, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
 import { firstLine, type UnionSchema } from '../formats/parquet/schema.js'
 import { type ParquetSource, readParquetSql } from '../formats/parquet/source.js'
-import { countQuery, distinctKeyCountQuery, duplicateKeyQuery } from './data-sql.js'
+import {
+  countQuery,
+  distinctKeyCountQuery,
+  duplicateKeyQuery,
+  perfectHashBits,
+} from './data-sql.js'
 import type { Strategy } from './report.js'
 
 /**
@@ -66,7 +71,10 @@ export async function assertUniqueKeys(
     db.one<T>(query).catch((error: unknown) => {
       throw readFailure(error, base, exp)
     })
-  const distinct = await read<{ n: bigint }>(distinctKeyCountQuery(readParquetSql(exp), key))
+  await db.run(sql`SET perfect_ht_threshold = ${raw(String(perfectHashBits))}`)
+  const distinct = await read<{ n: bigint }>(
+    distinctKeyCountQuery(readParquetSql(exp), key),
+  ).finally(() => db.run(sql`RESET perfect_ht_threshold`))
   if (Number(distinct?.n ?? 0) === expRows) return
   const row = await read<Record<string, unknown>>(duplicateKeyQuery(readParquetSql(exp), key))
   if (!row) return

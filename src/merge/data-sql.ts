@@ -97,17 +97,26 @@ function mayMatch(column: string): Sql {
 }
 
 /**
- * How many distinct keys `source` holds. DISTINCT puts NULLs in one group, matching IS NOT
+ * How many distinct keys `source` holds. GROUP BY puts NULLs in one group, matching IS NOT
  * DISTINCT FROM. Compared with the row count from the Parquet footers, it tells whether any key
  * repeats in one aggregate over the key columns only (projection pushdown reads nothing else).
+ * GROUP BY rather than DISTINCT: over a dense integer key range DuckDB can then use its perfect
+ * hash aggregate (an array indexed by key), see `perfectHashBits`.
  *
  * @example
  * distinctKeyCountQuery(exp, ['run', 'seed'])
- * // select count(*) as n from (select distinct "run", "seed" from <exp>)
+ * // select count(*) as n from (select 1 from <exp> group by "run", "seed")
  */
 export function distinctKeyCountQuery(source: Sql, key: readonly string[]): Sql {
-  return sql`select count(*) as n from (select distinct ${identList(key)} from ${source})`
+  return sql`select count(*) as n from (select 1 from ${source} group by ${identList(key)})`
 }
+
+/**
+ * Key ranges of up to 2^21 values (from the footers' min/max) get DuckDB's perfect hash
+ * aggregate instead of its default 2^12: an array of ~2M entries per thread, a few MB for a
+ * count. Measured on 1M dense BIGINT keys: 46 → 12 ms.
+ */
+export const perfectHashBits = 21
 
 /**
  * The most repeated key in `source` (if any key repeats), with its row count and how many keys

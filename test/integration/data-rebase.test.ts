@@ -140,6 +140,29 @@ describe('rebaseData', () => {
     expect((error as Error).message).toContain('exp holds 2 rows with key (run="a", seed=NULL)')
   })
 
+  test('repeats among dense integer keys are found, NULL ones too (perfect hash aggregate)', async () => {
+    const dir = tempDir()
+    const base = join(dir, 'base.parquet')
+    await writeParquet(base, cols, [[1, 'a']])
+    const cases: [string, (number | null)[], string][] = [
+      ['null', [1, 2, null, 3, null], 'exp holds 2 rows with key id=NULL'],
+      ['top', [5, 6, 7, 8, 8], 'exp holds 2 rows with key id=8'],
+    ]
+    for (const [name, keys, message] of cases) {
+      const exp = join(dir, `exp-${name}.parquet`)
+      await writeParquet(
+        exp,
+        cols,
+        keys.map((k) => [k, 'x']),
+      )
+      const output = join(dir, 'out.parquet')
+      const error = await rebaseData({ base, exp, output, key: ['id'] }).catch((e: unknown) => e)
+      expect(isDuckmergeError(error, 'DUPLICATE_KEY'), name).toBe(true)
+      expect((error as Error).message).toContain(message)
+      expect(existsSync(output)).toBe(false)
+    }
+  })
+
   test('--dry-run gives the figures of the real run and writes nothing', async () => {
     const dir = tempDir()
     const base = join(dir, 'base.parquet')
