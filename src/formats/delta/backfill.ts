@@ -137,7 +137,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
 
     const created = !isDeltaTable(main)
     if (created) await createMain(main, source)
-    let snapshot = await openForWrite(main)
+    let snapshot = await openForWrite(main, db)
     checkKeys(
       options.keys,
       snapshot.schema.fields.map((f) => f.name),

@@ -170,7 +170,6 @@ export async function executeMerge(
 ): Promise<MergeResult> {
   const started = performance.now()
   const table = resolve(targetPath)
-  const snapshot = await openForWrite(table)
   const sourceAlias = options.sourceAlias ?? 'source'
   const targetAlias = options.targetAlias ?? 'target'
   if (sourceAlias === targetAlias)
@@ -180,6 +179,8 @@ export async function executeMerge(
     )
   const progress = options.onProgress
   return withMergeSession(options, async (db) => {
+    // The session reads the checkpoint, if any: no second DuckDB instance for it.
+    const snapshot = await openForWrite(table, db)
     progress?.({ phase: 'merge: reading source', done: 0 })
     const src = await resolveSource(db, source)
     const { schema, columnsAdded } = evolveSchema(snapshot, src, options.mergeSchema === true)
