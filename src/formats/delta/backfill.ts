@@ -1,10 +1,12 @@
+/** Staging backfill: inserts the staging rows whose key main lacks, batch by batch, idempotently (one txn per batch). */
 import { resolve } from 'node:path'
 import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, identList, join as joinSql, raw, type Sql, sql } from '../../engine/sql.js'
+import { ident, identList, raw, sql } from '../../engine/sql.js'
 import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { AddFile } from './actions.js'
 import { keyBounds, outsideSql } from './backfill-bounds.js'
+import { stagingFacts } from './backfill-facts.js'
 import { type BackfillPlan, type BatchPlan, planBackfill } from './backfill-plan.js'
 import {
   assertSeparate,
@@ -26,9 +28,8 @@ import {
   statsOptionsOf,
 } from './operations/write-context.js'
 import { registerSnapshot } from './scan.js'
-import { deltaToDuckDbType } from './schema.js'
 import type { Snapshot } from './snapshot-types.js'
-import { type PrunePredicate, pruneFiles } from './stats.js'
+import { pruneFiles } from './stats.js'
 import { txnAction } from './txn.js'
 import { numRecordsOf, writeDataFiles } from './write-files.js'
 
@@ -151,10 +152,14 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
 
     options.onProgress?.({ phase: 'backfill: planning', done: 0 })
     const stagingRows = Number(stagingCount?.n ?? 0)
-    const { plan, reads } = await planAgainstMain(db, snapshot, staging, options.keys, {
-      batchRows,
-      stagingRows,
-    })
+    const { plan, reads } = await planAgainstMain(
+      db,
+      snapshot,
+      staging,
+      source.snapshot,
+      options.keys,
+      { batchRows, stagingRows },
+    )
 
     const perBatch: BatchReport[] = []
     const total = plan.batches.length
@@ -233,45 +238,28 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
 }
 
 /**
- * Plans the batches against main's key columns. One pass over staging's keys gives what pruning
- * and the duplicate check need: their range (main files outside it are never read), whether any
- * key is NULL (NULL matches NULL here, which min/max cannot see: then every file is read), and
- * the number of distinct key hashes (all distinct: no duplicates, no need to look further).
+ * Plans the batches against main's key columns: staging's key facts (backfill-facts.ts) prune
+ * main's files and tell whether the duplicate tie-break is needed; main's own key range
+ * (backfill-bounds.ts) lets staging keys outside it skip the anti-join.
  */
 async function planAgainstMain(
   db: DuckDb,
   snapshot: Snapshot,
   staging: string,
+  stagingSnapshot: Snapshot | undefined,
   keys: readonly string[],
   sizes: { readonly batchRows: number; readonly stagingRows: number },
 ): Promise<{ plan: BackfillPlan; reads: Reads }> {
-  const typeOf = new Map(snapshot.schema.fields.map((f) => [f.name, f.type]))
-  const cast = (k: string) => {
-    const type = typeOf.get(k)
-    return sql`cast(${ident(k)} as ${raw(type === undefined ? 'VARCHAR' : deltaToDuckDbType(type))})`
-  }
-  const bounds = keys.map(
-    (k, i) =>
-      sql`min(${cast(k)})::varchar as ${ident(`min${i}`)}, max(${cast(k)})::varchar as ${ident(`max${i}`)}`,
+  const { predicates, mayRepeat } = await stagingFacts(
+    db,
+    snapshot,
+    stagingSnapshot,
+    keys,
+    sizes.stagingRows,
+    raw('__bf_staging'),
   )
-  const stats =
-    (
-      await db.allJson<Record<string, string | number | null>>(
-        sql`select count(*) filter (where ${orNull(keys)}) as nulls, count(distinct hash(${identList(keys)})) as hashes, ${joinSql(bounds)} from __bf_staging`,
-      )
-    )[0] ?? {}
-  const predicates: PrunePredicate[] =
-    Number(stats.nulls ?? 0) === 0
-      ? keys.map((column, i) => ({
-          column,
-          op: 'between',
-          values: [stats[`min${i}`] ?? null, stats[`max${i}`] ?? null],
-        }))
-      : []
   const files = pruneFiles(snapshot, predicates)
   await registerSnapshot(db, snapshot, '__bf_main', { files })
-  // Equal hashes are necessary for equal keys: when every hash differs there is no duplicate.
-  const mayRepeat = Number(stats.hashes ?? 0) < sizes.stagingRows
   if (mayRepeat) {
     const withFiles = await resolveSource(db, staging, { withFileInfo: true, what: 'staging' })
     await db.run(sql`create temp view __bf_staging_files as select * from ${withFiles.relation}`)
@@ -295,13 +283,6 @@ async function planAgainstMain(
 }
 
 type Reads = { files: readonly AddFile[]; scope: 'all' | ((add: AddFile) => boolean) }
-
-function orNull(keys: readonly string[]): Sql {
-  return joinSql(
-    keys.map((k) => sql`${ident(k)} is null`),
-    ' or ',
-  )
-}
 
 async function commitBatch(
   main: string,
