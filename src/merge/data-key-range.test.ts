@@ -43,18 +43,18 @@ const ordered = Array.from(
 describe('planKeyMatch', () => {
   test('rebase splits base when exp keys fall in the last row group only', async () => {
     const p = await plan('rebase', ordered, ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: true })
+    expect(p).toEqual({ rangeColumn: 'id', splitsBase: true, boundsExp: true })
   })
 
   test('rebase does not split when exp keys span every row group', async () => {
     const p = await plan('rebase', ordered, ['select range * 150 as id from range(0, 7)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false })
+    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
   })
 
   test('rebase does not split when row groups partly in range outweigh those wholly outside', async () => {
     // 950-1020 straddles 900-999 (100 rows) against 200 rows wholly outside.
     const p = await plan('rebase', ordered.slice(7), ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false })
+    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
   })
 
   test('rebase does not split when base rows are in no key order', async () => {
@@ -63,17 +63,17 @@ describe('planKeyMatch', () => {
       (_, r) => `select range * 10 + ${r} as id from range(0, 100)`,
     )
     const p = await plan('rebase', shuffled, ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false })
+    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
   })
 
   test('rebase does not split when exp keys are all NULL (no range)', async () => {
     const p = await plan('rebase', ordered, ['select NULL::BIGINT as id'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false })
+    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
   })
 
   test('merge bounds base by the range without reading footers', async () => {
     const p = await plan('merge', ordered, ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false })
+    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: false })
   })
 
   test('a floating-point or nested first key column is matched without a range', async () => {
@@ -82,13 +82,13 @@ describe('planKeyMatch', () => {
       ['select range::DOUBLE as id from range(10)'],
       ['select 1.0::DOUBLE as id'],
     )
-    expect(floats).toEqual({ splitsBase: false })
+    expect(floats).toEqual({ splitsBase: false, boundsExp: false })
     const lists = await plan(
       'rebase',
       ['select [range] as id from range(10)'],
       ['select [1] as id'],
     )
-    expect(lists).toEqual({ splitsBase: false })
+    expect(lists).toEqual({ splitsBase: false, boundsExp: false })
   })
 
   test('a composite key is bounded by its first column, matched case-insensitively', async () => {
@@ -98,7 +98,7 @@ describe('planKeyMatch', () => {
       ["select range as run, 'x' as step from range(950, 960)"],
       ['run', 'step'],
     )
-    expect(p).toEqual({ rangeColumn: 'run', splitsBase: true })
+    expect(p).toEqual({ rangeColumn: 'run', splitsBase: true, boundsExp: true })
   })
 })
 

@@ -8,7 +8,7 @@ import type { DuckDb } from '../engine/duckdb.js'
 import { ident, raw, type Sql, sql } from '../engine/sql.js'
 import { rowGroupSpread, type StatsType } from '../formats/parquet/row-groups.js'
 import type { UnionSchema } from '../formats/parquet/schema.js'
-import type { ParquetSource } from '../formats/parquet/source.js'
+import { type ParquetSource, readParquetSql } from '../formats/parquet/source.js'
 import type { Strategy } from './report.js'
 
 /** How base rows are matched against exp keys; computed before the write. */
@@ -20,12 +20,16 @@ export interface KeyPlan {
    * scan of base that skips the row groups inside the range.
    */
   readonly splitsBase: boolean
+  /** Rebase: only exp rows within base's key range (or with a NULL key) are hashed for matching. */
+  readonly boundsExp: boolean
 }
 
-export const noKeyRange: KeyPlan = { splitsBase: false }
+export const noKeyRange: KeyPlan = { splitsBase: false, boundsExp: false }
 
 const lo = raw(`getvariable('duckmerge_key_lo')`)
 const hi = raw(`getvariable('duckmerge_key_hi')`)
+const baseLo = raw(`getvariable('duckmerge_base_key_lo')`)
+const baseHi = raw(`getvariable('duckmerge_base_key_hi')`)
 
 /**
  * Straddling row groups (partly inside exp's range) are read by both halves of a split rebase.
@@ -42,6 +46,16 @@ export function inKeyRange(alias: string, column: string): Sql {
   return sql`${ident(alias)}.${ident(column)} between ${lo} and ${hi}`
 }
 
+/**
+ * Rebase: `alias.column BETWEEN <base's smallest key> AND <base's largest key> OR alias.column IS
+ * NULL`, the exp rows that can share a key with a base row. The others (typically new keys past
+ * base's last one) stay out of the anti-join's hash table, which is then smaller to probe.
+ */
+export function inBaseKeyRange(alias: string, column: string): Sql {
+  const col = sql`${ident(alias)}.${ident(column)}`
+  return sql`(${col} between ${baseLo} and ${baseHi} or ${col} is null)`
+}
+
 /** `(alias.column < <exp's smallest key> OR alias.column > <exp's largest key>)`. */
 export function outsideKeyRange(alias: string, column: string): Sql {
   const col = sql`${ident(alias)}.${ident(column)}`
@@ -52,12 +66,13 @@ export function outsideKeyRange(alias: string, column: string): Sql {
  * Decides how keys are matched. When the first key column is an integer, decimal, date,
  * timestamp or text on both sides (types whose order agrees with their equality, so a key equal
  * to an exp key lies within exp's min and max), it sets the range variables and bounds matching
- * by them. A rebase also splits base when the footers show enough rows in row groups wholly
- * outside the range. `fail` wraps a read failure.
+ * by them. A rebase also bounds exp's keys by base's range (both ranges come from the footers'
+ * statistics when present), and splits base when the footers show enough rows in row groups
+ * wholly outside exp's range.
  *
  * @example
  * const plan = await planKeyMatch(db, { strategy: 'rebase', key: ['id'], base, exp, schema, rowsBefore })
- * // { rangeColumn: 'id', splitsBase: true } for a base written in id order
+ * // { rangeColumn: 'id', splitsBase: true, boundsExp: true } for a base written in id order
  */
 export async function planKeyMatch(
   db: DuckDb,
@@ -83,12 +98,19 @@ export async function planKeyMatch(
   await db.run(
     sql`SET VARIABLE duckmerge_key_hi = (select max(${ident(column)}) from ${job.expSql})`,
   )
-  if (job.strategy === 'merge') return { rangeColumn: column, splitsBase: false }
+  if (job.strategy === 'merge') return { rangeColumn: column, splitsBase: false, boundsExp: false }
+  const baseSql = readParquetSql(job.base)
+  await db.run(
+    sql`SET VARIABLE duckmerge_base_key_lo = (select min(${ident(column)}) from ${baseSql})`,
+  )
+  await db.run(
+    sql`SET VARIABLE duckmerge_base_key_hi = (select max(${ident(column)}) from ${baseSql})`,
+  )
   const spread = await rowGroupSpread(db, job.base, column, { lo, hi, as })
   // Rows the statistics do not cover (no stats, files lacking the column) count as straddling.
   const straddling = job.rowsBefore - spread.outside - spread.inside
   const splitsBase = spread.outside > 0 && straddling <= spread.outside * straddlingPerOutside
-  return { rangeColumn: column, splitsBase }
+  return { rangeColumn: column, splitsBase, boundsExp: true }
 }
 
 /**

@@ -3,7 +3,13 @@
  * IS NOT DISTINCT FROM: a NULL key equals a NULL key, as people expect of "the same row".
  */
 import { empty, ident, identList, join, raw, type Sql, sql } from '../engine/sql.js'
-import { inKeyRange, type KeyPlan, noKeyRange, outsideKeyRange } from './data-key-range.js'
+import {
+  inBaseKeyRange,
+  inKeyRange,
+  type KeyPlan,
+  noKeyRange,
+  outsideKeyRange,
+} from './data-key-range.js'
 
 /** `b."k1" IS NOT DISTINCT FROM e."k1" AND …` between aliases `b` (base) and `e` (exp). */
 export function keyMatch(key: readonly string[]): Sql {
@@ -19,7 +25,7 @@ export function keyMatch(key: readonly string[]): Sql {
  * only base rows within exp's range (or with a NULL key) are matched.
  *
  * @example
- * mergeQuery(base, exp, ['id'], { rangeColumn: 'id', splitsBase: false })
+ * mergeQuery(base, exp, ['id'], { rangeColumn: 'id', splitsBase: false, boundsExp: false })
  * // select * from <base> union all by name
  * // select e.* from <exp> e anti join (select "id" from <base> b where b."id" between
  * //   getvariable('duckmerge_key_lo') and getvariable('duckmerge_key_hi')
@@ -48,9 +54,11 @@ export function mergeQuery(
  * rebaseQuery(base, exp, ['id'], noKeyRange)
  * // select b.* from <base> b anti join <exp> e on b."id" IS NOT DISTINCT FROM e."id"
  * // union all by name select * from <exp>
- * rebaseQuery(base, exp, ['id'], { rangeColumn: 'id', splitsBase: true })
+ * rebaseQuery(base, exp, ['id'], { rangeColumn: 'id', splitsBase: true, boundsExp: true })
  * // select b.* from <base> b where (b."id" < getvariable('duckmerge_key_lo') or b."id" > getvariable('duckmerge_key_hi'))
- * // union all select b.* from <base> b anti join <exp> e on … where (b."id" between … and … or b."id" is null)
+ * // union all select b.* from <base> b anti join (select "id" from <exp> e where (e."id" between
+ * //   getvariable('duckmerge_base_key_lo') and getvariable('duckmerge_base_key_hi') or e."id" is null)) e
+ * //   on … where (b."id" between … and … or b."id" is null)
  * // union all by name select * from <exp>
  */
 export function rebaseQuery(
@@ -59,7 +67,7 @@ export function rebaseQuery(
   key: readonly string[],
   plan: KeyPlan = noKeyRange,
 ): Sql {
-  const probed = sql`select b.* from ${base} b anti join ${exp} e on ${keyMatch(key)}`
+  const probed = sql`select b.* from ${base} b anti join ${expKeys(exp, key, plan)} e on ${keyMatch(key)}`
   const kept =
     plan.splitsBase && plan.rangeColumn !== undefined
       ? sql`select b.* from ${base} b where ${outsideKeyRange('b', plan.rangeColumn)} union all ${probed} where ${mayMatch(plan.rangeColumn)}`
@@ -78,7 +86,13 @@ export function matchCountQuery(
   if (counted === 'exp')
     return sql`select count(*) as n from ${exp} e semi join ${baseKeys(base, key, plan)} b on ${keyMatch(key)}`
   const bounded = plan.rangeColumn === undefined ? empty : sql` where ${mayMatch(plan.rangeColumn)}`
-  return sql`select count(*) as n from ${base} b semi join ${exp} e on ${keyMatch(key)}${bounded}`
+  return sql`select count(*) as n from ${base} b semi join ${expKeys(exp, key, plan)} e on ${keyMatch(key)}${bounded}`
+}
+
+/** Rebase: exp's key columns, only of the rows that can match a base key when the plan has a range. */
+function expKeys(exp: Sql, key: readonly string[], plan: KeyPlan): Sql {
+  if (!plan.boundsExp || plan.rangeColumn === undefined) return exp
+  return sql`(select ${identList(key)} from ${exp} e where ${inBaseKeyRange('e', plan.rangeColumn)})`
 }
 
 /** Base's key columns, only of the rows that can match an exp key when the plan has a range. */
