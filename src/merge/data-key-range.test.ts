@@ -71,9 +71,9 @@ describe('planKeyMatch', () => {
     expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
   })
 
-  test('merge bounds base by the range without reading footers', async () => {
+  test('merge bounds both sides by the other’s key range, with no row-group decision', async () => {
     const p = await plan('merge', ordered, ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: false })
+    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
   })
 
   test('a floating-point or nested first key column is matched without a range', async () => {

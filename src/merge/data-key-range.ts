@@ -20,7 +20,7 @@ export interface KeyPlan {
    * scan of base that skips the row groups inside the range.
    */
   readonly splitsBase: boolean
-  /** Rebase: only exp rows within base's key range (or with a NULL key) are hashed for matching. */
+  /** Only exp rows within base's key range (or with a NULL key) are matched; merge adds the rest. */
   readonly boundsExp: boolean
 }
 
@@ -47,13 +47,21 @@ export function inKeyRange(alias: string, column: string): Sql {
 }
 
 /**
- * Rebase: `alias.column BETWEEN <base's smallest key> AND <base's largest key> OR alias.column IS
- * NULL`, the exp rows that can share a key with a base row. The others (typically new keys past
- * base's last one) stay out of the anti-join's hash table, which is then smaller to probe.
+ * `(alias.column < <base's smallest key> OR alias.column > <base's largest key>)`: exp rows no
+ * base row can share a key with (typically new keys past base's last one). False for NULL keys.
  */
-export function inBaseKeyRange(alias: string, column: string): Sql {
+export function outsideBaseKeyRange(alias: string, column: string): Sql {
   const col = sql`${ident(alias)}.${ident(column)}`
-  return sql`(${col} between ${baseLo} and ${baseHi} or ${col} is null)`
+  return sql`(${col} < ${baseLo} or ${col} > ${baseHi})`
+}
+
+/**
+ * The complement of `outsideBaseKeyRange`: exp rows that may share a key with a base row (in
+ * base's range, a NULL key, or base's column holds only NULLs). Only these are hashed for the
+ * anti-join, whose table is then smaller to probe.
+ */
+export function mayMatchBase(alias: string, column: string): Sql {
+  return sql`${outsideBaseKeyRange(alias, column)} is not true`
 }
 
 /** `(alias.column < <exp's smallest key> OR alias.column > <exp's largest key>)`. */
@@ -66,9 +74,9 @@ export function outsideKeyRange(alias: string, column: string): Sql {
  * Decides how keys are matched. When the first key column is an integer, decimal, date,
  * timestamp or text on both sides (types whose order agrees with their equality, so a key equal
  * to an exp key lies within exp's min and max), it sets the range variables and bounds matching
- * by them. A rebase also bounds exp's keys by base's range (both ranges come from the footers'
- * statistics when present), and splits base when the footers show enough rows in row groups
- * wholly outside exp's range.
+ * by them, and exp's keys by base's range likewise (both ranges come from the footers'
+ * statistics when present). A rebase also splits base when the footers show enough rows in row
+ * groups wholly outside exp's range.
  *
  * @example
  * const plan = await planKeyMatch(db, { strategy: 'rebase', key: ['id'], base, exp, schema, rowsBefore })
@@ -98,7 +106,6 @@ export async function planKeyMatch(
   await db.run(
     sql`SET VARIABLE duckmerge_key_hi = (select max(${ident(column)}) from ${job.expSql})`,
   )
-  if (job.strategy === 'merge') return { rangeColumn: column, splitsBase: false, boundsExp: false }
   const baseSql = readParquetSql(job.base)
   await db.run(
     sql`SET VARIABLE duckmerge_base_key_lo = (select min(${ident(column)}) from ${baseSql})`,
@@ -106,6 +113,7 @@ export async function planKeyMatch(
   await db.run(
     sql`SET VARIABLE duckmerge_base_key_hi = (select max(${ident(column)}) from ${baseSql})`,
   )
+  if (job.strategy === 'merge') return { rangeColumn: column, splitsBase: false, boundsExp: true }
   const spread = await rowGroupSpread(db, job.base, column, { lo, hi, as })
   // Rows the statistics do not cover (no stats, files lacking the column) count as straddling.
   const straddling = job.rowsBefore - spread.outside - spread.inside

@@ -4,10 +4,11 @@
  */
 import { empty, ident, identList, join, raw, type Sql, sql } from '../engine/sql.js'
 import {
-  inBaseKeyRange,
   inKeyRange,
   type KeyPlan,
+  mayMatchBase,
   noKeyRange,
+  outsideBaseKeyRange,
   outsideKeyRange,
 } from './data-key-range.js'
 
@@ -21,15 +22,18 @@ export function keyMatch(key: readonly string[]): Sql {
 
 /**
  * Merge: every base row, then every exp row (without a key) or every exp row whose key is not in
- * base. Unioned by column name; a column missing on one side is NULL there. With a key range,
- * only base rows within exp's range (or with a NULL key) are matched.
+ * base. Unioned by column name; a column missing on one side is NULL there. With key ranges,
+ * only base rows within exp's range (or with a NULL key) are matched, and exp rows outside
+ * base's range are added without probing.
  *
  * @example
- * mergeQuery(base, exp, ['id'], { rangeColumn: 'id', splitsBase: false, boundsExp: false })
+ * mergeQuery(base, exp, ['id'], { rangeColumn: 'id', splitsBase: false, boundsExp: true })
  * // select * from <base> union all by name
+ * // select e.* from <exp> e where (e."id" < getvariable('duckmerge_base_key_lo') or e."id" > …) union all by name
  * // select e.* from <exp> e anti join (select "id" from <base> b where b."id" between
  * //   getvariable('duckmerge_key_lo') and getvariable('duckmerge_key_hi')
  * //   union all select "id" from <base> b where b."id" is null) b on b."id" IS NOT DISTINCT FROM e."id"
+ * //   where (e."id" < … or e."id" > …) is not true
  */
 export function mergeQuery(
   base: Sql,
@@ -37,11 +41,14 @@ export function mergeQuery(
   key: readonly string[] | undefined,
   plan: KeyPlan = noKeyRange,
 ): Sql {
-  const expRows =
-    key && key.length > 0
-      ? sql`select e.* from ${exp} e anti join ${baseKeys(base, key, plan)} b on ${keyMatch(key)}`
-      : sql`select * from ${exp}`
-  return sql`select * from ${base} union all by name ${expRows}`
+  if (!key || key.length === 0)
+    return sql`select * from ${base} union all by name select * from ${exp}`
+  const probed = sql`select e.* from ${exp} e anti join ${baseKeys(base, key, plan)} b on ${keyMatch(key)}`
+  const column = plan.rangeColumn
+  if (!plan.boundsExp || column === undefined)
+    return sql`select * from ${base} union all by name ${probed}`
+  // Exp rows outside base's key range cannot match: added without probing.
+  return sql`select * from ${base} union all by name select e.* from ${exp} e where ${outsideBaseKeyRange('e', column)} union all by name ${probed} where ${mayMatchBase('e', column)}`
 }
 
 /**
@@ -83,8 +90,12 @@ export function matchCountQuery(
   counted: 'base' | 'exp',
   plan: KeyPlan = noKeyRange,
 ): Sql {
-  if (counted === 'exp')
-    return sql`select count(*) as n from ${exp} e semi join ${baseKeys(base, key, plan)} b on ${keyMatch(key)}`
+  if (counted === 'exp') {
+    const column = plan.rangeColumn
+    const bounded =
+      plan.boundsExp && column !== undefined ? sql` where ${mayMatchBase('e', column)}` : empty
+    return sql`select count(*) as n from ${exp} e semi join ${baseKeys(base, key, plan)} b on ${keyMatch(key)}${bounded}`
+  }
   const bounded = plan.rangeColumn === undefined ? empty : sql` where ${mayMatch(plan.rangeColumn)}`
   return sql`select count(*) as n from ${base} b semi join ${expKeys(exp, key, plan)} e on ${keyMatch(key)}${bounded}`
 }
@@ -92,7 +103,7 @@ export function matchCountQuery(
 /** Rebase: exp's key columns, only of the rows that can match a base key when the plan has a range. */
 function expKeys(exp: Sql, key: readonly string[], plan: KeyPlan): Sql {
   if (!plan.boundsExp || plan.rangeColumn === undefined) return exp
-  return sql`(select ${identList(key)} from ${exp} e where ${inBaseKeyRange('e', plan.rangeColumn)})`
+  return sql`(select ${identList(key)} from ${exp} e where ${mayMatchBase('e', plan.rangeColumn)})`
 }
 
 /** Base's key columns, only of the rows that can match an exp key when the plan has a range. */
