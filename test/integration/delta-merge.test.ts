@@ -346,6 +346,19 @@ describe('MERGE failures change nothing', () => {
     expect(hashTree(table)).toEqual(hashes)
   })
 
+  test('source keys that differ only before the cast to the target type are one key: DUPLICATE_KEY', async () => {
+    const table = await smallTable()
+    const hashes = hashTree(table)
+    // '2' and '02' are distinct strings, but both equal the target's integer 2.
+    const run = merge(table, sql`select * from (values ('2', 'x'), ('02', 'y')) s(id, v)`, {
+      on: ['id'],
+    })
+      .whenMatchedUpdate({ v: 'source.v' })
+      .execute()
+    await expect(run).rejects.toMatchObject({ code: 'DUPLICATE_KEY', details: { count: 2 } })
+    expect(hashTree(table)).toEqual(hashes)
+  })
+
   test('source rows sharing a key that matches no target row, or a NULL key, are no error', async () => {
     const table = await smallTable()
     const result = await merge(

@@ -5,7 +5,7 @@ import { DuckmergeError } from '../../errors.js'
 import type { MergeClause } from './merge-clauses.js'
 import type { ResolvedSource } from './merge-source.js'
 import { checkInvariants } from './operations/write-context.js'
-import { duckDbToDeltaType, type StructType } from './schema.js'
+import { deltaToDuckDbType, duckDbToDeltaType, type StructType } from './schema.js'
 import type { Snapshot } from './snapshot-types.js'
 
 /** The table schema after mergeSchema: source columns the table lacks are appended (nullable). */
@@ -58,6 +58,45 @@ export function checkKeys(
         { table, column: key, side: 'source' },
       )
   }
+}
+
+const INTEGER_TYPES = new Set([
+  'TINYINT',
+  'SMALLINT',
+  'INTEGER',
+  'BIGINT',
+  'HUGEINT',
+  'UTINYINT',
+  'USMALLINT',
+  'UINTEGER',
+  'UBIGINT',
+  'UHUGEINT',
+])
+
+/**
+ * Whether `target.k = source.k` holds exactly when the two values are the same source value,
+ * for every key: same type on both sides (or integers of two widths, widened without loss) and
+ * not floating point (-0.0 equals 0.0 but need not hash alike). Then distinct source key values
+ * can never meet the same target row; a cast such as '02' → 2 could.
+ *
+ * @example
+ * keysCompareExactly(source, schema, ['id']) // false when source.id is VARCHAR and target.id BIGINT
+ */
+export function keysCompareExactly(
+  source: ResolvedSource,
+  schema: StructType,
+  keys: readonly string[],
+): boolean {
+  return keys.every((key) => {
+    const sourceType = source.columns.find((c) => c.name === key)?.type.toUpperCase()
+    const field = schema.fields.find((f) => f.name === key)
+    if (sourceType === undefined || field === undefined) return false
+    const targetType = deltaToDuckDbType(field.type).toUpperCase()
+    if (['FLOAT', 'DOUBLE', 'REAL'].includes(targetType)) return false
+    return (
+      sourceType === targetType || (INTEGER_TYPES.has(sourceType) && INTEGER_TYPES.has(targetType))
+    )
+  })
 }
 
 /**

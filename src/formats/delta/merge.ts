@@ -13,7 +13,13 @@ import { DuckmergeError, messageOf } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { Action, AddFile } from './actions.js'
 import { findChanges } from './merge-changes.js'
-import { assertConstraints, checkKeys, checkStarClauses, evolveSchema } from './merge-checks.js'
+import {
+  assertConstraints,
+  checkKeys,
+  checkStarClauses,
+  evolveSchema,
+  keysCompareExactly,
+} from './merge-checks.js'
 import {
   type Assignments,
   clausesOf,
@@ -232,11 +238,16 @@ export async function executeMerge(
       target: ident('__dm_target'),
     }
     progress?.({ phase: 'merge: finding matches', done: 0 })
-    const changes = await findChanges(db, plan, table, keys, src.label, facts.keysUnique).catch(
-      (error: unknown) => {
-        throw sqlError(error, table, src.label, sourceAlias, targetAlias)
-      },
-    )
+    const changes = await findChanges(
+      db,
+      plan,
+      table,
+      keys,
+      src.label,
+      facts.keysUnique && keys !== undefined && keysCompareExactly(src, snapshot.schema, keys),
+    ).catch((error: unknown) => {
+      throw sqlError(error, table, src.label, sourceAlias, targetAlias)
+    })
     const scanTimeMs = performance.now() - scanStarted
 
     // Rewrite: touched files without their changed rows plus the updated rows; inserts apart.
