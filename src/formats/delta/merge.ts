@@ -1,9 +1,11 @@
 /**
  * Delta MERGE INTO: the fluent builder delta-rs users know, run as DuckDB SQL, copy-on-write.
  *
- *   load snapshot → resolve source → prune target files (source key min/max, partitions)
- *     → matched pairs (duplicate check) + not-matched-by-source changes   [scanTimeMs]
- *     → rewrite touched files, write inserts to new files                  [rewriteTimeMs]
+ *   load snapshot → resolve source → one scan of it: count, key uniqueness, key min/max
+ *     → prune target files (source key range, partitions)
+ *     → changed rows counted per file: one aggregate over the join when the source keys are
+ *       unique, else matched pairs stored for Spark's duplicate check            [scanTimeMs]
+ *     → rewrite touched files, write inserts to new files                      [rewriteTimeMs]
  *     → commit remove + add (+ metaData) at readVersion + 1, conflict-checked
  */
 import { promises as fs } from 'node:fs'
