@@ -19,6 +19,7 @@ import {
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
+  writeResultOf,
 } from './write-context.js'
 
 export interface AppendOptions extends WriteOptions {
@@ -84,12 +85,7 @@ async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {
         isBlindAppend: !changed,
         interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
       })
-      return {
-        version: result.version,
-        operation: 'WRITE',
-        metrics,
-        ...(result.afterCommitError ? { checkpointError: result.afterCommitError } : {}),
-      }
+      return writeResultOf(result, 'WRITE', metrics)
     } finally {
       await source.release()
     }

@@ -18,6 +18,7 @@ import {
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
+  writeResultOf,
 } from './write-context.js'
 
 export interface CreateTableOptions extends WriteOptions {
@@ -134,12 +135,7 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
         isBlindAppend: true,
         interval: checkpointIntervalOf(metadata, options.checkpointInterval),
       })
-      return {
-        version: result.version,
-        operation,
-        metrics,
-        ...(result.afterCommitError ? { checkpointError: result.afterCommitError } : {}),
-      }
+      return writeResultOf(result, operation, metrics)
     } finally {
       await source?.release()
     }

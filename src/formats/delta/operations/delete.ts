@@ -15,6 +15,7 @@ import {
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
+  writeResultOf,
 } from './write-context.js'
 
 export interface DeleteOptions extends WriteOptions {
@@ -92,12 +93,7 @@ async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
       reads: { files: snapshot.files, scope: 'all' },
       interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
     })
-    return {
-      version: result.version,
-      operation: 'DELETE',
-      metrics,
-      ...(result.afterCommitError ? { checkpointError: result.afterCommitError } : {}),
-    }
+    return writeResultOf(result, 'DELETE', metrics)
   } finally {
     db.close()
   }

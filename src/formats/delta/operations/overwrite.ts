@@ -24,6 +24,7 @@ import {
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
+  writeResultOf,
 } from './write-context.js'
 
 export interface OverwriteOptions extends WriteOptions {
@@ -143,12 +144,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
         reads: { files: snapshot.files, scope: 'all' },
         interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
       })
-      return {
-        version: result.version,
-        operation: 'WRITE',
-        metrics,
-        ...(result.afterCommitError ? { checkpointError: result.afterCommitError } : {}),
-      }
+      return writeResultOf(result, 'WRITE', metrics)
     } finally {
       await source.release()
     }

@@ -101,6 +101,20 @@ export function checkpointIntervalOf(metadata: Metadata | undefined, option?: nu
   return Number.isInteger(configured) && configured > 0 ? configured : 10
 }
 
+/** What a write operation reports once its commit succeeded. */
+export function writeResultOf(
+  result: CommitResult,
+  operation: string,
+  metrics: Readonly<Record<string, number>>,
+): WriteResult {
+  return {
+    version: result.version,
+    operation,
+    metrics,
+    ...(result.afterCommitError ? { checkpointError: result.afterCommitError } : {}),
+  }
+}
+
 /** Commits, then writes a checkpoint when the new version is a multiple of the interval. */
 export async function commitAndCheckpoint(
   tablePath: string,
