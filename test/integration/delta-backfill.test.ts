@@ -36,19 +36,15 @@ async function indexes(main: string): Promise<number[]> {
 
 const keys = ['--keys', 'source_url,cert_index']
 
+/** `duckmerge delta backfill --main MAIN --staging STAGING --keys source_url,cert_index …extra` */
+function backfillCli(main: string, staging: string, ...extra: string[]) {
+  return runCli(['delta', 'backfill', '--main', main, '--staging', staging, ...keys, ...extra])
+}
+
 describe('delta backfill acceptance', () => {
   test('AC3.1 inserts the staging rows whose key main lacks (10,11,12 + 13,14,15 = 10..15)', async () => {
     const { main, staging } = await tables([10, 11, 12], [13, 14, 15])
-    const run = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      main,
-      '--staging',
-      staging,
-      ...keys,
-      '--json',
-    ])
+    const run = backfillCli(main, staging, '--json')
     expect(run.code).toBe(0)
     expect(run.json()).toMatchObject({ rowsInserted: 3, rowsSkipped: 0, duplicatesInStaging: 0 })
     expect(await indexes(main)).toEqual([10, 11, 12, 13, 14, 15])
@@ -56,16 +52,7 @@ describe('delta backfill acceptance', () => {
 
   test('AC3.2 skips staging rows whose key is already in main (11,12,13 gives 10..13)', async () => {
     const { main, staging } = await tables([10, 11, 12], [11, 12, 13])
-    const run = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      main,
-      '--staging',
-      staging,
-      ...keys,
-      '--json',
-    ])
+    const run = backfillCli(main, staging, '--json')
     expect(run.code).toBe(0)
     expect(run.json()).toMatchObject({ rowsInserted: 1, rowsSkipped: 2 })
     const rows = await readRows<{ cert_index: string; domain: string }>(main, 'cert_index')
@@ -81,21 +68,10 @@ describe('delta backfill acceptance', () => {
     const { dir, main, staging } = await tables([10, 11, 12], [11, 12, 13, 14])
     const copy = join(dir, 'staging-copy')
     cpSync(staging, copy, { recursive: true })
-    expect(runCli(['delta', 'backfill', '--main', main, '--staging', staging, ...keys]).code).toBe(
-      0,
-    )
+    expect(backfillCli(main, staging).code).toBe(0)
     const once = hashTree(main)
     cpSync(copy, staging, { recursive: true })
-    const again = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      main,
-      '--staging',
-      staging,
-      ...keys,
-      '--json',
-    ])
+    const again = backfillCli(main, staging, '--json')
     expect(again.code).toBe(0)
     expect(again.json()).toMatchObject({ rowsInserted: 0, rowsSkipped: 4 })
     expect(hashTree(main)).toEqual(once)
@@ -104,25 +80,12 @@ describe('delta backfill acceptance', () => {
 
   test('AC3.4 deletes the staging directory after success, or moves it under --archive', async () => {
     const first = await tables([10], [11])
-    expect(
-      runCli(['delta', 'backfill', '--main', first.main, '--staging', first.staging, ...keys]).code,
-    ).toBe(0)
+    expect(backfillCli(first.main, first.staging).code).toBe(0)
     expect(existsSync(first.staging)).toBe(false)
 
     const second = await tables([10], [11])
     const archive = join(second.dir, 'archive')
-    const run = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      second.main,
-      '--staging',
-      second.staging,
-      ...keys,
-      '--archive',
-      archive,
-      '--json',
-    ])
+    const run = backfillCli(second.main, second.staging, '--archive', archive, '--json')
     expect(run.code).toBe(0)
     expect(existsSync(second.staging)).toBe(false)
     expect(existsSync(join(archive, 'staging', '_delta_log'))).toBe(true)
@@ -134,18 +97,7 @@ describe('delta backfill acceptance', () => {
 
   test('AC3.5 exits 0 and reports inserted and skipped rows per batch and in total', async () => {
     const { main, staging } = await tables([10, 11, 12], [11, 12, 13, 14, 15])
-    const run = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      main,
-      '--staging',
-      staging,
-      ...keys,
-      '--batch-rows',
-      '2',
-      '--json',
-    ])
+    const run = backfillCli(main, staging, '--batch-rows', '2', '--json')
     expect(run.code).toBe(0)
     const report = run.json<Record<string, unknown>>()
     expect(report).toMatchObject({
@@ -162,17 +114,7 @@ describe('delta backfill acceptance', () => {
     expect(typeof report.durationMs).toBe('number')
 
     const text = await tables([10], [11, 12, 13])
-    const plain = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      text.main,
-      '--staging',
-      text.staging,
-      ...keys,
-      '--batch-rows',
-      '2',
-    ])
+    const plain = backfillCli(text.main, text.staging, '--batch-rows', '2')
     expect(plain.code).toBe(0)
     expect(plain.stderr).toContain('backfill: batch 1/2: +2 inserted, 0 skipped (version 1)')
     expect(plain.stderr).toContain('backfill: batch 2/2: +1 inserted, 0 skipped (version 2)')
@@ -299,7 +241,7 @@ describe('delta backfill failure paths', () => {
   test('missing staging: nothing to merge, exit 0, main untouched', async () => {
     const { main, staging } = await tables([10], null)
     const before = hashTree(main)
-    const run = runCli(['delta', 'backfill', '--main', main, '--staging', staging, ...keys])
+    const run = backfillCli(main, staging)
     expect(run.code).toBe(0)
     expect(run.stdout).toContain('nothing to merge')
     expect(hashTree(main)).toEqual(before)
@@ -309,16 +251,7 @@ describe('delta backfill failure paths', () => {
     const { main, staging } = await tables([10], null)
     mkdirSync(staging)
     const before = hashTree(main)
-    const run = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      main,
-      '--staging',
-      staging,
-      ...keys,
-      '--json',
-    ])
+    const run = backfillCli(main, staging, '--json')
     expect(run.code).toBe(0)
     expect(run.json()).toMatchObject({ merged: false, rowsInserted: 0 })
     expect(hashTree(main)).toEqual(before)
@@ -340,16 +273,7 @@ describe('delta backfill failure paths', () => {
     const main = join(dir, 'main')
     const staging = join(dir, 'staging')
     await createTable(staging, [certs([1, 2, 2])], { partitionColumns: ['source_url'] })
-    const run = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      main,
-      '--staging',
-      staging,
-      ...keys,
-      '--json',
-    ])
+    const run = backfillCli(main, staging, '--json')
     expect(run.code).toBe(0)
     expect(run.json()).toMatchObject({ created: true, rowsInserted: 2, duplicatesInStaging: 1 })
     const snapshot = await loadSnapshot(main)
@@ -373,16 +297,7 @@ describe('delta backfill failure paths', () => {
     await createTable(main, [side === 'main' ? without : certs([10])])
     await createTable(staging, [side === 'staging' ? without : certs([11])])
     const before = { main: hashTree(main), staging: hashTree(staging) }
-    const run = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      main,
-      '--staging',
-      staging,
-      ...keys,
-      '--json',
-    ])
+    const run = backfillCli(main, staging, '--json')
     expect(run.code).toBe(1)
     expect(run.json()).toMatchObject({
       error: { code: 'KEY_COLUMN_MISSING', details: { column: 'cert_index', side } },
@@ -400,7 +315,7 @@ describe('delta backfill failure paths', () => {
       raw(`select '${URL}' as source_url, 11::integer as cert_index, 1 as extra`),
     ])
     const before = { main: hashTree(main), staging: hashTree(staging) }
-    const run = runCli(['delta', 'backfill', '--main', main, '--staging', staging, ...keys])
+    const run = backfillCli(main, staging)
     expect(run.code).toBe(1)
     expect(run.stderr).toContain('[SCHEMA_MISMATCH]')
     expect(run.stderr).toContain('"cert_index" is integer in staging but long in main')
@@ -432,17 +347,7 @@ describe('delta backfill failure paths', () => {
 
   test('a bad --batch-rows is a usage error (exit 2)', async () => {
     const { main, staging } = await tables([10], [11])
-    const run = runCli([
-      'delta',
-      'backfill',
-      '--main',
-      main,
-      '--staging',
-      staging,
-      ...keys,
-      '--batch-rows',
-      '0',
-    ])
+    const run = backfillCli(main, staging, '--batch-rows', '0')
     expect(run.code).toBe(2)
   })
 })
