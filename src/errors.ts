@@ -23,12 +23,47 @@ export type ErrorCode =
   | 'INTERNAL'
 
 /**
+ * One problem among several, gathered before failing (zod's issue shape, so the service can pass
+ * zod's own issues through): `path` locates it (a column, a clause index, a rule name), `code` is
+ * stable for scripts. A list of them travels as `details.issues`.
+ */
+export interface Issue {
+  readonly path: readonly (string | number)[]
+  readonly code: string
+  readonly message: string
+}
+
+/**
+ * What the caller can change to succeed, kept out of the message (which speaks about the data)
+ * because each front end names options differently. `{field}` placeholders name library option
+ * fields; the library renders them as `field`, the CLI as its flag (`--field`), the HTTP service
+ * as a JSON field. Travels as `details.hint`.
+ *
+ * @example
+ * new DuckmergeError('KEY_COLUMN_MISSING', 'Key column "run_id" is missing in theirs runs.parquet (columns: id, score).',
+ *   { file: 'runs.parquet', column: 'run_id', hint: 'Pass {key} with a column both sides have.' })
+ */
+export function renderHint(hint: string, name: (field: string) => string): string {
+  return hint.replace(/\{(\w+)\}/g, (_, field: string) => name(field))
+}
+
+/** The hint of an error in library words (`key`), or undefined when it has none. */
+export function hintOf(
+  error: unknown,
+  name = (field: string) => `\`${field}\``,
+): string | undefined {
+  if (!(error instanceof DuckmergeError)) return undefined
+  const hint = error.details.hint
+  return typeof hint === 'string' ? renderHint(hint, name) : undefined
+}
+
+/**
  * Thrown for every failure duckmerge can explain.
  *
  * @example
  * throw new DuckmergeError('KEY_COLUMN_MISSING',
- *   'Cannot rebase runs.parquet: key column "run_id" is missing in exp (columns: id, score). ' +
- *   'Pass --key with a column both sides have.', { file: 'runs.parquet', column: 'run_id' })
+ *   'Cannot rebase runs.parquet: key column "run_id" is missing in theirs (columns: id, score).',
+ *   { file: 'runs.parquet', column: 'run_id', hint: 'Pass {key} with a column both sides have.' })
  */
 export class DuckmergeError extends Error {
   override readonly name = 'DuckmergeError'

@@ -33,6 +33,11 @@ export interface Command {
   readonly options: OptionSpecs
   /** Names of positional arguments, for help and count checks; a trailing '...' allows more. */
   readonly positionals?: readonly string[]
+  /**
+   * Library option fields whose flag is not their kebab-case name (e.g. `{ key: 'keys' }`), so an
+   * error's hint ("Pass {key} …") names the flag this command takes.
+   */
+  readonly hintFlags?: Readonly<Record<string, string>>
   run(context: CommandContext): Promise<CommandResult>
 }
 
@@ -92,3 +97,12 @@ export function flag(values: Values, name: string): boolean {
 
 /** Standard `--json` and `--dry-run` flags most commands take. */
 export const jsonOption: OptionSpecs = { json: { type: 'boolean' } }
+
+/** The flag a library option field is passed as on this command: `dedupKey` → `--dedup-key`. */
+export function flagForField(
+  command: Pick<Command, 'hintFlags'> | undefined,
+  field: string,
+): string {
+  const name = command?.hintFlags?.[field] ?? field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+  return `--${name}`
+}

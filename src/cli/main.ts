@@ -3,14 +3,15 @@
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { DuckmergeError, messageOf } from '../errors.js'
-import type { Command, CommandContext } from './command.js'
+import { DuckmergeError, hintOf, messageOf } from '../errors.js'
+import { type Command, type CommandContext, flagForField } from './command.js'
 import { commands } from './commands/index.js'
 import { ExitCode, exitCodeFor } from './exit-codes.js'
 import { progressBar, toJson } from './output.js'
 
 export async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json')
+  let command: Command | undefined
   try {
     const found = findCommand(argv)
     if (!found) {
@@ -19,7 +20,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         ? ExitCode.ok
         : ExitCode.usage
     }
-    const { command, rest } = found
+    command = found.command
+    const { rest } = found
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(commandHelp(command))
       return ExitCode.ok
@@ -32,11 +34,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     const code = exitCodeFor(error)
     const known = error instanceof DuckmergeError
     const label = known ? error.code : 'INTERNAL'
-    process.stderr.write(`duckmerge: error [${label}]: ${oneLine(messageOf(error))}\n`)
+    const hint = hintOf(error, (field) => flagForField(command, field))
+    const message = hint ? `${messageOf(error)} ${hint}` : messageOf(error)
+    process.stderr.write(`duckmerge: error [${label}]: ${oneLine(message)}\n`)
     if (!known && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
     if (json)
       process.stdout.write(
-        `${toJson({ error: { code: label, message: messageOf(error), ...(known ? { details: error.details } : {}) } })}\n`,
+        `${toJson({ error: { code: label, message, ...(known ? { details: error.details } : {}) } })}\n`,
       )
     return code
   }
