@@ -38,6 +38,8 @@ export interface Dialect {
    * when the engine's hash anti-join is as fast (DuckDB: 0.94–1.07x of its INSERT OR IGNORE).
    */
   readonly prefersConflictSkip: boolean
+  /** True when the engine has `anti join` syntax (DuckDB); else NOT EXISTS (engine/absent-key.ts). */
+  readonly antiJoins: boolean
   /** The schema that holds scratch tables for this connection (`temp` in SQLite). */
   readonly scratchSchema: string
   /** The family of a declared column type ('REAL' → real, 'VARCHAR' → text). */

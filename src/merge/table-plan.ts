@@ -8,6 +8,7 @@
  * Keys match with `is not distinct from`, so NULL matches NULL (both engines accept it; SQLite
  * plans it like `=` and uses an index).
  */
+import { absentKeyRows, insertAbsentKeyRows, keyMatch } from '../engine/absent-key.js'
 import type { Connection, TableInfo } from '../engine/dialect.js'
 import { ident, identList, join, qualified, type Sql, sql } from '../engine/sql.js'
 import type { Strategy, TableReport } from './report.js'
@@ -22,14 +23,6 @@ export interface TableJob {
   readonly exp: TableInfo
   readonly key: readonly string[]
   readonly schema: SchemaPlan
-}
-
-/** Rows matched on every key column, NULL equal to NULL. */
-function keyMatch(key: readonly string[], a: string, b: string): Sql {
-  return join(
-    key.map((k) => sql`${ident(a)}.${ident(k)} is not distinct from ${ident(b)}.${ident(k)}`),
-    ' and ',
-  )
 }
 
 const sameColumns = (a: readonly string[], b: readonly string[]) =>
@@ -115,9 +108,10 @@ async function baseKeyLookup(
  * Runs one table's merge or rebase; with `dryRun` only counts what it would do. The schema
  * changes (applySchema) must already have run when not a dry run.
  *
- * SQL (both engines; SQLite probes a key index, DuckDB hash-joins):
- *   merge:  insert into base.t (cols) select cols from exp.t e
+ * SQL (SQLite probes a key index, DuckDB hash-joins; engine/absent-key.ts):
+ *   merge:  insert into base.t (cols) select e.cols from exp.t e
  *             where not exists (select 1 from base.t b where b.k is not distinct from e.k)
+ *           (DuckDB: … from exp.t e anti join base.t b on b.k is not distinct from e.k)
  *           or, when the key is a unique index and the dialect prefersConflictSkip (SQLite):
  *           insert … where e.k is not null on conflict (k) do nothing; then the NULL-key rows
  *           through not exists
@@ -143,13 +137,26 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     let inserted = expRows
     if (base) {
       const lookup = await baseKeyLookup(job, base)
-      const missing = sql`not exists (select 1 from ${lookup.relation} b where ${keyMatch(job.key, 'b', 'e')})`
-      const insert = (where: Sql) =>
-        sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable} e where ${where}`
+      // Exp rows (alias e) whose key the lookup of base's keys (alias b) lacks.
+      const absent = {
+        dialect: connection.dialect,
+        source: expTable,
+        target: lookup.relation,
+        key: job.key,
+        sourceAlias: 'e',
+        targetAlias: 'b',
+      }
+      const insertAbsent = (where?: Sql) =>
+        insertAbsentKeyRows({
+          ...absent,
+          ...(where ? { where } : {}),
+          into: baseTable,
+          columns: schema.columns,
+        })
       if (dryRun)
         inserted = await count(
           connection,
-          sql`select count(*) as n from ${expTable} e where ${missing}`,
+          sql`select count(*) as n from (${absentKeyRows({ ...absent, columns: sql`1 as one` })})`,
         )
       else if (
         connection.dialect.prefersConflictSkip &&
@@ -166,10 +173,10 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
           sql`select count(*) as n from ${expTable} e where ${anyNull}`,
         )
         inserted = await connection.run(
-          sql`${insert(sql`not (${anyNull})`)} on conflict (${identList(job.key)}) do nothing`,
+          sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable} e where not (${anyNull}) on conflict (${identList(job.key)}) do nothing`,
         )
-        if (nullKeys > 0) inserted += await connection.run(insert(sql`(${anyNull}) and ${missing}`))
-      } else inserted = await connection.run(insert(missing))
+        if (nullKeys > 0) inserted += await connection.run(insertAbsent(anyNull))
+      } else inserted = await connection.run(insertAbsent())
       await lookup.drop()
     } else if (!dryRun) {
       await connection.run(

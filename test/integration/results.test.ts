@@ -762,6 +762,26 @@ describe('DuckDB files', () => {
     ])
   })
 
+  test('DATE widens to TIMESTAMP, as in the Parquet data merge (one rule: engine/type-rules.ts)', async () => {
+    const dir = tempDir()
+    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+      'create table t (id integer primary key, d date)',
+      "insert into t values (1, '2024-01-02')",
+    ])
+    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+      'create table t (id integer primary key, d timestamp)',
+      "insert into t values (2, '2024-01-03 04:05:06')",
+    ])
+    expect(await mergeResults({ base, exp })).toMatchObject({ rowsInserted: 1, rowsAfter: 2 })
+    expect(await duckRows(base, 'select id, d::varchar as d from t order by id')).toEqual([
+      { id: 1, d: '2024-01-02 00:00:00' },
+      { id: 2, d: '2024-01-03 04:05:06' },
+    ])
+    expect(
+      await duckRows(base, "select data_type from duckdb_columns() where column_name = 'd'"),
+    ).toEqual([{ data_type: 'TIMESTAMP' }])
+  })
+
   test('incompatible types stop with SCHEMA_MISMATCH naming table, column and both types', async () => {
     const dir = tempDir()
     const base = await makeDuckDb(join(dir, 'base.duckdb'), [
