@@ -26,6 +26,7 @@ export const duckdbDialect: Dialect = {
   probesByIndex: false,
   prefersConflictSkip: false,
   antiJoins: true,
+  replacesByPrimaryKey: true,
   scratchSchema: 'temp',
   typeFamily,
   // The rules every merge shares (engine/type-rules.ts): integers to the wider integer, mixed

@@ -24,6 +24,7 @@ export const sqliteDialect: Dialect = {
   probesByIndex: true,
   prefersConflictSkip: true,
   antiJoins: false,
+  replacesByPrimaryKey: false,
   scratchSchema: 'temp',
   typeFamily: affinity,
   // Dynamic typing: a declared type cannot be altered in place, so the base declaration stays

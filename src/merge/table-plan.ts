@@ -118,6 +118,8 @@ async function baseKeyLookup(
  *   rebase: delete from base.t as b
  *             where exists (select 1 from <exp keys> e where e.k is not distinct from b.k);
  *           insert into base.t (cols) select cols from exp.t
+ *           or, when the key is both sides' primary key and the dialect replacesByPrimaryKey
+ *           (DuckDB): insert or replace into base.t (cols) select cols from exp.t
  */
 export async function runTable(job: TableJob, dryRun: boolean): Promise<TableReport> {
   const { connection, schemas, base, exp, schema } = job
@@ -193,6 +195,16 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     }
   }
 
+  if (base && !dryRun && upsertsByKey(job, base)) {
+    // One statement replaces matched rows and adds the others; the figures follow from the
+    // counts (the primary key holds no duplicate, so each exp row replaces at most one).
+    await connection.run(
+      sql`insert or replace into ${baseTable} (${columns}) select ${columns} from ${expTable}`,
+    )
+    const rowsAfter = await count(connection, sql`select count(*) as n from ${baseTable}`)
+    const replaced = rowsBefore + expRows - rowsAfter
+    return { ...figures, rowsInserted: expRows, rowsReplaced: replaced, rowsSkipped: 0, rowsAfter }
+  }
   let replaced = 0
   if (base) {
     const { predicates, drop } = await baseRowsInExp(job, base)
@@ -214,6 +226,22 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     rowsAfter: rowsBefore - replaced + expRows,
     ...created,
   }
+}
+
+/**
+ * True when a rebase may run as one INSERT OR REPLACE: the engine prefers it, the key is the
+ * primary key of both sides (so exp holds each key once, never NULL), and exp has every base
+ * column (a replaced row keeps no base-only value, as delete + insert would not).
+ */
+function upsertsByKey(job: TableJob, base: TableInfo): boolean {
+  const isPrimary = (t: TableInfo) => sameColumns(t.primaryKey, job.key)
+  const inExp = new Set(job.schema.columns)
+  return (
+    job.connection.dialect.replacesByPrimaryKey &&
+    isPrimary(base) &&
+    isPrimary(job.exp) &&
+    base.columns.every((c) => inExp.has(c.name))
+  )
 }
 
 /**

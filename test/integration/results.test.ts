@@ -719,6 +719,40 @@ describe('DuckDB files', () => {
     expect(again).toMatchObject({ rowsInserted: 0, rowsAfter: 4 })
   })
 
+  test.each([
+    { name: 'same columns (one INSERT OR REPLACE)', extra: '', baseOnly: [] as string[] },
+    {
+      name: 'a base-only column (delete + insert: NULL there)',
+      extra: ', note varchar',
+      baseOnly: ['note'],
+    },
+  ])(
+    'rebase on the primary key, $name: rows and figures as the dry run says',
+    async ({ extra, baseOnly }) => {
+      const dir = tempDir()
+      const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+        `create table runs (track_id varchar, ts varchar, version varchar, score integer${extra}, primary key (track_id, ts))`,
+        `insert into runs values ('r1', 't1', 'v1', 1${extra ? ", 'a'" : ''}), ('r2', 't2', 'v1', 2${extra ? ", 'b'" : ''})`,
+      ])
+      const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+        ...schema,
+        "insert into runs values ('r2', 't2', 'v2', 20), ('r3', 't3', 'v2', 30)",
+      ])
+      const key = ['track_id', 'ts']
+      const dry = await rebaseResults({ base, exp, key, dryRun: true })
+      const report = await rebaseResults({ base, exp, key })
+      const figures = { rowsBefore: 2, rowsReplaced: 1, rowsInserted: 2, rowsAfter: 3 }
+      expect(dry).toMatchObject(figures)
+      expect(report).toMatchObject(figures)
+      const cols = ['track_id', 'score', ...baseOnly].join(', ')
+      expect(await duckRows(base, `select ${cols} from runs order by track_id`)).toEqual([
+        { track_id: 'r1', score: 1, ...(extra ? { note: 'a' } : {}) },
+        { track_id: 'r2', score: 20, ...(extra ? { note: null } : {}) },
+        { track_id: 'r3', score: 30, ...(extra ? { note: null } : {}) },
+      ])
+    },
+  )
+
   test('rebase replaces matching keys, NULL matching NULL, in place', async () => {
     const dir = tempDir()
     const base = await makeDuckDb(join(dir, 'base.duckdb'), [
