@@ -404,6 +404,41 @@ describe('SQLite semantics', () => {
     expect(sqliteRows(base, "select name from sqlite_schema where type = 'index'")).toEqual([])
   })
 
+  test.each([
+    ['SQLite', 'db'],
+    ['DuckDB', 'duckdb'],
+  ])(
+    '%s: column names differing only in case are one column, base spelling kept (issue 14)',
+    async (_, ext) => {
+      const dir = tempDir()
+      const make = (name: string, statements: string[]) =>
+        ext === 'db'
+          ? Promise.resolve(makeSqlite(join(dir, name), statements))
+          : makeDuckDb(join(dir, name), statements)
+      const base = await make(`base.${ext}`, [
+        'create table t (id integer primary key, Acc double)',
+        'insert into t values (1, 0.5)',
+      ])
+      const exp = await make(`exp.${ext}`, [
+        'create table t (ID integer primary key, acc double, Lr double)',
+        'insert into t values (1, 0.9, 0.1), (2, 0.7, 0.2)',
+      ])
+      expect(await mergeResults({ base, exp })).toMatchObject({
+        rowsInserted: 1,
+        rowsSkipped: 1,
+        columnsAdded: ['Lr'],
+      })
+      const query = 'select * from t order by 1'
+      const rows = ext === 'db' ? sqliteRows(base, query) : await duckRows(base, query)
+      expect(rows).toEqual([
+        { id: 1, Acc: 0.5, Lr: null },
+        { id: 2, Acc: 0.7, Lr: 0.2 },
+      ])
+      const rebased = await rebaseResults({ base, exp, key: ['ID'] })
+      expect(rebased).toMatchObject({ rowsReplaced: 2, rowsAfter: 2 })
+    },
+  )
+
   test('columns match by name, never by position', async () => {
     const dir = tempDir()
     const base = makeSqlite(join(dir, 'base.db'), [
@@ -454,7 +489,7 @@ describe('SQLite semantics', () => {
     const error = await mergeResults({ base, exp }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
     expect((error as Error).message).toMatchInlineSnapshot(
-      `"Column "note" of table "default" is REAL in base ${base} but TEXT in exp ${exp}: exp holds 1 text value(s) that SQLite would convert to numbers. Convert the column on one side, or leave the table out with --table."`,
+      `"Column "note" of table "default" is REAL in base ${base} but TEXT in exp ${exp}: exp holds 1 text value(s) that SQLite would convert to numbers."`,
     )
     expect(hashTree(dir)).toEqual(before)
   })
@@ -549,7 +584,8 @@ describe('SQLite semantics', () => {
     const stale = makeSqlite(join(dir, 'stale.db'), ['create table t (id int primary key)'])
     writeFileSync(`${stale}-journal`, 'x')
     const before = hashTree(dir)
-    for (const output of [folder, stale]) {
+    // Issue 14: a path under a plain file was an internal error (ENOTDIR from the engine).
+    for (const output of [folder, stale, join(base, 'out.db')]) {
       const error = await mergeResults({ base, exp, output }).catch((e: unknown) => e)
       expect(isDuckmergeError(error, 'OUTPUT_UNWRITABLE')).toBe(true)
       expect((error as Error).message).toContain(output)
