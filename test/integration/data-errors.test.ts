@@ -12,6 +12,8 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { withDuckDb } from '../../src/engine/duckdb.js'
+import { literal, sql } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
@@ -318,4 +320,45 @@ describe('duckmerge data: bad input fails cleanly', () => {
     expect(r.code).toBe(1)
     expect(r.json()).toMatchObject({ error: { code: 'INPUT_NOT_FOUND' } })
   })
+})
+
+/**
+ * DuckDB never writes two column names equal but for case (it renames the second `ID_1`), but
+ * other writers do. Renames `ID_1` to `ID` in the footer of a DuckDB-written file: a compact
+ * Thrift string is a varint length then bytes, so `\x04ID_1` becomes `\x02ID` and the footer
+ * length shrinks to match.
+ */
+function renameInFooter(path: string): void {
+  const buf = readFileSync(path)
+  const length = buf.readUInt32LE(buf.length - 8)
+  const start = buf.length - 8 - length
+  const from = Buffer.from([4, ...Buffer.from('ID_1')])
+  const to = Buffer.from([2, ...Buffer.from('ID')])
+  const footer = buf.subarray(start, buf.length - 8)
+  const parts: Buffer[] = []
+  let at = 0
+  for (let i = footer.indexOf(from); i >= 0; i = footer.indexOf(from, at)) {
+    parts.push(footer.subarray(at, i), to)
+    at = i + from.length
+  }
+  parts.push(footer.subarray(at))
+  const patched = Buffer.concat(parts)
+  const size = Buffer.alloc(4)
+  size.writeUInt32LE(patched.length)
+  writeFileSync(path, Buffer.concat([buf.subarray(0, start), patched, size, Buffer.from('PAR1')]))
+}
+
+test('an input holding both Id and ID is refused naming both (issue 14; was read as ID_1)', async () => {
+  const c = await setup()
+  const twins = join(c.dir, 'twins.parquet')
+  await withDuckDb({}, (db) =>
+    db.run(sql`copy (select 1::int as "Id", 2::int as "ID") to ${literal(twins)} (format parquet)`),
+  )
+  renameInFooter(twins)
+  const line = expectFailure(
+    c,
+    ['merge', '--base', c.base, '--exp', twins, '--output', c.output],
+    'SCHEMA_MISMATCH',
+  )
+  expect(line).toContain(`exp file ${twins} has columns "Id" and "ID", which differ only in case`)
 })

@@ -4,7 +4,7 @@
  */
 
 import type { DuckDb } from '../../engine/duckdb.js'
-import { type Sql, sql } from '../../engine/sql.js'
+import { join, type Sql, sql } from '../../engine/sql.js'
 import { castsLosslessly } from '../../engine/type-rules.js'
 import { DuckmergeError, messageOf } from '../../errors.js'
 import { type ParquetSource, readParquetSql } from './source.js'
@@ -34,10 +34,46 @@ export interface UnionSchema {
  * await describeParquet(db, base) // [{ name: 'id', type: 'BIGINT' }, { name: 'year', type: 'BIGINT' }]
  */
 export async function describeParquet(db: DuckDb, source: ParquetSource): Promise<Column[]> {
+  let columns: Column[]
   try {
-    return await describe(db, sql`select * from ${readParquetSql(source)}`)
+    columns = await describe(db, sql`select * from ${readParquetSql(source)}`)
   } catch (error) {
     throw await unreadable(db, source, error)
+  }
+  await assertNoCaseTwins(db, source, columns)
+  return columns
+}
+
+/**
+ * DuckDB reads a file holding both `Id` and `ID` as `Id` and `ID_1`: column names are
+ * case-insensitive, so the second is renamed without a word and would merge as another column.
+ * Only when a name looks renamed so are the files' own names read (footers only), and a file
+ * holding two names equal but for case is refused naming both (issue 14).
+ */
+async function assertNoCaseTwins(
+  db: DuckDb,
+  source: ParquetSource,
+  columns: readonly Column[],
+): Promise<void> {
+  const names = new Set(columns.map((c) => c.name.toLowerCase()))
+  const renamed = columns.some((c) => {
+    const m = /^(.*)_\d+$/.exec(c.name)
+    return m?.[1] !== undefined && names.has(m[1].toLowerCase())
+  })
+  if (!renamed) return
+  const rows = await db.all<{ file_name: string; name: string }>(
+    sql`select file_name, name from parquet_schema([${join(source.files.map((f) => sql`${f}`))}]) where num_children is null`,
+  )
+  const seen = new Map<string, string>()
+  for (const { file_name: file, name } of rows) {
+    const twin = seen.get(`${file}\0${name.toLowerCase()}`)
+    if (twin !== undefined && twin !== name)
+      throw new DuckmergeError(
+        'SCHEMA_MISMATCH',
+        `${source.side} file ${file} has columns "${twin}" and "${name}", which differ only in case; DuckDB, SQLite and Delta treat them as one column.`,
+        { side: source.side, path: file, columns: [twin, name], hint: 'Rename one of them.' },
+      )
+    seen.set(`${file}\0${name.toLowerCase()}`, name)
   }
 }
 
