@@ -3,6 +3,7 @@ import { isDuckmergeError } from '../errors.js'
 import { declaredType } from './dialect.js'
 import { duckdbDialect } from './duckdb-dialect.js'
 import { sqliteDialect } from './sqlite-dialect.js'
+import { widenType } from './type-rules.js'
 
 describe('sqlite affinity (datatype3.html 3.1, rules in order)', () => {
   test.each([
@@ -26,34 +27,8 @@ describe('sqlite affinity (datatype3.html 3.1, rules in order)', () => {
   })
 })
 
-describe('duckdb widening', () => {
-  test.each([
-    ['INTEGER', 'INTEGER', 'INTEGER'],
-    ['INTEGER', 'BIGINT', 'BIGINT'],
-    ['BIGINT', 'SMALLINT', 'BIGINT'],
-    ['INTEGER', 'UINTEGER', 'BIGINT'],
-    ['UTINYINT', 'TINYINT', 'SMALLINT'],
-    ['UBIGINT', 'BIGINT', 'HUGEINT'],
-    ['INTEGER', 'DOUBLE', 'DOUBLE'],
-    ['DOUBLE', 'BIGINT', 'DOUBLE'],
-    ['FLOAT', 'FLOAT', 'FLOAT'],
-    ['FLOAT', 'INTEGER', 'DOUBLE'],
-    ['VARCHAR', 'VARCHAR', 'VARCHAR'],
-    // The rule every merge shares (type-rules.ts), as the Parquet merge always allowed.
-    ['DATE', 'TIMESTAMP', 'TIMESTAMP'],
-    ['DECIMAL(18,3)', 'DOUBLE', 'DOUBLE'],
-  ])('%s + %s → %s', (base, exp, to) => {
-    expect(duckdbDialect.widen(base, exp)).toBe(to)
-  })
-
-  test.each([
-    ['VARCHAR', 'INTEGER'],
-    ['DOUBLE', 'VARCHAR'],
-    ['UHUGEINT', 'HUGEINT'],
-    ['DATE', 'VARCHAR'],
-  ])('%s + %s clash', (base, exp) => {
-    expect(duckdbDialect.widen(base, exp)).toBeUndefined()
-  })
+test('DuckDB widens by the rules every merge shares (cases in type-rules.test.ts)', () => {
+  expect(duckdbDialect.widen).toBe(widenType)
 })
 
 describe('declaredType', () => {

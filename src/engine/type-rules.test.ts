@@ -54,12 +54,17 @@ describe('widenType', () => {
     ['DATE', 'TIMESTAMP', 'TIMESTAMP'],
     ['TIMESTAMP', 'DATE', 'TIMESTAMP'],
     ['integer', 'INTEGER', 'integer'],
+    ['INTEGER', 'DOUBLE', 'DOUBLE'],
+    ['DOUBLE', 'BIGINT', 'DOUBLE'],
+    ['FLOAT', 'FLOAT', 'FLOAT'],
+    ['VARCHAR', 'VARCHAR', 'VARCHAR'],
   ])('%s + %s → %s', (ours, theirs, to) => {
     expect(widenType(ours, theirs)).toBe(to)
   })
 
   test.each([
     ['VARCHAR', 'INTEGER'],
+    ['DOUBLE', 'VARCHAR'],
     ['UHUGEINT', 'HUGEINT'],
     ['TIMESTAMP', 'TIMESTAMP WITH TIME ZONE'],
     ['DATE', 'INTEGER'],
