@@ -1,7 +1,7 @@
 /** CLI commands: duckmerge delta merge / backfill. */
 
-import { type BackfillReport, backfill } from '../../formats/delta/backfill.js'
-import { type MergeResult, merge } from '../../formats/delta/merge.js'
+import { type BackfillReport, backfill } from '../../formats/delta/operations/backfill/backfill.js'
+import { type MergeResult, merge } from '../../formats/delta/operations/merge/merge.js'
 import {
   type Command,
   flag,

@@ -7,10 +7,10 @@
  *   source ▷ target        ──► inserts (new files only)
  *   touched files ⟕ source, clause applied, deletes dropped ──► rewritten files (copy-on-write)
  */
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { type Assignments, clausesOf, type Expression, type MergeClause } from './merge-clauses.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { type Assignments, clausesOf, type Expression, type MergeClause } from './clauses.js'
 
-/** Columns merge-plan adds to its intermediate rows; prefixed so no user column collides. */
+/** Columns queries.ts adds to its intermediate rows; prefixed so no user column collides. */
 export const FILE = '__dm_file'
 export const ROW = '__dm_row'
 export const CLAUSE = '__dm_clause'

@@ -1,7 +1,7 @@
 /** The clauses of a Delta MERGE (Spark's WHEN [NOT] MATCHED [BY SOURCE] … THEN …) and their checks. */
 
-import type { Sql } from '../../engine/sql.js'
-import { DuckmergeError } from '../../errors.js'
+import type { Sql } from '../../../../engine/sql.js'
+import { DuckmergeError } from '../../../../errors.js'
 
 /**
  * A SQL expression over the source and target aliases, e.g. `"source.score * 2"`, passed to

@@ -1,9 +1,9 @@
 /** The target rows a MERGE changes, found in DuckDB, and Spark's check on ambiguous matches. */
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { DuckmergeError } from '../../errors.js'
-import { clausesOf, describeKind } from './merge-clauses.js'
-import { bySourceChangesSql, type MergePlanInput, matchedPairsSql } from './merge-plan.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { DuckmergeError } from '../../../../errors.js'
+import { clausesOf, describeKind } from './clauses.js'
+import { bySourceChangesSql, type MergePlanInput, matchedPairsSql } from './queries.js'
 
 export interface Changes {
   readonly touchedFiles: readonly string[]

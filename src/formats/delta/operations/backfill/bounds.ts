@@ -1,10 +1,10 @@
 /** Main's key range from its file statistics: staging keys outside it go to the writer without probing main. */
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import type { AddFile } from './actions.js'
-import { columnMappingMode, physicalName } from './column-mapping.js'
-import { deltaToDuckDbType } from './schema.js'
-import type { Snapshot } from './snapshot-types.js'
-import { parseStats } from './stats.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import type { AddFile } from '../../actions.js'
+import { columnMappingMode, physicalName } from '../../column-mapping.js'
+import { deltaToDuckDbType } from '../../schema.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { parseStats } from '../../stats.js'
 
 /** Spark cuts string statistics to 32 characters; a max that long may be a cut, not a bound. */
 const STRING_PREFIX_LENGTH = 32

@@ -1,8 +1,8 @@
-/** merge-plan's SQL run by DuckDB over plain tables standing in for the Delta source and target. */
+/** queries.ts's SQL run by DuckDB over plain tables standing in for the Delta source and target. */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
-import { DuckDb } from '../../engine/duckdb.js'
-import { ident, raw, sql } from '../../engine/sql.js'
-import type { MergeClause } from './merge-clauses.js'
+import { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, raw, sql } from '../../../../engine/sql.js'
+import type { MergeClause } from './clauses.js'
 import {
   bySourceChangesSql,
   insertsSql,
@@ -10,7 +10,7 @@ import {
   type MergePlanInput,
   matchedPairsSql,
   rewriteSql,
-} from './merge-plan.js'
+} from './queries.js'
 
 let db: DuckDb
 beforeEach(async () => {

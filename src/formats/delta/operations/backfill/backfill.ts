@@ -1,13 +1,13 @@
 /** Staging backfill: inserts the staging rows whose key main lacks, batch by batch, idempotently (one txn per batch). */
 import { resolve } from 'node:path'
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, identList, raw, sql } from '../../engine/sql.js'
-import { DuckmergeError } from '../../errors.js'
-import type { ProgressCallback } from '../../progress.js'
-import type { AddFile } from './actions.js'
-import { keyBounds, outsideSql } from './backfill-bounds.js'
-import { stagingFacts } from './backfill-facts.js'
-import { type BackfillPlan, type BatchPlan, planBackfill } from './backfill-plan.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, identList, raw, sql } from '../../../../engine/sql.js'
+import { DuckmergeError } from '../../../../errors.js'
+import type { ProgressCallback } from '../../../../progress.js'
+import type { AddFile } from '../../actions.js'
+import { keyBounds, outsideSql } from './bounds.js'
+import { stagingFacts } from './facts.js'
+import { type BackfillPlan, type BatchPlan, planBackfill } from './plan.js'
 import {
   assertSeparate,
   backfillAppId,
@@ -16,22 +16,22 @@ import {
   createMain,
   hasData,
   retireStaging,
-} from './backfill-staging.js'
-import { assertConstraints } from './merge-checks.js'
-import { mergeOperationParameters } from './merge-metrics.js'
-import { type SessionOptions, withMergeSession } from './merge-session.js'
-import { isDeltaTable, resolveSource } from './merge-source.js'
+} from './staging.js'
+import { assertConstraints } from '../merge/checks.js'
+import { mergeOperationParameters } from '../merge/metrics.js'
+import { type SessionOptions, withMergeSession } from '../merge/session.js'
+import { isDeltaTable, resolveSource } from '../merge/source.js'
 import {
   checkpointIntervalOf,
   commitAndCheckpoint,
   openForWrite,
   statsOptionsOf,
-} from './operations/write-context.js'
-import { registerSnapshot } from './scan.js'
-import type { Snapshot } from './snapshot-types.js'
-import { pruneFiles } from './stats.js'
-import { txnAction } from './txn.js'
-import { numRecordsOf, writeDataFiles } from './write-files.js'
+} from '../write-context.js'
+import { registerSnapshot } from '../../scan.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { pruneFiles } from '../../stats.js'
+import { txnAction } from '../../txn.js'
+import { numRecordsOf, writeDataFiles } from '../../write-files.js'
 
 export const DEFAULT_BATCH_ROWS = 1_000_000
 
@@ -238,9 +238,9 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
 }
 
 /**
- * Plans the batches against main's key columns: staging's key facts (backfill-facts.ts) prune
+ * Plans the batches against main's key columns: staging's key facts (facts.ts) prune
  * main's files and tell whether the duplicate tie-break is needed; main's own key range
- * (backfill-bounds.ts) lets staging keys outside it skip the anti-join.
+ * (bounds.ts) lets staging keys outside it skip the anti-join.
  */
 async function planAgainstMain(
   db: DuckDb,

@@ -10,42 +10,42 @@
  */
 import { promises as fs } from 'node:fs'
 import { resolve } from 'node:path'
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { DuckmergeError, messageOf } from '../../errors.js'
-import type { ProgressCallback } from '../../progress.js'
-import type { Action, AddFile } from './actions.js'
-import { findChanges } from './merge-changes.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { DuckmergeError, messageOf } from '../../../../errors.js'
+import type { ProgressCallback } from '../../../../progress.js'
+import type { Action, AddFile } from '../../actions.js'
+import { findChanges } from './changes.js'
 import {
   assertConstraints,
   checkKeys,
   checkStarClauses,
   evolveSchema,
   keysCompareExactly,
-} from './merge-checks.js'
+} from './checks.js'
 import {
   type Assignments,
   clausesOf,
   type Expression,
   type MergeClause,
   validateClauses,
-} from './merge-clauses.js'
+} from './clauses.js'
 import {
   expressionText,
   type MergeMetrics,
   mergeMetrics,
   mergeOperationParameters,
   operationMetrics,
-} from './merge-metrics.js'
+} from './metrics.js'
 import {
   expressionSql,
   insertsSql,
   keyCondition,
   type MergePlanInput,
   rewriteSql,
-} from './merge-plan.js'
-import { candidateFiles, sourceFacts } from './merge-prune.js'
-import { type SessionOptions, withMergeSession } from './merge-session.js'
-import { type MergeSource, resolveSource } from './merge-source.js'
+} from './queries.js'
+import { candidateFiles, sourceFacts } from './prune.js'
+import { type SessionOptions, withMergeSession } from './session.js'
+import { type MergeSource, resolveSource } from './source.js'
 import {
   assertNotAppendOnly,
   checkpointIntervalOf,
@@ -53,11 +53,11 @@ import {
   openForWrite,
   removeOf,
   statsOptionsOf,
-} from './operations/write-context.js'
-import { dataFilePath } from './partition-values.js'
-import { registerSnapshot } from './scan.js'
-import { deltaToDuckDbType, schemaToJson } from './schema.js'
-import { numRecordsOf, writeDataFiles } from './write-files.js'
+} from '../write-context.js'
+import { dataFilePath } from '../../partition-values.js'
+import { registerSnapshot } from '../../scan.js'
+import { deltaToDuckDbType, schemaToJson } from '../../schema.js'
+import { numRecordsOf, writeDataFiles } from '../../write-files.js'
 
 export interface MergeOptions extends SessionOptions {
   /**

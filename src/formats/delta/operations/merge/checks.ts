@@ -1,12 +1,12 @@
 /** What a MERGE checks before reading any data: the schema after mergeSchema, key columns, star clauses. */
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, join, type Sql, sql } from '../../engine/sql.js'
-import { DuckmergeError } from '../../errors.js'
-import type { MergeClause } from './merge-clauses.js'
-import type { ResolvedSource } from './merge-source.js'
-import { checkInvariants } from './operations/write-context.js'
-import { deltaToDuckDbType, duckDbToDeltaType, type StructType } from './schema.js'
-import type { Snapshot } from './snapshot-types.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, join, type Sql, sql } from '../../../../engine/sql.js'
+import { DuckmergeError } from '../../../../errors.js'
+import type { MergeClause } from './clauses.js'
+import type { ResolvedSource } from './source.js'
+import { checkInvariants } from '../write-context.js'
+import { deltaToDuckDbType, duckDbToDeltaType, type StructType } from '../../schema.js'
+import type { Snapshot } from '../../snapshot-types.js'
 
 /** The table schema after mergeSchema: source columns the table lacks are appended (nullable). */
 export function evolveSchema(

@@ -2,9 +2,9 @@
  * The plan of a staging backfill, computed in DuckDB before any write: duplicate staging keys
  * resolved, deterministic batches, and per batch the query of rows main lacks.
  */
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, identList, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { keyCondition } from './merge-plan.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, identList, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { keyCondition } from '../merge/queries.js'
 
 const BATCH = '__bf_batch'
 
@@ -21,7 +21,7 @@ export interface PlanInput {
   readonly main: Sql | undefined
   /**
    * A predicate over alias `s`, never NULL, true when main cannot hold the row's key (it lies
-   * outside main's key range, from backfill-bounds.ts): such rows skip the anti-join.
+   * outside main's key range, from bounds.ts): such rows skip the anti-join.
    */
   readonly outsideMain?: Sql
   readonly keys: readonly string[]

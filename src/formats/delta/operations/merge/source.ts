@@ -1,14 +1,14 @@
 /** The source of a MERGE or backfill (a Delta table, Parquet files, a DuckDB query, or rows) as a DuckDB relation. */
 import { existsSync, promises as fs } from 'node:fs'
 import { join as joinPath, resolve } from 'node:path'
-import type { DuckDb } from '../../engine/duckdb.js'
-import { assertExists } from '../../engine/files.js'
-import { ident, join, literal, raw, Sql, type SqlValue, sql } from '../../engine/sql.js'
-import { DuckmergeError, messageOf } from '../../errors.js'
-import { logDir } from './log-store.js'
-import { scanSql } from './scan.js'
-import { loadSnapshot } from './snapshot.js'
-import type { Snapshot } from './snapshot-types.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { assertExists } from '../../../../engine/files.js'
+import { ident, join, literal, raw, Sql, type SqlValue, sql } from '../../../../engine/sql.js'
+import { DuckmergeError, messageOf } from '../../../../errors.js'
+import { logDir } from '../../log-store.js'
+import { scanSql } from '../../scan.js'
+import { loadSnapshot } from '../../snapshot.js'
+import type { Snapshot } from '../../snapshot-types.js'
 
 /**
  * Where the rows to merge come from:

@@ -1,6 +1,6 @@
 /** What a MERGE did, in Spark's names: returned to the caller and written into commitInfo. */
-import type { Sql, SqlValue } from '../../engine/sql.js'
-import { clausesOf, type Expression, type MergeClause } from './merge-clauses.js'
+import type { Sql, SqlValue } from '../../../../engine/sql.js'
+import { clausesOf, type Expression, type MergeClause } from './clauses.js'
 
 /**
  * Spark's MERGE operationMetrics (MergeIntoCommandBase), as numbers. Row counts:

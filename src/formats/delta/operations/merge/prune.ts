@@ -1,10 +1,10 @@
 /** Which target files a keyed MERGE must read: pruned by the source keys' range and partition values. */
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import type { AddFile } from './actions.js'
-import { deltaToDuckDbType } from './schema.js'
-import type { Snapshot } from './snapshot-types.js'
-import { type PrunePredicate, pruneFiles } from './stats.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import type { AddFile } from '../../actions.js'
+import { deltaToDuckDbType } from '../../schema.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { type PrunePredicate, pruneFiles } from '../../stats.js'
 
 /** Partition keys with at most this many distinct source values are pruned by value, not range. */
 const MAX_IN_VALUES = 1000
