@@ -5,6 +5,21 @@ import { ident, identList, raw, sql } from '../../../../engine/sql.js'
 import { DuckmergeError } from '../../../../errors.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import type { AddFile } from '../../actions.js'
+import { registerSnapshot } from '../../scan.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { pruneFiles } from '../../stats.js'
+import { txnAction } from '../../txn.js'
+import { numRecordsOf, writeDataFiles } from '../../write-files.js'
+import { assertConstraints } from '../merge/checks.js'
+import { mergeOperationParameters } from '../merge/metrics.js'
+import { type SessionOptions, withMergeSession } from '../merge/session.js'
+import { isDeltaTable, resolveSource } from '../merge/source.js'
+import {
+  checkpointIntervalOf,
+  commitAndCheckpoint,
+  openForWrite,
+  statsOptionsOf,
+} from '../write-context.js'
 import { keyBounds, outsideSql } from './bounds.js'
 import { stagingFacts } from './facts.js'
 import { type BackfillPlan, type BatchPlan, planBackfill } from './plan.js'
@@ -17,21 +32,6 @@ import {
   hasData,
   retireStaging,
 } from './staging.js'
-import { assertConstraints } from '../merge/checks.js'
-import { mergeOperationParameters } from '../merge/metrics.js'
-import { type SessionOptions, withMergeSession } from '../merge/session.js'
-import { isDeltaTable, resolveSource } from '../merge/source.js'
-import {
-  checkpointIntervalOf,
-  commitAndCheckpoint,
-  openForWrite,
-  statsOptionsOf,
-} from '../write-context.js'
-import { registerSnapshot } from '../../scan.js'
-import type { Snapshot } from '../../snapshot-types.js'
-import { pruneFiles } from '../../stats.js'
-import { txnAction } from '../../txn.js'
-import { numRecordsOf, writeDataFiles } from '../../write-files.js'
 
 export const DEFAULT_BATCH_ROWS = 1_000_000
 

@@ -4,10 +4,10 @@ import { describe, expect, test } from 'vitest'
 import { tempDir } from '../../../../../test/support/temp.js'
 import { withDuckDb } from '../../../../engine/duckdb.js'
 import { raw } from '../../../../engine/sql.js'
-import { stagingFacts } from './facts.js'
 import { appendTable, createTable } from '../../index.js'
 import { registerSnapshot } from '../../scan.js'
 import { loadSnapshot } from '../../snapshot.js'
+import { stagingFacts } from './facts.js'
 
 const rows = (values: readonly string[]) =>
   `select * from (values ${values.join(', ')}) as t(source_url, cert_index)`

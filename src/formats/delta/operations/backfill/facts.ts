@@ -1,11 +1,11 @@
 /** What backfill planning needs to know about staging's keys: which main files to read, and whether keys may repeat. */
 import type { DuckDb } from '../../../../engine/duckdb.js'
 import { ident, identList, join, raw, type Sql, sql } from '../../../../engine/sql.js'
-import { keyBounds } from './bounds.js'
 import { columnMappingMode, physicalName } from '../../column-mapping.js'
 import { deltaToDuckDbType } from '../../schema.js'
 import type { Snapshot } from '../../snapshot-types.js'
 import { type PrunePredicate, parseStats } from '../../stats.js'
+import { keyBounds } from './bounds.js'
 
 /** Widest key range proved unique with a bitmap: 2^27 bits, a 16 MiB bitstring. */
 const MAX_BITMAP_RANGE = 2 ** 27

@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
 import { basename, join, relative, resolve, sep } from 'node:path'
 import { DuckmergeError, messageOf } from '../../../../errors.js'
-import { isDeltaTable, type ResolvedSource } from '../merge/source.js'
-import { createTable } from '../create.js'
 import { duckDbToDeltaType, type StructType, typeToString } from '../../schema.js'
 import type { Snapshot } from '../../snapshot-types.js'
+import { createTable } from '../create.js'
+import { isDeltaTable, type ResolvedSource } from '../merge/source.js'
 
 /** Creates main empty, with staging's schema and (for a Delta staging) its partitioning. */
 export async function createMain(main: string, source: ResolvedSource): Promise<void> {

@@ -2,11 +2,11 @@
 import type { DuckDb } from '../../../../engine/duckdb.js'
 import { ident, join, type Sql, sql } from '../../../../engine/sql.js'
 import { DuckmergeError } from '../../../../errors.js'
-import type { MergeClause } from './clauses.js'
-import type { ResolvedSource } from './source.js'
-import { checkInvariants } from '../write-context.js'
 import { deltaToDuckDbType, duckDbToDeltaType, type StructType } from '../../schema.js'
 import type { Snapshot } from '../../snapshot-types.js'
+import { checkInvariants } from '../write-context.js'
+import type { MergeClause } from './clauses.js'
+import type { ResolvedSource } from './source.js'
 
 /** The table schema after mergeSchema: source columns the table lacks are appended (nullable). */
 export function evolveSchema(

@@ -14,6 +14,18 @@ import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
 import { DuckmergeError, messageOf } from '../../../../errors.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import type { Action, AddFile } from '../../actions.js'
+import { dataFilePath } from '../../partition-values.js'
+import { registerSnapshot } from '../../scan.js'
+import { deltaToDuckDbType, schemaToJson } from '../../schema.js'
+import { numRecordsOf, writeDataFiles } from '../../write-files.js'
+import {
+  assertNotAppendOnly,
+  checkpointIntervalOf,
+  commitAndCheckpoint,
+  openForWrite,
+  removeOf,
+  statsOptionsOf,
+} from '../write-context.js'
 import { findChanges } from './changes.js'
 import {
   assertConstraints,
@@ -36,6 +48,7 @@ import {
   mergeOperationParameters,
   operationMetrics,
 } from './metrics.js'
+import { candidateFiles, sourceFacts } from './prune.js'
 import {
   expressionSql,
   insertsSql,
@@ -43,21 +56,8 @@ import {
   type MergePlanInput,
   rewriteSql,
 } from './queries.js'
-import { candidateFiles, sourceFacts } from './prune.js'
 import { type SessionOptions, withMergeSession } from './session.js'
 import { type MergeSource, resolveSource } from './source.js'
-import {
-  assertNotAppendOnly,
-  checkpointIntervalOf,
-  commitAndCheckpoint,
-  openForWrite,
-  removeOf,
-  statsOptionsOf,
-} from '../write-context.js'
-import { dataFilePath } from '../../partition-values.js'
-import { registerSnapshot } from '../../scan.js'
-import { deltaToDuckDbType, schemaToJson } from '../../schema.js'
-import { numRecordsOf, writeDataFiles } from '../../write-files.js'
 
 export interface MergeOptions extends SessionOptions {
   /**
