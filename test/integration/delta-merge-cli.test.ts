@@ -120,6 +120,20 @@ describe('delta merge CLI', () => {
       ]).code,
     ).toBe(2)
     expect(runCli(['delta', 'merge', table, '--source', source]).code).toBe(2)
+    // Once a clause flag is given the others do nothing: ignoring the one given leaves no clause.
+    expect(
+      runCli([
+        'delta',
+        'merge',
+        table,
+        '--source',
+        source,
+        '--on',
+        'id',
+        '--when-matched',
+        'ignore',
+      ]).code,
+    ).toBe(2)
     expect(
       runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--memory-limit', 'lots'])
         .code,
@@ -144,8 +158,8 @@ describe('delta merge CLI', () => {
       source,
       '--on',
       'nope',
-      '--when-not-matched',
-      'ignore',
+      '--when-matched',
+      'update-all',
     ])
     expect(badKey.code).toBe(1)
     expect(badKey.stderr).toContain('[KEY_COLUMN_MISSING]')

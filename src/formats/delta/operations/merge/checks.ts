@@ -1,22 +1,33 @@
 /** What a MERGE checks before reading any data: the schema after mergeSchema, key columns, star clauses. */
 import type { DuckDb } from '../../../../engine/duckdb.js'
 import { ident, join, type Sql, sql } from '../../../../engine/sql.js'
-import { DuckmergeError } from '../../../../errors.js'
-import { deltaToDuckDbType, duckDbToDeltaType, type StructType } from '../../schema.js'
+import { DuckmergeError, type Issue } from '../../../../errors.js'
+import {
+  type DataType,
+  deltaToDuckDbType,
+  duckDbToDeltaType,
+  type StructType,
+  typeToString,
+} from '../../schema.js'
 import type { Snapshot } from '../../snapshot-types.js'
 import { checkInvariants } from '../write-context.js'
 import type { MergeClause } from './clauses.js'
 import type { ResolvedSource } from './source.js'
 
-/** The table schema after mergeSchema: source columns the table lacks are appended (nullable). */
+/**
+ * The table schema after mergeSchema: source columns the table lacks are appended (nullable).
+ * Names match case-insensitively, keeping the table's spelling (Delta, Spark and DuckDB resolve
+ * column names so): a source `ACC` is the table's `Acc`, never a second column.
+ */
 export function evolveSchema(
+  table: string,
   snapshot: Snapshot,
   source: ResolvedSource,
   mergeSchema: boolean,
 ): { schema: StructType; columnsAdded: string[] } {
   if (!mergeSchema) return { schema: snapshot.schema, columnsAdded: [] }
-  const known = new Set(snapshot.schema.fields.map((f) => f.name))
-  const added = source.columns.filter((c) => !known.has(c.name))
+  const known = new Set(snapshot.schema.fields.map((f) => f.name.toLowerCase()))
+  const added = source.columns.filter((c) => !known.has(c.name.toLowerCase()))
   return {
     schema: {
       type: 'struct',
@@ -24,7 +35,7 @@ export function evolveSchema(
         ...snapshot.schema.fields,
         ...added.map((c) => ({
           name: c.name,
-          type: duckDbToDeltaType(c.type),
+          type: deltaTypeOf(table, source, c),
           nullable: true,
           metadata: {},
         })),
@@ -32,6 +43,12 @@ export function evolveSchema(
     },
     columnsAdded: added.map((c) => c.name),
   }
+}
+
+/** The source's column names in the table's spelling where the table has the column. */
+export function sourceColumnsAs(schema: StructType, source: ResolvedSource): string[] {
+  const spelling = new Map(schema.fields.map((f) => [f.name.toLowerCase(), f.name]))
+  return source.columns.map((c) => spelling.get(c.name.toLowerCase()) ?? c.name)
 }
 
 export function checkKeys(
@@ -102,7 +119,9 @@ export function keysCompareExactly(
 /**
  * UPDATE SET * and INSERT * take every table column from the source, so without mergeSchema a
  * table column the source lacks is an error, as in Spark. With mergeSchema an update keeps it
- * and an insert leaves it NULL.
+ * and an insert leaves it NULL. A column they take must hold the table's kind of value (a
+ * number for a number, text for text, …; widths may differ): otherwise SCHEMA_MISMATCH names
+ * the column and both types.
  */
 export function checkStarClauses(
   table: string,
@@ -111,21 +130,75 @@ export function checkStarClauses(
   clauses: readonly MergeClause[],
   mergeSchema: boolean,
 ): void {
-  if (mergeSchema) return
   const hasStar = clauses.some(
     (c) =>
       (c.kind === 'matched' && c.action === 'update' && c.set === 'all') ||
       (c.kind === 'notMatched' && c.values === 'all'),
   )
   if (!hasStar) return
-  const sourceColumns = new Set(source.columns.map((c) => c.name))
-  const missing = snapshot.schema.fields.map((f) => f.name).filter((n) => !sourceColumns.has(n))
-  if (missing.length > 0)
+  const sourceColumns = new Map(source.columns.map((c) => [c.name.toLowerCase(), c]))
+  const missing = snapshot.schema.fields
+    .map((f) => f.name)
+    .filter((n) => !sourceColumns.has(n.toLowerCase()))
+  if (missing.length > 0 && !mergeSchema)
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Cannot merge ${source.label} into ${table}: the source lacks column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}, which update-all / insert-all take from it. Add ${missing.length > 1 ? 'them' : 'it'} to the source, assign columns explicitly, or pass mergeSchema.`,
-      { table, source: source.label, columns: missing },
+      `Cannot merge ${source.label} into ${table}: the source lacks column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}, which update-all / insert-all take from it.`,
+      {
+        table,
+        source: source.label,
+        columns: missing,
+        hint: `Add ${missing.length > 1 ? 'them' : 'it'} to the source, assign columns explicitly, or set {mergeSchema}.`,
+      },
     )
+  const issues: Issue[] = []
+  for (const field of snapshot.schema.fields) {
+    const column = sourceColumns.get(field.name.toLowerCase())
+    if (column === undefined) continue
+    const theirs = deltaTypeOf(table, source, column)
+    if (kindOf(theirs) !== kindOf(field.type))
+      issues.push({
+        path: [field.name],
+        code: 'column_type',
+        message: `column "${field.name}" is ${typeToString(theirs)} in the source but ${typeToString(field.type)} in the table`,
+      })
+  }
+  if (issues.length > 0)
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Cannot merge ${source.label} into ${table}: ${issues.map((i) => i.message).join('; ')}.`,
+      {
+        table,
+        source: source.label,
+        issues,
+        hint: "Cast the source column to the table's type, or assign the column explicitly.",
+      },
+    )
+}
+
+/** The kind of value a type holds: columns of one kind convert implicitly, across kinds never. */
+function kindOf(type: DataType): string {
+  const name = typeToString(type)
+  if (/^(byte|short|integer|long|float|double|decimal\(.*\))$/.test(name)) return 'number'
+  if (/^(date|timestamp|timestamp_ntz)$/.test(name)) return 'time'
+  return name
+}
+
+function deltaTypeOf(
+  table: string,
+  source: ResolvedSource,
+  column: { readonly name: string; readonly type: string },
+): DataType {
+  try {
+    return duckDbToDeltaType(column.type)
+  } catch (error) {
+    throw new DuckmergeError(
+      'SCHEMA_MISMATCH',
+      `Cannot merge ${source.label} into ${table}: source column "${column.name}" has type ${column.type}, which a Delta table cannot hold.`,
+      { table, source: source.label, column: column.name, type: column.type },
+      { cause: error },
+    )
+  }
 }
 
 /**

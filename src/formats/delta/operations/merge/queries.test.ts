@@ -7,7 +7,7 @@ import {
   bySourceChangesSql,
   insertsSql,
   keyCondition,
-  type MergePlanInput,
+  type MergeQueries,
   matchedPairsSql,
   rewriteSql,
 } from './queries.js'
@@ -31,7 +31,7 @@ async function runPlan(target: Row[], source: Row[], clauses: MergeClause[]) {
       sql`insert into tgt values (${r.id}, ${r.v}, ${`f${Math.floor(i / 2)}`}, ${i % 2})`,
     )
   for (const r of source) await db.run(sql`insert into src values (${r.id}, ${r.v})`)
-  const input: MergePlanInput = {
+  const input: MergeQueries = {
     columns: [
       { name: 'id', type: 'INTEGER' },
       { name: 'v', type: 'VARCHAR' },
