@@ -130,13 +130,20 @@ const deltaBackfill: Command = {
   summary:
     'Insert staging rows whose key main lacks, batch by batch (idempotent), then remove staging',
   usage:
-    '--main MAIN --staging STAGING --keys K1,K2 [--batch-rows N] [--archive DIR] [--memory-limit SIZE] [--json]',
+    '--main MAIN --staging STAGING --keys K1,K2 [--batch-rows N] [--archive DIR] [--dry-run] [--memory-limit SIZE] [--json]',
+  help: [
+    '--dry-run: print the report of what the backfill would do (same counts) and write nothing.',
+    'When every batch committed but staging cannot be removed, a warning names the folder, the',
+    'report says stagingRemoved: false, and the exit code is 0.',
+  ].join('\n'),
+  hintFlags: { key: 'keys' },
   options: {
     main: { type: 'string' },
     staging: { type: 'string' },
     keys: { type: 'string', multiple: true },
     'batch-rows': { type: 'string' },
     archive: { type: 'string' },
+    'dry-run': { type: 'boolean' },
     ...memoryLimitOption,
   },
   async run(context) {
@@ -159,6 +166,7 @@ const deltaBackfill: Command = {
           staging: requiredString(values, 'staging'),
           keys,
           signal,
+          dryRun: flag(values, 'dry-run'),
           ...(batchRows === undefined ? {} : { batchRows }),
           ...(archive === undefined ? {} : { archive }),
           ...(memoryLimit ? { memoryLimit } : {}),
@@ -174,6 +182,7 @@ const deltaBackfill: Command = {
         }),
       announce,
     )
+    if (report.warning !== undefined) process.stderr.write(`backfill: warning: ${report.warning}\n`)
     return { report, text: backfillText(report) }
   },
 }
@@ -182,9 +191,11 @@ function backfillText(r: BackfillReport): string {
   if (!r.merged)
     return `nothing to merge: staging ${r.staging} is missing or empty; ${r.main} untouched`
   const lines = [
-    `backfilled ${r.main}${r.created ? ' (created)' : ''} from ${r.staging}`,
+    r.dryRun
+      ? `dry run: nothing written; backfilling ${r.main}${r.created ? ' (would be created)' : ''} from ${r.staging} would do:`
+      : `backfilled ${r.main}${r.created ? ' (created)' : ''} from ${r.staging}`,
     `  rows: +${r.rowsInserted} inserted, ${r.rowsSkipped} skipped (key already in main), ${r.duplicatesInStaging} duplicates in staging`,
-    `  batches: ${r.batches}; main now at version ${r.version}`,
+    `  batches: ${r.batches}; main ${r.dryRun ? 'is' : 'now'} at version ${r.version}`,
     `  staging ${r.stagingAfter}${r.archivedTo ? ` to ${r.archivedTo}` : ''}`,
     `  took ${formatDuration(r.durationMs)}`,
   ]

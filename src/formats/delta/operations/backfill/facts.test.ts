@@ -23,7 +23,7 @@ async function facts(stagingFiles: readonly (readonly string[])[], useLog = true
     await registerSnapshot(db, staging, 's')
     const n = stagingFiles.flat().length
     const keys = ['source_url', 'cert_index']
-    return stagingFacts(db, staging, useLog ? staging : undefined, keys, n, raw('s'))
+    return stagingFacts(db, staging.schema, useLog ? staging : undefined, keys, n, raw('s'))
   })
 }
 
