@@ -164,6 +164,8 @@ describe('delta merge CLI', () => {
     ])
     expect(badKey.code).toBe(1)
     expect(badKey.stderr).toContain('[KEY_COLUMN_MISSING]')
+    // The library's hint names its field; the CLI renders it as this command's flag.
+    expect(badKey.stderr).toContain('Set --on to columns both sides have.')
     expect(hashTree(table)).toEqual(before)
   })
 

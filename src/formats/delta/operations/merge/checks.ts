@@ -58,21 +58,24 @@ export function checkKeys(
   keys: readonly string[],
 ): void {
   if (keys.length === 0)
-    throw new DuckmergeError('USAGE', `Cannot merge into ${table}: on: [] names no key column.`)
+    throw new DuckmergeError('USAGE', `Cannot merge into ${table}: on: [] names no key column.`, {
+      table,
+      hint: 'Set {key} to at least one column.',
+    })
   const sourceColumns = source.columns.map((c) => c.name)
   const targetColumns = snapshot.schema.fields.map((f) => f.name)
   for (const key of keys) {
     if (!targetColumns.includes(key))
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the target (columns: ${targetColumns.join(', ')}). Pass key columns both sides have.`,
-        { table, column: key, side: 'target' },
+        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the target (columns: ${targetColumns.join(', ')}).`,
+        { table, column: key, side: 'target', hint: 'Set {key} to columns both sides have.' },
       )
     if (!sourceColumns.includes(key))
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the source (columns: ${sourceColumns.join(', ')}). Pass key columns both sides have.`,
-        { table, column: key, side: 'source' },
+        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the source (columns: ${sourceColumns.join(', ')}).`,
+        { table, column: key, side: 'source', hint: 'Set {key} to columns both sides have.' },
       )
   }
 }
