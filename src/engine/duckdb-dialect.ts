@@ -3,63 +3,19 @@ import { blobValue, DuckDBDataChunk, type DuckDBType, type DuckDBValue } from '@
 import type { Connection, Dialect, TableInfo, TypeFamily } from './dialect.js'
 import type { DuckDb } from './duckdb.js'
 import { type Sql, type SqlValue, sql } from './sql.js'
+import { integerWidth, widenType } from './type-rules.js'
 
-interface IntegerType {
-  readonly bits: number
-  readonly signed: boolean
-}
-
-const INTEGERS: Readonly<Record<string, IntegerType>> = {
-  TINYINT: { bits: 8, signed: true },
-  SMALLINT: { bits: 16, signed: true },
-  INTEGER: { bits: 32, signed: true },
-  BIGINT: { bits: 64, signed: true },
-  HUGEINT: { bits: 128, signed: true },
-  UTINYINT: { bits: 8, signed: false },
-  USMALLINT: { bits: 16, signed: false },
-  UINTEGER: { bits: 32, signed: false },
-  UBIGINT: { bits: 64, signed: false },
-  UHUGEINT: { bits: 128, signed: false },
-}
-const SIGNED_BY_BITS: Readonly<Record<number, string>> = {
-  8: 'TINYINT',
-  16: 'SMALLINT',
-  32: 'INTEGER',
-  64: 'BIGINT',
-  128: 'HUGEINT',
-}
 const FLOATS = new Set(['FLOAT', 'DOUBLE'])
 
 function typeFamily(declared: string): TypeFamily {
   const t = declared.toUpperCase()
-  if (t in INTEGERS) return 'integer'
+  if (integerWidth(t)) return 'integer'
   if (FLOATS.has(t)) return 'real'
   if (t.startsWith('DECIMAL')) return 'numeric'
   if (t === 'VARCHAR') return 'text'
   if (t === 'BLOB') return 'blob'
   if (t === 'BOOLEAN') return 'boolean'
   return 'other'
-}
-
-/**
- * The narrowest type holding every value of both: integers widen to the wider integer (a signed
- * one twice as wide when signedness differs), integer or FLOAT with DOUBLE to DOUBLE. Any other
- * pair must match exactly.
- */
-function widen(base: string, exp: string): string | undefined {
-  const b = base.toUpperCase()
-  const e = exp.toUpperCase()
-  if (b === e) return base
-  const bi = INTEGERS[b]
-  const ei = INTEGERS[e]
-  if (bi && ei) {
-    if (bi.signed === ei.signed) return bi.bits >= ei.bits ? base : exp
-    const [s, u] = bi.signed ? [bi, ei] : [ei, bi]
-    return SIGNED_BY_BITS[Math.max(s.bits, u.bits * 2)]
-  }
-  const numeric = (t: string) => t in INTEGERS || FLOATS.has(t)
-  if (numeric(b) && numeric(e)) return b === 'FLOAT' && e === 'FLOAT' ? 'FLOAT' : 'DOUBLE'
-  return undefined
 }
 
 export const duckdbDialect: Dialect = {
@@ -71,7 +27,9 @@ export const duckdbDialect: Dialect = {
   prefersConflictSkip: false,
   scratchSchema: 'temp',
   typeFamily,
-  widen,
+  // The rules every merge shares (engine/type-rules.ts): integers to the wider integer, mixed
+  // numbers to DOUBLE, DATE to TIMESTAMP.
+  widen: widenType,
   columnType: (family) =>
     ({
       integer: 'BIGINT',
@@ -95,7 +53,7 @@ function toDuckDb(value: SqlValue, type: DuckDBType): DuckDBValue {
   if (value === null) return null
   if (value instanceof Uint8Array) return blobValue(value)
   const name = String(type)
-  const t = INTEGERS[name]
+  const t = integerWidth(name)
   if (t && (typeof value === 'number' || typeof value === 'bigint'))
     return t.bits > 32 ? BigInt(value) : Number(value)
   if (FLOATS.has(name) && typeof value === 'bigint') return Number(value)

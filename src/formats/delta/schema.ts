@@ -2,6 +2,7 @@
  * Delta table schemas (PROTOCOL.md, Schema Serialization Format): the JSON form Spark writes in
  * schemaString, its parser and serialiser, and the mapping to and from DuckDB types.
  */
+import { type DuckType, parseDuckType } from '../../engine/type-rules.js'
 import { DuckmergeError } from '../../errors.js'
 
 export type PrimitiveTypeName =
@@ -266,20 +267,13 @@ function quoteName(name: string): string {
 
 const FROM_DUCKDB: Readonly<Record<string, PrimitiveTypeName>> = {
   VARCHAR: 'string',
-  TEXT: 'string',
-  STRING: 'string',
   UUID: 'string',
   JSON: 'string',
+  ENUM: 'string',
   BIGINT: 'long',
-  INT8: 'long',
-  LONG: 'long',
   INTEGER: 'integer',
-  INT: 'integer',
-  INT4: 'integer',
   SMALLINT: 'short',
-  INT2: 'short',
   TINYINT: 'byte',
-  INT1: 'byte',
   // Unsigned types widen to the next signed Delta type that holds every value.
   UTINYINT: 'short',
   USMALLINT: 'integer',
@@ -287,196 +281,62 @@ const FROM_DUCKDB: Readonly<Record<string, PrimitiveTypeName>> = {
   UBIGINT: 'decimal(20,0)',
   HUGEINT: 'decimal(38,0)',
   FLOAT: 'float',
-  REAL: 'float',
-  FLOAT4: 'float',
   DOUBLE: 'double',
-  FLOAT8: 'double',
   BOOLEAN: 'boolean',
-  BOOL: 'boolean',
   BLOB: 'binary',
-  BYTEA: 'binary',
-  VARBINARY: 'binary',
   DATE: 'date',
   'TIMESTAMP WITH TIME ZONE': 'timestamp',
-  TIMESTAMPTZ: 'timestamp',
   TIMESTAMP: 'timestamp_ntz',
-  DATETIME: 'timestamp_ntz',
   TIMESTAMP_S: 'timestamp_ntz',
   TIMESTAMP_MS: 'timestamp_ntz',
   TIMESTAMP_NS: 'timestamp_ntz',
 }
 
 /**
- * The Delta type for a DuckDB type string as DESCRIBE prints it. Nested STRUCT, LIST (`T[]`,
- * `T[n]`) and MAP types are parsed recursively; new nested fields are nullable. Throws
- * UNSUPPORTED_FEATURE for types Delta cannot hold (TIME, INTERVAL, UNION, BIT).
+ * The Delta type for a DuckDB type string as DESCRIBE prints it (parsed by engine/type-rules.ts).
+ * Nested STRUCT, LIST (`T[]`, `T[n]`) and MAP types map recursively; new nested fields are
+ * nullable. Throws UNSUPPORTED_FEATURE for types Delta cannot hold (TIME, INTERVAL, UNION, BIT).
  *
  * @example
  * duckDbToDeltaType('STRUCT(a INTEGER, "b c" VARCHAR[])')
  * // { type: 'struct', fields: [{ name: 'a', type: 'integer', … }, { name: 'b c', type: { type: 'array', … } }] }
  */
 export function duckDbToDeltaType(duckdbType: string): DataType {
-  const parser = new TypeParser(duckdbType)
-  const type = parser.parseType()
-  parser.expectEnd()
-  return type
+  return toDelta(parseDuckType(duckdbType), duckdbType)
 }
 
-/** A small recursive-descent parser over DuckDB's printed type syntax. */
-class TypeParser {
-  #pos = 0
-  constructor(readonly text: string) {}
-
-  parseType(): DataType {
-    this.#skipSpace()
-    const word = this.#word().toUpperCase()
-    let type: DataType
-    if (word === 'STRUCT' || word === 'ROW') {
-      this.#expect('(')
-      const fields: StructField[] = []
-      while (true) {
-        this.#skipSpace()
-        const name = this.#name()
-        const fieldType = this.parseType()
-        fields.push({ name, type: fieldType, nullable: true, metadata: {} })
-        this.#skipSpace()
-        if (this.#peek() === ',') {
-          this.#pos++
-          continue
-        }
-        this.#expect(')')
-        break
+function toDelta(type: DuckType, text: string): DataType {
+  switch (type.kind) {
+    case 'decimal':
+      return `decimal(${type.precision},${type.scale})`
+    case 'list':
+      return { type: 'array', elementType: toDelta(type.element, text), containsNull: true }
+    case 'map':
+      return {
+        type: 'map',
+        keyType: toDelta(type.key, text),
+        valueType: toDelta(type.value, text),
+        valueContainsNull: true,
       }
-      type = { type: 'struct', fields }
-    } else if (word === 'MAP') {
-      this.#expect('(')
-      const keyType = this.parseType()
-      this.#expect(',')
-      const valueType = this.parseType()
-      this.#expect(')')
-      type = { type: 'map', keyType, valueType, valueContainsNull: true }
-    } else if (word === 'DECIMAL' || word === 'NUMERIC') {
-      this.#skipSpace()
-      if (this.#peek() === '(') {
-        this.#pos++
-        const precision = Number(this.#word())
-        this.#expect(',')
-        const scale = Number(this.#word())
-        this.#expect(')')
-        type = `decimal(${precision},${scale})`
-      } else {
-        type = 'decimal(18,3)' // DuckDB's default DECIMAL
+    case 'struct':
+      return {
+        type: 'struct',
+        fields: type.fields.map((f) => ({
+          name: f.name,
+          type: toDelta(f.type, text),
+          nullable: true,
+          metadata: {},
+        })),
       }
-    } else if (word === 'ENUM') {
-      this.#skipBalanced()
-      type = 'string'
-    } else if (word === 'VARCHAR') {
-      this.#skipSpace()
-      if (this.#peek() === '(') this.#skipBalanced()
-      type = 'string'
-    } else {
-      let name = word
-      // "TIMESTAMP WITH TIME ZONE" is the one multi-word primitive.
-      const rest = this.text.slice(this.#pos)
-      const tz = /^\s+WITH\s+TIME\s+ZONE/i.exec(rest)
-      if (name === 'TIMESTAMP' && tz) {
-        this.#pos += tz[0].length
-        name = 'TIMESTAMP WITH TIME ZONE'
-      }
-      const mapped = FROM_DUCKDB[name]
+    case 'named': {
+      const mapped = FROM_DUCKDB[type.name]
       if (!mapped)
         throw new DuckmergeError(
           'UNSUPPORTED_FEATURE',
-          `DuckDB type ${name} cannot be stored in a Delta table (in "${this.text}"). Cast it first (e.g. TIME to VARCHAR).`,
-          { type: this.text },
+          `DuckDB type ${type.name} cannot be stored in a Delta table (in "${text}"). Cast it first (e.g. TIME to VARCHAR).`,
+          { type: text },
         )
-      type = mapped
+      return mapped
     }
-    // Trailing list markers: T[] or fixed-size T[3], possibly repeated.
-    while (true) {
-      this.#skipSpace()
-      if (this.#peek() !== '[') break
-      this.#pos++
-      while (this.#peek() !== ']' && this.#pos < this.text.length) this.#pos++
-      this.#expect(']')
-      type = { type: 'array', elementType: type, containsNull: true }
-    }
-    return type
-  }
-
-  expectEnd(): void {
-    this.#skipSpace()
-    if (this.#pos < this.text.length)
-      throw new DuckmergeError('UNSUPPORTED_FEATURE', `Cannot parse DuckDB type "${this.text}".`, {
-        type: this.text,
-      })
-  }
-
-  #name(): string {
-    if (this.#peek() !== '"') return this.#word()
-    let out = ''
-    this.#pos++
-    while (this.#pos < this.text.length) {
-      const c = this.text[this.#pos++]
-      if (c === '"') {
-        if (this.text[this.#pos] === '"') {
-          out += '"'
-          this.#pos++
-          continue
-        }
-        return out
-      }
-      out += c
-    }
-    throw this.#error()
-  }
-
-  #word(): string {
-    this.#skipSpace()
-    const m = /^[A-Za-z0-9_]+/.exec(this.text.slice(this.#pos))
-    if (!m) throw this.#error()
-    this.#pos += m[0].length
-    return m[0]
-  }
-
-  #skipBalanced(): void {
-    this.#skipSpace()
-    if (this.#peek() !== '(') return
-    let depth = 0
-    let quote: string | undefined
-    for (; this.#pos < this.text.length; this.#pos++) {
-      const c = this.text[this.#pos]
-      if (quote) {
-        if (c === quote) quote = undefined
-      } else if (c === "'" || c === '"') quote = c
-      else if (c === '(') depth++
-      else if (c === ')' && --depth === 0) {
-        this.#pos++
-        return
-      }
-    }
-    throw this.#error()
-  }
-
-  #expect(c: string): void {
-    this.#skipSpace()
-    if (this.#peek() !== c) throw this.#error()
-    this.#pos++
-  }
-
-  #peek(): string | undefined {
-    return this.text[this.#pos]
-  }
-
-  #skipSpace(): void {
-    while (this.#pos < this.text.length && /\s/.test(this.text[this.#pos] ?? '')) this.#pos++
-  }
-
-  #error(): DuckmergeError {
-    return new DuckmergeError(
-      'UNSUPPORTED_FEATURE',
-      `Cannot parse DuckDB type "${this.text}" at position ${this.#pos}.`,
-      { type: this.text },
-    )
   }
 }

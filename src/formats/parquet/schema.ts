@@ -5,9 +5,9 @@
 
 import type { DuckDb } from '../../engine/duckdb.js'
 import { type Sql, sql } from '../../engine/sql.js'
+import { castsLosslessly } from '../../engine/type-rules.js'
 import { DuckmergeError, messageOf } from '../../errors.js'
 import { type ParquetSource, readParquetSql } from './source.js'
-import { isSafeWidening } from './widen.js'
 
 export interface Column {
   readonly name: string
@@ -77,7 +77,9 @@ export async function unionSchema(
     const b = baseByName.get(column.name.toLowerCase())
     const e = expByName.get(column.name.toLowerCase())
     if (!b || !e || b.type === e.type) continue
-    if (!isSafeWidening(b.type, e.type, column.type))
+    // DuckDB's UNION BY NAME would also read INTEGER and VARCHAR as VARCHAR: both sides must
+    // cast into the union's type without loss (engine/type-rules.ts, the rule every merge shares).
+    if (!castsLosslessly(b.type, column.type) || !castsLosslessly(e.type, column.type))
       throw new DuckmergeError(
         'SCHEMA_MISMATCH',
         `Column "${column.name}" is ${b.type} in base ${base.path} but ${e.type} in exp ${exp.path}; that is not a safe widening. Rewrite one side with a common type or rename the column.`,
