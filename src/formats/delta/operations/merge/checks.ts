@@ -1,6 +1,7 @@
 /** What a MERGE checks before reading any data: the schema after mergeSchema, key columns, star clauses. */
 import type { DuckDb } from '../../../../engine/duckdb.js'
 import { ident, join, type Sql, sql } from '../../../../engine/sql.js'
+import { integerWidth, widenType } from '../../../../engine/type-rules.js'
 import { DuckmergeError, type Issue } from '../../../../errors.js'
 import {
   type DataType,
@@ -80,19 +81,6 @@ export function checkKeys(
   }
 }
 
-const INTEGER_TYPES = new Set([
-  'TINYINT',
-  'SMALLINT',
-  'INTEGER',
-  'BIGINT',
-  'HUGEINT',
-  'UTINYINT',
-  'USMALLINT',
-  'UINTEGER',
-  'UBIGINT',
-  'UHUGEINT',
-])
-
 /**
  * Whether `target.k = source.k` holds exactly when the two values are the same source value,
  * for every key: same type on both sides (or integers of two widths, widened without loss) and
@@ -114,7 +102,8 @@ export function keysCompareExactly(
     const targetType = deltaToDuckDbType(field.type).toUpperCase()
     if (['FLOAT', 'DOUBLE', 'REAL'].includes(targetType)) return false
     return (
-      sourceType === targetType || (INTEGER_TYPES.has(sourceType) && INTEGER_TYPES.has(targetType))
+      sourceType === targetType ||
+      (integerWidth(sourceType) !== undefined && integerWidth(targetType) !== undefined)
     )
   })
 }
@@ -122,8 +111,8 @@ export function keysCompareExactly(
 /**
  * UPDATE SET * and INSERT * take every table column from the source, so without mergeSchema a
  * table column the source lacks is an error, as in Spark. With mergeSchema an update keeps it
- * and an insert leaves it NULL. A column they take must hold the table's kind of value (a
- * number for a number, text for text, …; widths may differ): otherwise SCHEMA_MISMATCH names
+ * and an insert leaves it NULL. A column they take must have a type that widens with the table's
+ * (engine/type-rules.ts: numbers of any width, DATE and TIMESTAMP, …): otherwise SCHEMA_MISMATCH names
  * the column and both types.
  */
 export function checkStarClauses(
@@ -159,7 +148,8 @@ export function checkStarClauses(
     const column = sourceColumns.get(field.name.toLowerCase())
     if (column === undefined) continue
     const theirs = deltaTypeOf(table, source, column)
-    if (kindOf(theirs) !== kindOf(field.type))
+    // Types with no common type (engine/type-rules.ts) cannot share a column: text for a number.
+    if (widenType(deltaToDuckDbType(field.type), deltaToDuckDbType(theirs)) === undefined)
       issues.push({
         path: [field.name],
         code: 'column_type',
@@ -177,14 +167,6 @@ export function checkStarClauses(
         hint: "Cast the source column to the table's type, or assign the column explicitly.",
       },
     )
-}
-
-/** The kind of value a type holds: columns of one kind convert implicitly, across kinds never. */
-function kindOf(type: DataType): string {
-  const name = typeToString(type)
-  if (/^(byte|short|integer|long|float|double|decimal\(.*\))$/.test(name)) return 'number'
-  if (/^(date|timestamp|timestamp_ntz)$/.test(name)) return 'time'
-  return name
 }
 
 function deltaTypeOf(
