@@ -1,5 +1,6 @@
 /** What backfill planning needs to know about staging's keys: which main files to read, and whether keys may repeat. */
 import type { DuckDb } from '../../../../engine/duckdb.js'
+import { rangeAggregates } from '../../../../engine/key-range.js'
 import { ident, identList, join, raw, type Sql, sql } from '../../../../engine/sql.js'
 import { columnMappingMode, physicalName } from '../../column-mapping.js'
 import { deltaToDuckDbType, type StructType } from '../../schema.js'
@@ -118,13 +119,11 @@ async function factsFromScan(
   relation: Sql,
 ): Promise<StagingFacts> {
   const typeOf = new Map(schema.fields.map((f) => [f.name, f.type]))
-  const cast = (k: string) => {
-    const type = typeOf.get(k)
-    return sql`cast(${ident(k)} as ${raw(type === undefined ? 'VARCHAR' : deltaToDuckDbType(type))})`
-  }
-  const ranges = keys.map(
-    (k, i) =>
-      sql`min(${cast(k)})::varchar as ${ident(`min${i}`)}, max(${cast(k)})::varchar as ${ident(`max${i}`)}`,
+  const ranges = rangeAggregates(
+    keys.map((k) => {
+      const type = typeOf.get(k)
+      return { column: k, type: type === undefined ? 'VARCHAR' : deltaToDuckDbType(type) }
+    }),
   )
   const anyNull = join(
     keys.map((k) => sql`${ident(k)} is null`),
@@ -133,7 +132,7 @@ async function factsFromScan(
   const stats =
     (
       await db.allJson<Record<string, string | number | null>>(
-        sql`select count(*) filter (where ${anyNull}) as nulls, count(distinct hash(${identList(keys)})) as hashes, ${join(ranges)} from ${relation}`,
+        sql`select count(*) filter (where ${anyNull}) as nulls, count(distinct hash(${identList(keys)})) as hashes, ${ranges} from ${relation}`,
       )
     )[0] ?? {}
   const predicates: PrunePredicate[] =
