@@ -3,12 +3,12 @@
  * removed after every batch committed (a warning naming it, stagingRemoved: false, exit 0).
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { raw } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
-import { hashTree } from '../support/snapshot.js'
+import { folderState as tree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { createTable, readRows } from './delta-merge.helpers.js'
 
@@ -18,19 +18,6 @@ function rows(ids: readonly number[], tag: string) {
   return raw(
     `select i::bigint as id, '${tag}' || i as v from unnest([${ids.join(',')}]::bigint[]) t(i)`,
   )
-}
-
-/** Every file's hash and every folder under `path` (nothing when it does not exist). */
-function tree(path: string): { files: Record<string, string>; dirs: string[] } | null {
-  if (!existsSync(path)) return null
-  const dirs: string[] = []
-  const walk = (p: string) => {
-    if (!statSync(p).isDirectory()) return
-    dirs.push(relative(path, p))
-    for (const name of readdirSync(p)) walk(join(p, name))
-  }
-  walk(path)
-  return { files: hashTree(path), dirs: dirs.sort() }
 }
 
 const COUNTS = [

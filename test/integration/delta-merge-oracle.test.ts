@@ -4,13 +4,12 @@
  * combination also runs with --dry-run first: the table stays byte-identical and the dry run's
  * counts equal the real run's.
  */
-import { readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { withDuckDb } from '../../src/engine/duckdb.js'
 import { literal, raw, sql } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
-import { hashTree } from '../support/snapshot.js'
+import { folderState as tree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { createTable, readRows } from './delta-merge.helpers.js'
 
@@ -65,18 +64,6 @@ async function oracle(c: Case): Promise<Row[]> {
     await db.run(raw(`merge into t using s on t.id = s.id ${clauses.join(' ')}`))
     return db.allJson<Row>(raw('select * from t order by id nulls first, v'))
   })
-}
-
-/** Every file's hash and every folder: byte-identical means both are equal. */
-function tree(path: string): { files: Record<string, string>; dirs: string[] } {
-  const dirs: string[] = []
-  const walk = (p: string) => {
-    if (!statSync(p).isDirectory()) return
-    dirs.push(relative(path, p))
-    for (const name of readdirSync(p)) walk(join(p, name))
-  }
-  walk(path)
-  return { files: hashTree(path), dirs: dirs.sort() }
 }
 
 const COUNTS = [
