@@ -25,6 +25,8 @@ export const duckdbDialect: Dialect = {
   typing: 'static',
   probesByIndex: false,
   prefersConflictSkip: false,
+  antiJoins: true,
+  replacesByPrimaryKey: true,
   scratchSchema: 'temp',
   typeFamily,
   // The rules every merge shares (engine/type-rules.ts): integers to the wider integer, mixed

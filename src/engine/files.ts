@@ -67,10 +67,12 @@ export async function writeAtomically<T>(
   const dir = dirname(resolve(target))
   try {
     await fs.access(dir, constants.W_OK)
+    // access() also passes for a writable plain file: `out.db/x.db` must not reach the engine.
+    if (!(await fs.stat(dir)).isDirectory()) throw new Error('not a folder')
   } catch {
     throw new DuckmergeError(
       'OUTPUT_UNWRITABLE',
-      `Cannot write ${target}: folder ${dir} does not exist or is not writable.`,
+      `Cannot write ${target}: ${dir} does not exist, is not a folder, or is not writable.`,
       { path: target },
     )
   }

@@ -23,6 +23,8 @@ export const sqliteDialect: Dialect = {
   typing: 'dynamic',
   probesByIndex: true,
   prefersConflictSkip: true,
+  antiJoins: false,
+  replacesByPrimaryKey: false,
   scratchSchema: 'temp',
   typeFamily: affinity,
   // Dynamic typing: a declared type cannot be altered in place, so the base declaration stays

@@ -26,7 +26,8 @@ export function assertKeyColumns(
   exp: ParquetSource,
   schema: UnionSchema,
 ): void {
-  const flagName = strategy === 'merge' ? '--dedup-key' : '--key'
+  // The option's field: merge takes dedupKey, rebase key (the CLI renders either as its flag).
+  const field = strategy === 'merge' ? 'dedupKey' : 'key'
   for (const [source, columns] of [
     [base, schema.base],
     [exp, schema.exp],
@@ -36,8 +37,13 @@ export function assertKeyColumns(
     if (missing !== undefined)
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot ${strategy} ${exp.path} ${strategy === 'merge' ? 'into' : 'onto'} ${base.path}: key column "${missing}" is missing in ${source.side} ${source.path} (columns: ${columns.map((c) => c.name).join(', ')}). Pass ${flagName} with columns both sides have.`,
-        { side: source.side, path: source.path, column: missing },
+        `Cannot ${strategy} ${exp.path} ${strategy === 'merge' ? 'into' : 'onto'} ${base.path}: key column "${missing}" is missing in ${source.side} ${source.path} (columns: ${columns.map((c) => c.name).join(', ')}).`,
+        {
+          side: source.side,
+          path: source.path,
+          column: missing,
+          hint: `Pass {${field}} with columns both sides have.`,
+        },
       )
   }
 }
@@ -49,8 +55,8 @@ export function assertPartitionColumns(partitionBy: readonly string[], schema: U
   if (missing !== undefined)
     throw new DuckmergeError(
       'COLUMN_NOT_FOUND',
-      `Cannot partition by "${missing}": the merged data has no such column (columns: ${schema.columns.map((c) => c.name).join(', ')}). Pass --partition-by with existing columns.`,
-      { column: missing },
+      `Cannot partition by "${missing}": the merged data has no such column (columns: ${schema.columns.map((c) => c.name).join(', ')}).`,
+      { column: missing, hint: 'Pass {partitionBy} with existing columns.' },
     )
 }
 
@@ -83,8 +89,13 @@ export async function assertUniqueKeys(
   const keys = Number(row.__keys)
   throw new DuckmergeError(
     'DUPLICATE_KEY',
-    `Cannot rebase ${exp.path} onto ${base.path}: exp holds ${rows} rows with key ${key.length > 1 ? `(${value})` : value}${keys > 1 ? ` (${keys} keys repeat in all)` : ''}. Rebase needs one exp row per key: deduplicate exp, or pass a --key that tells its rows apart.`,
-    { key: Object.fromEntries(key.map((k, i) => [k, row[`k${i}`]])), rows, keys },
+    `Cannot rebase ${exp.path} onto ${base.path}: exp holds ${rows} rows with key ${key.length > 1 ? `(${value})` : value}${keys > 1 ? ` (${keys} keys repeat in all)` : ''}. Rebase needs one exp row per key.`,
+    {
+      key: Object.fromEntries(key.map((k, i) => [k, row[`k${i}`]])),
+      rows,
+      keys,
+      hint: 'Deduplicate exp, or choose a {key} that tells its rows apart.',
+    },
   )
 }
 

@@ -44,16 +44,15 @@ export async function assertOutputUsable(
   }
   const existing = await fs.stat(output).catch(() => undefined)
   if (existing?.isDirectory() && !isPartitioned)
-    throw new DuckmergeError(
-      'OUTPUT_UNWRITABLE',
-      `Output ${output} is a directory; name a .parquet file, or pass --partition-by to write a partitioned directory.`,
-      { output },
-    )
+    throw new DuckmergeError('OUTPUT_UNWRITABLE', `Output ${output} is a directory.`, {
+      output,
+      hint: 'Name a .parquet file, or give {partitionBy} to write a partitioned directory.',
+    })
   if (existing && !existing.isDirectory() && isPartitioned)
     throw new DuckmergeError(
       'OUTPUT_UNWRITABLE',
-      `Output ${output} is a file, but --partition-by writes a directory; name a directory instead.`,
-      { output },
+      `Output ${output} is a file, but a partitioned dataset is a directory.`,
+      { output, hint: 'Name a directory as {output}, or leave out {partitionBy}.' },
     )
   const folder = dirname(resolve(output))
   try {

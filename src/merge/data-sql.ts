@@ -2,6 +2,8 @@
  * The SQL of dataset merge and rebase, built from the two `read_parquet` scans. Keys match with
  * IS NOT DISTINCT FROM: a NULL key equals a NULL key, as people expect of "the same row".
  */
+import { absentKeyRows, keyMatch as matchKeys } from '../engine/absent-key.js'
+import { duckdbDialect } from '../engine/duckdb-dialect.js'
 import { empty, ident, identList, join, raw, type Sql, sql } from '../engine/sql.js'
 import {
   inKeyRange,
@@ -12,13 +14,27 @@ import {
   outsideKeyRange,
 } from './data-key-range.js'
 
-/** `b."k1" IS NOT DISTINCT FROM e."k1" AND …` between aliases `b` (base) and `e` (exp). */
-export function keyMatch(key: readonly string[]): Sql {
-  return join(
-    key.map((k) => sql`b.${ident(k)} IS NOT DISTINCT FROM e.${ident(k)}`),
-    ' AND ',
-  )
+/** Rows of `source` (alias `alias`) whose key `target` lacks, through the shared absent-key SQL. */
+function absent(
+  source: Sql,
+  target: Sql,
+  key: readonly string[],
+  alias: 'b' | 'e',
+  where?: Sql,
+): Sql {
+  return absentKeyRows({
+    dialect: duckdbDialect,
+    source,
+    target,
+    key,
+    sourceAlias: alias,
+    targetAlias: alias === 'e' ? 'b' : 'e',
+    ...(where ? { where } : {}),
+  })
 }
+
+/** Base rows (`b`) and exp rows (`e`) with the same key. */
+const keyMatch = (key: readonly string[]) => matchKeys(key, 'b', 'e')
 
 /**
  * Merge: every base row, then every exp row (without a key) or every exp row whose key is not in
@@ -43,12 +59,12 @@ export function mergeQuery(
 ): Sql {
   if (!key || key.length === 0)
     return sql`select * from ${base} union all by name select * from ${exp}`
-  const probed = sql`select e.* from ${exp} e anti join ${baseKeys(base, key, plan)} b on ${keyMatch(key)}`
   const column = plan.rangeColumn
+  const baseKeyRows = baseKeys(base, key, plan)
   if (!plan.boundsExp || column === undefined)
-    return sql`select * from ${base} union all by name ${probed}`
+    return sql`select * from ${base} union all by name ${absent(exp, baseKeyRows, key, 'e')}`
   // Exp rows outside base's key range cannot match: added without probing.
-  return sql`select * from ${base} union all by name select e.* from ${exp} e where ${outsideBaseKeyRange('e', column)} union all by name ${probed} where ${mayMatchBase('e', column)}`
+  return sql`select * from ${base} union all by name select e.* from ${exp} e where ${outsideBaseKeyRange('e', column)} union all by name ${absent(exp, baseKeyRows, key, 'e', mayMatchBase('e', column))}`
 }
 
 /**
@@ -74,11 +90,11 @@ export function rebaseQuery(
   key: readonly string[],
   plan: KeyPlan = noKeyRange,
 ): Sql {
-  const probed = sql`select b.* from ${base} b anti join ${expKeys(exp, key, plan)} e on ${keyMatch(key)}`
+  const expKeyRows = expKeys(exp, key, plan)
   const kept =
     plan.splitsBase && plan.rangeColumn !== undefined
-      ? sql`select b.* from ${base} b where ${outsideKeyRange('b', plan.rangeColumn)} union all ${probed} where ${mayMatch(plan.rangeColumn)}`
-      : probed
+      ? sql`select b.* from ${base} b where ${outsideKeyRange('b', plan.rangeColumn)} union all ${absent(base, expKeyRows, key, 'b', mayMatch(plan.rangeColumn))}`
+      : absent(base, expKeyRows, key, 'b')
   return sql`${kept} union all by name select * from ${exp}`
 }
 

@@ -44,15 +44,19 @@ export function wrapEngineError(
   if (/unique|primary key|duplicate key/i.test(message))
     return new DuckmergeError(
       'DUPLICATE_KEY',
-      `${where}: ${message}. An exp row collides with a base row on a unique key that the ${strategy} key (${key.join(', ')}) did not match; nothing was changed. Use a --key that covers the table's primary key.`,
-      { table, key },
+      `${where}: ${message}. An exp row collides with a base row on a unique key that the ${strategy} key (${key.join(', ')}) did not match; nothing was changed.`,
+      { table, key, hint: "Choose a {key} that covers the table's primary key." },
       { cause: error },
     )
   if (/readonly|read-only|read only|permission/i.test(message))
     return new DuckmergeError(
       'OUTPUT_UNWRITABLE',
-      `${where}: ${message}. Make the base file writable, or pass --output to write elsewhere.`,
-      { table, path: names.base },
+      `${where}: ${message}.`,
+      {
+        table,
+        path: names.base,
+        hint: 'Make the base file writable, or give an {output} to write elsewhere.',
+      },
       { cause: error },
     )
   return new DuckmergeError('INTERNAL', `${where}: ${message}`, { table }, { cause: error })

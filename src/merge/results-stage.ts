@@ -41,8 +41,8 @@ export function selectTables(
     if (!available.includes(table))
       throw new DuckmergeError(
         'TABLE_NOT_FOUND',
-        `Table "${table}" not found in exp ${names.exp} (its tables: ${available.join(', ') || 'none'}). Pass --table with one of them.`,
-        { table, file: names.exp, tables: available },
+        `Table "${table}" not found in exp ${names.exp} (its tables: ${available.join(', ') || 'none'}).`,
+        { table, file: names.exp, tables: available, hint: 'Choose {tables} among them.' },
       )
   return requested
 }
@@ -122,8 +122,13 @@ async function storedFamilies(
     if (present.length === 1) return present[0] === 'text' ? 'text' : 'blob'
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Column "${c.name}" of table "${info.name}" in exp ${input.names.exp} holds ${present.join(' and ')} values together; a ${input.target.dialect.name} column holds one type. Make the column consistent, or leave the table out with --table.`,
-      { table: info.name, column: c.name, storageClasses: present },
+      `Column "${c.name}" of table "${info.name}" in exp ${input.names.exp} holds ${present.join(' and ')} values together; a ${input.target.dialect.name} column holds one type.`,
+      {
+        table: info.name,
+        column: c.name,
+        storageClasses: present,
+        hint: 'Make the column consistent, or leave the table out of {tables}.',
+      },
     )
   })
 }

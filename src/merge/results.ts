@@ -70,7 +70,9 @@ export function mergeResults(options: ResultsMergeOptions): Promise<MergeReport>
  */
 export function rebaseResults(options: ResultsRebaseOptions): Promise<MergeReport> {
   if (options.key.length === 0)
-    throw new DuckmergeError('USAGE', 'rebase needs key columns: pass --key COLS')
+    throw new DuckmergeError('USAGE', 'rebase needs key columns', {
+      hint: 'Name the columns that identify a row in {key}.',
+    })
   return run('rebase', options)
 }
 
@@ -89,8 +91,8 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
   if (await isSamePath(options.base, options.exp))
     throw new DuckmergeError(
       'USAGE',
-      `--base and --exp name the same file (${options.base}): there is nothing to ${strategy}. Pass two different databases.`,
-      { path: options.base },
+      `base and exp name the same file (${options.base}): there is nothing to ${strategy}.`,
+      { path: options.base, hint: 'Give two different databases as {base} and {exp}.' },
     )
   const output = options.output ?? options.base
   const inPlace = await isSamePath(output, options.base)
@@ -159,18 +161,17 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
 async function assertReplaceable(output: string, engine: Engine): Promise<void> {
   const existing = await stat(output).catch(() => undefined)
   if (existing?.isDirectory())
-    throw new DuckmergeError(
-      'OUTPUT_UNWRITABLE',
-      `Cannot write ${output}: it is a folder. Pass the path of a database file for --output.`,
-      { path: output },
-    )
+    throw new DuckmergeError('OUTPUT_UNWRITABLE', `Cannot write ${output}: it is a folder.`, {
+      path: output,
+      hint: 'Give the path of a database file as {output}.',
+    })
   for (const suffix of FORMATS[engine].journals) {
     const found = await stat(`${output}${suffix}`).catch(() => undefined)
     if (found)
       throw new DuckmergeError(
         'OUTPUT_UNWRITABLE',
-        `Cannot replace ${output}: ${output}${suffix} exists, so a program has it open or did not close it cleanly. Close that program (or open and close ${output} once), or choose another --output.`,
-        { path: output },
+        `Cannot replace ${output}: ${output}${suffix} exists, so a program has it open or did not close it cleanly. Close that program (or open and close ${output} once).`,
+        { path: output, hint: 'Or choose another {output}.' },
       )
   }
 }
@@ -208,8 +209,8 @@ async function stage(
     if (isDuckmergeError(error)) throw error
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Cannot copy exp ${names.exp} (${expEngine}) into base ${names.base}'s engine: ${messageOf(error)}. A value does not fit the column type it was given; leave the table out with --table, or convert exp first.`,
-      { file: names.exp },
+      `Cannot copy exp ${names.exp} (${expEngine}) into base ${names.base}'s engine: ${messageOf(error)}. A value does not fit the column type it was given.`,
+      { file: names.exp, hint: 'Leave the table out of {tables}, or convert exp first.' },
       { cause: error },
     )
   } finally {

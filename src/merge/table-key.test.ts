@@ -67,8 +67,19 @@ describe('chooseKey', () => {
     }
     expect(isDuckmergeError(error, 'KEY_COLUMN_MISSING')).toBe(true)
     expect((error as Error).message).toMatchInlineSnapshot(
-      `"Key column "v" (from --key) is missing in table "t" of exp exp.db (columns: id, w). Pass --key with columns both sides have."`,
+      `"Key column "v" (the key given) is missing in table "t" of exp exp.db (columns: id, w)."`,
     )
+    expect((error as { details: { hint: string } }).details.hint).toBe(
+      'Pass {key} with columns both sides have.',
+    )
+  })
+
+  test("a given key matches column names case-insensitively, in base's spelling (issue 14)", () => {
+    const base = table(['id', 'v'], ['id'])
+    expect(chooseKey({ base, exp: table(['Id', 'v']), override: ['ID'], names })).toEqual({
+      columns: ['id'],
+      source: 'option',
+    })
   })
 
   test('no shared column at all is KEY_COLUMN_MISSING', () => {

@@ -40,7 +40,7 @@ export function chooseKey(options: {
     return unique ? { columns: unique, source: 'unique key' } : undefined
   }
   const choice: KeyChoice = override
-    ? { columns: override, source: 'option' }
+    ? { columns: override.map((k) => spelling(base ?? exp, k)), source: 'option' }
     : (declared(base) ??
       declared(exp) ?? { columns: sharedColumns(base ?? exp, exp), source: 'shared columns' })
   const sides: [string, string, TableInfo | undefined][] = [
@@ -49,25 +49,39 @@ export function chooseKey(options: {
   ]
   for (const [side, file, info] of sides) {
     if (!info) continue
-    const have = new Set(info.columns.map((c) => c.name))
-    const missing = choice.columns.find((c) => !have.has(c))
+    // Column names are case-insensitive in both engines: `--key ID` finds `id`.
+    const have = new Set(info.columns.map((c) => c.name.toLowerCase()))
+    const missing = choice.columns.find((c) => !have.has(c.toLowerCase()))
     if (missing !== undefined)
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Key column "${missing}" (${choice.source === 'option' ? 'from --key' : `the ${choice.source} of the other side`}) is missing in table "${exp.name}" of ${side} ${file} (columns: ${[...have].join(', ')}). Pass --key with columns both sides have.`,
-        { table: exp.name, column: missing, side, file, key: choice.columns },
+        `Key column "${missing}" (${choice.source === 'option' ? 'the key given' : `the ${choice.source} of the other side`}) is missing in table "${exp.name}" of ${side} ${file} (columns: ${info.columns.map((c) => c.name).join(', ')}).`,
+        {
+          table: exp.name,
+          column: missing,
+          side,
+          file,
+          key: choice.columns,
+          hint: 'Pass {key} with columns both sides have.',
+        },
       )
   }
   if (choice.columns.length === 0)
     throw new DuckmergeError(
       'KEY_COLUMN_MISSING',
-      `Table "${exp.name}" shares no column between base ${names.base} and exp ${names.exp}, so no row can be matched. Pass --key, or leave the table out with --table.`,
-      { table: exp.name },
+      `Table "${exp.name}" shares no column between base ${names.base} and exp ${names.exp}, so no row can be matched.`,
+      { table: exp.name, hint: 'Pass {key}, or leave the table out of {tables}.' },
     )
   return choice
 }
 
+/** The table's own spelling of `column` (matched case-insensitively), else `column` as given. */
+function spelling(table: TableInfo, column: string): string {
+  const lower = column.toLowerCase()
+  return table.columns.find((c) => c.name.toLowerCase() === lower)?.name ?? column
+}
+
 function sharedColumns(base: TableInfo, exp: TableInfo): string[] {
-  const inExp = new Set(exp.columns.map((c) => c.name))
-  return base.columns.map((c) => c.name).filter((name) => inExp.has(name))
+  const inExp = new Set(exp.columns.map((c) => c.name.toLowerCase()))
+  return base.columns.map((c) => c.name).filter((name) => inExp.has(name.toLowerCase()))
 }

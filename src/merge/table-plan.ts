@@ -8,6 +8,7 @@
  * Keys match with `is not distinct from`, so NULL matches NULL (both engines accept it; SQLite
  * plans it like `=` and uses an index).
  */
+import { absentKeyRows, insertAbsentKeyRows, keyMatch } from '../engine/absent-key.js'
 import type { Connection, TableInfo } from '../engine/dialect.js'
 import { ident, identList, join, qualified, type Sql, sql } from '../engine/sql.js'
 import type { Strategy, TableReport } from './report.js'
@@ -22,14 +23,6 @@ export interface TableJob {
   readonly exp: TableInfo
   readonly key: readonly string[]
   readonly schema: SchemaPlan
-}
-
-/** Rows matched on every key column, NULL equal to NULL. */
-function keyMatch(key: readonly string[], a: string, b: string): Sql {
-  return join(
-    key.map((k) => sql`${ident(a)}.${ident(k)} is not distinct from ${ident(b)}.${ident(k)}`),
-    ' and ',
-  )
 }
 
 const sameColumns = (a: readonly string[], b: readonly string[]) =>
@@ -115,15 +108,18 @@ async function baseKeyLookup(
  * Runs one table's merge or rebase; with `dryRun` only counts what it would do. The schema
  * changes (applySchema) must already have run when not a dry run.
  *
- * SQL (both engines; SQLite probes a key index, DuckDB hash-joins):
- *   merge:  insert into base.t (cols) select cols from exp.t e
+ * SQL (SQLite probes a key index, DuckDB hash-joins; engine/absent-key.ts):
+ *   merge:  insert into base.t (cols) select e.cols from exp.t e
  *             where not exists (select 1 from base.t b where b.k is not distinct from e.k)
+ *           (DuckDB: … from exp.t e anti join base.t b on b.k is not distinct from e.k)
  *           or, when the key is a unique index and the dialect prefersConflictSkip (SQLite):
  *           insert … where e.k is not null on conflict (k) do nothing; then the NULL-key rows
  *           through not exists
  *   rebase: delete from base.t as b
  *             where exists (select 1 from <exp keys> e where e.k is not distinct from b.k);
  *           insert into base.t (cols) select cols from exp.t
+ *           or, when the key is both sides' primary key and the dialect replacesByPrimaryKey
+ *           (DuckDB): insert or replace into base.t (cols) select cols from exp.t
  */
 export async function runTable(job: TableJob, dryRun: boolean): Promise<TableReport> {
   const { connection, schemas, base, exp, schema } = job
@@ -143,13 +139,26 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     let inserted = expRows
     if (base) {
       const lookup = await baseKeyLookup(job, base)
-      const missing = sql`not exists (select 1 from ${lookup.relation} b where ${keyMatch(job.key, 'b', 'e')})`
-      const insert = (where: Sql) =>
-        sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable} e where ${where}`
+      // Exp rows (alias e) whose key the lookup of base's keys (alias b) lacks.
+      const absent = {
+        dialect: connection.dialect,
+        source: expTable,
+        target: lookup.relation,
+        key: job.key,
+        sourceAlias: 'e',
+        targetAlias: 'b',
+      }
+      const insertAbsent = (where?: Sql) =>
+        insertAbsentKeyRows({
+          ...absent,
+          ...(where ? { where } : {}),
+          into: baseTable,
+          columns: schema.columns,
+        })
       if (dryRun)
         inserted = await count(
           connection,
-          sql`select count(*) as n from ${expTable} e where ${missing}`,
+          sql`select count(*) as n from (${absentKeyRows({ ...absent, columns: sql`1 as one` })})`,
         )
       else if (
         connection.dialect.prefersConflictSkip &&
@@ -166,10 +175,10 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
           sql`select count(*) as n from ${expTable} e where ${anyNull}`,
         )
         inserted = await connection.run(
-          sql`${insert(sql`not (${anyNull})`)} on conflict (${identList(job.key)}) do nothing`,
+          sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable} e where not (${anyNull}) on conflict (${identList(job.key)}) do nothing`,
         )
-        if (nullKeys > 0) inserted += await connection.run(insert(sql`(${anyNull}) and ${missing}`))
-      } else inserted = await connection.run(insert(missing))
+        if (nullKeys > 0) inserted += await connection.run(insertAbsent(anyNull))
+      } else inserted = await connection.run(insertAbsent())
       await lookup.drop()
     } else if (!dryRun) {
       await connection.run(
@@ -186,6 +195,16 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     }
   }
 
+  if (base && !dryRun && upsertsByKey(job, base)) {
+    // One statement replaces matched rows and adds the others; the figures follow from the
+    // counts (the primary key holds no duplicate, so each exp row replaces at most one).
+    await connection.run(
+      sql`insert or replace into ${baseTable} (${columns}) select ${columns} from ${expTable}`,
+    )
+    const rowsAfter = await count(connection, sql`select count(*) as n from ${baseTable}`)
+    const replaced = rowsBefore + expRows - rowsAfter
+    return { ...figures, rowsInserted: expRows, rowsReplaced: replaced, rowsSkipped: 0, rowsAfter }
+  }
   let replaced = 0
   if (base) {
     const { predicates, drop } = await baseRowsInExp(job, base)
@@ -207,6 +226,22 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     rowsAfter: rowsBefore - replaced + expRows,
     ...created,
   }
+}
+
+/**
+ * True when a rebase may run as one INSERT OR REPLACE: the engine prefers it, the key is the
+ * primary key of both sides (so exp holds each key once, never NULL), and exp has every base
+ * column (a replaced row keeps no base-only value, as delete + insert would not).
+ */
+function upsertsByKey(job: TableJob, base: TableInfo): boolean {
+  const isPrimary = (t: TableInfo) => sameColumns(t.primaryKey, job.key)
+  const inExp = new Set(job.schema.columns)
+  return (
+    job.connection.dialect.replacesByPrimaryKey &&
+    isPrimary(base) &&
+    isPrimary(job.exp) &&
+    base.columns.every((c) => inExp.has(c.name))
+  )
 }
 
 /**

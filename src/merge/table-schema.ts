@@ -48,10 +48,12 @@ export async function planSchema(input: SchemaInput): Promise<SchemaPlan> {
   const { base, exp } = input
   const columns = exp.columns.map((c) => c.name)
   if (!base) return { create: true, columns, addColumns: [], retype: [] }
-  const baseByName = new Map(base.columns.map((c) => [c.name, c]))
-  const addColumns = exp.columns.filter((c) => !baseByName.has(c.name))
+  // Both engines match column names case-insensitively: exp's `acc` is base's `Acc`, whose
+  // spelling stays (issue 14; adding `acc` beside `Acc` fails as a duplicate column).
+  const baseByName = new Map(base.columns.map((c) => [c.name.toLowerCase(), c]))
+  const addColumns = exp.columns.filter((c) => !baseByName.has(c.name.toLowerCase()))
   const shared = exp.columns.flatMap((c) => {
-    const b = baseByName.get(c.name)
+    const b = baseByName.get(c.name.toLowerCase())
     return b ? [{ base: b, exp: c }] : []
   })
   if (input.connection.dialect.typing === 'dynamic') await checkStoredValues(input, shared)
@@ -118,8 +120,14 @@ function mismatch(input: SchemaInput, base: ColumnInfo, exp: ColumnInfo, why: st
   const table = input.exp.name
   return new DuckmergeError(
     'SCHEMA_MISMATCH',
-    `Column "${base.name}" of table "${table}" is ${base.type || '(no type)'} in base ${input.names.base} but ${exp.type || '(no type)'} in exp ${input.names.exp}: ${why}. Convert the column on one side, or leave the table out with --table.`,
-    { table, column: base.name, baseType: base.type, expType: exp.type },
+    `Column "${base.name}" of table "${table}" is ${base.type || '(no type)'} in base ${input.names.base} but ${exp.type || '(no type)'} in exp ${input.names.exp}: ${why}.`,
+    {
+      table,
+      column: base.name,
+      baseType: base.type,
+      expType: exp.type,
+      hint: 'Convert the column on one side, or leave the table out of {tables}.',
+    },
   )
 }
 

@@ -115,7 +115,7 @@ describe('rebaseData', () => {
     const error = await rebaseData({ base, exp, output, key: ['id'] }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'DUPLICATE_KEY')).toBe(true)
     expect((error as Error).message).toMatchInlineSnapshot(
-      `"Cannot rebase ${exp} onto ${base}: exp holds 3 rows with key id=7 (2 keys repeat in all). Rebase needs one exp row per key: deduplicate exp, or pass a --key that tells its rows apart."`,
+      `"Cannot rebase ${exp} onto ${base}: exp holds 3 rows with key id=7 (2 keys repeat in all). Rebase needs one exp row per key."`,
     )
     expect(existsSync(output)).toBe(false)
     expect(hashTree(dir)).toEqual(before)

@@ -180,7 +180,7 @@ describe('results CLI bad input', () => {
       ['results', 'merge', '--base', base, '--exp', exp, '--table', 'nope'],
       dir,
       'TABLE_NOT_FOUND',
-      ['"nope"', exp, 'its tables: t'],
+      ['"nope"', exp, 'its tables: t', 'Choose --table among them.'],
     )
   })
 

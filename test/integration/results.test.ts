@@ -404,6 +404,41 @@ describe('SQLite semantics', () => {
     expect(sqliteRows(base, "select name from sqlite_schema where type = 'index'")).toEqual([])
   })
 
+  test.each([
+    ['SQLite', 'db'],
+    ['DuckDB', 'duckdb'],
+  ])(
+    '%s: column names differing only in case are one column, base spelling kept (issue 14)',
+    async (_, ext) => {
+      const dir = tempDir()
+      const make = (name: string, statements: string[]) =>
+        ext === 'db'
+          ? Promise.resolve(makeSqlite(join(dir, name), statements))
+          : makeDuckDb(join(dir, name), statements)
+      const base = await make(`base.${ext}`, [
+        'create table t (id integer primary key, Acc double)',
+        'insert into t values (1, 0.5)',
+      ])
+      const exp = await make(`exp.${ext}`, [
+        'create table t (ID integer primary key, acc double, Lr double)',
+        'insert into t values (1, 0.9, 0.1), (2, 0.7, 0.2)',
+      ])
+      expect(await mergeResults({ base, exp })).toMatchObject({
+        rowsInserted: 1,
+        rowsSkipped: 1,
+        columnsAdded: ['Lr'],
+      })
+      const query = 'select * from t order by 1'
+      const rows = ext === 'db' ? sqliteRows(base, query) : await duckRows(base, query)
+      expect(rows).toEqual([
+        { id: 1, Acc: 0.5, Lr: null },
+        { id: 2, Acc: 0.7, Lr: 0.2 },
+      ])
+      const rebased = await rebaseResults({ base, exp, key: ['ID'] })
+      expect(rebased).toMatchObject({ rowsReplaced: 2, rowsAfter: 2 })
+    },
+  )
+
   test('columns match by name, never by position', async () => {
     const dir = tempDir()
     const base = makeSqlite(join(dir, 'base.db'), [
@@ -454,7 +489,7 @@ describe('SQLite semantics', () => {
     const error = await mergeResults({ base, exp }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
     expect((error as Error).message).toMatchInlineSnapshot(
-      `"Column "note" of table "default" is REAL in base ${base} but TEXT in exp ${exp}: exp holds 1 text value(s) that SQLite would convert to numbers. Convert the column on one side, or leave the table out with --table."`,
+      `"Column "note" of table "default" is REAL in base ${base} but TEXT in exp ${exp}: exp holds 1 text value(s) that SQLite would convert to numbers."`,
     )
     expect(hashTree(dir)).toEqual(before)
   })
@@ -549,7 +584,8 @@ describe('SQLite semantics', () => {
     const stale = makeSqlite(join(dir, 'stale.db'), ['create table t (id int primary key)'])
     writeFileSync(`${stale}-journal`, 'x')
     const before = hashTree(dir)
-    for (const output of [folder, stale]) {
+    // Issue 14: a path under a plain file was an internal error (ENOTDIR from the engine).
+    for (const output of [folder, stale, join(base, 'out.db')]) {
       const error = await mergeResults({ base, exp, output }).catch((e: unknown) => e)
       expect(isDuckmergeError(error, 'OUTPUT_UNWRITABLE')).toBe(true)
       expect((error as Error).message).toContain(output)
@@ -719,6 +755,40 @@ describe('DuckDB files', () => {
     expect(again).toMatchObject({ rowsInserted: 0, rowsAfter: 4 })
   })
 
+  test.each([
+    { name: 'same columns (one INSERT OR REPLACE)', extra: '', baseOnly: [] as string[] },
+    {
+      name: 'a base-only column (delete + insert: NULL there)',
+      extra: ', note varchar',
+      baseOnly: ['note'],
+    },
+  ])(
+    'rebase on the primary key, $name: rows and figures as the dry run says',
+    async ({ extra, baseOnly }) => {
+      const dir = tempDir()
+      const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+        `create table runs (track_id varchar, ts varchar, version varchar, score integer${extra}, primary key (track_id, ts))`,
+        `insert into runs values ('r1', 't1', 'v1', 1${extra ? ", 'a'" : ''}), ('r2', 't2', 'v1', 2${extra ? ", 'b'" : ''})`,
+      ])
+      const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+        ...schema,
+        "insert into runs values ('r2', 't2', 'v2', 20), ('r3', 't3', 'v2', 30)",
+      ])
+      const key = ['track_id', 'ts']
+      const dry = await rebaseResults({ base, exp, key, dryRun: true })
+      const report = await rebaseResults({ base, exp, key })
+      const figures = { rowsBefore: 2, rowsReplaced: 1, rowsInserted: 2, rowsAfter: 3 }
+      expect(dry).toMatchObject(figures)
+      expect(report).toMatchObject(figures)
+      const cols = ['track_id', 'score', ...baseOnly].join(', ')
+      expect(await duckRows(base, `select ${cols} from runs order by track_id`)).toEqual([
+        { track_id: 'r1', score: 1, ...(extra ? { note: 'a' } : {}) },
+        { track_id: 'r2', score: 20, ...(extra ? { note: null } : {}) },
+        { track_id: 'r3', score: 30, ...(extra ? { note: null } : {}) },
+      ])
+    },
+  )
+
   test('rebase replaces matching keys, NULL matching NULL, in place', async () => {
     const dir = tempDir()
     const base = await makeDuckDb(join(dir, 'base.duckdb'), [
@@ -760,6 +830,26 @@ describe('DuckDB files', () => {
       { a: 2, b: 'y' },
       { a: 3, b: null },
     ])
+  })
+
+  test('DATE widens to TIMESTAMP, as in the Parquet data merge (one rule: engine/type-rules.ts)', async () => {
+    const dir = tempDir()
+    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+      'create table t (id integer primary key, d date)',
+      "insert into t values (1, '2024-01-02')",
+    ])
+    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+      'create table t (id integer primary key, d timestamp)',
+      "insert into t values (2, '2024-01-03 04:05:06')",
+    ])
+    expect(await mergeResults({ base, exp })).toMatchObject({ rowsInserted: 1, rowsAfter: 2 })
+    expect(await duckRows(base, 'select id, d::varchar as d from t order by id')).toEqual([
+      { id: 1, d: '2024-01-02 00:00:00' },
+      { id: 2, d: '2024-01-03 04:05:06' },
+    ])
+    expect(
+      await duckRows(base, "select data_type from duckdb_columns() where column_name = 'd'"),
+    ).toEqual([{ data_type: 'TIMESTAMP' }])
   })
 
   test('incompatible types stop with SCHEMA_MISMATCH naming table, column and both types', async () => {

@@ -32,6 +32,7 @@ const merge: Command = {
     'Merge results databases (SQLite/DuckDB): add exp rows whose key base lacks, and new columns/tables',
   usage: usage.replace('[--dry-run]', '[--key COLS] [--dry-run]'),
   options: common,
+  hintFlags: { tables: 'table' },
   async run(context) {
     const report = await withInterrupt((signal) => mergeResults({ ...options(context), signal }))
     return { report, text: formatMergeReport(report) }
@@ -43,6 +44,7 @@ const rebase: Command = {
   summary: 'Rebase results databases: exp rows replace base rows with the same --key',
   usage: usage.replace('[--output OUT]', '--key COLS [--output OUT]'),
   options: common,
+  hintFlags: { tables: 'table' },
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')
