@@ -2,7 +2,9 @@
  * The batches of a staging backfill, computed in DuckDB before any write: duplicate staging keys
  * resolved, deterministic batches, and per batch the query of rows main lacks.
  */
+import { absentKeyRows } from '../../../../engine/absent-key.js'
 import type { DuckDb } from '../../../../engine/duckdb.js'
+import { duckdbDialect } from '../../../../engine/duckdb-dialect.js'
 import { ident, identList, join, raw, type Sql, sql } from '../../../../engine/sql.js'
 import { keyCondition } from '../merge/queries.js'
 
@@ -94,10 +96,18 @@ export async function planBatches(db: DuckDb, input: BatchesInput): Promise<Batc
   const lacking = (relation: Sql, extra: readonly string[], isPlain: boolean): Sql => {
     const names = identList([...input.columns, ...extra])
     if (!input.main) return sql`select ${names} from ${relation} as s`
-    const absent = sql`not exists (select 1 from ${input.main} as m where ${keyCondition(input.keys, 's', 'm', true)})`
-    if (!input.outsideMain || !isPlain)
-      return sql`select ${names} from ${relation} as s where ${absent}`
-    return sql`select ${names} from ${relation} as s where ${input.outsideMain} union all select ${names} from ${relation} as s where not (${input.outsideMain}) and ${absent}`
+    // The one "rows whose key is absent" piece (engine/absent-key.ts), NULL-safe.
+    const absent = (where?: Sql) =>
+      absentKeyRows({
+        dialect: duckdbDialect,
+        source: relation,
+        target: input.main as Sql,
+        key: input.keys,
+        columns: join([...input.columns, ...extra].map((c) => sql`s.${ident(c)}`)),
+        ...(where ? { where } : {}),
+      })
+    if (!input.outsideMain || !isPlain) return absent()
+    return sql`select ${names} from ${relation} as s where ${input.outsideMain} union all ${absent(sql`not (${input.outsideMain})`)}`
   }
 
   if (distinct <= input.batchRows)
