@@ -38,6 +38,8 @@ export interface Command {
    * error's hint ("Pass {key} …") names the flag this command takes.
    */
   readonly hintFlags?: Readonly<Record<string, string>>
+  /** More for `--help` after the summary: defaults, rules the flags follow. */
+  readonly help?: string
   run(context: CommandContext): Promise<CommandResult>
 }
 

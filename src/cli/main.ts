@@ -113,7 +113,8 @@ function commandHelp(command: Command): string {
         `  --${name}${spec.type === 'string' ? ' VALUE' : ''}${spec.multiple ? ' (repeatable)' : ''}`,
     )
     .join('\n')
-  return `duckmerge ${command.path.join(' ')} ${command.usage}\n\n${command.summary}\n\nFlags:\n${flags}\n  --json\n`
+  const more = command.help === undefined ? '' : `\n\n${command.help}`
+  return `duckmerge ${command.path.join(' ')} ${command.usage}\n\n${command.summary}${more}\n\nFlags:\n${flags}\n  --json\n`
 }
 
 function oneLine(message: string): string {

@@ -5,6 +5,7 @@
  * Base written in key order (ids, timestamps) then costs little more than a plain copy.
  */
 import type { DuckDb } from '../engine/duckdb.js'
+import { outsideRange, rangeTypeOf } from '../engine/key-range.js'
 import { ident, raw, type Sql, sql } from '../engine/sql.js'
 import { rowGroupSpread, type StatsType } from '../formats/parquet/row-groups.js'
 import type { UnionSchema } from '../formats/parquet/schema.js'
@@ -51,8 +52,7 @@ export function inKeyRange(alias: string, column: string): Sql {
  * base row can share a key with (typically new keys past base's last one). False for NULL keys.
  */
 export function outsideBaseKeyRange(alias: string, column: string): Sql {
-  const col = sql`${ident(alias)}.${ident(column)}`
-  return sql`(${col} < ${baseLo} or ${col} > ${baseHi})`
+  return outsideRange(sql`${ident(alias)}.${ident(column)}`, baseLo, baseHi) as Sql
 }
 
 /**
@@ -66,8 +66,7 @@ export function mayMatchBase(alias: string, column: string): Sql {
 
 /** `(alias.column < <exp's smallest key> OR alias.column > <exp's largest key>)`. */
 export function outsideKeyRange(alias: string, column: string): Sql {
-  const col = sql`${ident(alias)}.${ident(column)}`
-  return sql`(${col} < ${lo} or ${col} > ${hi})`
+  return outsideRange(sql`${ident(alias)}.${ident(column)}`, lo, hi) as Sql
 }
 
 /**
@@ -121,14 +120,5 @@ export async function planKeyMatch(
   return { rangeColumn: column, splitsBase, boundsExp: true }
 }
 
-/**
- * Key types whose statistics are compared, and in what type; others (floating point, whose
- * NaN and -0.0 make statistics unreliable, nested types, booleans) are matched without a range.
- */
-export function statsType(type: string): StatsType | undefined {
-  if (/^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|DECIMAL\(\d+,\s*\d+\))$/.test(type))
-    return 'DOUBLE'
-  if (/^(DATE|TIMESTAMP(_S|_MS|_NS)?)$/.test(type)) return 'TIMESTAMP'
-  if (type === 'VARCHAR') return 'VARCHAR'
-  return undefined
-}
+/** Key types whose statistics are compared, and in what type (engine/key-range.ts). */
+export const statsType: (type: string) => StatsType | undefined = rangeTypeOf

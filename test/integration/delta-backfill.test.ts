@@ -303,6 +303,7 @@ describe('delta backfill failure paths', () => {
       error: { code: 'KEY_COLUMN_MISSING', details: { column: 'cert_index', side } },
     })
     expect(run.stderr).toContain(`key column "cert_index" is missing in ${side}`)
+    expect(run.stderr).toContain('Set --keys to columns both tables have.')
     expect({ main: hashTree(main), staging: hashTree(staging) }).toEqual(before)
   })
 

@@ -1,4 +1,5 @@
 /** `duckmerge delta merge` as a subprocess: upsert from Parquet and Delta sources, --json metrics, errors. */
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { withDuckDb } from '../../src/engine/duckdb.js'
@@ -120,6 +121,20 @@ describe('delta merge CLI', () => {
       ]).code,
     ).toBe(2)
     expect(runCli(['delta', 'merge', table, '--source', source]).code).toBe(2)
+    // Once a clause flag is given the others do nothing: ignoring the one given leaves no clause.
+    expect(
+      runCli([
+        'delta',
+        'merge',
+        table,
+        '--source',
+        source,
+        '--on',
+        'id',
+        '--when-matched',
+        'ignore',
+      ]).code,
+    ).toBe(2)
     expect(
       runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--memory-limit', 'lots'])
         .code,
@@ -144,11 +159,79 @@ describe('delta merge CLI', () => {
       source,
       '--on',
       'nope',
-      '--when-not-matched',
-      'ignore',
+      '--when-matched',
+      'update-all',
     ])
     expect(badKey.code).toBe(1)
     expect(badKey.stderr).toContain('[KEY_COLUMN_MISSING]')
+    // The library's hint names its field; the CLI renders it as this command's flag.
+    expect(badKey.stderr).toContain('Set --on to columns both sides have.')
+    expect(hashTree(table)).toEqual(before)
+  })
+
+  test("--merge-schema: a source column ACC is the table's Acc (names match case-insensitively); the table reads back", async () => {
+    const table = join(tempDir(), 'target')
+    await createTable(table, [
+      raw('select id, Acc::double as Acc from (values (1, 0.5), (2, 0.6)) t(id, Acc)'),
+    ])
+    const source = await parquet(
+      join(tempDir(), 's.parquet'),
+      'select id, ACC::double as ACC, epochs from (values (2, 0.9, 7), (3, 0.7, 8)) s(id, ACC, epochs)',
+    )
+    const run = runCli([
+      'delta',
+      'merge',
+      table,
+      '--source',
+      source,
+      '--on',
+      'id',
+      '--merge-schema',
+      '--json',
+    ])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json()).toMatchObject({ columnsAdded: ['epochs'] })
+    expect((await loadSnapshot(table)).schema.fields.map((f) => f.name)).toEqual([
+      'id',
+      'Acc',
+      'epochs',
+    ])
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, Acc: 0.5, epochs: null },
+      { id: 2, Acc: 0.9, epochs: 7 },
+      { id: 3, Acc: 0.7, epochs: 8 },
+    ])
+  })
+
+  test('--source reads CSV and JSON Lines as create and append do', async () => {
+    for (const [name, text] of [
+      ['updates.csv', 'id,v\n2,B\n4,D\n'],
+      ['updates.jsonl', '{"id":2,"v":"B"}\n{"id":4,"v":"D"}\n'],
+    ] as const) {
+      const table = await target()
+      const source = join(tempDir(), name)
+      writeFileSync(source, text)
+      const run = runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--json'])
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.json()).toMatchObject({ numTargetRowsUpdated: 1, numTargetRowsInserted: 1 })
+      expect(await readRows(table, 'id')).toEqual([
+        { id: 1, v: 'a' },
+        { id: 2, v: 'B' },
+        { id: 3, v: 'c' },
+        { id: 4, v: 'D' },
+      ])
+    }
+  })
+
+  test("a source column whose type differs from the table's: SCHEMA_MISMATCH naming it and both types, table unchanged", async () => {
+    const table = await target()
+    const source = await parquet(join(tempDir(), 's.parquet'), 'select 2 as id, 42 as v')
+    const before = hashTree(table)
+    const run = runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--json'])
+    expect(run.code).toBe(1)
+    const { error } = run.json<{ error: { code: string; message: string } }>()
+    expect(error.code).toBe('SCHEMA_MISMATCH')
+    expect(error.message).toContain('column "v" is integer in the source but string in the table')
     expect(hashTree(table)).toEqual(before)
   })
 })

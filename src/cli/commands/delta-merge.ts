@@ -1,7 +1,7 @@
 /** CLI commands: duckmerge delta merge / backfill. */
 
-import { type BackfillReport, backfill } from '../../formats/delta/backfill.js'
-import { type MergeResult, merge } from '../../formats/delta/merge.js'
+import { type BackfillReport, backfill } from '../../formats/delta/operations/backfill/backfill.js'
+import { type MergeResult, merge } from '../../formats/delta/operations/merge/merge.js'
 import {
   type Command,
   flag,
@@ -21,7 +21,15 @@ const deltaMerge: Command = {
   path: ['delta', 'merge'],
   summary: 'MERGE a Delta table or Parquet files INTO a Delta table by key (upsert by default)',
   usage:
-    'TARGET --source PATH --on K1,K2 [--when-matched update-all|delete|ignore] [--when-not-matched insert-all|ignore] [--when-not-matched-by-source delete|ignore] [--merge-schema] [--memory-limit SIZE] [--json]',
+    'TARGET --source PATH --on K1,K2 [--when-matched update-all|delete|ignore] [--when-not-matched insert-all|ignore] [--when-not-matched-by-source delete|ignore] [--merge-schema] [--dry-run] [--memory-limit SIZE] [--json]',
+  help: [
+    'Clauses: with no --when-… flag the merge is an upsert (--when-matched update-all',
+    '--when-not-matched insert-all). With any --when-… flag, only the clauses given run: an',
+    'omitted one does nothing (ignore), as in SQL MERGE, Spark and delta-rs.',
+    '--source: a Delta table, a Parquet file, glob or folder, or a CSV / JSON Lines file.',
+    '--dry-run: print the report of what the merge would do (same figures; files and bytes',
+    'added are null, known only once written) and write nothing.',
+  ].join('\n'),
   positionals: ['TARGET'],
   options: {
     source: { type: 'string' },
@@ -30,19 +38,17 @@ const deltaMerge: Command = {
     'when-not-matched': { type: 'string' },
     'when-not-matched-by-source': { type: 'string' },
     'merge-schema': { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
     ...memoryLimitOption,
   },
+  hintFlags: { key: 'on' },
   async run(context) {
     const { values } = context
     const target = context.positionals[0] ?? ''
     const source = requiredString(values, 'source')
     const on = listOption(values, 'on')
     if (!on) throw usageError('missing required --on (the key columns that match rows)')
-    const matched = choice(values, 'when-matched', ['update-all', 'delete', 'ignore'], 'update-all')
-    const notMatched = choice(values, 'when-not-matched', ['insert-all', 'ignore'], 'insert-all')
-    const bySource = choice(values, 'when-not-matched-by-source', ['delete', 'ignore'], 'ignore')
-    if (matched === 'ignore' && notMatched === 'ignore' && bySource === 'ignore')
-      throw usageError('every clause is "ignore": nothing to merge')
+    const { matched, notMatched, bySource } = clausesOf(values)
     const memoryLimit = memoryLimitOf(values)
     let builder = merge(target, source, {
       on,
@@ -54,9 +60,38 @@ const deltaMerge: Command = {
     if (matched === 'delete') builder = builder.whenMatchedDelete()
     if (notMatched === 'insert-all') builder = builder.whenNotMatchedInsert('all')
     if (bySource === 'delete') builder = builder.whenNotMatchedBySourceDelete()
-    const result = await builder.execute()
+    const result = await (flag(values, 'dry-run') ? builder.dryRun() : builder.execute())
     return { report: mergeReport(result), text: mergeText(result) }
   },
+}
+
+/**
+ * The clause flags: none given is an upsert; once one is given, the others default to ignore
+ * (an unwritten clause does nothing, as in SQL).
+ */
+function clausesOf(values: Values): {
+  matched: 'update-all' | 'delete' | 'ignore'
+  notMatched: 'insert-all' | 'ignore'
+  bySource: 'delete' | 'ignore'
+} {
+  const names = ['when-matched', 'when-not-matched', 'when-not-matched-by-source']
+  const anyGiven = names.some((n) => stringOption(values, n) !== undefined)
+  const matched = choice(
+    values,
+    'when-matched',
+    ['update-all', 'delete', 'ignore'],
+    anyGiven ? 'ignore' : 'update-all',
+  )
+  const notMatched = choice(
+    values,
+    'when-not-matched',
+    ['insert-all', 'ignore'],
+    anyGiven ? 'ignore' : 'insert-all',
+  )
+  const bySource = choice(values, 'when-not-matched-by-source', ['delete', 'ignore'], 'ignore')
+  if (matched === 'ignore' && notMatched === 'ignore' && bySource === 'ignore')
+    throw usageError('every clause is "ignore": nothing to merge')
+  return { matched, notMatched, bySource }
 }
 
 /** --json of `delta merge`: Spark's metric names at the top level, as numbers. */
@@ -65,6 +100,7 @@ function mergeReport(result: MergeResult): Record<string, unknown> {
     table: result.table,
     version: result.version,
     committed: result.committed,
+    dryRun: result.dryRun,
     columnsAdded: result.columnsAdded,
     ...result.metrics,
   }
@@ -72,13 +108,16 @@ function mergeReport(result: MergeResult): Record<string, unknown> {
 
 function mergeText(result: MergeResult): string {
   const m = result.metrics
-  const head = result.committed
-    ? `merged into ${result.table} at version ${result.version}`
-    : `nothing changed in ${result.table} (version ${result.version})`
+  const head = result.dryRun
+    ? `dry run: nothing written to ${result.table} (version ${result.version}); the merge would do:`
+    : result.committed
+      ? `merged into ${result.table} at version ${result.version}`
+      : `nothing changed in ${result.table} (version ${result.version})`
+  const added = m.numTargetFilesAdded === null ? '' : `+${m.numTargetFilesAdded} added, `
   const lines = [
     head,
     `  rows: ${m.numSourceRows} source, +${m.numTargetRowsInserted} inserted, ${m.numTargetRowsUpdated} updated, ${m.numTargetRowsDeleted} deleted, ${m.numTargetRowsCopied} copied`,
-    `  files: +${m.numTargetFilesAdded} added, -${m.numTargetFilesRemoved} removed (${m.numTargetFilesAfterSkipping} of ${m.numTargetFilesBeforeSkipping} read)`,
+    `  files: ${added}-${m.numTargetFilesRemoved} removed (${m.numTargetFilesAfterSkipping} of ${m.numTargetFilesBeforeSkipping} read)`,
   ]
   if (result.columnsAdded.length > 0)
     lines.push(`  columns added: ${result.columnsAdded.join(', ')}`)
@@ -91,13 +130,20 @@ const deltaBackfill: Command = {
   summary:
     'Insert staging rows whose key main lacks, batch by batch (idempotent), then remove staging',
   usage:
-    '--main MAIN --staging STAGING --keys K1,K2 [--batch-rows N] [--archive DIR] [--memory-limit SIZE] [--json]',
+    '--main MAIN --staging STAGING --keys K1,K2 [--batch-rows N] [--archive DIR] [--dry-run] [--memory-limit SIZE] [--json]',
+  help: [
+    '--dry-run: print the report of what the backfill would do (same counts) and write nothing.',
+    'When every batch committed but staging cannot be removed, a warning names the folder, the',
+    'report says stagingRemoved: false, and the exit code is 0.',
+  ].join('\n'),
+  hintFlags: { key: 'keys' },
   options: {
     main: { type: 'string' },
     staging: { type: 'string' },
     keys: { type: 'string', multiple: true },
     'batch-rows': { type: 'string' },
     archive: { type: 'string' },
+    'dry-run': { type: 'boolean' },
     ...memoryLimitOption,
   },
   async run(context) {
@@ -120,6 +166,7 @@ const deltaBackfill: Command = {
           staging: requiredString(values, 'staging'),
           keys,
           signal,
+          dryRun: flag(values, 'dry-run'),
           ...(batchRows === undefined ? {} : { batchRows }),
           ...(archive === undefined ? {} : { archive }),
           ...(memoryLimit ? { memoryLimit } : {}),
@@ -135,6 +182,7 @@ const deltaBackfill: Command = {
         }),
       announce,
     )
+    if (report.warning !== undefined) process.stderr.write(`backfill: warning: ${report.warning}\n`)
     return { report, text: backfillText(report) }
   },
 }
@@ -143,9 +191,11 @@ function backfillText(r: BackfillReport): string {
   if (!r.merged)
     return `nothing to merge: staging ${r.staging} is missing or empty; ${r.main} untouched`
   const lines = [
-    `backfilled ${r.main}${r.created ? ' (created)' : ''} from ${r.staging}`,
+    r.dryRun
+      ? `dry run: nothing written; backfilling ${r.main}${r.created ? ' (would be created)' : ''} from ${r.staging} would do:`
+      : `backfilled ${r.main}${r.created ? ' (created)' : ''} from ${r.staging}`,
     `  rows: +${r.rowsInserted} inserted, ${r.rowsSkipped} skipped (key already in main), ${r.duplicatesInStaging} duplicates in staging`,
-    `  batches: ${r.batches}; main now at version ${r.version}`,
+    `  batches: ${r.batches}; main ${r.dryRun ? 'is' : 'now'} at version ${r.version}`,
     `  staging ${r.stagingAfter}${r.archivedTo ? ` to ${r.archivedTo}` : ''}`,
     `  took ${formatDuration(r.durationMs)}`,
   ]

@@ -129,19 +129,19 @@ export {
   type BatchReport,
   backfill,
   DEFAULT_BATCH_ROWS,
-} from './backfill.js'
+} from './operations/backfill/backfill.js'
+export type {
+  Assignments,
+  ClauseKind,
+  Expression,
+  MergeClause,
+} from './operations/merge/clauses.js'
 export {
   executeMerge,
   MergeBuilder,
   type MergeOptions,
   type MergeResult,
   merge,
-} from './merge.js'
-export type {
-  Assignments,
-  ClauseKind,
-  Expression,
-  MergeClause,
-} from './merge-clauses.js'
-export type { MergeMetrics } from './merge-metrics.js'
-export type { MergeSource } from './merge-source.js'
+} from './operations/merge/merge.js'
+export type { MergeMetrics } from './operations/merge/metrics.js'
+export type { MergeSource } from './operations/merge/source.js'

@@ -1,12 +1,12 @@
 /** Spark's MERGE metrics and operation parameters as merge writes them into commitInfo. */
 import { describe, expect, test } from 'vitest'
-import { sql } from '../../engine/sql.js'
+import { sql } from '../../../../engine/sql.js'
 import {
   expressionText,
   mergeMetrics,
   mergeOperationParameters,
   operationMetrics,
-} from './merge-metrics.js'
+} from './metrics.js'
 
 const base = {
   numSourceRows: 100,

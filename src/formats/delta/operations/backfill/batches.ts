@@ -1,14 +1,16 @@
 /**
- * The plan of a staging backfill, computed in DuckDB before any write: duplicate staging keys
+ * The batches of a staging backfill, computed in DuckDB before any write: duplicate staging keys
  * resolved, deterministic batches, and per batch the query of rows main lacks.
  */
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, identList, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { keyCondition } from './merge-plan.js'
+import { absentKeyRows } from '../../../../engine/absent-key.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { duckdbDialect } from '../../../../engine/duckdb-dialect.js'
+import { ident, identList, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { keyCondition } from '../merge/queries.js'
 
 const BATCH = '__bf_batch'
 
-export interface PlanInput {
+export interface BatchesInput {
   /** A view of the staging rows. */
   readonly staging: Sql
   /**
@@ -21,7 +23,7 @@ export interface PlanInput {
   readonly main: Sql | undefined
   /**
    * A predicate over alias `s`, never NULL, true when main cannot hold the row's key (it lies
-   * outside main's key range, from backfill-bounds.ts): such rows skip the anti-join.
+   * outside main's key range, from bounds.ts): such rows skip the anti-join.
    */
   readonly outsideMain?: Sql
   readonly keys: readonly string[]
@@ -40,7 +42,7 @@ export interface BatchPlan {
   readonly query: Sql
 }
 
-export interface BackfillPlan {
+export interface Batches {
   readonly stagingRows: number
   readonly duplicatesInStaging: number
   readonly batches: readonly BatchPlan[]
@@ -64,10 +66,10 @@ export interface BackfillPlan {
  * through the anti-join straight into the Parquet writer.
  *
  * @example
- * const plan = await planBackfill(db, { staging: ident('s'), stagingRows: 1000, main, keys, columns, batchRows: 400 })
+ * const plan = await planBatches(db, { staging: ident('s'), stagingRows: 1000, main, keys, columns, batchRows: 400 })
  * // { stagingRows: 1000, duplicatesInStaging: 2, batches: [{ batch: 0, rows: 400, newRows: 280, query }, …] }
  */
-export async function planBackfill(db: DuckDb, input: PlanInput): Promise<BackfillPlan> {
+export async function planBatches(db: DuckDb, input: BatchesInput): Promise<Batches> {
   const keys = identList(input.keys)
   const columns = identList(input.columns)
   let duplicatesInStaging = 0
@@ -94,10 +96,18 @@ export async function planBackfill(db: DuckDb, input: PlanInput): Promise<Backfi
   const lacking = (relation: Sql, extra: readonly string[], isPlain: boolean): Sql => {
     const names = identList([...input.columns, ...extra])
     if (!input.main) return sql`select ${names} from ${relation} as s`
-    const absent = sql`not exists (select 1 from ${input.main} as m where ${keyCondition(input.keys, 's', 'm', true)})`
-    if (!input.outsideMain || !isPlain)
-      return sql`select ${names} from ${relation} as s where ${absent}`
-    return sql`select ${names} from ${relation} as s where ${input.outsideMain} union all select ${names} from ${relation} as s where not (${input.outsideMain}) and ${absent}`
+    // The one "rows whose key is absent" piece (engine/absent-key.ts), NULL-safe.
+    const absent = (where?: Sql) =>
+      absentKeyRows({
+        dialect: duckdbDialect,
+        source: relation,
+        target: input.main as Sql,
+        key: input.keys,
+        columns: join([...input.columns, ...extra].map((c) => sql`s.${ident(c)}`)),
+        ...(where ? { where } : {}),
+      })
+    if (!input.outsideMain || !isPlain) return absent()
+    return sql`select ${names} from ${relation} as s where ${input.outsideMain} union all ${absent(sql`not (${input.outsideMain})`)}`
   }
 
   if (distinct <= input.batchRows)

@@ -1,7 +1,7 @@
 /** Clause validation: Spark's ordering rule and assignments, every issue gathered in one error. */
 import { describe, expect, test } from 'vitest'
-import { isDuckmergeError } from '../../errors.js'
-import { type MergeClause, validateClauses } from './merge-clauses.js'
+import { isDuckmergeError } from '../../../../errors.js'
+import { type MergeClause, validateClauses } from './clauses.js'
 
 function issuesOf(clauses: MergeClause[]): unknown {
   try {

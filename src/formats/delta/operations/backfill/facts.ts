@@ -1,11 +1,12 @@
 /** What backfill planning needs to know about staging's keys: which main files to read, and whether keys may repeat. */
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, identList, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { keyBounds } from './backfill-bounds.js'
-import { columnMappingMode, physicalName } from './column-mapping.js'
-import { deltaToDuckDbType } from './schema.js'
-import type { Snapshot } from './snapshot-types.js'
-import { type PrunePredicate, parseStats } from './stats.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { rangeAggregates } from '../../../../engine/key-range.js'
+import { ident, identList, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { columnMappingMode, physicalName } from '../../column-mapping.js'
+import { deltaToDuckDbType, type StructType } from '../../schema.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { type PrunePredicate, parseStats } from '../../stats.js'
+import { keyBounds } from './bounds.js'
 
 /** Widest key range proved unique with a bitmap: 2^27 bits, a 16 MiB bitstring. */
 const MAX_BITMAP_RANGE = 2 ** 27
@@ -18,25 +19,25 @@ export interface StagingFacts {
 }
 
 /**
- * Staging's key facts. From a Delta staging's file statistics when they tell (no NULL key, key
+ * Staging's key facts (`schema`: main's, whose types the keys are cast to). From a Delta staging's file statistics when they tell (no NULL key, key
  * ranges known), so only the uniqueness check reads data, and that check reads one integer key
  * column into a bitmap when one fits; otherwise from one scan of staging's keys (their range,
  * NULLs, and distinct key hashes).
  *
  * @example
- * const facts = await stagingFacts(db, main, staging, ['source_url', 'cert_index'], 1_000_000, ident('__bf_staging'))
+ * const facts = await stagingFacts(db, main.schema, staging, ['source_url', 'cert_index'], 1_000_000, ident('__bf_staging'))
  * // { predicates: [{ column: 'source_url', op: 'between', … }, …], mayRepeat: false }
  */
 export async function stagingFacts(
   db: DuckDb,
-  main: Snapshot,
+  schema: StructType,
   staging: Snapshot | undefined,
   keys: readonly string[],
   stagingRows: number,
   relation: Sql,
 ): Promise<StagingFacts> {
   const fromLog = staging ? await factsFromLog(db, staging, keys, stagingRows, relation) : undefined
-  return fromLog ?? factsFromScan(db, main, keys, stagingRows, relation)
+  return fromLog ?? factsFromScan(db, schema, keys, stagingRows, relation)
 }
 
 async function factsFromLog(
@@ -112,19 +113,17 @@ async function distinctByBitmap(
  */
 async function factsFromScan(
   db: DuckDb,
-  main: Snapshot,
+  schema: StructType,
   keys: readonly string[],
   stagingRows: number,
   relation: Sql,
 ): Promise<StagingFacts> {
-  const typeOf = new Map(main.schema.fields.map((f) => [f.name, f.type]))
-  const cast = (k: string) => {
-    const type = typeOf.get(k)
-    return sql`cast(${ident(k)} as ${raw(type === undefined ? 'VARCHAR' : deltaToDuckDbType(type))})`
-  }
-  const ranges = keys.map(
-    (k, i) =>
-      sql`min(${cast(k)})::varchar as ${ident(`min${i}`)}, max(${cast(k)})::varchar as ${ident(`max${i}`)}`,
+  const typeOf = new Map(schema.fields.map((f) => [f.name, f.type]))
+  const ranges = rangeAggregates(
+    keys.map((k) => {
+      const type = typeOf.get(k)
+      return { column: k, type: type === undefined ? 'VARCHAR' : deltaToDuckDbType(type) }
+    }),
   )
   const anyNull = join(
     keys.map((k) => sql`${ident(k)} is null`),
@@ -133,7 +132,7 @@ async function factsFromScan(
   const stats =
     (
       await db.allJson<Record<string, string | number | null>>(
-        sql`select count(*) filter (where ${anyNull}) as nulls, count(distinct hash(${identList(keys)})) as hashes, ${join(ranges)} from ${relation}`,
+        sql`select count(*) filter (where ${anyNull}) as nulls, count(distinct hash(${identList(keys)})) as hashes, ${ranges} from ${relation}`,
       )
     )[0] ?? {}
   const predicates: PrunePredicate[] =

@@ -7,10 +7,10 @@
  *   source ▷ target        ──► inserts (new files only)
  *   touched files ⟕ source, clause applied, deletes dropped ──► rewritten files (copy-on-write)
  */
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { type Assignments, clausesOf, type Expression, type MergeClause } from './merge-clauses.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { type Assignments, clausesOf, type Expression, type MergeClause } from './clauses.js'
 
-/** Columns merge-plan adds to its intermediate rows; prefixed so no user column collides. */
+/** Columns queries.ts adds to its intermediate rows; prefixed so no user column collides. */
 export const FILE = '__dm_file'
 export const ROW = '__dm_row'
 export const CLAUSE = '__dm_clause'
@@ -22,7 +22,7 @@ export interface PlanColumn {
   readonly type: string
 }
 
-export interface MergePlanInput {
+export interface MergeQueries {
   /** The table's columns after any schema evolution, in schema order. */
   readonly columns: readonly PlanColumn[]
   /** Columns the target relation has (a column added by mergeSchema reads as NULL). */
@@ -75,21 +75,21 @@ export function keyCondition(
  * //   case __dm_clause when 0 then 'update' when 1 then 'delete' end as __dm_action
  * // from source as source join target as target on (ON)
  */
-export function matchedPairsSql(input: MergePlanInput): Sql {
+export function matchedPairsSql(input: MergeQueries): Sql {
   const clauses = clausesOf(input.clauses, 'matched')
   const t = ident(input.targetAlias)
   return sql`select ${t}.${ident('__delta_file')} as ${ident(FILE)}, ${t}.${ident('__delta_row_index')} as ${ident(ROW)}, ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${actionOf(clauses, CLAUSE)} as ${ident(ACTION)} from ${input.source} as ${ident(input.sourceAlias)} join ${input.target} as ${t} on (${input.on})`
 }
 
 /** Target rows no source row matches that a WHEN NOT MATCHED BY SOURCE clause changes (narrow). */
-export function bySourceChangesSql(input: MergePlanInput): Sql {
+export function bySourceChangesSql(input: MergeQueries): Sql {
   const clauses = clausesOf(input.clauses, 'notMatchedBySource')
   const t = ident(input.targetAlias)
   return sql`select ${t}.${ident('__delta_file')} as ${ident(FILE)}, ${t}.${ident('__delta_row_index')} as ${ident(ROW)}, ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${actionOf(clauses, CLAUSE)} as ${ident(ACTION)} from ${input.target} as ${t} anti join ${input.source} as ${ident(input.sourceAlias)} on (${input.on}) where ${anyCondition(clauses)}`
 }
 
 /** Source rows no target row matches, as the first applicable WHEN NOT MATCHED clause inserts them. */
-export function insertsSql(input: MergePlanInput): Sql {
+export function insertsSql(input: MergeQueries): Sql {
   const clauses = clausesOf(input.clauses, 'notMatched')
   const s = ident(input.sourceAlias)
   const columns = join(
@@ -109,7 +109,7 @@ export function insertsSql(input: MergePlanInput): Sql {
  *
  * @param touched the target relation restricted to the touched files
  */
-export function rewriteSql(input: MergePlanInput, touched: Sql): Sql {
+export function rewriteSql(input: MergeQueries, touched: Sql): Sql {
   const matched = clausesOf(input.clauses, 'matched')
   const bySource = clausesOf(input.clauses, 'notMatchedBySource')
   const s = ident(input.sourceAlias)
@@ -167,7 +167,7 @@ function anyCondition(clauses: readonly MergeClause[]): Sql {
  * where the source has one.
  */
 function columnValue(
-  input: MergePlanInput,
+  input: MergeQueries,
   clauses: readonly MergeClause[],
   mode: 'update' | 'insert',
   name: string,
@@ -195,7 +195,7 @@ function columnValue(
 }
 
 /** The value a clause leaves alone: the target's for an update (NULL for a new column), NULL for an insert. */
-function unchangedValue(input: MergePlanInput, mode: 'update' | 'insert', name: string): Sql {
+function unchangedValue(input: MergeQueries, mode: 'update' | 'insert', name: string): Sql {
   return mode === 'update' && input.targetColumns.includes(name)
     ? sql`${ident(input.targetAlias)}.${ident(name)}`
     : raw('null')

@@ -1,10 +1,11 @@
 /** Main's key range from its file statistics: staging keys outside it go to the writer without probing main. */
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import type { AddFile } from './actions.js'
-import { columnMappingMode, physicalName } from './column-mapping.js'
-import { deltaToDuckDbType } from './schema.js'
-import type { Snapshot } from './snapshot-types.js'
-import { parseStats } from './stats.js'
+import { outsideRange } from '../../../../engine/key-range.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import type { AddFile } from '../../actions.js'
+import { columnMappingMode, physicalName } from '../../column-mapping.js'
+import { deltaToDuckDbType } from '../../schema.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { parseStats } from '../../stats.js'
 
 /** Spark cuts string statistics to 32 characters; a max that long may be a cut, not a bound. */
 const STRING_PREFIX_LENGTH = 32
@@ -77,16 +78,17 @@ export function keyBounds(
  * NULL in a backfill, and main may hold NULLs), so the row is checked against main.
  *
  * @example
- * outsideSql(bounds, 's') // coalesce(s."cert_index" < cast(? as BIGINT) or s."cert_index" > cast(? as BIGINT), false)
+ * outsideSql(bounds, 's') // coalesce((s."cert_index" < cast(? as BIGINT) or s."cert_index" > cast(? as BIGINT)), false)
  */
 export function outsideSql(bounds: readonly KeyBound[], alias: string): Sql | undefined {
   const parts = bounds.flatMap((b) => {
-    const column = sql`${ident(alias)}.${ident(b.column)}`
     const type = raw(b.type)
-    const tests: Sql[] = []
-    if (b.min !== undefined) tests.push(sql`${column} < cast(${b.min} as ${type})`)
-    if (b.max !== undefined) tests.push(sql`${column} > cast(${b.max} as ${type})`)
-    return tests
+    const outside = outsideRange(
+      sql`${ident(alias)}.${ident(b.column)}`,
+      b.min === undefined ? undefined : sql`cast(${b.min} as ${type})`,
+      b.max === undefined ? undefined : sql`cast(${b.max} as ${type})`,
+    )
+    return outside === undefined ? [] : [outside]
   })
   if (parts.length === 0) return undefined
   return sql`coalesce(${join(parts, ' or ')}, false)`

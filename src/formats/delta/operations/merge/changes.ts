@@ -1,9 +1,9 @@
 /** The target rows a MERGE changes, found in DuckDB, and Spark's check on ambiguous matches. */
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import { DuckmergeError } from '../../errors.js'
-import { clausesOf, describeKind } from './merge-clauses.js'
-import { bySourceChangesSql, type MergePlanInput, matchedPairsSql } from './merge-plan.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { DuckmergeError } from '../../../../errors.js'
+import { clausesOf, describeKind } from './clauses.js'
+import { bySourceChangesSql, type MergeQueries, matchedPairsSql } from './queries.js'
 
 export interface Changes {
   readonly touchedFiles: readonly string[]
@@ -28,17 +28,17 @@ export interface Changes {
  */
 export async function findChanges(
   db: DuckDb,
-  plan: MergePlanInput,
+  queries: MergeQueries,
   table: string,
   keys: readonly string[] | undefined,
   sourceLabel: string,
   sourceKeysUnique = false,
 ): Promise<Changes> {
-  const matched = clausesOf(plan.clauses, 'matched')
-  const bySource = clausesOf(plan.clauses, 'notMatchedBySource')
+  const matched = clausesOf(queries.clauses, 'matched')
+  const bySource = clausesOf(queries.clauses, 'notMatchedBySource')
   const parts: Sql[] = []
   if (matched.length > 0) {
-    const pairs = matchedPairsSql(plan)
+    const pairs = matchedPairsSql(queries)
     if (keys !== undefined && sourceKeysUnique)
       parts.push(
         sql`select 'matched' as kind, __dm_action as action, __dm_file as file from (${pairs}) where __dm_clause is not null`,
@@ -49,7 +49,7 @@ export async function findChanges(
         matched.length === 1 &&
         matched[0]?.action === 'delete' &&
         matched[0].condition === undefined
-      if (!onlyDelete) await assertSingleMatches(db, plan, table, keys, sourceLabel)
+      if (!onlyDelete) await assertSingleMatches(db, queries, table, keys, sourceLabel)
       // A lone unconditional delete may match a row several times: count the row once.
       parts.push(
         raw(
@@ -60,7 +60,7 @@ export async function findChanges(
   }
   if (bySource.length > 0)
     parts.push(
-      sql`select 'bySource' as kind, __dm_action as action, __dm_file as file from (${bySourceChangesSql(plan)})`,
+      sql`select 'bySource' as kind, __dm_action as action, __dm_file as file from (${bySourceChangesSql(queries)})`,
     )
   const none = { matchedUpdated: 0, matchedDeleted: 0, bySourceUpdated: 0, bySourceDeleted: 0 }
   if (parts.length === 0) return { touchedFiles: [], counts: none }
@@ -83,7 +83,7 @@ export async function findChanges(
 
 async function assertSingleMatches(
   db: DuckDb,
-  plan: MergePlanInput,
+  queries: MergeQueries,
   table: string,
   keys: readonly string[] | undefined,
   sourceLabel: string,
@@ -94,7 +94,7 @@ async function assertSingleMatches(
     ),
   )
   if (!dup) return
-  const shown = keys ?? plan.targetColumns.slice(0, 5)
+  const shown = keys ?? queries.targetColumns.slice(0, 5)
   const row = await db.one<Record<string, unknown>>(
     sql`select ${join(shown.map((c) => ident(c)))} from __dm_target where __delta_file = ${dup.f} and __delta_row_index = ${dup.r}`,
   )

@@ -1,7 +1,7 @@
 /** The clauses of a Delta MERGE (Spark's WHEN [NOT] MATCHED [BY SOURCE] … THEN …) and their checks. */
 
-import type { Sql } from '../../engine/sql.js'
-import { DuckmergeError } from '../../errors.js'
+import type { Sql } from '../../../../engine/sql.js'
+import { DuckmergeError, type Issue } from '../../../../errors.js'
 
 /**
  * A SQL expression over the source and target aliases, e.g. `"source.score * 2"`, passed to
@@ -41,12 +41,6 @@ export type MergeClause =
 
 export type ClauseKind = MergeClause['kind']
 
-export interface ClauseIssue {
-  readonly path: string
-  readonly code: string
-  readonly message: string
-}
-
 /** The clauses of one kind, in the order they were given (Spark evaluates them in that order). */
 export function clausesOf<K extends ClauseKind>(
   clauses: readonly MergeClause[],
@@ -77,10 +71,10 @@ export function validateClauses(
   clauses: readonly MergeClause[],
   targetColumns: readonly string[],
 ): void {
-  const issues: ClauseIssue[] = []
+  const issues: Issue[] = []
   if (clauses.length === 0)
     issues.push({
-      path: 'clauses',
+      path: ['clauses'],
       code: 'no_clauses',
       message:
         'a MERGE needs at least one WHEN clause (whenMatchedUpdate, whenNotMatchedInsert, …)',
@@ -88,7 +82,7 @@ export function validateClauses(
   const known = new Set(targetColumns)
   const unconditional = new Map<ClauseKind, number>()
   clauses.forEach((clause, i) => {
-    const path = `clauses[${i}]`
+    const path = ['clauses', i]
     const earlier = unconditional.get(clause.kind)
     if (earlier !== undefined)
       issues.push({
@@ -110,7 +104,7 @@ export function validateClauses(
     for (const name of names)
       if (!known.has(name))
         issues.push({
-          path: `${path}.${clause.kind === 'notMatched' ? 'values' : 'set'}.${name}`,
+          path: [...path, clause.kind === 'notMatched' ? 'values' : 'set', name],
           code: 'unknown_column',
           message: `clause ${i + 1} assigns column "${name}", which ${table} does not have (columns: ${targetColumns.join(', ')}); use mergeSchema to add source columns`,
         })

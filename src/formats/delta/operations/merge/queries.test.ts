@@ -1,16 +1,16 @@
-/** merge-plan's SQL run by DuckDB over plain tables standing in for the Delta source and target. */
+/** queries.ts's SQL run by DuckDB over plain tables standing in for the Delta source and target. */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
-import { DuckDb } from '../../engine/duckdb.js'
-import { ident, raw, sql } from '../../engine/sql.js'
-import type { MergeClause } from './merge-clauses.js'
+import { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, raw, sql } from '../../../../engine/sql.js'
+import type { MergeClause } from './clauses.js'
 import {
   bySourceChangesSql,
   insertsSql,
   keyCondition,
-  type MergePlanInput,
+  type MergeQueries,
   matchedPairsSql,
   rewriteSql,
-} from './merge-plan.js'
+} from './queries.js'
 
 let db: DuckDb
 beforeEach(async () => {
@@ -31,7 +31,7 @@ async function runPlan(target: Row[], source: Row[], clauses: MergeClause[]) {
       sql`insert into tgt values (${r.id}, ${r.v}, ${`f${Math.floor(i / 2)}`}, ${i % 2})`,
     )
   for (const r of source) await db.run(sql`insert into src values (${r.id}, ${r.v})`)
-  const input: MergePlanInput = {
+  const input: MergeQueries = {
     columns: [
       { name: 'id', type: 'INTEGER' },
       { name: 'v', type: 'VARCHAR' },

@@ -2,15 +2,15 @@
 import { createHash } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
 import { basename, join, relative, resolve, sep } from 'node:path'
-import { DuckmergeError, messageOf } from '../../errors.js'
-import { isDeltaTable, type ResolvedSource } from './merge-source.js'
-import { createTable } from './operations/create.js'
-import { duckDbToDeltaType, type StructType, typeToString } from './schema.js'
-import type { Snapshot } from './snapshot-types.js'
+import { DuckmergeError, type Issue, messageOf } from '../../../../errors.js'
+import { duckDbToDeltaType, type StructType, typeToString } from '../../schema.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { createTable } from '../create.js'
+import { isDeltaTable, type ResolvedSource } from '../merge/source.js'
 
-/** Creates main empty, with staging's schema and (for a Delta staging) its partitioning. */
-export async function createMain(main: string, source: ResolvedSource): Promise<void> {
-  const schema: StructType = source.snapshot
+/** The schema a new main gets: staging's (a Delta staging's own, else its columns' types). */
+export function mainSchemaOf(source: ResolvedSource): StructType {
+  return source.snapshot
     ? source.snapshot.schema
     : {
         type: 'struct',
@@ -21,9 +21,13 @@ export async function createMain(main: string, source: ResolvedSource): Promise<
           metadata: {},
         })),
       }
+}
+
+/** Creates main empty, with staging's schema and (for a Delta staging) its partitioning. */
+export async function createMain(main: string, source: ResolvedSource): Promise<void> {
   await createTable({
     path: main,
-    schema,
+    schema: mainSchemaOf(source),
     partitionBy: source.snapshot?.partitionColumns ?? [],
   })
 }
@@ -77,8 +81,8 @@ export function checkKeys(
     if (!columns.includes(key))
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot backfill: key column "${key}" is missing in ${side} ${path} (columns: ${columns.join(', ')}). Pass --keys with columns both tables have.`,
-        { column: key, side, path },
+        `Cannot backfill: key column "${key}" is missing in ${side} ${path} (columns: ${columns.join(', ')}).`,
+        { column: key, side, path, hint: 'Set {key} to columns both tables have.' },
       )
 }
 
@@ -94,59 +98,83 @@ export function checkSchema(
       ? source.snapshot.schema.fields.map((f) => [f.name, typeToString(f.type)])
       : source.columns.map((c) => [c.name, typeToString(duckDbToDeltaType(c.type))]),
   )
-  const issues: string[] = []
+  const issues: Issue[] = []
   for (const field of snapshot.schema.fields) {
     const type = stagingTypes.get(field.name)
     const mainType = typeToString(field.type)
-    if (type === undefined) issues.push(`"${field.name}" (${mainType}) is missing in staging`)
+    if (type === undefined)
+      issues.push({
+        path: [field.name],
+        code: 'missing_column',
+        message: `"${field.name}" (${mainType}) is missing in staging`,
+      })
     else if (type !== mainType)
-      issues.push(`"${field.name}" is ${type} in staging but ${mainType} in main`)
+      issues.push({
+        path: [field.name],
+        code: 'column_type',
+        message: `"${field.name}" is ${type} in staging but ${mainType} in main`,
+      })
     stagingTypes.delete(field.name)
   }
   for (const [name, type] of stagingTypes)
-    issues.push(`"${name}" (${type}) is in staging but not in main`)
+    issues.push({
+      path: [name],
+      code: 'extra_column',
+      message: `"${name}" (${type}) is in staging but not in main`,
+    })
   if (issues.length > 0)
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Cannot backfill ${main} from ${staging}: the schemas differ: ${issues.join('; ')}. Make staging match main's schema.`,
-      { main, staging, issues },
+      `Cannot backfill ${main} from ${staging}: the schemas differ: ${issues.map((i) => i.message).join('; ')}.`,
+      { main, staging, issues, hint: "Make {staging} match {main}'s schema." },
     )
 }
 
+export type Retired =
+  | { readonly removed: true; readonly archivedTo?: string }
+  | { readonly removed: false; readonly leftAt: string; readonly reason: string }
+
 /**
  * Deletes staging, or moves it under `archive`. The folder is first renamed aside in one step,
- * so a crash during removal never leaves a half-deleted staging table under its name.
+ * so a crash during removal never leaves a half-deleted staging table under its name. Called
+ * after every batch committed, so a failure here (permissions, a file held open) does not fail
+ * the backfill: it returns where staging was left and why.
  */
 export async function retireStaging(
   staging: string,
   archive: string | undefined,
-): Promise<string | undefined> {
-  if (archive !== undefined) {
-    await fs.mkdir(archive, { recursive: true })
-    let target = join(resolve(archive), basename(staging))
-    if (existsSync(target)) target = `${target}-${new Date().toISOString().replace(/[:.]/g, '-')}`
-    try {
-      await fs.rename(staging, target)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EXDEV')
-        throw new DuckmergeError(
-          'OUTPUT_UNWRITABLE',
-          `Backfill committed, but moving staging ${staging} to ${target} failed: ${messageOf(error)}. Move or delete it by hand; re-running is safe.`,
-          { staging, archive: target },
-        )
+): Promise<Retired> {
+  let leftAt = staging
+  try {
+    if (archive !== undefined) {
+      await fs.mkdir(archive, { recursive: true })
+      let target = join(resolve(archive), basename(staging))
+      if (existsSync(target)) target = `${target}-${new Date().toISOString().replace(/[:.]/g, '-')}`
+      try {
+        await fs.rename(staging, target)
+        return { removed: true, archivedTo: target }
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error
+      }
       await fs.cp(staging, target, { recursive: true })
-      await removeDir(staging)
+      const aside = await renameAside(staging)
+      leftAt = aside
+      await fs.rm(aside, { recursive: true, force: true })
+      return { removed: true, archivedTo: target }
     }
-    return target
+    const aside = await renameAside(staging)
+    leftAt = aside
+    await fs.rm(aside, { recursive: true, force: true })
+    return { removed: true }
+  } catch (error) {
+    return { removed: false, leftAt, reason: messageOf(error) }
   }
-  await removeDir(staging)
-  return undefined
 }
 
-async function removeDir(dir: string): Promise<void> {
+async function renameAside(dir: string): Promise<string> {
   const aside = join(resolve(dir, '..'), `.${basename(dir)}.deleting-${process.pid}`)
   await fs.rename(dir, aside)
-  await fs.rm(aside, { recursive: true, force: true })
+  return aside
 }
 
 /**
@@ -159,13 +187,13 @@ export function assertSeparate(main: string, staging: string, archive: string | 
   if (within(main, staging) || within(staging, main))
     throw new DuckmergeError(
       'OUTPUT_IS_INPUT',
-      `Cannot backfill ${main} from ${staging}: one is inside the other, and staging is deleted after the backfill. Use separate folders.`,
-      { main, staging },
+      `Cannot backfill ${main} from ${staging}: one is inside the other, and staging is deleted after the backfill.`,
+      { main, staging, hint: 'Keep {main} and {staging} in separate folders.' },
     )
   if (archive !== undefined && within(resolve(archive), staging))
     throw new DuckmergeError(
       'OUTPUT_IS_INPUT',
-      `Cannot archive staging ${staging} into ${resolve(archive)}, a folder inside it. Pass an --archive outside staging.`,
-      { staging, archive },
+      `Cannot archive staging ${staging} into ${resolve(archive)}, a folder inside it.`,
+      { staging, archive, hint: 'Set {archive} to a folder outside staging.' },
     )
 }

@@ -1,14 +1,15 @@
 /** The source of a MERGE or backfill (a Delta table, Parquet files, a DuckDB query, or rows) as a DuckDB relation. */
 import { existsSync, promises as fs } from 'node:fs'
 import { join as joinPath, resolve } from 'node:path'
-import type { DuckDb } from '../../engine/duckdb.js'
-import { assertExists } from '../../engine/files.js'
-import { ident, join, literal, raw, Sql, type SqlValue, sql } from '../../engine/sql.js'
-import { DuckmergeError, messageOf } from '../../errors.js'
-import { logDir } from './log-store.js'
-import { scanSql } from './scan.js'
-import { loadSnapshot } from './snapshot.js'
-import type { Snapshot } from './snapshot-types.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { assertExists } from '../../../../engine/files.js'
+import { ident, join, literal, raw, Sql, type SqlValue, sql } from '../../../../engine/sql.js'
+import { DuckmergeError, messageOf } from '../../../../errors.js'
+import { logDir } from '../../log-store.js'
+import { scanSql } from '../../scan.js'
+import { loadSnapshot } from '../../snapshot.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { prepareSource } from '../source.js'
 
 /**
  * Where the rows to merge come from:
@@ -79,6 +80,17 @@ export async function resolveSource(
       hasFileInfo: withFileInfo,
     }
   }
+  if (typeof source === 'string' && isTextFile(source)) {
+    // CSV and JSON Lines are read as `delta create` and `delta append` read them.
+    const prepared = await prepareSource(db, { file: source })
+    await prepared.release()
+    return {
+      relation: sql`(${prepared.query})`,
+      columns: await describe(db, sql`(${prepared.query})`, source),
+      label: source,
+      hasFileInfo: false,
+    }
+  }
   if (typeof source === 'string' || Array.isArray(source)) {
     const paths = await parquetPaths(
       typeof source === 'string' ? [source] : (source as string[]),
@@ -102,6 +114,11 @@ export async function resolveSource(
     'USAGE',
     `Unsupported ${what}: pass a path, paths, an Sql query or { rows }.`,
   )
+}
+
+/** CSV or JSON (Lines) by extension, as operations/source.ts tells them from Parquet. */
+function isTextFile(path: string): boolean {
+  return /\.(csv|tsv|txt|json|ndjson|jsonl)$/i.test(path)
 }
 
 /** True when `path` is a folder with a `_delta_log`. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DuckDb } from '../../engine/duckdb.js'
+import { DuckDb } from '../../../../engine/duckdb.js'
 
 export interface SessionOptions {
   /** DuckDB's memory_limit; past it, joins and sorts spill to `tempDirectory`. Default '1GB'. */

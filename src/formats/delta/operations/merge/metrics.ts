@@ -1,6 +1,6 @@
 /** What a MERGE did, in Spark's names: returned to the caller and written into commitInfo. */
-import type { Sql, SqlValue } from '../../engine/sql.js'
-import { clausesOf, type Expression, type MergeClause } from './merge-clauses.js'
+import type { Sql, SqlValue } from '../../../../engine/sql.js'
+import { clausesOf, type Expression, type MergeClause } from './clauses.js'
 
 /**
  * Spark's MERGE operationMetrics (MergeIntoCommandBase), as numbers. Row counts:
@@ -13,13 +13,15 @@ export interface MergeMetrics {
   readonly numTargetRowsDeleted: number
   readonly numTargetRowsCopied: number
   readonly numOutputRows: number
-  readonly numTargetFilesAdded: number
+  /** Null in a dry run: known only once written. */
+  readonly numTargetFilesAdded: number | null
   readonly numTargetFilesRemoved: number
   readonly numTargetRowsMatchedUpdated: number
   readonly numTargetRowsMatchedDeleted: number
   readonly numTargetRowsNotMatchedBySourceUpdated: number
   readonly numTargetRowsNotMatchedBySourceDeleted: number
-  readonly numTargetBytesAdded: number
+  /** Null in a dry run: known only once written. */
+  readonly numTargetBytesAdded: number | null
   readonly numTargetBytesRemoved: number
   /** Live files before and after pruning by statistics and partition values. */
   readonly numTargetFilesBeforeSkipping: number
@@ -45,8 +47,8 @@ export interface MetricInputs {
   /** Rows written by the insert step and by the rewrite step (numRecords of their add actions). */
   readonly insertedRows: number
   readonly rewrittenRows: number
-  readonly filesAdded: number
-  readonly bytesAdded: number
+  readonly filesAdded: number | null
+  readonly bytesAdded: number | null
   readonly filesRemoved: number
   readonly bytesRemoved: number
   readonly filesBeforeSkipping: number

@@ -1,14 +1,14 @@
 /** Main's key range from file statistics, and backfills whose staging keys fall below, inside and above it. */
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { tempDir } from '../../../test/support/temp.js'
-import { withDuckDb } from '../../engine/duckdb.js'
-import { sql } from '../../engine/sql.js'
+import { tempDir } from '../../../../../test/support/temp.js'
+import { withDuckDb } from '../../../../engine/duckdb.js'
+import { sql } from '../../../../engine/sql.js'
+import { appendTable, createTable } from '../../index.js'
+import { registerSnapshot } from '../../scan.js'
+import { loadSnapshot } from '../../snapshot.js'
 import { backfill } from './backfill.js'
-import { keyBounds, outsideSql } from './backfill-bounds.js'
-import { appendTable, createTable } from './index.js'
-import { registerSnapshot } from './scan.js'
-import { loadSnapshot } from './snapshot.js'
+import { keyBounds, outsideSql } from './bounds.js'
 
 const rows = (values: readonly string[]) =>
   `select * from (values ${values.join(', ')}) as t(source_url, cert_index, domain)`

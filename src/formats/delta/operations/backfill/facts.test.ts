@@ -1,13 +1,13 @@
 /** Staging key facts from the log (bitmap or hash uniqueness) and from a scan, on real tables. */
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { tempDir } from '../../../test/support/temp.js'
-import { withDuckDb } from '../../engine/duckdb.js'
-import { raw } from '../../engine/sql.js'
-import { stagingFacts } from './backfill-facts.js'
-import { appendTable, createTable } from './index.js'
-import { registerSnapshot } from './scan.js'
-import { loadSnapshot } from './snapshot.js'
+import { tempDir } from '../../../../../test/support/temp.js'
+import { withDuckDb } from '../../../../engine/duckdb.js'
+import { raw } from '../../../../engine/sql.js'
+import { appendTable, createTable } from '../../index.js'
+import { registerSnapshot } from '../../scan.js'
+import { loadSnapshot } from '../../snapshot.js'
+import { stagingFacts } from './facts.js'
 
 const rows = (values: readonly string[]) =>
   `select * from (values ${values.join(', ')}) as t(source_url, cert_index)`
@@ -23,7 +23,7 @@ async function facts(stagingFiles: readonly (readonly string[])[], useLog = true
     await registerSnapshot(db, staging, 's')
     const n = stagingFiles.flat().length
     const keys = ['source_url', 'cert_index']
-    return stagingFacts(db, staging, useLog ? staging : undefined, keys, n, raw('s'))
+    return stagingFacts(db, staging.schema, useLog ? staging : undefined, keys, n, raw('s'))
   })
 }
 

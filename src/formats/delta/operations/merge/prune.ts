@@ -1,10 +1,11 @@
 /** Which target files a keyed MERGE must read: pruned by the source keys' range and partition values. */
-import type { DuckDb } from '../../engine/duckdb.js'
-import { ident, join, raw, type Sql, sql } from '../../engine/sql.js'
-import type { AddFile } from './actions.js'
-import { deltaToDuckDbType } from './schema.js'
-import type { Snapshot } from './snapshot-types.js'
-import { type PrunePredicate, pruneFiles } from './stats.js'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { rangeAggregates } from '../../../../engine/key-range.js'
+import { ident, join, raw, type Sql, sql } from '../../../../engine/sql.js'
+import type { AddFile } from '../../actions.js'
+import { deltaToDuckDbType } from '../../schema.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { type PrunePredicate, pruneFiles } from '../../stats.js'
 
 /** Partition keys with at most this many distinct source values are pruned by value, not range. */
 const MAX_IN_VALUES = 1000
@@ -53,7 +54,7 @@ export async function sourceFacts(
     parts.push(
       sql`count(*) filter (where ${keyed}) as __keyed, count(distinct hash(${join(keys.map((k) => ident(k)))})) filter (where ${keyed}) as __hashes`,
     )
-    if (withBounds) parts.push(...boundAggregates(snapshot, keys))
+    if (withBounds) parts.push(boundAggregates(snapshot, keys))
   }
   const row =
     (
@@ -69,20 +70,25 @@ export async function sourceFacts(
   }
 }
 
-function castKey(snapshot: Snapshot, key: string): Sql {
+/** The table's DuckDB type of a key column: source keys are cast to it to compare alike. */
+function keyType(snapshot: Snapshot, key: string): string {
   const type = snapshot.schema.fields.find((f) => f.name === key)?.type
-  return sql`cast(${ident(key)} as ${raw(type === undefined ? 'VARCHAR' : deltaToDuckDbType(type))})`
+  return type === undefined ? 'VARCHAR' : deltaToDuckDbType(type)
+}
+
+function castKey(snapshot: Snapshot, key: string): Sql {
+  return sql`cast(${ident(key)} as ${raw(keyType(snapshot, key))})`
 }
 
 // Distinct counts only for partition keys, the only ones pruned by value.
-function boundAggregates(snapshot: Snapshot, keys: readonly string[]): Sql[] {
-  return keys.map((k, i) => {
-    const cast = castKey(snapshot, k)
-    const distinct = snapshot.partitionColumns.includes(k)
-      ? sql`approx_count_distinct(${cast})`
-      : raw('0')
-    return sql`min(${cast})::varchar as ${ident(`min${i}`)}, max(${cast})::varchar as ${ident(`max${i}`)}, ${distinct} as ${ident(`n${i}`)}`
-  })
+function boundAggregates(snapshot: Snapshot, keys: readonly string[]): Sql {
+  return rangeAggregates(
+    keys.map((k) => ({
+      column: k,
+      type: keyType(snapshot, k),
+      distinct: snapshot.partitionColumns.includes(k),
+    })),
+  )
 }
 
 /**

@@ -1,0 +1,211 @@
+/**
+ * Writes a MERGE plan (copy-on-write) and commits it, or reports what it would write.
+ *
+ *   rewrite touched files, write inserts to new files                          [rewriteTimeMs]
+ *     → commit remove + add (+ metaData) at readVersion + 1, conflict-checked
+ */
+import { promises as fs } from 'node:fs'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, join, type Sql, sql } from '../../../../engine/sql.js'
+import type { ProgressCallback } from '../../../../progress.js'
+import type { Action, AddFile } from '../../actions.js'
+import { dataFilePath } from '../../partition-values.js'
+import { registerSnapshot } from '../../scan.js'
+import { schemaToJson } from '../../schema.js'
+import { numRecordsOf, writeDataFiles } from '../../write-files.js'
+import {
+  assertNotAppendOnly,
+  checkpointIntervalOf,
+  commitAndCheckpoint,
+  removeOf,
+  statsOptionsOf,
+} from '../write-context.js'
+import { assertConstraints } from './checks.js'
+import { clausesOf } from './clauses.js'
+import {
+  type MergeMetrics,
+  mergeMetrics,
+  mergeOperationParameters,
+  operationMetrics,
+} from './metrics.js'
+import { type MergePlan, sqlError } from './plan.js'
+import { insertsSql, rewriteSql } from './queries.js'
+
+export interface MergeResult {
+  /** Absolute path of the target table. */
+  readonly table: string
+  /** The version committed, or the version read when the merge changed nothing (or a dry run). */
+  readonly version: number
+  readonly committed: boolean
+  /** True when nothing was written: the metrics say what the merge would do. */
+  readonly dryRun: boolean
+  /**
+   * A dry run cannot know how many files the writer would cut the rows into:
+   * numTargetFilesAdded and numTargetBytesAdded are null then, every other figure is exact.
+   */
+  readonly metrics: MergeMetrics
+  /** Columns added to the schema by mergeSchema. */
+  readonly columnsAdded: readonly string[]
+}
+
+/**
+ * Writes the plan's rewritten files and inserts and commits them at the version the plan read
+ * (conflict-checked against concurrent commits). Files written before a failure are removed.
+ *
+ * @example
+ * const result = await applyMerge(db, await planMerge(db, table, source, clauses, { on: ['id'] }))
+ */
+export async function applyMerge(
+  db: DuckDb,
+  plan: MergePlan,
+  progress?: ProgressCallback,
+): Promise<MergeResult> {
+  const { ours, snapshot, touched, schema } = plan
+  // PROTOCOL.md, Append-only Tables: a merge that would remove a file is refused (inserts pass).
+  if (touched.length > 0) assertNotAppendOnly(snapshot, 'merge into')
+  const rewriteStarted = performance.now()
+  const written: AddFile[] = []
+  const writeOptions = {
+    schema,
+    partitionColumns: snapshot.partitionColumns,
+    stats: statsOptionsOf(snapshot.metadata),
+  }
+  try {
+    let rewrittenRows = 0
+    const rewrite = await rewriteQuery(db, plan)
+    if (rewrite) {
+      progress?.({ phase: 'merge: rewriting files', done: 0, total: touched.length, unit: 'files' })
+      await assertConstraints(db, schema, rewrite, ours)
+      const adds = await writeDataFiles(db, ours, rewrite, writeOptions)
+      written.push(...adds)
+      rewrittenRows = sum(adds.map(numRecordsOf))
+    }
+    let insertedRows = 0
+    const inserts = insertQuery(plan)
+    if (inserts) {
+      progress?.({ phase: 'merge: writing inserts', done: 0 })
+      await assertConstraints(db, schema, inserts, ours)
+      const adds = await writeDataFiles(db, ours, inserts, writeOptions)
+      written.push(...adds)
+      insertedRows = sum(adds.map(numRecordsOf))
+    }
+    const rewriteTimeMs = performance.now() - rewriteStarted
+
+    const now = Date.now()
+    const actions: Action[] = []
+    if (plan.columnsAdded.length > 0)
+      actions.push({ metaData: { ...snapshot.metadata, schemaString: schemaToJson(schema) } })
+    for (const add of touched) actions.push({ remove: removeOf(add, now) })
+    for (const add of written) actions.push({ add })
+    const metrics = metricsOf(plan, {
+      insertedRows,
+      rewrittenRows,
+      filesAdded: written.length,
+      bytesAdded: sum(written.map((a) => a.size)),
+      rewriteTimeMs,
+    })
+    const unchanged = { table: ours, version: snapshot.version, dryRun: false }
+    if (actions.length === 0)
+      return { ...unchanged, committed: false, metrics, columnsAdded: plan.columnsAdded }
+    progress?.({ phase: 'merge: committing', done: 0 })
+    const { version } = await commitAndCheckpoint(ours, actions, {
+      interval: checkpointIntervalOf(snapshot.metadata),
+      readVersion: snapshot.version,
+      operation: 'MERGE',
+      operationParameters: mergeOperationParameters(plan.onText, plan.clauses),
+      operationMetrics: operationMetrics(metrics),
+      isBlindAppend: false,
+      // A concurrent commit that removed a file we read, or added one that could hold a
+      // matching row (any file when nothing was pruned), invalidates this merge.
+      reads: { files: plan.candidates, scope: plan.mayMatch },
+    })
+    return {
+      table: ours,
+      version,
+      committed: true,
+      dryRun: false,
+      metrics,
+      columnsAdded: plan.columnsAdded,
+    }
+  } catch (error) {
+    // Nothing was committed: the files written so far are orphans; remove them.
+    await Promise.all(written.map((a) => fs.rm(dataFilePath(ours, a.path), { force: true })))
+    const { label } = plan.theirs
+    throw sqlError(error, ours, label, plan.queries.sourceAlias, plan.queries.targetAlias)
+  }
+}
+
+/**
+ * What applyMerge would report, without writing: the rows it would rewrite and insert are
+ * counted with the very queries it would write (numTargetFilesAdded and numTargetBytesAdded,
+ * known only once written, are null).
+ */
+export async function dryRunMerge(db: DuckDb, plan: MergePlan): Promise<MergeResult> {
+  const started = performance.now()
+  const count = async (query: Sql | undefined) =>
+    query === undefined
+      ? 0
+      : Number((await db.one<{ n: bigint }>(sql`select count(*) as n from (${query})`))?.n ?? 0)
+  try {
+    const rewrittenRows = await count(await rewriteQuery(db, plan))
+    const insertedRows = await count(insertQuery(plan))
+    return {
+      table: plan.ours,
+      version: plan.snapshot.version,
+      committed: false,
+      dryRun: true,
+      metrics: metricsOf(plan, {
+        insertedRows,
+        rewrittenRows,
+        filesAdded: null,
+        bytesAdded: null,
+        rewriteTimeMs: performance.now() - started,
+      }),
+      columnsAdded: plan.columnsAdded,
+    }
+  } catch (error) {
+    const { label } = plan.theirs
+    throw sqlError(error, plan.ours, label, plan.queries.sourceAlias, plan.queries.targetAlias)
+  }
+}
+
+/** The touched files without their changed rows plus the updated rows; undefined when none. */
+async function rewriteQuery(db: DuckDb, plan: MergePlan): Promise<Sql | undefined> {
+  if (plan.touched.length === 0) return undefined
+  await registerSnapshot(db, plan.snapshot, '__dm_touched', { files: plan.touched })
+  return rewriteSql(plan.queries, ident('__dm_touched'))
+}
+
+/** The rows inserted, in schema order; undefined without a NOT MATCHED clause. */
+function insertQuery(plan: MergePlan): Sql | undefined {
+  if (clausesOf(plan.clauses, 'notMatched').length === 0) return undefined
+  const names = join(plan.schema.fields.map((f) => ident(f.name)))
+  return sql`select ${names} from (${insertsSql(plan.queries)})`
+}
+
+function metricsOf(
+  plan: MergePlan,
+  written: {
+    readonly insertedRows: number
+    readonly rewrittenRows: number
+    readonly filesAdded: number | null
+    readonly bytesAdded: number | null
+    readonly rewriteTimeMs: number
+  },
+): MergeMetrics {
+  return mergeMetrics({
+    numSourceRows: plan.numSourceRows,
+    changes: plan.changes,
+    ...written,
+    filesRemoved: plan.touched.length,
+    bytesRemoved: sum(plan.touched.map((a) => a.size)),
+    filesBeforeSkipping: plan.snapshot.files.length,
+    filesAfterSkipping: plan.candidates.length,
+    executionTimeMs: performance.now() - plan.startedAt,
+    scanTimeMs: plan.scanTimeMs,
+  })
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0)
+}

@@ -1,0 +1,137 @@
+/**
+ * Delta MERGE INTO: the fluent builder delta-rs users know, run as DuckDB SQL, copy-on-write.
+ * plan.ts computes what changes (reading ours and theirs once), apply.ts writes and commits it;
+ * `dryRun()` reports the plan without writing.
+ */
+
+import type { Sql } from '../../../../engine/sql.js'
+import type { ProgressCallback } from '../../../../progress.js'
+import { applyMerge, dryRunMerge, type MergeResult } from './apply.js'
+import type { Assignments, Expression, MergeClause } from './clauses.js'
+import { planMerge } from './plan.js'
+import { type SessionOptions, withMergeSession } from './session.js'
+import type { MergeSource } from './source.js'
+
+export type { MergeResult } from './apply.js'
+
+export interface MergeOptions extends SessionOptions {
+  /**
+   * How source rows find target rows: key columns (`['id']`: target.id = source.id, SQL
+   * equality, so NULL keys never match) or a SQL predicate over the aliases
+   * (`'target.id = source.id and target.day = source.day'`). Key columns let merge skip files
+   * whose statistics cannot match.
+   */
+  readonly on: readonly string[] | string | Sql
+  /** Default 'source'. */
+  readonly sourceAlias?: string
+  /** Default 'target'. */
+  readonly targetAlias?: string
+  /** Add source columns the table lacks to its schema (a metaData action). Default false. */
+  readonly mergeSchema?: boolean
+  readonly onProgress?: ProgressCallback
+}
+
+/**
+ * A MERGE being built: each `when…` call returns a new builder with the clause appended;
+ * `execute()` runs it. Clauses of a kind are tried in the order given, the first whose
+ * condition holds wins (as in Spark); only the last of a kind may omit its condition.
+ */
+export class MergeBuilder {
+  readonly #target: string
+  readonly #source: MergeSource
+  readonly #options: MergeOptions
+  readonly #clauses: readonly MergeClause[]
+
+  constructor(
+    target: string,
+    source: MergeSource,
+    options: MergeOptions,
+    clauses: readonly MergeClause[] = [],
+  ) {
+    this.#target = target
+    this.#source = source
+    this.#options = options
+    this.#clauses = clauses
+  }
+
+  /** The clauses so far, in order. */
+  get clauses(): readonly MergeClause[] {
+    return this.#clauses
+  }
+
+  /** WHEN MATCHED [AND condition] THEN UPDATE SET … ('all': UPDATE SET *). */
+  whenMatchedUpdate(set: Assignments | 'all', condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'matched', action: 'update', set, ...cond(condition) })
+  }
+
+  /** WHEN MATCHED [AND condition] THEN DELETE. */
+  whenMatchedDelete(condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'matched', action: 'delete', ...cond(condition) })
+  }
+
+  /** WHEN NOT MATCHED [AND condition] THEN INSERT … ('all': INSERT *). */
+  whenNotMatchedInsert(values: Assignments | 'all', condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'notMatched', action: 'insert', values, ...cond(condition) })
+  }
+
+  /** WHEN NOT MATCHED BY SOURCE [AND condition] THEN UPDATE SET … (target columns only). */
+  whenNotMatchedBySourceUpdate(set: Assignments, condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'notMatchedBySource', action: 'update', set, ...cond(condition) })
+  }
+
+  /** WHEN NOT MATCHED BY SOURCE [AND condition] THEN DELETE. */
+  whenNotMatchedBySourceDelete(condition?: Expression): MergeBuilder {
+    return this.#with({ kind: 'notMatchedBySource', action: 'delete', ...cond(condition) })
+  }
+
+  /** Runs the merge and commits it. */
+  execute(): Promise<MergeResult> {
+    return executeMerge(this.#target, this.#source, this.#clauses, this.#options)
+  }
+
+  /** Plans the merge and reports what it would do (same figures as execute), writing nothing. */
+  dryRun(): Promise<MergeResult> {
+    return executeMerge(this.#target, this.#source, this.#clauses, {
+      ...this.#options,
+      dryRun: true,
+    })
+  }
+
+  #with(clause: MergeClause): MergeBuilder {
+    return new MergeBuilder(this.#target, this.#source, this.#options, [...this.#clauses, clause])
+  }
+}
+
+function cond(condition: Expression | undefined): { condition?: Expression } {
+  return condition === undefined ? {} : { condition }
+}
+
+/**
+ * Starts a MERGE INTO the Delta table at `target`.
+ *
+ * @example
+ * const { metrics } = await merge('/data/events', '/data/updates', { on: ['id'] })
+ *   .whenMatchedUpdate('all')
+ *   .whenNotMatchedInsert('all')
+ *   .whenNotMatchedBySourceDelete("target.day < '2024-01-01'")
+ *   .execute()
+ * metrics.numTargetRowsUpdated // 50
+ */
+export function merge(target: string, source: MergeSource, options: MergeOptions): MergeBuilder {
+  return new MergeBuilder(target, source, options)
+}
+
+/** The merge itself; `merge(...).….execute()` and `.dryRun()` call it. */
+export function executeMerge(
+  target: string,
+  source: MergeSource,
+  clauses: readonly MergeClause[],
+  options: MergeOptions & { readonly dryRun?: boolean },
+): Promise<MergeResult> {
+  return withMergeSession(options, async (db) => {
+    const plan = await planMerge(db, target, source, clauses, options)
+    return options.dryRun === true
+      ? dryRunMerge(db, plan)
+      : applyMerge(db, plan, options.onProgress)
+  })
+}

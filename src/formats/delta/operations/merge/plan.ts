@@ -1,0 +1,215 @@
+/**
+ * The plan of a Delta MERGE: what it would insert, update and delete, which files it would
+ * rewrite, and the table's new schema, computed before any write. apply.ts writes it.
+ *
+ *   load ours (snapshot) → resolve theirs (source) → one scan of theirs: count, key uniqueness,
+ *   key min/max → prune ours' files (theirs' key range, partitions) → changed rows counted per
+ *   file (one aggregate over the join when theirs' keys are unique, else matched pairs stored
+ *   for Spark's duplicate check)
+ */
+import { resolve } from 'node:path'
+import type { DuckDb } from '../../../../engine/duckdb.js'
+import { ident, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { DuckmergeError, messageOf } from '../../../../errors.js'
+import type { ProgressCallback } from '../../../../progress.js'
+import type { AddFile } from '../../actions.js'
+import { registerSnapshot } from '../../scan.js'
+import { deltaToDuckDbType, type StructType } from '../../schema.js'
+import type { Snapshot } from '../../snapshot-types.js'
+import { openForWrite } from '../write-context.js'
+import { findChanges } from './changes.js'
+import {
+  checkKeys,
+  checkStarClauses,
+  evolveSchema,
+  keysCompareExactly,
+  sourceColumnsAs,
+} from './checks.js'
+import { type MergeClause, validateClauses } from './clauses.js'
+import { type ChangeCounts, expressionText } from './metrics.js'
+import { candidateFiles, sourceFacts } from './prune.js'
+import { expressionSql, keyCondition, type MergeQueries } from './queries.js'
+import { type MergeSource, type ResolvedSource, resolveSource } from './source.js'
+
+export interface PlanOptions {
+  /** Key columns (`['id']`) or a SQL predicate over the aliases; see MergeOptions.on. */
+  readonly on: readonly string[] | string | Sql
+  readonly sourceAlias?: string
+  readonly targetAlias?: string
+  readonly mergeSchema?: boolean
+  readonly onProgress?: ProgressCallback
+}
+
+/**
+ * Everything a MERGE decided before writing. The relations it names (`queries.source`,
+ * `queries.target`) are temporary views in the session that planned it: apply in that session.
+ */
+export interface MergePlan {
+  /** Absolute path of the table merged into (ours). */
+  readonly ours: string
+  /** Ours as read: the commit goes at `snapshot.version + 1`. */
+  readonly snapshot: Snapshot
+  /** The rows merged in (theirs). */
+  readonly theirs: ResolvedSource
+  /** Key columns when `on` named them; undefined for a predicate. */
+  readonly key: readonly string[] | undefined
+  /** The ON condition as text, for commitInfo. */
+  readonly onText: string
+  readonly clauses: readonly MergeClause[]
+  /** Ours' schema after mergeSchema. */
+  readonly schema: StructType
+  /** Columns mergeSchema adds. */
+  readonly columnsAdded: readonly string[]
+  readonly queries: MergeQueries
+  readonly numSourceRows: number
+  /** Changed rows of ours by clause kind and action. */
+  readonly changes: ChangeCounts
+  /** Ours' files read after pruning (all live files when nothing was pruned). */
+  readonly candidates: readonly AddFile[]
+  /** Ours' files holding a changed row: removed and rewritten by apply. */
+  readonly touched: readonly AddFile[]
+  /** Whether a file added by a concurrent writer could hold a matching row. */
+  readonly mayMatch: 'all' | ((add: AddFile) => boolean)
+  /** performance.now() when planning began, and the time spent finding the changes. */
+  readonly startedAt: number
+  readonly scanTimeMs: number
+}
+
+/**
+ * Plans a MERGE of `source` into the Delta table at `target`: reads ours and theirs once and
+ * returns the plan. Writes nothing.
+ *
+ * @example
+ * const plan = await planMerge(db, '/data/events', '/data/updates', clauses, { on: ['id'] })
+ * plan.changes.matchedUpdated // 50
+ * plan.touched.length // 1
+ */
+export async function planMerge(
+  db: DuckDb,
+  target: string,
+  source: MergeSource,
+  clauses: readonly MergeClause[],
+  options: PlanOptions,
+): Promise<MergePlan> {
+  const startedAt = performance.now()
+  const ours = resolve(target)
+  const sourceAlias = options.sourceAlias ?? 'source'
+  const targetAlias = options.targetAlias ?? 'target'
+  if (sourceAlias === targetAlias)
+    throw new DuckmergeError(
+      'USAGE',
+      `Cannot merge into ${ours}: sourceAlias and targetAlias are both "${sourceAlias}"; give them different names.`,
+      { table: ours },
+    )
+  const progress = options.onProgress
+  // The session reads the checkpoint, if any: no second DuckDB instance for it.
+  const snapshot = await openForWrite(ours, db)
+  progress?.({ phase: 'merge: reading source', done: 0 })
+  const theirs = await resolveSource(db, source)
+  const mergeSchema = options.mergeSchema === true
+  const { schema, columnsAdded } = evolveSchema(ours, snapshot, theirs, mergeSchema)
+  validateClauses(
+    ours,
+    clauses,
+    schema.fields.map((f) => f.name),
+  )
+  const key = Array.isArray(options.on) ? (options.on as readonly string[]) : undefined
+  if (key) checkKeys(ours, theirs, snapshot, key)
+  checkStarClauses(ours, theirs, snapshot, clauses, mergeSchema)
+
+  const on =
+    key !== undefined
+      ? keyCondition(key, sourceAlias, targetAlias)
+      : expressionSql(options.on as string | Sql)
+  const onText =
+    key !== undefined
+      ? key.map((k) => `${targetAlias}.${k} = ${sourceAlias}.${k}`).join(' AND ')
+      : expressionText(options.on as string | Sql)
+
+  const scanStarted = performance.now()
+  // A view re-reads the source where the plan needs it; a query with bound values cannot be a
+  // view body, so it is materialized once (DuckDB spills it past memory_limit).
+  const kind = raw(theirs.relation.values.length > 0 ? 'table' : 'view')
+  await db.run(sql`create temp ${kind} __dm_source as select * from ${theirs.relation}`)
+  const hasBySource = clauses.some((c) => c.kind === 'notMatchedBySource')
+  // Files whose statistics or partition values rule out every source key are never read;
+  // a NOT MATCHED BY SOURCE clause needs every file.
+  const prunes = key !== undefined && !hasBySource
+  const facts = await sourceFacts(db, snapshot, key, ident('__dm_source'), prunes)
+  const pruned =
+    key !== undefined && prunes
+      ? await candidateFiles(db, snapshot, key, ident('__dm_source'), facts.bounds)
+      : undefined
+  const candidates = pruned?.files ?? snapshot.files
+  await registerSnapshot(db, snapshot, '__dm_target', { files: candidates, withFileInfo: true })
+  const queries: MergeQueries = {
+    columns: schema.fields.map((f) => ({ name: f.name, type: deltaToDuckDbType(f.type) })),
+    targetColumns: snapshot.schema.fields.map((f) => f.name),
+    sourceColumns: sourceColumnsAs(schema, theirs),
+    sourceAlias,
+    targetAlias,
+    on,
+    clauses,
+    source: ident('__dm_source'),
+    target: ident('__dm_target'),
+  }
+  progress?.({ phase: 'merge: finding matches', done: 0 })
+  const changes = await findChanges(
+    db,
+    queries,
+    ours,
+    key,
+    theirs.label,
+    facts.keysUnique && key !== undefined && keysCompareExactly(theirs, snapshot.schema, key),
+  ).catch((error: unknown) => {
+    throw sqlError(error, ours, theirs.label, sourceAlias, targetAlias)
+  })
+  const byPath = new Map(snapshot.files.map((f) => [f.path, f]))
+  const touched = changes.touchedFiles.map((p) => {
+    const add = byPath.get(p)
+    if (!add) throw new DuckmergeError('INTERNAL', `merge touched ${p}, which is not a live file.`)
+    return add
+  })
+  return {
+    ours,
+    snapshot,
+    theirs,
+    key,
+    onText,
+    clauses,
+    schema,
+    columnsAdded,
+    queries,
+    numSourceRows: facts.numSourceRows,
+    changes: changes.counts,
+    candidates,
+    touched,
+    mayMatch: pruned?.mayMatch ?? 'all',
+    startedAt,
+    scanTimeMs: performance.now() - scanStarted,
+  }
+}
+
+/**
+ * DuckDB's own error for SQL the user wrote (ON, conditions, assignments), re-raised naming the
+ * merge and the aliases: a typo in an expression is bad input, not a crash.
+ */
+export function sqlError(
+  error: unknown,
+  table: string,
+  source: string,
+  sourceAlias: string,
+  targetAlias: string,
+): unknown {
+  if (error instanceof DuckmergeError) return error
+  const message = messageOf(error)
+  const isUserSql = /^(Binder|Parser|Conversion|Catalog) Error/.test(message)
+  return new DuckmergeError(
+    isUserSql ? 'VALIDATION_FAILED' : 'INPUT_UNREADABLE',
+    isUserSql
+      ? `Cannot merge ${source} into ${table}: DuckDB rejected an ON predicate or clause expression: ${message.split('\n')[0]}. Expressions refer to the source as "${sourceAlias}" and the target as "${targetAlias}".`
+      : `Cannot merge ${source} into ${table}: ${message}`,
+    { table, source },
+    { cause: error },
+  )
+}
