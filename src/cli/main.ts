@@ -141,6 +141,11 @@ if (invoked === realpathSync(fileURLToPath(import.meta.url))) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code
+      // The work is done and reported: a signal while the process winds down (engines closing)
+      // must not turn a finished run into a killed one.
+      const finish = () => process.exit(code)
+      process.once('SIGINT', finish)
+      process.once('SIGTERM', finish)
     },
     (error: unknown) => {
       process.stderr.write(`duckmerge: ${messageOf(error)}\n`)

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { constants, promises as fs } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { DuckmergeError, messageOf } from '../errors.js'
-import { removeOnExit, throwIfInterrupted } from './interrupt.js'
+import { removeOnExit, safePoint, throwIfInterrupted } from './interrupt.js'
 
 export type FileFormat = 'sqlite' | 'duckdb' | 'parquet' | 'unknown'
 
@@ -84,7 +84,7 @@ export async function writeAtomically<T>(
   try {
     throwIfInterrupted(signal)
     const result = await write(temp)
-    throwIfInterrupted(signal)
+    await safePoint(signal)
     await replace(temp, target)
     return result
   } catch (error) {

@@ -2,8 +2,8 @@
  * Stopping long work when asked (Ctrl-C, SIGTERM from a DVC or CI runner) without leaving
  * anything behind. One mechanism for every operation:
  *
- * - An operation takes `signal?: AbortSignal` and calls `throwIfInterrupted(signal)` at its safe
- *   points: between statements of a transaction (the rollback then undoes them), before renaming
+ * - An operation takes `signal?: AbortSignal` and calls `throwIfInterrupted(signal)` (or, after
+ *   synchronous work, `await safePoint(signal)`) at its safe points: between statements of a transaction (the rollback then undoes them), before renaming
  *   a temp output into place, between batches that commit whole. Long engine calls are cut short
  *   with `onAbort(signal, () => connection.interrupt())`. The error it throws is INTERRUPTED, and
  *   its `finally` blocks remove what it wrote.
@@ -45,6 +45,22 @@ export function interruptedError(
  */
 export function throwIfInterrupted(signal: AbortSignal | undefined, outcome?: string): void {
   if (signal?.aborted) throw interruptedError(outcome)
+}
+
+/**
+ * A safe point after synchronous work (a better-sqlite3 statement blocks the event loop, so a
+ * signal that arrived meanwhile is delivered only on the next turn): yields one turn, then throws
+ * INTERRUPTED when `signal` has been aborted. Use it before a commit or a rename.
+ *
+ * @example
+ * const result = await fn()
+ * await safePoint(options.signal) // a Ctrl-C during fn() rolls back instead of committing
+ * commit()
+ */
+export async function safePoint(signal: AbortSignal | undefined, outcome?: string): Promise<void> {
+  if (!signal) return
+  await new Promise((resolve) => setImmediate(resolve))
+  throwIfInterrupted(signal, outcome)
 }
 
 /**

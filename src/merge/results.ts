@@ -17,7 +17,7 @@ import {
   sniffFormat,
   writeAtomically,
 } from '../engine/files.js'
-import { onAbort } from '../engine/interrupt.js'
+import { onAbort, safePoint } from '../engine/interrupt.js'
 import { DuckmergeError, isDuckmergeError, messageOf } from '../errors.js'
 import { duckdbResultsFormat } from '../formats/duckdb/results-session.js'
 import { sqliteResultsFormat } from '../formats/sqlite/results-session.js'
@@ -270,7 +270,7 @@ async function runTables(
         throw wrapEngineError(error, { strategy, table: job.exp.name, names, key: job.key })
       }
     }
-    if (options.signal?.aborted) throw interrupted(undefined)
+    await safePoint(options.signal, 'nothing was written (the transaction was rolled back)')
     options.onProgress?.({ phase: strategy, done: jobs.length, total: jobs.length, unit: 'tables' })
     return reports
   }
