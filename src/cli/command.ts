@@ -85,8 +85,10 @@ export function intOption(values: Values, name: string, min = 0): number | undef
   const v = stringOption(values, name)
   if (v === undefined) return undefined
   const n = Number(v)
-  if (!Number.isInteger(n) || n < min)
-    throw usageError(`--${name} must be a whole number >= ${min}, got "${v}"`)
+  if (!Number.isInteger(n) || n < min || v.trim() === '')
+    throw usageError(
+      `--${name} must be a whole number ${min === 1 ? 'of 1 or more' : `>= ${min}`}, got "${v}"`,
+    )
   return n
 }
 
