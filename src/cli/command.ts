@@ -14,6 +14,11 @@ export interface CommandContext {
   /** A progress sink for the library's `onProgress`; undefined when nothing should be drawn. */
   readonly progress: ProgressCallback | undefined
   readonly cwd: string
+  /**
+   * Aborted on the first SIGINT/SIGTERM (cli/interrupt.ts): pass it to library operations as
+   * `signal` so they stop at their next safe point and throw INTERRUPTED.
+   */
+  readonly signal: AbortSignal
 }
 
 /** What a command returns: the report (printed as JSON with --json) and its text rendering. */
@@ -40,6 +45,8 @@ export interface Command {
   readonly hintFlags?: Readonly<Record<string, string>>
   /** More for `--help` after the summary: defaults, rules the flags follow. */
   readonly help?: string
+  /** What the command does on a first Ctrl-C, printed then (e.g. 'stopping after the current batch'). */
+  readonly onInterrupt?: string
   run(context: CommandContext): Promise<CommandResult>
 }
 
@@ -80,8 +87,10 @@ export function intOption(values: Values, name: string, min = 0): number | undef
   const v = stringOption(values, name)
   if (v === undefined) return undefined
   const n = Number(v)
-  if (!Number.isInteger(n) || n < min)
-    throw usageError(`--${name} must be a whole number >= ${min}, got "${v}"`)
+  if (!Number.isInteger(n) || n < min || v.trim() === '')
+    throw usageError(
+      `--${name} must be a whole number ${min === 1 ? 'of 1 or more' : `>= ${min}`}, got "${v}"`,
+    )
   return n
 }
 

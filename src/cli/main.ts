@@ -4,9 +4,10 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { DuckmergeError, hintOf, messageOf } from '../errors.js'
-import { type Command, type CommandContext, flagForField } from './command.js'
+import { type Command, type CommandContext, flagForField, type OptionSpecs } from './command.js'
 import { commands } from './commands/index.js'
 import { ExitCode, exitCodeFor } from './exit-codes.js'
+import { withInterrupt } from './interrupt.js'
 import { progressBar, toJson } from './output.js'
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -26,8 +27,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(commandHelp(command))
       return ExitCode.ok
     }
-    const context = parseContext(command, rest, json)
-    const result = await command.run(context)
+    const { onInterrupt } = command
+    const announce = (signal: NodeJS.Signals) => {
+      if (onInterrupt && !json)
+        process.stderr.write(`duckmerge: ${signal} received, ${onInterrupt}\n`)
+    }
+    const run = command.run.bind(command)
+    const result = await withInterrupt(
+      (signal) => run(parseContext(command as Command, rest, json, signal)),
+      announce,
+    )
     process.stdout.write(json ? `${toJson(result.report)}\n` : `${result.text}\n`)
     return result.exitCode ?? ExitCode.ok
   } catch (error) {
@@ -60,20 +69,38 @@ function findCommand(argv: readonly string[]): { command: Command; rest: string[
   return { command: best, rest }
 }
 
-function parseContext(command: Command, args: string[], json: boolean): CommandContext {
+function parseContext(
+  command: Command,
+  args: string[],
+  json: boolean,
+  signal: AbortSignal,
+): CommandContext {
+  const options: OptionSpecs = { json: { type: 'boolean' }, ...command.options }
   let parsed: ReturnType<typeof parseArgs>
   try {
     parsed = parseArgs({
-      args,
-      options: { json: { type: 'boolean' }, ...command.options },
+      args: joinNegativeValues(args, options),
+      options,
       allowPositionals: true,
       strict: true,
+      tokens: true,
     })
   } catch (error) {
     throw new DuckmergeError(
       'USAGE',
       `${messageOf(error)} (usage: duckmerge ${command.path.join(' ')} ${command.usage})`,
     )
+  }
+  // parseArgs keeps the last of a repeated single-value flag; two values is a mistake to report.
+  const seen = new Set<string>()
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== 'option' || options[token.name]?.multiple) continue
+    if (seen.has(token.name) && options[token.name]?.type === 'string')
+      throw new DuckmergeError(
+        'USAGE',
+        `--${token.name} was given more than once; it takes one value (usage: duckmerge ${command.path.join(' ')} ${command.usage})`,
+      )
+    seen.add(token.name)
   }
   const names = command.positionals ?? []
   const variadic = names.at(-1)?.endsWith('...') ?? false
@@ -92,7 +119,26 @@ function parseContext(command: Command, args: string[], json: boolean): CommandC
     json,
     progress: progressBar({ json }),
     cwd: process.cwd(),
+    signal,
   }
+}
+
+/**
+ * `--limit -5` as `--limit=-5`: parseArgs reads a value starting with "-" as a flag and refuses it
+ * as ambiguous, so the command's own check can say what a valid number is.
+ */
+function joinNegativeValues(args: readonly string[], options: OptionSpecs): string[] {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? ''
+    const next = args[i + 1]
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined
+    if (name && options[name]?.type === 'string' && next && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else out.push(arg)
+  }
+  return out
 }
 
 function helpText(argv: readonly string[]): string {
@@ -127,6 +173,11 @@ if (invoked === realpathSync(fileURLToPath(import.meta.url))) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code
+      // The work is done and reported: a signal while the process winds down (engines closing)
+      // must not turn a finished run into a killed one.
+      const finish = () => process.exit(code)
+      process.once('SIGINT', finish)
+      process.once('SIGTERM', finish)
     },
     (error: unknown) => {
       process.stderr.write(`duckmerge: ${messageOf(error)}\n`)

@@ -77,8 +77,11 @@ export function formatTable(
   return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
 }
 
+/** NULL and an empty string look different: NULL as `NULL`, '' as `""`; an absent cell stays blank. */
 function formatCell(value: unknown): string {
-  if (value === null || value === undefined) return ''
+  if (value === undefined) return ''
+  if (value === null) return 'NULL'
+  if (value === '') return '""'
   if (typeof value === 'number')
     return Number.isInteger(value) ? String(value) : value.toPrecision(6).replace(/\.?0+$/, '')
   if (value instanceof Date) return value.toISOString()

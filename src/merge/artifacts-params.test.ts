@@ -1,86 +1,85 @@
 import { describe, expect, test } from 'vitest'
 import { DuckmergeError } from '../errors.js'
 import { parseArtifactParams } from './artifacts-params.js'
-import { parseYamlSubset } from './artifacts-yaml.js'
 
-describe('parseYamlSubset', () => {
-  test.each([
-    {
-      name: 'scalars',
-      yaml: 'a: 1\nb: 2.5\nc: true\nd: null\ne: ~\nf: text here\ng: -3e2',
-      value: { a: 1, b: 2.5, c: true, d: null, e: null, f: 'text here', g: -300 },
-    },
-    {
-      name: 'quoted strings keep their type and #',
-      yaml: `a: "1"\nb: 'it''s # not a comment'\nc: "tab\\tx"`,
-      value: { a: '1', b: "it's # not a comment", c: 'tab\tx' },
-    },
-    {
-      name: 'comments and blank lines',
-      yaml: '# top\n\na: 1 # trailing\n  # indented comment\nb: x#y',
-      value: { a: 1, b: 'x#y' },
-    },
-    {
-      name: 'nested maps',
-      yaml: 'a:\n  b:\n    c: 1\n  d: 2\ne: 3',
-      value: { a: { b: { c: 1 }, d: 2 }, e: 3 },
-    },
-    {
-      name: 'block lists, indented or not',
-      yaml: 'a:\n  - x\n  - 2\nb:\n- y\n- z',
-      value: { a: ['x', 2], b: ['y', 'z'] },
-    },
-    {
-      name: 'flow lists and maps',
-      yaml: 'a: [x, "y, z", 3]\nb: {c: merge, d: [1, 2], e: {f: g}}\nh: []',
-      value: { a: ['x', 'y, z', 3], b: { c: 'merge', d: [1, 2], e: { f: 'g' } }, h: [] },
-    },
-    {
-      name: 'list of maps',
-      yaml: 'runs:\n  - name: a\n    lr: 0.1\n  - name: b',
-      value: { runs: [{ name: 'a', lr: 0.1 }, { name: 'b' }] },
-    },
-    { name: 'empty value is null', yaml: 'a:\nb: 1', value: { a: null, b: 1 } },
-    { name: 'document marker', yaml: '---\na: 1', value: { a: 1 } },
-  ])('$name', ({ yaml, value }) => {
-    expect(parseYamlSubset(yaml, 'params.yaml')).toEqual(value)
+/** The DuckmergeError `fn` throws (fails the test when it throws nothing or something else). */
+function errorOf(fn: () => unknown): DuckmergeError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(DuckmergeError)
+    return error as DuckmergeError
+  }
+  throw new Error('expected an error')
+}
+
+describe('params.yaml as DVC writes it (full YAML 1.2)', () => {
+  test('anchors, aliases, << merge keys and block scalars', () => {
+    const text = [
+      'defaults: &defaults',
+      '  strategy: rebase',
+      '  key_columns: [id, split]',
+      'keys: &keys [experiment_version]',
+      'notes: |',
+      '  a block scalar',
+      '  over two lines',
+      'summary: >-',
+      '  folded',
+      '  text',
+      'merge:',
+      '  strategy: merge',
+      '  key_columns: *keys',
+      '  data:',
+      '    <<: *defaults',
+      '  results: {<<: *defaults, strategy: merge}',
+      '  tables:',
+      '    - runs',
+      '    - "metrics"',
+    ].join('\n')
+    expect(parseArtifactParams(text, 'params.yaml')).toEqual({
+      strategy: 'merge',
+      keyColumns: ['experiment_version'],
+      tables: ['runs', 'metrics'],
+      results: { strategy: 'merge', keyColumns: ['id', 'split'] },
+      data: { strategy: 'rebase', keyColumns: ['id', 'split'] },
+    })
+  })
+
+  test('a multi-line plain value and a block scalar inside merge:', () => {
+    const text = 'merge:\n  strategy: >-\n    rebase\n  key_columns:\n    id,\n    split\n'
+    expect(parseArtifactParams(text, 'params.yaml')).toEqual({
+      strategy: 'rebase',
+      keyColumns: ['id', 'split'],
+    })
   })
 
   test.each([
     {
-      name: 'block scalar',
-      yaml: 'a: |\n  text',
-      message:
-        'params.yaml line 1: "|" uses a YAML feature duckmerge does not read (anchors, tags, block scalars); write the value plainly.',
+      name: 'an unclosed flow list',
+      yaml: 'merge:\n  key_columns: [a, b\n',
+      line: 3,
     },
-    {
-      name: 'anchor',
-      yaml: 'a: &x 1',
-      message:
-        'params.yaml line 1: "&x 1" uses a YAML feature duckmerge does not read (anchors, tags, block scalars); write the value plainly.',
-    },
-    {
-      name: 'unclosed flow list',
-      yaml: 'a: [x, y',
-      message: 'params.yaml line 1: missing "]" in [x, y.',
-    },
-    {
-      name: 'duplicate key',
-      yaml: 'a: 1\na: 2',
-      message: 'params.yaml line 2: key "a" appears twice.',
-    },
-    {
-      name: 'bad indentation',
-      yaml: 'a: 1\n    b: 2',
-      message: 'params.yaml line 2: unexpected indentation at "b: 2".',
-    },
-    {
-      name: 'not key: value',
-      yaml: 'just text',
-      message: 'params.yaml line 1: expected "key: value", got "just text".',
-    },
-  ])('refuses $name, naming the line', ({ yaml, message }) => {
-    expect(() => parseYamlSubset(yaml, 'params.yaml')).toThrow(message)
+    { name: 'a duplicate key', yaml: 'merge:\n  strategy: merge\n  strategy: rebase\n', line: 3 },
+    { name: 'a tab indent', yaml: 'merge:\n\tstrategy: merge\n', line: 2 },
+  ])('refuses $name as INPUT_UNREADABLE naming the file, line and column', ({ yaml, line }) => {
+    const error = errorOf(() => parseArtifactParams(yaml, 'params.yaml'))
+    expect(error.code).toBe('INPUT_UNREADABLE')
+    expect(error.message).toMatch(new RegExp(`^params\\.yaml line ${line}, column \\d+: `))
+    expect(error.details).toMatchObject({ path: 'params.yaml', line })
+  })
+
+  test('pins the wording of a syntax error', () => {
+    const error = errorOf(() => parseArtifactParams('a: 1\na: 2\nmerge: {}\n', 'params.yaml'))
+    expect(error.message).toMatchInlineSnapshot(
+      `"params.yaml line 2, column 1: Map keys must be unique. Fix the YAML there."`,
+    )
+  })
+
+  test('an alias without its anchor is INPUT_UNREADABLE naming the alias', () => {
+    const error = errorOf(() => parseArtifactParams('merge:\n  strategy: *nope\n', 'p.yaml'))
+    expect(error.code).toBe('INPUT_UNREADABLE')
+    expect(error.message).toContain('p.yaml')
+    expect(error.message).toContain('nope')
   })
 })
 

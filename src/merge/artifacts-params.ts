@@ -8,12 +8,16 @@
  *     data: { strategy: rebase, key_columns: [id] }
  *     model: promote                  # merge (keep as candidate) | promote (rebase)
  *
- * Only the top-level `merge:` section is read, so the rest of params.yaml may use any YAML.
+ * The file is read as full YAML 1.2 by the `yaml` package (anchors, aliases, `<<` merge keys,
+ * block scalars, as DVC params files use them); only the top-level `merge:` section is checked.
  */
 import { promises as fs } from 'node:fs'
-import { DuckmergeError, messageOf } from '../errors.js'
-import { parseYamlSubset, type YamlValue } from './artifacts-yaml.js'
+import { LineCounter, parseDocument } from 'yaml'
+import { DuckmergeError, type Issue, messageOf } from '../errors.js'
 import type { Strategy } from './report.js'
+
+/** A value of the parsed document (plain JS: maps are objects, sequences arrays). */
+type YamlValue = unknown
 
 export type ModelStrategy = 'merge' | 'promote'
 
@@ -29,11 +33,6 @@ export interface ArtifactParams {
   readonly results?: GroupParams
   readonly data?: GroupParams
   readonly model?: { readonly strategy?: ModelStrategy }
-}
-
-interface Issue {
-  readonly path: string
-  readonly message: string
 }
 
 /**
@@ -61,34 +60,58 @@ export async function readArtifactParams(path: string): Promise<ArtifactParams> 
 
 /** Parses params.yaml text (see the module comment for the shape); `source` names it in errors. */
 export function parseArtifactParams(text: string, source: string): ArtifactParams {
-  const section = mergeSection(text)
-  if (section === undefined)
+  const doc = parseYaml(text, source)
+  if (!isMap(doc) || !Object.hasOwn(doc, 'merge'))
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `${source} has no top-level "merge:" section. Add one (e.g. "merge:\\n  strategy: merge") or drop --params.`,
-      { path: source, issues: [] },
+      `${source} has no top-level "merge:" section. Add one (e.g. "merge:\\n  strategy: merge").`,
+      { path: source, issues: [], hint: 'Or leave out {params}.' },
     )
-  const doc = parseYamlSubset(section, source)
-  const merge = isMap(doc) ? doc.merge : undefined
   const issues: Issue[] = []
-  const params = readMerge(merge ?? null, issues)
+  const params = readMerge(doc.merge ?? null, issues)
   if (issues.length > 0)
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `${source}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`,
+      `${source}: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}.`,
       { path: source, issues },
     )
   return params
 }
 
-/** The lines of the top-level `merge:` key, up to the next top-level key. */
-function mergeSection(text: string): string | undefined {
-  const lines = text.split(/\r?\n/)
-  const start = lines.findIndex((l) => /^merge\s*:/.test(l))
-  if (start < 0) return undefined
-  const rest = lines.slice(start + 1)
-  const end = rest.findIndex((l) => /^[^\s#]/.test(l))
-  return [lines[start], ...(end < 0 ? rest : rest.slice(0, end))].join('\n')
+/**
+ * The whole document as plain values; a syntax error is INPUT_UNREADABLE naming the file, line
+ * and column (the first error: the ones after it are often its echoes).
+ */
+function parseYaml(text: string, source: string): YamlValue {
+  // merge: `<<: *defaults` keys, which YAML 1.2 dropped from its core schema but DVC's ruamel
+  // (and PyYAML) read.
+  const lines = new LineCounter()
+  const doc = parseDocument(text, {
+    merge: true,
+    uniqueKeys: true,
+    prettyErrors: false,
+    lineCounter: lines,
+  })
+  const error = doc.errors[0]
+  if (error) {
+    const at = lines.linePos(error.pos[0])
+    throw new DuckmergeError(
+      'INPUT_UNREADABLE',
+      `${source} line ${at.line}, column ${at.col}: ${error.message.replace(/\.$/, '')}. Fix the YAML there.`,
+      { path: source, line: at.line, column: at.col, yamlCode: error.code },
+    )
+  }
+  try {
+    return doc.toJS()
+  } catch (error) {
+    // An alias whose anchor is missing, or aliases expanding past the limit (billion laughs).
+    throw new DuckmergeError(
+      'INPUT_UNREADABLE',
+      `${source}: ${messageOf(error)}. Fix the YAML.`,
+      { path: source },
+      { cause: error },
+    )
+  }
 }
 
 const known = [
@@ -106,13 +129,18 @@ const known = [
 
 function readMerge(value: YamlValue, issues: Issue[]): ArtifactParams {
   if (!isMap(value)) {
-    issues.push({ path: 'merge', message: 'must be a map of settings (strategy, key_columns, …)' })
+    issues.push({
+      path: ['merge'],
+      code: 'invalid_type',
+      message: 'must be a map of settings (strategy, key_columns, …)',
+    })
     return {}
   }
   for (const key of Object.keys(value))
     if (!known.includes(key))
       issues.push({
-        path: `merge.${key}`,
+        path: ['merge', key],
+        code: 'unknown_setting',
         message: `unknown setting (known: ${known.slice(0, 6).join(', ')})`,
       })
   const strategy = readStrategy(value.strategy, 'merge.strategy', issues)
@@ -153,7 +181,8 @@ function readGroup(
   }
   if (!isMap(value)) {
     issues.push({
-      path,
+      path: pathOf(path),
+      code: 'invalid_type',
       message: 'must be a strategy (merge | rebase) or a map {strategy, key_columns}',
     })
     return undefined
@@ -161,7 +190,8 @@ function readGroup(
   for (const key of Object.keys(value))
     if (key !== 'strategy' && key !== 'key_columns')
       issues.push({
-        path: `${path}.${key}`,
+        path: [...pathOf(path), key],
+        code: 'unknown_setting',
         message: 'unknown setting (known: strategy, key_columns)',
       })
   const strategy = readStrategy(value.strategy, `${path}.strategy`, issues)
@@ -176,7 +206,11 @@ function readModel(value: YamlValue | undefined, issues: Issue[]): ArtifactParam
   if (raw === undefined || raw === null) return {}
   const strategy = parseModelStrategy(raw)
   if (!strategy) {
-    issues.push({ path, message: `must be merge or promote, got ${JSON.stringify(raw)}` })
+    issues.push({
+      path: pathOf(path),
+      code: 'invalid_value',
+      message: `must be merge or promote, got ${JSON.stringify(raw)}`,
+    })
     return undefined
   }
   return { strategy }
@@ -196,7 +230,11 @@ function readStrategy(
 ): Strategy | undefined {
   if (value === undefined || value === null) return undefined
   if (value === 'merge' || value === 'rebase') return value
-  issues.push({ path, message: `must be merge or rebase, got ${JSON.stringify(value)}` })
+  issues.push({
+    path: pathOf(path),
+    code: 'invalid_value',
+    message: `must be merge or rebase, got ${JSON.stringify(value)}`,
+  })
   return undefined
 }
 
@@ -211,12 +249,18 @@ function readColumns(
     typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : undefined
   if (!list || list.some((v) => typeof v !== 'string' || v.trim() === '') || list.length === 0) {
     issues.push({
-      path,
+      path: pathOf(path),
+      code: 'invalid_value',
       message: `must be a list of column names like [a, b], got ${JSON.stringify(value)}`,
     })
     return undefined
   }
   return list.map((v) => String(v).trim())
+}
+
+/** 'merge.data.strategy' → ['merge', 'data', 'strategy'], an Issue's path. */
+function pathOf(dotted: string): string[] {
+  return dotted.split('.')
 }
 
 function isMap(value: YamlValue | undefined): value is { [key: string]: YamlValue } {

@@ -12,7 +12,7 @@
  *          (on failure: the replaced file put back, the store files added removed)
  */
 import { promises as fs } from 'node:fs'
-import { basename, join, resolve } from 'node:path'
+import { basename, extname, join, resolve } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 import {
   digestFile,
@@ -49,6 +49,12 @@ export interface ModelPromoteOptions extends ModelsDirOption {
   /** The candidate with the highest value of this metric (lowest with `minimize`). */
   readonly best?: string
   readonly minimize?: boolean
+  /**
+   * The production file's name in `DIR/production/`, the same whichever candidate wins, so a
+   * server loads one path (default `model<ext>` after the chosen file, e.g. `model.bin`, as the
+   * seed's `production/model.bin`). The registry keeps which candidate it is.
+   */
+  readonly name?: string
   /** Report what the promotion would do (hashing what it would hash); write nothing. */
   readonly dryRun?: boolean
 }
@@ -91,15 +97,21 @@ export async function promoteModel(options: ModelPromoteOptions): Promise<ModelP
     )
   if (options.exp !== undefined) await assertModelFile(options.exp)
   else await assertModelsDir(dir)
+  const { name } = options
+  if (name !== undefined) assertProductionName(name)
 
   if (options.dryRun) {
     // A registry read without the lock: writers replace it by rename, so it is whole.
     const registry = await readRegistry(dir)
     const choice = chooseModel(dir, registry, options)
-    return (await promoteChoice(dir, registry, choice, { dryRun: true, started })).value
+    return (await promoteChoice(dir, registry, choice, { dryRun: true, started, name })).value
   }
   return updateRegistry(dir, (registry) =>
-    promoteChoice(dir, registry, chooseModel(dir, registry, options), { dryRun: false, started }),
+    promoteChoice(dir, registry, chooseModel(dir, registry, options), {
+      dryRun: false,
+      started,
+      name,
+    }),
   )
 }
 
@@ -115,6 +127,7 @@ export async function previewCandidatePromotion(options: {
   readonly models?: string
   readonly candidate: Candidate
   readonly exp: string
+  readonly name?: string
 }): Promise<ModelPromoteReport> {
   const started = performance.now()
   const dir = options.models ?? defaultModelsDir
@@ -125,7 +138,24 @@ export async function previewCandidatePromotion(options: {
     path: options.exp,
     isVerified: true,
   }
-  return (await promoteChoice(dir, registry, choice, { dryRun: true, started })).value
+  return (await promoteChoice(dir, registry, choice, { dryRun: true, started, name: options.name }))
+    .value
+}
+
+/** `model.bin` for `r1_model.bin`: the stable production name (STABLE_NAME plus the extension). */
+export function productionName(fileName: string, name?: string): string {
+  return name ?? `${STABLE_NAME}${extname(fileName)}`
+}
+
+const STABLE_NAME = 'model'
+
+function assertProductionName(name: string): void {
+  if (name === '' || name.startsWith('.') || /[\\/]/.test(name))
+    throw new DuckmergeError(
+      'USAGE',
+      `The production file name "${name}" must be a plain file name (no folder, not hidden), e.g. model.bin.`,
+      { name, hint: 'Choose {name} as a plain file name.' },
+    )
 }
 
 /** The promotion of `choice` as a registry change (dry run: only its report). */
@@ -133,9 +163,14 @@ async function promoteChoice(
   dir: string,
   registry: Registry,
   choice: Choice,
-  run: { readonly dryRun: boolean; readonly started: number },
+  run: { readonly dryRun: boolean; readonly started: number; readonly name: string | undefined },
 ): Promise<RegistryChange<ModelPromoteReport>> {
   const { dryRun } = run
+  // The production file keeps one name whichever model is promoted; the ref keeps its candidate.
+  const asProduction = (ref: ModelRef): ModelRef => ({
+    ...ref,
+    fileName: productionName(ref.fileName, run.name),
+  })
   const current = await inspectProduction(dir, registry, dryRun ? 'read-only' : 'stage')
   const staged: StagedObject[] = current?.staged ? [current.staged] : []
   /** The new production file, written while the model was copied into the store. */
@@ -156,11 +191,12 @@ async function promoteChoice(
     durationMs: Math.round(performance.now() - run.started),
   })
   try {
-    if (choice.known && isProduction(choice.known) && registry.production) {
+    if (choice.known && isProduction(asProduction(choice.known)) && registry.production) {
       await discardAll(staged)
       return { value: report(false, registry.production, null) }
     }
-    const pick = await bringIntoStore(dir, choice, dryRun)
+    const brought = await bringIntoStore(dir, choice, dryRun)
+    const pick = { ...brought, ref: asProduction(brought.ref) }
     if (pick.staged) staged.push(pick.staged)
     prepared = pick.prepared
     if (isProduction(pick.ref) && registry.production) {

@@ -31,7 +31,7 @@ describe('undoing a model step', () => {
     const state = await captureModelState(models)
     const merged = await mergeModel({ models, exp: file('model2.bin', 'B'), runId: 'r2' })
     const promoted = await promoteModel({ models, candidate: merged.candidate.id })
-    expect(hashTree(join(models, 'production'))).toEqual({ 'model2.bin': sha('B') })
+    expect(hashTree(join(models, 'production'))).toEqual({ 'model.bin': sha('B') })
     await restoreModelState(state, { merged, promoted })
     expect(hashTree(models)).toEqual(before)
   })

@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { runCli, startCli } from '../support/cli.js'
@@ -78,8 +78,9 @@ describe('duckmerge model (CLI)', () => {
     expect(text).toContain('model rollback would restore r2_b.bin')
 
     expect(cli(['model', 'rollback']).stdout).toContain('rolled back to r2_b.bin')
-    expect(readFileSync(join(dir, 'reg', 'production', 'b.bin'), 'utf8')).toBe('B')
-    expect(existsSync(join(dir, 'reg', 'production', 'a.bin'))).toBe(false)
+    // The production path is the same whichever candidate is in it.
+    expect(readFileSync(join(dir, 'reg', 'production', 'model.bin'), 'utf8')).toBe('B')
+    expect(readdirSync(join(dir, 'reg', 'production'))).toEqual(['model.bin'])
 
     const prune = cli(['model', 'prune', '--keep', '0', '--metric', 'acc', '--dry-run', '--json'])
     expect(prune.json()).toMatchObject({
@@ -87,6 +88,23 @@ describe('duckmerge model (CLI)', () => {
       removed: ['r1_a.bin'],
       protected: ['r2_b.bin'],
     })
+  })
+
+  test('promote --name chooses the production file name; the registry keeps the candidate', () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'a.pt'), 'A')
+    const cli = (args: string[]) => runCli([...args, '--models', 'reg', '--json'], { cwd: dir })
+    expect(cli(['model', 'merge', '--exp', 'a.pt', '--run-id', 'r1']).code).toBe(0)
+    const promoted = cli(['model', 'promote', '--candidate', 'r1_a.pt', '--name', 'serve.pt'])
+    expect(promoted.code).toBe(0)
+    expect(promoted.json()).toMatchObject({
+      path: join('reg', 'production', 'serve.pt'),
+      production: { candidateId: 'r1_a.pt', fileName: 'serve.pt' },
+    })
+    expect(readdirSync(join(dir, 'reg', 'production'))).toEqual(['serve.pt'])
+    const bad = cli(['model', 'promote', '--candidate', 'r1_a.pt', '--name', '../x.pt'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('must be a plain file name')
   })
 
   test('merge and promote --dry-run say what they would do and change nothing', () => {

@@ -65,11 +65,12 @@ describe('model registry round trip', () => {
     const best = await promoteModel({ models, best: 'acc' })
     expect(best.production.candidateId).toBe('run-b_model-b.bin')
     expect(best.replaced).toBeNull()
-    expect(readFileSync(join(models, 'production', 'model-b.bin'), 'utf8')).toBe('weights B')
+    // One production path whichever candidate wins: production/model<ext>.
+    expect(readFileSync(join(models, 'production', 'model.bin'), 'utf8')).toBe('weights B')
 
     const second = await promoteModel({ models, candidate: 'run-a_model.bin' })
     expect(second.replaced).toEqual({
-      fileName: 'model-b.bin',
+      fileName: 'model.bin',
       sha256: sha('weights B'),
       size: 9,
       candidateId: 'run-b_model-b.bin',
@@ -83,7 +84,7 @@ describe('model registry round trip', () => {
 
     const back = await rollbackModel({ models })
     expect(back).toMatchObject({ strategy: 'rollback', changed: true })
-    expect(hashTree(join(models, 'production'))).toEqual({ 'model-b.bin': sha('weights B') })
+    expect(hashTree(join(models, 'production'))).toEqual({ 'model.bin': sha('weights B') })
 
     const registry = JSON.parse(readFileSync(join(models, 'registry.json'), 'utf8'))
     const time = expect.any(String)
@@ -94,7 +95,7 @@ describe('model registry round trip', () => {
       candidateId: 'run-a_model.bin',
     }
     const refB = {
-      fileName: 'model-b.bin',
+      fileName: 'model.bin',
       sha256: sha('weights B'),
       size: 9,
       candidateId: 'run-b_model-b.bin',
@@ -105,7 +106,7 @@ describe('model registry round trip', () => {
         ...refB,
         source: join(models, 'store', sha('weights B')),
         promotedAt: time,
-        stamp: stampOf(join(models, 'production', 'model-b.bin')),
+        stamp: stampOf(join(models, 'production', 'model.bin')),
       },
       candidates: [
         {
@@ -179,7 +180,7 @@ describe('model registry round trip', () => {
 
     // B's candidate is gone, but rollback restores it from the store.
     await rollbackModel({ models })
-    expect(hashTree(join(models, 'production'))).toEqual({ 'model-b.bin': sha('weights B') })
+    expect(hashTree(join(models, 'production'))).toEqual({ 'model.bin': sha('weights B') })
   })
 
   test('--best --min picks the lowest value; candidates without the metric are ignored', async () => {

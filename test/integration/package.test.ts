@@ -16,9 +16,12 @@ function node(args: readonly string[]) {
 
 describe('package', () => {
   beforeAll(() => {
-    // dist/ is what `npm ci` builds; build it here if this checkout never ran prepare.
-    if (!existsSync(`${root}dist/index.js`)) node(['scripts/build.mjs'])
-  })
+    // dist/ is what `npm ci` builds: build it now, so a stale dist/ from an older checkout cannot
+    // pass for the current source.
+    const build = node(['scripts/build.mjs'])
+    expect(build.status, `scripts/build.mjs failed:\n${build.stdout}${build.stderr}`).toBe(0)
+    expect(existsSync(`${root}dist/index.js`)).toBe(true)
+  }, 180_000)
 
   test("a script in the repository root imports 'duckmerge' and 'duckmerge/delta'", () => {
     const script = `

@@ -1,6 +1,25 @@
-/** Runs the built CLI as a subprocess, exactly as a user or a DVC stage would. */
+/**
+ * Runs the built CLI as a subprocess, exactly as a user or a DVC stage would.
+ *
+ * Exit 70 is for bugs only (an error that is not a DuckmergeError): every run through these
+ * helpers fails its test when the CLI exits 70, unless the test passes `expectInternal: true`.
+ * So each failure path the tests exercise also checks that it is explained, not a stack trace.
+ */
 import { type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process'
-import { inject } from 'vitest'
+import { afterEach, inject } from 'vitest'
+
+const INTERNAL = 70
+const internalExits: string[] = []
+
+afterEach(() => {
+  const found = internalExits.splice(0)
+  if (found.length > 0)
+    throw new Error(`the CLI exited 70 (an internal error, i.e. a bug):\n${found.join('\n')}`)
+})
+
+function internalExit(args: readonly string[], stderr: string): string {
+  return `duckmerge ${args.join(' ')}\n${stderr}`
+}
 
 /** The CLI built for this test run by global-setup.ts. */
 export function cliPath(): string {
@@ -20,6 +39,8 @@ export interface CliOptions {
   readonly env?: NodeJS.ProcessEnv
   readonly input?: string
   readonly timeoutMs?: number
+  /** The test is about an internal error: exit 70 is what it expects, not a failure. */
+  readonly expectInternal?: boolean
 }
 
 export function runCli(args: readonly string[], options: CliOptions = {}): CliResult {
@@ -32,6 +53,10 @@ export function runCli(args: readonly string[], options: CliOptions = {}): CliRe
   if (options.input !== undefined) spawnOptions.input = options.input
   const result = spawnSync(process.execPath, [cliPath(), ...args], spawnOptions)
   const stdout = String(result.stdout ?? '')
+  if (result.status === INTERNAL && !options.expectInternal)
+    throw new Error(
+      `the CLI exited 70 (an internal error, i.e. a bug):\n${internalExit(args, String(result.stderr ?? ''))}`,
+    )
   return {
     code: result.status ?? -1,
     stdout,
@@ -44,9 +69,17 @@ export function runCli(args: readonly string[], options: CliOptions = {}): CliRe
 
 /** Starts the CLI without waiting, for signal and concurrency tests. */
 export function startCli(args: readonly string[], options: CliOptions = {}) {
-  return spawn(process.execPath, [cliPath(), ...args], {
+  const child = spawn(process.execPath, [cliPath(), ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  child.on('exit', (code) => {
+    if (code === INTERNAL && !options.expectInternal) internalExits.push(internalExit(args, stderr))
+  })
+  return child
 }

@@ -12,7 +12,6 @@ import {
   usageError,
   type Values,
 } from '../command.js'
-import { withInterrupt } from '../interrupt.js'
 import { formatDuration } from '../output.js'
 
 const memoryLimitOption = { 'memory-limit': { type: 'string' } } as const
@@ -137,6 +136,8 @@ const deltaBackfill: Command = {
     'report says stagingRemoved: false, and the exit code is 0.',
   ].join('\n'),
   hintFlags: { key: 'keys' },
+  // The batch in flight commits whole or not at all; staging is kept for the next run.
+  onInterrupt: 'stopping after the current batch',
   options: {
     main: { type: 'string' },
     staging: { type: 'string' },
@@ -153,35 +154,25 @@ const deltaBackfill: Command = {
     const batchRows = intOption(values, 'batch-rows', 1)
     const archive = stringOption(values, 'archive')
     const memoryLimit = memoryLimitOf(values)
-    // SIGINT/SIGTERM: finish the batch being committed, keep staging, exit 1. A second signal
-    // stops at once (the batch in flight is either committed whole or not at all).
-    const announce = (signal: NodeJS.Signals) => {
-      if (!context.json)
-        process.stderr.write(`backfill: ${signal} received, stopping after the current batch\n`)
-    }
-    const report = await withInterrupt(
-      (signal) =>
-        backfill({
-          main: requiredString(values, 'main'),
-          staging: requiredString(values, 'staging'),
-          keys,
-          signal,
-          dryRun: flag(values, 'dry-run'),
-          ...(batchRows === undefined ? {} : { batchRows }),
-          ...(archive === undefined ? {} : { archive }),
-          ...(memoryLimit ? { memoryLimit } : {}),
-          ...(context.progress ? { onProgress: context.progress } : {}),
-          ...(context.json || context.progress
-            ? {}
-            : {
-                onBatch: (b, total) =>
-                  process.stderr.write(
-                    `backfill: batch ${b.batch + 1}/${total}: +${b.rowsInserted} inserted, ${b.rowsSkipped} skipped${b.alreadyApplied ? ' (already applied)' : b.version === null ? '' : ` (version ${b.version})`}\n`,
-                  ),
-              }),
-        }),
-      announce,
-    )
+    const report = await backfill({
+      main: requiredString(values, 'main'),
+      staging: requiredString(values, 'staging'),
+      keys,
+      signal: context.signal,
+      dryRun: flag(values, 'dry-run'),
+      ...(batchRows === undefined ? {} : { batchRows }),
+      ...(archive === undefined ? {} : { archive }),
+      ...(memoryLimit ? { memoryLimit } : {}),
+      ...(context.progress ? { onProgress: context.progress } : {}),
+      ...(context.json || context.progress
+        ? {}
+        : {
+            onBatch: (b, total) =>
+              process.stderr.write(
+                `backfill: batch ${b.batch + 1}/${total}: +${b.rowsInserted} inserted, ${b.rowsSkipped} skipped${b.alreadyApplied ? ' (already applied)' : b.version === null ? '' : ` (version ${b.version})`}\n`,
+              ),
+          }),
+    })
     if (report.warning !== undefined) process.stderr.write(`backfill: warning: ${report.warning}\n`)
     return { report, text: backfillText(report) }
   },

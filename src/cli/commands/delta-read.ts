@@ -51,7 +51,7 @@ const cat: Command = {
   options: { ...at, format: { type: 'string' }, limit: { type: 'string' } },
   async run(context) {
     const format = formatOption(context, 'jsonl')
-    const limit = intOption(context.values, 'limit', 0)
+    const limit = intOption(context.values, 'limit', 1)
     return withTable(context, async (db) => {
       const query = sql`select * from t${limit === undefined ? raw('') : sql` limit ${raw(String(limit))}`}`
       return render(db, query, format === 'table' ? 'jsonl' : format, context.json)

@@ -50,13 +50,15 @@ export const modelCommands: readonly Command[] = [
   {
     path: ['model', 'promote'],
     summary: 'Make a model the production model (rebase replaces); the old one stays in the store',
-    usage: '(--exp FILE | --candidate ID | --best METRIC [--min]) [--models DIR] [--dry-run]',
+    usage:
+      '(--exp FILE | --candidate ID | --best METRIC [--min]) [--name FILE] [--models DIR] [--dry-run]\n\nThe production model is DIR/production/model<ext> (e.g. models/production/model.bin) whichever\ncandidate wins; --name chooses another file name. `model list` shows which candidate it is.',
     options: {
       ...modelsOption,
       exp: { type: 'string' },
       candidate: { type: 'string' },
       best: { type: 'string' },
       min: { type: 'boolean' },
+      name: { type: 'string' },
       'dry-run': { type: 'boolean' },
     },
     async run({ values }) {
@@ -71,6 +73,9 @@ export const modelCommands: readonly Command[] = [
         ...(exp !== undefined ? { exp } : {}),
         ...(candidate !== undefined ? { candidate } : {}),
         ...(best !== undefined ? { best, minimize: flag(values, 'min') } : {}),
+        ...(stringOption(values, 'name') !== undefined
+          ? { name: stringOption(values, 'name') as string }
+          : {}),
         dryRun: flag(values, 'dry-run'),
       })
       return { report, text: formatPromotion(report) }

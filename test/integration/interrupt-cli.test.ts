@@ -1,0 +1,185 @@
+/**
+ * Ctrl-C and SIGTERM on real child processes at several moments of a write: the command stops at
+ * its next safe point, removes or rolls back what it wrote, prints one line, exits 1 (INTERRUPTED
+ * in --json); a second signal exits at once and still leaves no temp file.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { withDuckDb } from '../../src/engine/duckdb.js'
+import { literal, sql } from '../../src/engine/sql.js'
+import { openSqlite } from '../../src/engine/sqlite.js'
+import { startCli } from '../support/cli.js'
+import { hashTree } from '../support/snapshot.js'
+import { tempDir } from '../support/temp.js'
+
+const ROWS = 600_000
+
+/** A SQLite results file with `runs(id primary key, model, score)`, ids from `from`, ROWS rows. */
+function resultsDb(path: string, from: number, rows = ROWS): string {
+  const db = openSqlite(path, { fileMustExist: false })
+  db.exec('create table runs (id integer primary key, model text, score real)')
+  db.exec(`with recursive n(i) as (select ${from} union all select i + 1 from n where i < ${from + rows - 1})
+    insert into runs select i, 'model-' || (i % 97), i * 0.001 from n`)
+  db.close()
+  return path
+}
+
+async function parquet(path: string, from: number): Promise<string> {
+  await withDuckDb({}, (db) =>
+    db.run(
+      sql`copy (select i as id, 'model-' || (i % 97) as model, i * 0.001 as score from range(${from}, ${from + 3 * ROWS}) t(i)) to ${literal(path)} (format parquet)`,
+    ),
+  )
+  return path
+}
+
+interface Outcome {
+  readonly code: number | null
+  readonly signal: string | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+function collect(child: ChildProcess): Promise<Outcome> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString()
+  })
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString()
+  })
+  return new Promise((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  )
+}
+
+/** Resolves once a file in `dir` matches `pattern` (the write has started), then `delayMs` more. */
+async function whenFileAppears(dir: string, pattern: RegExp, delayMs: number): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (!readdirSync(dir).some((name) => pattern.test(name))) {
+    if (Date.now() > deadline) throw new Error(`no file matching ${pattern} appeared in ${dir}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  await new Promise((r) => setTimeout(r, delayMs))
+}
+
+/** Exit 1, one `[INTERRUPTED]` line on stderr, `INTERRUPTED` as the --json error code. */
+function expectInterrupted(outcome: Outcome): void {
+  expect(outcome, 'the command was not interrupted').toMatchObject({ code: 1 })
+  expect(outcome.stderr.trim().split('\n')).toHaveLength(1)
+  expect(outcome.stderr).toContain('[INTERRUPTED]')
+  expect(outcome.code).toBe(1)
+  expect(JSON.parse(outcome.stdout)).toMatchObject({ error: { code: 'INTERRUPTED' } })
+}
+
+describe('results rebase --output, interrupted', () => {
+  test.each([
+    { moment: 'as the output copy starts', signal: 'SIGINT', delayMs: 0 },
+    { moment: '300 ms into the write', signal: 'SIGTERM', delayMs: 300 },
+    { moment: '1 s into the write', signal: 'SIGINT', delayMs: 1000 },
+  ] as const)(
+    '$signal $moment: exit 1, no .tmp or -journal left, inputs unchanged',
+    async ({ signal, delayMs }) => {
+      const dir = tempDir()
+      const base = resultsDb(join(dir, 'base.db'), 0)
+      const exp = resultsDb(join(dir, 'exp.db'), ROWS / 2)
+      const before = hashTree(dir)
+      const output = join(dir, 'out.db')
+      const child = startCli([
+        'results',
+        'rebase',
+        '--base',
+        base,
+        '--exp',
+        exp,
+        '--key',
+        'id',
+        '--output',
+        output,
+        '--json',
+      ])
+      const done = collect(child)
+      await whenFileAppears(dir, /^\.out\.db\.tmp-/, delayMs)
+      child.kill(signal)
+      expectInterrupted(await done)
+      expect(hashTree(dir)).toEqual(before)
+    },
+  )
+
+  test('a second SIGINT exits at once (130) and still removes the temp output', async () => {
+    const dir = tempDir()
+    const base = resultsDb(join(dir, 'base.db'), 0, 4 * ROWS)
+    const exp = resultsDb(join(dir, 'exp.db'), 2 * ROWS, 4 * ROWS)
+    const before = hashTree(dir)
+    const child = startCli(
+      ['results', 'rebase', '--base', base, '--exp', exp, '--key', 'id', '--output'].concat(
+        join(dir, 'out.db'),
+      ),
+    )
+    const done = collect(child)
+    // The temp copy's journal: SQLite is inside a long statement that blocks the event loop, so
+    // both signals are pending when it ends and the first cannot finish before the second.
+    await whenFileAppears(dir, /^\.out\.db\.tmp-.*-journal$/, 0)
+    child.kill('SIGINT')
+    await new Promise((r) => setTimeout(r, 20))
+    child.kill('SIGINT')
+    const outcome = await done
+    expect(outcome.code).toBe(130)
+    expect(hashTree(dir)).toEqual(before)
+  })
+})
+
+describe('in-place results merge, interrupted', () => {
+  test.each([
+    { moment: 'as the transaction starts writing', delayMs: 0 },
+    { moment: '150 ms into the transaction', delayMs: 150 },
+  ])('SIGTERM $moment: rolled back, base unchanged, exit 1', async ({ delayMs }) => {
+    const dir = tempDir()
+    const base = resultsDb(join(dir, 'base.db'), 0, 4 * ROWS)
+    const exp = resultsDb(join(dir, 'exp.db'), 2 * ROWS, 4 * ROWS)
+    const before = hashTree(dir)
+    const child = startCli(['results', 'merge', '--base', base, '--exp', exp, '--json'])
+    const done = collect(child)
+    await whenFileAppears(dir, /^base\.db-journal$/, delayMs)
+    child.kill('SIGTERM')
+    expectInterrupted(await done)
+    expect(existsSync(`${base}-journal`)).toBe(false)
+    expect(hashTree(dir)).toEqual(before)
+  })
+})
+
+describe('data merge/rebase --output, interrupted', () => {
+  test.each([
+    { command: 'merge', extra: ['--dedup-key', 'id'], delayMs: 0 },
+    { command: 'rebase', extra: ['--key', 'id'], delayMs: 0 },
+    { command: 'rebase', extra: ['--key', 'id'], delayMs: 400 },
+  ])(
+    'data $command, SIGINT $delayMs ms after the output appears: no temp left, exit 1',
+    async ({ command, extra, delayMs }) => {
+      const dir = tempDir()
+      const base = await parquet(join(dir, 'base.parquet'), 0)
+      const exp = await parquet(join(dir, 'exp.parquet'), ROWS)
+      const before = hashTree(dir)
+      const child = startCli([
+        'data',
+        command,
+        '--base',
+        base,
+        '--exp',
+        exp,
+        ...extra,
+        '--output',
+        join(dir, 'out.parquet'),
+        '--json',
+      ])
+      const done = collect(child)
+      await whenFileAppears(dir, /^\.out\.parquet\.tmp-/, delayMs)
+      child.kill('SIGINT')
+      expectInterrupted(await done)
+      expect(hashTree(dir)).toEqual(before)
+    },
+  )
+})
