@@ -3,8 +3,8 @@
  *
  *   prepare actions → write _delta_log/.tmp/<uuid>.json (fsync) → link() it to N.json
  *     ├─ created: N is ours; unlink the temp name; checkpoint every `checkpointInterval`
- *     └─ EEXIST: another writer won N → read N (and later winners) → checkConflicts
- *          ├─ a logical conflict: COMMIT_CONFLICT naming the winning version and why
+ *     └─ EEXIST: another writer won N → read N (and later winners) → checkCommitRace
+ *          ├─ a winner invalidates ours: COMMIT_CONFLICT naming the winning version and why
  *          └─ none: retry the same actions at N+1
  *
  * link() fails when the name exists, so two writers can never both create N.json (PROTOCOL.md,
@@ -17,7 +17,7 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { DuckmergeError, messageOf } from '../../errors.js'
 import type { Action, CommitInfo } from './actions.js'
-import { checkConflicts, type ReadSet, type WinningCommit } from './conflict-checker.js'
+import { type ConcurrentCommit, checkCommitRace, type ReadSet } from './commit-race.js'
 import { commitPath, logDir, readCommit } from './log-store.js'
 
 /** What engines see in commitInfo.engineInfo. */
@@ -32,11 +32,11 @@ export interface CommitOptions {
   readonly operationParameters?: Readonly<Record<string, unknown>>
   /** Written as strings, as Spark does (numFiles, numOutputRows, …). */
   readonly operationMetrics?: Readonly<Record<string, number | string>>
-  /** True when the commit only adds files and read nothing (no conflict check on adds). */
+  /** True when the commit only adds files and read nothing (no race check on adds). */
   readonly isBlindAppend?: boolean
-  /** What the transaction read, for the conflict check after a lost race. Default: nothing. */
+  /** What the transaction read, for the race check after a lost race. Default: nothing. */
   readonly reads?: ReadSet
-  /** Give up after this many lost races without a logical conflict. Default 10 000. */
+  /** Give up after this many lost races without an invalidating winner. Default 10 000. */
   readonly maxAttempts?: number
   /**
    * Called with the committed version (after the commit is durable); used to write checkpoints.
@@ -56,7 +56,7 @@ export interface CommitResult {
 }
 
 /**
- * Commits `actions` as the next version of the table: exclusive creation of `N.json`, conflict
+ * Commits `actions` as the next version of the table: exclusive creation of `N.json`, race
  * check and retry at N+1 after a lost race, COMMIT_CONFLICT when a winner invalidates what this
  * transaction read. A commitInfo action (timestamp, operation, parameters, metrics, engineInfo)
  * is written first.
@@ -115,7 +115,7 @@ export async function commit(
       }
     }
     // Lost the race for `version`: read every winner up to the current end of the log.
-    const winners: WinningCommit[] = []
+    const winners: ConcurrentCommit[] = []
     for (let v = version; ; v++) {
       const winnerActions = await readCommit(tablePath, v).catch((error: unknown) => {
         if (error instanceof DuckmergeError && error.code === 'VERSION_NOT_FOUND') return undefined
@@ -124,13 +124,13 @@ export async function commit(
       if (!winnerActions) break
       winners.push({ version: v, actions: winnerActions })
     }
-    const conflict = checkConflicts(actions, reads, winners)
-    if (conflict) {
+    const race = checkCommitRace(actions, reads, winners)
+    if (race) {
       const what = options.readVersion === null ? 'create' : `${options.operation} on`
       throw new DuckmergeError(
         'COMMIT_CONFLICT',
-        `Cannot ${what} Delta table ${tablePath}: version ${conflict.version} was committed concurrently and ${conflict.detail} (${conflict.reason}). Re-run the operation on the new version.`,
-        { path: tablePath, version: conflict.version, reason: conflict.reason },
+        `Cannot ${what} Delta table ${tablePath}: version ${race.version} was committed concurrently and ${race.detail} (${race.reason}). Re-run the operation on the new version.`,
+        { path: tablePath, version: race.version, reason: race.reason },
       )
     }
     version += Math.max(1, winners.length)
