@@ -27,9 +27,10 @@ const writeFlags: OptionSpecs = {
   'txn-version': { type: 'string' },
   'checkpoint-interval': { type: 'string' },
   compression: { type: 'string' },
+  'user-metadata': { type: 'string' },
 }
 const writeUsage =
-  '[--app-id ID --txn-version N] [--checkpoint-interval N] [--compression zstd|snappy|gzip|uncompressed] [--json]'
+  '[--app-id ID --txn-version N] [--checkpoint-interval N] [--compression zstd|snappy|gzip|uncompressed] [--user-metadata TEXT] [--json]'
 
 const create: Command = {
   path: ['delta', 'create'],
@@ -191,6 +192,7 @@ function writeOptions(context: CommandContext): WriteOptions {
     throw usageError('--app-id and --txn-version go together (an idempotent write names both)')
   const interval = intOption(values, 'checkpoint-interval', 0)
   const compression = stringOption(values, 'compression')
+  const userMetadata = stringOption(values, 'user-metadata')
   if (compression !== undefined && !compressions.includes(compression as Compression))
     throw usageError(
       `--compression must be one of ${compressions.join(', ')}, got "${compression}"`,
@@ -203,6 +205,8 @@ function writeOptions(context: CommandContext): WriteOptions {
     ...(interval !== undefined ? { checkpointInterval: interval } : {}),
     ...(compression !== undefined ? { compression: compression as Compression } : {}),
     ...(context.progress ? { onProgress: context.progress } : {}),
+    // Spark's commitInfo.userMetadata, shown by `delta history`.
+    ...(userMetadata !== undefined ? { commitInfo: { userMetadata } } : {}),
   }
 }
 

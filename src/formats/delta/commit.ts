@@ -23,6 +23,21 @@ import { commitPath, logDir, readCommit } from './log-store.js'
 /** What engines see in commitInfo.engineInfo. */
 export const ENGINE_INFO = 'duckmerge/0.1.0'
 
+/**
+ * What a caller adds to a commit's commitInfo, e.g. the change request a write belongs to.
+ * Every write operation takes it as `commitInfo`.
+ *
+ * @example
+ * await appendTable({ path, source, commitInfo: {
+ *   userMetadata: 'change request 42 by ana', operationParameters: { changeRequest: 42 } } })
+ */
+export interface CommitMetadata {
+  /** Spark's commitInfo.userMetadata: free text, shown by `history`. */
+  readonly userMetadata?: string
+  /** Added to commitInfo.operationParameters beside the operation's own (which they may not replace). */
+  readonly operationParameters?: Readonly<Record<string, unknown>>
+}
+
 export interface CommitOptions {
   /** The version the transaction read; null when it creates the table (commits version 0). */
   readonly readVersion: number | null
@@ -45,6 +60,8 @@ export interface CommitOptions {
   readonly afterCommit?: (version: number) => Promise<void>
   /** Set commitInfo.inCommitTimestamp (tables with delta.enableInCommitTimestamps). */
   readonly inCommitTimestamp?: boolean
+  /** The caller's own entries (userMetadata, extra operationParameters). */
+  readonly commitInfo?: CommitMetadata | undefined
 }
 
 export interface CommitResult {
@@ -73,6 +90,7 @@ export async function commit(
   options: CommitOptions,
 ): Promise<CommitResult> {
   validateActions(actions)
+  validateCommitMetadata(tablePath, options)
   const dir = logDir(tablePath)
   const tmpDir = join(dir, '.tmp')
   await fs.mkdir(tmpDir, { recursive: true })
@@ -147,11 +165,16 @@ function buildCommitInfo(options: CommitOptions): CommitInfo {
   const info: Record<string, unknown> = { timestamp }
   if (options.inCommitTimestamp) info.inCommitTimestamp = timestamp
   info.operation = options.operation
-  info.operationParameters = stringValues(options.operationParameters ?? {})
+  info.operationParameters = stringValues({
+    ...options.operationParameters,
+    ...options.commitInfo?.operationParameters,
+  })
   if (options.readVersion !== null) info.readVersion = options.readVersion
   info.isolationLevel = 'WriteSerializable'
   info.isBlindAppend = options.isBlindAppend ?? false
   info.operationMetrics = stringValues(options.operationMetrics ?? {})
+  if (options.commitInfo?.userMetadata !== undefined)
+    info.userMetadata = options.commitInfo.userMetadata
   info.engineInfo = ENGINE_INFO
   info.txnId = randomUUID()
   return info as CommitInfo
@@ -197,6 +220,20 @@ function validateActions(actions: readonly Action[]): void {
     else if ('commitInfo' in a)
       throw new DuckmergeError('INTERNAL', 'commit() writes commitInfo itself; do not pass one.')
   }
+}
+
+/** The caller's operationParameters add to the operation's own; replacing one would misreport it. */
+function validateCommitMetadata(tablePath: string, options: CommitOptions): void {
+  const own = options.operationParameters ?? {}
+  const clashes = Object.keys(options.commitInfo?.operationParameters ?? {}).filter((k) =>
+    Object.hasOwn(own, k),
+  )
+  if (clashes.length > 0)
+    throw new DuckmergeError(
+      'VALIDATION_FAILED',
+      `Cannot commit ${options.operation} to Delta table ${tablePath}: operation parameter${clashes.length > 1 ? 's' : ''} ${clashes.map((k) => `"${k}"`).join(', ')} belong${clashes.length > 1 ? '' : 's'} to the operation itself (its parameters: ${Object.keys(own).join(', ')}); choose other names.`,
+      { table: tablePath, parameters: clashes },
+    )
 }
 
 async function writeSynced(path: string, text: string): Promise<void> {

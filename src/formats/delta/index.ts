@@ -84,7 +84,13 @@ export {
   retentionMs,
   writeCheckpoint,
 } from './checkpoint-write.js'
-export { type CommitOptions, type CommitResult, commit, ENGINE_INFO } from './commit.js'
+export {
+  type CommitMetadata,
+  type CommitOptions,
+  type CommitResult,
+  commit,
+  ENGINE_INFO,
+} from './commit.js'
 export {
   type CommitRace,
   type CommitRaceReason,

@@ -83,6 +83,7 @@ async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {
         operationParameters: { mode: 'Append', partitionBy: snapshot.partitionColumns },
         operationMetrics: metrics,
         isBlindAppend: !changed,
+        commitInfo: options.commitInfo,
         interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
       })
       return writeResultOf(result, 'WRITE', metrics)

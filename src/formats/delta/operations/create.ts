@@ -133,6 +133,7 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
         },
         operationMetrics: metrics,
         isBlindAppend: true,
+        commitInfo: options.commitInfo,
         interval: checkpointIntervalOf(metadata, options.checkpointInterval),
       })
       return writeResultOf(result, operation, metrics)

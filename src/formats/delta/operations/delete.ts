@@ -91,6 +91,7 @@ async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
       operationMetrics: metrics,
       isBlindAppend: false,
       reads: { files: snapshot.files, scope: 'all' },
+      commitInfo: options.commitInfo,
       interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
     })
     return writeResultOf(result, 'DELETE', metrics)

@@ -142,6 +142,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
         operationMetrics: metrics,
         isBlindAppend: false,
         reads: { files: snapshot.files, scope: 'all' },
+        commitInfo: options.commitInfo,
         interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
       })
       return writeResultOf(result, 'WRITE', metrics)

@@ -7,7 +7,7 @@ import type { ProgressCallback } from '../../../progress.js'
 import type { Action, AddFile, Metadata, RemoveFile } from '../actions.js'
 import { writeCheckpoint } from '../checkpoint-write.js'
 import { columnMappingMode } from '../column-mapping.js'
-import { type CommitOptions, type CommitResult, commit } from '../commit.js'
+import { type CommitMetadata, type CommitOptions, type CommitResult, commit } from '../commit.js'
 import type { FileStatsOptions } from '../file-stats.js'
 import { dataFilePath } from '../partition-values.js'
 import { assertWritable, writerFeatures } from '../protocol-support.js'
@@ -28,6 +28,8 @@ export interface WriteOptions {
   /** Parquet compression of the data files; default zstd. */
   readonly compression?: Compression
   readonly onProgress?: ProgressCallback
+  /** The caller's own commitInfo entries: Spark's userMetadata, extra operationParameters. */
+  readonly commitInfo?: CommitMetadata
 }
 
 /** What a write operation returns (and `--json` prints). */
