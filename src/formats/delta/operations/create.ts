@@ -6,6 +6,7 @@ import { DuckDb } from '../../../engine/duckdb.js'
 import { DuckmergeError } from '../../../errors.js'
 import type { Action, AddFile, Metadata, Protocol } from '../actions.js'
 import { listLog } from '../log-store.js'
+import { readerFeatures, writerFeatures } from '../protocol-support.js'
 import { type DataType, type StructType, schemaToJson } from '../schema.js'
 import { txnAction } from '../txn.js'
 import { writeDataFiles } from '../write-files.js'
@@ -169,31 +170,24 @@ export function minimalProtocol(
 
 /**
  * The protocol a table needs after its schema changed (mergeSchema, overwriteSchema), or
- * undefined when `current` already allows it. Moving a legacy table (writer ≤ 2: the only legacy
- * versions assertWritable accepts) to writer 7 lists the features writer 2 implied.
+ * undefined when `current` already allows it. Moving a legacy table (writer 2–6, reader 1–2) to
+ * reader 3 / writer 7 lists every feature its legacy versions implied (PROTOCOL.md, Table
+ * Features), so the table keeps what it had.
  */
 export function upgradedProtocol(current: Protocol, schema: StructType): Protocol | undefined {
   if (!usesType(schema, 'timestamp_ntz')) return undefined
   if (current.minWriterVersion >= 7 && (current.writerFeatures ?? []).includes('timestampNtz'))
     if (current.minReaderVersion >= 3 && (current.readerFeatures ?? []).includes('timestampNtz'))
       return undefined
-  const readerFeatures = new Set(
-    current.minReaderVersion >= 3 ? (current.readerFeatures ?? []) : [],
-  )
-  const writerFeatures = new Set(
-    current.minWriterVersion >= 7 ? (current.writerFeatures ?? []) : [],
-  )
-  if (current.minWriterVersion >= 2 && current.minWriterVersion < 7) {
-    writerFeatures.add('appendOnly')
-    writerFeatures.add('invariants')
-  }
-  readerFeatures.add('timestampNtz')
-  writerFeatures.add('timestampNtz')
+  const readers = new Set(readerFeatures(current))
+  const writers = new Set([...writerFeatures(current), ...readers])
+  readers.add('timestampNtz')
+  writers.add('timestampNtz')
   return {
     minReaderVersion: 3,
     minWriterVersion: 7,
-    readerFeatures: [...readerFeatures],
-    writerFeatures: [...writerFeatures],
+    readerFeatures: [...readers],
+    writerFeatures: [...writers],
   }
 }
 

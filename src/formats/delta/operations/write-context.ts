@@ -53,7 +53,7 @@ export interface WriteResult {
  */
 export async function openForWrite(path: string, db?: DuckDb): Promise<Snapshot> {
   const snapshot = await loadSnapshot(path, db ? { db } : {})
-  assertWritable(snapshot.protocol, snapshot.tablePath)
+  assertWritable(snapshot.protocol, snapshot.tablePath, snapshot)
   if (columnMappingMode(snapshot.metadata) === 'id')
     throw new DuckmergeError(
       'UNSUPPORTED_FEATURE',
