@@ -145,10 +145,35 @@ export async function writeDataFiles(
     return adds
   } catch (error) {
     await Promise.all(moved.map((p) => fs.rm(p, { force: true })))
-    throw error
+    throw copyError(error, staging)
   } finally {
     await fs.rm(staging, { recursive: true, force: true })
   }
+}
+
+/**
+ * DuckDB failures while copying: one naming an input file (a corrupt page, a truncated file) is
+ * INPUT_UNREADABLE naming it; one naming the staging folder is OUTPUT_UNWRITABLE. Others (our
+ * bugs) pass unchanged.
+ */
+function copyError(error: unknown, staging: string): unknown {
+  if (error instanceof DuckmergeError || !(error instanceof Error)) return error
+  const file = /file ["']([^"']+)["']/i.exec(error.message)?.[1]
+  if (error.message.includes(staging))
+    return new DuckmergeError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write data files in ${dirname(staging)}: ${error.message}`,
+      { path: dirname(staging) },
+      { cause: error },
+    )
+  if (file && /^(Invalid Input|IO) Error/.test(error.message))
+    return new DuckmergeError(
+      'INPUT_UNREADABLE',
+      `Cannot read ${file}: it is corrupt or truncated (${error.message})`,
+      { file },
+      { cause: error },
+    )
+  return error
 }
 
 /**

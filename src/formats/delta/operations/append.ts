@@ -20,6 +20,7 @@ import {
   type WriteOptions,
   type WriteResult,
   writeResultOf,
+  writing,
 } from './write-context.js'
 
 export interface AppendOptions extends WriteOptions {
@@ -38,7 +39,7 @@ export interface AppendOptions extends WriteOptions {
  * const { version, metrics } = await appendTable({ path: '/data/events', source: { file: 'new.parquet' } })
  */
 export async function appendTable(options: AppendOptions): Promise<WriteResult> {
-  return skipIfTxnWon(options, 'WRITE', () => appendTableOnce(options))
+  return writing(options.path, () => skipIfTxnWon(options, 'WRITE', () => appendTableOnce(options)))
 }
 
 async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {

@@ -16,10 +16,12 @@ import {
   checkpointIntervalOf,
   commitAndCheckpoint,
   outputMetrics,
+  removeEmptyFolders,
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
   writeResultOf,
+  writing,
 } from './write-context.js'
 
 export interface CreateTableOptions extends WriteOptions {
@@ -56,6 +58,10 @@ const KNOWN_PROPERTIES = new Set([
  * await createTable({ path: '/data/events', source: { file: 'events.parquet' }, partitionBy: ['day'] })
  */
 export async function createTable(options: CreateTableOptions): Promise<WriteResult> {
+  return writing(options.path, () => createTableOnce(options))
+}
+
+async function createTableOnce(options: CreateTableOptions): Promise<WriteResult> {
   const table = resolve(options.path)
   await assertNoTable(table)
   for (const key of Object.keys(options.properties ?? {}))
@@ -66,6 +72,8 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
         { table, property: key },
       )
   const db = await DuckDb.open()
+  // The first folder this call made: removed again when the create fails (if still empty).
+  let made: string | undefined
   try {
     const source = options.source ? await prepareSource(db, options.source) : undefined
     try {
@@ -90,7 +98,7 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
           `Cannot create Delta table ${table}: every column is a partition column; keep at least one data column.`,
           { table },
         )
-      await fs.mkdir(table, { recursive: true })
+      made = await fs.mkdir(table, { recursive: true })
       let adds: AddFile[] = []
       if (source) {
         await checkInvariants(db, schema, source.query, table)
@@ -141,6 +149,9 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
     } finally {
       await source?.release()
     }
+  } catch (error) {
+    if (made) await removeEmptyFolders(made)
+    throw error
   } finally {
     db.close()
   }

@@ -16,6 +16,7 @@ import {
   type WriteOptions,
   type WriteResult,
   writeResultOf,
+  writing,
 } from './write-context.js'
 
 export interface DeleteOptions extends WriteOptions {
@@ -37,7 +38,9 @@ export interface DeleteOptions extends WriteOptions {
  * metrics.numDeletedRows // 42
  */
 export async function deleteWhere(options: DeleteOptions): Promise<WriteResult> {
-  return skipIfTxnWon(options, 'DELETE', () => deleteWhereOnce(options))
+  return writing(options.path, () =>
+    skipIfTxnWon(options, 'DELETE', () => deleteWhereOnce(options)),
+  )
 }
 
 async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {

@@ -25,6 +25,7 @@ import {
   type WriteOptions,
   type WriteResult,
   writeResultOf,
+  writing,
 } from './write-context.js'
 
 export interface OverwriteOptions extends WriteOptions {
@@ -51,7 +52,9 @@ export interface OverwriteOptions extends WriteOptions {
  * await overwriteTable({ path: '/data/events', source: { file: 'day.parquet' }, where: "day = DATE '2024-05-01'" })
  */
 export async function overwriteTable(options: OverwriteOptions): Promise<WriteResult> {
-  return skipIfTxnWon(options, 'WRITE', () => overwriteTableOnce(options))
+  return writing(options.path, () =>
+    skipIfTxnWon(options, 'WRITE', () => overwriteTableOnce(options)),
+  )
 }
 
 async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResult> {

@@ -12,7 +12,7 @@ import { DuckmergeError } from '../../../errors.js'
 import { retentionMs } from '../checkpoint-write.js'
 import { deletionVectorPath } from '../deletion-vectors.js'
 import { dataFilePath } from '../partition-values.js'
-import { openForWrite } from './write-context.js'
+import { openForWrite, writing } from './write-context.js'
 
 export interface VacuumOptions {
   readonly path: string
@@ -53,6 +53,10 @@ const LEFTOVER_AGE_MS = 3_600_000
  * const { files } = await vacuum({ path: '/data/events', dryRun: true }) // what would go
  */
 export async function vacuum(options: VacuumOptions): Promise<VacuumResult> {
+  return writing(options.path, () => vacuumOnce(options))
+}
+
+async function vacuumOnce(options: VacuumOptions): Promise<VacuumResult> {
   const snapshot = await openForWrite(options.path)
   const table = snapshot.tablePath
   const now = options.now ?? Date.now()

@@ -1,5 +1,6 @@
 /** What every Delta write operation shares: opening the table for writing, schema checks, commit. */
 import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
 import type { DuckDb } from '../../../engine/duckdb.js'
 import { raw, type Sql, sql } from '../../../engine/sql.js'
 import { DuckmergeError, isDuckmergeError, messageOf } from '../../../errors.js'
@@ -164,6 +165,40 @@ export async function skipIfTxnWon(
     if (last === undefined || last.version < txn.version) throw error
     return { version: snapshot.version, operation, metrics: {}, skipped: true }
   }
+}
+
+/** File-system refusals that are the place's fault, not ours: read-only, no space, not a folder. */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST'])
+
+/**
+ * Runs a write operation, turning the file system's refusals (a read-only folder, a full disk, a
+ * parent that is a file) into OUTPUT_UNWRITABLE naming the path: an expected condition, not a bug.
+ */
+export async function writing<T>(table: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (error instanceof DuckmergeError || !code || !UNWRITABLE.has(code)) throw error
+    const path = (error as NodeJS.ErrnoException).path ?? table
+    throw new DuckmergeError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write Delta table ${table}: ${path} is not writable (${messageOf(error)})`,
+      { table, path },
+      { cause: error },
+    )
+  }
+}
+
+/**
+ * Removes `dir` and the folders under it when they hold no file (what a failed create made),
+ * deepest first; a folder another process put a file in stays.
+ */
+export async function removeEmptyFolders(dir: string): Promise<void> {
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [])
+  for (const entry of entries)
+    if (entry.isDirectory()) await removeEmptyFolders(join(dir, entry.name))
+  await fs.rmdir(dir).catch(() => undefined)
 }
 
 /** A remove for a live file (PROTOCOL.md, Add File and Remove File), keeping its DV identity. */
