@@ -14,6 +14,11 @@ export interface CommandContext {
   /** A progress sink for the library's `onProgress`; undefined when nothing should be drawn. */
   readonly progress: ProgressCallback | undefined
   readonly cwd: string
+  /**
+   * Aborted on the first SIGINT/SIGTERM (cli/interrupt.ts): pass it to library operations as
+   * `signal` so they stop at their next safe point and throw INTERRUPTED.
+   */
+  readonly signal: AbortSignal
 }
 
 /** What a command returns: the report (printed as JSON with --json) and its text rendering. */
@@ -38,6 +43,8 @@ export interface Command {
    * error's hint ("Pass {key} …") names the flag this command takes.
    */
   readonly hintFlags?: Readonly<Record<string, string>>
+  /** What the command does on a first Ctrl-C, printed then (e.g. 'stopping after the current batch'). */
+  readonly onInterrupt?: string
   run(context: CommandContext): Promise<CommandResult>
 }
 

@@ -1,8 +1,12 @@
 /**
- * Ctrl-C and SIGTERM (from a DVC or CI runner) as an AbortSignal: the library stops at its next
- * safe point (rolls back, removes temp outputs, or finishes the batch in flight) instead of the
- * process dying mid-write. A second signal exits at once, as users expect of a second Ctrl-C.
+ * Ctrl-C and SIGTERM (from a DVC or CI runner) as an AbortSignal for every command: main.ts runs
+ * each command inside `withInterrupt` and hands the signal on as `context.signal`. The library
+ * stops at its next safe point (rolls back, removes temp outputs, or finishes the batch in flight)
+ * and throws INTERRUPTED, which exits 1. A second signal exits at once, as users expect of a
+ * second Ctrl-C, after removing what operations registered with `removeOnExit`
+ * (src/engine/interrupt.ts).
  */
+import { runExitCleanups } from '../engine/interrupt.js'
 
 export async function withInterrupt<T>(
   fn: (signal: AbortSignal) => Promise<T>,
@@ -10,7 +14,10 @@ export async function withInterrupt<T>(
 ): Promise<T> {
   const controller = new AbortController()
   const stop = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
+    if (controller.signal.aborted) {
+      runExitCleanups()
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }
     onFirstSignal?.(signal)
     controller.abort()
   }

@@ -7,6 +7,7 @@ import { DuckmergeError, hintOf, messageOf } from '../errors.js'
 import { type Command, type CommandContext, flagForField } from './command.js'
 import { commands } from './commands/index.js'
 import { ExitCode, exitCodeFor } from './exit-codes.js'
+import { withInterrupt } from './interrupt.js'
 import { progressBar, toJson } from './output.js'
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -26,8 +27,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(commandHelp(command))
       return ExitCode.ok
     }
-    const context = parseContext(command, rest, json)
-    const result = await command.run(context)
+    const { onInterrupt } = command
+    const announce = (signal: NodeJS.Signals) => {
+      if (onInterrupt && !json)
+        process.stderr.write(`duckmerge: ${signal} received, ${onInterrupt}\n`)
+    }
+    const run = command.run.bind(command)
+    const result = await withInterrupt(
+      (signal) => run(parseContext(command as Command, rest, json, signal)),
+      announce,
+    )
     process.stdout.write(json ? `${toJson(result.report)}\n` : `${result.text}\n`)
     return result.exitCode ?? ExitCode.ok
   } catch (error) {
@@ -60,7 +69,12 @@ function findCommand(argv: readonly string[]): { command: Command; rest: string[
   return { command: best, rest }
 }
 
-function parseContext(command: Command, args: string[], json: boolean): CommandContext {
+function parseContext(
+  command: Command,
+  args: string[],
+  json: boolean,
+  signal: AbortSignal,
+): CommandContext {
   let parsed: ReturnType<typeof parseArgs>
   try {
     parsed = parseArgs({
@@ -92,6 +106,7 @@ function parseContext(command: Command, args: string[], json: boolean): CommandC
     json,
     progress: progressBar({ json }),
     cwd: process.cwd(),
+    signal,
   }
 }
 

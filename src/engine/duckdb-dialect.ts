@@ -2,6 +2,7 @@
 import { blobValue, DuckDBDataChunk, type DuckDBType, type DuckDBValue } from '@duckdb/node-api'
 import type { Connection, Dialect, TableInfo, TypeFamily } from './dialect.js'
 import type { DuckDb } from './duckdb.js'
+import { interruptedError } from './interrupt.js'
 import { type Sql, type SqlValue, sql } from './sql.js'
 
 interface IntegerType {
@@ -106,16 +107,21 @@ function toDuckDb(value: SqlValue, type: DuckDBType): DuckDBValue {
 export class DuckDbConnection implements Connection {
   readonly dialect = duckdbDialect
   readonly #db: DuckDb
+  #interrupted = false
 
   constructor(db: DuckDb) {
     this.#db = db
   }
 
-  run(query: Sql): Promise<number> {
+  async run(query: Sql): Promise<number> {
+    // DuckDB's interrupt stops only the statement running; one arriving between statements must
+    // stop the next one.
+    if (this.#interrupted) throw interruptedError()
     return this.#db.run(query)
   }
 
-  all<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+  async all<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
+    if (this.#interrupted) throw interruptedError()
     return this.#db.all<T>(query)
   }
 
@@ -152,6 +158,7 @@ export class DuckDbConnection implements Connection {
   }
 
   interrupt(): void {
+    this.#interrupted = true
     this.#db.connection.interrupt()
   }
 

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { constants, promises as fs } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { DuckmergeError, messageOf } from '../errors.js'
+import { removeOnExit, throwIfInterrupted } from './interrupt.js'
 
 export type FileFormat = 'sqlite' | 'duckdb' | 'parquet' | 'unknown'
 
@@ -56,13 +57,17 @@ export function tempPathBeside(target: string): string {
 /**
  * Writes an output atomically: `write` fills a temporary path beside `target` (a file or a
  * directory), which is renamed onto `target` only if `write` succeeds. On failure the temporary
- * path is removed and `target` is untouched.
+ * path is removed and `target` is untouched. An aborted `signal` is a safe point just before the
+ * rename (INTERRUPTED, temp removed); a forced exit meanwhile removes the temp path too
+ * (engine/interrupt.ts).
  *
- * rename → target (file: atomic replace; directory: old one moved aside, then removed)
+ * write(temp) → signal aborted? → rename → target (file: atomic replace; directory: old one moved
+ * aside, then removed)
  */
 export async function writeAtomically<T>(
   target: string,
   write: (tempPath: string) => Promise<T>,
+  signal?: AbortSignal,
 ): Promise<T> {
   const dir = dirname(resolve(target))
   try {
@@ -75,13 +80,20 @@ export async function writeAtomically<T>(
     )
   }
   const temp = tempPathBeside(target)
+  const forget = removeOnExit(temp)
   try {
+    throwIfInterrupted(signal)
     const result = await write(temp)
+    throwIfInterrupted(signal)
     await replace(temp, target)
     return result
   } catch (error) {
-    await fs.rm(temp, { recursive: true, force: true })
+    // A database written at `temp` may leave its journal beside it when the engine failed.
+    for (const suffix of ['', '-journal', '-wal', '-shm', '.wal'])
+      await fs.rm(`${temp}${suffix}`, { recursive: true, force: true })
     throw error
+  } finally {
+    forget()
   }
 }
 

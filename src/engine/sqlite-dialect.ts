@@ -1,5 +1,6 @@
 /** SQLite as a `Dialect` and a `Connection` (better-sqlite3 underneath, made async). */
 import type { Connection, Dialect, TableInfo, TypeFamily } from './dialect.js'
+import { interruptedError } from './interrupt.js'
 import { qualified, raw, type Sql, type SqlValue, sql } from './sql.js'
 import { allSync, runSync, type SqliteDb } from './sqlite.js'
 
@@ -62,18 +63,25 @@ interface XInfoRow {
 export class SqliteConnection implements Connection {
   readonly dialect = sqliteDialect
   readonly #db: SqliteDb
+  #interrupted = false
 
   constructor(db: SqliteDb) {
     this.#db = db
   }
 
-  async run(query: Sql): Promise<number> {
+  /** A statement boundary: the safe point where an interrupt() takes effect. */
+  async #boundary(): Promise<void> {
     await nextTurn()
+    if (this.#interrupted) throw interruptedError()
+  }
+
+  async run(query: Sql): Promise<number> {
+    await this.#boundary()
     return runSync(this.#db, query)
   }
 
   async all<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
-    await nextTurn()
+    await this.#boundary()
     return allSync<T>(this.#db, query)
   }
 
@@ -84,7 +92,7 @@ export class SqliteConnection implements Connection {
   ): Promise<void> {
     const first = rows[0]
     if (!first) return
-    await nextTurn()
+    await this.#boundary()
     const marks = raw(first.map(() => '?').join(', '))
     const insert = this.#db.prepare(
       sql`insert into ${qualified(schema, table)} values (${marks})`.text,
@@ -105,6 +113,7 @@ export class SqliteConnection implements Connection {
     for (const row of rows) {
       batch.push(row)
       if (batch.length < STREAM_BATCH) continue
+      if (this.#interrupted) throw interruptedError()
       yield batch
       batch = []
     }
@@ -112,7 +121,8 @@ export class SqliteConnection implements Connection {
   }
 
   interrupt(): void {
-    // better-sqlite3 has no sqlite3_interrupt: see Connection.interrupt.
+    // better-sqlite3 has no sqlite3_interrupt: the next statement boundary throws instead.
+    this.#interrupted = true
   }
 
   /** BEGIN IMMEDIATE: take the write lock up front, so a concurrent writer fails fast. */

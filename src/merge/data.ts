@@ -10,6 +10,7 @@
 import { promises as fs } from 'node:fs'
 import { type DuckDb, withDuckDb } from '../engine/duckdb.js'
 import { tempPathBeside, writeAtomically } from '../engine/files.js'
+import { interruptedError, onAbort, removeOnExit, throwIfInterrupted } from '../engine/interrupt.js'
 import { DuckmergeError } from '../errors.js'
 import { enableQueryProgress, trackQuery } from '../formats/parquet/progress.js'
 import { unionSchema } from '../formats/parquet/schema.js'
@@ -106,6 +107,7 @@ async function runDataJob(
   // hold the result anyway (not /tmp, which may be RAM).
   const spill = `${tempPathBeside(options.output)}.spill`
   const { signal } = options
+  const forgetSpill = removeOnExit(spill)
   try {
     return await withDuckDb(
       {
@@ -114,10 +116,9 @@ async function runDataJob(
         tempDirectory: spill,
       },
       async (db) => {
-        const interrupt = () => db.connection.interrupt()
-        signal?.addEventListener('abort', interrupt, { once: true })
+        const off = onAbort(signal, () => db.connection.interrupt())
         try {
-          if (signal?.aborted) throw interrupted()
+          throwIfInterrupted(signal)
           const job: Job = { db, strategy, options, key, base, exp, partitionBy }
           const { figures, columnsAdded } = await execute(job)
           const table: TableReport = { table: datasetName(base), ...figures, columnsAdded }
@@ -133,14 +134,15 @@ async function runDataJob(
             tables: [table],
           }
         } catch (error) {
-          throw signal?.aborted ? interrupted() : error
+          throw signal?.aborted ? interruptedError() : error
         } finally {
-          signal?.removeEventListener('abort', interrupt)
+          off()
         }
       },
     )
   } finally {
     await fs.rm(spill, { recursive: true, force: true }).catch(() => undefined)
+    forgetSpill()
   }
 }
 
@@ -223,12 +225,15 @@ async function writeOutput(
       ? mergeQuery(baseSql, expSql, key, plan)
       : rebaseQuery(baseSql, expSql, key ?? [], plan)
   const compression = options.compression ?? 'zstd'
-  return writeAtomically(options.output, (temp) =>
-    trackQuery(db, `writing ${options.output}`, options.onProgress, () =>
-      copyToParquet(db, query, temp, { compression, partitionBy }),
-    ).catch((error: unknown) => {
-      throw writeFailure(error, temp, options.output, base, exp)
-    }),
+  return writeAtomically(
+    options.output,
+    (temp) =>
+      trackQuery(db, `writing ${options.output}`, options.onProgress, () =>
+        copyToParquet(db, query, temp, { compression, partitionBy }),
+      ).catch((error: unknown) => {
+        throw writeFailure(error, temp, options.output, base, exp)
+      }),
+    options.signal,
   )
 }
 
@@ -289,8 +294,4 @@ function validate(
         issues: issues.map((message) => ({ message })),
       },
     )
-}
-
-function interrupted(): DuckmergeError {
-  return new DuckmergeError('INTERRUPTED', 'Interrupted: nothing was written.')
 }

@@ -1,16 +1,12 @@
 /** The errors of results merge/rebase that wrap what an engine threw, in our codes. */
+import { interruptedError } from '../engine/interrupt.js'
 import { DuckmergeError, isDuckmergeError, messageOf } from '../errors.js'
 import type { Strategy } from './report.js'
 import type { SideNames } from './table-key.js'
 
 /** The error of a call stopped through its AbortSignal. */
 export function interrupted(cause: unknown): DuckmergeError {
-  return new DuckmergeError(
-    'INTERRUPTED',
-    'Interrupted: nothing was written (the transaction was rolled back).',
-    {},
-    cause === undefined ? undefined : { cause },
-  )
+  return interruptedError('nothing was written (the transaction was rolled back)', {}, cause)
 }
 
 /**

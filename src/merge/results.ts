@@ -17,6 +17,7 @@ import {
   sniffFormat,
   writeAtomically,
 } from '../engine/files.js'
+import { onAbort } from '../engine/interrupt.js'
 import { DuckmergeError, isDuckmergeError, messageOf } from '../errors.js'
 import { duckdbResultsFormat } from '../formats/duckdb/results-session.js'
 import { sqliteResultsFormat } from '../formats/sqlite/results-session.js'
@@ -113,8 +114,7 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
         }
       : opened
     const { signal } = options
-    const interrupt = () => session.connection.interrupt()
-    signal?.addEventListener('abort', interrupt, { once: true })
+    const off = onAbort(signal, () => session.connection.interrupt())
     let closed = false
     try {
       if (mixed) await stage(session, expEngine, options, names)
@@ -125,7 +125,7 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
     } catch (error) {
       throw signal?.aborted ? interrupted(error) : error
     } finally {
-      signal?.removeEventListener('abort', interrupt)
+      off()
       if (!closed) await session.close().catch(() => undefined)
     }
   }
@@ -134,10 +134,14 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
   if (dryRun) tables = await work(options.base, true)
   else if (inPlace) tables = await work(options.base, false)
   else
-    tables = await writeAtomically(output, async (temp) => {
-      await FORMATS[engine].copy(options.base, temp)
-      return work(temp, false)
-    })
+    tables = await writeAtomically(
+      output,
+      async (temp) => {
+        await FORMATS[engine].copy(options.base, temp)
+        return work(temp, false)
+      },
+      options.signal,
+    )
 
   return {
     strategy,

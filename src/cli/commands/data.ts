@@ -13,7 +13,6 @@ import {
   stringOption,
   usageError,
 } from '../command.js'
-import { withInterrupt } from '../interrupt.js'
 
 const common: OptionSpecs = {
   base: { type: 'string' },
@@ -36,9 +35,10 @@ const merge: Command = {
   options: { ...common, 'dedup-key': { type: 'string', multiple: true } },
   async run(context) {
     const dedupKey = listOption(context.values, 'dedup-key')
-    const report = await withInterrupt((signal) =>
-      mergeData({ ...commonOptions(context, signal), ...(dedupKey ? { dedupKey } : {}) }),
-    )
+    const report = await mergeData({
+      ...commonOptions(context),
+      ...(dedupKey ? { dedupKey } : {}),
+    })
     return { report, text: formatMergeReport(report) }
   },
 }
@@ -51,19 +51,14 @@ const rebase: Command = {
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')
-    const report = await withInterrupt((signal) =>
-      rebaseData({ ...commonOptions(context, signal), key }),
-    )
+    const report = await rebaseData({ ...commonOptions(context), key })
     return { report, text: formatMergeReport(report) }
   },
 }
 
 export const dataCommands: readonly Command[] = [merge, rebase]
 
-function commonOptions(
-  context: CommandContext,
-  signal: AbortSignal,
-): Omit<DataMergeOptions, 'dedupKey'> {
+function commonOptions(context: CommandContext): Omit<DataMergeOptions, 'dedupKey'> {
   const { values } = context
   const partitionBy = listOption(values, 'partition-by')
   const compression = stringOption(values, 'compression')
@@ -82,7 +77,7 @@ function commonOptions(
     exp: requiredString(values, 'exp'),
     output: requiredString(values, 'output'),
     dryRun: flag(values, 'dry-run'),
-    signal,
+    signal: context.signal,
     ...(partitionBy ? { partitionBy } : {}),
     ...(compression ? { compression: compression as Compression } : {}),
     ...(memoryLimit ? { memoryLimit } : {}),

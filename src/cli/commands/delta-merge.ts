@@ -12,7 +12,6 @@ import {
   usageError,
   type Values,
 } from '../command.js'
-import { withInterrupt } from '../interrupt.js'
 import { formatDuration } from '../output.js'
 
 const memoryLimitOption = { 'memory-limit': { type: 'string' } } as const
@@ -92,6 +91,8 @@ const deltaBackfill: Command = {
     'Insert staging rows whose key main lacks, batch by batch (idempotent), then remove staging',
   usage:
     '--main MAIN --staging STAGING --keys K1,K2 [--batch-rows N] [--archive DIR] [--memory-limit SIZE] [--json]',
+  // The batch in flight commits whole or not at all; staging is kept for the next run.
+  onInterrupt: 'stopping after the current batch',
   options: {
     main: { type: 'string' },
     staging: { type: 'string' },
@@ -107,34 +108,24 @@ const deltaBackfill: Command = {
     const batchRows = intOption(values, 'batch-rows', 1)
     const archive = stringOption(values, 'archive')
     const memoryLimit = memoryLimitOf(values)
-    // SIGINT/SIGTERM: finish the batch being committed, keep staging, exit 1. A second signal
-    // stops at once (the batch in flight is either committed whole or not at all).
-    const announce = (signal: NodeJS.Signals) => {
-      if (!context.json)
-        process.stderr.write(`backfill: ${signal} received, stopping after the current batch\n`)
-    }
-    const report = await withInterrupt(
-      (signal) =>
-        backfill({
-          main: requiredString(values, 'main'),
-          staging: requiredString(values, 'staging'),
-          keys,
-          signal,
-          ...(batchRows === undefined ? {} : { batchRows }),
-          ...(archive === undefined ? {} : { archive }),
-          ...(memoryLimit ? { memoryLimit } : {}),
-          ...(context.progress ? { onProgress: context.progress } : {}),
-          ...(context.json || context.progress
-            ? {}
-            : {
-                onBatch: (b, total) =>
-                  process.stderr.write(
-                    `backfill: batch ${b.batch + 1}/${total}: +${b.rowsInserted} inserted, ${b.rowsSkipped} skipped${b.alreadyApplied ? ' (already applied)' : b.version === null ? '' : ` (version ${b.version})`}\n`,
-                  ),
-              }),
-        }),
-      announce,
-    )
+    const report = await backfill({
+      main: requiredString(values, 'main'),
+      staging: requiredString(values, 'staging'),
+      keys,
+      signal: context.signal,
+      ...(batchRows === undefined ? {} : { batchRows }),
+      ...(archive === undefined ? {} : { archive }),
+      ...(memoryLimit ? { memoryLimit } : {}),
+      ...(context.progress ? { onProgress: context.progress } : {}),
+      ...(context.json || context.progress
+        ? {}
+        : {
+            onBatch: (b, total) =>
+              process.stderr.write(
+                `backfill: batch ${b.batch + 1}/${total}: +${b.rowsInserted} inserted, ${b.rowsSkipped} skipped${b.alreadyApplied ? ' (already applied)' : b.version === null ? '' : ` (version ${b.version})`}\n`,
+              ),
+          }),
+    })
     return { report, text: backfillText(report) }
   },
 }

@@ -13,7 +13,6 @@ import {
   stringOption,
   usageError,
 } from '../command.js'
-import { withInterrupt } from '../interrupt.js'
 
 const common: OptionSpecs = {
   base: { type: 'string' },
@@ -33,7 +32,7 @@ const merge: Command = {
   usage: usage.replace('[--dry-run]', '[--key COLS] [--dry-run]'),
   options: common,
   async run(context) {
-    const report = await withInterrupt((signal) => mergeResults({ ...options(context), signal }))
+    const report = await mergeResults({ ...options(context), signal: context.signal })
     return { report, text: formatMergeReport(report) }
   },
 }
@@ -46,9 +45,7 @@ const rebase: Command = {
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')
-    const report = await withInterrupt((signal) =>
-      rebaseResults({ ...options(context), key, signal }),
-    )
+    const report = await rebaseResults({ ...options(context), key, signal: context.signal })
     return { report, text: formatMergeReport(report) }
   },
 }
