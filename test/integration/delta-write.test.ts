@@ -534,6 +534,27 @@ describe('vacuum leftovers and stats columns', () => {
     expect(await readRows(table, 'id')).toHaveLength(9)
   })
 
+  test("removes a killed writer's staging folder, not only its files; a young one stays", async () => {
+    const table = await events()
+    const old = (Date.now() - 8 * 24 * 3_600_000) / 1000
+    const leftover = join(table, '.duckmerge-staging-killed')
+    mkdirSync(join(leftover, 'day=2024-01-01'), { recursive: true })
+    writeFileSync(join(leftover, 'day=2024-01-01', 'part-x.parquet'), 'x')
+    utimesSync(join(leftover, 'day=2024-01-01', 'part-x.parquet'), old, old)
+    utimesSync(join(leftover, 'day=2024-01-01'), old, old)
+    utimesSync(leftover, old, old)
+    // A running writer's staging folder: just made, still empty.
+    const running = join(table, '.duckmerge-staging-running')
+    mkdirSync(running)
+    const dry = await vacuum({ path: table, dryRun: true })
+    expect(dry.files).toEqual(['.duckmerge-staging-killed/day=2024-01-01/part-x.parquet'])
+    expect(existsSync(leftover)).toBe(true)
+    await vacuum({ path: table })
+    expect(existsSync(leftover)).toBe(false)
+    expect(existsSync(running)).toBe(true)
+    expect(await readRows(table, 'id')).toHaveLength(9)
+  })
+
   test('delta.dataSkippingNumIndexedCols limits the columns with stats', async () => {
     const table = join(tempDir(), 't')
     await createTable({

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type { DuckDb } from '../../engine/duckdb.js'
+import { removeOnExit, throwIfInterrupted } from '../../engine/interrupt.js'
 import { ident, join as joinSql, literal, raw, type Sql, sql } from '../../engine/sql.js'
 import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
@@ -30,9 +31,14 @@ export interface WriteFilesOptions {
   /** Unpartitioned writes start a new file past this size (default 128 MiB). */
   readonly targetFileSizeBytes?: number
   readonly onProgress?: ProgressCallback
+  /** Aborted: stop before moving files into the table (INTERRUPTED); the staging folder goes. */
+  readonly signal?: AbortSignal | undefined
 }
 
 const DEFAULT_FILE_SIZE = 128 * 1024 * 1024
+
+/** The hidden folder DuckDB writes a commit's files into before they are moved into the table. */
+export const STAGING_PREFIX = '.duckmerge-staging-'
 
 /** Spark's name for a null partition value's folder (and the hive convention). */
 export const NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__'
@@ -83,8 +89,10 @@ export async function writeDataFiles(
         : sql`${physicalValueSql(typed, f.type, mode)} AS ${ident(physical(f.name))}`
     }),
   )
-  const staging = join(root, `.duckmerge-staging-${randomUUID()}`)
+  const staging = join(root, `${STAGING_PREFIX}${randomUUID()}`)
   await fs.mkdir(staging, { recursive: true })
+  // A second Ctrl-C exits without waiting for the finally below: the staging folder goes then too.
+  const forgetStaging = removeOnExit(staging)
   const codec = compression === 'uncompressed' ? 'uncompressed' : compression
   const suffix = compression === 'uncompressed' ? '' : `.${compression}`
   const moved: string[] = []
@@ -115,6 +123,7 @@ export async function writeDataFiles(
         partitionValues[p] = value
         dir += `${escapePathName(p)}=${value === null ? NULL_PARTITION : escapePathName(value)}/`
       }
+      throwIfInterrupted(options.signal)
       const name = `part-${String(i).padStart(5, '0')}-${randomUUID()}-c000${suffix}.parquet`
       const relative = dir + name
       const finalPath = join(root, relative)
@@ -148,6 +157,7 @@ export async function writeDataFiles(
     throw copyError(error, staging)
   } finally {
     await fs.rm(staging, { recursive: true, force: true })
+    forgetStaging()
   }
 }
 

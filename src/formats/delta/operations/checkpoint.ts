@@ -9,5 +9,5 @@ import { openForWrite, writing } from './write-context.js'
  * const { version, path } = await checkpoint('/data/events')
  */
 export async function checkpoint(tablePath: string): Promise<CheckpointResult> {
-  return writing(tablePath, async () => writeCheckpoint(await openForWrite(tablePath)))
+  return writing(tablePath, undefined, async () => writeCheckpoint(await openForWrite(tablePath)))
 }

@@ -15,6 +15,7 @@ import {
   checkInvariants,
   checkpointIntervalOf,
   commitAndCheckpoint,
+  interruptOnAbort,
   outputMetrics,
   removeEmptyFolders,
   statsOptionsOf,
@@ -58,7 +59,7 @@ const KNOWN_PROPERTIES = new Set([
  * await createTable({ path: '/data/events', source: { file: 'events.parquet' }, partitionBy: ['day'] })
  */
 export async function createTable(options: CreateTableOptions): Promise<WriteResult> {
-  return writing(options.path, () => createTableOnce(options))
+  return writing(options.path, options.signal, () => createTableOnce(options))
 }
 
 async function createTableOnce(options: CreateTableOptions): Promise<WriteResult> {
@@ -72,6 +73,7 @@ async function createTableOnce(options: CreateTableOptions): Promise<WriteResult
         { table, property: key },
       )
   const db = await DuckDb.open()
+  const stopListening = interruptOnAbort(db, options.signal)
   // The first folder this call made: removed again when the create fails (if still empty).
   let made: string | undefined
   try {
@@ -110,6 +112,7 @@ async function createTableOnce(options: CreateTableOptions): Promise<WriteResult
           missingColumns: schema.fields.filter((f) => !present.has(f.name)).map((f) => f.name),
           ...(options.compression ? { compression: options.compression } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          signal: options.signal,
         })
       }
       const configuration = { ...(options.properties ?? {}) }
@@ -143,6 +146,7 @@ async function createTableOnce(options: CreateTableOptions): Promise<WriteResult
         operationMetrics: metrics,
         isBlindAppend: true,
         commitInfo: options.commitInfo,
+        signal: options.signal,
         interval: checkpointIntervalOf(metadata, options.checkpointInterval),
       })
       return writeResultOf(result, operation, metrics)
@@ -153,6 +157,7 @@ async function createTableOnce(options: CreateTableOptions): Promise<WriteResult
     if (made) await removeEmptyFolders(made)
     throw error
   } finally {
+    stopListening()
     db.close()
   }
 }

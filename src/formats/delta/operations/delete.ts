@@ -9,6 +9,7 @@ import {
   assertNotAppendOnly,
   checkpointIntervalOf,
   commitAndCheckpoint,
+  interruptOnAbort,
   openForWrite,
   removeOf,
   skipIfTxnWon,
@@ -38,7 +39,7 @@ export interface DeleteOptions extends WriteOptions {
  * metrics.numDeletedRows // 42
  */
 export async function deleteWhere(options: DeleteOptions): Promise<WriteResult> {
-  return writing(options.path, () =>
+  return writing(options.path, options.signal, () =>
     skipIfTxnWon(options, 'DELETE', () => deleteWhereOnce(options)),
   )
 }
@@ -46,6 +47,7 @@ export async function deleteWhere(options: DeleteOptions): Promise<WriteResult> 
 async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
   const started = Date.now()
   const db = await DuckDb.open()
+  const stopListening = interruptOnAbort(db, options.signal)
   try {
     const snapshot = await openForWrite(options.path, db)
     const table = snapshot.tablePath
@@ -69,6 +71,7 @@ async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
           columnMapping: columnMappingMode(snapshot.metadata),
           ...(options.compression ? { compression: options.compression } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          signal: options.signal,
         })
       : []
     const now = Date.now()
@@ -95,10 +98,12 @@ async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
       isBlindAppend: false,
       reads: { files: snapshot.files, scope: 'all' },
       commitInfo: options.commitInfo,
+      signal: options.signal,
       interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
     })
     return writeResultOf(result, 'DELETE', metrics)
   } finally {
+    stopListening()
     db.close()
   }
 }

@@ -17,6 +17,7 @@ import {
   checkInvariants,
   checkpointIntervalOf,
   commitAndCheckpoint,
+  interruptOnAbort,
   openForWrite,
   outputMetrics,
   removeOf,
@@ -52,13 +53,14 @@ export interface OverwriteOptions extends WriteOptions {
  * await overwriteTable({ path: '/data/events', source: { file: 'day.parquet' }, where: "day = DATE '2024-05-01'" })
  */
 export async function overwriteTable(options: OverwriteOptions): Promise<WriteResult> {
-  return writing(options.path, () =>
+  return writing(options.path, options.signal, () =>
     skipIfTxnWon(options, 'WRITE', () => overwriteTableOnce(options)),
   )
 }
 
 async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResult> {
   const db = await DuckDb.open()
+  const stopListening = interruptOnAbort(db, options.signal)
   try {
     const snapshot = await openForWrite(options.path, db)
     const table = snapshot.tablePath
@@ -116,6 +118,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
         columnMapping: columnMappingMode(snapshot.metadata),
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        signal: options.signal,
       })
       const removed = [...plan.removeWhole, ...plan.rewrite]
       const now = Date.now()
@@ -146,6 +149,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
         isBlindAppend: false,
         reads: { files: snapshot.files, scope: 'all' },
         commitInfo: options.commitInfo,
+        signal: options.signal,
         interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
       })
       return writeResultOf(result, 'WRITE', metrics)
@@ -153,6 +157,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
       await source.release()
     }
   } finally {
+    stopListening()
     db.close()
   }
 }

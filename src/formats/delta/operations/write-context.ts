@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import type { DuckDb } from '../../../engine/duckdb.js'
+import { interruptedError, onAbort, throwIfInterrupted } from '../../../engine/interrupt.js'
 import { raw, type Sql, sql } from '../../../engine/sql.js'
 import { DuckmergeError, isDuckmergeError, messageOf } from '../../../errors.js'
 import type { ProgressCallback } from '../../../progress.js'
@@ -31,6 +32,13 @@ export interface WriteOptions {
   readonly onProgress?: ProgressCallback
   /** The caller's own commitInfo entries: Spark's userMetadata, extra operationParameters. */
   readonly commitInfo?: CommitMetadata
+  /**
+   * Aborted (Ctrl-C): the write stops at its next safe point (DuckDB's running statement is
+   * interrupted; no file is moved into the table, no commit made after it) and throws
+   * INTERRUPTED; its data files and staging folder are removed, the table stays at the version
+   * it had. Once committed, the write completes.
+   */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** What a write operation returns (and `--json` prints). */
@@ -122,10 +130,12 @@ export function writeResultOf(
 export async function commitAndCheckpoint(
   tablePath: string,
   actions: readonly Action[],
-  options: CommitOptions & { readonly interval: number },
+  options: CommitOptions & { readonly interval: number; readonly signal?: AbortSignal | undefined },
 ): Promise<CommitResult> {
-  const { interval, ...commitOptions } = options
+  const { interval, signal, ...commitOptions } = options
   try {
+    // The last safe point: after it the commit is made and reported, whatever arrives.
+    throwIfInterrupted(signal, `nothing was committed to ${tablePath}`)
     return await commit(tablePath, actions, {
       ...commitOptions,
       afterCommit: async (version) => {
@@ -174,10 +184,17 @@ const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENO
  * Runs a write operation, turning the file system's refusals (a read-only folder, a full disk, a
  * parent that is a file) into OUTPUT_UNWRITABLE naming the path: an expected condition, not a bug.
  */
-export async function writing<T>(table: string, run: () => Promise<T>): Promise<T> {
+export async function writing<T>(
+  table: string,
+  signal: AbortSignal | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
   try {
     return await run()
   } catch (error) {
+    // Whatever the interrupted statement threw (DuckDB's "Interrupted!", wrapped or not).
+    if (signal?.aborted && !isDuckmergeError(error, 'INTERRUPTED'))
+      throw interruptedError(`nothing was committed to ${table}`, { table }, error)
     const code = (error as NodeJS.ErrnoException).code
     if (error instanceof DuckmergeError || !code || !UNWRITABLE.has(code)) throw error
     const path = (error as NodeJS.ErrnoException).path ?? table
@@ -188,6 +205,14 @@ export async function writing<T>(table: string, run: () => Promise<T>): Promise<
       { cause: error },
     )
   }
+}
+
+/**
+ * Interrupts `db`'s running statement when `signal` aborts; returns the function that stops
+ * listening (call it before closing `db`).
+ */
+export function interruptOnAbort(db: DuckDb, signal: AbortSignal | undefined): () => void {
+  return onAbort(signal, () => db.connection.interrupt())
 }
 
 /**
