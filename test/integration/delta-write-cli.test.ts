@@ -96,6 +96,31 @@ describe('duckmerge delta create/append/overwrite/delete/vacuum/checkpoint', () 
     expectValidLog(table)
   })
 
+  test('after vacuum, reading a removed version names the versions still readable', async () => {
+    const dir = tempDir()
+    const table = join(dir, 'runs')
+    for (const [i, verb] of ['create', 'append', 'overwrite', 'append'].entries()) {
+      await parquet(join(dir, `v${i}.parquet`), `select ${i}::bigint as id`)
+      const r = runCli(['delta', verb, table, '--from', join(dir, `v${i}.parquet`)])
+      expect(r.code, r.stderr).toBe(0)
+    }
+    // Versions 0 and 1 need files the overwrite (version 2) removed; 2 and 3 keep theirs.
+    const vacuumed = runCli(['delta', 'vacuum', table, '--retention-hours', '0', '--force'])
+    expect(vacuumed.code, vacuumed.stderr).toBe(0)
+    const old = runCli(['delta', 'cat', table, '--version', '1', '--json'])
+    expect(old.code).toBe(1)
+    const error = old.json<{ error: { message: string; details: Record<string, unknown> } }>().error
+    expect(error.details).toMatchObject({
+      version: 1,
+      availableVersions: { from: 2, to: 3 },
+    })
+    expect(error.message).toContain(
+      'is missing (vacuum removes the files only older versions need). Versions 2 to 3 have all their files. Read --version 2 to 3, or restore the file.',
+    )
+    const current = runCli(['delta', 'cat', table, '--version', '2', '--json'])
+    expect(current.code, current.stderr).toBe(0)
+  })
+
   test('text output names the version; usage errors exit 2', async () => {
     const dir = tempDir()
     await parquet(join(dir, 'a.parquet'), 'select 1 as x')
