@@ -163,8 +163,19 @@ describe('duckmerge delta create/append/overwrite/delete/vacuum/checkpoint', () 
     const r = runCli(['delta', 'append', table, '--from', join(dir, 'b.parquet'), '--json'])
     expect(r.code).toBe(1)
     expect(r.json()).toMatchObject({ error: { code: 'SCHEMA_MISMATCH' } })
-    expect(r.stderr).toContain('"y"')
+    expect(r.stderr).toContain(
+      '"y" is not in the table. Pass --merge-schema to add the new columns to the table.',
+    )
     expect(hashTree(table)).toEqual(before)
+    // The library's hints name this command's flags.
+    const vac = runCli(['delta', 'vacuum', table, '--retention-hours', '1'])
+    expect(vac.code).toBe(1)
+    expect(vac.stderr).toContain(
+      'may still need them. Pass --force if no one reads older versions.',
+    )
+    const negative = runCli(['delta', 'vacuum', table, '--retention-hours=-1', '--force'])
+    expect(negative.code).toBe(2)
+    expect(negative.stderr).toContain('Give --retention-hours as 0 or more.')
     expect(
       runCli(['delta', 'append', table, '--from', join(dir, 'b.parquet'), '--merge-schema']).code,
     ).toBe(0)

@@ -133,7 +133,8 @@ describe('appendTable', () => {
       appendTable({ path: table, source: { rows: [{ id: 1, day: 'x', extra: true }] } }),
     ).rejects.toMatchObject({
       code: 'SCHEMA_MISMATCH',
-      message: expect.stringMatching(/"extra" is not in the table.*--merge-schema/),
+      message: expect.stringContaining('"extra" is not in the table'),
+      details: { hint: 'Pass {mergeSchema} to add the new columns to the table.' },
     })
     await expect(
       appendTable({ path: table, source: { query: "select 'a' as id, 'x' as day" } }),

@@ -276,8 +276,8 @@ function partitionValueSql(value: Sql, type: DataType, column: string): Sql {
         return sql`CAST(${value} AS VARCHAR)`
       throw new DuckmergeError(
         'UNSUPPORTED_FEATURE',
-        `Cannot partition by column "${column}" of type ${typeof type === 'string' ? type : type.type}: Delta partition columns must be primitive, non-binary values. Choose another --partition-by column.`,
-        { column },
+        `Cannot partition by column "${column}" of type ${typeof type === 'string' ? type : type.type}: Delta partition columns must be primitive, non-binary values.`,
+        { column, hint: 'Choose another {partitionBy} column.' },
       )
   }
 }

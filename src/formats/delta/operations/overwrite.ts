@@ -177,7 +177,7 @@ async function assertSourceMatches(
   } catch (error) {
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `Cannot evaluate --where ${where} on the new rows for ${table}: ${messageOf(error)}`,
+      `Cannot evaluate the predicate ${where} on the new rows for ${table}: ${messageOf(error)}`,
       { table, predicate: where },
       { cause: error },
     )
@@ -185,7 +185,7 @@ async function assertSourceMatches(
   if (outside > 0)
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `Cannot overwrite ${table} where ${where}: ${outside} new row(s) do not match the predicate, so they would land outside the replaced range. Filter the input or widen --where.`,
-      { table, predicate: where, rows: outside },
+      `Cannot overwrite ${table} where ${where}: ${outside} new row(s) do not match the predicate, so they would land outside the replaced range.`,
+      { table, predicate: where, rows: outside, hint: 'Filter the input or widen {where}.' },
     )
 }

@@ -70,13 +70,18 @@ async function vacuumOnce(options: VacuumOptions): Promise<VacuumResult> {
   if (!(retention >= 0))
     throw new DuckmergeError(
       'USAGE',
-      `--retention-hours must be >= 0, got ${options.retentionHours}`,
+      `The vacuum retention must be 0 hours or more, got ${options.retentionHours}.`,
+      { retentionHours: options.retentionHours, hint: 'Give {retentionHours} as 0 or more.' },
     )
   if (retention < tableRetention && !options.force)
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `Refusing to vacuum ${table} with a retention of ${retention / 3_600_000} hours: the table keeps deleted files for ${tableRetention / 3_600_000} hours (delta.deletedFileRetentionDuration), and readers of older versions may still need them. Pass --force (force: true) if no one reads older versions.`,
-      { table, retentionHours: retention / 3_600_000 },
+      `Refusing to vacuum ${table} with a retention of ${retention / 3_600_000} hours: the table keeps deleted files for ${tableRetention / 3_600_000} hours (delta.deletedFileRetentionDuration), and readers of older versions may still need them.`,
+      {
+        table,
+        retentionHours: retention / 3_600_000,
+        hint: 'Pass {force} if no one reads older versions.',
+      },
     )
   const cutoff = now - retention
   const keep = new Set<string>()
