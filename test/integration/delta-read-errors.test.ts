@@ -2,7 +2,7 @@
  * Corrupt and incomplete Delta tables (always on a temp copy of a fixture): a clear error naming
  * the file, or a fallback the protocol allows, never wrong rows; and nothing on disk changes.
  */
-import { cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { DuckDb } from '../../src/engine/duckdb.js'
@@ -146,5 +146,60 @@ describe.skipIf(!hasFixtures)(needsFixtures('corrupt Delta tables'), () => {
       code: 'VERSION_NOT_FOUND',
       message: expect.stringMatching(/no version 9: the latest is 4/),
     })
+  })
+})
+
+describe('tables that need a newer reader', () => {
+  /** A log another engine could write: version 0 with only protocol and metaData. */
+  function handMadeTable(protocol: Record<string, unknown>): string {
+    const dir = tempDir()
+    mkdirSync(join(dir, '_delta_log'))
+    const metaData = {
+      id: 'hand-made',
+      format: { provider: 'parquet', options: {} },
+      schemaString: JSON.stringify({
+        type: 'struct',
+        fields: [{ name: 'id', type: 'long', nullable: true, metadata: {} }],
+      }),
+      partitionColumns: [],
+      configuration: {},
+      createdTime: 0,
+    }
+    writeFileSync(
+      log(dir, `${'0'.padStart(20, '0')}.json`),
+      `${JSON.stringify({ protocol })}\n${JSON.stringify({ metaData })}\n`,
+    )
+    return dir
+  }
+
+  test('the message names the reader version and every reader feature duckmerge lacks', async () => {
+    const features = handMadeTable({
+      minReaderVersion: 3,
+      minWriterVersion: 7,
+      readerFeatures: ['deletionVectors', 'variantType', 'collations'],
+      writerFeatures: ['deletionVectors', 'variantType', 'collations'],
+    })
+    await expect(loadSnapshot(features)).rejects.toMatchObject({
+      code: 'UNSUPPORTED_FEATURE',
+      message: expect.stringContaining(
+        `Cannot read Delta table ${features}: it requires reader version 3 and reader features variantType, collations, which duckmerge does not implement`,
+      ),
+      details: { minReaderVersion: 3, features: ['variantType', 'collations'] },
+    })
+
+    const version = handMadeTable({
+      minReaderVersion: 4,
+      minWriterVersion: 7,
+      readerFeatures: ['timestampNtz', 'geospatial'],
+      writerFeatures: ['timestampNtz', 'geospatial'],
+    })
+    const error = await loadSnapshot(version).catch((e: unknown) => e)
+    expect(error).toMatchObject({
+      code: 'UNSUPPORTED_FEATURE',
+      details: { minReaderVersion: 4, features: ['geospatial'] },
+    })
+    expect((error as Error).message).toMatch(
+      /requires reader version 4, which duckmerge does not support \(it reads protocol reader versions 1–3\) and reader feature geospatial, which duckmerge does not implement/,
+    )
   })
 })

@@ -494,7 +494,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('delta fixtures'), () => {
       // INPUT_NOT_FOUND, so UNSUPPORTED_FEATURE proves the protocol was checked first.
       await expect(loadSnapshot(table('deltalog-invalid-protocol-version'))).rejects.toMatchObject({
         code: 'UNSUPPORTED_FEATURE',
-        message: expect.stringMatching(/unsupported reader version 99/),
+        message: expect.stringMatching(/reader version 99, which duckmerge does not support/),
       })
     })
   })

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { readdirSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { DuckDb } from '../../src/engine/duckdb.js'
-import { sql } from '../../src/engine/sql.js'
+import { literal, sql } from '../../src/engine/sql.js'
 import { createTable, loadSnapshot, scanSql } from '../../src/formats/delta/index.js'
 import { cliPath, runCli } from '../support/cli.js'
 import { hashTree } from '../support/snapshot.js'
@@ -164,5 +164,117 @@ describe('Delta writer reliability', () => {
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/SCHEMA_MISMATCH.*"proc" is string/)
     expect(hashTree(table)).toEqual(before)
+  })
+})
+
+/**
+ * Runs the CLI as a user who cannot write where root can. Tests may run as root, for whom
+ * chmod 555 prevents nothing; the child then runs as `nobody` (setpriv), for whom the root-owned
+ * 0555 folder really is read-only. Not root: chmod alone is the trigger.
+ */
+function runUnprivileged(args: readonly string[]) {
+  const asRoot = process.getuid?.() === 0
+  const command = asRoot ? 'setpriv' : process.execPath
+  const prefix = asRoot
+    ? ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath]
+    : []
+  const r = spawnSync(command, [...prefix, cliPath(), ...args], { encoding: 'utf8' })
+  return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
+}
+const hasSetpriv = process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status === 0
+
+describe('expected conditions are not internal errors (exit 1, never 70)', () => {
+  /** A temp dir `nobody` can enter and read (mkdtemp makes it 0700). */
+  function openDir(): string {
+    const dir = tempDir()
+    chmodSync(dir, 0o755)
+    return dir
+  }
+
+  test.skipIf(!hasSetpriv)(
+    'create, append, checkpoint in a read-only folder: OUTPUT_UNWRITABLE naming it',
+    async () => {
+      const dir = openDir()
+      writeFileSync(join(dir, 'rows.csv'), 'proc,batch,id\n1,1,1\n')
+      chmodSync(join(dir, 'rows.csv'), 0o644)
+      const readOnly = join(dir, 'ro')
+      mkdirSync(readOnly, { mode: 0o555 })
+      const created = runUnprivileged([
+        'delta',
+        'create',
+        join(readOnly, 't'),
+        '--from',
+        join(dir, 'rows.csv'),
+        '--json',
+      ])
+      expect(created.code, created.stderr).toBe(1)
+      expect(JSON.parse(created.stdout).error).toMatchObject({
+        code: 'OUTPUT_UNWRITABLE',
+        details: { path: join(readOnly, 't') },
+      })
+      expect(readdirSync(readOnly)).toEqual([])
+
+      const table = await newTable(dir)
+      const lock = (p: string) => {
+        chmodSync(p, 0o555)
+        for (const e of readdirSync(p, { withFileTypes: true }))
+          if (e.isDirectory()) lock(join(p, e.name))
+          else chmodSync(join(p, e.name), 0o444)
+      }
+      lock(table)
+      const before = hashTree(table)
+      for (const args of [
+        ['append', table, '--from', join(dir, 'rows.csv')],
+        ['checkpoint', table],
+      ]) {
+        const r = runUnprivileged(['delta', ...args])
+        expect(r.code, r.stderr).toBe(1)
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `OUTPUT_UNWRITABLE.*Cannot write Delta table ${table}: ${table}/\\S+ is not writable`,
+          ),
+        )
+      }
+      expect(hashTree(table)).toEqual(before)
+    },
+  )
+
+  test('create under a path whose parent is a file: OUTPUT_UNWRITABLE', () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'rows.csv'), 'id\n1\n')
+    writeFileSync(join(dir, 'afile'), 'x')
+    const r = runCli(['delta', 'create', join(dir, 'afile', 't'), '--from', join(dir, 'rows.csv')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(
+      `OUTPUT_UNWRITABLE]: Cannot write Delta table ${join(dir, 'afile', 't')}`,
+    )
+  })
+
+  test('create --from a Parquet file with corrupt pages: INPUT_UNREADABLE naming it, no table left', async () => {
+    const dir = tempDir()
+    const good = join(dir, 'good.parquet')
+    const db = await DuckDb.open()
+    try {
+      await db.run(
+        sql`COPY (select i::bigint as id, md5(i::varchar) as s from range(50000) t(i)) TO ${literal(good)} (FORMAT parquet, COMPRESSION zstd)`,
+      )
+    } finally {
+      db.close()
+    }
+    // Footer and schema intact (so the file opens), data pages scrambled.
+    const bytes = readFileSync(good)
+    for (let i = 1000; i < bytes.length - 4000; i += 7) bytes[i] = (bytes[i] ?? 0) ^ 0x5a
+    const corrupt = join(dir, 'corrupt.parquet')
+    writeFileSync(corrupt, bytes)
+    const r = runCli(['delta', 'create', join(dir, 't'), '--from', corrupt, '--json'])
+    expect(r.code, r.stderr).toBe(1)
+    expect(
+      r.json<{ error: { code: string; message: string; details: unknown } }>().error,
+    ).toMatchObject({
+      code: 'INPUT_UNREADABLE',
+      message: expect.stringContaining(`Cannot read ${corrupt}: it is corrupt or truncated`),
+      details: { file: corrupt },
+    })
+    expect(readdirSync(dir).sort()).toEqual(['corrupt.parquet', 'good.parquet'])
   })
 })

@@ -96,6 +96,31 @@ describe('duckmerge delta create/append/overwrite/delete/vacuum/checkpoint', () 
     expectValidLog(table)
   })
 
+  test('after vacuum, reading a removed version names the versions still readable', async () => {
+    const dir = tempDir()
+    const table = join(dir, 'runs')
+    for (const [i, verb] of ['create', 'append', 'overwrite', 'append'].entries()) {
+      await parquet(join(dir, `v${i}.parquet`), `select ${i}::bigint as id`)
+      const r = runCli(['delta', verb, table, '--from', join(dir, `v${i}.parquet`)])
+      expect(r.code, r.stderr).toBe(0)
+    }
+    // Versions 0 and 1 need files the overwrite (version 2) removed; 2 and 3 keep theirs.
+    const vacuumed = runCli(['delta', 'vacuum', table, '--retention-hours', '0', '--force'])
+    expect(vacuumed.code, vacuumed.stderr).toBe(0)
+    const old = runCli(['delta', 'cat', table, '--version', '1', '--json'])
+    expect(old.code).toBe(1)
+    const error = old.json<{ error: { message: string; details: Record<string, unknown> } }>().error
+    expect(error.details).toMatchObject({
+      version: 1,
+      availableVersions: { from: 2, to: 3 },
+    })
+    expect(error.message).toContain(
+      'is missing (vacuum removes the files only older versions need). Versions 2 to 3 have all their files. Read --version 2 to 3, or restore the file.',
+    )
+    const current = runCli(['delta', 'cat', table, '--version', '2', '--json'])
+    expect(current.code, current.stderr).toBe(0)
+  })
+
   test('text output names the version; usage errors exit 2', async () => {
     const dir = tempDir()
     await parquet(join(dir, 'a.parquet'), 'select 1 as x')
@@ -138,8 +163,19 @@ describe('duckmerge delta create/append/overwrite/delete/vacuum/checkpoint', () 
     const r = runCli(['delta', 'append', table, '--from', join(dir, 'b.parquet'), '--json'])
     expect(r.code).toBe(1)
     expect(r.json()).toMatchObject({ error: { code: 'SCHEMA_MISMATCH' } })
-    expect(r.stderr).toContain('"y"')
+    expect(r.stderr).toContain(
+      '"y" is not in the table. Pass --merge-schema to add the new columns to the table.',
+    )
     expect(hashTree(table)).toEqual(before)
+    // The library's hints name this command's flags.
+    const vac = runCli(['delta', 'vacuum', table, '--retention-hours', '1'])
+    expect(vac.code).toBe(1)
+    expect(vac.stderr).toContain(
+      'may still need them. Pass --force if no one reads older versions.',
+    )
+    const negative = runCli(['delta', 'vacuum', table, '--retention-hours=-1', '--force'])
+    expect(negative.code).toBe(2)
+    expect(negative.stderr).toContain('Give --retention-hours as 0 or more.')
     expect(
       runCli(['delta', 'append', table, '--from', join(dir, 'b.parquet'), '--merge-schema']).code,
     ).toBe(0)

@@ -1,5 +1,5 @@
 /** Helpers for the Delta writer tests: read a table back, and validate every action we wrote. */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 import { DuckDb } from '../../src/engine/duckdb.js'
@@ -140,4 +140,25 @@ export function expectValidLog(table: string): void {
       }
     }
   }
+}
+
+/**
+ * Hand-edits version 0 of a table we created: replaces its protocol and lets `edit` change its
+ * metaData (configuration, field metadata), to stand for a table another engine wrote.
+ */
+export function rewriteVersion0(
+  table: string,
+  protocol: Record<string, unknown>,
+  edit: (metaData: Record<string, unknown>) => void = () => {},
+): void {
+  const file = join(table, '_delta_log', `${'0'.padStart(20, '0')}.json`)
+  const actions = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>)
+  for (const action of actions) {
+    if (action.protocol) action.protocol = protocol
+    if (action.metaData) edit(action.metaData)
+  }
+  writeFileSync(file, `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`)
 }

@@ -75,6 +75,7 @@ const historyCommand: Command = {
       operation: c.operation,
       operationParameters: c.operationParameters,
       operationMetrics: c.operationMetrics,
+      userMetadata: c.userMetadata,
     }))
     const text = formatTable(
       rows.map((r) => ({
@@ -82,6 +83,7 @@ const historyCommand: Command = {
         timestamp: r.timestamp,
         operation: r.operation ?? '',
         parameters: toJson(r.operationParameters),
+        userMetadata: r.userMetadata ?? '',
       })),
     )
     return { report: { table, commits: rows }, text }

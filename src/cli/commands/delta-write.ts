@@ -27,12 +27,16 @@ const writeFlags: OptionSpecs = {
   'txn-version': { type: 'string' },
   'checkpoint-interval': { type: 'string' },
   compression: { type: 'string' },
+  'user-metadata': { type: 'string' },
 }
+/** Said on the first Ctrl-C by the commands that write data files. */
+const onInterrupt = 'stopping: the table stays at its version unless the commit was already made'
 const writeUsage =
-  '[--app-id ID --txn-version N] [--checkpoint-interval N] [--compression zstd|snappy|gzip|uncompressed] [--json]'
+  '[--app-id ID --txn-version N] [--checkpoint-interval N] [--compression zstd|snappy|gzip|uncompressed] [--user-metadata TEXT] [--json]'
 
 const create: Command = {
   path: ['delta', 'create'],
+  onInterrupt,
   summary: 'Create a Delta table from a Parquet, CSV or JSON file (version 0)',
   usage: `PATH --from FILE [--partition-by COLS] [--property KEY=VALUE]... ${writeUsage}`,
   positionals: ['PATH'],
@@ -56,6 +60,7 @@ const create: Command = {
 
 const append: Command = {
   path: ['delta', 'append'],
+  onInterrupt,
   summary: 'Append the rows of a file to a Delta table in one commit',
   usage: `PATH --from FILE [--merge-schema] ${writeUsage}`,
   positionals: ['PATH'],
@@ -72,6 +77,7 @@ const append: Command = {
 
 const overwrite: Command = {
   path: ['delta', 'overwrite'],
+  onInterrupt,
   summary: 'Replace a Delta table (or the rows --where selects) with the rows of a file',
   usage: `PATH --from FILE [--where SQL] [--merge-schema] [--overwrite-schema] ${writeUsage}`,
   positionals: ['PATH'],
@@ -97,6 +103,7 @@ const overwrite: Command = {
 
 const del: Command = {
   path: ['delta', 'delete'],
+  onInterrupt,
   summary: 'Delete the rows matching --where SQL, rewriting only the files that hold them',
   usage: `PATH --where SQL ${writeUsage}`,
   positionals: ['PATH'],
@@ -191,6 +198,7 @@ function writeOptions(context: CommandContext): WriteOptions {
     throw usageError('--app-id and --txn-version go together (an idempotent write names both)')
   const interval = intOption(values, 'checkpoint-interval', 0)
   const compression = stringOption(values, 'compression')
+  const userMetadata = stringOption(values, 'user-metadata')
   if (compression !== undefined && !compressions.includes(compression as Compression))
     throw usageError(
       `--compression must be one of ${compressions.join(', ')}, got "${compression}"`,
@@ -203,6 +211,9 @@ function writeOptions(context: CommandContext): WriteOptions {
     ...(interval !== undefined ? { checkpointInterval: interval } : {}),
     ...(compression !== undefined ? { compression: compression as Compression } : {}),
     ...(context.progress ? { onProgress: context.progress } : {}),
+    // Spark's commitInfo.userMetadata, shown by `delta history`.
+    ...(userMetadata !== undefined ? { commitInfo: { userMetadata } } : {}),
+    signal: context.signal,
   }
 }
 

@@ -112,6 +112,8 @@ export type CommitInfo = Readonly<Record<string, unknown>> & {
   readonly operationParameters?: Readonly<Record<string, unknown>>
   readonly operationMetrics?: Readonly<Record<string, unknown>>
   readonly inCommitTimestamp?: number
+  /** Spark's free-text field for the writer's caller (delta.commitInfo.userMetadata). */
+  readonly userMetadata?: string
 }
 
 /** One line of a commit file. */

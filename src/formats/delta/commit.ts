@@ -3,8 +3,8 @@
  *
  *   prepare actions → write _delta_log/.tmp/<uuid>.json (fsync) → link() it to N.json
  *     ├─ created: N is ours; unlink the temp name; checkpoint every `checkpointInterval`
- *     └─ EEXIST: another writer won N → read N (and later winners) → checkConflicts
- *          ├─ a logical conflict: COMMIT_CONFLICT naming the winning version and why
+ *     └─ EEXIST: another writer won N → read N (and later winners) → checkCommitRace
+ *          ├─ a winner invalidates ours: COMMIT_CONFLICT naming the winning version and why
  *          └─ none: retry the same actions at N+1
  *
  * link() fails when the name exists, so two writers can never both create N.json (PROTOCOL.md,
@@ -17,11 +17,26 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { DuckmergeError, messageOf } from '../../errors.js'
 import type { Action, CommitInfo } from './actions.js'
-import { checkConflicts, type ReadSet, type WinningCommit } from './conflict-checker.js'
+import { type ConcurrentCommit, checkCommitRace, type ReadSet } from './commit-race.js'
 import { commitPath, logDir, readCommit } from './log-store.js'
 
 /** What engines see in commitInfo.engineInfo. */
 export const ENGINE_INFO = 'duckmerge/0.1.0'
+
+/**
+ * What a caller adds to a commit's commitInfo, e.g. the change request a write belongs to.
+ * Every write operation takes it as `commitInfo`.
+ *
+ * @example
+ * await appendTable({ path, source, commitInfo: {
+ *   userMetadata: 'change request 42 by ana', operationParameters: { changeRequest: 42 } } })
+ */
+export interface CommitMetadata {
+  /** Spark's commitInfo.userMetadata: free text, shown by `history`. */
+  readonly userMetadata?: string
+  /** Added to commitInfo.operationParameters beside the operation's own (which they may not replace). */
+  readonly operationParameters?: Readonly<Record<string, unknown>>
+}
 
 export interface CommitOptions {
   /** The version the transaction read; null when it creates the table (commits version 0). */
@@ -32,11 +47,11 @@ export interface CommitOptions {
   readonly operationParameters?: Readonly<Record<string, unknown>>
   /** Written as strings, as Spark does (numFiles, numOutputRows, …). */
   readonly operationMetrics?: Readonly<Record<string, number | string>>
-  /** True when the commit only adds files and read nothing (no conflict check on adds). */
+  /** True when the commit only adds files and read nothing (no race check on adds). */
   readonly isBlindAppend?: boolean
-  /** What the transaction read, for the conflict check after a lost race. Default: nothing. */
+  /** What the transaction read, for the race check after a lost race. Default: nothing. */
   readonly reads?: ReadSet
-  /** Give up after this many lost races without a logical conflict. Default 10 000. */
+  /** Give up after this many lost races without an invalidating winner. Default 10 000. */
   readonly maxAttempts?: number
   /**
    * Called with the committed version (after the commit is durable); used to write checkpoints.
@@ -45,6 +60,8 @@ export interface CommitOptions {
   readonly afterCommit?: (version: number) => Promise<void>
   /** Set commitInfo.inCommitTimestamp (tables with delta.enableInCommitTimestamps). */
   readonly inCommitTimestamp?: boolean
+  /** The caller's own entries (userMetadata, extra operationParameters). */
+  readonly commitInfo?: CommitMetadata | undefined
 }
 
 export interface CommitResult {
@@ -56,7 +73,7 @@ export interface CommitResult {
 }
 
 /**
- * Commits `actions` as the next version of the table: exclusive creation of `N.json`, conflict
+ * Commits `actions` as the next version of the table: exclusive creation of `N.json`, race
  * check and retry at N+1 after a lost race, COMMIT_CONFLICT when a winner invalidates what this
  * transaction read. A commitInfo action (timestamp, operation, parameters, metrics, engineInfo)
  * is written first.
@@ -73,6 +90,7 @@ export async function commit(
   options: CommitOptions,
 ): Promise<CommitResult> {
   validateActions(actions)
+  validateCommitMetadata(tablePath, options)
   const dir = logDir(tablePath)
   const tmpDir = join(dir, '.tmp')
   await fs.mkdir(tmpDir, { recursive: true })
@@ -115,7 +133,7 @@ export async function commit(
       }
     }
     // Lost the race for `version`: read every winner up to the current end of the log.
-    const winners: WinningCommit[] = []
+    const winners: ConcurrentCommit[] = []
     for (let v = version; ; v++) {
       const winnerActions = await readCommit(tablePath, v).catch((error: unknown) => {
         if (error instanceof DuckmergeError && error.code === 'VERSION_NOT_FOUND') return undefined
@@ -124,13 +142,13 @@ export async function commit(
       if (!winnerActions) break
       winners.push({ version: v, actions: winnerActions })
     }
-    const conflict = checkConflicts(actions, reads, winners)
-    if (conflict) {
+    const race = checkCommitRace(actions, reads, winners)
+    if (race) {
       const what = options.readVersion === null ? 'create' : `${options.operation} on`
       throw new DuckmergeError(
         'COMMIT_CONFLICT',
-        `Cannot ${what} Delta table ${tablePath}: version ${conflict.version} was committed concurrently and ${conflict.detail} (${conflict.reason}). Re-run the operation on the new version.`,
-        { path: tablePath, version: conflict.version, reason: conflict.reason },
+        `Cannot ${what} Delta table ${tablePath}: version ${race.version} was committed concurrently and ${race.detail} (${race.reason}). Re-run the operation on the new version.`,
+        { path: tablePath, version: race.version, reason: race.reason },
       )
     }
     version += Math.max(1, winners.length)
@@ -147,11 +165,16 @@ function buildCommitInfo(options: CommitOptions): CommitInfo {
   const info: Record<string, unknown> = { timestamp }
   if (options.inCommitTimestamp) info.inCommitTimestamp = timestamp
   info.operation = options.operation
-  info.operationParameters = stringValues(options.operationParameters ?? {})
+  info.operationParameters = stringValues({
+    ...options.operationParameters,
+    ...options.commitInfo?.operationParameters,
+  })
   if (options.readVersion !== null) info.readVersion = options.readVersion
   info.isolationLevel = 'WriteSerializable'
   info.isBlindAppend = options.isBlindAppend ?? false
   info.operationMetrics = stringValues(options.operationMetrics ?? {})
+  if (options.commitInfo?.userMetadata !== undefined)
+    info.userMetadata = options.commitInfo.userMetadata
   info.engineInfo = ENGINE_INFO
   info.txnId = randomUUID()
   return info as CommitInfo
@@ -197,6 +220,20 @@ function validateActions(actions: readonly Action[]): void {
     else if ('commitInfo' in a)
       throw new DuckmergeError('INTERNAL', 'commit() writes commitInfo itself; do not pass one.')
   }
+}
+
+/** The caller's operationParameters add to the operation's own; replacing one would misreport it. */
+function validateCommitMetadata(tablePath: string, options: CommitOptions): void {
+  const own = options.operationParameters ?? {}
+  const clashes = Object.keys(options.commitInfo?.operationParameters ?? {}).filter((k) =>
+    Object.hasOwn(own, k),
+  )
+  if (clashes.length > 0)
+    throw new DuckmergeError(
+      'VALIDATION_FAILED',
+      `Cannot commit ${options.operation} to Delta table ${tablePath}: operation parameter${clashes.length > 1 ? 's' : ''} ${clashes.map((k) => `"${k}"`).join(', ')} belong${clashes.length > 1 ? '' : 's'} to the operation itself (its parameters: ${Object.keys(own).join(', ')}); choose other names.`,
+      { table: tablePath, parameters: clashes },
+    )
 }
 
 async function writeSynced(path: string, text: string): Promise<void> {

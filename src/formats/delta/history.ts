@@ -14,6 +14,8 @@ export interface CommitSummary {
   readonly operation: string | null
   readonly operationParameters: Readonly<Record<string, unknown>>
   readonly operationMetrics: Readonly<Record<string, unknown>>
+  /** Spark's commitInfo.userMetadata: what the writer's caller recorded (e.g. a change request). */
+  readonly userMetadata: string | null
   readonly commitInfo: CommitInfo | null
 }
 
@@ -45,6 +47,7 @@ export async function history(
       operation: typeof info?.operation === 'string' ? info.operation : null,
       operationParameters: info?.operationParameters ?? {},
       operationMetrics: info?.operationMetrics ?? {},
+      userMetadata: typeof info?.userMetadata === 'string' ? info.userMetadata : null,
       commitInfo: info ?? null,
     })
   }

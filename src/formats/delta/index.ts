@@ -84,14 +84,20 @@ export {
   retentionMs,
   writeCheckpoint,
 } from './checkpoint-write.js'
-export { type CommitOptions, type CommitResult, commit, ENGINE_INFO } from './commit.js'
 export {
-  type Conflict,
-  type ConflictReason,
-  checkConflicts,
+  type CommitMetadata,
+  type CommitOptions,
+  type CommitResult,
+  commit,
+  ENGINE_INFO,
+} from './commit.js'
+export {
+  type CommitRace,
+  type CommitRaceReason,
+  type ConcurrentCommit,
+  checkCommitRace,
   type ReadSet,
-  type WinningCommit,
-} from './conflict-checker.js'
+} from './commit-race.js'
 export { type DuckDbColumnStats, type FileStatsOptions, statsJson } from './file-stats.js'
 export { type AppendOptions, appendTable } from './operations/append.js'
 export { checkpoint } from './operations/checkpoint.js'

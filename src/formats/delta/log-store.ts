@@ -248,8 +248,8 @@ function notATable(table: string, error: unknown): DuckmergeError {
   if (code === 'ENOENT' || code === 'ENOTDIR')
     return new DuckmergeError(
       'INPUT_NOT_FOUND',
-      `${abs} is not a Delta table: no _delta_log folder found. Pass the table's root folder.`,
-      { path: abs },
+      `${abs} is not a Delta table: no _delta_log folder found.`,
+      { path: abs, hint: "Give the table's root folder (the one holding _delta_log)." },
     )
   return new DuckmergeError(
     'INPUT_UNREADABLE',

@@ -19,8 +19,10 @@ import {
   physicalName,
 } from './column-mapping.js'
 import { dvId } from './deletion-vectors.js'
+import { listLog } from './log-store.js'
 import { dataFilePath, partitionValueSql } from './partition-values.js'
 import { type DataType, deltaToDuckDbType, type StructField } from './schema.js'
+import { loadSnapshot } from './snapshot.js'
 import type { Snapshot } from './snapshot-types.js'
 
 export interface ScanOptions {
@@ -250,24 +252,84 @@ function hasTimestamp(type: DataType): boolean {
   }
 }
 
-/** Throws INPUT_NOT_FOUND naming the first live data file that is missing. */
+/**
+ * Throws INPUT_NOT_FOUND naming the first live data file that is missing, and the versions that
+ * can still be read (vacuum removes the files only old versions need).
+ */
 export async function assertFilesExist(
   snapshot: Snapshot,
   files: readonly AddFile[],
 ): Promise<void> {
-  for (let i = 0; i < files.length; i += 64)
-    await Promise.all(
-      files.slice(i, i + 64).map(async (file) => {
-        const path = dataFilePath(snapshot.tablePath, file.path)
-        try {
-          await fs.access(path)
-        } catch {
-          throw new DuckmergeError(
-            'INPUT_NOT_FOUND',
-            `Delta table ${snapshot.tablePath} at version ${snapshot.version} lists data file ${file.path}, but ${path} is missing. Restore it, or read an earlier version.`,
-            { table: snapshot.tablePath, path, version: snapshot.version },
-          )
-        }
-      }),
+  const missing = await firstMissing(snapshot.tablePath, files)
+  if (!missing) return
+  const path = dataFilePath(snapshot.tablePath, missing.path)
+  const latest = (await listLog(snapshot.tablePath)).commits.at(-1)?.version ?? snapshot.version
+  const intact = await earliestIntactVersion(snapshot.tablePath, snapshot.version + 1, latest)
+  const available =
+    intact === undefined
+      ? ''
+      : intact === latest
+        ? ` Only the latest version, ${latest}, has all its files.`
+        : ` Versions ${intact} to ${latest} have all their files.`
+  throw new DuckmergeError(
+    'INPUT_NOT_FOUND',
+    `Delta table ${snapshot.tablePath} at version ${snapshot.version} lists data file ${missing.path}, but ${path} is missing (vacuum removes the files only older versions need).${available}`,
+    {
+      table: snapshot.tablePath,
+      path,
+      version: snapshot.version,
+      ...(intact === undefined
+        ? { hint: `Restore ${path}.` }
+        : {
+            availableVersions: { from: intact, to: latest },
+            hint:
+              intact === latest
+                ? 'Read the latest version, or restore the file.'
+                : `Read {version} ${intact} to ${latest}, or restore the file.`,
+          }),
+    },
+  )
+}
+
+async function firstMissing(
+  tablePath: string,
+  files: readonly AddFile[],
+): Promise<AddFile | undefined> {
+  for (let i = 0; i < files.length; i += 64) {
+    const batch = files.slice(i, i + 64)
+    const present = await Promise.all(
+      batch.map((file) =>
+        fs.access(dataFilePath(tablePath, file.path)).then(
+          () => true,
+          () => false,
+        ),
+      ),
     )
+    const gone = batch.find((_, k) => !present[k])
+    if (gone) return gone
+  }
+  return undefined
+}
+
+/**
+ * The first version in `from..to` whose files all exist, by bisection: vacuum deletes the files
+ * of versions older than its retention, so the versions still whole are the latest ones.
+ */
+async function earliestIntactVersion(
+  tablePath: string,
+  from: number,
+  to: number,
+): Promise<number | undefined> {
+  const intact = async (version: number) => {
+    const snapshot = await loadSnapshot(tablePath, { version }).catch(() => undefined)
+    return snapshot !== undefined && (await firstMissing(tablePath, snapshot.files)) === undefined
+  }
+  if (from > to || !(await intact(to))) return undefined
+  let [low, high] = [from, to]
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2)
+    if (await intact(mid)) high = mid
+    else low = mid + 1
+  }
+  return low
 }

@@ -173,7 +173,9 @@ describe('loadSnapshot: action reconciliation (PROTOCOL.md)', () => {
     ])
     await expect(loadSnapshot(dir)).rejects.toMatchObject({
       code: 'UNSUPPORTED_FEATURE',
-      message: expect.stringMatching(/requires reader feature variantType/),
+      message: expect.stringMatching(
+        /and reader feature variantType, which duckmerge does not implement/,
+      ),
     })
   })
 })

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type { DuckDb } from '../../engine/duckdb.js'
+import { removeOnExit, throwIfInterrupted } from '../../engine/interrupt.js'
 import { ident, join as joinSql, literal, raw, type Sql, sql } from '../../engine/sql.js'
 import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
@@ -30,9 +31,14 @@ export interface WriteFilesOptions {
   /** Unpartitioned writes start a new file past this size (default 128 MiB). */
   readonly targetFileSizeBytes?: number
   readonly onProgress?: ProgressCallback
+  /** Aborted: stop before moving files into the table (INTERRUPTED); the staging folder goes. */
+  readonly signal?: AbortSignal | undefined
 }
 
 const DEFAULT_FILE_SIZE = 128 * 1024 * 1024
+
+/** The hidden folder DuckDB writes a commit's files into before they are moved into the table. */
+export const STAGING_PREFIX = '.duckmerge-staging-'
 
 /** Spark's name for a null partition value's folder (and the hive convention). */
 export const NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__'
@@ -83,8 +89,10 @@ export async function writeDataFiles(
         : sql`${physicalValueSql(typed, f.type, mode)} AS ${ident(physical(f.name))}`
     }),
   )
-  const staging = join(root, `.duckmerge-staging-${randomUUID()}`)
+  const staging = join(root, `${STAGING_PREFIX}${randomUUID()}`)
   await fs.mkdir(staging, { recursive: true })
+  // A second Ctrl-C exits without waiting for the finally below: the staging folder goes then too.
+  const forgetStaging = removeOnExit(staging)
   const codec = compression === 'uncompressed' ? 'uncompressed' : compression
   const suffix = compression === 'uncompressed' ? '' : `.${compression}`
   const moved: string[] = []
@@ -115,6 +123,7 @@ export async function writeDataFiles(
         partitionValues[p] = value
         dir += `${escapePathName(p)}=${value === null ? NULL_PARTITION : escapePathName(value)}/`
       }
+      throwIfInterrupted(options.signal)
       const name = `part-${String(i).padStart(5, '0')}-${randomUUID()}-c000${suffix}.parquet`
       const relative = dir + name
       const finalPath = join(root, relative)
@@ -145,10 +154,36 @@ export async function writeDataFiles(
     return adds
   } catch (error) {
     await Promise.all(moved.map((p) => fs.rm(p, { force: true })))
-    throw error
+    throw copyError(error, staging)
   } finally {
     await fs.rm(staging, { recursive: true, force: true })
+    forgetStaging()
   }
+}
+
+/**
+ * DuckDB failures while copying: one naming an input file (a corrupt page, a truncated file) is
+ * INPUT_UNREADABLE naming it; one naming the staging folder is OUTPUT_UNWRITABLE. Others (our
+ * bugs) pass unchanged.
+ */
+function copyError(error: unknown, staging: string): unknown {
+  if (error instanceof DuckmergeError || !(error instanceof Error)) return error
+  const file = /file ["']([^"']+)["']/i.exec(error.message)?.[1]
+  if (error.message.includes(staging))
+    return new DuckmergeError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write data files in ${dirname(staging)}: ${error.message}`,
+      { path: dirname(staging) },
+      { cause: error },
+    )
+  if (file && /^(Invalid Input|IO) Error/.test(error.message))
+    return new DuckmergeError(
+      'INPUT_UNREADABLE',
+      `Cannot read ${file}: it is corrupt or truncated (${error.message})`,
+      { file },
+      { cause: error },
+    )
+  return error
 }
 
 /**
@@ -241,8 +276,8 @@ function partitionValueSql(value: Sql, type: DataType, column: string): Sql {
         return sql`CAST(${value} AS VARCHAR)`
       throw new DuckmergeError(
         'UNSUPPORTED_FEATURE',
-        `Cannot partition by column "${column}" of type ${typeof type === 'string' ? type : type.type}: Delta partition columns must be primitive, non-binary values. Choose another --partition-by column.`,
-        { column },
+        `Cannot partition by column "${column}" of type ${typeof type === 'string' ? type : type.type}: Delta partition columns must be primitive, non-binary values.`,
+        { column, hint: 'Choose another {partitionBy} column.' },
       )
   }
 }

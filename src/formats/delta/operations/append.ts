@@ -13,6 +13,7 @@ import {
   checkInvariants,
   checkpointIntervalOf,
   commitAndCheckpoint,
+  interruptOnAbort,
   openForWrite,
   outputMetrics,
   skipIfTxnWon,
@@ -20,6 +21,7 @@ import {
   type WriteOptions,
   type WriteResult,
   writeResultOf,
+  writing,
 } from './write-context.js'
 
 export interface AppendOptions extends WriteOptions {
@@ -38,11 +40,14 @@ export interface AppendOptions extends WriteOptions {
  * const { version, metrics } = await appendTable({ path: '/data/events', source: { file: 'new.parquet' } })
  */
 export async function appendTable(options: AppendOptions): Promise<WriteResult> {
-  return skipIfTxnWon(options, 'WRITE', () => appendTableOnce(options))
+  return writing(options.path, options.signal, () =>
+    skipIfTxnWon(options, 'WRITE', () => appendTableOnce(options)),
+  )
 }
 
 async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {
   const db = await DuckDb.open()
+  const stopListening = interruptOnAbort(db, options.signal)
   try {
     const snapshot = await openForWrite(options.path, db)
     const table = snapshot.tablePath
@@ -65,6 +70,7 @@ async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {
         missingColumns,
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        signal: options.signal,
       })
       const metadata: Metadata | undefined = changed
         ? { ...snapshot.metadata, schemaString: schemaToJson(schema) }
@@ -83,6 +89,8 @@ async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {
         operationParameters: { mode: 'Append', partitionBy: snapshot.partitionColumns },
         operationMetrics: metrics,
         isBlindAppend: !changed,
+        commitInfo: options.commitInfo,
+        signal: options.signal,
         interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
       })
       return writeResultOf(result, 'WRITE', metrics)
@@ -90,6 +98,7 @@ async function appendTableOnce(options: AppendOptions): Promise<WriteResult> {
       await source.release()
     }
   } finally {
+    stopListening()
     db.close()
   }
 }

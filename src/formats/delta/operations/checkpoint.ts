@@ -1,6 +1,6 @@
 /** Writing a checkpoint of a Delta table's latest version on demand (`delta checkpoint`). */
 import { type CheckpointResult, writeCheckpoint } from '../checkpoint-write.js'
-import { openForWrite } from './write-context.js'
+import { openForWrite, writing } from './write-context.js'
 
 /**
  * Writes `N.checkpoint.parquet` and `_last_checkpoint` for the latest version N.
@@ -9,5 +9,5 @@ import { openForWrite } from './write-context.js'
  * const { version, path } = await checkpoint('/data/events')
  */
 export async function checkpoint(tablePath: string): Promise<CheckpointResult> {
-  return writeCheckpoint(await openForWrite(tablePath))
+  return writing(tablePath, undefined, async () => writeCheckpoint(await openForWrite(tablePath)))
 }

@@ -6,6 +6,7 @@ import { DuckDb } from '../../../engine/duckdb.js'
 import { DuckmergeError } from '../../../errors.js'
 import type { Action, AddFile, Metadata, Protocol } from '../actions.js'
 import { listLog } from '../log-store.js'
+import { readerFeatures, writerFeatures } from '../protocol-support.js'
 import { type DataType, type StructType, schemaToJson } from '../schema.js'
 import { txnAction } from '../txn.js'
 import { writeDataFiles } from '../write-files.js'
@@ -14,11 +15,14 @@ import {
   checkInvariants,
   checkpointIntervalOf,
   commitAndCheckpoint,
+  interruptOnAbort,
   outputMetrics,
+  removeEmptyFolders,
   statsOptionsOf,
   type WriteOptions,
   type WriteResult,
   writeResultOf,
+  writing,
 } from './write-context.js'
 
 export interface CreateTableOptions extends WriteOptions {
@@ -55,6 +59,10 @@ const KNOWN_PROPERTIES = new Set([
  * await createTable({ path: '/data/events', source: { file: 'events.parquet' }, partitionBy: ['day'] })
  */
 export async function createTable(options: CreateTableOptions): Promise<WriteResult> {
+  return writing(options.path, options.signal, () => createTableOnce(options))
+}
+
+async function createTableOnce(options: CreateTableOptions): Promise<WriteResult> {
   const table = resolve(options.path)
   await assertNoTable(table)
   for (const key of Object.keys(options.properties ?? {}))
@@ -65,6 +73,9 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
         { table, property: key },
       )
   const db = await DuckDb.open()
+  const stopListening = interruptOnAbort(db, options.signal)
+  // The first folder this call made: removed again when the create fails (if still empty).
+  let made: string | undefined
   try {
     const source = options.source ? await prepareSource(db, options.source) : undefined
     try {
@@ -89,7 +100,7 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
           `Cannot create Delta table ${table}: every column is a partition column; keep at least one data column.`,
           { table },
         )
-      await fs.mkdir(table, { recursive: true })
+      made = await fs.mkdir(table, { recursive: true })
       let adds: AddFile[] = []
       if (source) {
         await checkInvariants(db, schema, source.query, table)
@@ -101,6 +112,7 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
           missingColumns: schema.fields.filter((f) => !present.has(f.name)).map((f) => f.name),
           ...(options.compression ? { compression: options.compression } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          signal: options.signal,
         })
       }
       const configuration = { ...(options.properties ?? {}) }
@@ -133,13 +145,19 @@ export async function createTable(options: CreateTableOptions): Promise<WriteRes
         },
         operationMetrics: metrics,
         isBlindAppend: true,
+        commitInfo: options.commitInfo,
+        signal: options.signal,
         interval: checkpointIntervalOf(metadata, options.checkpointInterval),
       })
       return writeResultOf(result, operation, metrics)
     } finally {
       await source?.release()
     }
+  } catch (error) {
+    if (made) await removeEmptyFolders(made)
+    throw error
   } finally {
+    stopListening()
     db.close()
   }
 }
@@ -168,31 +186,24 @@ export function minimalProtocol(
 
 /**
  * The protocol a table needs after its schema changed (mergeSchema, overwriteSchema), or
- * undefined when `current` already allows it. Moving a legacy table (writer ≤ 2: the only legacy
- * versions assertWritable accepts) to writer 7 lists the features writer 2 implied.
+ * undefined when `current` already allows it. Moving a legacy table (writer 2–6, reader 1–2) to
+ * reader 3 / writer 7 lists every feature its legacy versions implied (PROTOCOL.md, Table
+ * Features), so the table keeps what it had.
  */
 export function upgradedProtocol(current: Protocol, schema: StructType): Protocol | undefined {
   if (!usesType(schema, 'timestamp_ntz')) return undefined
   if (current.minWriterVersion >= 7 && (current.writerFeatures ?? []).includes('timestampNtz'))
     if (current.minReaderVersion >= 3 && (current.readerFeatures ?? []).includes('timestampNtz'))
       return undefined
-  const readerFeatures = new Set(
-    current.minReaderVersion >= 3 ? (current.readerFeatures ?? []) : [],
-  )
-  const writerFeatures = new Set(
-    current.minWriterVersion >= 7 ? (current.writerFeatures ?? []) : [],
-  )
-  if (current.minWriterVersion >= 2 && current.minWriterVersion < 7) {
-    writerFeatures.add('appendOnly')
-    writerFeatures.add('invariants')
-  }
-  readerFeatures.add('timestampNtz')
-  writerFeatures.add('timestampNtz')
+  const readers = new Set(readerFeatures(current))
+  const writers = new Set([...writerFeatures(current), ...readers])
+  readers.add('timestampNtz')
+  writers.add('timestampNtz')
   return {
     minReaderVersion: 3,
     minWriterVersion: 7,
-    readerFeatures: [...readerFeatures],
-    writerFeatures: [...writerFeatures],
+    readerFeatures: [...readers],
+    writerFeatures: [...writers],
   }
 }
 

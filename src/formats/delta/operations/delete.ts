@@ -9,6 +9,7 @@ import {
   assertNotAppendOnly,
   checkpointIntervalOf,
   commitAndCheckpoint,
+  interruptOnAbort,
   openForWrite,
   removeOf,
   skipIfTxnWon,
@@ -16,6 +17,7 @@ import {
   type WriteOptions,
   type WriteResult,
   writeResultOf,
+  writing,
 } from './write-context.js'
 
 export interface DeleteOptions extends WriteOptions {
@@ -37,12 +39,15 @@ export interface DeleteOptions extends WriteOptions {
  * metrics.numDeletedRows // 42
  */
 export async function deleteWhere(options: DeleteOptions): Promise<WriteResult> {
-  return skipIfTxnWon(options, 'DELETE', () => deleteWhereOnce(options))
+  return writing(options.path, options.signal, () =>
+    skipIfTxnWon(options, 'DELETE', () => deleteWhereOnce(options)),
+  )
 }
 
 async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
   const started = Date.now()
   const db = await DuckDb.open()
+  const stopListening = interruptOnAbort(db, options.signal)
   try {
     const snapshot = await openForWrite(options.path, db)
     const table = snapshot.tablePath
@@ -66,6 +71,7 @@ async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
           columnMapping: columnMappingMode(snapshot.metadata),
           ...(options.compression ? { compression: options.compression } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          signal: options.signal,
         })
       : []
     const now = Date.now()
@@ -91,10 +97,13 @@ async function deleteWhereOnce(options: DeleteOptions): Promise<WriteResult> {
       operationMetrics: metrics,
       isBlindAppend: false,
       reads: { files: snapshot.files, scope: 'all' },
+      commitInfo: options.commitInfo,
+      signal: options.signal,
       interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
     })
     return writeResultOf(result, 'DELETE', metrics)
   } finally {
+    stopListening()
     db.close()
   }
 }

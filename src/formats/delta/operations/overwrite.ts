@@ -17,6 +17,7 @@ import {
   checkInvariants,
   checkpointIntervalOf,
   commitAndCheckpoint,
+  interruptOnAbort,
   openForWrite,
   outputMetrics,
   removeOf,
@@ -25,6 +26,7 @@ import {
   type WriteOptions,
   type WriteResult,
   writeResultOf,
+  writing,
 } from './write-context.js'
 
 export interface OverwriteOptions extends WriteOptions {
@@ -51,11 +53,14 @@ export interface OverwriteOptions extends WriteOptions {
  * await overwriteTable({ path: '/data/events', source: { file: 'day.parquet' }, where: "day = DATE '2024-05-01'" })
  */
 export async function overwriteTable(options: OverwriteOptions): Promise<WriteResult> {
-  return skipIfTxnWon(options, 'WRITE', () => overwriteTableOnce(options))
+  return writing(options.path, options.signal, () =>
+    skipIfTxnWon(options, 'WRITE', () => overwriteTableOnce(options)),
+  )
 }
 
 async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResult> {
   const db = await DuckDb.open()
+  const stopListening = interruptOnAbort(db, options.signal)
   try {
     const snapshot = await openForWrite(options.path, db)
     const table = snapshot.tablePath
@@ -113,6 +118,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
         columnMapping: columnMappingMode(snapshot.metadata),
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        signal: options.signal,
       })
       const removed = [...plan.removeWhole, ...plan.rewrite]
       const now = Date.now()
@@ -142,6 +148,8 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
         operationMetrics: metrics,
         isBlindAppend: false,
         reads: { files: snapshot.files, scope: 'all' },
+        commitInfo: options.commitInfo,
+        signal: options.signal,
         interval: checkpointIntervalOf(snapshot.metadata, options.checkpointInterval),
       })
       return writeResultOf(result, 'WRITE', metrics)
@@ -149,6 +157,7 @@ async function overwriteTableOnce(options: OverwriteOptions): Promise<WriteResul
       await source.release()
     }
   } finally {
+    stopListening()
     db.close()
   }
 }
@@ -168,7 +177,7 @@ async function assertSourceMatches(
   } catch (error) {
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `Cannot evaluate --where ${where} on the new rows for ${table}: ${messageOf(error)}`,
+      `Cannot evaluate the predicate ${where} on the new rows for ${table}: ${messageOf(error)}`,
       { table, predicate: where },
       { cause: error },
     )
@@ -176,7 +185,7 @@ async function assertSourceMatches(
   if (outside > 0)
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `Cannot overwrite ${table} where ${where}: ${outside} new row(s) do not match the predicate, so they would land outside the replaced range. Filter the input or widen --where.`,
-      { table, predicate: where, rows: outside },
+      `Cannot overwrite ${table} where ${where}: ${outside} new row(s) do not match the predicate, so they would land outside the replaced range.`,
+      { table, predicate: where, rows: outside, hint: 'Filter the input or widen {where}.' },
     )
 }

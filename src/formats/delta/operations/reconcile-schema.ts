@@ -37,7 +37,7 @@ export function reconcileSchema(
   }
   if (extra.length > 0 && !options.mergeSchema)
     issues.push(
-      `${extra.map((f) => `"${f.name}"`).join(', ')} ${extra.length > 1 ? 'are' : 'is'} not in the table (pass mergeSchema / --merge-schema to add ${extra.length > 1 ? 'them' : 'it'})`,
+      `${extra.map((f) => `"${f.name}"`).join(', ')} ${extra.length > 1 ? 'are' : 'is'} not in the table`,
     )
   const present = new Set(source.fields.map((f) => f.name.toLowerCase()))
   const missing = table.fields.filter((f) => !present.has(f.name.toLowerCase()))
@@ -48,7 +48,13 @@ export function reconcileSchema(
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
       `Cannot write ${options.what} to Delta table ${options.tablePath}: ${issues.join('; ')}.`,
-      { table: options.tablePath, issues },
+      {
+        table: options.tablePath,
+        issues,
+        ...(extra.length > 0 && !options.mergeSchema
+          ? { hint: 'Pass {mergeSchema} to add the new columns to the table.' }
+          : {}),
+      },
     )
   const added = extra.map((f) => ({ ...f, nullable: true }))
   return {

@@ -12,7 +12,8 @@ import { DuckmergeError } from '../../../errors.js'
 import { retentionMs } from '../checkpoint-write.js'
 import { deletionVectorPath } from '../deletion-vectors.js'
 import { dataFilePath } from '../partition-values.js'
-import { openForWrite } from './write-context.js'
+import { STAGING_PREFIX } from '../write-files.js'
+import { openForWrite, removeEmptyFolders, writing } from './write-context.js'
 
 export interface VacuumOptions {
   readonly path: string
@@ -53,6 +54,10 @@ const LEFTOVER_AGE_MS = 3_600_000
  * const { files } = await vacuum({ path: '/data/events', dryRun: true }) // what would go
  */
 export async function vacuum(options: VacuumOptions): Promise<VacuumResult> {
+  return writing(options.path, undefined, () => vacuumOnce(options))
+}
+
+async function vacuumOnce(options: VacuumOptions): Promise<VacuumResult> {
   const snapshot = await openForWrite(options.path)
   const table = snapshot.tablePath
   const now = options.now ?? Date.now()
@@ -65,13 +70,18 @@ export async function vacuum(options: VacuumOptions): Promise<VacuumResult> {
   if (!(retention >= 0))
     throw new DuckmergeError(
       'USAGE',
-      `--retention-hours must be >= 0, got ${options.retentionHours}`,
+      `The vacuum retention must be 0 hours or more, got ${options.retentionHours}.`,
+      { retentionHours: options.retentionHours, hint: 'Give {retentionHours} as 0 or more.' },
     )
   if (retention < tableRetention && !options.force)
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `Refusing to vacuum ${table} with a retention of ${retention / 3_600_000} hours: the table keeps deleted files for ${tableRetention / 3_600_000} hours (delta.deletedFileRetentionDuration), and readers of older versions may still need them. Pass --force (force: true) if no one reads older versions.`,
-      { table, retentionHours: retention / 3_600_000 },
+      `Refusing to vacuum ${table} with a retention of ${retention / 3_600_000} hours: the table keeps deleted files for ${tableRetention / 3_600_000} hours (delta.deletedFileRetentionDuration), and readers of older versions may still need them.`,
+      {
+        table,
+        retentionHours: retention / 3_600_000,
+        hint: 'Pass {force} if no one reads older versions.',
+      },
     )
   const cutoff = now - retention
   const keep = new Set<string>()
@@ -91,7 +101,18 @@ export async function vacuum(options: VacuumOptions): Promise<VacuumResult> {
   for (const file of await logLeftovers(table))
     if (file.mtimeMs <= now - LEFTOVER_AGE_MS) candidates.push({ path: file.path, size: file.size })
   candidates.sort((a, b) => a.path.localeCompare(b.path))
-  if (!options.dryRun) for (const c of candidates) await fs.rm(c.path, { force: true })
+  // A killed writer's staging folders, old enough that no running writer still uses them (their
+  // age is taken before the deletions below touch them).
+  const stagingFolders: string[] = []
+  for (const entry of await fs.readdir(table, { withFileTypes: true }))
+    if (entry.isDirectory() && entry.name.startsWith(STAGING_PREFIX)) {
+      const stat = await fs.stat(join(table, entry.name)).catch(() => undefined)
+      if (stat && stat.mtimeMs <= cutoff) stagingFolders.push(join(table, entry.name))
+    }
+  if (!options.dryRun) {
+    for (const c of candidates) await fs.rm(c.path, { force: true })
+    for (const folder of stagingFolders) await removeEmptyFolders(folder)
+  }
   const bytes = candidates.reduce((n, c) => n + c.size, 0)
   return {
     version: snapshot.version,
@@ -118,7 +139,7 @@ async function* walk(
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
     const hidden = entry.name.startsWith('.') || entry.name.startsWith('_')
-    const isStaging = staging || (top && entry.name.startsWith('.duckmerge-staging-'))
+    const isStaging = staging || (top && entry.name.startsWith(STAGING_PREFIX))
     if (hidden && !isStaging) continue
     if (entry.isDirectory()) yield* walk(path, false, isStaging)
     else if (entry.isFile()) {

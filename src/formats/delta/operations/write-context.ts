@@ -1,13 +1,15 @@
 /** What every Delta write operation shares: opening the table for writing, schema checks, commit. */
 import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
 import type { DuckDb } from '../../../engine/duckdb.js'
+import { interruptedError, onAbort, throwIfInterrupted } from '../../../engine/interrupt.js'
 import { raw, type Sql, sql } from '../../../engine/sql.js'
 import { DuckmergeError, isDuckmergeError, messageOf } from '../../../errors.js'
 import type { ProgressCallback } from '../../../progress.js'
 import type { Action, AddFile, Metadata, RemoveFile } from '../actions.js'
 import { writeCheckpoint } from '../checkpoint-write.js'
 import { columnMappingMode } from '../column-mapping.js'
-import { type CommitOptions, type CommitResult, commit } from '../commit.js'
+import { type CommitMetadata, type CommitOptions, type CommitResult, commit } from '../commit.js'
 import type { FileStatsOptions } from '../file-stats.js'
 import { dataFilePath } from '../partition-values.js'
 import { assertWritable, writerFeatures } from '../protocol-support.js'
@@ -28,6 +30,15 @@ export interface WriteOptions {
   /** Parquet compression of the data files; default zstd. */
   readonly compression?: Compression
   readonly onProgress?: ProgressCallback
+  /** The caller's own commitInfo entries: Spark's userMetadata, extra operationParameters. */
+  readonly commitInfo?: CommitMetadata
+  /**
+   * Aborted (Ctrl-C): the write stops at its next safe point (DuckDB's running statement is
+   * interrupted; no file is moved into the table, no commit made after it) and throws
+   * INTERRUPTED; its data files and staging folder are removed, the table stays at the version
+   * it had. Once committed, the write completes.
+   */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** What a write operation returns (and `--json` prints). */
@@ -51,7 +62,7 @@ export interface WriteResult {
  */
 export async function openForWrite(path: string, db?: DuckDb): Promise<Snapshot> {
   const snapshot = await loadSnapshot(path, db ? { db } : {})
-  assertWritable(snapshot.protocol, snapshot.tablePath)
+  assertWritable(snapshot.protocol, snapshot.tablePath, snapshot)
   if (columnMappingMode(snapshot.metadata) === 'id')
     throw new DuckmergeError(
       'UNSUPPORTED_FEATURE',
@@ -119,10 +130,12 @@ export function writeResultOf(
 export async function commitAndCheckpoint(
   tablePath: string,
   actions: readonly Action[],
-  options: CommitOptions & { readonly interval: number },
+  options: CommitOptions & { readonly interval: number; readonly signal?: AbortSignal | undefined },
 ): Promise<CommitResult> {
-  const { interval, ...commitOptions } = options
+  const { interval, signal, ...commitOptions } = options
   try {
+    // The last safe point: after it the commit is made and reported, whatever arrives.
+    throwIfInterrupted(signal, `nothing was committed to ${tablePath}`)
     return await commit(tablePath, actions, {
       ...commitOptions,
       afterCommit: async (version) => {
@@ -162,6 +175,55 @@ export async function skipIfTxnWon(
     if (last === undefined || last.version < txn.version) throw error
     return { version: snapshot.version, operation, metrics: {}, skipped: true }
   }
+}
+
+/** File-system refusals that are the place's fault, not ours: read-only, no space, not a folder. */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST'])
+
+/**
+ * Runs a write operation, turning the file system's refusals (a read-only folder, a full disk, a
+ * parent that is a file) into OUTPUT_UNWRITABLE naming the path: an expected condition, not a bug.
+ */
+export async function writing<T>(
+  table: string,
+  signal: AbortSignal | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    // Whatever the interrupted statement threw (DuckDB's "Interrupted!", wrapped or not).
+    if (signal?.aborted && !isDuckmergeError(error, 'INTERRUPTED'))
+      throw interruptedError(`nothing was committed to ${table}`, { table }, error)
+    const code = (error as NodeJS.ErrnoException).code
+    if (error instanceof DuckmergeError || !code || !UNWRITABLE.has(code)) throw error
+    const path = (error as NodeJS.ErrnoException).path ?? table
+    throw new DuckmergeError(
+      'OUTPUT_UNWRITABLE',
+      `Cannot write Delta table ${table}: ${path} is not writable (${messageOf(error)})`,
+      { table, path },
+      { cause: error },
+    )
+  }
+}
+
+/**
+ * Interrupts `db`'s running statement when `signal` aborts; returns the function that stops
+ * listening (call it before closing `db`).
+ */
+export function interruptOnAbort(db: DuckDb, signal: AbortSignal | undefined): () => void {
+  return onAbort(signal, () => db.connection.interrupt())
+}
+
+/**
+ * Removes `dir` and the folders under it when they hold no file (what a failed create made),
+ * deepest first; a folder another process put a file in stays.
+ */
+export async function removeEmptyFolders(dir: string): Promise<void> {
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [])
+  for (const entry of entries)
+    if (entry.isDirectory()) await removeEmptyFolders(join(dir, entry.name))
+  await fs.rmdir(dir).catch(() => undefined)
 }
 
 /** A remove for a live file (PROTOCOL.md, Add File and Remove File), keeping its DV identity. */

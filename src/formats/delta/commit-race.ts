@@ -1,4 +1,8 @@
-/** Decides whether a transaction that lost the race for version N may retry at N+1 (optimistic concurrency). */
+/**
+ * Decides whether a transaction that lost the race for version N may retry at N+1 (optimistic
+ * concurrency). A lost race is a `CommitRace`, never a data conflict ("conflict" is kept for rows
+ * two sides changed differently).
+ */
 import type { Action, AddFile, RemoveFile } from './actions.js'
 
 /**
@@ -13,8 +17,8 @@ export interface ReadSet {
   readonly scope: 'none' | 'all' | ((add: AddFile) => boolean)
 }
 
-/** Why a winning commit makes ours invalid (the names of Delta's concurrency exceptions). */
-export type ConflictReason =
+/** Why a concurrent commit makes ours invalid (the names of Delta's concurrency exceptions). */
+export type CommitRaceReason =
   | 'protocol-changed' // ProtocolChangedException
   | 'metadata-changed' // MetadataChangedException
   | 'concurrent-append' // ConcurrentAppendException: files added into what we read
@@ -22,34 +26,35 @@ export type ConflictReason =
   | 'concurrent-delete-delete' // ConcurrentDeleteDeleteException: the same file removed twice
   | 'concurrent-transaction' // ConcurrentTransactionException: the same txn appId
 
-export interface Conflict {
+/** A concurrent commit that invalidates ours: the transaction must be re-run, not retried. */
+export interface CommitRace {
   readonly version: number
-  readonly reason: ConflictReason
+  readonly reason: CommitRaceReason
   /** One line for people: what the winner did. */
   readonly detail: string
 }
 
-export interface WinningCommit {
+export interface ConcurrentCommit {
   readonly version: number
   readonly actions: readonly Action[]
 }
 
 /**
  * Checks our actions and read set against the commits that won the race, in version order.
- * Returns the first logical conflict, or undefined when retrying at the next version is safe.
+ * Returns the first winner that invalidates ours, or undefined when retrying at the next version is safe.
  * Follows Delta's WriteSerializable isolation: files added by a winner that was itself a blind
  * append never conflict (its rows are serialized after ours), unless our transaction changes
  * the metadata.
  *
  * @example
- * const conflict = checkConflicts(ourActions, { files: readFiles, scope: 'all' }, winners)
- * if (conflict) throw new DuckmergeError('COMMIT_CONFLICT', `... version ${conflict.version}: ${conflict.detail}`)
+ * const race = checkCommitRace(ourActions, { files: readFiles, scope: 'all' }, winners)
+ * if (race) throw new DuckmergeError('COMMIT_CONFLICT', `... version ${race.version}: ${race.detail}`)
  */
-export function checkConflicts(
+export function checkCommitRace(
   ours: readonly Action[],
   reads: ReadSet,
-  winners: readonly WinningCommit[],
-): Conflict | undefined {
+  winners: readonly ConcurrentCommit[],
+): CommitRace | undefined {
   const readKeys = new Set(reads.files.map(fileKey))
   const ourRemoves = new Set(
     ours.flatMap((a) => ('remove' in a && a.remove.dataChange ? [fileKey(a.remove)] : [])),
@@ -59,7 +64,7 @@ export function checkConflicts(
   const changesMetadata = ours.some((a) => 'metaData' in a)
 
   for (const winner of winners) {
-    const conflict = (reason: ConflictReason, detail: string): Conflict => ({
+    const race = (reason: CommitRaceReason, detail: string): CommitRace => ({
       version: winner.version,
       reason,
       detail,
@@ -68,29 +73,29 @@ export function checkConflicts(
       (a) => 'commitInfo' in a && a.commitInfo.isBlindAppend === true,
     )
     for (const action of winner.actions) {
-      if ('protocol' in action) return conflict('protocol-changed', 'it changed the table protocol')
+      if ('protocol' in action) return race('protocol-changed', 'it changed the table protocol')
       if ('metaData' in action)
-        return conflict('metadata-changed', 'it changed the table metadata (schema or properties)')
+        return race('metadata-changed', 'it changed the table metadata (schema or properties)')
       if ('txn' in action && ourApps.has(action.txn.appId))
-        return conflict(
+        return race(
           'concurrent-transaction',
           `it committed txn appId "${action.txn.appId}" version ${action.txn.version} too`,
         )
       const seesAdd = !isBlindAppend || changesMetadata
       if ('add' in action && action.add.dataChange && seesAdd && touches(reads, action.add))
-        return conflict(
+        return race(
           'concurrent-append',
           `it added ${action.add.path}, which this transaction would have read`,
         )
       if ('remove' in action && action.remove.dataChange) {
         const key = fileKey(action.remove)
         if (ourRemoves.has(key))
-          return conflict(
+          return race(
             'concurrent-delete-delete',
             `it removed ${action.remove.path}, which this transaction removes too`,
           )
         if (readKeys.has(key))
-          return conflict(
+          return race(
             'concurrent-delete-read',
             `it removed ${action.remove.path}, which this transaction read`,
           )
