@@ -2,11 +2,12 @@
  * Turns tracked values into xetrack-layout rows on the caller's thread (validation, column
  * names, types: microseconds), buffers them, and hands full buffers to the write worker.
  */
+
+import { ColumnNames } from './tracker-columns.js'
 import type { CacheRow } from './tracker-sqlite.js'
 import {
   type Cell,
   type ColumnType,
-  columnName,
   columnType,
   formatTimestamp,
   toCell,
@@ -51,12 +52,14 @@ interface LastShape {
 
 /** Keys xetrack sets itself on every row (tracker.py _validate_data): a value never overrides them. */
 const reserved = new Set(['track_id', 'timestamp'])
+const isReserved = (name: string): boolean => reserved.has(name.toLowerCase())
 
 export class SqliteRowSink implements RecordSink {
   readonly #client: WriteWorkerClient
   readonly #options: SqliteSinkOptions
   /** Columns this tracker has declared a type for; a null in an unknown column is skipped. */
   readonly #types = new Map<string, ColumnType>()
+  readonly #names = new ColumnNames()
   #newTypes: Record<string, ColumnType> = {}
   readonly #shapeIds = new Map<string, number>()
   #newShapes: [number, string[]][] = []
@@ -75,9 +78,10 @@ export class SqliteRowSink implements RecordSink {
   setParams(params: Readonly<Record<string, unknown>>, _micros: number): void {
     const columns: string[] = []
     const cells: Cell[] = []
+    const names = this.#names.forRow(Object.keys(params))
     for (const [key, value] of Object.entries(params)) {
-      const name = columnName(key)
-      if (reserved.has(name)) continue
+      const name = names.get(key) as string
+      if (isReserved(name)) continue
       const cell = toCell(key, value)
       if (cell === null && !this.#types.has(name)) continue
       this.#declare(name, cell, value)
@@ -88,6 +92,7 @@ export class SqliteRowSink implements RecordSink {
         cells.push(cell)
       }
     }
+    this.#names.remember(names)
     this.#paramColumns = columns
     this.#paramCells = cells
     this.#last = undefined
@@ -126,12 +131,13 @@ export class SqliteRowSink implements RecordSink {
     const declared: [string, Cell, unknown][] = []
     const keys: string[] = []
     const positions: number[] = []
+    const names = this.#names.forRow(Object.keys(values))
     for (const key in values) {
       keys.push(key)
-      const name = columnName(key)
+      const name = names.get(key) as string
       const value = values[key]
       const cell = toCell(key, value)
-      if (reserved.has(name)) {
+      if (isReserved(name)) {
         positions.push(alwaysSkipped)
         continue
       }
@@ -149,6 +155,7 @@ export class SqliteRowSink implements RecordSink {
       positions.push(at + 1)
     }
     // Declared only once every value passed validation: a rejected row leaves no trace.
+    this.#names.remember(names)
     for (const [name, cell, value] of declared) this.#declare(name, cell, value)
     row[0] = this.#shapeId(columns)
     const template = row.slice() as Row
