@@ -7,6 +7,7 @@ import { assertExists, sniffFormat } from '../engine/files.js'
 import { ident, sql } from '../engine/sql.js'
 import { allSync, openSqlite, type SqliteDb } from '../engine/sqlite.js'
 import { DuckmergeError, messageOf } from '../errors.js'
+import { duckDbAsSqlite } from './explorer-duckdb.js'
 
 /** Where the experiments live; every field but `db` has a default. */
 export interface ResultsSourceOptions {
@@ -55,13 +56,16 @@ export const DEFAULT_RUN_COLUMN = 'track_id'
 export async function openResultsTable(options: ResultsSourceOptions): Promise<ResultsTable> {
   await assertExists(options.db, 'results database')
   const format = await sniffFormat(options.db)
-  if (format !== 'sqlite')
+  if (format !== 'sqlite' && format !== 'duckdb')
     throw new DuckmergeError(
       format === 'unknown' ? 'INPUT_UNREADABLE' : 'UNSUPPORTED_FEATURE',
-      `${options.db} is not a SQLite database (${format === 'unknown' ? 'unrecognised content' : `it is ${format}`}); duckmerge exp reads SQLite results databases as xetrack writes them.`,
+      `${options.db} is not a SQLite or DuckDB database (${format === 'unknown' ? 'unrecognised content' : `it is ${format}`}); duckmerge exp reads results databases as xetrack writes them.`,
       { path: options.db, format },
     )
-  const db = openSqlite(options.db, { readonly: true })
+  const db =
+    format === 'duckdb'
+      ? await duckDbAsSqlite(options.db)
+      : openSqlite(options.db, { readonly: true })
   try {
     return resolveTable(db, options)
   } catch (error) {
