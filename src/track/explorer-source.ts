@@ -62,10 +62,7 @@ export async function openResultsTable(options: ResultsSourceOptions): Promise<R
       `${options.db} is not a SQLite or DuckDB database (${format === 'unknown' ? 'unrecognised content' : `it is ${format}`}); duckmerge exp reads results databases as xetrack writes them.`,
       { path: options.db, format },
     )
-  const db =
-    format === 'duckdb'
-      ? await duckDbAsSqlite(options.db)
-      : openSqlite(options.db, { readonly: true })
+  const db = format === 'duckdb' ? await duckDbAsSqlite(options.db) : openForReading(options.db)
   try {
     return resolveTable(db, options)
   } catch (error) {
@@ -83,6 +80,13 @@ function resolveTable(db: SqliteDb, options: ResultsSourceOptions): ResultsTable
       sql`select name from sqlite_schema where type in ('table', 'view') and name not like 'sqlite_%' order by name`,
     ).map((r) => r.name)
   } catch (error) {
+    if (/database is locked|busy/i.test(messageOf(error)))
+      throw new DuckmergeError(
+        'LOCKED',
+        `Cannot read ${options.db}: another process holds its lock (${messageOf(error)}). Retry when it is done.`,
+        { path: options.db },
+        { cause: error },
+      )
     throw new DuckmergeError(
       'INPUT_UNREADABLE',
       `Cannot read ${options.db}: ${messageOf(error)}`,
@@ -185,4 +189,48 @@ export function assertColumns(
     `Unknown ${role} ${missing.map((m) => `"${m}"`).join(', ')}: table "${source.table}" in ${source.path} has no such column (columns: ${source.columns.map((c) => c.name).join(', ')}).`,
     { path: source.path, table: source.table, columns: missing, role },
   )
+}
+
+/**
+ * Throws VALIDATION_FAILED naming the column's type unless `name` is a column numbers can be
+ * averaged and ranked on (a TEXT or BLOB column cannot; an untyped one may hold numbers).
+ */
+export function assertNumericColumn(
+  source: ResultsTable,
+  name: string,
+  use: 'sort by' | 'plot',
+): void {
+  const column = source.columns.find((c) => c.name === name)
+  if (column === undefined) {
+    assertColumns(source, [name], 'metric')
+    return
+  }
+  if (column.kind !== 'text' && !(column.kind === 'blob' && column.declaredType !== '')) return
+  throw new DuckmergeError(
+    'VALIDATION_FAILED',
+    `Cannot ${use} "${name}": column "${name}" of table "${source.table}" in ${source.path} is ${column.declaredType}, not a number.`,
+    {
+      path: source.path,
+      table: source.table,
+      column: name,
+      type: column.declaredType,
+      hint: `Choose a numeric column (INTEGER or REAL) as {${use === 'plot' ? 'metric' : 'sort'}}.`,
+    },
+  )
+}
+
+/**
+ * A connection that reads and cannot write (`query_only`). Read-write at the file level when
+ * allowed: SQLite removes a WAL database's -wal and -shm files when the last connection closes,
+ * which a read-only connection cannot do, so reading would leave them behind.
+ */
+function openForReading(path: string): SqliteDb {
+  let db: SqliteDb
+  try {
+    db = openSqlite(path, { readonly: false })
+  } catch {
+    return openSqlite(path, { readonly: true })
+  }
+  db.pragma('query_only = 1')
+  return db
 }
