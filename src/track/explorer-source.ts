@@ -100,15 +100,20 @@ function resolveTable(db: SqliteDb, options: ResultsSourceOptions): ResultsTable
     if (!tables.includes(table))
       throw new DuckmergeError(
         'TABLE_NOT_FOUND',
-        `Table "${table}" not found in ${options.db} (tables: ${tables.join(', ') || 'none'}). Pass --table with one of them.`,
-        { path: options.db, table, tables },
+        `Table "${table}" not found in ${options.db} (tables: ${tables.join(', ') || 'none'}).`,
+        { path: options.db, table, tables, hint: 'Choose {table} from these tables.' },
       )
   } else {
     if (withVersion.length === 0)
       throw new DuckmergeError(
         'TABLE_NOT_FOUND',
-        `No table in ${options.db} has the version column "${versionColumn}" (tables: ${tables.join(', ') || 'none'}). Pass --version-column with the column naming your experiments, or --table.`,
-        { path: options.db, versionColumn, tables },
+        `No table in ${options.db} has the version column "${versionColumn}" (tables: ${tables.join(', ') || 'none'}).`,
+        {
+          path: options.db,
+          versionColumn,
+          tables,
+          hint: 'Choose {versionColumn} as the column naming your experiments, or a {table}.',
+        },
       )
     table = largestTable(db, withVersion)
   }
@@ -116,8 +121,13 @@ function resolveTable(db: SqliteDb, options: ResultsSourceOptions): ResultsTable
   if (!columns.some((c) => c.name === versionColumn))
     throw new DuckmergeError(
       'COLUMN_NOT_FOUND',
-      `Table "${table}" in ${options.db} has no version column "${versionColumn}" (columns: ${columns.map((c) => c.name).join(', ')}). Pass --version-column with the column naming your experiments.`,
-      { path: options.db, table, column: versionColumn },
+      `Table "${table}" in ${options.db} has no version column "${versionColumn}" (columns: ${columns.map((c) => c.name).join(', ')}).`,
+      {
+        path: options.db,
+        table,
+        column: versionColumn,
+        hint: 'Choose {versionColumn} as the column naming your experiments.',
+      },
     )
   const runName = options.runColumn ?? DEFAULT_RUN_COLUMN
   const hasRun = columns.some((c) => c.name === runName)

@@ -138,3 +138,19 @@ test('an exp database another process holds locked is LOCKED naming it', async (
     holder.kill()
   }
 }, 60_000)
+
+test('hints name the flags in the CLI, library fields in the library', async () => {
+  const db = await resultsDb()
+  const cli = runCli(['exp', 'list', '--db', db, '--table', 'nope'])
+  expect(cli.stderr.trim()).toBe(
+    `duckmerge: error [TABLE_NOT_FOUND]: Table "nope" not found in ${db} (tables: default). Choose --table from these tables.`,
+  )
+  const version = runCli(['exp', 'list', '--db', db, '--version-column', 'run'])
+  expect(version.stderr).toContain(
+    'Choose --version-column as the column naming your experiments, or a --table.',
+  )
+  await expect(listExperiments({ db, table: 'nope' })).rejects.toMatchObject({
+    message: `Table "nope" not found in ${db} (tables: default).`,
+    details: { hint: 'Choose {table} from these tables.' },
+  })
+})
