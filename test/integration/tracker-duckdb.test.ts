@@ -205,3 +205,41 @@ describe("engine 'duckdb' on a DuckDB file", () => {
     ).toMatchObject([{ version: 'e0.1', rows: 51 }])
   })
 })
+
+test('results merge and exp list read tracker-written DuckDB files like SQLite ones', async () => {
+  const dir = tempDir()
+  for (const name of ['base', 'exp']) {
+    const tracker = new Tracker({
+      db: join(dir, `${name}.duckdb`),
+      engine: 'duckdb',
+      table: 'predictions',
+      trackId: name,
+      params: { experiment_version: `e-${name}` },
+    })
+    for (let i = 0; i < 5; i++) tracker.log({ i, accuracy: i / 10 })
+    await tracker.close()
+  }
+  const output = join(dir, 'merged.duckdb')
+  const merged = runCli([
+    'results',
+    'merge',
+    '--base',
+    join(dir, 'base.duckdb'),
+    '--exp',
+    join(dir, 'exp.duckdb'),
+    '--output',
+    output,
+    '--json',
+  ])
+  expect(merged.stderr).toBe('')
+  expect(merged.json()).toMatchObject({ rowsBefore: 5, rowsInserted: 5, rowsAfter: 10 })
+  const listed = runCli(['exp', 'list', '--db', output, '--sort', 'accuracy', '--json'])
+  expect(
+    listed
+      .json<{ experiments: { version: string; rows: number; metrics: object }[] }>()
+      .experiments.map((e) => [e.version, e.rows, e.metrics]),
+  ).toEqual([
+    ['e-base', 5, { i: { count: 5, mean: 2 }, accuracy: { count: 5, mean: 0.2 } }],
+    ['e-exp', 5, { i: { count: 5, mean: 2 }, accuracy: { count: 5, mean: 0.2 } }],
+  ])
+})
