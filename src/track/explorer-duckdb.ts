@@ -7,6 +7,7 @@ import { DuckDb } from '../engine/duckdb.js'
 import { ident, identList, raw, sql } from '../engine/sql.js'
 import { openSqlite, type SqliteDb } from '../engine/sqlite.js'
 import { DuckmergeError, messageOf } from '../errors.js'
+import { duckDbOpenError } from './duckdb-open-error.js'
 
 /** SQLite's declared type for a DuckDB column type: the same affinity the explorer reads. */
 function sqliteType(duckType: string): string {
@@ -37,23 +38,11 @@ export async function duckDbAsSqlite(path: string): Promise<SqliteDb> {
   try {
     duck = await DuckDb.open({ path, readOnly: true })
   } catch (error) {
-    const message = messageOf(error)
-    if (/lock/i.test(message)) {
-      const holder =
-        /Conflicting lock is held in (.*?)(\.|$)/.exec(message)?.[1] ?? 'another process'
-      throw new DuckmergeError(
-        'LOCKED',
-        `Cannot read exp database ${path}: ${holder} is writing it (DuckDB lets no other process read a file while one writes). Retry when it is done.`,
-        { path, holder },
-        { cause: error },
-      )
-    }
-    throw new DuckmergeError(
-      'INPUT_UNREADABLE',
-      `Cannot read exp database ${path}: ${message}.`,
-      { path },
-      { cause: error },
-    )
+    throw duckDbOpenError(path, error, {
+      doing: 'Cannot read exp database',
+      advice:
+        'DuckDB lets no other process read a file while one writes it: retry when it is done.',
+    })
   }
   const copy = openSqlite(':memory:', { fileMustExist: false })
   try {

@@ -11,6 +11,7 @@ import { resolve } from 'node:path'
 import { DuckDb } from '../engine/duckdb.js'
 import { ident, identList, join, raw, Sql, sql } from '../engine/sql.js'
 import { DuckmergeError, isDuckmergeError, messageOf } from '../errors.js'
+import { duckDbOpenError } from './duckdb-open-error.js'
 import type { RowBatch } from './tracker-sqlite.js'
 import type { ColumnType } from './tracker-values.js'
 
@@ -219,22 +220,10 @@ export class DuckDbRowClient implements BatchClient {
 }
 
 function openError(path: string, error: unknown): DuckmergeError {
-  const message = messageOf(error)
-  if (/lock/i.test(message)) {
-    const holder = /Conflicting lock is held in (.*?)(\.|$)/.exec(message)?.[1] ?? 'another process'
-    return new DuckmergeError(
-      'LOCKED',
-      `Cannot track into ${path}: ${holder} holds its lock. DuckDB lets one process write a ` +
-        'file: track into a SQLite file (a path not ending in .duckdb) to write from several ' +
-        'processes, or give each process its own DuckDB file.',
-      { path, holder },
-      { cause: error },
-    )
-  }
-  return new DuckmergeError(
-    'INPUT_UNREADABLE',
-    `Cannot open tracker database ${path}: ${message}.`,
-    { path },
-    { cause: error },
-  )
+  return duckDbOpenError(path, error, {
+    doing: 'Cannot track into',
+    advice:
+      'DuckDB lets one process write a file: track into a SQLite file (a path not ending in ' +
+      '.duckdb) to write from several processes, or give each process its own DuckDB file.',
+  })
 }

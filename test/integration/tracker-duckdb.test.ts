@@ -194,6 +194,13 @@ describe("engine 'duckdb' on a DuckDB file", () => {
         ),
       )
       await expect(tracker.close()).rejects.toMatchObject({ code: 'LOCKED' })
+      const reading = runCli(['exp', 'list', '--db', db])
+      expect(reading.code).toBe(1)
+      expect(reading.stderr).toMatch(
+        new RegExp(
+          `\\[LOCKED\\]: Cannot read exp database ${db}: .*\\(PID ${holder.child.pid}\\) holds its lock\\. DuckDB lets no other process read`,
+        ),
+      )
     } finally {
       holder.child.kill()
       await holder.exited
