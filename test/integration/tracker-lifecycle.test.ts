@@ -9,6 +9,8 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, test } from 'vitest'
+import { withDuckDb } from '../../src/engine/duckdb.js'
+import { raw } from '../../src/engine/sql.js'
 import { openSqlite } from '../../src/engine/sqlite.js'
 import { type DuckmergeError, isDuckmergeError, Tracker } from '../../src/index.js'
 import { tempDir } from '../support/temp.js'
@@ -21,7 +23,8 @@ const tsxLoader = pathToFileURL(join(tsx, 'dist', 'loader.mjs')).href
 const script = `
 import { Tracker } from ${JSON.stringify(index)}
 const [db, ending] = process.argv.slice(2)
-const tracker = new Tracker({ db, trackId: 'r1', params: { model: 'mlp' } })
+const engine = db.endsWith('.duckdb') ? 'duckdb' : 'sqlite'
+const tracker = new Tracker({ db, engine, trackId: 'r1', params: { model: 'mlp' } })
 const tryLog = (values) => { try { tracker.log(values) } catch (e) { process.stdout.write(e.code + '\\n') } }
 if (ending === 'threw-first') tryLog({ bad: () => 1 })
 if (ending === 'logged-then-threw') {
@@ -108,6 +111,19 @@ describe('a script that never calls close() exits, with every row durable', () =
       { n: 200, s: 199 * 100 },
     ])
     expect(columns(db)).toEqual(['track_id', 'timestamp', 'model', 'i', 'loss'])
+  })
+
+  test('a DuckDB file: 200 rows, then a log() that threw: the 200 are there', async () => {
+    const db = join(tempDir(), 'e.duckdb')
+    expect(await runScript(db, 'logged-then-threw')).toEqual({
+      code: 0,
+      stdout: 'VALIDATION_FAILED\n',
+      stderr: '',
+    })
+    const counted = await withDuckDb({ path: db, readOnly: true }, (conn) =>
+      conn.allJson(raw('select count(*) as n, sum(i) as s from "default"')),
+    )
+    expect(counted).toEqual([{ n: '200', s: 199 * 100 }])
   })
 
   test('200 rows logged', async () => {
