@@ -4,6 +4,7 @@ import type { SqlValue } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
 import {
   assertColumns,
+  assertNumericColumn,
   openResultsTable,
   type ResultsSourceOptions,
   type ResultsTable,
@@ -110,6 +111,7 @@ function statsWithSort(source: ResultsTable, options: ListExperimentsOptions) {
     ...(options.params ? { params: options.params } : {}),
   }
   const sort = options.sort
+  if (sort !== undefined) assertNumericColumn(source, sort, 'sort by')
   if (sort === undefined || options.metrics?.includes(sort)) return computeStats(source, base)
   assertColumns(source, [sort], 'metric')
   const stats = computeStats(source, base)

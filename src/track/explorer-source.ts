@@ -7,6 +7,7 @@ import { assertExists, sniffFormat } from '../engine/files.js'
 import { ident, sql } from '../engine/sql.js'
 import { allSync, openSqlite, type SqliteDb } from '../engine/sqlite.js'
 import { DuckmergeError, messageOf } from '../errors.js'
+import { duckDbAsSqlite } from './explorer-duckdb.js'
 
 /** Where the experiments live; every field but `db` has a default. */
 export interface ResultsSourceOptions {
@@ -55,13 +56,13 @@ export const DEFAULT_RUN_COLUMN = 'track_id'
 export async function openResultsTable(options: ResultsSourceOptions): Promise<ResultsTable> {
   await assertExists(options.db, 'results database')
   const format = await sniffFormat(options.db)
-  if (format !== 'sqlite')
+  if (format !== 'sqlite' && format !== 'duckdb')
     throw new DuckmergeError(
       format === 'unknown' ? 'INPUT_UNREADABLE' : 'UNSUPPORTED_FEATURE',
-      `${options.db} is not a SQLite database (${format === 'unknown' ? 'unrecognised content' : `it is ${format}`}); duckmerge exp reads SQLite results databases as xetrack writes them.`,
+      `${options.db} is not a SQLite or DuckDB database (${format === 'unknown' ? 'unrecognised content' : `it is ${format}`}); duckmerge exp reads results databases as xetrack writes them.`,
       { path: options.db, format },
     )
-  const db = openSqlite(options.db, { readonly: true })
+  const db = format === 'duckdb' ? await duckDbAsSqlite(options.db) : openForReading(options.db)
   try {
     return resolveTable(db, options)
   } catch (error) {
@@ -79,6 +80,13 @@ function resolveTable(db: SqliteDb, options: ResultsSourceOptions): ResultsTable
       sql`select name from sqlite_schema where type in ('table', 'view') and name not like 'sqlite_%' order by name`,
     ).map((r) => r.name)
   } catch (error) {
+    if (/database is locked|busy/i.test(messageOf(error)))
+      throw new DuckmergeError(
+        'LOCKED',
+        `Cannot read ${options.db}: another process holds its lock (${messageOf(error)}). Retry when it is done.`,
+        { path: options.db },
+        { cause: error },
+      )
     throw new DuckmergeError(
       'INPUT_UNREADABLE',
       `Cannot read ${options.db}: ${messageOf(error)}`,
@@ -92,15 +100,20 @@ function resolveTable(db: SqliteDb, options: ResultsSourceOptions): ResultsTable
     if (!tables.includes(table))
       throw new DuckmergeError(
         'TABLE_NOT_FOUND',
-        `Table "${table}" not found in ${options.db} (tables: ${tables.join(', ') || 'none'}). Pass --table with one of them.`,
-        { path: options.db, table, tables },
+        `Table "${table}" not found in ${options.db} (tables: ${tables.join(', ') || 'none'}).`,
+        { path: options.db, table, tables, hint: 'Choose {table} from these tables.' },
       )
   } else {
     if (withVersion.length === 0)
       throw new DuckmergeError(
         'TABLE_NOT_FOUND',
-        `No table in ${options.db} has the version column "${versionColumn}" (tables: ${tables.join(', ') || 'none'}). Pass --version-column with the column naming your experiments, or --table.`,
-        { path: options.db, versionColumn, tables },
+        `No table in ${options.db} has the version column "${versionColumn}" (tables: ${tables.join(', ') || 'none'}).`,
+        {
+          path: options.db,
+          versionColumn,
+          tables,
+          hint: 'Choose {versionColumn} as the column naming your experiments, or a {table}.',
+        },
       )
     table = largestTable(db, withVersion)
   }
@@ -108,8 +121,13 @@ function resolveTable(db: SqliteDb, options: ResultsSourceOptions): ResultsTable
   if (!columns.some((c) => c.name === versionColumn))
     throw new DuckmergeError(
       'COLUMN_NOT_FOUND',
-      `Table "${table}" in ${options.db} has no version column "${versionColumn}" (columns: ${columns.map((c) => c.name).join(', ')}). Pass --version-column with the column naming your experiments.`,
-      { path: options.db, table, column: versionColumn },
+      `Table "${table}" in ${options.db} has no version column "${versionColumn}" (columns: ${columns.map((c) => c.name).join(', ')}).`,
+      {
+        path: options.db,
+        table,
+        column: versionColumn,
+        hint: 'Choose {versionColumn} as the column naming your experiments.',
+      },
     )
   const runName = options.runColumn ?? DEFAULT_RUN_COLUMN
   const hasRun = columns.some((c) => c.name === runName)
@@ -181,4 +199,48 @@ export function assertColumns(
     `Unknown ${role} ${missing.map((m) => `"${m}"`).join(', ')}: table "${source.table}" in ${source.path} has no such column (columns: ${source.columns.map((c) => c.name).join(', ')}).`,
     { path: source.path, table: source.table, columns: missing, role },
   )
+}
+
+/**
+ * Throws VALIDATION_FAILED naming the column's type unless `name` is a column numbers can be
+ * averaged and ranked on (a TEXT or BLOB column cannot; an untyped one may hold numbers).
+ */
+export function assertNumericColumn(
+  source: ResultsTable,
+  name: string,
+  use: 'sort by' | 'plot',
+): void {
+  const column = source.columns.find((c) => c.name === name)
+  if (column === undefined) {
+    assertColumns(source, [name], 'metric')
+    return
+  }
+  if (column.kind !== 'text' && !(column.kind === 'blob' && column.declaredType !== '')) return
+  throw new DuckmergeError(
+    'VALIDATION_FAILED',
+    `Cannot ${use} "${name}": column "${name}" of table "${source.table}" in ${source.path} is ${column.declaredType}, not a number.`,
+    {
+      path: source.path,
+      table: source.table,
+      column: name,
+      type: column.declaredType,
+      hint: `Choose a numeric column (INTEGER or REAL) as {${use === 'plot' ? 'metric' : 'sort'}}.`,
+    },
+  )
+}
+
+/**
+ * A connection that reads and cannot write (`query_only`). Read-write at the file level when
+ * allowed: SQLite removes a WAL database's -wal and -shm files when the last connection closes,
+ * which a read-only connection cannot do, so reading would leave them behind.
+ */
+function openForReading(path: string): SqliteDb {
+  let db: SqliteDb
+  try {
+    db = openSqlite(path, { readonly: false })
+  } catch {
+    return openSqlite(path, { readonly: true })
+  }
+  db.pragma('query_only = 1')
+  return db
 }

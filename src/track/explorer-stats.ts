@@ -12,8 +12,8 @@
 
 import { empty, ident, join, raw, Sql, type SqlValue, sql } from '../engine/sql.js'
 import { allSync } from '../engine/sqlite.js'
-import { DuckmergeError, messageOf } from '../errors.js'
 import { assertColumns, type ResultsTable } from './explorer-source.js'
+import { assertWherePredicate } from './explorer-where.js'
 
 /** Columns xetrack writes for bookkeeping: never params, never metrics. */
 export const XETRACK_SYSTEM_COLUMNS = [
@@ -155,20 +155,15 @@ export function rowsSource(
 ): Sql {
   const conditions: Sql[] = []
   // The one place user SQL enters a query: `--where` is documented as a SQL predicate over the
-  // table's rows. It is wrapped in parentheses and checked by preparing it alone first; the
-  // database is open read-only, and better-sqlite3 refuses a second statement.
+  // table's rows. It must be one expression (explorer-where.ts), is wrapped in parentheses, and
+  // is tried alone on the first row first; the database is open read-only.
   if (options.where !== undefined && options.where.trim() !== '') {
     const predicate = new Sql(`(${options.where})`, [])
-    try {
-      source.db.prepare(sql`select 1 from ${ident(source.table)} where ${predicate} limit 0`.text)
-    } catch (error) {
-      throw new DuckmergeError(
-        'VALIDATION_FAILED',
-        `Invalid --where predicate "${options.where}" on table "${source.table}" of ${source.path}: ${messageOf(error)}. Pass a SQL condition over its columns, e.g. "lr < 0.01".`,
-        { path: source.path, table: source.table, where: options.where },
-        { cause: error },
-      )
-    }
+    assertWherePredicate(source.db, options.where, {
+      path: source.path,
+      table: source.table,
+      query: sql`select 1 from ${ident(source.table)} where ${predicate} limit 1`.text,
+    })
     conditions.push(predicate)
   }
   if (options.versions && options.versions.length > 0)

@@ -136,8 +136,8 @@ export async function mergeBackExperiment(options: MergeBackOptions): Promise<Me
   if (!existsSync(mainDb))
     throw new DuckmergeError(
       'INPUT_NOT_FOUND',
-      `Main results database not found: ${mainDb}. Copy ${expDb} there to start from the experiment's results, or pass --db.`,
-      { path: mainDb },
+      `Main results database not found: ${mainDb}. Copy ${expDb} there to start from the experiment's results.`,
+      { path: mainDb, hint: 'Or choose another results database as {db}.' },
     )
   const report = await mergeResults({
     base: mainDb,
@@ -181,8 +181,8 @@ function resolveDb(root: string, db: string | undefined): string {
   if (rel.startsWith('..') || isAbsolute(rel))
     throw new DuckmergeError(
       'USAGE',
-      `The results database ${path} is outside the repository ${root}; experiment worktrees mirror paths inside it. Pass --db with a path inside the repository.`,
-      { path, repo: root },
+      `The results database ${path} is outside the repository ${root}; experiment worktrees mirror paths inside it.`,
+      { path, repo: root, hint: 'Choose {db} inside the repository.' },
     )
   return path
 }

@@ -67,7 +67,10 @@ describe('git tags', () => {
     const plain = tempDir()
     await expect(repoRoot(plain)).rejects.toMatchObject({
       code: 'INPUT_NOT_FOUND',
-      message: `Not a git repository: ${plain}. Pass --repo with the folder of your project's git repository.`,
+      message: `Not a git repository: ${plain}.`,
+      details: expect.objectContaining({
+        hint: "Choose {repo} as the folder of your project's git repository.",
+      }),
     })
   })
 })

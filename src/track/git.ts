@@ -73,11 +73,11 @@ export async function repoRoot(dir: string): Promise<string> {
   const abs = resolve(dir)
   const result = await git(abs, ['rev-parse', '--show-toplevel'])
   if (result.code !== 0)
-    throw new DuckmergeError(
-      'INPUT_NOT_FOUND',
-      `Not a git repository: ${abs}. Pass --repo with the folder of your project's git repository.`,
-      { repo: abs, git: result.stderr.trim() },
-    )
+    throw new DuckmergeError('INPUT_NOT_FOUND', `Not a git repository: ${abs}.`, {
+      repo: abs,
+      git: result.stderr.trim(),
+      hint: "Choose {repo} as the folder of your project's git repository.",
+    })
   return result.stdout.trim()
 }
 

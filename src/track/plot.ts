@@ -4,7 +4,12 @@ import { ident, raw, type SqlValue, sql } from '../engine/sql.js'
 import { allSync } from '../engine/sqlite.js'
 import { DuckmergeError } from '../errors.js'
 import { formatNumber } from './explorer-list.js'
-import { assertColumns, openResultsTable, type ResultsSourceOptions } from './explorer-source.js'
+import {
+  assertColumns,
+  assertNumericColumn,
+  openResultsTable,
+  type ResultsSourceOptions,
+} from './explorer-source.js'
 import { naturalCompare, rowsSource, versionName } from './explorer-stats.js'
 import { prefersLog } from './plot-scale.js'
 import { type ChartPoint, type ChartSeries, renderChart } from './plot-svg.js'
@@ -68,7 +73,7 @@ export async function plotMetric(options: PlotMetricOptions): Promise<PlotResult
   const source = await openResultsTable(options)
   let points: PlotPoint[]
   try {
-    assertColumns(source, [options.metric], 'metric')
+    assertNumericColumn(source, options.metric, 'plot')
     assertColumns(source, [options.by], 'param')
     const seriesColumn = options.series === undefined ? source.versionColumn : options.series
     if (seriesColumn !== null) assertColumns(source, [seriesColumn], 'param')

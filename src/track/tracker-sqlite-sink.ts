@@ -2,11 +2,14 @@
  * Turns tracked values into xetrack-layout rows on the caller's thread (validation, column
  * names, types: microseconds), buffers them, and hands full buffers to the write worker.
  */
+
+import { DuckmergeError } from '../errors.js'
+import { ColumnNames } from './tracker-columns.js'
+import type { BatchClient } from './tracker-duckdb.js'
 import type { CacheRow } from './tracker-sqlite.js'
 import {
   type Cell,
   type ColumnType,
-  columnName,
   columnType,
   formatTimestamp,
   toCell,
@@ -34,6 +37,11 @@ export interface SqliteSinkOptions {
   readonly synchronous: 'normal' | 'full'
   readonly busyTimeoutMs: number
   readonly batchSize: number
+  /**
+   * DuckDB columns hold one type each: numbers get DOUBLE columns (JavaScript has no integer
+   * type to tell them apart) and a value its column cannot hold is refused at log().
+   */
+  readonly strictTypes?: boolean
 }
 
 type Row = [number, ...Cell[]]
@@ -47,39 +55,47 @@ interface LastShape {
   readonly positions: readonly number[]
   /** The row with params filled in and value cells empty. */
   readonly template: Row
+  /** The column of each key, for type checks. */
+  readonly names: readonly string[]
 }
 
 /** Keys xetrack sets itself on every row (tracker.py _validate_data): a value never overrides them. */
 const reserved = new Set(['track_id', 'timestamp'])
+const isReserved = (name: string): boolean => reserved.has(name.toLowerCase())
 
 export class SqliteRowSink implements RecordSink {
-  readonly #client: WriteWorkerClient
+  readonly #client: BatchClient
   readonly #options: SqliteSinkOptions
   /** Columns this tracker has declared a type for; a null in an unknown column is skipped. */
   readonly #types = new Map<string, ColumnType>()
+  readonly #names = new ColumnNames()
   #newTypes: Record<string, ColumnType> = {}
   readonly #shapeIds = new Map<string, number>()
   #newShapes: [number, string[]][] = []
   #paramColumns: string[] = []
   #paramCells: Cell[] = []
   #rows: Row[] = []
+  readonly #strict: boolean
   #cache: CacheRow[] = []
   #scheduled = false
   #last: LastShape | undefined
 
-  constructor(options: SqliteSinkOptions) {
+  constructor(options: SqliteSinkOptions, client?: BatchClient) {
     this.#options = options
-    this.#client = new WriteWorkerClient(options)
+    this.#strict = options.strictTypes ?? false
+    this.#client = client ?? new WriteWorkerClient(options)
   }
 
   setParams(params: Readonly<Record<string, unknown>>, _micros: number): void {
     const columns: string[] = []
     const cells: Cell[] = []
+    const names = this.#names.forRow(Object.keys(params))
     for (const [key, value] of Object.entries(params)) {
-      const name = columnName(key)
-      if (reserved.has(name)) continue
+      const name = names.get(key) as string
+      if (isReserved(name)) continue
       const cell = toCell(key, value)
       if (cell === null && !this.#types.has(name)) continue
+      this.#assertFits(key, name, cell)
       this.#declare(name, cell, value)
       const at = columns.indexOf(name)
       if (at >= 0) cells[at] = cell
@@ -88,6 +104,7 @@ export class SqliteRowSink implements RecordSink {
         cells.push(cell)
       }
     }
+    this.#names.remember(names)
     this.#paramColumns = columns
     this.#paramCells = cells
     this.#last = undefined
@@ -110,8 +127,10 @@ export class SqliteRowSink implements RecordSink {
     let i = 0
     for (const key in values) {
       if (key !== last.keys[i]) return undefined
-      const at = last.positions[i++] as number
+      const at = last.positions[i] as number
       const cell = toCell(key, values[key])
+      if (this.#strict && cell !== null) this.#assertFits(key, last.names[i] as string, cell)
+      i++
       if (at > 0) row[at] = cell
       else if (at === skippedWhileNull && cell !== null) return undefined
     }
@@ -126,12 +145,14 @@ export class SqliteRowSink implements RecordSink {
     const declared: [string, Cell, unknown][] = []
     const keys: string[] = []
     const positions: number[] = []
+    const names = this.#names.forRow(Object.keys(values))
     for (const key in values) {
       keys.push(key)
-      const name = columnName(key)
+      const name = names.get(key) as string
       const value = values[key]
       const cell = toCell(key, value)
-      if (reserved.has(name)) {
+      this.#assertFits(key, name, cell)
+      if (isReserved(name)) {
         positions.push(alwaysSkipped)
         continue
       }
@@ -149,11 +170,12 @@ export class SqliteRowSink implements RecordSink {
       positions.push(at + 1)
     }
     // Declared only once every value passed validation: a rejected row leaves no trace.
+    this.#names.remember(names)
     for (const [name, cell, value] of declared) this.#declare(name, cell, value)
     row[0] = this.#shapeId(columns)
     const template = row.slice() as Row
     for (const at of positions) if (at > 0) template[at] = null
-    this.#last = { keys, positions, template }
+    this.#last = { keys, positions, template, names: keys.map((k) => names.get(k) as string) }
     return row
   }
 
@@ -184,9 +206,26 @@ export class SqliteRowSink implements RecordSink {
 
   #declare(name: string, cell: Cell, value: unknown): void {
     if (cell === null || this.#types.has(name)) return
-    const type = columnType(cell, value)
+    const type =
+      this.#strict && typeof value === 'number' && typeof cell === 'number'
+        ? 'REAL'
+        : columnType(cell, value)
     this.#types.set(name, type)
     this.#newTypes[name] = type
+  }
+
+  /** Strict types only: VALIDATION_FAILED naming the key when its column cannot hold `cell`. */
+  #assertFits(key: string, name: string, cell: Cell): void {
+    if (!this.#strict || cell === null) return
+    const type = this.#types.get(name)
+    if (type === undefined || fitsColumn(type, cell)) return
+    throw new DuckmergeError(
+      'VALIDATION_FAILED',
+      `Cannot track "${key}": column "${name}" holds ${type} values, not ` +
+        `${cellKind(cell)} ${cell instanceof Uint8Array ? 'bytes' : JSON.stringify(String(cell))}. ` +
+        'Log it under another key, or as the column type.',
+      { key, column: name, type },
+    )
   }
 
   #shapeId(columns: string[]): number {
@@ -222,4 +261,29 @@ export class SqliteRowSink implements RecordSink {
     this.#rows = []
     this.#cache = []
   }
+}
+
+/** Whether a cell goes into a DuckDB column of `type` without losing anything. */
+function fitsColumn(type: ColumnType, cell: Cell): boolean {
+  switch (type) {
+    case 'TEXT':
+      return !(cell instanceof Uint8Array)
+    case 'BLOB':
+      return cell instanceof Uint8Array
+    case 'REAL':
+      return (
+        typeof cell === 'number' ||
+        (typeof cell === 'bigint' && cell <= maxExactDouble && cell >= -maxExactDouble)
+      )
+    case 'INTEGER':
+      return typeof cell === 'bigint' || (typeof cell === 'number' && Number.isSafeInteger(cell))
+  }
+}
+
+const maxExactDouble = 2n ** 53n
+
+function cellKind(cell: Cell): string {
+  if (typeof cell === 'string') return 'the text'
+  if (cell instanceof Uint8Array) return 'raw'
+  return 'the number'
 }

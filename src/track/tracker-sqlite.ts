@@ -194,9 +194,11 @@ export class SqliteRowWriter {
   /** Inside the write transaction: the table's columns now, and only the missing ones added. */
   #ensureColumns(shape: Shape): Statement {
     const table = ident(this.#table)
+    // Lower case: SQLite matches column names ignoring case, and another writer may have added
+    // `Loss` where this one logs `loss` (the insert then lands in `Loss`).
     const existing = new Set(
-      (this.#db.prepare(`pragma table_info(${table.text})`).all() as { name: string }[]).map(
-        (c) => c.name,
+      (this.#db.prepare(`pragma table_info(${table.text})`).all() as { name: string }[]).map((c) =>
+        c.name.toLowerCase(),
       ),
     )
     if (existing.size === 0) {
@@ -208,10 +210,10 @@ export class SqliteRowWriter {
       existing.add('track_id').add('timestamp')
     }
     for (const column of shape.columns) {
-      if (existing.has(column)) continue
+      if (existing.has(column.toLowerCase())) continue
       const type = this.#types.get(column) ?? 'TEXT'
       this.#db.exec(`alter table ${table.text} add column ${ident(column).text} ${type}`)
-      existing.add(column)
+      existing.add(column.toLowerCase())
     }
     shape.statement = this.#db.prepare(shape.insert)
     return shape.statement

@@ -48,9 +48,12 @@ export function columnName(key: string): string {
   return name
 }
 
+const minInt64 = -(2n ** 63n)
+const maxInt64 = 2n ** 63n - 1n
+
 /**
  * The cell a value is stored as, or a VALIDATION_FAILED error naming `key` for a value no
- * database column can hold (function, symbol).
+ * database column can hold (function, symbol, a BigInt beyond 64 bits, a cyclic object).
  *
  * @example
  * toCell('ok', true)        // 1
@@ -61,7 +64,16 @@ export function toCell(key: string, value: unknown): Cell {
   switch (typeof value) {
     case 'number':
     case 'string':
+      return value
     case 'bigint':
+      if (value < minInt64 || value > maxInt64) {
+        throw new DuckmergeError(
+          'VALIDATION_FAILED',
+          `Cannot track "${key}": ${value} does not fit a 64-bit integer column. ` +
+            'Log it as a string or a number instead.',
+          { key, type: 'bigint' },
+        )
+      }
       return value
     case 'boolean':
       return value ? 1 : 0 // xetrack: bool → INTEGER 0/1

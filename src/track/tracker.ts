@@ -1,14 +1,14 @@
 /**
  * The experiment tracker: logs values, params and tracked function calls of one run into a
- * results database in xetrack's SQLite layout (or into a DuckDB event store), without making the
- * caller wait on disk, and safely beside other processes writing the same file.
+ * results database in xetrack's layout (a SQLite file, or a DuckDB file with `engine: 'duckdb'`),
+ * without making the caller wait on disk, and safely beside other writers of the same file.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 import { cacheKey, ResultCache } from './result-cache.js'
 import { argsText, errorText, isPromiseLike, resultFields } from './tracker-call.js'
-import { EventRecordSink } from './tracker-event-sink.js'
+import { DuckDbRowClient } from './tracker-duckdb.js'
 import { type RecordSink, SqliteRowSink } from './tracker-sqlite-sink.js'
 import { formatTimestamp, generateTrackId, MonotonicClock } from './tracker-values.js'
 
@@ -21,14 +21,16 @@ export interface TrackerOptions {
   readonly params?: Readonly<Record<string, unknown>>
   /** Default 'default', xetrack's table name. */
   readonly table?: string
-  /** Default 'sqlite' (xetrack layout); 'duckdb' writes an event store. */
+  /**
+   * Default 'sqlite'. 'duckdb', as xetrack's DuckDB engine: the same layout, written into the
+   * SQLite file when `db` is one or a new path not ending in `.duckdb` (any number of processes
+   * may write it), else into a DuckDB file (one writing process per file).
+   */
   readonly engine?: TrackerEngine
   /** This run's id; default a readable `adjective-animal-1234`. */
   readonly trackId?: string
-  /** Cache `track()` results by function name and arguments in the database (sqlite only). */
+  /** Cache `track()` results by function name and arguments in the database (SQLite files). */
   readonly cache?: boolean
-  /** Event store only: the experiment of this run's events. Default: params.experiment_version. */
-  readonly experiment?: string
   /** 'full' also survives power loss, at a cost per commit. Default 'normal'. */
   readonly synchronous?: 'normal' | 'full'
   /** Rows handed to the writer at once. Default 4096. */
@@ -46,6 +48,8 @@ export class Tracker {
   readonly trackId: string
   readonly table: string
   readonly engine: TrackerEngine
+  /** The kind of file written: 'duckdb' only for engine 'duckdb' on a DuckDB file. */
+  readonly fileFormat: 'sqlite' | 'duckdb'
   readonly db: string
   readonly #sink: RecordSink
   readonly #cache: ResultCache | undefined
@@ -67,36 +71,33 @@ export class Tracker {
     this.engine = options.engine ?? 'sqlite'
     this.trackId = options.trackId ?? generateTrackId()
     this.#params = { ...options.params }
-    checkDbPath(options.db, this.engine)
+    this.fileFormat = checkDbPath(options.db, this.engine)
     if (this.table === '') {
       throw new DuckmergeError('USAGE', 'Tracker table name must not be empty.', { db: options.db })
     }
-    const batchSize = options.batchSize ?? 4096
-    if (this.engine === 'duckdb') {
+    const sinkOptions = {
+      path: options.db,
+      table: this.table,
+      trackId: this.trackId,
+      synchronous: options.synchronous ?? 'normal',
+      busyTimeoutMs: options.busyTimeoutMs ?? 10_000,
+      batchSize: options.batchSize ?? 4096,
+    } as const
+    if (this.fileFormat === 'duckdb') {
       if (options.cache) {
         throw new DuckmergeError(
           'UNSUPPORTED_FEATURE',
-          `Cannot cache results in event store ${options.db}: the result cache needs engine 'sqlite'.`,
+          `Cannot cache results in DuckDB file ${options.db}: the result cache lives in SQLite ` +
+            'files. Track into a path not ending in .duckdb to use it.',
           { db: options.db },
         )
       }
-      const table = this.table
-      this.#sink = new EventRecordSink({
-        path: options.db,
-        run: this.trackId,
-        batchSize,
-        experiment: (params) =>
-          options.experiment ?? String(params.experiment_version ?? params.experiment ?? table),
-      })
+      this.#sink = new SqliteRowSink(
+        { ...sinkOptions, strictTypes: true },
+        new DuckDbRowClient({ path: options.db, table: this.table }),
+      )
     } else {
-      this.#sink = new SqliteRowSink({
-        path: options.db,
-        table: this.table,
-        trackId: this.trackId,
-        synchronous: options.synchronous ?? 'normal',
-        busyTimeoutMs: options.busyTimeoutMs ?? 10_000,
-        batchSize,
-      })
+      this.#sink = new SqliteRowSink(sinkOptions)
     }
     this.#cache = options.cache ? new ResultCache(options.db) : undefined
     if (Object.keys(this.#params).length > 0)
@@ -282,7 +283,8 @@ function installExitHook(): void {
   })
 }
 
-function checkDbPath(db: string, engine: TrackerEngine): void {
+/** The kind of file to write, after checking the folder exists and an existing file is one. */
+function checkDbPath(db: string, engine: TrackerEngine): 'sqlite' | 'duckdb' {
   const folder = dirname(resolve(db))
   if (!existsSync(folder)) {
     throw new DuckmergeError(
@@ -291,7 +293,9 @@ function checkDbPath(db: string, engine: TrackerEngine): void {
       { path: db },
     )
   }
-  if (!existsSync(db) || statSync(db).size === 0) return
+  if (!existsSync(db) || statSync(db).size === 0) {
+    return engine === 'duckdb' && db.toLowerCase().endsWith('.duckdb') ? 'duckdb' : 'sqlite'
+  }
   const head = Buffer.alloc(16)
   const fd = openSync(db, 'r')
   try {
@@ -301,12 +305,16 @@ function checkDbPath(db: string, engine: TrackerEngine): void {
   }
   const isSqlite = head.toString('latin1', 0, 16) === 'SQLite format 3\0'
   const isDuckDb = head.toString('latin1', 8, 12) === 'DUCK'
-  if ((engine === 'sqlite' && !isSqlite) || (engine === 'duckdb' && !isDuckDb)) {
-    throw new DuckmergeError(
-      'INPUT_UNREADABLE',
-      `Cannot track into ${db}: it is not a ${engine === 'sqlite' ? 'SQLite' : 'DuckDB'} ` +
-        `database. Pass engine '${engine === 'sqlite' ? 'duckdb' : 'sqlite'}' if it is one, or a new path.`,
-      { path: db },
-    )
-  }
+  if (isSqlite) return 'sqlite'
+  if (isDuckDb && engine === 'duckdb') return 'duckdb'
+  throw new DuckmergeError(
+    'INPUT_UNREADABLE',
+    isDuckDb
+      ? `Cannot track into ${db}: it is a DuckDB database, which engine 'sqlite' does not write.`
+      : `Cannot track into ${db}: it is neither a SQLite nor a DuckDB database.`,
+    {
+      path: db,
+      hint: isDuckDb ? "Choose {engine} 'duckdb', or a new path." : 'Choose a new path.',
+    },
+  )
 }

@@ -45,10 +45,12 @@ export class WriteWorkerClient {
       state: this.#state.buffer as SharedArrayBuffer,
     }
     this.#worker = new Worker(script.source, { workerData: data, eval: script.isEval })
-    this.#worker.unref()
     this.#worker.on('message', (reply: WorkerReply) => this.#onReply(reply))
     this.#worker.on('error', (error) => this.#die(error))
     this.#worker.on('exit', () => this.#die(new Error('the write worker stopped')))
+    // After the listeners: adding a 'message' listener refs the worker's port again, which kept
+    // a script that logged nothing alive forever.
+    this.#worker.unref()
   }
 
   /** Hands a batch to the worker; its number is what `flush()` waits for. */

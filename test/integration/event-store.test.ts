@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, test } from 'vitest'
-import { EventStore, isDuckmergeError, type NewEvent, Tracker } from '../../src/index.js'
+import { EventStore, isDuckmergeError, type NewEvent } from '../../src/index.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
@@ -358,10 +358,6 @@ describe('one writer', () => {
           `^Cannot open event store ${path} for writing: .*\\(PID ${holder.pid}\\) holds its lock\\. DuckDB allows one writing process per file`,
         ),
       )
-      const tracker = new Tracker({ db: path, engine: 'duckdb', trackId: 't' })
-      await expect(tracker.ready()).rejects.toMatchObject({ code: 'LOCKED' })
-      tracker.log({ loss: 1 })
-      await expect(tracker.close()).rejects.toMatchObject({ code: 'LOCKED' })
       expect(hashTree(dir)).toEqual(before)
     } finally {
       holder.kill()
@@ -393,46 +389,4 @@ describe('one writer', () => {
     })
     expect(existsSync(join(dir, 'nope'))).toBe(false)
   })
-})
-
-test("Tracker with engine 'duckdb' writes params and log events the views read", async () => {
-  const dir = tempDir()
-  const db = join(dir, 'events.duckdb')
-  const tracker = new Tracker({
-    db,
-    engine: 'duckdb',
-    params: { experiment_version: 'e9', lr: 0.1 },
-    trackId: 'calm-otter-0007',
-  })
-  await tracker.ready()
-  tracker.log({ loss: 1, 'val acc': 0.5 })
-  tracker.log({ loss: 0.5 })
-  expect(tracker.track((x: number) => ({ loss: x }), [0.25])).toEqual({ loss: 0.25 })
-  expect(() => tracker.log({ bad: () => 1 })).toThrow(/Cannot track "bad"/)
-  await tracker.close()
-  const store = await EventStore.open({ path: db })
-  const [run] = await store.view<Record<string, unknown>>('runs')
-  expect(run).toMatchObject({
-    experiment: 'e9',
-    run: 'calm-otter-0007',
-    events: '4',
-    logs: '3',
-    params: '{"experiment_version":"e9","lr":0.1}',
-  })
-  const metrics = await store.view<Record<string, unknown>>('metrics')
-  expect(
-    metrics.filter((m) => m.metric === 'loss').map((m) => [m.step, m.value, m.rolling_avg]),
-  ).toEqual([
-    ['1', 1, 1],
-    ['2', 0.5, 0.75],
-    ['3', 0.25, 0.5833333333333334],
-  ])
-  expect(metrics.filter((m) => m.metric !== 'loss').map((m) => [m.metric, m.value])).toEqual([
-    ['function_time', expect.any(Number)],
-    ['val acc', 0.5],
-  ])
-  store.close()
-  expect(() => new Tracker({ db, engine: 'duckdb', cache: true })).toThrow(
-    /result cache needs engine 'sqlite'/,
-  )
 })

@@ -352,7 +352,7 @@ describe('bad input', () => {
     writeFileSync(db, 'these are my notes, not a database\n')
     const before = hashTree(dir)
     expect(() => new Tracker({ db })).toThrow(
-      `Cannot track into ${db}: it is not a SQLite database. Pass engine 'duckdb' if it is one, or a new path.`,
+      `Cannot track into ${db}: it is neither a SQLite nor a DuckDB database.`,
     )
     expect(hashTree(dir)).toEqual(before)
   })
