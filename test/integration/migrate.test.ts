@@ -1,9 +1,6 @@
 /** SQLite → DuckDB migration through the library: every xetrack fixture, then each loose-typing case. */
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { DuckDb } from '../../src/engine/duckdb.js'
-import { raw } from '../../src/engine/sql.js'
-import { allSync, openSqlite } from '../../src/engine/sqlite.js'
 import {
   type MigratedTable,
   type MigrationReport,
@@ -13,6 +10,7 @@ import {
 import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
+import { duckRows, sqliteRows } from './migrate-support.js'
 
 const xetrack = [
   'a_base_e0.1.0.db',
@@ -21,32 +19,6 @@ const xetrack = [
   'd_rebase_e0.1.0_corrected.db',
   'e_quirks_default_table.db',
 ]
-
-/** Rows of a query on a DuckDB file, JSON-safe. */
-export async function duckRows(path: string, query: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDb.open({ path, readOnly: true })
-  try {
-    return await db.allJson(raw(query))
-  } finally {
-    db.close()
-  }
-}
-
-export function sqliteRows(path: string, query: string): Record<string, unknown>[] {
-  const db = openSqlite(path, { readonly: true })
-  try {
-    return allSync(db, raw(query))
-  } finally {
-    db.close()
-  }
-}
-
-export function makeSqlite(path: string, statements: readonly string[]): string {
-  const db = openSqlite(path, { fileMustExist: false })
-  for (const s of statements) db.exec(s)
-  db.close()
-  return path
-}
 
 function table(report: MigrationReport, name: string): MigratedTable {
   const t = report.tables.find((x) => x.name === name)

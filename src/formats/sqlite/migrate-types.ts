@@ -252,13 +252,13 @@ export function chooseColumnType(declared: string, s: ColumnStats): ColumnType {
     if (s.fitting === s.nonNull) return base
     if (s.texts === 0)
       return asNumbers(
-        `${shown} but ${plural(s.nonNull - s.fitting, 'value')} do not fit it; kept as numbers`,
+        `${shown} but ${plural(s.nonNull - s.fitting, 'value')} ${s.nonNull - s.fitting === 1 ? 'does' : 'do'} not fit it; kept as numbers`,
       )
     if (s.texts === s.nonNull)
       return {
         type: 'VARCHAR',
         writeAs: 'varchar',
-        reason: `${shown} but ${plural(s.nonNull - s.fitting, 'value')} do not parse as one (e.g. ${quoteSample(s)}); kept as text`,
+        reason: `${shown} but ${plural(s.nonNull - s.fitting, 'value')} ${s.nonNull - s.fitting === 1 ? 'does' : 'do'} not parse as one (e.g. ${quoteSample(s)}); kept as text`,
       }
     return mixedText
   }
