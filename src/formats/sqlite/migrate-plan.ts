@@ -17,6 +17,8 @@ import {
   type ColumnStats,
   type ColumnType,
   chooseColumnType,
+  quickStatsOf,
+  quickStatsSelect,
   statsOf,
   statsSelect,
 } from './migrate-types.js'
@@ -149,10 +151,18 @@ function planTable(
   nest: NestRows | undefined,
   prefixes: readonly string[],
 ): TablePlan {
-  const row = allSync<Record<string, unknown>>(db, statsSelect(table.name, table.columns))[0] ?? {}
-  const rows = Number(row.rows ?? 0)
+  const quick =
+    allSync<Record<string, unknown>>(db, quickStatsSelect(table.name, table.columns))[0] ?? {}
+  const rows = Number(quick.rows ?? 0)
+  const quickStats = table.columns.map((c, i) => quickStatsOf(quick, i, c.declaredType))
+  // Columns the quick scan could not settle are counted again, all in one more scan.
+  const rest = table.columns.filter((_, i) => quickStats[i] === undefined)
+  const full =
+    rest.length > 0
+      ? (allSync<Record<string, unknown>>(db, statsSelect(table.name, rest))[0] ?? {})
+      : {}
   const columns: ColumnPlan[] = table.columns.map((c, i) => {
-    const stats = statsOf(row, i)
+    const stats = quickStats[i] ?? statsOf(full, rest.indexOf(c))
     const chosen = chooseColumnType(c.declaredType, stats)
     const defaultSql = translateDefault(c.defaultSql)
     return {

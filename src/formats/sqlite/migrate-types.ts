@@ -369,3 +369,115 @@ export function roundFloat(value: unknown): string {
   if (value === null || value === undefined) return 'null'
   return Number(value).toPrecision(12)
 }
+
+/**
+ * A cheaper first scan for the common case, a column storing exactly its declared INTEGER, REAL
+ * or TEXT: a few aggregates per column instead of `statsSelect`'s seventeen (measured: 1.6 s
+ * instead of 11.9 s for 200k rows × 10 columns). A column whose quick figures show anything
+ * else (another storage class, integers beyond 2^53, possible JSON) is counted again in full.
+ * Aliases are `q<stat>_<index>`; columns with a DATE/DECIMAL/BOOLEAN or no declared type get none.
+ */
+export function quickStatsSelect(
+  table: string,
+  columns: readonly { name: string; declaredType: string }[],
+): Sql {
+  const parts = columns.flatMap((column, i) => {
+    const c = ident(column.name).text
+    const stat = (name: string, expr: string) => `${expr} as q${name}_${i}`
+    switch (quickAffinity(column.declaredType)) {
+      case 'integer':
+        return [
+          stat('nonNull', `count(${c})`),
+          stat('matching', `total(typeof(${c}) = 'integer')`),
+          stat('max', `max(${c})`),
+          stat('min', `min(${c})`),
+          stat('intMod', `sum(${c} % ${fingerprintModulus})`),
+        ]
+      case 'real':
+        return [
+          stat('nonNull', `count(${c})`),
+          stat('matching', `total(typeof(${c}) in ('integer', 'real'))`),
+          stat('numericTotal', `total(${c})`),
+        ]
+      case 'text':
+        return [
+          stat('nonNull', `count(${c})`),
+          stat('matching', `total(typeof(${c}) = 'text')`),
+          stat('emptyTexts', `total(${c} = '')`),
+          stat('textBytes', `sum(length(cast(${c} as blob)))`),
+          stat('textFirstChars', `sum(unicode(${c}))`),
+          stat('jsonish', `total(substr(${c}, 1, 1) in ('{', '['))`),
+        ]
+      case undefined:
+        return []
+    }
+  })
+  return sql`select count(*) as rows${raw(parts.length > 0 ? `, ${parts.join(',\n  ')}` : '')} from ${ident(table)}`
+}
+
+function quickAffinity(declared: string): 'integer' | 'real' | 'text' | undefined {
+  const kind = declaredKind(declared)
+  if (kind.decimal || kind.isBoolean || kind.isDate || kind.isTimestamp) return undefined
+  const affinity = affinityOf(declared)
+  return affinity === 'integer' || affinity === 'real' || affinity === 'text' ? affinity : undefined
+}
+
+const none: ColumnStats = {
+  nonNull: 0,
+  integers: 0,
+  reals: 0,
+  texts: 0,
+  blobs: 0,
+  emptyTexts: 0,
+  bigIntegers: 0,
+  jsonTexts: 0,
+  fitting: 0,
+  sampleText: null,
+  max: null,
+  intMod: null,
+  numericTotal: null,
+  textBytes: null,
+  textFirstChars: null,
+  blobBytes: null,
+  trues: 0,
+}
+
+/** Column `i`'s stats from the quick scan, or undefined when it needs the full count. */
+export function quickStatsOf(
+  row: Record<string, unknown>,
+  i: number,
+  declared: string,
+): ColumnStats | undefined {
+  const get = (name: string) => row[`q${name}_${i}`] ?? null
+  const nonNull = Number(get('nonNull') ?? 0)
+  if (Number(get('matching') ?? 0) !== nonNull) return undefined
+  switch (quickAffinity(declared)) {
+    case 'integer': {
+      const max = get('max') as number | null
+      const min = get('min') as number | null
+      if ((max !== null && max > maxSafe) || (min !== null && min < -maxSafe)) return undefined
+      return {
+        ...none,
+        nonNull,
+        integers: nonNull,
+        max,
+        intMod: get('intMod') as number | null,
+      }
+    }
+    case 'real':
+      return { ...none, nonNull, reals: nonNull, numericTotal: get('numericTotal') as number }
+    case 'text':
+      // Possibly all JSON: the full count decides with json_valid.
+      if (nonNull > 0 && Number(get('jsonish') ?? 0) === nonNull) return undefined
+      return {
+        ...none,
+        nonNull,
+        texts: nonNull,
+        emptyTexts: Number(get('emptyTexts') ?? 0),
+        textBytes: get('textBytes') as number | null,
+        textFirstChars: get('textFirstChars') as number | null,
+      }
+    case undefined:
+      return undefined
+  }
+}

@@ -153,7 +153,9 @@ async function copyRows(
   const writers = plan.columns.map(writerFor)
   const mixed = plan.columns.flatMap((c, i) => (c.writeAs === 'mixed-text' ? [i] : []))
   // Storage classes are read only for the columns that need them (mixed text).
-  const storageAt = new Map(mixed.map((i, k) => [i, plan.columns.length + k]))
+  const storageAt = plan.columns.map((_, i) =>
+    mixed.includes(i) ? plan.columns.length + mixed.indexOf(i) : -1,
+  )
   const select = sql`select ${join([
     identList(plan.columns.map((c) => c.name)),
     ...mixed.map((i) => sql`typeof(${ident(plan.columns[i]?.name ?? '')})`),
@@ -165,11 +167,11 @@ async function copyRows(
   try {
     for (const row of iterateRowsSync(source, select, { bigIntegers: plan.readsBigIntegers })) {
       for (let i = 0; i < width; i++) {
-        const storageIndex = storageAt.get(i)
+        const storageIndex = storageAt[i] as number
         ;(writers[i] as Write)(
           appender,
-          row[i] ?? null,
-          storageIndex === undefined ? null : (row[storageIndex] ?? null),
+          row[i] as SqliteCell,
+          storageIndex < 0 ? null : (row[storageIndex] as SqliteCell),
         )
       }
       appender.endRow()
