@@ -408,7 +408,7 @@ export function quickStatsSelect(
           stat('textFirstChars', `sum(unicode(${c}))`),
           stat('jsonish', `total(substr(${c}, 1, 1) in ('{', '['))`),
         ]
-      case undefined:
+      default:
         return []
     }
   })
