@@ -4,6 +4,7 @@ import { artifactsCommands } from './artifacts.js'
 import { dataCommands } from './data.js'
 import { deltaCommands } from './delta.js'
 import { demoCommands } from './demo.js'
+import { eventsCommands } from './events.js'
 import { expCommands } from './exp.js'
 import { migrateCommands } from './migrate.js'
 import { modelCommands } from './model.js'
@@ -18,4 +19,5 @@ export const commands: readonly Command[] = [
   ...deltaCommands,
   ...expCommands,
   ...migrateCommands,
+  ...eventsCommands,
 ]
