@@ -5,17 +5,14 @@
  * BLOB) and the reason says what did not fit. Nothing is rounded, truncated or dropped.
  */
 import { ident, raw, type Sql, sql } from '../../engine/sql.js'
+import { sqliteDialect } from '../../engine/sqlite-dialect.js'
 
 /** SQLite's affinity of a declared type (https://sqlite.org/datatype3.html §3.1), in rule order. */
 export type Affinity = 'integer' | 'text' | 'blob' | 'real' | 'numeric'
 
+/** SQLite's own rules, as the SQLite dialect applies them to merges. */
 export function affinityOf(declared: string): Affinity {
-  const t = declared.toUpperCase()
-  if (t.includes('INT')) return 'integer'
-  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return 'text'
-  if (t.includes('BLOB') || t.trim() === '') return 'blob'
-  if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return 'real'
-  return 'numeric'
+  return sqliteDialect.typeFamily(declared) as Affinity
 }
 
 /** How a value read from SQLite is handed to DuckDB's appender for the chosen type. */
