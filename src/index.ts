@@ -135,3 +135,14 @@ export {
   type VersionSuggestion,
 } from './track/versioning.js'
 export { type TagExperimentOptions, type TagResult, tagExperiment } from './track/versioning-tag.js'
+
+// SQLite → DuckDB migration (duckmerge migrate)
+
+export {
+  type MigratedColumn,
+  type MigratedTable,
+  type MigrateOptions,
+  type MigrationReport,
+  migrateSqliteToDuckDb,
+  type NestRows,
+} from './formats/sqlite/migrate.js'

@@ -4,7 +4,9 @@ import { artifactsCommands } from './artifacts.js'
 import { dataCommands } from './data.js'
 import { deltaCommands } from './delta.js'
 import { demoCommands } from './demo.js'
+import { eventsCommands } from './events.js'
 import { expCommands } from './exp.js'
+import { migrateCommands } from './migrate.js'
 import { modelCommands } from './model.js'
 import { resultsCommands } from './results.js'
 
@@ -16,4 +18,6 @@ export const commands: readonly Command[] = [
   ...artifactsCommands,
   ...deltaCommands,
   ...expCommands,
+  ...migrateCommands,
+  ...eventsCommands,
 ]
