@@ -135,6 +135,9 @@ export {
   type VersionSuggestion,
 } from './track/versioning.js'
 export { type TagExperimentOptions, type TagResult, tagExperiment } from './track/versioning-tag.js'
+
+// three-way merge (merge3, the git merge driver, change requests)
+
 export { applyThreeWay, mergedRows, threeWayMerge } from './merge/three-way.js'
 export type {
   Cell,
