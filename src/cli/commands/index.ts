@@ -5,6 +5,7 @@ import { dataCommands } from './data.js'
 import { deltaCommands } from './delta.js'
 import { demoCommands } from './demo.js'
 import { expCommands } from './exp.js'
+import { gitCommands } from './git.js'
 import { merge3Commands } from './merge3.js'
 import { modelCommands } from './model.js'
 import { resultsCommands } from './results.js'
@@ -18,4 +19,5 @@ export const commands: readonly Command[] = [
   ...deltaCommands,
   ...expCommands,
   ...merge3Commands,
+  ...gitCommands,
 ]
