@@ -138,11 +138,23 @@ export { type TagExperimentOptions, type TagResult, tagExperiment } from './trac
 
 // three-way merge (merge3, the git merge driver, change requests)
 
+export { diffRelations } from './merge/diff.js'
+export {
+  type Merge3Options,
+  type Merge3Report,
+  type Merge3TableReport,
+  merge3,
+  readResolutions,
+} from './merge/merge3.js'
 export { applyThreeWay, mergedRows, threeWayMerge } from './merge/three-way.js'
 export type {
   Cell,
   Conflict,
   ConflictKind,
+  DiffOptions,
+  DiffResult,
+  DiffRow,
+  DiffSummary,
   MergedColumn,
   MergeRule,
   Relation,
