@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'PERMISSION_DENIED'
   | 'INTERRUPTED'
   | 'INTERNAL'
+  | 'MERGE_CONFLICT' // a three-way merge found conflicts no take or resolution settles
 
 /**
  * One problem among several, gathered before failing (zod's issue shape, so the service can pass

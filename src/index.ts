@@ -146,3 +146,35 @@ export {
   migrateSqliteToDuckDb,
   type NestRows,
 } from './formats/sqlite/migrate.js'
+
+// three-way merge (merge3, the git merge driver, change requests)
+
+export { diffRelations } from './merge/diff.js'
+export {
+  type Merge3Options,
+  type Merge3Report,
+  type Merge3TableReport,
+  merge3,
+  readResolutions,
+} from './merge/merge3.js'
+export { applyThreeWay, mergedRows, threeWayMerge } from './merge/three-way.js'
+export type {
+  Cell,
+  Conflict,
+  ConflictKind,
+  DiffOptions,
+  DiffResult,
+  DiffRow,
+  DiffSummary,
+  MergedColumn,
+  MergeRule,
+  Relation,
+  Resolution,
+  Row,
+  RowKey,
+  Side,
+  SideCounts,
+  ThreeWayOptions,
+  ThreeWayPlan,
+  ThreeWayResult,
+} from './merge/three-way-types.js'

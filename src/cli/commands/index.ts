@@ -6,6 +6,8 @@ import { deltaCommands } from './delta.js'
 import { demoCommands } from './demo.js'
 import { eventsCommands } from './events.js'
 import { expCommands } from './exp.js'
+import { gitCommands } from './git.js'
+import { merge3Commands } from './merge3.js'
 import { migrateCommands } from './migrate.js'
 import { modelCommands } from './model.js'
 import { resultsCommands } from './results.js'
@@ -20,4 +22,6 @@ export const commands: readonly Command[] = [
   ...expCommands,
   ...migrateCommands,
   ...eventsCommands,
+  ...merge3Commands,
+  ...gitCommands,
 ]
