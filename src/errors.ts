@@ -21,6 +21,11 @@ export type ErrorCode =
   | 'PERMISSION_DENIED'
   | 'INTERRUPTED'
   | 'INTERNAL'
+  | 'NULL_KEY' // a key column holds NULL where keys must identify rows
+  | 'ALREADY_EXISTS'
+  | 'INVALID_STATE' // e.g. merging a closed change request
+  | 'MERGE_CONFLICT' // a change request conflicts with changes made since its base version
+  | 'EXPECTATIONS_FAILED' // validation rules failed on the merged preview (not bad input)
 
 /**
  * One problem among several, gathered before failing (zod's issue shape, so the service can pass

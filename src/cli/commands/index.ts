@@ -2,6 +2,7 @@
 import type { Command } from '../command.js'
 import { artifactsCommands } from './artifacts.js'
 import { dataCommands } from './data.js'
+import { datasetCommands } from './dataset.js'
 import { deltaCommands } from './delta.js'
 import { demoCommands } from './demo.js'
 import { expCommands } from './exp.js'
@@ -16,4 +17,5 @@ export const commands: readonly Command[] = [
   ...artifactsCommands,
   ...deltaCommands,
   ...expCommands,
+  ...datasetCommands,
 ]
