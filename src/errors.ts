@@ -21,10 +21,10 @@ export type ErrorCode =
   | 'PERMISSION_DENIED'
   | 'INTERRUPTED'
   | 'INTERNAL'
+  | 'MERGE_CONFLICT' // a three-way merge found conflicts no take or resolution settles
   | 'NULL_KEY' // a key column holds NULL where keys must identify rows
   | 'ALREADY_EXISTS'
   | 'INVALID_STATE' // e.g. merging a closed change request
-  | 'MERGE_CONFLICT' // a change request conflicts with changes made since its base version
   | 'EXPECTATIONS_FAILED' // validation rules failed on the merged preview (not bad input)
 
 /**

@@ -135,3 +135,20 @@ export {
   type VersionSuggestion,
 } from './track/versioning.js'
 export { type TagExperimentOptions, type TagResult, tagExperiment } from './track/versioning-tag.js'
+export { applyThreeWay, mergedRows, threeWayMerge } from './merge/three-way.js'
+export type {
+  Cell,
+  Conflict,
+  ConflictKind,
+  MergedColumn,
+  MergeRule,
+  Relation,
+  Resolution,
+  Row,
+  RowKey,
+  Side,
+  SideCounts,
+  ThreeWayOptions,
+  ThreeWayPlan,
+  ThreeWayResult,
+} from './merge/three-way-types.js'

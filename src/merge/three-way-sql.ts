@@ -1,0 +1,59 @@
+/** SQL pieces shared by the three-way merge and the two-way diff, valid in DuckDB and SQLite. */
+import type { Connection } from '../engine/dialect.js'
+import { ident, join, qualified, raw, type Sql, sql } from '../engine/sql.js'
+import { DuckmergeError } from '../errors.js'
+import type { Cell, Relation } from './three-way-types.js'
+
+/** `a.k1 IS NOT DISTINCT FROM b.k1 and …`: NULL keys match NULL keys, as they do in Dolt. */
+export function keyMatch(a: string, b: string, key: readonly string[]): Sql {
+  return join(
+    key.map((k) => sql`${ident(a)}.${ident(k)} is not distinct from ${ident(b)}.${ident(k)}`),
+    ' and ',
+  )
+}
+
+/** `"schema"."name"` */
+export function relationSql(relation: Relation): Sql {
+  return qualified(relation.schema, relation.name)
+}
+
+/** A relation with a `__tw_p` marker column, so a full join tells an absent row from NULL keys. */
+export function marked(relation: Relation, alias: string): Sql {
+  return sql`(select *, 1 as "__tw_p" from ${relationSql(relation)}) ${ident(alias)}`
+}
+
+/** The relation's column names, from the caller or the catalog. */
+export async function columnsOf(
+  connection: Connection,
+  relation: Relation,
+): Promise<{ name: string; type: string }[]> {
+  if (relation.columns) return [...relation.columns]
+  const info = await connection.describe(relation.schema, relation.name)
+  if (!info)
+    throw new DuckmergeError(
+      'TABLE_NOT_FOUND',
+      `Table or view "${relation.name}" is not in ${relation.schema}.`,
+      { table: relation.name, schema: relation.schema },
+    )
+  return [...info.columns]
+}
+
+/** A value from either engine as reports carry it (JSON-safe, exact). */
+export function toCell(value: unknown): Cell {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'bigint')
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(value)
+      : String(value)
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
+    return value
+  if (value instanceof Date) return value.toISOString()
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`
+  return typeof value === 'object' ? JSON.stringify(value, jsonSafe) : String(value)
+}
+
+function jsonSafe(_: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? String(v) : v
+}
+
+export const NULL = raw('null')
