@@ -1,6 +1,7 @@
 /** Every CLI command, in the order `duckmerge --help` lists them. */
 import type { Command } from '../command.js'
 import { artifactsCommands } from './artifacts.js'
+import { crCommands } from './cr.js'
 import { dataCommands } from './data.js'
 import { datasetCommands } from './dataset.js'
 import { deltaCommands } from './delta.js'
@@ -18,4 +19,5 @@ export const commands: readonly Command[] = [
   ...deltaCommands,
   ...expCommands,
   ...datasetCommands,
+  ...crCommands,
 ]
