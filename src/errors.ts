@@ -22,6 +22,10 @@ export type ErrorCode =
   | 'INTERRUPTED'
   | 'INTERNAL'
   | 'MERGE_CONFLICT' // a three-way merge found conflicts no take or resolution settles
+  | 'NULL_KEY' // a key column holds NULL where keys must identify rows
+  | 'ALREADY_EXISTS'
+  | 'INVALID_STATE' // e.g. merging a closed change request
+  | 'EXPECTATIONS_FAILED' // validation rules failed on the merged preview (not bad input)
 
 /**
  * One problem among several, gathered before failing (zod's issue shape, so the service can pass

@@ -1,7 +1,9 @@
 /** Every CLI command, in the order `duckmerge --help` lists them. */
 import type { Command } from '../command.js'
 import { artifactsCommands } from './artifacts.js'
+import { crCommands } from './cr.js'
 import { dataCommands } from './data.js'
+import { datasetCommands } from './dataset.js'
 import { deltaCommands } from './delta.js'
 import { demoCommands } from './demo.js'
 import { eventsCommands } from './events.js'
@@ -24,4 +26,6 @@ export const commands: readonly Command[] = [
   ...eventsCommands,
   ...merge3Commands,
   ...gitCommands,
+  ...datasetCommands,
+  ...crCommands,
 ]

@@ -1,0 +1,364 @@
+/**
+ * Change requests: a patch (upserts, deletes marked by `_op`) against a base version of a
+ * dataset, staged as Parquet under the root, with a lifecycle kept in the store.
+ *
+ *   pending ──merge──▶ merged (re-merge = replay) │ conflict │ failed
+ *   pending │ conflict │ failed ──close──▶ closed ──reopen──▶ pending
+ */
+import { randomBytes } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { DuckDb } from '../engine/duckdb.js'
+import { ident, identList, join as joinSql, literal, raw, sql } from '../engine/sql.js'
+import { DuckmergeError } from '../errors.js'
+import { registerSnapshot } from '../formats/delta/scan.js'
+import type { StoreDb, StoreTx } from '../store/store.js'
+import { type DataRoot, stagingDir } from './data-root.js'
+import { datasetSnapshot } from './dataset-rows.js'
+import { type Dataset, getDataset, getDatasetById } from './datasets.js'
+import { addAuditEvent } from './events.js'
+import {
+  assertColumnNames,
+  assertKeyColumns,
+  assertUniqueKeys,
+  OP_COLUMN,
+  openUpload,
+} from './upload.js'
+
+export type CrStatus = 'pending' | 'merging' | 'merged' | 'conflict' | 'failed' | 'closed'
+export type CrMode = 'patch' | 'snapshot'
+
+export interface Staged {
+  readonly rows: number
+  readonly upserts: number
+  readonly deletes: number
+  readonly new_columns: readonly { readonly name: string; readonly type: string }[]
+  /** Columns of the dataset the upload carries (others stay unchanged). */
+  readonly columns: readonly string[]
+}
+
+export interface ChangeRequest {
+  readonly id: string
+  readonly number: number
+  readonly dataset: string
+  readonly datasetId: number
+  readonly title: string
+  readonly author: string | null
+  readonly baseVersion: number
+  readonly mode: CrMode
+  readonly revision: number
+  readonly status: CrStatus
+  readonly staged: Staged
+  readonly failure: Record<string, unknown> | null
+  readonly result: Record<string, unknown> | null
+  readonly mergedVersion: number | null
+  readonly createdAt: string
+  readonly updatedAt: string
+}
+
+export interface CreateChangeRequestOptions {
+  readonly dataset: string
+  readonly from: string
+  readonly title: string
+  /** Default: the dataset's current version. */
+  readonly baseVersion?: number
+  readonly mode?: CrMode
+  readonly author?: string
+}
+
+/** A new change request id: `cr_` and 16 lowercase letters or digits. */
+export function newCrId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'
+  const bytes = randomBytes(16)
+  return `cr_${[...bytes].map((b) => alphabet[b % 36]).join('')}`
+}
+
+const SAMPLE = 5
+
+/**
+ * Stages a change request: the upload is checked (names, keys, `_op` values), cast to the
+ * dataset's types (values that do not convert are refused with samples), and written as
+ * `r<revision>.parquet` with an `_op` column; then the store row is created (status pending).
+ *
+ * @example
+ * const cr = await createChangeRequest(root, { dataset: 'products', from: 'fix.csv', title: 'fix prices' })
+ * cr.staged // { rows: 3, upserts: 2, deletes: 1, new_columns: [], columns: ['id', 'price'] }
+ */
+export async function createChangeRequest(
+  root: DataRoot,
+  options: CreateChangeRequestOptions,
+): Promise<ChangeRequest> {
+  const dataset = await getDataset(root, options.dataset)
+  const baseVersion = options.baseVersion ?? dataset.currentVersion
+  const mode = options.mode ?? 'patch'
+  const base = await datasetSnapshot(dataset, baseVersion)
+  const id = newCrId()
+  const dir = stagingDir(root, dataset.id, id)
+  const duck = await DuckDb.open()
+  let staged: Staged
+  try {
+    const upload = await openUpload(duck, options.from)
+    assertColumnNames(upload, mode === 'patch' ? [OP_COLUMN] : [])
+    assertKeyColumns(upload, dataset.keyColumns)
+    await assertUniqueKeys(duck, upload.relation, dataset.keyColumns, upload.label)
+    const hasOp = upload.columns.some((c) => c.name === OP_COLUMN)
+    if (hasOp) {
+      const bad = await duck.allJson(
+        sql`SELECT DISTINCT ${ident(OP_COLUMN)}::VARCHAR AS op FROM ${upload.relation} WHERE ${ident(OP_COLUMN)} IS NOT NULL AND ${ident(OP_COLUMN)}::VARCHAR NOT IN ('upsert', 'delete') LIMIT ${SAMPLE}`,
+      )
+      if (bad.length > 0)
+        throw new DuckmergeError(
+          'VALIDATION_FAILED',
+          `${upload.label}: column _op must be "upsert" or "delete" (found ${bad.map((b) => JSON.stringify(b.op)).join(', ')}).`,
+          { file: upload.label, column: OP_COLUMN, sample_values: bad.map((b) => b.op) },
+        )
+    }
+    const types = new Map(dataset.schema.map((c) => [c.name, c.type]))
+    const dataColumns = upload.columns.filter((c) => c.name !== OP_COLUMN)
+    // Cast each known column to the dataset's type; a value that was not NULL and casts to NULL
+    // does not convert.
+    for (const c of dataColumns) {
+      const type = types.get(c.name)
+      if (type === undefined || type === c.type) continue
+      const bad = await duck.allJson(
+        sql`SELECT ${identList(dataset.keyColumns)}, ${ident(c.name)}::VARCHAR AS value FROM ${upload.relation}
+          WHERE ${ident(c.name)} IS NOT NULL AND TRY_CAST(${ident(c.name)} AS ${castType(type)}) IS NULL LIMIT ${SAMPLE}`,
+      )
+      if (bad.length > 0)
+        throw new DuckmergeError(
+          'SCHEMA_MISMATCH',
+          `${upload.label}: column "${c.name}" holds values that do not convert to ${type} (the dataset's type), e.g. ${bad.map((b) => JSON.stringify(b.value)).join(', ')}.`,
+          { file: upload.label, column: c.name, type, sample: bad },
+        )
+    }
+    const projected = dataColumns.map((c) => {
+      const type = types.get(c.name)
+      return type === undefined
+        ? ident(c.name)
+        : sql`CAST(${ident(c.name)} AS ${castType(type)}) AS ${ident(c.name)}`
+    })
+    const op = hasOp ? sql`coalesce(${ident(OP_COLUMN)}::VARCHAR, 'upsert')` : sql`'upsert'`
+    let patch = sql`SELECT ${joinSql(projected)}, ${op} AS ${ident(OP_COLUMN)} FROM ${upload.relation}`
+    if (mode === 'snapshot') {
+      // Keys of the base version the snapshot lacks are deletes.
+      await registerSnapshot(duck, base, '__dm_base')
+      const keys = identList(dataset.keyColumns)
+      const others = dataColumns
+        .filter((c) => !dataset.keyColumns.includes(c.name))
+        .map((c) => sql`NULL AS ${ident(c.name)}`)
+      patch = sql`${patch} UNION ALL BY NAME SELECT ${keys}${others.length ? sql`, ${joinSql(others)}` : sql``}, 'delete' AS ${ident(OP_COLUMN)}
+        FROM __dm_base b WHERE NOT EXISTS (SELECT 1 FROM ${upload.relation} u WHERE ${joinSql(
+          dataset.keyColumns.map((k) => sql`u.${ident(k)} = b.${ident(k)}`),
+          ' AND ',
+        )})`
+    }
+    await fs.mkdir(dir, { recursive: true })
+    const file = join(dir, 'r1.parquet')
+    await duck.run(sql`COPY (${patch}) TO ${literal(`${file}.tmp`)} (FORMAT parquet)`)
+    await fs.rename(`${file}.tmp`, file)
+    const counts = await duck.one<{ rows: bigint; deletes: bigint }>(
+      sql`SELECT count(*) AS rows, count(*) FILTER (WHERE ${ident(OP_COLUMN)} = 'delete') AS deletes FROM read_parquet(${literal(file)})`,
+    )
+    const rows = Number(counts?.rows ?? 0)
+    const deletes = Number(counts?.deletes ?? 0)
+    staged = {
+      rows,
+      upserts: rows - deletes,
+      deletes,
+      new_columns: dataColumns
+        .filter((c) => !types.has(c.name))
+        .map((c) => ({ name: c.name, type: c.type })),
+      columns: dataColumns.filter((c) => types.has(c.name)).map((c) => c.name),
+    }
+  } catch (error) {
+    await fs.rm(dir, { recursive: true, force: true })
+    throw error
+  } finally {
+    duck.close()
+  }
+  const now = Date.now()
+  await root.store.db.transaction().execute(async (tx) => {
+    const last = await tx
+      .selectFrom('change_requests')
+      .select((eb) => eb.fn.max('number').as('n'))
+      .where('dataset_id', '=', dataset.id)
+      .executeTakeFirst()
+    await tx
+      .insertInto('change_requests')
+      .values({
+        id,
+        dataset_id: dataset.id,
+        number: Number(last?.n ?? 0) + 1,
+        title: options.title,
+        author: options.author ?? null,
+        base_version: baseVersion,
+        mode,
+        revision: 1,
+        status: 'pending',
+        staged_json: JSON.stringify(staged),
+        failure_json: null,
+        result_json: null,
+        merged_version: null,
+        merged_by: null,
+        merged_at: null,
+        closed_at: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute()
+    await addAuditEvent(tx, {
+      action: 'cr.create',
+      actor: options.author ?? null,
+      datasetId: dataset.id,
+      crId: id,
+      deltaVersion: baseVersion,
+      details: { title: options.title, mode, staged },
+    })
+  })
+  return getChangeRequest(root, id)
+}
+
+/** The staged patch of a change request (Parquet with `_op`). */
+export function stagedFile(root: DataRoot, cr: ChangeRequest): string {
+  return join(stagingDir(root, cr.datasetId, cr.id), `r${cr.revision}.parquet`)
+}
+
+/** A change request by id; NOT_FOUND when there is none. */
+export async function getChangeRequest(root: DataRoot, id: string): Promise<ChangeRequest> {
+  const row = await root.store.db
+    .selectFrom('change_requests')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirst()
+  if (!row)
+    throw new DuckmergeError(
+      'NOT_FOUND',
+      `No change request ${JSON.stringify(id)} in ${root.path}.`,
+      { cr_id: id },
+    )
+  const dataset = await getDatasetById(root, Number(row.dataset_id))
+  return crOf(row, dataset)
+}
+
+/** The change requests of a dataset, newest first, optionally of one status. */
+export async function listChangeRequests(
+  root: DataRoot,
+  datasetName: string,
+  status?: CrStatus,
+): Promise<ChangeRequest[]> {
+  const dataset = await getDataset(root, datasetName)
+  let query = root.store.db
+    .selectFrom('change_requests')
+    .selectAll()
+    .where('dataset_id', '=', dataset.id)
+  if (status !== undefined) query = query.where('status', '=', status)
+  const rows = await query.orderBy('number', 'desc').execute()
+  return rows.map((r) => crOf(r, dataset))
+}
+
+/**
+ * Moves a change request from one of `from` to `to` (compare-and-set) with its audit event in
+ * the same store transaction; INVALID_STATE when its status is not among `from`.
+ */
+export async function transition(
+  db: StoreDb,
+  cr: ChangeRequest,
+  from: readonly CrStatus[],
+  to: CrStatus,
+  event: Parameters<typeof addAuditEvent>[1],
+  set: Partial<{
+    failure_json: string | null
+    result_json: string | null
+    merged_version: number
+    merged_by: string | null
+    merged_at: number
+    closed_at: number | null
+  }> = {},
+): Promise<void> {
+  await db.transaction().execute(async (tx: StoreTx) => {
+    const updated = await tx
+      .updateTable('change_requests')
+      .set({ status: to, updated_at: Date.now(), ...set })
+      .where('id', '=', cr.id)
+      .where('status', 'in', [...from])
+      .returning('id')
+      .executeTakeFirst()
+    if (!updated)
+      throw new DuckmergeError(
+        'INVALID_STATE',
+        `Change request ${cr.id} is ${cr.status}; it can become ${to} only from ${from.join(' or ')}.`,
+        { cr_id: cr.id, status: cr.status, wanted: to },
+      )
+    await addAuditEvent(tx, { ...event, crId: cr.id, datasetId: cr.datasetId })
+  })
+}
+
+/** Closes an open change request. */
+export async function closeChangeRequest(
+  root: DataRoot,
+  id: string,
+  actor?: string,
+): Promise<ChangeRequest> {
+  const cr = await getChangeRequest(root, id)
+  await transition(
+    root.store.db,
+    cr,
+    ['pending', 'conflict', 'failed'],
+    'closed',
+    { action: 'cr.close', actor: actor ?? null },
+    { closed_at: Date.now() },
+  )
+  return getChangeRequest(root, id)
+}
+
+/** Reopens a closed change request (pending again). */
+export async function reopenChangeRequest(
+  root: DataRoot,
+  id: string,
+  actor?: string,
+): Promise<ChangeRequest> {
+  const cr = await getChangeRequest(root, id)
+  await transition(
+    root.store.db,
+    cr,
+    ['closed'],
+    'pending',
+    { action: 'cr.reopen', actor: actor ?? null },
+    { closed_at: null },
+  )
+  return getChangeRequest(root, id)
+}
+
+function castType(type: string) {
+  if (!/^[A-Za-z0-9_ (),[\]]*$/.test(type))
+    throw new DuckmergeError('INTERNAL', `unexpected type ${type}`)
+  return raw(type)
+}
+
+function crOf(row: Record<string, unknown>, dataset: Dataset): ChangeRequest {
+  const r = row as Record<string, string | number | null>
+  return {
+    id: String(r.id),
+    number: Number(r.number),
+    dataset: dataset.name,
+    datasetId: dataset.id,
+    title: String(r.title),
+    author: r.author === null ? null : String(r.author),
+    baseVersion: Number(r.base_version),
+    mode: r.mode as CrMode,
+    revision: Number(r.revision),
+    status: r.status as CrStatus,
+    staged: JSON.parse(String(r.staged_json)) as Staged,
+    failure:
+      r.failure_json === null
+        ? null
+        : (JSON.parse(String(r.failure_json)) as Record<string, unknown>),
+    result:
+      r.result_json === null
+        ? null
+        : (JSON.parse(String(r.result_json)) as Record<string, unknown>),
+    mergedVersion: r.merged_version === null ? null : Number(r.merged_version),
+    createdAt: new Date(Number(r.created_at)).toISOString(),
+    updatedAt: new Date(Number(r.updated_at)).toISOString(),
+  }
+}

@@ -1,0 +1,227 @@
+/** CLI commands: duckmerge cr … (create, list, show, merge, close, reopen, audit) on a data root. */
+import {
+  type ChangeRequest,
+  type CrMode,
+  type CrStatus,
+  closeChangeRequest,
+  createChangeRequest,
+  getChangeRequest,
+  listChangeRequests,
+  reopenChangeRequest,
+} from '../../changes/change-requests.js'
+import { auditEventsOf } from '../../changes/events.js'
+import { mergeChangeRequest } from '../../changes/merge-change-request.js'
+import {
+  type Command,
+  flag,
+  intOption,
+  requiredString,
+  stringOption,
+  usageError,
+} from '../command.js'
+import { formatTable } from '../output.js'
+import { rootFlags, rootUsage, withRoot } from './dataset.js'
+
+/** The JSON shape of a change request. */
+export function crReport(cr: ChangeRequest) {
+  return {
+    id: cr.id,
+    number: cr.number,
+    dataset: cr.dataset,
+    title: cr.title,
+    author: cr.author,
+    status: cr.status,
+    base_version: cr.baseVersion,
+    mode: cr.mode,
+    revision: cr.revision,
+    staged: cr.staged,
+    failure: cr.failure,
+    merged_version: cr.mergedVersion,
+    created_at: cr.createdAt,
+    updated_at: cr.updatedAt,
+  }
+}
+
+function crText(cr: ChangeRequest): string {
+  const s = cr.staged
+  return `${cr.id} #${cr.number} on ${cr.dataset}@${cr.baseVersion}: ${cr.status} — ${cr.title}\n  staged ${s.rows} rows (${s.upserts} upserts, ${s.deletes} deletes)${s.new_columns.length ? `, new columns ${s.new_columns.map((c) => c.name).join(', ')}` : ''}`
+}
+
+const create: Command = {
+  path: ['cr', 'create'],
+  summary:
+    'Propose a change to a dataset: a patch (rows to upsert, _op=delete rows) or a whole snapshot',
+  usage: `DATASET --from FILE --title T [--base-version N] [--mode patch|snapshot] [--author NAME] ${rootUsage}`,
+  positionals: ['DATASET'],
+  options: {
+    ...rootFlags,
+    from: { type: 'string' },
+    title: { type: 'string' },
+    'base-version': { type: 'string' },
+    mode: { type: 'string' },
+    author: { type: 'string' },
+  },
+  async run(context) {
+    const mode = stringOption(context.values, 'mode') ?? 'patch'
+    if (mode !== 'patch' && mode !== 'snapshot')
+      throw usageError(`--mode must be patch or snapshot, got "${mode}"`)
+    const baseVersion = intOption(context.values, 'base-version')
+    const author = stringOption(context.values, 'author')
+    const cr = await withRoot(context, (root) =>
+      createChangeRequest(root, {
+        dataset: String(context.positionals[0]),
+        from: requiredString(context.values, 'from'),
+        title: requiredString(context.values, 'title'),
+        mode: mode as CrMode,
+        ...(baseVersion !== undefined ? { baseVersion } : {}),
+        ...(author !== undefined ? { author } : {}),
+      }),
+    )
+    return { report: crReport(cr), text: `created ${crText(cr)}` }
+  },
+}
+
+const list: Command = {
+  path: ['cr', 'list'],
+  summary: 'List the change requests of a dataset, newest first',
+  usage: `DATASET [--status S] ${rootUsage}`,
+  positionals: ['DATASET'],
+  options: { ...rootFlags, status: { type: 'string' } },
+  async run(context) {
+    const status = stringOption(context.values, 'status') as CrStatus | undefined
+    const crs = await withRoot(context, (root) =>
+      listChangeRequests(root, String(context.positionals[0]), status),
+    )
+    const text =
+      crs.length === 0
+        ? 'no change requests'
+        : formatTable(
+            crs.map((c) => ({
+              id: c.id,
+              number: c.number,
+              status: c.status,
+              base: c.baseVersion,
+              title: c.title,
+            })),
+          )
+    return { report: { change_requests: crs.map(crReport) }, text }
+  },
+}
+
+const show: Command = {
+  path: ['cr', 'show'],
+  summary: 'Show a change request',
+  usage: `CR ${rootUsage}`,
+  positionals: ['CR'],
+  options: rootFlags,
+  async run(context) {
+    const cr = await withRoot(context, (root) =>
+      getChangeRequest(root, String(context.positionals[0])),
+    )
+    return { report: crReport(cr), text: crText(cr) }
+  },
+}
+
+const mergeCommand: Command = {
+  path: ['cr', 'merge'],
+  summary:
+    'Merge a change request: three-way conflict check against its base, then one Delta commit',
+  usage: `CR [--take ours|theirs] [--force] [--rule cell|row] [--merge-schema] [--requested-by NAME] [--dry-run] ${rootUsage}`,
+  positionals: ['CR'],
+  options: {
+    ...rootFlags,
+    take: { type: 'string' },
+    force: { type: 'boolean' },
+    rule: { type: 'string' },
+    'merge-schema': { type: 'boolean' },
+    'requested-by': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  },
+  async run(context) {
+    const take = stringOption(context.values, 'take')
+    if (take !== undefined && take !== 'ours' && take !== 'theirs')
+      throw usageError(`--take must be ours or theirs, got "${take}"`)
+    const rule = stringOption(context.values, 'rule')
+    if (rule !== undefined && rule !== 'cell' && rule !== 'row')
+      throw usageError(`--rule must be cell or row, got "${rule}"`)
+    const requestedBy = stringOption(context.values, 'requested-by')
+    const result = await withRoot(context, (root) =>
+      mergeChangeRequest(root, String(context.positionals[0]), {
+        ...(take !== undefined ? { take } : {}),
+        ...(rule !== undefined ? { rule } : {}),
+        ...(requestedBy !== undefined ? { requestedBy } : {}),
+        force: flag(context.values, 'force'),
+        mergeSchema: flag(context.values, 'merge-schema'),
+        dryRun: flag(context.values, 'dry-run'),
+      }),
+    )
+    const d = result.diff
+    return {
+      report: result,
+      text: `${result.status}${result.idempotent_replay ? ' (replay)' : ''} ${result.cr_id}: version ${d.version_before} → ${d.version_after}, ${d.rows_added} added, ${d.rows_updated} updated, ${d.rows_deleted} deleted`,
+    }
+  },
+}
+
+const close: Command = {
+  path: ['cr', 'close'],
+  summary: 'Close a change request without merging it',
+  usage: `CR ${rootUsage}`,
+  positionals: ['CR'],
+  options: rootFlags,
+  async run(context) {
+    const cr = await withRoot(context, (root) =>
+      closeChangeRequest(root, String(context.positionals[0])),
+    )
+    return { report: crReport(cr), text: crText(cr) }
+  },
+}
+
+const reopen: Command = {
+  path: ['cr', 'reopen'],
+  summary: 'Reopen a closed change request',
+  usage: `CR ${rootUsage}`,
+  positionals: ['CR'],
+  options: rootFlags,
+  async run(context) {
+    const cr = await withRoot(context, (root) =>
+      reopenChangeRequest(root, String(context.positionals[0])),
+    )
+    return { report: crReport(cr), text: crText(cr) }
+  },
+}
+
+const audit: Command = {
+  path: ['cr', 'audit'],
+  summary: 'The audit events of a change request, oldest first',
+  usage: `CR ${rootUsage}`,
+  positionals: ['CR'],
+  options: rootFlags,
+  async run(context) {
+    const events = await withRoot(context, async (root) => {
+      const cr = await getChangeRequest(root, String(context.positionals[0]))
+      return auditEventsOf(root.store.db, cr.id)
+    })
+    return {
+      report: { events },
+      text: formatTable(
+        events.map((e) => ({
+          at: e.at,
+          action: e.action,
+          actor: e.actor ?? '',
+          version: e.delta_version ?? '',
+        })),
+      ),
+    }
+  },
+}
+
+export const crCommands: readonly Command[] = [
+  create,
+  list,
+  show,
+  mergeCommand,
+  close,
+  reopen,
+  audit,
+]
