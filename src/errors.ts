@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'PERMISSION_DENIED'
   | 'INTERRUPTED'
   | 'INTERNAL'
+  | 'OUT_OF_MEMORY' // the engine hit its memory limit (details.hint names the option)
 
 /**
  * One problem among several, gathered before failing (zod's issue shape, so the service can pass
