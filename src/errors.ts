@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   | 'INVALID_STATE' // e.g. merging a closed change request
   | 'EXPECTATIONS_FAILED' // validation rules failed on the merged preview (not bad input)
+  | 'OUT_OF_MEMORY' // the engine hit its memory limit (details.hint names the option)
 
 /**
  * One problem among several, gathered before failing (zod's issue shape, so the service can pass

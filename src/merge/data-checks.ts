@@ -117,6 +117,14 @@ export async function countRows(db: DuckDb, source: ParquetSource): Promise<numb
 /** A DuckDB failure while reading both inputs (after their footers were read fine). */
 export function readFailure(error: unknown, base: ParquetSource, exp: ParquetSource): Error {
   if (error instanceof DuckmergeError) return error
+  // Good inputs, too little memory: say so instead of blaming the files (issue 14).
+  if (/out of memory/i.test(messageOf(error)))
+    return new DuckmergeError(
+      'OUT_OF_MEMORY',
+      `DuckDB reached its memory limit merging base ${base.path} and exp ${exp.path}: ${firstLine(messageOf(error))}`,
+      { base: base.path, exp: exp.path, hint: 'Raise {memoryLimit} (e.g. 4GB).' },
+      { cause: error },
+    )
   return new DuckmergeError(
     'INPUT_UNREADABLE',
     `Cannot read the data of base ${base.path} or exp ${exp.path}: ${firstLine(messageOf(error))}. Check the files with parquet tools or rewrite them.`,

@@ -362,3 +362,36 @@ test('an input holding both Id and ID is refused naming both (issue 14; was read
   )
   expect(line).toContain(`exp file ${twins} has columns "Id" and "ID", which differ only in case`)
 })
+
+test('running out of --memory-limit says so and names the flag (issue 14; blamed the inputs)', async () => {
+  const c = await setup()
+  const big = (path: string, step: number) =>
+    withDuckDb({}, (db) =>
+      db.run(
+        sql`copy (select range * ${step} as id, repeat('x', 100) || range as v from range(300000)) to ${literal(path)} (format parquet)`,
+      ),
+    )
+  const base = join(c.dir, 'big-base.parquet')
+  const exp = join(c.dir, 'big-exp.parquet')
+  await big(base, 1)
+  await big(exp, 2)
+  const line = expectFailure(
+    c,
+    [
+      'rebase',
+      '--base',
+      base,
+      '--exp',
+      exp,
+      '--output',
+      c.output,
+      '--key',
+      'id',
+      '--memory-limit',
+      '2MB',
+    ],
+    'OUT_OF_MEMORY',
+  )
+  expect(line).toContain('DuckDB reached its memory limit')
+  expect(line).toContain('Raise --memory-limit (e.g. 4GB).')
+})
