@@ -37,7 +37,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** The specifiers of static imports, re-exports and dynamic imports of literal paths. */
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const found: string[] = []
   const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm
   for (const match of text.matchAll(pattern)) if (match[1]) found.push(match[1])
