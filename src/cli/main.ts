@@ -149,7 +149,7 @@ function helpText(argv: readonly string[]): string {
     .join('\n')
   const unknown =
     prefix.length > 0 && shown.length === 0 ? `Unknown command: ${prefix.join(' ')}\n\n` : ''
-  return `${unknown}duckmerge: git-style merge and rebase for data artifacts.\n\nCommands:\n${list}\n\nEvery command takes --json (one JSON object on stdout) and --help.\nExit codes: 0 ok, 1 failed, 2 usage error.\n`
+  return `${unknown}duckmerge: git-style merge and rebase for data artifacts.\n\nCommands:\n${list}\n\nEvery command takes --json (one JSON object on stdout) and --help.\nExit codes: 0 ok, 1 failed, 2 usage error.\nCtrl-C or SIGTERM stops at the next safe point, removes or rolls back what the command wrote and\nexits 1 (INTERRUPTED); a second one exits at once. A single-value flag may be given only once.\n`
 }
 
 function commandHelp(command: Command): string {

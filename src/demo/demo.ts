@@ -234,8 +234,11 @@ async function prepareDir(dir: string | undefined): Promise<string> {
   if (entries.length > 0)
     throw new DuckmergeError(
       'USAGE',
-      `Demo folder ${dir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}). Pass --dir with a new or empty folder, or leave --dir out to use a temporary one.`,
-      { path: dir },
+      `Demo folder ${dir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}).`,
+      {
+        path: dir,
+        hint: 'Choose {dir} as a new or empty folder, or leave {dir} out to use a temporary one.',
+      },
     )
   return dir
 }

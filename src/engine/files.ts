@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { constants, promises as fs } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { DuckmergeError, messageOf } from '../errors.js'
-import { removeOnExit, safePoint, throwIfInterrupted } from './interrupt.js'
+import { removeOnExit, safePoint, throwIfInterrupted, withJournals } from './interrupt.js'
 
 export type FileFormat = 'sqlite' | 'duckdb' | 'parquet' | 'unknown'
 
@@ -91,8 +91,7 @@ export async function writeAtomically<T>(
     return result
   } catch (error) {
     // A database written at `temp` may leave its journal beside it when the engine failed.
-    for (const suffix of ['', '-journal', '-wal', '-shm', '.wal'])
-      await fs.rm(`${temp}${suffix}`, { recursive: true, force: true })
+    for (const file of withJournals(temp)) await fs.rm(file, { recursive: true, force: true })
     throw error
   } finally {
     forget()

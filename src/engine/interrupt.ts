@@ -81,6 +81,10 @@ export function onAbort(signal: AbortSignal | undefined, stop: () => void): () =
   return () => signal.removeEventListener('abort', stop)
 }
 
+/** A path and the journals an engine may leave beside a database written there. */
+export const withJournals = (path: string): string[] =>
+  ['', '-journal', '-wal', '-shm', '.wal'].map((suffix) => `${path}${suffix}`)
+
 const exitCleanups = new Set<() => void>()
 
 /**
@@ -94,8 +98,7 @@ const exitCleanups = new Set<() => void>()
  */
 export function removeOnExit(path: string): () => void {
   const remove = () => {
-    for (const suffix of ['', '-journal', '-wal', '-shm', '.wal'])
-      rmSync(`${path}${suffix}`, { recursive: true, force: true })
+    for (const file of withJournals(path)) rmSync(file, { recursive: true, force: true })
   }
   exitCleanups.add(remove)
   return () => {

@@ -271,8 +271,11 @@ async function check(options: ArtifactsOptions): Promise<void> {
     if (group?.strategy === 'rebase' && (group.key ?? []).length === 0)
       throw new DuckmergeError(
         'USAGE',
-        `Rebase of ${name} needs key columns: pass --key-columns, or set merge.key_columns (or merge.${name}.key_columns) in params.yaml.`,
-        { artifact: name },
+        `Rebase of ${name} needs key columns, and none were given.`,
+        {
+          artifact: name,
+          hint: `Give {keyColumns}, or set merge.key_columns (or merge.${name}.key_columns) in params.yaml.`,
+        },
       )
   }
   if (results) {

@@ -11,7 +11,7 @@
 import { promises as fs } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { assertExists } from '../engine/files.js'
-import { DuckmergeError } from '../errors.js'
+import { DuckmergeError, messageOf } from '../errors.js'
 import { copyToTemp, digestFile, type FileDigest } from '../formats/model/content-store.js'
 import { withLockFile } from '../formats/model/lock-file.js'
 import {
@@ -121,7 +121,9 @@ export async function mergeModel(options: ModelMergeOptions): Promise<ModelMerge
     return report(register(registry, digest) ?? { changed: true, candidate: candidateOf(digest) })
   }
 
-  await fs.mkdir(join(dir, 'candidates'), { recursive: true })
+  await fs.mkdir(join(dir, 'candidates'), { recursive: true }).catch((error: unknown) => {
+    throw unwritable(dir, error)
+  })
   // Copy and hash outside the lock (large files); the hash is of the copy we keep.
   const temp = await copyToTemp(options.exp, target)
   try {
@@ -211,7 +213,11 @@ export async function updateRegistry<T>(
   dir: string,
   change: (registry: Registry) => Promise<RegistryChange<T>>,
 ): Promise<T> {
-  await fs.mkdir(dir, { recursive: true })
+  try {
+    await fs.mkdir(dir, { recursive: true })
+  } catch (error) {
+    throw unwritable(dir, error)
+  }
   return withLockFile(lockPath(dir), async () => {
     const registry = await readRegistry(dir)
     const { value, next, undo, afterWrite } = await change(registry)
@@ -226,6 +232,16 @@ export async function updateRegistry<T>(
     }
     return value
   })
+}
+
+/** A folder that cannot be made or written (read-only, no permission, a file in its path). */
+function unwritable(dir: string, error: unknown): DuckmergeError {
+  return new DuckmergeError(
+    'OUTPUT_UNWRITABLE',
+    `Cannot write the models folder ${dir}: ${messageOf(error)}.`,
+    { path: dir, hint: 'Choose {models} as a folder you can write.' },
+    { cause: error },
+  )
 }
 
 export async function assertModelsDir(dir: string): Promise<void> {

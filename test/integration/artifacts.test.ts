@@ -300,7 +300,9 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts'), () => {
       'corrected.db',
     ])
     expect(noKey.code).toBe(2)
-    expect(noKey.stderr).toContain('Rebase of results needs key columns: pass --key-columns')
+    expect(noKey.stderr).toContain(
+      'Rebase of results needs key columns, and none were given. Give --key-columns, or set',
+    )
     const nothing = cli(dir, ['--strategy', 'merge'])
     expect(nothing.code).toBe(2)
     expect(nothing.stderr).toContain('Nothing to do')

@@ -107,6 +107,21 @@ describe('duckmerge model (CLI)', () => {
     expect(bad.stderr).toContain('must be a plain file name')
   })
 
+  test('merge into a models folder that cannot be made (a file in its path) is OUTPUT_UNWRITABLE', () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'a.bin'), 'A')
+    writeFileSync(join(dir, 'file'), 'not a folder')
+    const before = hashTree(dir)
+    const r = runCli(
+      ['model', 'merge', '--exp', 'a.bin', '--run-id', 'r1', '--models', 'file/models'],
+      { cwd: dir },
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('[OUTPUT_UNWRITABLE]: Cannot write the models folder file/models')
+    expect(r.stderr).toContain('Choose --models as a folder you can write.')
+    expect(hashTree(dir)).toEqual(before)
+  })
+
   test('merge and promote --dry-run say what they would do and change nothing', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'a.bin'), 'A')
