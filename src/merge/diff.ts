@@ -5,7 +5,7 @@
  */
 import { ident, join, raw, type Sql, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
-import { columnsOf, keyMatch, marked, toCell } from './three-way-sql.js'
+import { columnsOf, keyMatch, marked, present, toCell } from './three-way-sql.js'
 import type { Cell, DiffOptions, DiffResult, DiffRow, Row } from './three-way-types.js'
 
 /**
@@ -15,19 +15,20 @@ import type { Cell, DiffOptions, DiffResult, DiffRow, Row } from './three-way-ty
  */
 export async function diffRelations(options: DiffOptions): Promise<DiffResult> {
   const { connection, key } = options
+  const engine = connection.dialect.name
   const beforeCols = (await columnsOf(connection, options.before)).map((c) => c.name)
   const afterCols = (await columnsOf(connection, options.after)).map((c) => c.name)
   const shared = beforeCols.filter((c) => afterCols.includes(c) && !key.includes(c))
   const onlyBefore = beforeCols.filter((c) => !afterCols.includes(c))
   const onlyAfter = afterCols.filter((c) => !beforeCols.includes(c))
-  const from = sql`${marked(options.before, 'b')} full join ${marked(options.after, 'a')} on ${keyMatch('b', 'a', key)}`
+  const from = sql`${marked(options.before, 'b', engine)} full join ${marked(options.after, 'a', engine)} on ${keyMatch('b', 'a', key)}`
   const differs = (c: string) => sql`b.${ident(c)} is distinct from a.${ident(c)}`
   const anyDiffers = shared.length > 0 ? join(shared.map(differs), ' or ') : raw('false')
-  const both = sql`b."__tw_p" is not null and a."__tw_p" is not null`
+  const both = sql`${present('b', engine)} is not null and ${present('a', engine)} is not null`
   const [s] = await connection.all<Record<string, unknown>>(
-    sql`select count(b."__tw_p") as old_rows, count(a."__tw_p") as new_rows,
-        sum(case when b."__tw_p" is null then 1 else 0 end) as added,
-        sum(case when a."__tw_p" is null then 1 else 0 end) as deleted,
+    sql`select count(${present('b', engine)}) as old_rows, count(${present('a', engine)}) as new_rows,
+        sum(case when ${present('b', engine)} is null then 1 else 0 end) as added,
+        sum(case when ${present('a', engine)} is null then 1 else 0 end) as deleted,
         sum(case when ${both} and (${anyDiffers}) then 1 else 0 end) as modified
         ${shared.length > 0 ? sql`, ${join(shared.map((c, i) => sql`sum(case when ${both} and ${differs(c)} then 1 else 0 end) as ${ident(`c${i}`)}`))}` : raw('')}
       from ${from}`,
@@ -59,13 +60,13 @@ export async function diffRelations(options: DiffOptions): Promise<DiffResult> {
   const page = await connection.all<Record<string, unknown>>(
     sql`select ${join([
       ...keyOut,
-      sql`b."__tw_p" as bp`,
-      sql`a."__tw_p" as ap`,
+      sql`${present('b', engine)} as bp`,
+      sql`${present('a', engine)} as ap`,
       ...beforeCols.map((c, i) => sql`b.${ident(c)} as ${ident(`b${i}`)}`),
       ...afterCols.map((c, i) => sql`a.${ident(c)} as ${ident(`a${i}`)}`),
     ])}
     from ${from}
-    where (b."__tw_p" is null or a."__tw_p" is null or (${anyDiffers}))${cursorFilter}
+    where (${present('b', engine)} is null or ${present('a', engine)} is null or (${anyDiffers}))${cursorFilter}
     order by ${join(key.map((_, i) => ident(`k${i}`)))}
     limit ${limit + 1}`,
   )

@@ -1,5 +1,5 @@
 /** SQL pieces shared by the three-way merge and the two-way diff, valid in DuckDB and SQLite. */
-import type { Connection } from '../engine/dialect.js'
+import type { Connection, EngineName } from '../engine/dialect.js'
 import { ident, join, qualified, raw, type Sql, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
 import type { Cell, Relation } from './three-way-types.js'
@@ -17,9 +17,20 @@ export function relationSql(relation: Relation): Sql {
   return qualified(relation.schema, relation.name)
 }
 
-/** A relation with a `__tw_p` marker column, so a full join tells an absent row from NULL keys. */
-export function marked(relation: Relation, alias: string): Sql {
-  return sql`(select *, 1 as "__tw_p" from ${relationSql(relation)}) ${ident(alias)}`
+/**
+ * A relation in a full join, and how to tell its absent rows from rows with NULL keys: SQLite
+ * tables by `rowid` (a marker subquery would hide the key index from SQLite's join: measured
+ * 46 s instead of 0.1 s for 20k rows), DuckDB (tables or views) by a `__tw_p` marker column.
+ */
+export function marked(relation: Relation, alias: string, engine: EngineName): Sql {
+  return engine === 'sqlite'
+    ? sql`${relationSql(relation)} ${ident(alias)}`
+    : sql`(select *, 1 as "__tw_p" from ${relationSql(relation)}) ${ident(alias)}`
+}
+
+/** Non-NULL exactly when `alias` (from `marked`) has a row. */
+export function present(alias: string, engine: EngineName): Sql {
+  return engine === 'sqlite' ? sql`${ident(alias)}.rowid` : sql`${ident(alias)}."__tw_p"`
 }
 
 /** The relation's column names, from the caller or the catalog. */

@@ -7,7 +7,7 @@
  *     op (upsert │ delete │ keep) → conflicts (rows the rule flags; settled by take/resolutions)
  *   apply: delete patched keys from (a copy of) ours, insert the upserted rows
  */
-import type { Connection } from '../engine/dialect.js'
+import type { Connection, EngineName } from '../engine/dialect.js'
 import { declaredType } from '../engine/dialect.js'
 import {
   ident,
@@ -20,7 +20,7 @@ import {
   sql,
 } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
-import { columnsOf, keyMatch, marked, NULL, relationSql, toCell } from './three-way-sql.js'
+import { columnsOf, keyMatch, marked, NULL, present, relationSql, toCell } from './three-way-sql.js'
 import type {
   Cell,
   Conflict,
@@ -103,7 +103,7 @@ export async function threeWayMerge(options: ThreeWayOptions): Promise<ThreeWayR
             `Key column "${k}" is missing in ${side} of table "${table}".`,
             { table, column: k, side, hint: 'Choose {key} from columns both sides have.' },
           )
-    const values = new Values(shape, baseHas)
+    const values = new Values(shape, baseHas, connection.dialect.name)
     const nonKey = shape.columns.map((c) => c.name).filter((c) => !key.includes(c))
 
     // 1. What each side changed against base.
@@ -392,6 +392,7 @@ class Values {
   constructor(
     readonly shape: Shape,
     readonly baseHas: ReadonlySet<string>,
+    readonly engine: EngineName,
   ) {}
 
   cell(alias: 'b' | 'o' | 't', column: string): Sql {
@@ -434,9 +435,9 @@ function sideDiff(
     (c) => sql`${values.baseCell(c)} is distinct from ${values.sideCell(name, c)}`,
   )
   return sql`select ${keys},
-      case when b."__tw_p" is null then 'add' when s."__tw_p" is null then 'del' else 'upd' end as "__tw_op"
-    from ${marked(base, 'b')} full join ${marked(side, 's')} on ${keyMatch('b', 's', key)}
-    where b."__tw_p" is null or s."__tw_p" is null${changed.length > 0 ? sql` or ${join(changed, ' or ')}` : raw('')}`
+      case when ${present('b', values.engine)} is null then 'add' when ${present('s', values.engine)} is null then 'del' else 'upd' end as "__tw_op"
+    from ${marked(base, 'b', values.engine)} full join ${marked(side, 's', values.engine)} on ${keyMatch('b', 's', key)}
+    where ${present('b', values.engine)} is null or ${present('s', values.engine)} is null${changed.length > 0 ? sql` or ${join(changed, ' or ')}` : raw('')}`
 }
 
 /** What the patch does with a key theirs changed (x: theirs' diff row, with ours' op). */
@@ -533,7 +534,7 @@ async function listConflicts(o: ListOptions): Promise<Conflict[]> {
     ...key.map((k, i) => sql`x.${ident(k)} as ${ident(`k${i}`)}`),
     sql`x."__tw_top" as top`,
     sql`x."__tw_oop" as oop`,
-    sql`b."__tw_p" as bp`,
+    sql`${present('b', values.engine)} as bp`,
     ...cols('b'),
     ...cols('o'),
     ...cols('t'),
@@ -542,7 +543,7 @@ async function listConflicts(o: ListOptions): Promise<Conflict[]> {
   const rows = await o.connection.all<Record<string, unknown>>(
     sql`select ${select}
       from ${relationSql(o.patch)} x
-      left join ${marked(o.base, 'b')} on ${keyMatch('b', 'x', key)}
+      left join ${marked(o.base, 'b', values.engine)} on ${keyMatch('b', 'x', key)}
       left join ${relationSql(o.ours)} o on ${keyMatch('o', 'x', key)}
       left join ${relationSql(o.theirs)} t on ${keyMatch('t', 'x', key)}
       where x."__tw_conflict" = 1
