@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { DuckDb } from '../engine/duckdb.js'
-import { ident, identList, join as joinSql, literal, raw, sql } from '../engine/sql.js'
+import { ident, identList, join as joinSql, literal, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
 import { registerSnapshot } from '../formats/delta/scan.js'
 import type { StoreDb, StoreTx } from '../store/store.js'
@@ -17,6 +17,7 @@ import { type DataRoot, stagingDir } from './data-root.js'
 import { datasetSnapshot } from './dataset-rows.js'
 import { type Dataset, getDataset, getDatasetById } from './datasets.js'
 import { addAuditEvent } from './events.js'
+import { typeSql } from './rules.js'
 import {
   assertColumnNames,
   assertKeyColumns,
@@ -122,7 +123,7 @@ export async function createChangeRequest(
       if (type === undefined || type === c.type) continue
       const bad = await duck.allJson(
         sql`SELECT ${identList(dataset.keyColumns)}, ${ident(c.name)}::VARCHAR AS value FROM ${upload.relation}
-          WHERE ${ident(c.name)} IS NOT NULL AND TRY_CAST(${ident(c.name)} AS ${castType(type)}) IS NULL LIMIT ${SAMPLE}`,
+          WHERE ${ident(c.name)} IS NOT NULL AND TRY_CAST(${ident(c.name)} AS ${typeSql(type)}) IS NULL LIMIT ${SAMPLE}`,
       )
       if (bad.length > 0)
         throw new DuckmergeError(
@@ -135,7 +136,7 @@ export async function createChangeRequest(
       const type = types.get(c.name)
       return type === undefined
         ? ident(c.name)
-        : sql`CAST(${ident(c.name)} AS ${castType(type)}) AS ${ident(c.name)}`
+        : sql`CAST(${ident(c.name)} AS ${typeSql(type)}) AS ${ident(c.name)}`
     })
     const op = hasOp ? sql`coalesce(${ident(OP_COLUMN)}::VARCHAR, 'upsert')` : sql`'upsert'`
     let patch = sql`SELECT ${joinSql(projected)}, ${op} AS ${ident(OP_COLUMN)} FROM ${upload.relation}`
@@ -327,12 +328,6 @@ export async function reopenChangeRequest(
     { closed_at: null },
   )
   return getChangeRequest(root, id)
-}
-
-function castType(type: string) {
-  if (!/^[A-Za-z0-9_ (),[\]]*$/.test(type))
-    throw new DuckmergeError('INTERNAL', `unexpected type ${type}`)
-  return raw(type)
 }
 
 function crOf(row: Record<string, unknown>, dataset: Dataset): ChangeRequest {
