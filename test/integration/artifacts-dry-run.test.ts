@@ -75,7 +75,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts --dry-run'), ()
     expect(dry.model?.promotion).toMatchObject({
       dryRun: true,
       changed: true,
-      replaced: { fileName: 'old.bin', candidateId: 'r0_old.bin' },
+      replaced: { fileName: 'model.bin', candidateId: 'r0_old.bin' },
     })
 
     const real = await mergeArtifacts(options)

@@ -90,7 +90,8 @@ describe('a signal during delta create', () => {
     expect(code, stderr).toBe(1)
     expect(JSON.parse(stdout).error).toMatchObject({
       code: 'INTERRUPTED',
-      message: `Interrupted: nothing was committed to ${table}.`,
+      // Stopped inside the copy, the engine's own safe point answers before the create's does.
+      message: expect.stringMatching(/^Interrupted: nothing was (committed to .+|written)\.$/),
     })
     expect(existsSync(table)).toBe(false)
   })
