@@ -295,38 +295,36 @@ export async function transition(
 }
 
 /** Closes an open change request. */
-export async function closeChangeRequest(
+export function closeChangeRequest(
   root: DataRoot,
   id: string,
   actor?: string,
 ): Promise<ChangeRequest> {
-  const cr = await getChangeRequest(root, id)
-  await transition(
-    root.store.db,
-    cr,
-    ['pending', 'conflict', 'failed'],
-    'closed',
-    { action: 'cr.close', actor: actor ?? null },
-    { closed_at: Date.now() },
-  )
-  return getChangeRequest(root, id)
+  const open = ['pending', 'conflict', 'failed'] as const
+  return move(root, id, open, 'closed', 'cr.close', actor, { closed_at: Date.now() })
 }
 
 /** Reopens a closed change request (pending again). */
-export async function reopenChangeRequest(
+export function reopenChangeRequest(
   root: DataRoot,
   id: string,
   actor?: string,
 ): Promise<ChangeRequest> {
+  return move(root, id, ['closed'], 'pending', 'cr.reopen', actor, { closed_at: null })
+}
+
+/** One user-asked transition of a change request, read back after it is stored. */
+async function move(
+  root: DataRoot,
+  id: string,
+  from: readonly CrStatus[],
+  to: CrStatus,
+  action: Parameters<typeof addAuditEvent>[1]['action'],
+  actor: string | undefined,
+  fields: Parameters<typeof transition>[5],
+): Promise<ChangeRequest> {
   const cr = await getChangeRequest(root, id)
-  await transition(
-    root.store.db,
-    cr,
-    ['closed'],
-    'pending',
-    { action: 'cr.reopen', actor: actor ?? null },
-    { closed_at: null },
-  )
+  await transition(root.store.db, cr, from, to, { action, actor: actor ?? null }, fields)
   return getChangeRequest(root, id)
 }
 

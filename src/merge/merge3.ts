@@ -226,16 +226,7 @@ async function mergeDatabases(
       })
       plans.push(plan)
       conflicts.push(...found)
-      tables.push({
-        table,
-        key,
-        action: 'merged',
-        ours: plan.ours,
-        theirs: plan.theirs,
-        upserts: plan.upserts,
-        deletes: plan.deletes,
-        conflicts: plan.unresolved,
-      })
+      tables.push(mergedTableReport(table, key, plan))
     }
     const hasConflicts = plans.some((p) => p.hasConflicts)
     if (!hasConflicts)
@@ -308,21 +299,28 @@ async function mergeParquet(options: Merge3Options, temp: string): Promise<Plann
       hasConflicts: plan.hasConflicts,
       conflictCount: plan.unresolved,
       conflicts: [...conflicts],
-      tables: [
-        {
-          table,
-          key,
-          action: 'merged',
-          ours: plan.ours,
-          theirs: plan.theirs,
-          upserts: plan.upserts,
-          deletes: plan.deletes,
-          conflicts: plan.unresolved,
-        },
-      ],
+      tables: [mergedTableReport(table, key, plan)],
     }
   } finally {
     await connection.close()
+  }
+}
+
+/** The report line of a table both sides have, from its three-way plan. */
+function mergedTableReport(
+  table: string,
+  key: readonly string[],
+  plan: ThreeWayPlan,
+): Merge3TableReport {
+  return {
+    table,
+    key,
+    action: 'merged',
+    ours: plan.ours,
+    theirs: plan.theirs,
+    upserts: plan.upserts,
+    deletes: plan.deletes,
+    conflicts: plan.unresolved,
   }
 }
 
