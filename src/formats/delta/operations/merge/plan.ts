@@ -107,7 +107,7 @@ export async function planMerge(
   progress?.({ phase: 'merge: reading source', done: 0 })
   const theirs = await resolveSource(db, source)
   const mergeSchema = options.mergeSchema === true
-  const { schema, columnsAdded } = evolveSchema(ours, snapshot, theirs, mergeSchema)
+  const { schema, columnsAdded } = evolveSchema(ours, snapshot, theirs, clauses, mergeSchema)
   validateClauses(
     ours,
     clauses,
