@@ -6,10 +6,10 @@
 
 import type { Sql } from '../../../../engine/sql.js'
 import type { ProgressCallback } from '../../../../progress.js'
+import { writing } from '../write-context.js'
 import { applyMerge, dryRunMerge, type MergeResult } from './apply.js'
 import type { Assignments, Expression, MergeClause } from './clauses.js'
 import { planMerge } from './plan.js'
-import { writing } from '../write-context.js'
 import { type SessionOptions, withMergeSession } from './session.js'
 import type { MergeSource } from './source.js'
 
