@@ -9,6 +9,13 @@ import { dirname, join, resolve } from 'node:path'
 import { DuckDb } from '../engine/duckdb.js'
 import { ident, join as joinSql, literal, raw, Sql, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
+import {
+  fixedKeysSql,
+  metricColumnsView,
+  metricShapes,
+  objectPaths,
+  payloadStructureSql,
+} from './event-metric-columns.js'
 import { type ArchiveOptions, type ArchiveReport, archiveRuns } from './event-store-archive.js'
 import {
   createEventsTable,
@@ -56,6 +63,8 @@ export class EventStore {
   readonly #rollingWindow: number
   #queue: Promise<unknown> = Promise.resolve()
   #isOpen = true
+  /** Set by writes: metrics_wide's columns are recomputed before the next read. */
+  #isWideStale = true
 
   private constructor(db: DuckDb, path: string, options: EventStoreOptions) {
     this.#db = db
@@ -128,6 +137,7 @@ export class EventStore {
           await this.#db.run(sql`insert into events values ${joinSql(values)}`)
         }
       })
+      this.#isWideStale = true
       return rows.length
     })
   }
@@ -186,6 +196,7 @@ export class EventStore {
           qualify row_number() over (partition by event_id order by line) = 1`),
         )
         await this.#db.run(raw('drop table import_batch'))
+        this.#isWideStale = true
         return { file, imported, skipped: total - imported }
       })
     })
@@ -211,18 +222,22 @@ export class EventStore {
    */
   query<T = Record<string, unknown>>(query: string | Sql): Promise<T[]> {
     const statement = typeof query === 'string' ? new Sql(query, []) : query
-    return this.#exclusive(() => this.#db.allJson<T>(statement))
+    return this.#exclusive(async () => {
+      if (this.#isWideStale) await this.#refreshWide()
+      return this.#db.allJson<T>(statement)
+    })
   }
 
   /** All rows of one derived view, in a stable order. */
   view<T = Record<string, unknown>>(
-    name: 'events_all' | 'runs' | 'metrics' | 'dashboard',
+    name: 'events_all' | 'runs' | 'metrics' | 'dashboard' | 'metrics_wide',
   ): Promise<T[]> {
     const order: Record<typeof name, string> = {
       events_all: 'time, event_id',
       runs: 'experiment, run',
       metrics: 'experiment, run, metric, step',
       dashboard: 'experiment, metric',
+      metrics_wide: 'experiment, run, step',
     }
     return this.query<T>(sql`select * from ${ident(name)} order by ${raw(order[name])}`)
   }
@@ -240,6 +255,20 @@ export class EventStore {
     await this.#db.run(runsView)
     await this.#db.run(metricsView(this.#rollingWindow))
     await this.#db.run(dashboardView)
+    await this.#refreshWide()
+  }
+
+  /** Recreates metrics_wide with a column per numeric payload field the events hold now. */
+  async #refreshWide(): Promise<void> {
+    const structure =
+      (await this.#db.one<{ structure: string | null }>(payloadStructureSql))?.structure ?? null
+    const paths = objectPaths(structure)
+    const fixed =
+      paths.length > 0 ? await this.#db.one<Record<string, boolean>>(fixedKeysSql(paths)) : {}
+    const isFixed = (path: string) =>
+      fixed?.[`fixed_${paths.findIndex((p) => p.path === path)}`] !== false
+    await this.#db.run(metricColumnsView(metricShapes(structure, isFixed)))
+    this.#isWideStale = false
   }
 
   /** One operation at a time on the one connection: an archive never interleaves an append. */
