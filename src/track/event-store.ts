@@ -32,6 +32,11 @@ export interface EventStoreOptions {
   readonly archiveDir?: string
   /** Points averaged by the metrics view's `rolling_avg`. Default 10. */
   readonly rollingWindow?: number
+  /**
+   * How long to keep trying while another process holds the file (DuckDB allows one), in ms.
+   * Default 0: fail with LOCKED at once.
+   */
+  readonly lockTimeoutMs?: number
 }
 
 /** An event to append; time defaults to now, event_id to a fresh UUID. */
@@ -95,20 +100,28 @@ export class EventStore {
     if (openHere.has(path)) throw lockedError(options.path, 'this process')
     // Claimed before the first await, so two opens racing in this process cannot both win.
     openHere.add(path)
-    let db: DuckDb
-    try {
-      db = await DuckDb.open({ path })
-    } catch (error) {
-      openHere.delete(path)
-      const message = messageOf(error)
-      const holder = /Conflicting lock is held in (.*?)(\.|$)/.exec(message)?.[1]
-      if (/lock/i.test(message)) throw lockedError(options.path, holder ?? 'another process', error)
-      throw new DuckmergeError(
-        'INPUT_UNREADABLE',
-        `Cannot open event store ${options.path}: ${message}. Pass a DuckDB file or a new path.`,
-        { path: options.path },
-        { cause: error },
-      )
+    const deadline = Date.now() + (options.lockTimeoutMs ?? 0)
+    let db: DuckDb | undefined
+    while (db === undefined) {
+      try {
+        db = await DuckDb.open({ path })
+      } catch (error) {
+        const message = messageOf(error)
+        const isLocked = /lock/i.test(message)
+        if (isLocked && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50))
+          continue
+        }
+        openHere.delete(path)
+        const holder = /Conflicting lock is held in (.*?)(\.|$)/.exec(message)?.[1]
+        if (isLocked) throw lockedError(options.path, holder ?? 'another process', error)
+        throw new DuckmergeError(
+          'INPUT_UNREADABLE',
+          `Cannot open event store ${options.path}: ${message}. Pass a DuckDB file or a new path.`,
+          { path: options.path },
+          { cause: error },
+        )
+      }
     }
     const store = new EventStore(db, path, options)
     try {
@@ -156,9 +169,12 @@ export class EventStore {
         columns = {event_id: 'VARCHAR', time: 'VARCHAR', experiment: 'VARCHAR', run: 'VARCHAR',
           type: 'VARCHAR', payload: 'JSON'})`
       return this.#db.transaction(async () => {
+        // A line without an event_id gets one derived from its content, so importing it again
+        // is recognised too (identical lines without ids are one event).
         await this.#db
           .run(sql`create or replace temp table import_batch as
-          select coalesce(event_id, uuid()::VARCHAR) as event_id,
+          select coalesce(event_id, 'md5-' || md5(concat_ws(chr(31), time, experiment, run, type,
+              payload::VARCHAR))) as event_id,
             try_cast(time as TIMESTAMPTZ)::TIMESTAMP as time, time as time_text,
             experiment, run, type, payload, row_number() over () as line
           from ${source}`)
@@ -200,6 +216,33 @@ export class EventStore {
         return { file, imported, skipped: total - imported }
       })
     })
+  }
+
+  /**
+   * Imports every JSON Lines file a glob matches (`*`, `?`, `[…]`, and `**` for any depth, as
+   * DuckDB's glob() reads them), in name order, or one file when `pattern` has no glob
+   * characters. Idempotent like `importJsonl`: files imported before add nothing.
+   *
+   * @example
+   * await store.importJsonlGlob(join('runs', '*', 'events.jsonl'))
+   * // [{ file: 'runs/a/events.jsonl', imported: 3, skipped: 0 }, …]
+   */
+  async importJsonlGlob(pattern: string): Promise<ImportReport[]> {
+    if (!/[*?[]/.test(pattern)) return [await this.importJsonl(pattern)]
+    const files = (
+      await this.#exclusive(() =>
+        this.#db.all<{ file: string }>(
+          sql`select file from glob(${literal(resolve(pattern))}) order by file`,
+        ),
+      )
+    ).map((r) => r.file)
+    if (files.length === 0)
+      throw new DuckmergeError('INPUT_NOT_FOUND', `No events files match ${pattern}`, {
+        file: pattern,
+      })
+    const reports: ImportReport[] = []
+    for (const file of files) reports.push(await this.importJsonl(file))
+    return reports
   }
 
   /**
