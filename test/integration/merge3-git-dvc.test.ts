@@ -134,7 +134,9 @@ function dvcRepo(layout: Layout, change?: (dir: string, branch: 'a' | 'b') => vo
 const merge = (dir: string) =>
   spawnSync('git', ['merge', '--no-edit', 'sweep-a'], { cwd: dir, encoding: 'utf8' })
 
-describe('git merge of a DVC pointer: the data merges from the DVC cache', () => {
+describe('git merge of a DVC pointer: the data merges from the DVC cache', {
+  timeout: 180_000,
+}, () => {
   test.each<Layout>(['dvc3', 'dvc2'])(
     '%s layout: both branches added runs → the merged DB is cached, the pointer names it',
     (layout) => {
