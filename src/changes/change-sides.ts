@@ -5,16 +5,18 @@
  * change, not of the table.
  *
  *   staged patch (keys after a cursor, at most N) → __cr_patch
- *     → key range → files pruned by statistics → base, ours rows of those keys (semi join)
- *     → theirs = patch upserts over base (columns the upload lacks keep base's values)
+ *     → key range → files pruned by statistics, range pushed into the Parquet scans
+ *     → __cr_touched: patch ⟕ base ⟕ head on the key, in one pass
+ *     → views: base, ours (rows present), theirs = patch upserts over base (columns the upload
+ *       lacks keep base's values)
  */
 import { createHash } from 'node:crypto'
 import type { ColumnInfo } from '../engine/dialect.js'
 import { DuckDb } from '../engine/duckdb.js'
 import { DuckDbConnection } from '../engine/duckdb-dialect.js'
-import { rangeTypeOf } from '../engine/key-range.js'
+import { rangeAggregates, rangeTypeOf } from '../engine/key-range.js'
 import { ident, identList, join, literal, raw, type Sql, sql } from '../engine/sql.js'
-import { candidateFiles, sourceFacts } from '../formats/delta/operations/merge/prune.js'
+import { candidateFiles, type SourceFacts } from '../formats/delta/operations/merge/prune.js'
 import { registerSnapshot } from '../formats/delta/scan.js'
 import type { Snapshot } from '../formats/delta/snapshot-types.js'
 import { relationSql, reportValue, toCell } from '../merge/three-way-sql.js'
@@ -115,28 +117,62 @@ export class ChangeSides {
       lastKey = key.map((_, i) => toCell(last?.[`k${i}`]))
     }
 
-    await this.touchedRows(this.base, '__cr_base', keyType)
-    if (options.withOurs) {
-      if (this.head.version !== this.base.version)
-        await this.touchedRows(this.head, '__cr_ours', keyType)
-      else await db.run(sql`create or replace temp view __cr_ours as select * from __cr_base`)
-    }
+    // One pass: each patch key with its base (and head) row, then the sides as views of it.
+    // The patch keys' range, cast to the table's types (partition keys: also distinct counts).
+    const [bounds = {}] = await db.allJson<SourceFacts['bounds']>(
+      sql`select ${rangeAggregates(
+        key.map((k) => ({
+          column: k,
+          type: keyType(k),
+          distinct: this.base.partitionColumns.includes(k),
+        })),
+      )} from __cr_patch`,
+    )
+    const baseCols = await this.prunedScan(this.base, '__cr_base_scan', bounds)
+    const withHead = options.withOurs && this.head.version !== this.base.version
+    const headCols = withHead ? await this.prunedScan(this.head, '__cr_ours_scan', bounds) : []
+    const ranges = rangeFilter(key, keyType, bounds)
+    const side = (scan: string) =>
+      sql`(select * from ${ident(scan)} s${ranges.length > 0 ? sql` where ${join(ranges, ' and ')}` : raw('')})`
+    const [k0] = key as [string]
+    const copies = (alias: string, cols: readonly ColumnInfo[]) => [
+      ...cols.map(
+        (c) => sql`${ident(alias)}.${ident(c.name)} as ${ident(`_dm_${alias}_${c.name}`)}`,
+      ),
+      sql`${ident(alias)}.${ident(k0)} is not null as ${ident(`_dm_${alias}`)}`,
+    ]
+    await db.run(
+      sql`create or replace temp table __cr_touched as
+        select p.*, ${join([...copies('b', baseCols), ...(withHead ? copies('o', headCols) : [])])}
+        from __cr_patch p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
+        ${withHead ? sql`left join ${side('__cr_ours_scan')} o on ${keysEqual(key, 'p', 'o')}` : raw('')}`,
+    )
+    const view = async (name: string, cols: Sql[], where: Sql) =>
+      db.run(
+        sql`create or replace temp view ${ident(name)} as select ${join(cols)} from __cr_touched where ${where}`,
+      )
+    const sideCols = (alias: string, cols: readonly ColumnInfo[]) =>
+      cols.map((c) => sql`${ident(`_dm_${alias}_${c.name}`)} as ${ident(c.name)}`)
+    await view('__cr_base', sideCols('b', baseCols), ident('_dm_b'))
+    if (withHead) await view('__cr_ours', sideCols('o', headCols), ident('_dm_o'))
+    else if (options.withOurs)
+      await db.run(sql`create or replace temp view __cr_ours as select * from __cr_base`)
 
     // Theirs: every upserted key; a column the upload lacks keeps base's value.
-    const baseCols = await this.columnsOf('__cr_base')
     const patchCols = (await this.columnsOf('__cr_patch')).filter((c) => c.name !== OP_COLUMN)
     const carried = new Set(patchCols.map((c) => c.name))
     const baseNames = new Set(baseCols.map((c) => c.name))
-    const theirsCols = [
-      ...baseCols.map((c) =>
-        carried.has(c.name) ? sql`p.${ident(c.name)}` : sql`b.${ident(c.name)}`,
-      ),
-      ...patchCols.filter((c) => !baseNames.has(c.name)).map((c) => sql`p.${ident(c.name)}`),
-    ]
-    await db.run(
-      sql`create or replace temp table __cr_theirs as
-        select ${join(theirsCols)} from __cr_patch p left join __cr_base b on ${keysEqual(key)}
-        where p.${ident(OP_COLUMN)} = 'upsert'`,
+    await view(
+      '__cr_theirs',
+      [
+        ...baseCols.map((c) =>
+          carried.has(c.name)
+            ? ident(c.name)
+            : sql`${ident(`_dm_b_${c.name}`)} as ${ident(c.name)}`,
+        ),
+        ...patchCols.filter((c) => !baseNames.has(c.name)).map((c) => ident(c.name)),
+      ],
+      sql`${ident(OP_COLUMN)} = 'upsert'`,
     )
     const rel = async (name: string): Promise<Relation> => ({
       schema: 'temp',
@@ -156,35 +192,16 @@ export class ChangeSides {
     this.db.close()
   }
 
-  /**
-   * The snapshot's rows whose key the patch holds, into temp table `name`: files pruned by the
-   * patch keys' range (statistics), the same range as a filter DuckDB can push into the Parquet
-   * scan, then a semi join on the key.
-   */
-  private async touchedRows(
+  /** Registers the snapshot's files that may hold a patch key (statistics) as view `name`. */
+  private async prunedScan(
     snapshot: Snapshot,
     name: string,
-    keyType: (k: string) => string,
-  ): Promise<void> {
-    const { db, key } = this
+    bounds: SourceFacts['bounds'],
+  ): Promise<ColumnInfo[]> {
     const source = ident('__cr_patch')
-    const { bounds } = await sourceFacts(db, snapshot, key, source, true)
-    const { files } = await candidateFiles(db, snapshot, key, source, bounds)
-    const scan = `${name}_scan`
-    await registerSnapshot(db, snapshot, scan, { files })
-    const ranges: Sql[] = []
-    key.forEach((k, i) => {
-      const lo = bounds[`min${i}`]
-      const hi = bounds[`max${i}`]
-      if (rangeTypeOf(keyType(k)) === undefined || lo == null || hi == null) return
-      const t = typeSql(keyType(k))
-      ranges.push(sql`s.${ident(k)} between cast(${lo} as ${t}) and cast(${hi} as ${t})`)
-    })
-    await db.run(
-      sql`create or replace temp table ${ident(name)} as
-        select s.* from ${ident(scan)} s semi join __cr_patch p on ${keysEqual(key, 's', 'p')}
-        ${ranges.length > 0 ? sql`where ${join(ranges, ' and ')}` : raw('')}`,
-    )
+    const { files } = await candidateFiles(this.db, snapshot, this.key, source, bounds)
+    await registerSnapshot(this.db, snapshot, name, { files })
+    return this.columnsOf(name)
   }
 
   /** The columns of a temp table or view (or of any relation). */
@@ -196,6 +213,23 @@ export class ChangeSides {
     )
     return rows.map((r) => ({ name: r.column_name, type: r.column_type, notNull: false }))
   }
+}
+
+/** The patch keys' range as a filter on alias `s`, which DuckDB pushes into the Parquet scan. */
+function rangeFilter(
+  key: readonly string[],
+  keyType: (k: string) => string,
+  bounds: SourceFacts['bounds'],
+): Sql[] {
+  const ranges: Sql[] = []
+  key.forEach((k, i) => {
+    const lo = bounds[`min${i}`]
+    const hi = bounds[`max${i}`]
+    if (rangeTypeOf(keyType(k)) === undefined || lo == null || hi == null) return
+    const t = typeSql(keyType(k))
+    ranges.push(sql`s.${ident(k)} between cast(${lo} as ${t}) and cast(${hi} as ${t})`)
+  })
+  return ranges
 }
 
 function tuple(parts: readonly Sql[]): Sql {
