@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'INVALID_STATE' // e.g. merging a closed change request
   | 'EXPECTATIONS_FAILED' // validation rules failed on the merged preview (not bad input)
   | 'OUT_OF_MEMORY' // the engine hit its memory limit (details.hint names the option)
+  | 'INVALID_CURSOR' // a page cursor this listing did not return, or from inputs since changed
 
 /**
  * One problem among several, gathered before failing (zod's issue shape, so the service can pass
