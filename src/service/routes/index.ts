@@ -4,6 +4,7 @@
  */
 import type { RouteModule } from '../context.js'
 import { authRoutes } from './auth.js'
+import { datasetRoutes } from './datasets.js'
 import { healthRoutes } from './health.js'
 import { openApiRoutes } from './openapi.js'
 import { projectRoutes } from './projects.js'
@@ -13,4 +14,5 @@ export const routeModules: readonly RouteModule[] = [
   openApiRoutes,
   authRoutes,
   projectRoutes,
+  datasetRoutes,
 ]
