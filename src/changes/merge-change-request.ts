@@ -43,7 +43,7 @@ import {
   newManifest,
   recoverMerges,
   removeManifest,
-  writeManifest,
+  writeManifestSync,
 } from './merge-recovery.js'
 import { listRules } from './rules.js'
 import { OP_COLUMN, RESERVED_COLUMNS } from './upload.js'
@@ -257,7 +257,7 @@ class MergeRun {
       this.#dataset.currentVersion,
       this.#actor,
     )
-    await writeManifest(this.#root, this.#manifest)
+    writeManifestSync(this.#root, this.#manifest)
     try {
       await transition(
         this.#root.store.db,
@@ -278,9 +278,13 @@ class MergeRun {
     }
   }
 
-  /** Marks the phase: progress callback, manifest, and the tests' kill switch. */
-  #enter(phase: MergePhase, detail?: Progress): void {
+  /** Marks the phase: manifest, progress callback, and the tests' kill switch. */
+  #enter(phase: MergePhase, detail?: Progress, extra: Partial<MergeManifest> = {}): void {
     this.#phase = phase
+    if (this.#manifest) {
+      this.#manifest = { ...this.#manifest, ...extra, phase, updated_at: Date.now() }
+      writeManifestSync(this.#root, this.#manifest)
+    }
     this.#options.onPhase?.({
       cr_id: this.#cr.id,
       phase,
@@ -293,18 +297,11 @@ class MergeRun {
       process.kill(process.pid, 'SIGKILL')
   }
 
-  async #savePhase(extra: Partial<MergeManifest> = {}): Promise<void> {
-    if (!this.#manifest) return
-    this.#manifest = { ...this.#manifest, ...extra, phase: this.#phase, updated_at: Date.now() }
-    await writeManifest(this.#root, this.#manifest)
-  }
-
   async #attempt(db: DuckDb): Promise<MergeReport> {
     const cr = this.#cr
     const dataset = this.#dataset
     const keys = dataset.keyColumns
     this.#enter('snapshot')
-    await this.#savePhase()
     const base = await datasetSnapshot(dataset, cr.baseVersion)
     const ours = await loadSnapshot(dataset.tablePath)
     this.#audit.mainBefore = ours.version
@@ -375,7 +372,6 @@ class MergeRun {
         await db.run(sql`CREATE OR REPLACE TEMP TABLE preview AS ${mergedRows(plan, rel('ours'))}`)
 
       this.#enter('validate')
-      await this.#savePhase()
       const validation =
         rules.length === 0
           ? emptyValidation(ours.version, counts.before)
@@ -421,13 +417,11 @@ class MergeRun {
       })
       if (this.#dryRun) return report(null)
 
-      this.#enter('write')
-      await this.#savePhase({ report: report(0) as unknown as Record<string, unknown> })
+      this.#enter('write', undefined, { report: report(0) as unknown as Record<string, unknown> })
       const result = await this.#write(db, plan)
       const merged = report(result.version)
 
       this.#enter('finalize')
-      await this.#savePhase()
       await transition(
         this.#root.store.db,
         { ...cr, status: 'merging' },

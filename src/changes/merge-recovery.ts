@@ -12,7 +12,7 @@
  * never applied twice, whichever process looks.
  */
 import { randomUUID } from 'node:crypto'
-import { promises as fs } from 'node:fs'
+import { promises as fs, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, relative } from 'node:path'
 import { DuckmergeError } from '../errors.js'
@@ -54,13 +54,16 @@ function manifestPath(root: DataRoot, crId: string): string {
   return join(tmpDir(root), 'merges', `${crId}.json`)
 }
 
-/** Writes (or updates) the manifest atomically. */
-export async function writeManifest(root: DataRoot, manifest: MergeManifest): Promise<void> {
+/**
+ * Writes (or updates) the manifest atomically. Synchronous: phases change inside the Delta
+ * writer's progress callback, and the phase must be on disk before the next step runs.
+ */
+export function writeManifestSync(root: DataRoot, manifest: MergeManifest): void {
   const path = manifestPath(root, manifest.cr_id)
-  await fs.mkdir(join(tmpDir(root), 'merges'), { recursive: true })
+  mkdirSync(join(tmpDir(root), 'merges'), { recursive: true })
   const temp = `${path}.${randomUUID()}.tmp`
-  await fs.writeFile(temp, JSON.stringify(manifest))
-  await fs.rename(temp, path)
+  writeFileSync(temp, JSON.stringify(manifest))
+  renameSync(temp, path)
 }
 
 export async function readManifest(root: DataRoot, crId: string): Promise<MergeManifest | null> {
