@@ -7,7 +7,7 @@
 import type { Sql } from '../../../../engine/sql.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import { writing } from '../write-context.js'
-import { applyMerge, dryRunMerge, type MergeResult } from './apply.js'
+import { applyMerge, dryRunMerge, type MergeCommitOptions, type MergeResult } from './apply.js'
 import type { Assignments, Expression, MergeClause } from './clauses.js'
 import { planMerge } from './plan.js'
 import { type SessionOptions, withMergeSession } from './session.js'
