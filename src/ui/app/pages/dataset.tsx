@@ -66,7 +66,7 @@ function Versions({ did }: { did: string }) {
       <ErrorText error={versions.error} />
       <RowsTable
         rows={list}
-        columns={['version', 'timestamp', 'operation', 'user', 'cr_id', 'message']}
+        columns={['version', 'timestamp', 'operation', 'requested_by', 'cr_id']}
         testid="versions"
       />
     </details>

@@ -6,10 +6,6 @@ import { go, href } from '../router'
 
 export function ProjectPage({ pid }: { pid: string }) {
   const project = useAsync((signal) => get(`projects/${encodeURIComponent(pid)}`, signal), [pid])
-  const datasets = useAsync(
-    (signal) => get(`projects/${encodeURIComponent(pid)}/datasets`, signal),
-    [pid],
-  )
   const role = project.data?.role
   return (
     <section>
@@ -18,27 +14,25 @@ export function ProjectPage({ pid }: { pid: string }) {
       </p>
       <h1>{project.data ? String(project.data.name) : 'Project'}</h1>
       {role !== undefined && <p class="muted">Your role: {String(role)}</p>}
-      <ErrorText error={project.error ?? datasets.error} />
+      <ErrorText error={project.error} />
       <h2>Datasets</h2>
-      {datasets.loading && !datasets.data && <Loading what="datasets" />}
+      {project.loading && !project.data && <Loading what="datasets" />}
       <table data-testid="datasets">
         <thead>
           <tr>
             <th scope="col">Name</th>
             <th scope="col">Version</th>
             <th scope="col">Rows</th>
-            <th scope="col">Key</th>
           </tr>
         </thead>
         <tbody>
-          {listOf<Json>(datasets.data, 'datasets').map((d) => (
+          {listOf<Json>(project.data, 'datasets').map((d) => (
             <tr key={String(d.id)}>
               <td>
                 <a href={href('datasets', String(d.id))}>{String(d.name)}</a>
               </td>
               <td>{String(d.current_version ?? '')}</td>
               <td>{String(d.row_count ?? '')}</td>
-              <td>{Array.isArray(d.primary_keys) ? d.primary_keys.join(', ') : ''}</td>
             </tr>
           ))}
         </tbody>
