@@ -6,7 +6,8 @@
 export interface Series {
   readonly name: string
   readonly points: readonly {
-    readonly x: number
+    /** A number, or a category (text params are spread evenly in first-seen order). */
+    readonly x: number | string
     readonly y: number
     readonly low?: number
     readonly high?: number
@@ -72,12 +73,30 @@ export function LineChart(props: {
   logX?: boolean
   testid?: string
 }) {
-  const all = props.series.flatMap((s) => s.points)
+  const categories = [
+    ...new Set(
+      props.series.flatMap((s) => s.points.map((p) => p.x)).filter((x) => typeof x === 'string'),
+    ),
+  ]
+  const position = (x: number | string) => (typeof x === 'string' ? categories.indexOf(x) : x)
+  const series = props.series.map((s) => ({
+    ...s,
+    points: s.points.map((p) => ({ ...p, x: position(p.x) })),
+  }))
+  const all = series.flatMap((s) => s.points)
   if (all.length === 0) return <p class="muted">Nothing to draw.</p>
   const xs = all.map((p) => p.x)
   const ys = all.flatMap((p) => [p.y, p.low ?? p.y, p.high ?? p.y])
   const logX = Boolean(props.logX) && xs.every((x) => x > 0)
-  const x = axis(Math.min(...xs), Math.max(...xs), M.left, W - M.right, logX)
+  const x = categories.length
+    ? Object.assign(
+        (v: number) => M.left + ((v + 0.5) / categories.length) * (W - M.left - M.right),
+        {
+          ticks: categories.map((_, i) => i),
+        },
+      )
+    : axis(Math.min(...xs), Math.max(...xs), M.left, W - M.right, logX)
+  const xTick = (t: number) => (categories.length ? (categories[t] ?? '') : fmt(t))
   const y = axis(Math.min(...ys), Math.max(...ys), H - M.bottom, M.top, false)
   return (
     <figure class="chart">
@@ -98,7 +117,7 @@ export function LineChart(props: {
           ))}
           {x.ticks.map((t) => (
             <text key={`x${t}`} x={x(t)} y={H - M.bottom + 16} text-anchor="middle">
-              {fmt(t)}
+              {xTick(t)}
             </text>
           ))}
         </g>
@@ -115,7 +134,7 @@ export function LineChart(props: {
         >
           {props.yLabel}
         </text>
-        {props.series.map((s, i) => {
+        {series.map((s, i) => {
           const color = COLORS[i % COLORS.length]
           const pts = [...s.points].sort((a, b) => a.x - b.x)
           const band = pts.every((p) => p.low !== undefined && p.high !== undefined)

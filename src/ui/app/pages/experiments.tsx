@@ -120,12 +120,13 @@ function Source({ id }: { id: string }) {
                     <button
                       type="button"
                       class="link"
+                      aria-label={`Sort by ${m}`}
                       onClick={() => {
                         if (sort === m) setDescending(!descending)
                         else setSort(m)
                       }}
                     >
-                      Sort by {m} {sort === m ? (descending ? '↓' : '↑') : ''}
+                      {m} {sort === m ? (descending ? '↓' : '↑') : ''}
                     </button>
                   </th>
                 ))}
@@ -167,7 +168,16 @@ function Source({ id }: { id: string }) {
         </div>
       )}
       {picked.length === 2 && <Compare id={id} base={picked[0] ?? ''} exp={picked[1] ?? ''} />}
-      {metrics.length > 0 && <Charts id={id} metrics={metrics} params={params} where={applied} />}
+      {metrics.length > 0 && (
+        <Charts
+          id={id}
+          metrics={metrics}
+          // A swept param first: that is what a metric is usually plotted against.
+          params={[...new Set([...experiments.flatMap((x) => Object.keys(x.sweeps)), ...params])]}
+          initialMetric={sort || undefined}
+          where={applied}
+        />
+      )}
     </div>
   )
 }
@@ -246,18 +256,15 @@ function Compare({ id, base, exp }: { id: string; base: string; exp: string }) {
   )
 }
 
-function Charts({
-  id,
-  metrics,
-  params,
-  where,
-}: {
+function Charts(props: {
   id: string
   metrics: readonly string[]
   params: readonly string[]
+  initialMetric: string | undefined
   where: string
 }) {
-  const [metric, setMetric] = useState(metrics[0] ?? '')
+  const { id, metrics, params, where } = props
+  const [metric, setMetric] = useState(props.initialMetric ?? metrics[0] ?? '')
   const [by, setBy] = useState(params[0] ?? '')
   const [band, setBand] = useState('std')
   const plot = useAsync(
@@ -289,7 +296,7 @@ function Charts({
     const low = band === 'minmax' ? Number(p.min) : Math.max(Number(p.min), mean - std)
     const high = band === 'minmax' ? Number(p.max) : Math.min(Number(p.max), mean + std)
     ;(s.points as Series['points'][number][]).push({
-      x: Number(p.x),
+      x: plot.data?.xAxis === 'category' ? String(p.x) : Number(p.x),
       y: mean,
       ...(band === 'none' ? {} : { low, high }),
       label: `${name}: ${by}=${String(p.x)} mean ${num(mean)} std ${num(p.std as number | null)} min ${num(Number(p.min))} max ${num(Number(p.max))} (n=${String(p.count)})`,
