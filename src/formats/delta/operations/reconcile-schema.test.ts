@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import type { StructType } from '../schema.js'
+import type { DataType, StructType } from '../schema.js'
 import { reconcileSchema } from './reconcile-schema.js'
 
 const struct = (fields: Record<string, StructType['fields'][number]['type']>): StructType => ({
@@ -15,7 +15,7 @@ const reconcile = (table: StructType, source: StructType) =>
   reconcileSchema(table, source, { tablePath: '/t', what: 'src.parquet' })
 
 describe('reconcileSchema uses the shared type rules (engine/type-rules.ts)', () => {
-  test.each([
+  test.each<[DataType, DataType]>([
     ['integer', 'long'],
     ['byte', 'short'],
     ['float', 'double'],
@@ -27,7 +27,7 @@ describe('reconcileSchema uses the shared type rules (engine/type-rules.ts)', ()
     expect(reconcile(struct({ v: to }), struct({ v: from })).changed).toBe(false)
   })
 
-  test.each([
+  test.each<[DataType, DataType]>([
     ['long', 'integer'],
     ['string', 'integer'],
     ['integer', 'string'],
