@@ -3,15 +3,20 @@
  * unique for rebase) and the translation of DuckDB failures into errors naming the file at fault.
  */
 import type { DuckDb } from '../engine/duckdb.js'
-import { raw, type Sql, sql } from '../engine/sql.js'
-import { DuckmergeError, messageOf } from '../errors.js'
-import { firstLine, type UnionSchema } from '../formats/parquet/schema.js'
+import { ident, join, raw, type Sql, sql } from '../engine/sql.js'
+import { castsLosslessly } from '../engine/type-rules.js'
+import { DuckmergeError, type Issue, messageOf } from '../errors.js'
+import { firstLine, type TypeChange, type UnionSchema } from '../formats/parquet/schema.js'
 import { type ParquetSource, readParquetSql } from '../formats/parquet/source.js'
+import type { KeyPlan } from './data-key-range.js'
 import {
   countQuery,
   distinctKeyCountQuery,
   duplicateKeyQuery,
+  keptBaseRows,
   perfectHashBits,
+  rawColumn,
+  retypedQuery,
 } from './data-sql.js'
 import type { Strategy } from './report.js'
 
@@ -46,6 +51,65 @@ export function assertKeyColumns(
         },
       )
   }
+}
+
+/**
+ * Rebase with a column whose type changed: every base value the rebase keeps must convert to
+ * exp's type (a lossless change needs no look). Throws SCHEMA_MISMATCH naming the column, its
+ * first bad value (in sort order) and how many there are, before anything is written. One scan
+ * of the kept rows checks every column.
+ */
+export async function assertKeptValuesConvert(
+  db: DuckDb,
+  base: ParquetSource,
+  exp: ParquetSource,
+  key: readonly string[],
+  plan: KeyPlan,
+  retyped: readonly TypeChange[],
+): Promise<void> {
+  const lossy = retyped.filter((r) => !castsLosslessly(r.from, r.to))
+  if (lossy.length === 0) return
+  const kept = keptBaseRows(
+    retypedQuery(readParquetSql(base), lossy, true),
+    readParquetSql(exp),
+    key,
+    plan,
+  )
+  const bad = (i: number, r: TypeChange) =>
+    sql`${ident(rawColumn(i))} is not null and ${ident(r.column)} is null`
+  const figures = lossy.map(
+    (r, i) =>
+      sql`count(*) filter (where ${bad(i, r)}) as ${ident(`n${i}`)}, min(cast(${ident(rawColumn(i))} as varchar)) filter (where ${bad(i, r)}) as ${ident(`v${i}`)}`,
+  )
+  const row = await db
+    .one<Record<string, bigint | string | null>>(sql`select ${join(figures)} from (${kept})`)
+    .catch((error: unknown) => {
+      throw readFailure(error, base, exp)
+    })
+  const issues = lossy.flatMap((r, i) => {
+    const count = Number(row?.[`n${i}`] ?? 0)
+    if (count === 0) return []
+    const value = String(row?.[`v${i}`])
+    const message = `column "${r.column}" is ${r.from} in base ${base.path} but ${r.to} in exp ${exp.path}, and ${count} kept base value${count === 1 ? '' : 's'} do${count === 1 ? 'es' : ''} not convert to ${r.to} (first: "${value}")`
+    return [{ ...r, count, value, message }]
+  })
+  const [first] = issues
+  if (first === undefined) return
+  throw new DuckmergeError(
+    'SCHEMA_MISMATCH',
+    `Cannot rebase ${base.path} onto ${exp.path}: ${issues.map((i) => i.message).join('; ')}.`,
+    {
+      column: first.column,
+      from: first.from,
+      to: first.to,
+      value: first.value,
+      count: first.count,
+      issues: issues.map(
+        (i): Issue => ({ path: [i.column], code: 'VALUE_NOT_CONVERTIBLE', message: i.message }),
+      ),
+      hint: 'Fix those values in {base}, or give the column a type they fit in {exp}.',
+    },
+  )
 }
 
 /** Throws COLUMN_NOT_FOUND when a --partition-by column is not in the merged schema. */

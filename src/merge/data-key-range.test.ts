@@ -25,7 +25,7 @@ async function plan(strategy: Strategy, baseSelects: string[], expSelects: strin
     await files(db, join(dir, 'exp'), expSelects)
     const base = await resolveParquetSource(join(dir, 'base'), 'base')
     const exp = await resolveParquetSource(join(dir, 'exp'), 'exp')
-    const schema = await unionSchema(db, base, exp)
+    const schema = await unionSchema(db, base, exp, 'widen')
     const rowsBefore = Number(
       (await db.one<{ n: bigint }>(sql`select count(*) as n from ${readParquetSql(base)}`))?.n,
     )

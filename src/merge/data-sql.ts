@@ -5,6 +5,8 @@
 import { absentKeyRows, keyMatch as matchKeys } from '../engine/absent-key.js'
 import { duckdbDialect } from '../engine/duckdb-dialect.js'
 import { empty, ident, identList, join, raw, type Sql, sql } from '../engine/sql.js'
+import { formatDuckType, parseDuckType } from '../engine/type-rules.js'
+import type { TypeChange } from '../formats/parquet/schema.js'
 import {
   inKeyRange,
   type KeyPlan,
@@ -90,13 +92,48 @@ export function rebaseQuery(
   key: readonly string[],
   plan: KeyPlan = noKeyRange,
 ): Sql {
-  const expKeyRows = expKeys(exp, key, plan)
-  const kept =
-    plan.splitsBase && plan.rangeColumn !== undefined
-      ? sql`select b.* from ${base} b where ${outsideKeyRange('b', plan.rangeColumn)} union all ${absent(base, expKeyRows, key, 'b', mayMatch(plan.rangeColumn))}`
-      : absent(base, expKeyRows, key, 'b')
-  return sql`${kept} union all by name select * from ${exp}`
+  return sql`${keptBaseRows(base, exp, key, plan)} union all by name select * from ${exp}`
 }
+
+/** Rebase: the base rows (`b.*`) whose key no exp row has, the ones a rebase keeps. */
+export function keptBaseRows(
+  base: Sql,
+  exp: Sql,
+  key: readonly string[],
+  plan: KeyPlan = noKeyRange,
+): Sql {
+  const expKeyRows = expKeys(exp, key, plan)
+  return plan.splitsBase && plan.rangeColumn !== undefined
+    ? sql`select b.* from ${base} b where ${outsideKeyRange('b', plan.rangeColumn)} union all ${absent(base, expKeyRows, key, 'b', mayMatch(plan.rangeColumn))}`
+    : absent(base, expKeyRows, key, 'b')
+}
+
+/**
+ * Base read with each retyped column cast to exp's type (rebase: the newer side's type wins).
+ * TRY_CAST, as rows exp replaces may hold values that do not convert; those of kept rows are
+ * checked first (data-checks.ts). With `keepRaw`, the values before the cast come along as
+ * `__duckmerge_raw_<i>`. Types pass through the type parser, so only a type name is spliced.
+ *
+ * @example
+ * retypedQuery(base, [{ column: 'v', from: 'VARCHAR', to: 'BIGINT' }])
+ * // (select * replace (try_cast("v" as BIGINT) as "v") from <base>)
+ */
+export function retypedQuery(source: Sql, retyped: readonly TypeChange[], keepRaw = false): Sql {
+  if (retyped.length === 0) return source
+  const casts = join(
+    retyped.map(
+      (r) =>
+        sql`try_cast(${ident(r.column)} as ${raw(formatDuckType(parseDuckType(r.to)))}) as ${ident(r.column)}`,
+    ),
+  )
+  const raws = keepRaw
+    ? retyped.map((r, i) => sql`, ${ident(r.column)} as ${ident(rawColumn(i))}`)
+    : []
+  return sql`(select * replace (${casts})${join(raws, '')} from ${source})`
+}
+
+/** The column retypedQuery keeps the `i`th retyped column's original values in. */
+export const rawColumn = (i: number) => `__duckmerge_raw_${i}`
 
 /** How many rows of the `counted` side have a key match on the other side (dry run). */
 export function matchCountQuery(

@@ -13,7 +13,7 @@ import { tempPathBeside, writeAtomically } from '../engine/files.js'
 import { interruptedError, onAbort, removeOnExit, throwIfInterrupted } from '../engine/interrupt.js'
 import { DuckmergeError } from '../errors.js'
 import { enableQueryProgress, trackQuery } from '../formats/parquet/progress.js'
-import { unionSchema } from '../formats/parquet/schema.js'
+import { type UnionSchema, unionSchema } from '../formats/parquet/schema.js'
 import {
   datasetName,
   type ParquetSource,
@@ -23,6 +23,7 @@ import {
 import { type Compression, compressions, copyToParquet } from '../formats/parquet/write.js'
 import type { ProgressCallback } from '../progress.js'
 import {
+  assertKeptValuesConvert,
   assertKeyColumns,
   assertPartitionColumns,
   assertUniqueKeys,
@@ -32,7 +33,7 @@ import {
 } from './data-checks.js'
 import { type KeyPlan, noKeyRange, planKeyMatch } from './data-key-range.js'
 import { assertOutputUsable } from './data-output.js'
-import { matchCountQuery, mergeQuery, rebaseQuery } from './data-sql.js'
+import { matchCountQuery, mergeQuery, rebaseQuery, retypedQuery } from './data-sql.js'
 import type { MergeReport, Strategy, TableReport } from './report.js'
 
 export type { Compression }
@@ -120,7 +121,7 @@ async function runDataJob(
         try {
           throwIfInterrupted(signal)
           const job: Job = { db, strategy, options, key, base, exp, partitionBy }
-          const { figures, columnsAdded } = await execute(job)
+          const { figures, columnsAdded, schema } = await execute(job)
           const table: TableReport = { table: datasetName(base), ...figures, columnsAdded }
           return {
             strategy,
@@ -130,6 +131,11 @@ async function runDataJob(
             output: options.output,
             ...figures,
             columnsAdded,
+            schema: schema.columns,
+            typesChanged: [
+              ...schema.widened.map((w) => ({ column: w.column, from: w.base, to: w.type })),
+              ...schema.retyped,
+            ],
             durationMs: Math.round(performance.now() - started),
             tables: [table],
           }
@@ -157,11 +163,14 @@ interface Job {
 }
 
 /** Checks schemas and keys, then computes the figures (dry run) or writes the output. */
-async function execute(job: Job): Promise<{ figures: Figures; columnsAdded: readonly string[] }> {
+async function execute(
+  job: Job,
+): Promise<{ figures: Figures; columnsAdded: readonly string[]; schema: UnionSchema }> {
   const { db, strategy, options, key, base, exp } = job
   const { onProgress } = options
   if (onProgress) await enableQueryProgress(db)
-  const schema = await unionSchema(db, base, exp)
+  // Merge widens a changed type; rebase gives exp's (the newer side replaces).
+  const schema = await unionSchema(db, base, exp, strategy === 'merge' ? 'widen' : 'theirs')
   if (key) assertKeyColumns(strategy, key, base, exp, schema)
   assertPartitionColumns(job.partitionBy, schema)
   const rowsBefore = await countRows(db, base)
@@ -184,14 +193,18 @@ async function execute(job: Job): Promise<{ figures: Figures; columnsAdded: read
           throw readFailure(error, base, exp)
         })
       : noKeyRange
+  if (strategy === 'rebase' && key && schema.retyped.length > 0)
+    await trackQuery(db, 'checking retyped values', onProgress, () =>
+      assertKeptValuesConvert(db, base, exp, key, plan, schema.retyped),
+    )
   const rowsAfter = options.dryRun
-    ? rowsBefore + expRows - (await countMatches(job, plan))
-    : await writeOutput(job, plan)
+    ? rowsBefore + expRows - (await countMatches({ ...job, schema }, plan))
+    : await writeOutput({ ...job, schema }, plan)
   const figures =
     strategy === 'merge'
       ? merged(rowsBefore, expRows, rowsAfter)
       : rebased(rowsBefore, expRows, rowsAfter)
-  return { figures, columnsAdded: schema.added }
+  return { figures, columnsAdded: schema.added, schema }
 }
 
 /**
@@ -199,12 +212,13 @@ async function execute(job: Job): Promise<{ figures: Figures; columnsAdded: read
  * Rebase: base rows whose key exp has (replaced).
  */
 async function countMatches(
-  { db, strategy, options, key, base, exp }: Job,
+  { db, strategy, options, key, base, exp, schema }: Job & { schema: UnionSchema },
   plan: KeyPlan,
 ): Promise<number> {
   if (!key || key.length === 0) return 0
   const counted = strategy === 'merge' ? 'exp' : 'base'
-  const query = matchCountQuery(readParquetSql(base), readParquetSql(exp), key, counted, plan)
+  const baseSql = retypedQuery(readParquetSql(base), schema.retyped)
+  const query = matchCountQuery(baseSql, readParquetSql(exp), key, counted, plan)
   const row = await trackQuery(db, 'matching keys', options.onProgress, () =>
     db.one<{ n: bigint }>(query),
   ).catch((error: unknown) => {
@@ -215,10 +229,10 @@ async function countMatches(
 
 /** Streams the result into a temporary path beside the output, then renames it; rows written. */
 async function writeOutput(
-  { db, strategy, options, key, base, exp, partitionBy }: Job,
+  { db, strategy, options, key, base, exp, partitionBy, schema }: Job & { schema: UnionSchema },
   plan: KeyPlan,
 ): Promise<number> {
-  const baseSql = readParquetSql(base)
+  const baseSql = retypedQuery(readParquetSql(base), schema.retyped)
   const expSql = readParquetSql(exp)
   const query =
     strategy === 'merge'

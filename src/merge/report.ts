@@ -37,6 +37,17 @@ export interface MergeReport {
   readonly columnsAdded: readonly string[]
   readonly durationMs: number
   readonly tables?: readonly TableReport[]
+  /** Datasets: the result's columns and types (a dry run shows what the write would give). */
+  readonly schema?: readonly { readonly name: string; readonly type: string }[]
+  /**
+   * Datasets: columns both sides have whose type differs, `from` base's type `to` the result's
+   * (merge widens; rebase takes exp's, the newer side's).
+   */
+  readonly typesChanged?: readonly {
+    readonly column: string
+    readonly from: string
+    readonly to: string
+  }[]
 }
 
 /** Sums per-table figures into a report's totals. */
@@ -71,6 +82,12 @@ export function formatMergeReport(report: MergeReport): string {
   ]
   if (report.columnsAdded.length > 0)
     lines.push(`  columns added: ${report.columnsAdded.join(', ')}`)
+  if (report.typesChanged && report.typesChanged.length > 0)
+    lines.push(
+      `  types changed: ${report.typesChanged.map((t) => `${t.column} ${t.from} → ${t.to}`).join(', ')}`,
+    )
+  if (report.dryRun && report.schema)
+    lines.push(`  schema: ${report.schema.map((c) => `${c.name} ${c.type}`).join(', ')}`)
   if (report.tables && report.tables.length > 1) {
     for (const t of report.tables)
       lines.push(

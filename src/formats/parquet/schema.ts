@@ -24,6 +24,15 @@ export interface UnionSchema {
   readonly added: readonly string[]
   /** Columns whose type differs between the sides and was widened safely. */
   readonly widened: readonly { column: string; base: string; exp: string; type: string }[]
+  /** Rebase: columns whose type differs, given exp's type (base values are cast to it). */
+  readonly retyped: readonly TypeChange[]
+}
+
+/** A column both sides have whose type differs: `from` is base's type, `to` the result's. */
+export interface TypeChange {
+  readonly column: string
+  readonly from: string
+  readonly to: string
 }
 
 /**
@@ -78,22 +87,40 @@ async function assertNoCaseTwins(
 }
 
 /**
- * Base and exp unioned by column name, as DuckDB's UNION ALL BY NAME reads them. Throws
- * SCHEMA_MISMATCH naming the column and both types when a type change is not a safe widening.
+ * Base and exp unioned by column name, as DuckDB's UNION ALL BY NAME reads them. Types:
+ * - `'widen'` (merge): a column whose type differs gets the type both cast into without loss;
+ *   SCHEMA_MISMATCH names the column and both types when there is none;
+ * - `'theirs'` (rebase: the newer side replaces): exp's type wins, listed in `retyped`; whether
+ *   the base values kept convert is checked against the data (data-checks.ts).
  *
  * @example
- * const schema = await unionSchema(db, base, exp)
+ * const schema = await unionSchema(db, base, exp, 'widen')
  * schema.added   // ['lr']: only exp has it
  */
 export async function unionSchema(
   db: DuckDb,
   base: ParquetSource,
   exp: ParquetSource,
+  types: 'widen' | 'theirs',
 ): Promise<UnionSchema> {
   const baseColumns = await describeParquet(db, base)
   const expColumns = await describeParquet(db, exp)
   const baseByName = new Map(baseColumns.map((c) => [c.name.toLowerCase(), c]))
   const expByName = new Map(expColumns.map((c) => [c.name.toLowerCase(), c]))
+  const added = expColumns.filter((c) => !baseByName.has(c.name.toLowerCase())).map((c) => c.name)
+  if (types === 'theirs') {
+    // Base's columns in base's order with exp's type where exp has them, then exp's new ones:
+    // the order UNION ALL BY NAME gives, without asking DuckDB for a common type.
+    const retyped: TypeChange[] = []
+    const columns = baseColumns.map((b) => {
+      const e = expByName.get(b.name.toLowerCase())
+      if (!e || e.type === b.type) return b
+      retyped.push({ column: b.name, from: b.type, to: e.type })
+      return { name: b.name, type: e.type }
+    })
+    columns.push(...expColumns.filter((c) => !baseByName.has(c.name.toLowerCase())))
+    return { columns, base: baseColumns, exp: expColumns, added, widened: [], retyped }
+  }
   let columns: Column[]
   try {
     columns = await describe(
@@ -127,8 +154,9 @@ export async function unionSchema(
     columns,
     base: baseColumns,
     exp: expColumns,
-    added: expColumns.filter((c) => !baseByName.has(c.name.toLowerCase())).map((c) => c.name),
+    added,
     widened,
+    retyped: [],
   }
 }
 
