@@ -140,8 +140,8 @@ export async function mergeBackExperiment(options: MergeBackOptions): Promise<Me
       { path: mainDb, hint: 'Or choose another results database as {db}.' },
     )
   const report = await mergeResults({
-    base: mainDb,
-    exp: expDb,
+    ours: mainDb,
+    theirs: expDb,
     ...(options.dryRun ? { dryRun: true } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   })

@@ -1,6 +1,6 @@
 /**
- * `data rebase` with a column whose type changed (issue 8): the newer side's (exp's) type wins,
- * kept base rows are cast to it, and a kept value that does not convert fails naming the column,
+ * `data rebase` with a column whose type changed (issue 8): the newer side's (theirs') type wins,
+ * kept ours rows are cast to it, and a kept value that does not convert fails naming the column,
  * the first bad value and the count, writing nothing. Merge keeps widening. Real Parquet files.
  */
 import { existsSync } from 'node:fs'
@@ -14,16 +14,16 @@ import { parquetColumns, readParquet, writeParquet } from './data-support.js'
 
 async function sides(
   baseType: string,
-  baseRows: unknown[][],
+  oursRows: unknown[][],
   expType: string,
-  expRows: unknown[][],
-): Promise<{ dir: string; base: string; exp: string; output: string }> {
+  theirsRows: unknown[][],
+): Promise<{ dir: string; ours: string; theirs: string; output: string }> {
   const dir = tempDir()
-  const base = join(dir, 'base.parquet')
-  const exp = join(dir, 'exp.parquet')
-  await writeParquet(base, { id: 'INTEGER', v: baseType }, baseRows as never)
-  await writeParquet(exp, { id: 'INTEGER', v: expType }, expRows as never)
-  return { dir, base, exp, output: join(dir, 'out.parquet') }
+  const ours = join(dir, 'base.parquet')
+  const theirs = join(dir, 'exp.parquet')
+  await writeParquet(ours, { id: 'INTEGER', v: baseType }, oursRows as never)
+  await writeParquet(theirs, { id: 'INTEGER', v: expType }, theirsRows as never)
+  return { dir, ours, theirs, output: join(dir, 'out.parquet') }
 }
 
 describe('rebase with a changed column type: exp’s type wins', () => {
@@ -38,7 +38,12 @@ describe('rebase with a changed column type: exp’s type wins', () => {
       'VARCHAR',
       [[2, 'twenty']],
     )
-    const report = await rebaseData({ base: c.base, exp: c.exp, output: c.output, key: ['id'] })
+    const report = await rebaseData({
+      ours: c.ours,
+      theirs: c.theirs,
+      output: c.output,
+      key: ['id'],
+    })
     expect(report).toMatchObject({ rowsBefore: 3, rowsReplaced: 1, rowsInserted: 1, rowsAfter: 3 })
     expect(report.typesChanged).toEqual([{ column: 'v', from: 'INTEGER', to: 'VARCHAR' }])
     expect(report.schema).toEqual([
@@ -64,7 +69,12 @@ describe('rebase with a changed column type: exp’s type wins', () => {
       'BIGINT',
       [[2, 42]],
     )
-    const report = await rebaseData({ base: c.base, exp: c.exp, output: c.output, key: ['id'] })
+    const report = await rebaseData({
+      ours: c.ours,
+      theirs: c.theirs,
+      output: c.output,
+      key: ['id'],
+    })
     expect(report).toMatchObject({ rowsReplaced: 1, rowsAfter: 3 })
     expect(await parquetColumns(c.output)).toEqual({ id: 'INTEGER', v: 'BIGINT' })
     // BIGINT values come back as JSON strings (exact 64-bit integers).
@@ -77,7 +87,7 @@ describe('rebase with a changed column type: exp’s type wins', () => {
 
   test('a narrower type in exp wins too (BIGINT in base, INTEGER in exp)', async () => {
     const c = await sides('BIGINT', [[1, 5]], 'INTEGER', [[2, 6]])
-    await rebaseData({ base: c.base, exp: c.exp, output: c.output, key: ['id'] })
+    await rebaseData({ ours: c.ours, theirs: c.theirs, output: c.output, key: ['id'] })
     expect(await parquetColumns(c.output)).toEqual({ id: 'INTEGER', v: 'INTEGER' })
     expect(await readParquet(c.output)).toEqual([
       { id: 1, v: 5 },
@@ -100,15 +110,15 @@ describe('rebase with a changed column type: exp’s type wins', () => {
     const before = hashTree(c.dir)
     for (const dryRun of [false, true]) {
       const error = await rebaseData({
-        base: c.base,
-        exp: c.exp,
+        ours: c.ours,
+        theirs: c.theirs,
         output: c.output,
         key: ['id'],
         dryRun,
       }).catch((e: unknown) => e)
       expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
       expect((error as Error).message).toBe(
-        `Cannot rebase ${c.base} onto ${c.exp}: column "v" is VARCHAR in base ${c.base} but INTEGER in exp ${c.exp}, and 2 kept base values do not convert to INTEGER (first: "abc").`,
+        `Cannot rebase ${c.ours} onto ${c.theirs}: column "v" is VARCHAR in base ${c.ours} but INTEGER in exp ${c.theirs}, and 2 kept base values do not convert to INTEGER (first: "abc").`,
       )
       expect((error as { details: object }).details).toMatchObject({
         column: 'v',
@@ -124,11 +134,11 @@ describe('rebase with a changed column type: exp’s type wins', () => {
 
   test('merge keeps widening: INTEGER and BIGINT give BIGINT; int and string are refused', async () => {
     const c = await sides('INTEGER', [[1, 5]], 'BIGINT', [[2, 6]])
-    const report = await mergeData({ base: c.base, exp: c.exp, output: c.output })
+    const report = await mergeData({ ours: c.ours, theirs: c.theirs, output: c.output })
     expect(report.typesChanged).toEqual([{ column: 'v', from: 'INTEGER', to: 'BIGINT' }])
     expect(await parquetColumns(c.output)).toEqual({ id: 'INTEGER', v: 'BIGINT' })
     const t = await sides('INTEGER', [[1, 5]], 'VARCHAR', [[2, 'six']])
-    const error = await mergeData({ base: t.base, exp: t.exp, output: t.output }).catch(
+    const error = await mergeData({ ours: t.ours, theirs: t.theirs, output: t.output }).catch(
       (e: unknown) => e,
     )
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
@@ -138,7 +148,7 @@ describe('rebase with a changed column type: exp’s type wins', () => {
   test('CLI: --dry-run shows the resulting schema and the type change, writes nothing', async () => {
     const c = await sides('INTEGER', [[1, 10]], 'VARCHAR', [[2, 'b']])
     const before = hashTree(c.dir)
-    const args = ['data', 'rebase', '--base', c.base, '--exp', c.exp, '--output', c.output]
+    const args = ['data', 'rebase', '--base', c.ours, '--exp', c.theirs, '--output', c.output]
     const r = runCli([...args, '--key', 'id', '--dry-run'])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('  types changed: v INTEGER → VARCHAR\n')
@@ -146,8 +156,8 @@ describe('rebase with a changed column type: exp’s type wins', () => {
     const json = runCli([...args, '--key', 'id', '--dry-run', '--json'])
     expect(json.json()).toMatchObject({
       dryRun: true,
-      base: c.base,
-      exp: c.exp,
+      base: c.ours,
+      exp: c.theirs,
       schema: [
         { name: 'id', type: 'INTEGER' },
         { name: 'v', type: 'VARCHAR' },
@@ -163,9 +173,9 @@ describe('rebase with a changed column type: exp’s type wins', () => {
       'data',
       'rebase',
       '--base',
-      c.base,
+      c.ours,
       '--exp',
-      c.exp,
+      c.theirs,
       '--output',
       c.output,
       '--key',

@@ -33,6 +33,7 @@ import {
   usageError,
   type Values,
 } from '../command.js'
+import { mergeReportJson } from '../merge-report-json.js'
 import { formatTable } from '../output.js'
 
 const sourceOptions: OptionSpecs = {
@@ -336,7 +337,7 @@ const mergeBack: Command = {
       ...(context.progress ? { onProgress: context.progress } : {}),
     })
     return {
-      report: result,
+      report: { ...result, report: mergeReportJson(result.report) },
       text: `experiment ${result.name} (${result.worktree})\n${formatMergeReport(result.report)}`,
     }
   },
