@@ -360,7 +360,8 @@ const mergeBack: Command = {
       ? `\n${result.removed.worktree ? `removed worktree ${result.worktree}` : 'worktree kept'}${result.removed.branch ? ` and branch exp/${result.name}` : ''}${result.removed.reasons.map((r) => `\n  ${r}`).join('')}`
       : ''
     return {
-      report: result.mode === 'two-way' ? { ...result, report: mergeReportJson(result.report) } : result,
+      report:
+        result.mode === 'two-way' ? { ...result, report: mergeReportJson(result.report) } : result,
       text: `experiment ${result.name} (${result.worktree})\n${merged}${removed}`,
     }
   },

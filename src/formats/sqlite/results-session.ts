@@ -53,7 +53,11 @@ export function openSqliteSession(options: OpenOptions): Session {
       throw sqliteFileError(options.labels?.theirs ?? options.theirs, error)
     }
   const connection = new SqliteConnection(db)
-  return { connection, schemas: { ours: 'main', theirs: 'theirs' }, close: () => connection.close() }
+  return {
+    connection,
+    schemas: { ours: 'main', theirs: 'theirs' },
+    close: () => connection.close(),
+  }
 }
 
 /**
