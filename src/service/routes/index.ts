@@ -4,9 +4,12 @@
  */
 import type { RouteModule } from '../context.js'
 import { authRoutes } from './auth.js'
+import { changeRequestRoutes } from './change-requests.js'
 import { datasetRoutes } from './datasets.js'
 import { healthRoutes } from './health.js'
+import { mergeCrRoutes } from './merge-cr.js'
 import { openApiRoutes } from './openapi.js'
+import { operationRoutes } from './operations.js'
 import { projectRoutes } from './projects.js'
 
 export const routeModules: readonly RouteModule[] = [
@@ -15,4 +18,7 @@ export const routeModules: readonly RouteModule[] = [
   authRoutes,
   projectRoutes,
   datasetRoutes,
+  changeRequestRoutes,
+  operationRoutes,
+  mergeCrRoutes,
 ]
