@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'INVALID_STATE' // e.g. merging a closed change request
   | 'EXPECTATIONS_FAILED' // validation rules failed on the merged preview (not bad input)
   | 'OUT_OF_MEMORY' // the engine hit its memory limit (details.hint names the option)
+  | 'INVALID_CURSOR' // a page cursor this listing did not return, or from inputs since changed
   | 'UNAUTHORIZED' // no credentials, or credentials that do not check out (HTTP 401)
   | 'FORBIDDEN' // the caller is known but their role is too low (HTTP 403)
   | 'PRECONDITION_FAILED' // If-Match named a version that is no longer the head (HTTP 412)

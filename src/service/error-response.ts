@@ -10,11 +10,7 @@ import { DuckmergeError, type ErrorCode, hintOf } from '../errors.js'
 import type { ServiceEnv } from './context.js'
 
 /** HTTP status and wire code of each error code. */
-// Keyed by string too: codes other branches add (INVALID_CURSOR) map here before they merge.
-const STATUS: Readonly<
-  Record<ErrorCode, readonly [ContentfulStatusCode, string]> &
-    Record<string, readonly [ContentfulStatusCode, string] | undefined>
-> = {
+const STATUS: Readonly<Record<ErrorCode, readonly [ContentfulStatusCode, string]>> = {
   USAGE: [400, 'invalid_request'],
   VALIDATION_FAILED: [400, 'invalid_request'],
   INPUT_NOT_FOUND: [404, 'not_found'],

@@ -2,6 +2,7 @@
 import type { Command } from '../command.js'
 import { artifactsCommands } from './artifacts.js'
 import { crCommands } from './cr.js'
+import { crReviewCommands } from './cr-review.js'
 import { dataCommands } from './data.js'
 import { datasetCommands } from './dataset.js'
 import { deltaCommands } from './delta.js'
@@ -30,6 +31,7 @@ export const commands: readonly Command[] = [
   ...gitCommands,
   ...datasetCommands,
   ...crCommands,
+  ...crReviewCommands,
   ...serveCommands,
   ...tokenCommands,
 ]
