@@ -4,10 +4,13 @@
  */
 import type { RouteModule } from '../context.js'
 import { authRoutes } from './auth.js'
+import { changeRequestRoutes } from './change-requests.js'
 import { datasetRoutes } from './datasets.js'
 import { experimentRoutes } from './experiments.js'
 import { healthRoutes } from './health.js'
+import { mergeCrRoutes } from './merge-cr.js'
 import { openApiRoutes } from './openapi.js'
+import { operationRoutes } from './operations.js'
 import { projectRoutes } from './projects.js'
 import { uiRoutes } from './ui.js'
 
@@ -17,6 +20,9 @@ export const routeModules: readonly RouteModule[] = [
   authRoutes,
   projectRoutes,
   datasetRoutes,
+  changeRequestRoutes,
+  operationRoutes,
+  mergeCrRoutes,
 ]
 
 /** The web app and what only it needs; `serve` mounts these after the API. */
