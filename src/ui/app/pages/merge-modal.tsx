@@ -51,7 +51,7 @@ export function MergeModal(props: {
           ? toRequest(await loadConflictItems(props.id), props.resolutions)
           : []
       const body: Json = {
-        conflict_rule: rule,
+        rule,
         force_merge: force,
         skip_conflict_check: skip,
         merge_schema: mergeSchema,
@@ -85,11 +85,14 @@ export function MergeModal(props: {
     await readEvents(`operations/${encodeURIComponent(operation)}/events`, (e) => {
       const data = parse(e.data)
       if (e.event === 'progress') {
+        const index = Number(data.phase_index ?? 0)
+        const phases = Array.isArray(data.phases) ? data.phases.length : Number(data.phases ?? 1)
         const p: Progress = {
           phase: String(data.phase ?? ''),
-          index: Number(data.phase_index ?? 0),
-          phases: Number(data.phases ?? 1),
-          percent: Number(data.percent ?? 0),
+          index,
+          phases,
+          // The service sends the overall percent; a phase's own percent would need scaling.
+          percent: Number(data.percent ?? (index / Math.max(phases, 1)) * 100),
         }
         setProgress(p)
         setPhases((list) => (list.includes(p.phase) ? list : [...list, p.phase]))
@@ -239,10 +242,8 @@ interface Outcome {
   readonly body: Json
 }
 
-/** Overall percent: whole phases done plus the share of the current one. */
 function overall(p: Progress): number {
-  if (p.phases <= 0) return 0
-  return Math.min(100, ((p.index + p.percent / 100) / p.phases) * 100)
+  return Math.max(0, Math.min(100, p.percent))
 }
 
 function parse(data: string): Json {
