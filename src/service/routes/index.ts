@@ -11,6 +11,7 @@ import { mergeCrRoutes } from './merge-cr.js'
 import { openApiRoutes } from './openapi.js'
 import { operationRoutes } from './operations.js'
 import { projectRoutes } from './projects.js'
+import { reviewRoutes } from './review.js'
 
 export const routeModules: readonly RouteModule[] = [
   healthRoutes,
@@ -19,6 +20,7 @@ export const routeModules: readonly RouteModule[] = [
   projectRoutes,
   datasetRoutes,
   changeRequestRoutes,
+  reviewRoutes,
   operationRoutes,
   mergeCrRoutes,
 ]
