@@ -6,12 +6,14 @@ import type { RouteModule } from '../context.js'
 import { authRoutes } from './auth.js'
 import { changeRequestRoutes } from './change-requests.js'
 import { datasetRoutes } from './datasets.js'
+import { experimentRoutes } from './experiments.js'
 import { healthRoutes } from './health.js'
 import { mergeCrRoutes } from './merge-cr.js'
 import { openApiRoutes } from './openapi.js'
 import { operationRoutes } from './operations.js'
 import { projectRoutes } from './projects.js'
 import { reviewRoutes } from './review.js'
+import { uiRoutes } from './ui.js'
 
 export const routeModules: readonly RouteModule[] = [
   healthRoutes,
@@ -24,3 +26,8 @@ export const routeModules: readonly RouteModule[] = [
   operationRoutes,
   mergeCrRoutes,
 ]
+
+/** The web app and what only it needs; `serve` mounts these after the API. */
+export function webRoutes(resultsFiles: readonly string[] = []): RouteModule[] {
+  return [experimentRoutes(resultsFiles), uiRoutes()]
+}
