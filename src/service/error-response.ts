@@ -44,7 +44,6 @@ const STATUS: Readonly<Record<ErrorCode, readonly [ContentfulStatusCode, string]
   PAYLOAD_TOO_LARGE: [413, 'payload_too_large'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'unsupported_media_type'],
   RATE_LIMITED: [429, 'rate_limited'],
-  INVALID_CURSOR: [400, 'invalid_cursor'],
 }
 
 /** The status and body an error is answered with (also used for async operations' results). */

@@ -323,6 +323,42 @@ test(
       code: 'merge_conflict',
       message: 'Merge conflicts detected: 1 rows',
     })
+    const review = await call(served, 'GET', `/api/v1/change_requests/${moved.id}/conflicts`, {
+      token: carl,
+    })
+    expect(review.status).toBe(200)
+    expect(review.body).toMatchObject({
+      base_version: 0,
+      main_version: 1,
+      summary: { rows: 1, cells: 1 },
+      items: [
+        { key: { id: 1 }, kind: 'cell', cells: [{ column: 'qty', base: 1, ours: 5, theirs: 6 }] },
+      ],
+    })
+    const diff = await call(served, 'GET', `/api/v1/change_requests/${moved.id}/diff`, {
+      token: carl,
+    })
+    expect(diff.body).toMatchObject({
+      from_version: 0,
+      summary: { rows_modified: 1, rows_added: 0, rows_deleted: 0 },
+      rows: [{ key: { id: 1 }, kind: 'modified', changed: ['qty'] }],
+    })
+    const audit = await call(served, 'GET', `/api/v1/change_requests/${moved.id}/audit`, {
+      token: carl,
+    })
+    expect((audit.body.events as { action: string }[]).map((e) => e.action)).toEqual([
+      'cr.create',
+      'merge.conflict',
+    ])
+    const traversal = await call(
+      served,
+      'GET',
+      `/api/v1/change_requests/${moved.id}/audit/..%2F..%2Fduckmerge.db`,
+      {
+        token: carl,
+      },
+    )
+    expect(traversal.status).toBe(404)
     const stale = await call(served, 'POST', '/delta/merge-cr', {
       token: svc,
       json: { ...payload, cr_id: moved.id, current_delta_version: 0 },

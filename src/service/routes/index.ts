@@ -12,6 +12,7 @@ import { mergeCrRoutes } from './merge-cr.js'
 import { openApiRoutes } from './openapi.js'
 import { operationRoutes } from './operations.js'
 import { projectRoutes } from './projects.js'
+import { reviewRoutes } from './review.js'
 import { uiRoutes } from './ui.js'
 
 export const routeModules: readonly RouteModule[] = [
@@ -21,6 +22,7 @@ export const routeModules: readonly RouteModule[] = [
   projectRoutes,
   datasetRoutes,
   changeRequestRoutes,
+  reviewRoutes,
   operationRoutes,
   mergeCrRoutes,
 ]
