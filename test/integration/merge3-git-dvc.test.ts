@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmodSync,
@@ -16,12 +16,10 @@ import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
 import { runCli } from '../support/cli.js'
+import { addRuns, gitIn, initRepo, readRuns } from '../support/runs-db.js'
 import { tempDir } from '../support/temp.js'
 
 type Layout = 'dvc2' | 'dvc3'
-
-const gitIn = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
 const md5Of = (file: string) => createHash('md5').update(readFileSync(file)).digest('hex')
 
@@ -59,13 +57,8 @@ function dvcCheckout(dir: string, layout: Layout): void {
   chmodSync(join(dir, 'results.db'), 0o644)
 }
 
-function addRuns(dir: string, runs: readonly [string, number][]) {
-  const db = new Database(join(dir, 'results.db'))
-  db.exec('create table if not exists runs (run_id text primary key, lr real, score real)')
-  const insert = db.prepare('insert into runs values (?, ?, ?)')
-  for (const [id, lr] of runs) insert.run(id, lr, lr * 10)
-  db.close()
-}
+const addRunsIn = (dir: string, runs: readonly [string, number][]) =>
+  addRuns(join(dir, 'results.db'), runs)
 
 function setScore(dir: string, id: string, score: number) {
   const db = new Database(join(dir, 'results.db'))
@@ -73,14 +66,7 @@ function setScore(dir: string, id: string, score: number) {
   db.close()
 }
 
-const rowsOf = (file: string) => {
-  const db = new Database(file, { readonly: true })
-  try {
-    return db.prepare('select run_id, score from runs order by run_id').all()
-  } finally {
-    db.close()
-  }
-}
+const rowsOf = readRuns
 
 /** Every cache object with the md5 of its bytes (cache objects are inputs: never changed). */
 function cacheHashes(dir: string): Record<string, string> {
@@ -101,20 +87,18 @@ function cacheHashes(dir: string): Record<string, string> {
  */
 function dvcRepo(layout: Layout, change?: (dir: string, branch: 'a' | 'b') => void) {
   const dir = tempDir()
-  gitIn(dir, 'init', '-q', '-b', 'main')
-  gitIn(dir, 'config', 'user.email', 't@example.com')
-  gitIn(dir, 'config', 'user.name', 'T')
+  initRepo(dir)
   mkdirSync(join(dir, '.dvc'))
   writeFileSync(join(dir, '.dvc', 'config'), '')
   writeFileSync(join(dir, '.dvc', '.gitignore'), '/config.local\n/tmp\n/cache\n')
   writeFileSync(join(dir, '.gitignore'), '/results.db\n')
-  addRuns(dir, [['r0', 0.1]])
+  addRunsIn(dir, [['r0', 0.1]])
   const base = dvcAdd(dir, layout)
   expect(runCli(['git', 'install'], { cwd: dir }).code).toBe(0)
   gitIn(dir, 'add', '.')
   gitIn(dir, 'commit', '-qm', 'base')
   gitIn(dir, 'checkout', '-qb', 'sweep-a')
-  addRuns(dir, [
+  addRunsIn(dir, [
     ['a1', 0.01],
     ['a2', 0.02],
   ])
@@ -124,7 +108,7 @@ function dvcRepo(layout: Layout, change?: (dir: string, branch: 'a' | 'b') => vo
   gitIn(dir, 'checkout', '-q', 'main')
   gitIn(dir, 'checkout', '-qb', 'sweep-b')
   dvcCheckout(dir, layout)
-  addRuns(dir, [['b1', 0.3]])
+  addRunsIn(dir, [['b1', 0.3]])
   change?.(dir, 'b')
   const b = dvcAdd(dir, layout)
   gitIn(dir, 'commit', '-qam', 'sweep b')
