@@ -135,6 +135,8 @@ export interface MergeBackOptions {
   /** After a successful merge: remove the worktree, and its branch when git counts it merged. */
   readonly remove?: boolean
   readonly onProgress?: ProgressCallback
+  /** Aborting rolls the merge back (INTERRUPTED): the main database is unchanged. */
+  readonly signal?: AbortSignal
 }
 
 interface MergeBackCommon {
@@ -221,6 +223,7 @@ export async function mergeBackExperiment(options: MergeBackOptions): Promise<Me
             exp: expDb,
             ...(options.dryRun ? { dryRun: true } : {}),
             ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
           }),
         }
     const merged = result.mode === 'two-way' || !result.report.hasConflicts

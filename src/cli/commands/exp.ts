@@ -286,6 +286,7 @@ const get: Command = {
       artifact: requiredString(v, 'artifact'),
       output: resolve(context.cwd, requiredString(v, 'output')),
       repo: resolve(context.cwd, stringOption(v, 'repo') ?? '.'),
+      signal: context.signal,
     })
     return {
       report: result,
@@ -346,6 +347,7 @@ const mergeBack: Command = {
       ...(flag(v, 'dry-run') ? { dryRun: true } : {}),
       ...(flag(v, 'remove') ? { remove: true } : {}),
       ...(context.progress ? { onProgress: context.progress } : {}),
+      signal: context.signal,
     })
     if (result.mode === 'three-way' && result.report.hasConflicts)
       throw conflictError(result.report)
@@ -402,7 +404,7 @@ const plot: Command = {
       ...(title !== undefined ? { title } : {}),
       ...(versions ? { versions } : {}),
     })
-    await writeAtomically(output, (temp) => writeFile(temp, result.svg))
+    await writeAtomically(output, (temp) => writeFile(temp, result.svg), context.signal)
     const { svg: _svg, ...report } = result
     return {
       report: { ...report, output },
