@@ -1,8 +1,8 @@
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DuckDb } from '../../src/engine/duckdb.js'
-import { raw, sql } from '../../src/engine/sql.js'
+import { literal, raw, sql } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
 import { tempDir } from '../support/temp.js'
 
@@ -131,5 +131,49 @@ describe('merge3 on DuckDB results files (CLI)', { timeout: 180_000 }, () => {
     expect(bad.stderr).toContain(
       `Resolutions file ${resolutions} has 2 invalid entries: resolution 0 needs take "ours" or "theirs", or a value; resolution 1 has no key object.`,
     )
+  })
+})
+
+describe('merge3 on Parquet datasets (hive-partitioned folders)', { timeout: 180_000 }, () => {
+  test('without --output ours stays a folder with the same partitions', async () => {
+    const dir = tempDir()
+    const db = await DuckDb.open()
+    try {
+      for (const [side, rows] of [
+        ['base', "(1, 1.0, 'x'), (2, 2.0, 'y')"],
+        ['ours', "(1, 1.5, 'x'), (2, 2.0, 'y'), (3, 3.0, 'x')"],
+        ['theirs', "(1, 1.0, 'x'), (4, 4.0, 'y')"],
+      ] as const)
+        await db.run(
+          sql`copy (select * from (values ${raw(rows)}) t(id, score, part)) to ${literal(join(dir, side))} (format parquet, partition_by (part))`,
+        )
+      const folder = (side: string) => join(dir, side)
+      const run = runCli([
+        'merge3',
+        '--base',
+        folder('base'),
+        '--ours',
+        folder('ours'),
+        '--theirs',
+        folder('theirs'),
+        '--key',
+        'id',
+      ])
+      expect(run.stderr).toBe('')
+      expect(run.code).toBe(0)
+      expect(statSync(folder('ours')).isDirectory()).toBe(true)
+      expect(readdirSync(folder('ours')).sort()).toEqual(['part=x', 'part=y'])
+      expect(
+        await db.all(
+          sql`select id, score, part from read_parquet(${literal(join(folder('ours'), '**', '*.parquet'))}, hive_partitioning = true) order by id`,
+        ),
+      ).toEqual([
+        { id: 1, score: 1.5, part: 'x' },
+        { id: 3, score: 3, part: 'x' },
+        { id: 4, score: 4, part: 'y' },
+      ])
+    } finally {
+      db.close()
+    }
   })
 })
