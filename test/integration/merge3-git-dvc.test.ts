@@ -15,6 +15,8 @@ import {
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
+import { DuckDb } from '../../src/engine/duckdb.js'
+import { literal, raw, sql } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
 import { addRuns, gitIn, initRepo, readRuns } from '../support/runs-db.js'
 import { tempDir } from '../support/temp.js'
@@ -30,9 +32,9 @@ function objectPath(dir: string, md5: string, layout: Layout): string {
     : join(cache, md5.slice(0, 2), md5.slice(2))
 }
 
-/** What `dvc add results.db` does: the file into the cache (read-only), its pointer beside it. */
-function dvcAdd(dir: string, layout: Layout): string {
-  const file = join(dir, 'results.db')
+/** What `dvc add NAME` does: the file into the cache (read-only), its pointer beside it. */
+function dvcAdd(dir: string, layout: Layout, name = 'results.db'): string {
+  const file = join(dir, name)
   const md5 = md5Of(file)
   const object = objectPath(dir, md5, layout)
   mkdirSync(dirname(object), { recursive: true })
@@ -42,19 +44,19 @@ function dvcAdd(dir: string, layout: Layout): string {
   }
   const hash = layout === 'dvc3' ? '  hash: md5\n' : ''
   writeFileSync(
-    join(dir, 'results.db.dvc'),
-    `outs:\n- md5: ${md5}\n  size: ${statSync(file).size}\n${hash}  path: results.db\n`,
+    join(dir, `${name}.dvc`),
+    `outs:\n- md5: ${md5}\n  size: ${statSync(file).size}\n${hash}  path: ${name}\n`,
   )
   return md5
 }
 
 /** What `dvc checkout` does: the work tree file from the cache object its pointer names. */
-function dvcCheckout(dir: string, layout: Layout): void {
-  const text = readFileSync(join(dir, 'results.db.dvc'), 'utf8')
+function dvcCheckout(dir: string, layout: Layout, name = 'results.db'): void {
+  const text = readFileSync(join(dir, `${name}.dvc`), 'utf8')
   const md5 = /md5: (\w+)/.exec(text)?.[1] as string
-  rmSync(join(dir, 'results.db'), { force: true })
-  copyFileSync(objectPath(dir, md5, layout), join(dir, 'results.db'))
-  chmodSync(join(dir, 'results.db'), 0o644)
+  rmSync(join(dir, name), { force: true })
+  copyFileSync(objectPath(dir, md5, layout), join(dir, name))
+  chmodSync(join(dir, name), 0o644)
 }
 
 const addRunsIn = (dir: string, runs: readonly [string, number][]) =>
@@ -214,5 +216,52 @@ describe('git merge of a DVC pointer: the data merges from the DVC cache', {
       { run_id: 'b1', score: 3 },
       { run_id: 'r0', score: 3 },
     ])
+  })
+
+  test('a DVC-tracked Parquet file merges by the duckmerge-key attribute of its data path', async () => {
+    const dir = tempDir()
+    initRepo(dir)
+    mkdirSync(join(dir, '.dvc'))
+    writeFileSync(join(dir, '.dvc', 'config'), '')
+    writeFileSync(join(dir, '.dvc', '.gitignore'), '/config.local\n/tmp\n/cache\n')
+    writeFileSync(join(dir, '.gitignore'), '/runs.parquet\n')
+    expect(runCli(['git', 'install'], { cwd: dir }).code).toBe(0)
+    expect(
+      runCli(['git', 'install', '--path-glob', 'runs.parquet', '--key', 'id'], { cwd: dir }).code,
+    ).toBe(0)
+    const file = join(dir, 'runs.parquet')
+    const db = await DuckDb.open()
+    const write = async (rows: string) => {
+      rmSync(file, { force: true })
+      await db.run(
+        sql`copy (select * from (values ${raw(rows)}) t(id, score)) to ${literal(file)} (format parquet)`,
+      )
+      dvcAdd(dir, 'dvc3', 'runs.parquet')
+    }
+    try {
+      await write('(1, 1.0), (2, 2.0)')
+      gitIn(dir, 'add', '.')
+      gitIn(dir, 'commit', '-qm', 'base')
+      gitIn(dir, 'checkout', '-qb', 'sweep-a')
+      await write('(1, 1.5), (2, 2.0), (3, 3.0)')
+      gitIn(dir, 'commit', '-qam', 'a')
+      gitIn(dir, 'checkout', '-q', 'main')
+      gitIn(dir, 'checkout', '-qb', 'sweep-b')
+      await write('(1, 1.0), (4, 4.0)')
+      gitIn(dir, 'commit', '-qam', 'b')
+      const merged = merge(dir)
+      expect(merged.stderr).toBe('')
+      expect(merged.status).toBe(0)
+      dvcCheckout(dir, 'dvc3', 'runs.parquet')
+      expect(
+        await db.all(sql`select id, score from read_parquet(${literal(file)}) order by id`),
+      ).toEqual([
+        { id: 1, score: 1.5 },
+        { id: 3, score: 3 },
+        { id: 4, score: 4 },
+      ])
+    } finally {
+      db.close()
+    }
   })
 })
