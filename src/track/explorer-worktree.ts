@@ -106,6 +106,8 @@ export interface MergeBackOptions {
   readonly db?: string
   readonly dryRun?: boolean
   readonly onProgress?: ProgressCallback
+  /** Aborting rolls the merge back (INTERRUPTED): the main database is unchanged. */
+  readonly signal?: AbortSignal
 }
 
 export interface MergeBackResult {
@@ -144,6 +146,7 @@ export async function mergeBackExperiment(options: MergeBackOptions): Promise<Me
     exp: expDb,
     ...(options.dryRun ? { dryRun: true } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   })
   return { name: options.name, worktree, report }
 }

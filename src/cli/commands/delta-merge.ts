@@ -54,6 +54,7 @@ const deltaMerge: Command = {
     let builder = merge(target, source, {
       on,
       mergeSchema: flag(values, 'merge-schema'),
+      signal: context.signal,
       ...(memoryLimit ? { memoryLimit } : {}),
       ...(context.progress ? { onProgress: context.progress } : {}),
     })

@@ -285,6 +285,7 @@ const get: Command = {
       artifact: requiredString(v, 'artifact'),
       output: resolve(context.cwd, requiredString(v, 'output')),
       repo: resolve(context.cwd, stringOption(v, 'repo') ?? '.'),
+      signal: context.signal,
     })
     return {
       report: result,
@@ -334,6 +335,7 @@ const mergeBack: Command = {
       ...(db !== undefined ? { db: resolve(context.cwd, db) } : {}),
       ...(flag(v, 'dry-run') ? { dryRun: true } : {}),
       ...(context.progress ? { onProgress: context.progress } : {}),
+      signal: context.signal,
     })
     return {
       report: result,
@@ -381,7 +383,7 @@ const plot: Command = {
       ...(title !== undefined ? { title } : {}),
       ...(versions ? { versions } : {}),
     })
-    await writeAtomically(output, (temp) => writeFile(temp, result.svg))
+    await writeAtomically(output, (temp) => writeFile(temp, result.svg), context.signal)
     const { svg: _svg, ...report } = result
     return {
       report: { ...report, output },
