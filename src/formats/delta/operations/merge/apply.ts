@@ -70,6 +70,7 @@ export async function applyMerge(
     schema,
     partitionColumns: snapshot.partitionColumns,
     stats: statsOptionsOf(snapshot.metadata),
+    signal,
   }
   try {
     let rewrittenRows = 0
