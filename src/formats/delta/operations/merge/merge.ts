@@ -7,7 +7,7 @@
 import type { Sql } from '../../../../engine/sql.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import { writing } from '../write-context.js'
-import { applyMerge, dryRunMerge, type MergeResult } from './apply.js'
+import { applyMerge, dryRunMerge, type MergeCommitOptions, type MergeResult } from './apply.js'
 import type { Assignments, Expression, MergeClause } from './clauses.js'
 import { planMerge } from './plan.js'
 import { type SessionOptions, withMergeSession } from './session.js'
@@ -15,7 +15,7 @@ import type { MergeSource } from './source.js'
 
 export type { MergeResult } from './apply.js'
 
-export interface MergeOptions extends SessionOptions {
+export interface MergeOptions extends SessionOptions, MergeCommitOptions {
   /**
    * How source rows find target rows: key columns (`['id']`: target.id = source.id, SQL
    * equality, so NULL keys never match) or a SQL predicate over the aliases
@@ -134,7 +134,7 @@ export function executeMerge(
       const plan = await planMerge(db, target, source, clauses, options)
       return options.dryRun === true
         ? dryRunMerge(db, plan)
-        : applyMerge(db, plan, options.onProgress, options.signal)
+        : applyMerge(db, plan, options.onProgress, options)
     }),
   )
 }
