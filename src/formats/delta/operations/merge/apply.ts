@@ -80,7 +80,7 @@ export async function applyMerge(
     schema,
     partitionColumns: snapshot.partitionColumns,
     stats: statsOptionsOf(snapshot.metadata),
-    signal,
+    signal: extra.signal,
   }
   try {
     let rewrittenRows = 0
