@@ -24,7 +24,8 @@ import {
 } from './migrate-types.js'
 
 type Appender = Awaited<ReturnType<DuckDb['connection']['createAppender']>>
-type Write = (appender: Appender, value: SqliteCell, storage: SqliteCell) => void
+/** Appends one column's value of a row read from SQLite (as an array in column order). */
+type Write = (appender: Appender, row: readonly SqliteCell[]) => void
 
 export interface Checksum {
   /** Digest of the per-column fingerprints (non-NULL count, integer residues, text bytes, …). */
@@ -169,41 +170,58 @@ function defaultFor(c: ColumnPlan): Sql {
   return raw(`DEFAULT ${text}`)
 }
 
-function writerFor(c: ColumnPlan): Write {
+/** The writer of column `i`; `storageAt` is where its typeof() is in the row (mixed text only). */
+function writerFor(c: ColumnPlan, i: number, storageAt: number): Write {
   switch (c.writeAs) {
     // Each writer checks the storage class it was planned for (by typeof, cheap): a deferred
     // plan learns the classes only while copying.
     case 'bigint':
-      return (a, v) => {
+      return (a, row) => {
+        const v = row[i] as SqliteCell
         if (typeof v === 'number' && Number.isSafeInteger(v)) a.appendBigInt(BigInt(v))
         else if (v === null) a.appendNull()
         else if (typeof v === 'bigint') a.appendBigInt(v)
         else mismatch()
       }
     case 'double':
-      return (a, v) => {
+      return (a, row) => {
+        const v = row[i] as SqliteCell
         if (typeof v === 'number') a.appendDouble(v)
         else if (v === null) a.appendNull()
         else if (typeof v === 'bigint') a.appendDouble(Number(v))
         else mismatch()
       }
     case 'boolean':
-      return (a, v) => (v === null ? a.appendNull() : a.appendBoolean(Number(v) === 1))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (v === null) a.appendNull()
+        else a.appendBoolean(Number(v) === 1)
+      }
     case 'varchar':
-      return (a, v) => {
+      return (a, row) => {
+        const v = row[i] as SqliteCell
         if (typeof v === 'string') a.appendVarchar(v)
         else if (v === null) a.appendNull()
         else mismatch()
       }
     case 'text-cast':
-      return (a, v) => (v === null ? a.appendNull() : a.appendVarchar(String(v)))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (v === null) a.appendNull()
+        else a.appendVarchar(String(v))
+      }
     case 'mixed-text':
-      return (a, v, storage) => (v === null ? a.appendNull() : a.appendVarchar(spell(v, storage)))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (v === null) a.appendNull()
+        else a.appendVarchar(spell(v, row[storageAt] as SqliteCell))
+      }
     case 'blob':
-      return (a, v) =>
-        v === null
-          ? a.appendNull()
-          : a.appendBlob(v instanceof Uint8Array ? v : Buffer.from(spell(v, 'text'), 'utf8'))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (v === null) a.appendNull()
+        else a.appendBlob(v instanceof Uint8Array ? v : Buffer.from(spell(v, 'text'), 'utf8'))
+      }
   }
 }
 
@@ -213,30 +231,21 @@ async function copyRows(
   plan: TablePlan,
   progress: { onProgress?: ProgressCallback | undefined; done: number; total: number },
 ): Promise<number> {
-  const writers = plan.columns.map(writerFor)
   const mixed = plan.columns.flatMap((c, i) => (c.writeAs === 'mixed-text' ? [i] : []))
-  // Storage classes are read only for the columns that need them (mixed text).
-  const storageAt = plan.columns.map((_, i) =>
-    mixed.includes(i) ? plan.columns.length + mixed.indexOf(i) : -1,
+  // Storage classes are read only for the columns that need them (mixed text), after the values.
+  const writers = plan.columns.map((c, i) =>
+    writerFor(c, i, mixed.includes(i) ? plan.columns.length + mixed.indexOf(i) : -1),
   )
   const select = sql`select ${join([
     identList(plan.columns.map((c) => c.name)),
     ...mixed.map((i) => sql`typeof(${ident(plan.columns[i]?.name ?? '')})`),
   ])} from ${ident(plan.name)}`
   const appender = await target.connection.createAppender(plan.name)
-  const width = writers.length
   const phase = `migrating ${plan.name}`
   let rows = 0
   try {
     for (const row of iterateRowsSync(source, select, { bigIntegers: plan.readsBigIntegers })) {
-      for (let i = 0; i < width; i++) {
-        const storageIndex = storageAt[i] as number
-        ;(writers[i] as Write)(
-          appender,
-          row[i] as SqliteCell,
-          storageIndex < 0 ? null : (row[storageIndex] as SqliteCell),
-        )
-      }
+      for (const write of writers) write(appender, row)
       appender.endRow()
       rows++
       if (rows % yieldEvery === 0) {
