@@ -149,6 +149,35 @@ export {
 
 // three-way merge (merge3, the git merge driver, change requests)
 
+export {
+  AUDIT_FILES,
+  type AuditFileName,
+  type AuditListing,
+  listAuditFiles,
+  readAuditFile,
+} from './changes/audit-files.js'
+export {
+  type ChangeRequest,
+  createChangeRequest,
+  getChangeRequest,
+} from './changes/change-requests.js'
+export { type DataRoot, type DataRootOptions, openDataRoot } from './changes/data-root.js'
+export { createDataset, type Dataset, getDataset } from './changes/datasets.js'
+export {
+  MERGE_PHASES,
+  type MergeChangeRequestOptions,
+  type MergePhase,
+  type MergePhaseEvent,
+  type MergeReport as CrMergeReport,
+  mergeChangeRequest,
+} from './changes/merge-change-request.js'
+export { crAppId, type RecoveredMerge, recoverMerges } from './changes/merge-recovery.js'
+export { listRules, parseRules, type Rule, setRules } from './changes/rules.js'
+export {
+  type RuleResult,
+  type ValidationReport,
+  validateRules,
+} from './changes/validate-rules.js'
 export { diffRelations } from './merge/diff.js'
 export {
   type Merge3Options,
@@ -178,3 +207,26 @@ export type {
   ThreeWayPlan,
   ThreeWayResult,
 } from './merge/three-way-types.js'
+
+// change request review (diff, conflicts)
+
+export {
+  type ChangeConflictItem,
+  type ChangeConflictKind,
+  type ChangeRequestConflicts,
+  type ConflictCell,
+  type ConflictsOptions,
+  conflictItems,
+  conflictsOfChangeRequest,
+} from './changes/conflicts-change-request.js'
+export {
+  type ChangeRequestDiff,
+  type ChangeRequestDiffRow,
+  type ChangeRequestDiffSummary,
+  type DiffAgainst,
+  type DiffChangeRequestOptions,
+  type DiffKind,
+  diffChangeRequest,
+} from './changes/diff-change-request.js'
+export { diffPage, diffSummary } from './merge/diff.js'
+export type { ConflictCounts, DiffPage } from './merge/three-way-types.js'

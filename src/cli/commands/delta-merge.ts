@@ -26,6 +26,8 @@ const deltaMerge: Command = {
     '--when-not-matched insert-all). With any --when-… flag, only the clauses given run: an',
     'omitted one does nothing (ignore), as in SQL MERGE, Spark and delta-rs.',
     '--source: a Delta table, a Parquet file, glob or folder, or a CSV / JSON Lines file.',
+    '--merge-schema: add the source columns the table lacks that the clauses write (update-all',
+    'or insert-all write every source column; delete writes none), as in Spark.',
     '--dry-run: print the report of what the merge would do (same figures; files and bytes',
     'added are null, known only once written) and write nothing.',
   ].join('\n'),
@@ -50,8 +52,9 @@ const deltaMerge: Command = {
     const { matched, notMatched, bySource } = clausesOf(values)
     const memoryLimit = memoryLimitOf(values)
     let builder = merge(target, source, {
-      on,
+      key: on,
       mergeSchema: flag(values, 'merge-schema'),
+      signal: context.signal,
       ...(memoryLimit ? { memoryLimit } : {}),
       ...(context.progress ? { onProgress: context.progress } : {}),
     })
@@ -155,9 +158,9 @@ const deltaBackfill: Command = {
     const archive = stringOption(values, 'archive')
     const memoryLimit = memoryLimitOf(values)
     const report = await backfill({
-      main: requiredString(values, 'main'),
-      staging: requiredString(values, 'staging'),
-      keys,
+      ours: requiredString(values, 'main'),
+      theirs: requiredString(values, 'staging'),
+      key: keys,
       signal: context.signal,
       dryRun: flag(values, 'dry-run'),
       ...(batchRows === undefined ? {} : { batchRows }),

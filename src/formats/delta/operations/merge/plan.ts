@@ -32,8 +32,10 @@ import { expressionSql, keyCondition, type MergeQueries } from './queries.js'
 import { type MergeSource, type ResolvedSource, resolveSource } from './source.js'
 
 export interface PlanOptions {
-  /** Key columns (`['id']`) or a SQL predicate over the aliases; see MergeOptions.on. */
-  readonly on: readonly string[] | string | Sql
+  /** Key columns (`['id']`); see MergeOptions.key. */
+  readonly key?: readonly string[]
+  /** A SQL predicate over the aliases (or, deprecated, key columns); see MergeOptions.on. */
+  readonly on?: readonly string[] | string | Sql
   readonly sourceAlias?: string
   readonly targetAlias?: string
   readonly mergeSchema?: boolean
@@ -102,18 +104,25 @@ export async function planMerge(
       { table: ours },
     )
   const progress = options.onProgress
+  progress?.({ phase: 'merge: reading table', done: 0 })
   // The session reads the checkpoint, if any: no second DuckDB instance for it.
   const snapshot = await openForWrite(ours, db)
   progress?.({ phase: 'merge: reading source', done: 0 })
   const theirs = await resolveSource(db, source)
   const mergeSchema = options.mergeSchema === true
-  const { schema, columnsAdded } = evolveSchema(ours, snapshot, theirs, mergeSchema)
+  const { schema, columnsAdded } = evolveSchema(ours, snapshot, theirs, clauses, mergeSchema)
   validateClauses(
     ours,
     clauses,
     schema.fields.map((f) => f.name),
   )
-  const key = Array.isArray(options.on) ? (options.on as readonly string[]) : undefined
+  const key =
+    options.key ?? (Array.isArray(options.on) ? (options.on as readonly string[]) : undefined)
+  if (key === undefined && (options.on === undefined || Array.isArray(options.on)))
+    throw new DuckmergeError('USAGE', `MERGE into ${ours} needs key columns or an ON predicate.`, {
+      table: ours,
+      hint: 'Give {key} (or {on}).',
+    })
   if (key) checkKeys(ours, theirs, snapshot, key)
   checkStarClauses(ours, theirs, snapshot, clauses, mergeSchema)
 
@@ -131,6 +140,7 @@ export async function planMerge(
   // view body, so it is materialized once (DuckDB spills it past memory_limit).
   const kind = raw(theirs.relation.values.length > 0 ? 'table' : 'view')
   await db.run(sql`create temp ${kind} __dm_source as select * from ${theirs.relation}`)
+  progress?.({ phase: 'merge: pruning files', done: 0 })
   const hasBySource = clauses.some((c) => c.kind === 'notMatchedBySource')
   // Files whose statistics or partition values rule out every source key are never read;
   // a NOT MATCHED BY SOURCE clause needs every file.
