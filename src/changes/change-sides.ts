@@ -20,7 +20,7 @@ import { candidateFiles, type SourceFacts } from '../formats/delta/operations/me
 import { registerSnapshot } from '../formats/delta/scan.js'
 import type { Snapshot } from '../formats/delta/snapshot-types.js'
 import { relationSql, reportValue, toCell } from '../merge/three-way-sql.js'
-import type { Cell, Relation } from '../merge/three-way-types.js'
+import type { AlignedRows, Cell, Relation } from '../merge/three-way-types.js'
 import { type ChangeRequest, stagedFile } from './change-requests.js'
 import type { DataRoot } from './data-root.js'
 import { datasetSnapshot } from './dataset-rows.js'
@@ -39,6 +39,8 @@ export interface LoadedSides {
   readonly theirs: Relation
   /** Undefined unless asked for. */
   readonly ours: Relation | undefined
+  /** Base and theirs side by side (one row per patch key), for a diff without a join. */
+  readonly aligned: AlignedRows
   /** Patch rows loaded; fewer than the window's `take` means the patch ends here. */
   readonly patchRows: number
   /** The last patch key loaded (key order), as report values. */
@@ -162,18 +164,27 @@ export class ChangeSides {
     const patchCols = (await this.columnsOf('__cr_patch')).filter((c) => c.name !== OP_COLUMN)
     const carried = new Set(patchCols.map((c) => c.name))
     const baseNames = new Set(baseCols.map((c) => c.name))
+    const theirs = new Map<string, Sql>([
+      ...baseCols.map(
+        (c) => [c.name, carried.has(c.name) ? ident(c.name) : ident(`_dm_b_${c.name}`)] as const,
+      ),
+      ...patchCols
+        .filter((c) => !baseNames.has(c.name))
+        .map((c) => [c.name, ident(c.name)] as const),
+    ])
+    const upserted = sql`${ident(OP_COLUMN)} = 'upsert'`
     await view(
       '__cr_theirs',
-      [
-        ...baseCols.map((c) =>
-          carried.has(c.name)
-            ? ident(c.name)
-            : sql`${ident(`_dm_b_${c.name}`)} as ${ident(c.name)}`,
-        ),
-        ...patchCols.filter((c) => !baseNames.has(c.name)).map((c) => ident(c.name)),
-      ],
-      sql`${ident(OP_COLUMN)} = 'upsert'`,
+      [...theirs].map(([name, value]) => sql`${value} as ${ident(name)}`),
+      upserted,
     )
+    const aligned: AlignedRows = {
+      relation: { schema: 'temp', name: '__cr_touched' },
+      before: (c) => ident(`_dm_b_${c}`),
+      after: (c) => theirs.get(c) ?? raw('null'),
+      beforePresent: ident('_dm_b'),
+      afterPresent: upserted,
+    }
     const rel = async (name: string): Promise<Relation> => ({
       schema: 'temp',
       name,
@@ -183,6 +194,7 @@ export class ChangeSides {
       base: await rel('__cr_base'),
       theirs: await rel('__cr_theirs'),
       ours: options.withOurs ? await rel('__cr_ours') : undefined,
+      aligned,
       patchRows,
       lastKey,
     }
