@@ -104,17 +104,26 @@ export class ChangeSides {
             key.map((k, i) => sql`cast(${w.after?.[i] ?? null} as ${typeSql(keyType(k))})`),
           )}`
     const limit = w === undefined ? raw('') : sql`order by ${keyList} limit ${w.take}`
+    // Read by one query (the diff against base of every touched key): views, so DuckDB runs the
+    // patch ⟕ base join inside that query; else tables (the three-way merge reads them often).
+    const once = w === undefined && !options.withOurs
+    const kind = raw(once ? 'view' : 'table')
+    const patch = once ? '__cr_patch_v' : '__cr_patch'
+    const touched = once ? '__cr_touched_v' : '__cr_touched'
     await db.run(
-      sql`create or replace temp table __cr_patch as
+      sql`create or replace temp ${kind} ${ident(patch)} as
         select * from read_parquet(${literal(this.patchFile)}) ${after} ${limit}`,
     )
-    const facts = await db.one<{ n: bigint }>(sql`select count(*) as n from __cr_patch`)
+    const facts =
+      w === undefined
+        ? undefined
+        : await db.one<{ n: bigint }>(sql`select count(*) as n from ${ident(patch)}`)
     const patchRows = Number(facts?.n ?? 0)
     let lastKey: Cell[] | undefined
     if (w !== undefined && patchRows > 0) {
       const [last] = await db.all<Record<string, unknown>>(
         sql`select ${join(key.map((k, i) => sql`${reportValue(ident(k), keyType(k), 'duckdb')} as ${ident(`k${i}`)}`))}
-          from __cr_patch order by ${join(key.map((k) => sql`${ident(k)} desc`))} limit 1`,
+          from ${ident(patch)} order by ${join(key.map((k) => sql`${ident(k)} desc`))} limit 1`,
       )
       lastKey = key.map((_, i) => toCell(last?.[`k${i}`]))
     }
@@ -128,11 +137,13 @@ export class ChangeSides {
           type: keyType(k),
           distinct: this.base.partitionColumns.includes(k),
         })),
-      )} from __cr_patch`,
+      )} from ${ident(patch)}`,
     )
-    const baseCols = await this.prunedScan(this.base, '__cr_base_scan', bounds)
+    const baseCols = await this.prunedScan(this.base, '__cr_base_scan', patch, bounds)
     const withHead = options.withOurs && this.head.version !== this.base.version
-    const headCols = withHead ? await this.prunedScan(this.head, '__cr_ours_scan', bounds) : []
+    const headCols = withHead
+      ? await this.prunedScan(this.head, '__cr_ours_scan', patch, bounds)
+      : []
     const ranges = rangeFilter(key, keyType, bounds)
     const side = (scan: string) =>
       sql`(select * from ${ident(scan)} s${ranges.length > 0 ? sql` where ${join(ranges, ' and ')}` : raw('')})`
@@ -144,14 +155,14 @@ export class ChangeSides {
       sql`${ident(alias)}.${ident(k0)} is not null as ${ident(`_dm_${alias}`)}`,
     ]
     await db.run(
-      sql`create or replace temp table __cr_touched as
+      sql`create or replace temp ${kind} ${ident(touched)} as
         select p.*, ${join([...copies('b', baseCols), ...(withHead ? copies('o', headCols) : [])])}
-        from __cr_patch p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
+        from ${ident(patch)} p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
         ${withHead ? sql`left join ${side('__cr_ours_scan')} o on ${keysEqual(key, 'p', 'o')}` : raw('')}`,
     )
     const view = async (name: string, cols: Sql[], where: Sql) =>
       db.run(
-        sql`create or replace temp view ${ident(name)} as select ${join(cols)} from __cr_touched where ${where}`,
+        sql`create or replace temp view ${ident(name)} as select ${join(cols)} from ${ident(touched)} where ${where}`,
       )
     const sideCols = (alias: string, cols: readonly ColumnInfo[]) =>
       cols.map((c) => sql`${ident(`_dm_${alias}_${c.name}`)} as ${ident(c.name)}`)
@@ -161,7 +172,7 @@ export class ChangeSides {
       await db.run(sql`create or replace temp view __cr_ours as select * from __cr_base`)
 
     // Theirs: every upserted key; a column the upload lacks keeps base's value.
-    const patchCols = (await this.columnsOf('__cr_patch')).filter((c) => c.name !== OP_COLUMN)
+    const patchCols = (await this.columnsOf(patch)).filter((c) => c.name !== OP_COLUMN)
     const carried = new Set(patchCols.map((c) => c.name))
     const baseNames = new Set(baseCols.map((c) => c.name))
     const theirs = new Map<string, Sql>([
@@ -179,7 +190,7 @@ export class ChangeSides {
       upserted,
     )
     const aligned: AlignedRows = {
-      relation: { schema: 'temp', name: '__cr_touched' },
+      relation: { schema: 'temp', name: touched },
       before: (c) => ident(`_dm_b_${c}`),
       after: (c) => theirs.get(c) ?? raw('null'),
       beforePresent: ident('_dm_b'),
@@ -208,9 +219,10 @@ export class ChangeSides {
   private async prunedScan(
     snapshot: Snapshot,
     name: string,
+    patch: string,
     bounds: SourceFacts['bounds'],
   ): Promise<ColumnInfo[]> {
-    const source = ident('__cr_patch')
+    const source = ident(patch)
     const { files } = await candidateFiles(this.db, snapshot, this.key, source, bounds)
     await registerSnapshot(this.db, snapshot, name, { files })
     return this.columnsOf(name)
@@ -239,7 +251,10 @@ function rangeFilter(
     const hi = bounds[`max${i}`]
     if (rangeTypeOf(keyType(k)) === undefined || lo == null || hi == null) return
     const t = typeSql(keyType(k))
-    ranges.push(sql`s.${ident(k)} between cast(${lo} as ${t}) and cast(${hi} as ${t})`)
+    // Literals (the bounds are our own min/max, escaped), since a view cannot bind values.
+    ranges.push(
+      sql`s.${ident(k)} between cast(${literal(String(lo))} as ${t}) and cast(${literal(String(hi))} as ${t})`,
+    )
   })
   return ranges
 }
