@@ -90,8 +90,16 @@ export class ChangeSides {
       .slice(0, 16)
   }
 
-  /** Fills `__cr_patch`, `__cr_base`, `__cr_theirs` (and `__cr_ours`) for the keys in `window`. */
-  async load(options: { withOurs: boolean; window?: KeyWindow }): Promise<LoadedSides> {
+  /**
+   * Fills `__cr_patch`, `__cr_base`, `__cr_theirs` (and `__cr_ours`) for the keys in `window`.
+   * With `oursChanged`, only keys ours (the head) changed since base: the only ones where a
+   * conflict can be.
+   */
+  async load(options: {
+    withOurs: boolean
+    window?: KeyWindow
+    oursChanged?: boolean
+  }): Promise<LoadedSides> {
     const { db, key } = this
     const types = new Map(this.dataset.schema.map((c) => [c.name, c.type]))
     const keyType = (k: string) => types.get(k) ?? 'VARCHAR'
@@ -106,12 +114,11 @@ export class ChangeSides {
     const limit = w === undefined ? raw('') : sql`order by ${keyList} limit ${w.take}`
     // Read by one query (the diff against base of every touched key): views, so DuckDB runs the
     // patch ⟕ base join inside that query; else tables (the three-way merge reads them often).
-    const once = w === undefined && !options.withOurs
-    const kind = raw(once ? 'view' : 'table')
-    const patch = once ? '__cr_patch_v' : '__cr_patch'
+    const once = !options.withOurs
+    const patch = w === undefined ? '__cr_patch_v' : '__cr_patch'
     const touched = once ? '__cr_touched_v' : '__cr_touched'
     await db.run(
-      sql`create or replace temp ${kind} ${ident(patch)} as
+      sql`create or replace temp ${raw(w === undefined ? 'view' : 'table')} ${ident(patch)} as
         select * from read_parquet(${literal(this.patchFile)}) ${after} ${limit}`,
     )
     const facts =
@@ -154,11 +161,14 @@ export class ChangeSides {
       ),
       sql`${ident(alias)}.${ident(k0)} is not null as ${ident(`_dm_${alias}`)}`,
     ]
+    const filter = options.oursChanged ? oursChanged(withHead, baseCols, headCols) : raw('true')
     await db.run(
-      sql`create or replace temp ${kind} ${ident(touched)} as
-        select p.*, ${join([...copies('b', baseCols), ...(withHead ? copies('o', headCols) : [])])}
-        from ${ident(patch)} p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
-        ${withHead ? sql`left join ${side('__cr_ours_scan')} o on ${keysEqual(key, 'p', 'o')}` : raw('')}`,
+      sql`create or replace temp ${raw(once ? 'view' : 'table')} ${ident(touched)} as
+        select * from (
+          select p.*, ${join([...copies('b', baseCols), ...(withHead ? copies('o', headCols) : [])])}
+          from ${ident(patch)} p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
+          ${withHead ? sql`left join ${side('__cr_ours_scan')} o on ${keysEqual(key, 'p', 'o')}` : raw('')}
+        ) where ${filter}`,
     )
     const view = async (name: string, cols: Sql[], where: Sql) =>
       db.run(
@@ -237,6 +247,22 @@ export class ChangeSides {
     )
     return rows.map((r) => ({ name: r.column_name, type: r.column_type, notNull: false }))
   }
+}
+
+/** Over `__cr_touched`: true where the head's row differs from base's (added, deleted, changed). */
+function oursChanged(
+  withHead: boolean,
+  baseCols: readonly ColumnInfo[],
+  headCols: readonly ColumnInfo[],
+): Sql {
+  if (!withHead) return raw('false')
+  const inBase = new Set(baseCols.map((c) => c.name))
+  const differs = headCols.map((c) =>
+    inBase.has(c.name)
+      ? sql`${ident(`_dm_b_${c.name}`)} is distinct from ${ident(`_dm_o_${c.name}`)}`
+      : sql`${ident(`_dm_o_${c.name}`)} is not null`,
+  )
+  return sql`(${ident('_dm_b')} <> ${ident('_dm_o')} or ${join(differs, ' or ')})`
 }
 
 /** The patch keys' range as a filter on alias `s`, which DuckDB pushes into the Parquet scan. */
