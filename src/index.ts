@@ -149,6 +149,35 @@ export {
 
 // three-way merge (merge3, the git merge driver, change requests)
 
+export {
+  AUDIT_FILES,
+  type AuditFileName,
+  type AuditListing,
+  listAuditFiles,
+  readAuditFile,
+} from './changes/audit-files.js'
+export {
+  type ChangeRequest,
+  createChangeRequest,
+  getChangeRequest,
+} from './changes/change-requests.js'
+export { type DataRoot, type DataRootOptions, openDataRoot } from './changes/data-root.js'
+export { createDataset, type Dataset, getDataset } from './changes/datasets.js'
+export {
+  MERGE_PHASES,
+  type MergeChangeRequestOptions,
+  type MergePhase,
+  type MergePhaseEvent,
+  type MergeReport as CrMergeReport,
+  mergeChangeRequest,
+} from './changes/merge-change-request.js'
+export { crAppId, type RecoveredMerge, recoverMerges } from './changes/merge-recovery.js'
+export { listRules, parseRules, type Rule, setRules } from './changes/rules.js'
+export {
+  type RuleResult,
+  type ValidationReport,
+  validateRules,
+} from './changes/validate-rules.js'
 export { diffRelations } from './merge/diff.js'
 export {
   type Merge3Options,

@@ -11,6 +11,7 @@
 import { join, relative, resolve } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 import { openStore, type Store } from '../store/store.js'
+import { recoverMerges } from './merge-recovery.js'
 
 /** Where the data root is when neither an option nor DELTA_DATA_ROOT names it. */
 export const DEFAULT_ROOT_NAME = 'duckmerge-data'
@@ -22,6 +23,8 @@ export interface DataRootOptions {
   readonly store?: string
   readonly env?: Readonly<Record<string, string | undefined>>
   readonly cwd?: string
+  /** Settle merges a dead process left `merging` (default true). */
+  readonly recover?: boolean
 }
 
 export interface DataRoot {
@@ -50,7 +53,14 @@ export async function openDataRoot(options: DataRootOptions = {}): Promise<DataR
   const env = options.env ?? process.env
   const url = options.store ?? env.DUCKMERGE_STORE_URL ?? join(path, 'duckmerge.db')
   const store = await openStore({ url: url === '' ? join(path, 'duckmerge.db') : url })
-  return { path, store, close: () => store.close() }
+  const root: DataRoot = { path, store, close: () => store.close() }
+  // A merge killed mid-way (SIGKILL, power loss) is settled by whichever command comes next.
+  if (options.recover !== false)
+    await recoverMerges(root).catch(async (error: unknown) => {
+      await store.close()
+      throw error
+    })
+  return root
 }
 
 /** The Delta table of a dataset. */

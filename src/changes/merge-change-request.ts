@@ -1,40 +1,97 @@
 /**
  * Merging a change request: a keyed three-way merge (base = dataset@base_version, ours =
- * dataset@head, theirs = base with the patch applied) by the engine in merge/three-way.ts, then
- * one Delta MERGE commit of the merged rows of the keys the change touches.
+ * dataset@head, theirs = base with the patch applied) by merge/three-way.ts, the dataset's rules
+ * run on the merged preview, then one Delta MERGE commit of the touched keys carrying
+ * `txn{duckmerge-cr-<id>, revision}` and the change request in commitInfo.
  *
- *   status → merging (CAS) → three-way plan → conflicts? → status conflict, MERGE_CONFLICT
- *     → patch rows to Parquet → Delta MERGE (delete / update / insert by key) → status merged
+ *   lock (manifest, CAS → merging) → snapshot → diff → conflicts → resolve → preview → validate
+ *     → write → commit → finalize (CAS → merged, dataset synced) → audit (files, manifest gone)
+ *   conflicts left → conflict, MERGE_CONFLICT │ an error rule fails → failed, EXPECTATIONS_FAILED
+ *   the head moved under the commit (COMMIT_CONFLICT) → again from snapshot, at most 3 times
+ *
+ * A crash anywhere is settled by merge-recovery.ts on the next command.
  */
-import { promises as fs } from 'node:fs'
-import { join } from 'node:path'
-import { DuckDb } from '../engine/duckdb.js'
+
+import type { DuckDb } from '../engine/duckdb.js'
 import { DuckDbConnection } from '../engine/duckdb-dialect.js'
-import { ident, identList, literal, sql } from '../engine/sql.js'
+import { ident, identList, join, literal, type Sql, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
-import { merge } from '../formats/delta/operations/merge/merge.js'
+import { applyMerge } from '../formats/delta/operations/merge/apply.js'
+import type { MergeClause } from '../formats/delta/operations/merge/clauses.js'
+import { type MergePlan, planMerge } from '../formats/delta/operations/merge/plan.js'
+import { withMergeSession } from '../formats/delta/operations/merge/session.js'
 import { registerSnapshot } from '../formats/delta/scan.js'
-import { threeWayMerge } from '../merge/three-way.js'
+import { loadSnapshot } from '../formats/delta/snapshot.js'
+import { mergedRows, threeWayMerge } from '../merge/three-way.js'
 import { relationSql } from '../merge/three-way-sql.js'
-import type { Conflict, MergeRule, Side } from '../merge/three-way-types.js'
+import type {
+  Conflict,
+  MergeRule,
+  Resolution,
+  Side,
+  ThreeWayPlan,
+} from '../merge/three-way-types.js'
+import type { Progress } from '../progress.js'
+import { archiveAttempt, writeAuditFiles } from './audit-files.js'
 import { type ChangeRequest, getChangeRequest, stagedFile, transition } from './change-requests.js'
-import { type DataRoot, stagingDir } from './data-root.js'
+import type { DataRoot } from './data-root.js'
 import { datasetSnapshot } from './dataset-rows.js'
-import { getDatasetById, syncDataset } from './datasets.js'
-import { OP_COLUMN } from './upload.js'
+import { type Dataset, getDatasetById, syncDataset } from './datasets.js'
+import {
+  crAppId,
+  type MergeManifest,
+  newManifest,
+  recoverMerges,
+  removeManifest,
+  writeManifestSync,
+} from './merge-recovery.js'
+import { listRules } from './rules.js'
+import { OP_COLUMN, RESERVED_COLUMNS } from './upload.js'
+import { type ValidationReport, validateRules } from './validate-rules.js'
+
+export const MERGE_PHASES = [
+  'lock',
+  'snapshot',
+  'diff',
+  'conflicts',
+  'resolve',
+  'preview',
+  'validate',
+  'write',
+  'commit',
+  'finalize',
+  'audit',
+] as const
+export type MergePhase = (typeof MERGE_PHASES)[number]
+
+export interface MergePhaseEvent {
+  readonly cr_id: string
+  readonly phase: MergePhase
+  /** 1-based position in MERGE_PHASES. */
+  readonly index: number
+  readonly total: number
+  /** Finer progress inside a phase (the Delta writer's). */
+  readonly detail?: Progress
+}
 
 export interface MergeChangeRequestOptions {
   /** Settle every conflict for one side. */
   readonly take?: Side
-  /** Same as take theirs (conflicts still reported). */
+  /** Same as take theirs (conflicts still detected and recorded). */
   readonly force?: boolean
+  /** Settle given keys or cells (take a side, or give the value); applied after take/force. */
+  readonly resolutions?: readonly Resolution[]
   /** Default: the dataset's rule. */
   readonly rule?: MergeRule
   /** Allow the new columns the change request brings. */
   readonly mergeSchema?: boolean
   readonly requestedBy?: string
-  /** Plan and report only: nothing written, status unchanged. */
+  /** Plan, check and validate only: nothing written, status unchanged. */
   readonly dryRun?: boolean
+  /** Called as each phase starts (the service streams these). */
+  readonly onPhase?: (event: MergePhaseEvent) => void
+  /** DuckDB memory limit for the merge session (default 1GB; spills past it). */
+  readonly memoryLimit?: string
 }
 
 export interface MergeReport {
@@ -42,6 +99,8 @@ export interface MergeReport {
   readonly cr_id: string
   readonly merged_version: number | null
   readonly commit_id: string | null
+  readonly base_version: number
+  readonly main_version_before: number
   readonly rows_affected: number
   readonly diff: {
     readonly version_before: number
@@ -49,17 +108,39 @@ export interface MergeReport {
     readonly rows_added: number
     readonly rows_updated: number
     readonly rows_deleted: number
+    readonly cells_modified: number
   }
-  readonly conflicts: { readonly total: number; readonly rule: MergeRule }
+  readonly conflicts: {
+    readonly total: number
+    readonly rule: MergeRule
+    readonly resolution: ResolutionMode
+  }
+  readonly validation: {
+    readonly success: boolean
+    readonly errors: number
+    readonly warnings: number
+  }
+  readonly row_count: number
+  readonly schema_changed: boolean
   readonly idempotent_replay: boolean
 }
 
+type ResolutionMode = 'none' | 'explicit' | 'ours' | 'theirs' | 'forced'
+
+/** Merge attempts after the head moved under the commit (another writer, Spark). */
+const MAX_ATTEMPTS = 3
+/** Conflict items kept in conflicts.json and in the MERGE_CONFLICT details. */
+const CONFLICT_ITEMS = 1000
+
 /**
  * Merges the change request into its dataset. Conflicts left unsettled throw MERGE_CONFLICT
- * (items in `details.conflicts`, status `conflict`); a merged change request replays its result.
+ * (items in `details.conflicts`, status `conflict`); an `error` rule failing on the merged
+ * preview throws EXPECTATIONS_FAILED (rule results in `details.results`, status `failed`,
+ * nothing committed); a merged change request replays its result.
  *
  * @example
- * const report = await mergeChangeRequest(root, 'cr_8k2m4q7w1z9x3c5v', { requestedBy: 'ann' })
+ * const report = await mergeChangeRequest(root, 'cr_8k2m4q7w1z9x3c5v', { requestedBy: 'ann',
+ *   onPhase: (e) => console.log(e.phase) })
  * report.commit_id // 'v3'
  */
 export async function mergeChangeRequest(
@@ -67,20 +148,18 @@ export async function mergeChangeRequest(
   crId: string,
   options: MergeChangeRequestOptions = {},
 ): Promise<MergeReport> {
+  // A merge of this change request that died earlier is settled first.
+  await recoverMerges(root, { crId })
   const cr = await getChangeRequest(root, crId)
   if (cr.status === 'merged' && cr.result)
     return { ...(cr.result as unknown as MergeReport), idempotent_replay: true }
-  if (cr.status === 'closed' || cr.status === 'merging')
+  if (cr.status === 'closed' || cr.status === 'merging' || cr.status === 'merged')
     throw new DuckmergeError(
       'INVALID_STATE',
       `Change request ${cr.id} is ${cr.status}; it cannot be merged now.`,
-      {
-        cr_id: cr.id,
-        status: cr.status,
-      },
+      { cr_id: cr.id, status: cr.status },
     )
   const dataset = await getDatasetById(root, cr.datasetId)
-  const rule = options.rule ?? dataset.conflictRule
   if (cr.staged.new_columns.length > 0 && options.mergeSchema !== true)
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
@@ -91,194 +170,655 @@ export async function mergeChangeRequest(
         hint: 'Allow the schema change with {mergeSchema}.',
       },
     )
-  const base = await datasetSnapshot(dataset, cr.baseVersion)
-  const ours = await datasetSnapshot(dataset)
-  const keys = dataset.keyColumns
-  const db = await DuckDb.open()
-  const connection = new DuckDbConnection(db)
-  const patchFile = join(stagingDir(root, dataset.id, cr.id), `merge-r${cr.revision}.parquet`)
-  try {
+  checkResolutions(dataset, cr, options.resolutions ?? [])
+  const run = new MergeRun(root, cr, dataset, options)
+  return run.execute()
+}
+
+/** One merge attempt of a change request, phase by phase. */
+class MergeRun {
+  readonly #root: DataRoot
+  readonly #cr: ChangeRequest
+  readonly #dataset: Dataset
+  readonly #options: MergeChangeRequestOptions
+  readonly #startedAt = Date.now()
+  readonly #rule: MergeRule
+  readonly #actor: string | null
+  #manifest: MergeManifest | undefined
+  #phase: MergePhase = 'lock'
+  /** Audit facts gathered along the way, written at the end whatever the outcome. */
+  #audit: {
+    mainBefore?: number
+    diff?: Record<string, unknown>
+    conflicts?: Record<string, unknown>
+    validation?: ValidationReport
+  } = {}
+
+  constructor(
+    root: DataRoot,
+    cr: ChangeRequest,
+    dataset: Dataset,
+    options: MergeChangeRequestOptions,
+  ) {
+    this.#root = root
+    this.#cr = cr
+    this.#dataset = dataset
+    this.#options = options
+    this.#rule = options.rule ?? dataset.conflictRule
+    this.#actor = options.requestedBy ?? null
+  }
+
+  get #dryRun(): boolean {
+    return this.#options.dryRun === true
+  }
+
+  async execute(): Promise<MergeReport> {
+    if (!this.#dryRun) await this.#lock()
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await withMergeSession(
+            this.#options.memoryLimit === undefined
+              ? {}
+              : { memoryLimit: this.#options.memoryLimit },
+            (db) => this.#attempt(db),
+          )
+        } catch (error) {
+          const raced = error instanceof DuckmergeError && error.code === 'COMMIT_CONFLICT'
+          if (!raced || attempt >= MAX_ATTEMPTS || this.#dryRun) throw error
+        }
+      }
+    } catch (error) {
+      if (!this.#dryRun) await this.#fail(error)
+      throw error
+    }
+  }
+
+  /** Phase `lock`: the manifest first (so recovery knows the holder), then CAS → merging. */
+  async #lock(): Promise<void> {
+    this.#enter('lock')
+    const other = await this.#root.store.db
+      .selectFrom('change_requests')
+      .select('id')
+      .where('dataset_id', '=', this.#dataset.id)
+      .where('status', '=', 'merging')
+      .where('id', '!=', this.#cr.id)
+      .executeTakeFirst()
+    if (other)
+      throw new DuckmergeError(
+        'LOCKED',
+        `Dataset "${this.#dataset.name}" is being merged into by change request ${other.id}; try again when it is done.`,
+        { dataset: this.#dataset.name, cr_id: this.#cr.id, holder: other.id },
+      )
+    await archiveAttempt(this.#root, this.#cr.id)
+    this.#manifest = await newManifest(
+      this.#cr,
+      this.#dataset.tablePath,
+      this.#dataset.currentVersion,
+      this.#actor,
+    )
+    writeManifestSync(this.#root, this.#manifest)
+    try {
+      await transition(
+        this.#root.store.db,
+        this.#cr,
+        ['pending', 'conflict', 'failed'],
+        'merging',
+        {
+          action: 'merge.requested',
+          actor: this.#actor,
+          deltaVersion: this.#dataset.currentVersion,
+          details: { options: this.#optionsReport() },
+        },
+      )
+    } catch (error) {
+      await removeManifest(this.#root, this.#cr.id)
+      this.#manifest = undefined
+      throw error
+    }
+  }
+
+  /** Marks the phase: manifest, progress callback, and the tests' kill switch. */
+  #enter(phase: MergePhase, detail?: Progress, extra: Partial<MergeManifest> = {}): void {
+    this.#phase = phase
+    if (this.#manifest) {
+      this.#manifest = { ...this.#manifest, ...extra, phase, updated_at: Date.now() }
+      writeManifestSync(this.#root, this.#manifest)
+    }
+    this.#options.onPhase?.({
+      cr_id: this.#cr.id,
+      phase,
+      index: MERGE_PHASES.indexOf(phase) + 1,
+      total: MERGE_PHASES.length,
+      ...(detail ? { detail } : {}),
+    })
+    // Tests of crash recovery only: the process kills itself as this phase starts.
+    if (process.env.DUCKMERGE_TEST_KILL_AT === phase && !this.#dryRun)
+      process.kill(process.pid, 'SIGKILL')
+  }
+
+  async #attempt(db: DuckDb): Promise<MergeReport> {
+    const cr = this.#cr
+    const dataset = this.#dataset
+    const keys = dataset.keyColumns
+    this.#enter('snapshot')
+    const base = await datasetSnapshot(dataset, cr.baseVersion)
+    const ours = await loadSnapshot(dataset.tablePath)
+    this.#audit.mainBefore = ours.version
+    for (const v of ['base', 'ours', 'patch', 'theirs', 'preview'])
+      await db.run(sql`DROP VIEW IF EXISTS ${ident(v)}`)
     await registerSnapshot(db, base, '__dm_base_scan')
     await registerSnapshot(db, ours, '__dm_ours_scan')
-    await db.run(sql`CREATE VIEW base AS SELECT * FROM __dm_base_scan`)
-    await db.run(sql`CREATE VIEW ours AS SELECT * FROM __dm_ours_scan`)
+    await db.run(sql`CREATE OR REPLACE VIEW base AS SELECT * FROM __dm_base_scan`)
+    await db.run(sql`CREATE OR REPLACE VIEW ours AS SELECT * FROM __dm_ours_scan`)
     await db.run(
-      sql`CREATE VIEW patch AS SELECT * FROM read_parquet(${literal(stagedFile(root, cr))})`,
+      sql`CREATE OR REPLACE VIEW patch AS SELECT * FROM read_parquet(${literal(stagedFile(this.#root, cr))})`,
     )
     await db.run(
-      sql`CREATE VIEW theirs AS ${theirsSql(
-        dataset.schema.map((c) => c.name),
+      sql`CREATE OR REPLACE VIEW theirs AS ${theirsSql(
+        base.schema.fields.map((f) => f.name),
         cr,
         keys,
       )}`,
     )
+
+    this.#enter('diff')
+    const take: Side | undefined = this.#options.force ? 'theirs' : this.#options.take
+    const resolutions = this.#options.resolutions ?? []
     const rel = (name: string) => ({ schema: 'memory', name })
-    const take = options.force ? 'theirs' : options.take
     const { plan, conflicts } = await threeWayMerge({
-      connection,
+      connection: new DuckDbConnection(db),
       table: dataset.name,
       base: rel('base'),
       ours: rel('ours'),
       theirs: rel('theirs'),
       key: keys,
-      rule,
+      rule: this.#rule,
+      conflictLimit: CONFLICT_ITEMS,
       ...(take ? { take } : {}),
+      ...(resolutions.length > 0 ? { resolutions } : {}),
     })
     try {
-      if (plan.hasConflicts) {
-        if (!options.dryRun)
-          await transition(
-            root.store.db,
-            cr,
-            ['pending', 'conflict', 'failed'],
-            'conflict',
-            {
-              action: 'merge.conflict',
-              actor: options.requestedBy ?? null,
-              deltaVersion: ours.version,
-              details: { conflicts: plan.conflictCount },
-            },
-            {
-              failure_json: JSON.stringify({
-                code: 'merge_conflict',
-                conflicts: plan.conflictCount,
-              }),
-            },
-          )
-        throw new DuckmergeError(
-          'MERGE_CONFLICT',
-          `${plan.unresolved} conflict(s) between dataset "${dataset.name}"@${ours.version} and ${cr.id} (base ${cr.baseVersion}).`,
-          {
-            cr_id: cr.id,
-            base_version: cr.baseVersion,
-            main_version: ours.version,
-            rule,
-            conflicts: conflicts.map(conflictItem),
-            hint: 'Settle them with {take} ours|theirs or {force}.',
-          },
-        )
-      }
-      const diffCounts = await db.one<{ ins: bigint; upd: bigint; del: bigint }>(
-        sql`SELECT count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${ident(keys[0] as string)} IS NULL) AS ins,
-                   count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${ident(keys[0] as string)} IS NOT NULL) AS upd,
-                   count(*) FILTER (WHERE p."__tw_op" = 'delete' AND o.${ident(keys[0] as string)} IS NOT NULL) AS del
-            FROM ${relationSql(plan.patch)} p LEFT JOIN ours o ON ${keysEqual(keys)}`,
-      )
-      const added = Number(diffCounts?.ins ?? 0)
-      const updated = Number(diffCounts?.upd ?? 0)
-      const deleted = Number(diffCounts?.del ?? 0)
-      if (options.dryRun)
-        return report(
-          cr,
-          'dry_run',
-          null,
-          ours.version,
-          ours.version,
-          added,
-          updated,
-          deleted,
-          plan.conflictCount,
-          rule,
-        )
-      await transition(root.store.db, cr, ['pending', 'conflict', 'failed'], 'merging', {
-        action: 'merge.requested',
-        actor: options.requestedBy ?? null,
-        deltaVersion: ours.version,
+      this.#enter('conflicts')
+      this.#audit.conflicts = conflictsReport(plan, conflicts, cr, ours.version, this.#rule, {
+        take,
+        resolutions,
+        forced: this.#options.force === true,
       })
-      const columns = plan.columns.map((c) => c.name)
-      await db.run(
-        sql`COPY (SELECT ${identList(columns)}, "__tw_op" AS ${ident(OP_COLUMN)} FROM ${relationSql(plan.patch)} WHERE "__tw_op" IN ('upsert', 'delete'))
-          TO ${literal(patchFile)} (FORMAT parquet)`,
-      )
-      let version = ours.version
-      try {
-        const set = Object.fromEntries(columns.map((c) => [c, sql`source.${ident(c)}`]))
-        const result = await merge(dataset.tablePath, patchFile, {
-          on: keys,
-          mergeSchema: options.mergeSchema === true,
-        })
-          .whenMatchedDelete(`source.${OP_COLUMN} = 'delete'`)
-          .whenMatchedUpdate(set)
-          .whenNotMatchedInsert(set, `source.${OP_COLUMN} = 'upsert'`)
-          .execute()
-        version = result.version
-      } catch (error) {
-        await transition(
-          root.store.db,
-          { ...cr, status: 'merging' },
-          ['merging'],
-          'failed',
-          {
-            action: 'merge.failed',
-            actor: options.requestedBy ?? null,
-            details: { message: messageOf(error) },
-          },
-          {
-            failure_json: JSON.stringify({
-              code: 'merge_failed',
-              phase: 'write',
-              message: messageOf(error),
-            }),
-          },
-        )
-        throw error
+      if (plan.hasConflicts) return await this.#conflict(plan, conflicts, ours.version)
+
+      this.#enter('resolve')
+      const counts = await diffCounts(db, plan, keys)
+      const schemaChanges = plan.columns
+        .filter((c) => !c.in.includes('ours'))
+        .map((c) => ({ column: c.name, type: c.type, change: 'added' }))
+      this.#audit.diff = {
+        versions: { base: cr.baseVersion, main: ours.version },
+        rows_added: counts.added,
+        rows_deleted: counts.deleted,
+        rows_modified: counts.updated,
+        cells_modified: counts.cells,
+        columns: counts.columns,
+        schema_changes: schemaChanges,
+        old_row_count: counts.before,
+        new_row_count: counts.before + counts.added - counts.deleted,
+        theirs_against_base: plan.theirs,
+        ours_against_base: plan.ours,
       }
-      const merged = report(
-        cr,
-        'merged',
-        version,
-        ours.version,
-        version,
-        added,
-        updated,
-        deleted,
-        plan.conflictCount,
-        rule,
-      )
+
+      this.#enter('preview')
+      const rules = await listRules(this.#root, dataset)
+      if (rules.length > 0)
+        await db.run(sql`CREATE OR REPLACE TEMP TABLE preview AS ${mergedRows(plan, rel('ours'))}`)
+
+      this.#enter('validate')
+      const validation =
+        rules.length === 0
+          ? emptyValidation(ours.version, counts.before)
+          : await validateRules(db, {
+              preview: ident('preview'),
+              key: keys,
+              rules,
+              headRows: counts.before,
+              headVersion: ours.version,
+            })
+      this.#audit.validation = validation
+      if (!validation.success) return await this.#validationFailed(validation, ours.version)
+
+      const report = (version: number | null): MergeReport => ({
+        status: version === null ? 'dry_run' : 'merged',
+        cr_id: cr.id,
+        merged_version: version,
+        commit_id: version === null ? null : `v${version}`,
+        base_version: cr.baseVersion,
+        main_version_before: ours.version,
+        rows_affected: counts.added + counts.updated + counts.deleted,
+        diff: {
+          version_before: ours.version,
+          version_after: version ?? ours.version,
+          rows_added: counts.added,
+          rows_updated: counts.updated,
+          rows_deleted: counts.deleted,
+          cells_modified: counts.cells,
+        },
+        conflicts: {
+          total: plan.conflictCount,
+          rule: this.#rule,
+          resolution: this.#audit.conflicts?.resolution as ResolutionMode,
+        },
+        validation: {
+          success: validation.success,
+          errors: validation.errors,
+          warnings: validation.warnings,
+        },
+        row_count: counts.before + counts.added - counts.deleted,
+        schema_changed: schemaChanges.length > 0,
+        idempotent_replay: false,
+      })
+      if (this.#dryRun) return report(null)
+
+      this.#enter('write', undefined, { report: report(0) as unknown as Record<string, unknown> })
+      const result = await this.#write(db, plan)
+      const merged = report(result.version)
+
+      this.#enter('finalize')
       await transition(
-        root.store.db,
+        this.#root.store.db,
         { ...cr, status: 'merging' },
         ['merging'],
         'merged',
-        { action: 'merge.succeeded', actor: options.requestedBy ?? null, deltaVersion: version },
+        { action: 'merge.succeeded', actor: this.#actor, deltaVersion: result.version },
         {
-          merged_version: version,
-          merged_by: options.requestedBy ?? null,
+          merged_version: result.version,
+          merged_by: this.#actor,
           merged_at: Date.now(),
           result_json: JSON.stringify(merged),
           failure_json: null,
         },
       )
-      await syncDataset(root, dataset.id)
+      await syncDataset(this.#root, dataset.id)
+
+      this.#enter('audit')
+      await this.#writeAudit('merged', {
+        versions: { base: cr.baseVersion, main_before: ours.version, merged: result.version },
+        commit: {
+          version: result.version,
+          log_file: `_delta_log/${String(result.version).padStart(20, '0')}.json`,
+          txn_app_id: crAppId(cr.id),
+          txn_version: cr.revision,
+        },
+        counts: merged.diff,
+        files_added: result.metrics.numTargetFilesAdded,
+        files_removed: result.metrics.numTargetFilesRemoved,
+        bytes_added: result.metrics.numTargetBytesAdded,
+        bytes_removed: result.metrics.numTargetBytesRemoved,
+        row_count_before: counts.before,
+        row_count_after: merged.row_count,
+        schema_changes: schemaChanges,
+      })
+      await removeManifest(this.#root, cr.id)
       return merged
     } finally {
       await plan.dispose()
     }
-  } finally {
-    await fs.rm(patchFile, { force: true })
-    db.close()
+  }
+
+  /** Phases `write` and `commit`: one Delta MERGE of the patch's keys (plan, then apply). */
+  async #write(db: DuckDb, plan: ThreeWayPlan) {
+    const cr = this.#cr
+    const columns = plan.columns.map((c) => c.name)
+    const source = sql`SELECT ${identList(columns)}, "__tw_op" AS ${ident(OP_COLUMN)}
+      FROM ${relationSql(plan.patch)} WHERE "__tw_op" IN ('upsert', 'delete')`
+    const set = Object.fromEntries(columns.map((c) => [c, sql`source.${ident(c)}`]))
+    const clauses: MergeClause[] = [
+      { kind: 'matched', action: 'delete', condition: `source.${OP_COLUMN} = 'delete'` },
+      { kind: 'matched', action: 'update', set },
+      {
+        kind: 'notMatched',
+        action: 'insert',
+        values: set,
+        condition: `source.${OP_COLUMN} = 'upsert'`,
+      },
+    ]
+    const planned = await planMerge(db, this.#dataset.tablePath, source, clauses, {
+      on: this.#dataset.keyColumns,
+      mergeSchema: this.#options.mergeSchema === true,
+    })
+    return applyMerge(
+      db,
+      withoutReservedColumns(planned),
+      (detail) => this.#enter(/commit/.test(detail.phase) ? 'commit' : 'write', detail),
+      {
+        commitInfo: {
+          userMetadata: `change request ${cr.id} (#${cr.number} on ${this.#dataset.name})${this.#actor ? ` by ${this.#actor}` : ''}`,
+          operationParameters: {
+            cr_id: cr.id,
+            base_version: cr.baseVersion,
+            requested_by: this.#actor,
+            conflict_rule: this.#rule,
+          },
+        },
+        txn: { appId: crAppId(cr.id), version: cr.revision },
+      },
+    )
+  }
+
+  async #conflict(
+    plan: ThreeWayPlan,
+    conflicts: readonly Conflict[],
+    mainVersion: number,
+  ): Promise<never> {
+    const cr = this.#cr
+    const items = conflicts.map(conflictItem)
+    if (!this.#dryRun) {
+      await transition(
+        this.#root.store.db,
+        { ...cr, status: 'merging' },
+        ['merging'],
+        'conflict',
+        {
+          action: 'merge.conflict',
+          actor: this.#actor,
+          deltaVersion: mainVersion,
+          details: { conflicts: plan.conflictCount, unresolved: plan.unresolved },
+        },
+        {
+          failure_json: JSON.stringify({
+            code: 'merge_conflict',
+            phase: 'conflicts',
+            conflicts: plan.conflictCount,
+            unresolved: plan.unresolved,
+          }),
+        },
+      )
+      await this.#writeAudit('conflict', {
+        error: {
+          code: 'merge_conflict',
+          conflicts: plan.conflictCount,
+          unresolved: plan.unresolved,
+        },
+      })
+      await removeManifest(this.#root, cr.id)
+    }
+    throw new DuckmergeError(
+      'MERGE_CONFLICT',
+      `${plan.unresolved} conflict(s) between dataset "${this.#dataset.name}"@${mainVersion} and ${cr.id} (base ${cr.baseVersion}); nothing was written.`,
+      {
+        cr_id: cr.id,
+        base_version: cr.baseVersion,
+        main_version: mainVersion,
+        rule: this.#rule,
+        conflicts_summary: this.#audit.conflicts?.by_kind,
+        conflicts: items.slice(0, 100),
+        hint: 'Settle them with {take} ours|theirs, {resolutions} or {force}.',
+      },
+    )
+  }
+
+  async #validationFailed(validation: ValidationReport, mainVersion: number): Promise<never> {
+    const cr = this.#cr
+    const failed = validation.results.filter((r) => !r.success && r.severity === 'error')
+    if (!this.#dryRun) {
+      await transition(
+        this.#root.store.db,
+        { ...cr, status: 'merging' },
+        ['merging'],
+        'failed',
+        {
+          action: 'merge.validation_failed',
+          actor: this.#actor,
+          deltaVersion: mainVersion,
+          details: { rules: failed.map((r) => r.name) },
+        },
+        {
+          failure_json: JSON.stringify({
+            code: 'validation_failed',
+            phase: 'validate',
+            message: `${failed.length} rule(s) failed: ${failed.map((r) => r.name).join(', ')}`,
+          }),
+        },
+      )
+      await this.#writeAudit('validation_failed', {
+        error: { code: 'validation_failed', rules: failed.map((r) => r.name) },
+      })
+      await removeManifest(this.#root, cr.id)
+    }
+    throw new DuckmergeError(
+      'EXPECTATIONS_FAILED',
+      `${failed.length} of ${validation.results.length} rule(s) failed on the merged preview of ${cr.id}: ${failed.map((r) => `"${r.name}" (${r.unexpected_count ?? r.observed_value} unexpected)`).join(', ')}; dataset "${this.#dataset.name}" left at version ${mainVersion}.`,
+      {
+        cr_id: cr.id,
+        main_version: mainVersion,
+        validation: { success: false, errors: validation.errors, warnings: validation.warnings },
+        results: validation.results,
+      },
+    )
+  }
+
+  /** An unexpected failure while merging: status failed (merge_failed), the attempt recorded. */
+  async #fail(error: unknown): Promise<void> {
+    if (!this.#manifest) return
+    const current = await getChangeRequest(this.#root, this.#cr.id)
+    if (current.status !== 'merging') return
+    const code =
+      error instanceof DuckmergeError && error.code === 'COMMIT_CONFLICT'
+        ? 'commit_conflict'
+        : 'merge_failed'
+    await transition(
+      this.#root.store.db,
+      current,
+      ['merging'],
+      'failed',
+      {
+        action: 'merge.failed',
+        actor: this.#actor,
+        details: { code, phase: this.#phase, message: messageOf(error) },
+      },
+      { failure_json: JSON.stringify({ code, phase: this.#phase, message: messageOf(error) }) },
+    )
+    await this.#writeAudit('failed', {
+      error: { code, phase: this.#phase, message: messageOf(error) },
+    }).catch(() => undefined)
+    await syncDataset(this.#root, this.#dataset.id).catch(() => undefined)
+    await removeManifest(this.#root, this.#cr.id)
+  }
+
+  async #writeAudit(status: string, extra: Record<string, unknown>): Promise<void> {
+    const finished = Date.now()
+    const { validation, conflicts, diff } = this.#audit
+    await writeAuditFiles(this.#root, this.#cr.id, {
+      merge_result: {
+        dataset: this.#dataset.name,
+        dataset_id: this.#dataset.id,
+        status,
+        requested_by: this.#actor,
+        started_at: new Date(this.#startedAt).toISOString(),
+        finished_at: new Date(finished).toISOString(),
+        duration_ms: finished - this.#startedAt,
+        options: this.#optionsReport(),
+        versions: {
+          base: this.#cr.baseVersion,
+          main_before: this.#audit.mainBefore ?? null,
+          merged: null,
+        },
+        conflicts_summary: conflicts
+          ? { total: conflicts.total, by_kind: conflicts.by_kind, resolution: conflicts.resolution }
+          : null,
+        validation_summary: validation
+          ? {
+              success: validation.success,
+              errors: validation.errors,
+              warnings: validation.warnings,
+            }
+          : null,
+        ...extra,
+      },
+      ...(diff ? { diff } : {}),
+      ...(conflicts ? { conflicts } : {}),
+      ...(validation
+        ? {
+            validation: {
+              ...validation,
+              preview: { ...validation.preview, cr_revision: this.#cr.revision },
+            },
+          }
+        : {}),
+    })
+  }
+
+  #optionsReport() {
+    const o = this.#options
+    return {
+      take: o.take ?? null,
+      force: o.force === true,
+      rule: this.#rule,
+      merge_schema: o.mergeSchema === true,
+      resolutions: o.resolutions?.length ?? 0,
+      dry_run: o.dryRun === true,
+    }
+  }
+}
+
+/**
+ * The Delta MERGE must never add the patch's `_op` (or any reserved name) to the table, whatever
+ * its schema evolution adds: those columns only steer the clauses.
+ */
+function withoutReservedColumns(plan: MergePlan): MergePlan {
+  const reserved = (name: string) => RESERVED_COLUMNS.includes(name) || name.startsWith('__')
+  if (!plan.columnsAdded.some(reserved)) return plan
+  const keep = (name: string) => !(plan.columnsAdded.includes(name) && reserved(name))
+  return {
+    ...plan,
+    schema: { ...plan.schema, fields: plan.schema.fields.filter((f) => keep(f.name)) },
+    columnsAdded: plan.columnsAdded.filter(keep),
+    queries: { ...plan.queries, columns: plan.queries.columns.filter((c) => keep(c.name)) },
   }
 }
 
 /** Theirs: base with the patch applied; columns the upload lacks keep base's values. */
-function theirsSql(schemaColumns: readonly string[], cr: ChangeRequest, keys: readonly string[]) {
+function theirsSql(
+  baseColumns: readonly string[],
+  cr: ChangeRequest,
+  keys: readonly string[],
+): Sql {
   const carried = new Set(cr.staged.columns)
-  const cols = schemaColumns.map((c) => (carried.has(c) ? sql`p.${ident(c)}` : sql`b.${ident(c)}`))
+  const cols = baseColumns.map((c) => (carried.has(c) ? sql`p.${ident(c)}` : sql`b.${ident(c)}`))
   const extra = cr.staged.new_columns.map((c) => sql`p.${ident(c.name)}`)
-  const all = [...cols, ...extra]
   return sql`SELECT b.* FROM base b WHERE NOT EXISTS (SELECT 1 FROM patch p WHERE ${keysEqual(keys, 'p', 'b')})
     UNION ALL BY NAME
-    SELECT ${sql`${all.reduce((a, b) => sql`${a}, ${b}`)}`} FROM patch p LEFT JOIN base b ON ${keysEqual(keys, 'p', 'b')}
+    SELECT ${join([...cols, ...extra])} FROM patch p LEFT JOIN base b ON ${keysEqual(keys, 'p', 'b')}
     WHERE p.${ident(OP_COLUMN)} = 'upsert'`
 }
 
-function keysEqual(keys: readonly string[], a = 'p', b = 'o') {
-  return keys
-    .map((k) => sql`${ident(a)}.${ident(k)} = ${ident(b)}.${ident(k)}`)
-    .reduce((x, y) => sql`${x} AND ${y}`)
+function keysEqual(keys: readonly string[], a: string, b: string): Sql {
+  return join(
+    keys.map((k) => sql`${ident(a)}.${ident(k)} = ${ident(b)}.${ident(k)}`),
+    ' AND ',
+  )
 }
 
-function conflictItem(c: Conflict) {
+interface DiffCounts {
+  readonly before: number
+  readonly added: number
+  readonly updated: number
+  readonly deleted: number
+  readonly cells: number
+  readonly columns: Record<string, { modified: number }>
+}
+
+/** What applying the patch does to the head: rows added/updated/deleted, cells per column. */
+async function diffCounts(
+  db: DuckDb,
+  plan: ThreeWayPlan,
+  keys: readonly string[],
+): Promise<DiffCounts> {
+  const k = ident(keys[0] as string)
+  const compared = plan.columns
+    .filter((c) => c.in.includes('ours') && !keys.includes(c.name))
+    .map((c) => c.name)
+  const perColumn = compared.map(
+    (c, i) =>
+      sql`count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${k} IS NOT NULL AND p.${ident(c)} IS DISTINCT FROM o.${ident(c)}) AS ${ident(`c${i}`)}`,
+  )
+  const row = await db.one<Record<string, bigint>>(
+    sql`SELECT count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${k} IS NULL) AS ins,
+               count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${k} IS NOT NULL) AS upd,
+               count(*) FILTER (WHERE p."__tw_op" = 'delete' AND o.${k} IS NOT NULL) AS del
+               ${perColumn.length > 0 ? sql`, ${join(perColumn)}` : sql``}
+        FROM ${relationSql(plan.patch)} p LEFT JOIN ours o ON ${keysEqual(keys, 'p', 'o')}`,
+  )
+  const before = await db.one<{ n: bigint }>(sql`SELECT count(*) AS n FROM ours`)
+  const columns: Record<string, { modified: number }> = {}
+  let cells = 0
+  compared.forEach((c, i) => {
+    const n = Number(row?.[`c${i}`] ?? 0)
+    columns[c] = { modified: n }
+    cells += n
+  })
+  return {
+    before: Number(before?.n ?? 0),
+    added: Number(row?.ins ?? 0),
+    updated: Number(row?.upd ?? 0),
+    deleted: Number(row?.del ?? 0),
+    cells,
+    columns,
+  }
+}
+
+function emptyValidation(version: number, rows: number): ValidationReport {
+  return {
+    success: true,
+    evaluated_at: new Date().toISOString(),
+    preview: { rows, main_version: version },
+    errors: 0,
+    warnings: 0,
+    results: [],
+  }
+}
+
+/** Resolutions must name the dataset's key columns and columns before any SQL is built. */
+function checkResolutions(
+  dataset: Dataset,
+  cr: ChangeRequest,
+  resolutions: readonly Resolution[],
+): void {
+  const columns = new Set([
+    ...dataset.schema.map((c) => c.name),
+    ...cr.staged.new_columns.map((c) => c.name),
+  ])
+  const keys = [...dataset.keyColumns].sort().join(',')
+  const issues = resolutions.flatMap((r, i) => {
+    const out: { path: (string | number)[]; code: string; message: string }[] = []
+    if (Object.keys(r.key).sort().join(',') !== keys)
+      out.push({
+        path: [i, 'key'],
+        code: 'invalid_key',
+        message: `resolution ${i} names key columns ${Object.keys(r.key).join(', ') || '(none)'}; dataset "${dataset.name}" is keyed by ${dataset.keyColumns.join(', ')}`,
+      })
+    if (r.column !== undefined && !columns.has(r.column))
+      out.push({
+        path: [i, 'column'],
+        code: 'unknown_column',
+        message: `resolution ${i} names column "${r.column}", which dataset "${dataset.name}" lacks`,
+      })
+    if ('value' in r && r.column === undefined)
+      out.push({
+        path: [i, 'column'],
+        code: 'missing',
+        message: `resolution ${i} gives a value but no column`,
+      })
+    return out
+  })
+  if (issues.length > 0)
+    throw new DuckmergeError(
+      'VALIDATION_FAILED',
+      `${issues.length} invalid resolution(s) for ${cr.id}: ${issues.map((x) => x.message).join('; ')}.`,
+      { cr_id: cr.id, issues },
+    )
+}
+
+/** A conflict as the CLI, the service and conflicts.json show it. */
+export function conflictItem(c: Conflict) {
   if (c.kind === 'cell' || c.kind === 'add-add')
     return {
       key: c.key,
@@ -297,32 +837,57 @@ function conflictItem(c: Conflict) {
   }
 }
 
-function report(
+/** conflicts.json: rule, versions, counts by kind, the first items with the value each took. */
+function conflictsReport(
+  plan: ThreeWayPlan,
+  conflicts: readonly Conflict[],
   cr: ChangeRequest,
-  status: 'merged' | 'dry_run',
-  version: number | null,
-  before: number,
-  after: number,
-  added: number,
-  updated: number,
-  deleted: number,
-  conflicts: number,
+  mainVersion: number,
   rule: MergeRule,
-): MergeReport {
+  settle: { take: Side | undefined; resolutions: readonly Resolution[]; forced: boolean },
+): Record<string, unknown> & {
+  by_kind: Record<string, number>
+  total: number
+  resolution: ResolutionMode
+} {
+  const byKind: Record<string, number> = {}
+  for (const c of conflicts) byKind[c.kind] = (byKind[c.kind] ?? 0) + 1
+  const resolution: ResolutionMode =
+    settle.resolutions.length > 0 ? 'explicit' : settle.forced ? 'forced' : (settle.take ?? 'none')
   return {
-    status,
-    cr_id: cr.id,
-    merged_version: version,
-    commit_id: version === null ? null : `v${version}`,
-    rows_affected: added + updated + deleted,
-    diff: {
-      version_before: before,
-      version_after: after,
-      rows_added: added,
-      rows_updated: updated,
-      rows_deleted: deleted,
-    },
-    conflicts: { total: conflicts, rule },
-    idempotent_replay: false,
+    rule,
+    base_version: cr.baseVersion,
+    main_version: mainVersion,
+    total: plan.conflictCount,
+    unresolved: plan.unresolved,
+    by_kind: byKind,
+    resolution,
+    truncated: plan.conflictCount > conflicts.length,
+    items: conflicts.map((c) => ({ ...conflictItem(c), taken: takenBy(c, settle) })),
   }
+}
+
+/** What settled a conflict: a resolution (side or value), take/force, or nothing. */
+function takenBy(
+  c: Conflict,
+  settle: { take: Side | undefined; resolutions: readonly Resolution[] },
+): { by: 'resolution' | 'take' | 'unresolved'; side?: Side; value?: unknown } {
+  if (c.kind !== 'column-type') {
+    const same = (r: Resolution) =>
+      Object.entries(c.key).every(([k, v]) => String(r.key[k]) === String(v)) &&
+      (r.column === undefined || ('column' in c && r.column === c.column))
+    const found =
+      settle.resolutions.findLast((r) => same(r) && r.column !== undefined) ??
+      settle.resolutions.findLast((r) => same(r))
+    if (found) {
+      if ('value' in found) return { by: 'resolution', value: found.value }
+      return { by: 'resolution', side: found.take, ...sideValue(c, found.take) }
+    }
+  }
+  if (settle.take) return { by: 'take', side: settle.take, ...sideValue(c, settle.take) }
+  return { by: 'unresolved' }
+}
+
+function sideValue(c: Conflict, side: Side): { value?: unknown } {
+  return c.kind === 'cell' || c.kind === 'add-add' ? { value: c[side] } : {}
 }

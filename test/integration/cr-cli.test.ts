@@ -46,7 +46,7 @@ function setup() {
   return { cli, cr, rows, log, file }
 }
 
-describe('duckmerge cr', () => {
+describe('duckmerge cr', { timeout: 300_000 }, () => {
   test('same cell from two change requests: the second conflicts (base/ours/theirs), nothing written; --force takes theirs; re-merge replays', () => {
     const { cli, cr, rows, log } = setup()
     const a = cr('a.csv', 'id,price\n7,11\n')
@@ -193,7 +193,14 @@ describe('duckmerge cr', () => {
     const refused = cli('cr', 'merge', wide.id)
     expect(refused.json()).toMatchObject({ error: { code: 'SCHEMA_MISMATCH' } })
     expect(refused.stderr).toContain('--merge-schema')
-    // TODO(#9): --merge-schema also adds the patch's _op column to the table; fix before testing it here.
+    const widened = cli('cr', 'merge', wide.id, '--merge-schema')
+    expect(widened.json()).toMatchObject({ status: 'merged', schema_changed: true })
+    // The patch's _op column steers the merge; it never becomes a column of the dataset.
+    expect(
+      cli('dataset', 'show', 'products')
+        .json<{ schema: { name: string }[] }>()
+        .schema.map((c) => c.name),
+    ).toEqual(['id', 'price', 'qty', 'color'])
 
     const closed = cr('c.csv', 'id,price\n2,5\n')
     expect(cli('cr', 'close', closed.id).json()).toMatchObject({ status: 'closed' })
@@ -203,6 +210,6 @@ describe('duckmerge cr', () => {
       cli('cr', 'list', 'products', '--status', 'pending')
         .json<{ change_requests: { id: string }[] }>()
         .change_requests.map((c) => c.id),
-    ).toEqual([closed.id, wide.id])
+    ).toEqual([closed.id])
   })
 })

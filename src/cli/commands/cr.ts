@@ -1,4 +1,11 @@
 /** CLI commands: duckmerge cr … (create, list, show, merge, close, reopen, audit) on a data root. */
+
+import {
+  AUDIT_FILES,
+  type AuditFileName,
+  listAuditFiles,
+  readAuditFile,
+} from '../../changes/audit-files.js'
 import {
   type ChangeRequest,
   type CrMode,
@@ -11,6 +18,7 @@ import {
 } from '../../changes/change-requests.js'
 import { auditEventsOf } from '../../changes/events.js'
 import { mergeChangeRequest } from '../../changes/merge-change-request.js'
+import { readResolutions } from '../../merge/merge3.js'
 import {
   type Command,
   flag,
@@ -126,11 +134,12 @@ const mergeCommand: Command = {
   path: ['cr', 'merge'],
   summary:
     'Merge a change request: three-way conflict check against its base, then one Delta commit',
-  usage: `CR [--take ours|theirs] [--force] [--rule cell|row] [--merge-schema] [--requested-by NAME] [--dry-run] ${rootUsage}`,
+  usage: `CR [--take ours|theirs] [--resolutions FILE] [--force] [--rule cell|row] [--merge-schema] [--requested-by NAME] [--dry-run] ${rootUsage}`,
   positionals: ['CR'],
   options: {
     ...rootFlags,
     take: { type: 'string' },
+    resolutions: { type: 'string' },
     force: { type: 'boolean' },
     rule: { type: 'string' },
     'merge-schema': { type: 'boolean' },
@@ -145,9 +154,14 @@ const mergeCommand: Command = {
     if (rule !== undefined && rule !== 'cell' && rule !== 'row')
       throw usageError(`--rule must be cell or row, got "${rule}"`)
     const requestedBy = stringOption(context.values, 'requested-by')
+    const resolutionsFile = stringOption(context.values, 'resolutions')
+    // A JSON array of {key, column?, take: ours|theirs} or {key, column, value}, as merge3 reads.
+    const resolutions =
+      resolutionsFile === undefined ? undefined : await readResolutions(resolutionsFile)
     const result = await withRoot(context, (root) =>
       mergeChangeRequest(root, String(context.positionals[0]), {
         ...(take !== undefined ? { take } : {}),
+        ...(resolutions !== undefined ? { resolutions } : {}),
         ...(rule !== undefined ? { rule } : {}),
         ...(requestedBy !== undefined ? { requestedBy } : {}),
         force: flag(context.values, 'force'),
@@ -193,26 +207,47 @@ const reopen: Command = {
 
 const audit: Command = {
   path: ['cr', 'audit'],
-  summary: 'The audit events of a change request, oldest first',
-  usage: `CR ${rootUsage}`,
+  summary:
+    'The audit trail of a change request: its events and audit files, or one file (--file NAME [--history N])',
+  usage: `CR [--file merge_result|diff|conflicts|validation] [--history N] ${rootUsage}`,
   positionals: ['CR'],
-  options: rootFlags,
+  options: { ...rootFlags, file: { type: 'string' }, history: { type: 'string' } },
   async run(context) {
-    const events = await withRoot(context, async (root) => {
+    const file = stringOption(context.values, 'file')
+    if (file !== undefined && !(AUDIT_FILES as readonly string[]).includes(file))
+      throw usageError(`--file must be one of ${AUDIT_FILES.join(', ')}, got "${file}"`)
+    const history = intOption(context.values, 'history')
+    return withRoot(context, async (root) => {
       const cr = await getChangeRequest(root, String(context.positionals[0]))
-      return auditEventsOf(root.store.db, cr.id)
-    })
-    return {
-      report: { events },
-      text: formatTable(
+      if (file !== undefined) {
+        const body = await readAuditFile(root, cr.id, file as AuditFileName, history)
+        return { report: body, text: JSON.stringify(body, null, 2) }
+      }
+      const events = await auditEventsOf(root.store.db, cr.id)
+      const listing = await listAuditFiles(root, cr.id)
+      const files = Object.fromEntries(
+        await Promise.all(
+          listing.files.map(
+            async (name) => [name, await readAuditFile(root, cr.id, name)] as const,
+          ),
+        ),
+      )
+      const table = formatTable(
         events.map((e) => ({
           at: e.at,
           action: e.action,
           actor: e.actor ?? '',
           version: e.delta_version ?? '',
         })),
-      ),
-    }
+      )
+      const listed = listing.files.length
+        ? `\nfiles in ${listing.dir}: ${listing.files.map((f) => `${f}.json`).join(', ')}${listing.history.length ? ` (earlier attempts: history/${listing.history.join(', history/')})` : ''}`
+        : ''
+      return {
+        report: { events, dir: listing.dir, files, history: listing.history },
+        text: `${table}${listed}`,
+      }
+    })
   },
 }
 

@@ -14,6 +14,8 @@ import { merge3Commands } from './merge3.js'
 import { migrateCommands } from './migrate.js'
 import { modelCommands } from './model.js'
 import { resultsCommands } from './results.js'
+import { serveCommands } from './serve.js'
+import { tokenCommands } from './token.js'
 
 export const commands: readonly Command[] = [
   ...demoCommands,
@@ -30,4 +32,6 @@ export const commands: readonly Command[] = [
   ...datasetCommands,
   ...crCommands,
   ...crReviewCommands,
+  ...serveCommands,
+  ...tokenCommands,
 ]

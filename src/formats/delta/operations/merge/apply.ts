@@ -9,9 +9,11 @@ import type { DuckDb } from '../../../../engine/duckdb.js'
 import { ident, join, type Sql, sql } from '../../../../engine/sql.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import type { Action, AddFile } from '../../actions.js'
+import type { CommitMetadata } from '../../commit.js'
 import { dataFilePath } from '../../partition-values.js'
 import { registerSnapshot } from '../../scan.js'
 import { schemaToJson } from '../../schema.js'
+import { txnAction } from '../../txn.js'
 import { numRecordsOf, writeDataFiles } from '../../write-files.js'
 import {
   assertNotAppendOnly,
@@ -48,6 +50,14 @@ export interface MergeResult {
   readonly columnsAdded: readonly string[]
 }
 
+/** What a caller adds to the merge's commit: commitInfo entries and a txn action (idempotent writers). */
+export interface MergeCommitOptions {
+  readonly commitInfo?: CommitMetadata | undefined
+  readonly txn?: { readonly appId: string; readonly version: number } | undefined
+  /** Aborting before the commit removes what was written (INTERRUPTED). */
+  readonly signal?: AbortSignal | undefined
+}
+
 /**
  * Writes the plan's rewritten files and inserts and commits them at the version the plan read
  * (conflict-checked against concurrent commits). Files written before a failure are removed.
@@ -59,7 +69,7 @@ export async function applyMerge(
   db: DuckDb,
   plan: MergePlan,
   progress?: ProgressCallback,
-  signal?: AbortSignal,
+  extra: MergeCommitOptions = {},
 ): Promise<MergeResult> {
   const { ours, snapshot, touched, schema } = plan
   // PROTOCOL.md, Append-only Tables: a merge that would remove a file is refused (inserts pass).
@@ -98,6 +108,7 @@ export async function applyMerge(
       actions.push({ metaData: { ...snapshot.metadata, schemaString: schemaToJson(schema) } })
     for (const add of touched) actions.push({ remove: removeOf(add, now) })
     for (const add of written) actions.push({ add })
+    if (extra.txn) actions.push(txnAction(extra.txn))
     const metrics = metricsOf(plan, {
       insertedRows,
       rewrittenRows,
@@ -111,12 +122,13 @@ export async function applyMerge(
     progress?.({ phase: 'merge: committing', done: 0 })
     const { version } = await commitAndCheckpoint(ours, actions, {
       interval: checkpointIntervalOf(snapshot.metadata),
-      signal,
+      signal: extra.signal,
       readVersion: snapshot.version,
       operation: 'MERGE',
       operationParameters: mergeOperationParameters(plan.onText, plan.clauses),
       operationMetrics: operationMetrics(metrics),
       isBlindAppend: false,
+      commitInfo: extra.commitInfo,
       // A concurrent commit that removed a file we read, or added one that could hold a
       // matching row (any file when nothing was pruned), invalidates this merge.
       reads: { files: plan.candidates, scope: plan.mayMatch },

@@ -7,7 +7,7 @@
 import type { Sql } from '../../../../engine/sql.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import { writing } from '../write-context.js'
-import { applyMerge, dryRunMerge, type MergeResult } from './apply.js'
+import { applyMerge, dryRunMerge, type MergeCommitOptions, type MergeResult } from './apply.js'
 import type { Assignments, Expression, MergeClause } from './clauses.js'
 import { planMerge } from './plan.js'
 import { type SessionOptions, withMergeSession } from './session.js'
@@ -15,14 +15,19 @@ import type { MergeSource } from './source.js'
 
 export type { MergeResult } from './apply.js'
 
-export interface MergeOptions extends SessionOptions {
+export interface MergeOptions extends SessionOptions, MergeCommitOptions {
   /**
-   * How source rows find target rows: key columns (`['id']`: target.id = source.id, SQL
-   * equality, so NULL keys never match) or a SQL predicate over the aliases
-   * (`'target.id = source.id and target.day = source.day'`). Key columns let merge skip files
-   * whose statistics cannot match.
+   * Key columns: how source rows find target rows (`['id']`: target.id = source.id, SQL
+   * equality, so NULL keys never match). They let merge skip files whose statistics cannot
+   * match. Give `key` or `on`.
    */
-  readonly on: readonly string[] | string | Sql
+  readonly key?: readonly string[]
+  /**
+   * A SQL predicate over the aliases (`'target.id = source.id and target.day = source.day'`)
+   * when key columns do not say it. Key columns here are the older spelling of `key`
+   * (deprecated).
+   */
+  readonly on?: readonly string[] | string | Sql
   /** Default 'source'. */
   readonly sourceAlias?: string
   /** Default 'target'. */
@@ -134,7 +139,7 @@ export function executeMerge(
       const plan = await planMerge(db, target, source, clauses, options)
       return options.dryRun === true
         ? dryRunMerge(db, plan)
-        : applyMerge(db, plan, options.onProgress, options.signal)
+        : applyMerge(db, plan, options.onProgress, options)
     }),
   )
 }

@@ -1,0 +1,279 @@
+/**
+ * Crash recovery of change-request merges. A merge writes a manifest (who runs it, the table's
+ * files before it wrote any, its phase, the report it is about to commit) before it marks the
+ * change request `merging`, and removes it after `finalize`. When the process holding a
+ * `merging` change request is gone (SIGKILL, power loss), the next command on the root settles it:
+ *
+ *   Delta log holds txn(duckmerge-cr-<id>) ≥ revision → the commit landed: merged (recovered)
+ *   otherwise → failed {code: interrupted, phase}; files the merge wrote are removed
+ *   either way → the dataset row is resynced from the Delta head
+ *
+ * The txn action makes the outcome a fact of the table, not of the process: a change request is
+ * never applied twice, whichever process looks.
+ */
+import { randomUUID } from 'node:crypto'
+import { promises as fs, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join, relative } from 'node:path'
+import { DuckmergeError } from '../errors.js'
+import { readCommit } from '../formats/delta/log-store.js'
+import { loadSnapshot } from '../formats/delta/snapshot.js'
+import { STAGING_PREFIX } from '../formats/delta/write-files.js'
+import { writeAuditFiles } from './audit-files.js'
+import { type ChangeRequest, getChangeRequest, transition } from './change-requests.js'
+import { type DataRoot, tmpDir } from './data-root.js'
+import { getDatasetById, syncDataset } from './datasets.js'
+
+/** The txn appId of a change request's merge commit (PROTOCOL.md, Transaction Identifiers). */
+export function crAppId(crId: string): string {
+  return `duckmerge-cr-${crId}`
+}
+
+export interface MergeManifest {
+  readonly cr_id: string
+  readonly dataset_id: number
+  readonly revision: number
+  readonly pid: number
+  readonly host: string
+  readonly started_at: number
+  /** The Delta version the merge read (commits after it may be this merge's). */
+  readonly read_version: number
+  readonly phase: string
+  readonly requested_by: string | null
+  /** Files and folders of the table (relative, without _delta_log) before anything was written. */
+  readonly files_before: readonly string[]
+  /** The report the merge is committing (set at `write`), for a recovered finalize. */
+  readonly report?: Record<string, unknown>
+  readonly updated_at: number
+}
+
+// Another host's merge is taken as dead when its manifest has not moved for this long.
+const FOREIGN_HOLDER_TTL_MS = 15 * 60 * 1000
+
+function manifestPath(root: DataRoot, crId: string): string {
+  return join(tmpDir(root), 'merges', `${crId}.json`)
+}
+
+/**
+ * Writes (or updates) the manifest atomically. Synchronous: phases change inside the Delta
+ * writer's progress callback, and the phase must be on disk before the next step runs.
+ */
+export function writeManifestSync(root: DataRoot, manifest: MergeManifest): void {
+  const path = manifestPath(root, manifest.cr_id)
+  mkdirSync(join(tmpDir(root), 'merges'), { recursive: true })
+  const temp = `${path}.${randomUUID()}.tmp`
+  writeFileSync(temp, JSON.stringify(manifest))
+  renameSync(temp, path)
+}
+
+export async function readManifest(root: DataRoot, crId: string): Promise<MergeManifest | null> {
+  try {
+    return JSON.parse(await fs.readFile(manifestPath(root, crId), 'utf8')) as MergeManifest
+  } catch {
+    return null
+  }
+}
+
+export async function removeManifest(root: DataRoot, crId: string): Promise<void> {
+  await fs.rm(manifestPath(root, crId), { force: true })
+}
+
+/** A new manifest for a merge about to start: lists the table's files as they are now. */
+export async function newManifest(
+  cr: ChangeRequest,
+  tablePath: string,
+  readVersion: number,
+  requestedBy: string | null,
+): Promise<MergeManifest> {
+  const now = Date.now()
+  return {
+    cr_id: cr.id,
+    dataset_id: cr.datasetId,
+    revision: cr.revision,
+    pid: process.pid,
+    host: hostname(),
+    started_at: now,
+    read_version: readVersion,
+    phase: 'lock',
+    requested_by: requestedBy,
+    files_before: await tableEntries(tablePath),
+    updated_at: now,
+  }
+}
+
+/** Whether the process a manifest names may still be running its merge. */
+export function holderAlive(manifest: MergeManifest | null): boolean {
+  if (!manifest) return false
+  if (manifest.host !== hostname()) return Date.now() - manifest.updated_at < FOREIGN_HOLDER_TTL_MS
+  if (manifest.pid === process.pid) return true
+  try {
+    process.kill(manifest.pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export interface RecoveredMerge {
+  readonly cr_id: string
+  readonly outcome: 'merged' | 'interrupted'
+  readonly merged_version: number | null
+  readonly phase: string | null
+  readonly files_removed: number
+}
+
+/**
+ * Settles every change request left `merging` by a process that is gone (all of them, or only
+ * `crId`). Merges whose holder still runs are left alone.
+ *
+ * @example
+ * const recovered = await recoverMerges(root) // [{ cr_id, outcome: 'merged', merged_version: 4, … }]
+ */
+export async function recoverMerges(
+  root: DataRoot,
+  options: { readonly crId?: string } = {},
+): Promise<RecoveredMerge[]> {
+  let query = root.store.db
+    .selectFrom('change_requests')
+    .select('id')
+    .where('status', '=', 'merging')
+  if (options.crId !== undefined) query = query.where('id', '=', options.crId)
+  const stuck = await query.execute()
+  const out: RecoveredMerge[] = []
+  for (const { id } of stuck) {
+    const manifest = await readManifest(root, id)
+    if (holderAlive(manifest)) continue
+    try {
+      out.push(await recoverOne(root, await getChangeRequest(root, id), manifest))
+    } catch (error) {
+      // Another process settled it first (its compare-and-set won).
+      if (!(error instanceof DuckmergeError && error.code === 'INVALID_STATE')) throw error
+    }
+  }
+  return out
+}
+
+async function recoverOne(
+  root: DataRoot,
+  cr: ChangeRequest,
+  manifest: MergeManifest | null,
+): Promise<RecoveredMerge> {
+  const dataset = await getDatasetById(root, cr.datasetId)
+  const table = dataset.tablePath
+  const head = await loadSnapshot(table)
+  const appId = crAppId(cr.id)
+  const landed = (head.appTransactions.get(appId)?.version ?? -1) >= cr.revision
+  const from = manifest?.read_version ?? cr.baseVersion
+  // Commits after the merge read the table: the one holding our txn, and files others added.
+  let version: number | null = null
+  const addedSince = new Set<string>()
+  for (let v = from + 1; v <= head.version; v++) {
+    const actions = await readCommit(table, v).catch(() => [])
+    for (const a of actions) {
+      if ('txn' in a && a.txn.appId === appId) version = v
+      if ('add' in a) addedSince.add(decodeURIComponent(a.add.path))
+    }
+  }
+  const phase = manifest?.phase ?? null
+  const actor = manifest?.requested_by ?? null
+  if (landed && version !== null) {
+    const report = {
+      ...(manifest?.report ?? { status: 'merged', cr_id: cr.id }),
+      merged_version: version,
+      commit_id: `v${version}`,
+      recovered: true,
+    }
+    const mergeReport = report as Record<string, unknown> & { diff?: Record<string, unknown> }
+    if (mergeReport.diff) mergeReport.diff = { ...mergeReport.diff, version_after: version }
+    await transition(
+      root.store.db,
+      cr,
+      ['merging'],
+      'merged',
+      { action: 'merge.recovered', actor, deltaVersion: version, details: { phase } },
+      {
+        merged_version: version,
+        merged_by: actor,
+        merged_at: Date.now(),
+        result_json: JSON.stringify({ ...report, idempotent_replay: false }),
+        failure_json: null,
+      },
+    )
+    await writeAuditFiles(root, cr.id, {
+      merge_result: {
+        ...report,
+        status: 'merged',
+        versions: { base: cr.baseVersion, main_before: from, merged: version },
+        commit: { version, txn_app_id: appId },
+        finished_at: new Date().toISOString(),
+      },
+    })
+    await syncDataset(root, cr.datasetId)
+    await removeManifest(root, cr.id)
+    return { cr_id: cr.id, outcome: 'merged', merged_version: version, phase, files_removed: 0 }
+  }
+  // Not committed: whatever the merge wrote into the table folder is referenced by no commit.
+  let removed = 0
+  if (manifest) {
+    const before = new Set(manifest.files_before)
+    const live = new Set(head.files.map((f) => decodeURIComponent(f.path)))
+    for (const entry of await tableEntries(table)) {
+      if (before.has(entry) || live.has(entry) || addedSince.has(entry)) continue
+      await fs.rm(join(table, entry), { recursive: true, force: true })
+      removed++
+    }
+  }
+  const message = `the merge process ${manifest ? `(pid ${manifest.pid}) ` : ''}stopped during ${phase ?? 'an unknown phase'} before committing`
+  await transition(
+    root.store.db,
+    cr,
+    ['merging'],
+    'failed',
+    {
+      action: 'merge.failed',
+      actor,
+      details: { code: 'interrupted', phase, files_removed: removed },
+    },
+    { failure_json: JSON.stringify({ code: 'interrupted', phase, message }) },
+  )
+  await writeAuditFiles(root, cr.id, {
+    merge_result: {
+      status: 'failed',
+      requested_by: actor,
+      versions: { base: cr.baseVersion, main_before: from, merged: null },
+      error: { code: 'interrupted', phase, message },
+      files_removed: removed,
+      recovered: true,
+      finished_at: new Date().toISOString(),
+    },
+  })
+  await syncDataset(root, cr.datasetId)
+  await removeManifest(root, cr.id)
+  return {
+    cr_id: cr.id,
+    outcome: 'interrupted',
+    merged_version: null,
+    phase,
+    files_removed: removed,
+  }
+}
+
+/**
+ * The table folder's data files and writer staging folders (relative paths), without the
+ * Delta log: what a merge may have added.
+ */
+async function tableEntries(table: string): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [])
+    for (const e of entries) {
+      const path = join(dir, e.name)
+      const rel = relative(table, path)
+      if (rel === '_delta_log') continue
+      if (e.isDirectory() && !e.name.startsWith(STAGING_PREFIX)) await walk(path)
+      else out.push(rel)
+    }
+  }
+  await walk(table)
+  return out.sort()
+}

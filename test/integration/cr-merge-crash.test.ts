@@ -1,0 +1,123 @@
+import { readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { runCli } from '../support/cli.js'
+import { tempDir } from '../support/temp.js'
+
+/**
+ * SIGKILL during `cr merge` at a named phase (DUCKMERGE_TEST_KILL_AT makes the CLI kill itself
+ * as the phase starts), then any next command on the root settles the change request.
+ */
+function setup() {
+  const dir = tempDir()
+  const root = join(dir, 'root')
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runCli([...args, '--root', root, '--json'], { env })
+  writeFileSync(join(dir, 'p.csv'), 'id,price\n1,10\n2,20\n3,30\n')
+  writeFileSync(join(dir, 'c.csv'), 'id,price,_op\n2,21,\n3,,delete\n4,40,\n')
+  expect(
+    cli(['dataset', 'create', 'products', '--from', join(dir, 'p.csv'), '--key', 'id']).code,
+  ).toBe(0)
+  const created = cli(['cr', 'create', 'products', '--from', join(dir, 'c.csv'), '--title', 'c'])
+  const id = created.json<{ id: string }>().id
+  const table = join(root, 'datasets', '1', 'table')
+  const dataFiles = () =>
+    readdirSync(table)
+      .filter((f) => f !== '_delta_log')
+      .sort()
+  const log = () => readdirSync(join(table, '_delta_log')).filter((f) => f.endsWith('.json'))
+  const killedAt = (phase: string) => {
+    const r = cli(['cr', 'merge', id, '--requested-by', 'ann'], { DUCKMERGE_TEST_KILL_AT: phase })
+    expect(r.code, r.stderr).toBe(-1)
+  }
+  return { cli, id, dataFiles, log, killedAt, root }
+}
+
+describe('cr merge killed with SIGKILL', { timeout: 180_000 }, () => {
+  test('after writing its files, before the commit: the next command marks it failed (interrupted), removes the files; a new merge applies it once', () => {
+    const { cli, id, dataFiles, log, killedAt } = setup()
+    const before = dataFiles()
+    killedAt('commit')
+    // The killed process left files no commit references.
+    expect(dataFiles().length).toBeGreaterThan(before.length)
+    expect(cli(['cr', 'show', id]).json()).toMatchObject({
+      status: 'failed',
+      failure: { code: 'interrupted', phase: 'commit' },
+    })
+    expect(dataFiles()).toEqual(before)
+    expect(log()).toHaveLength(1)
+    expect(cli(['dataset', 'show', 'products']).json()).toMatchObject({
+      current_version: 0,
+      row_count: 3,
+    })
+    expect(cli(['cr', 'audit', id, '--file', 'merge_result']).json()).toMatchObject({
+      status: 'failed',
+      recovered: true,
+      error: { code: 'interrupted', phase: 'commit' },
+    })
+    expect(cli(['cr', 'merge', id]).json()).toMatchObject({
+      status: 'merged',
+      merged_version: 1,
+      diff: { rows_added: 1, rows_updated: 1, rows_deleted: 1 },
+    })
+    expect(log()).toHaveLength(2)
+  })
+
+  test('after the commit, before the store knew: the next command finds the commit by its txn and marks it merged; re-merge replays', () => {
+    const { cli, id, log, killedAt } = setup()
+    killedAt('finalize')
+    expect(log()).toHaveLength(2)
+    expect(cli(['cr', 'list', 'products']).json()).toMatchObject({
+      change_requests: [{ id, status: 'merged', merged_version: 1 }],
+    })
+    expect(cli(['dataset', 'show', 'products']).json()).toMatchObject({
+      current_version: 1,
+      row_count: 3,
+    })
+    expect(cli(['cr', 'audit', id, '--file', 'merge_result']).json()).toMatchObject({
+      status: 'merged',
+      recovered: true,
+      merged_version: 1,
+      commit: { version: 1, txn_app_id: `duckmerge-cr-${id}` },
+    })
+    expect(cli(['cr', 'merge', id]).json()).toMatchObject({
+      status: 'merged',
+      merged_version: 1,
+      commit_id: 'v1',
+      diff: {
+        version_before: 0,
+        version_after: 1,
+        rows_added: 1,
+        rows_updated: 1,
+        rows_deleted: 1,
+      },
+      idempotent_replay: true,
+    })
+    expect(log()).toHaveLength(2)
+  })
+
+  test('while validating: failed (interrupted) with nothing written; the merge then succeeds', () => {
+    const { cli, id, dataFiles, log, killedAt } = setup()
+    const before = dataFiles()
+    killedAt('validate')
+    expect(dataFiles()).toEqual(before)
+    const merged = cli(['cr', 'merge', id])
+    expect(merged.json()).toMatchObject({
+      status: 'merged',
+      merged_version: 1,
+      idempotent_replay: false,
+    })
+    expect(log()).toHaveLength(2)
+    const events = cli(['cr', 'audit', id]).json<{
+      events: { action: string; details: Record<string, unknown> }[]
+    }>()
+    expect(events.events.map((e) => e.action)).toEqual([
+      'cr.create',
+      'merge.requested',
+      'merge.failed',
+      'merge.requested',
+      'merge.succeeded',
+    ])
+    expect(events.events[2]?.details).toMatchObject({ code: 'interrupted', phase: 'validate' })
+  })
+})
