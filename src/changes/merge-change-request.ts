@@ -305,17 +305,28 @@ class MergeRun {
     const base = await datasetSnapshot(dataset, cr.baseVersion)
     const ours = await loadSnapshot(dataset.tablePath)
     this.#audit.mainBefore = ours.version
-    for (const v of ['base', 'ours', 'patch', 'theirs', 'preview'])
+    for (const v of ['ours_all', 'patch', 'theirs'])
       await db.run(sql`DROP VIEW IF EXISTS ${ident(v)}`)
+    for (const t of ['base', 'ours', 'preview']) await db.run(sql`DROP TABLE IF EXISTS ${ident(t)}`)
     await registerSnapshot(db, base, '__dm_base_scan')
     await registerSnapshot(db, ours, '__dm_ours_scan')
-    await db.run(sql`CREATE OR REPLACE VIEW base AS SELECT * FROM __dm_base_scan`)
-    await db.run(sql`CREATE OR REPLACE VIEW ours AS SELECT * FROM __dm_ours_scan`)
     await db.run(
-      sql`CREATE OR REPLACE VIEW patch AS SELECT * FROM read_parquet(${literal(stagedFile(this.#root, cr))})`,
+      sql`CREATE VIEW patch AS SELECT * FROM read_parquet(${literal(stagedFile(this.#root, cr))})`,
     )
+    await db.run(sql`CREATE VIEW ours_all AS SELECT * FROM __dm_ours_scan`)
+    // Keys the change does not touch are theirs = base, so they merge to ours whatever ours
+    // did: the three-way merge reads only the touched keys' rows, and its cost follows the
+    // size of the change, not of the table.
+    for (const [name, scan] of [
+      ['base', '__dm_base_scan'],
+      ['ours', '__dm_ours_scan'],
+    ] as const)
+      await db.run(
+        sql`CREATE TEMP TABLE ${ident(name)} AS SELECT * FROM ${ident(scan)} s
+          WHERE EXISTS (SELECT 1 FROM patch p WHERE ${keysEqual(keys, 'p', 's')})`,
+      )
     await db.run(
-      sql`CREATE OR REPLACE VIEW theirs AS ${theirsSql(
+      sql`CREATE VIEW theirs AS ${theirsSql(
         base.schema.fields.map((f) => f.name),
         cr,
         keys,
@@ -326,11 +337,12 @@ class MergeRun {
     const take: Side | undefined = this.#options.force ? 'theirs' : this.#options.take
     const resolutions = this.#options.resolutions ?? []
     const rel = (name: string) => ({ schema: 'memory', name })
+    const table = (name: string) => ({ schema: 'temp', name })
     const { plan, conflicts } = await threeWayMerge({
       connection: new DuckDbConnection(db),
       table: dataset.name,
-      base: rel('base'),
-      ours: rel('ours'),
+      base: table('base'),
+      ours: table('ours'),
       theirs: rel('theirs'),
       key: keys,
       rule: this.#rule,
@@ -369,7 +381,9 @@ class MergeRun {
       this.#enter('preview')
       const rules = await listRules(this.#root, dataset)
       if (rules.length > 0)
-        await db.run(sql`CREATE OR REPLACE TEMP TABLE preview AS ${mergedRows(plan, rel('ours'))}`)
+        await db.run(
+          sql`CREATE OR REPLACE TEMP TABLE preview AS ${mergedRows(plan, rel('ours_all'))}`,
+        )
 
       this.#enter('validate')
       const validation =
@@ -704,9 +718,8 @@ function theirsSql(
   const carried = new Set(cr.staged.columns)
   const cols = baseColumns.map((c) => (carried.has(c) ? sql`p.${ident(c)}` : sql`b.${ident(c)}`))
   const extra = cr.staged.new_columns.map((c) => sql`p.${ident(c.name)}`)
-  return sql`SELECT b.* FROM base b WHERE NOT EXISTS (SELECT 1 FROM patch p WHERE ${keysEqual(keys, 'p', 'b')})
-    UNION ALL BY NAME
-    SELECT ${join([...cols, ...extra])} FROM patch p LEFT JOIN base b ON ${keysEqual(keys, 'p', 'b')}
+  // base holds only the patch's keys: theirs is the patch's upserts over base's rows.
+  return sql`SELECT ${join([...cols, ...extra])} FROM patch p LEFT JOIN base b ON ${keysEqual(keys, 'p', 'b')}
     WHERE p.${ident(OP_COLUMN)} = 'upsert'`
 }
 
@@ -747,7 +760,7 @@ async function diffCounts(
                ${perColumn.length > 0 ? sql`, ${join(perColumn)}` : sql``}
         FROM ${relationSql(plan.patch)} p LEFT JOIN ours o ON ${keysEqual(keys, 'p', 'o')}`,
   )
-  const before = await db.one<{ n: bigint }>(sql`SELECT count(*) AS n FROM ours`)
+  const before = await db.one<{ n: bigint }>(sql`SELECT count(*) AS n FROM ours_all`)
   const columns: Record<string, { modified: number }> = {}
   let cells = 0
   compared.forEach((c, i) => {
