@@ -38,9 +38,16 @@ import type { MergeReport, Strategy, TableReport } from './report.js'
 export type { Compression }
 
 export interface DataMergeOptions {
-  /** A Parquet file, a glob, or a directory of Parquet files (hive folders become columns). */
+  /**
+   * A Parquet file, a glob, a directory of Parquet files (hive folders become columns), or a
+   * Delta table (a folder with `_delta_log`: the rows of its snapshot, never removed files).
+   */
   readonly base: string
   readonly exp: string
+  /** The version of a Delta base to read; the latest when omitted. */
+  readonly baseVersion?: number
+  /** The version of a Delta exp to read; the latest when omitted. */
+  readonly expVersion?: number
   /** A file, or a directory when `partitionBy` is set. Replaced only when the work succeeds. */
   readonly output: string
   /** Skip exp rows whose key base already has (NULL keys match NULL keys). */
@@ -97,12 +104,7 @@ async function runDataJob(
 ): Promise<MergeReport> {
   const started = performance.now()
   validate(strategy, options, key)
-  const [base, exp] = await Promise.all([
-    resolveParquetSource(options.base, 'base'),
-    resolveParquetSource(options.exp, 'exp'),
-  ])
   const partitionBy = options.partitionBy ?? []
-  await assertOutputUsable(options.output, [base, exp], partitionBy.length > 0)
   // DuckDB spills past memoryLimit into this folder: beside the output, on the disk that will
   // hold the result anyway (not /tmp, which may be RAM).
   const spill = `${tempPathBeside(options.output)}.spill`
@@ -118,6 +120,16 @@ async function runDataJob(
       async (db) => {
         const off = onAbort(signal, () => db.connection.interrupt())
         try {
+          // Delta inputs: their checkpoints and data file footers are read with this instance.
+          const base = await resolveParquetSource(options.base, 'base', {
+            db,
+            ...version(options.baseVersion),
+          })
+          const exp = await resolveParquetSource(options.exp, 'exp', {
+            db,
+            ...version(options.expVersion),
+          })
+          await assertOutputUsable(options.output, [base, exp], partitionBy.length > 0)
           throwIfInterrupted(signal)
           const job: Job = { db, strategy, options, key, base, exp, partitionBy }
           const { figures, columnsAdded } = await execute(job)
@@ -145,6 +157,8 @@ async function runDataJob(
     forgetSpill()
   }
 }
+
+const version = (v: number | undefined) => (v === undefined ? {} : { version: v })
 
 interface Job {
   readonly db: DuckDb

@@ -7,6 +7,7 @@ import {
   type Command,
   type CommandContext,
   flag,
+  intOption,
   listOption,
   type OptionSpecs,
   requiredString,
@@ -22,10 +23,15 @@ const common: OptionSpecs = {
   compression: { type: 'string' },
   'memory-limit': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'base-version': { type: 'string' },
+  'exp-version': { type: 'string' },
 }
 
 const commonUsage =
-  '--base PATH --exp PATH --output OUT [--partition-by COLS] [--compression zstd|snappy|gzip|uncompressed] [--memory-limit SIZE] [--dry-run] [--json]'
+  '--base PATH --exp PATH --output OUT [--base-version N] [--exp-version N] [--partition-by COLS] [--compression zstd|snappy|gzip|uncompressed] [--memory-limit SIZE] [--dry-run] [--json]'
+
+const help =
+  'PATH is a Parquet file, a glob, a folder of Parquet files (key=value folders become columns), or a Delta table (a folder with _delta_log): a Delta table is read at its latest version, or at --base-version / --exp-version N, with the rows its log removed left out.'
 
 const merge: Command = {
   path: ['data', 'merge'],
@@ -33,6 +39,7 @@ const merge: Command = {
     'Merge Parquet datasets: keep every base row, add exp rows (skip known keys with --dedup-key)',
   usage: commonUsage.replace('--output OUT', '--output OUT [--dedup-key COLS]'),
   options: { ...common, 'dedup-key': { type: 'string', multiple: true } },
+  help,
   async run(context) {
     const dedupKey = listOption(context.values, 'dedup-key')
     const report = await mergeData({
@@ -48,6 +55,7 @@ const rebase: Command = {
   summary: 'Rebase Parquet datasets: exp rows replace base rows with the same --key',
   usage: commonUsage.replace('--output OUT', '--output OUT --key COLS'),
   options: { ...common, key: { type: 'string', multiple: true } },
+  help,
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')
@@ -66,6 +74,8 @@ function commonOptions(context: CommandContext): Omit<DataMergeOptions, 'dedupKe
     throw usageError(
       `--compression must be one of ${compressions.join(', ')}, got "${compression}"`,
     )
+  const baseVersion = intOption(values, 'base-version', 0)
+  const expVersion = intOption(values, 'exp-version', 0)
   const memoryLimit = stringOption(values, 'memory-limit')
   if (
     memoryLimit !== undefined &&
@@ -78,6 +88,8 @@ function commonOptions(context: CommandContext): Omit<DataMergeOptions, 'dedupKe
     output: requiredString(values, 'output'),
     dryRun: flag(values, 'dry-run'),
     signal: context.signal,
+    ...(baseVersion !== undefined ? { baseVersion } : {}),
+    ...(expVersion !== undefined ? { expVersion } : {}),
     ...(partitionBy ? { partitionBy } : {}),
     ...(compression ? { compression: compression as Compression } : {}),
     ...(memoryLimit ? { memoryLimit } : {}),

@@ -4,7 +4,7 @@ import type { Session } from '../../engine/dialect.js'
 import { sql } from '../../engine/sql.js'
 import { openSqlite, runSync, type SqliteDb } from '../../engine/sqlite.js'
 import { SqliteConnection } from '../../engine/sqlite-dialect.js'
-import { DuckmergeError, messageOf } from '../../errors.js'
+import { findSqliteDamage, sqliteFileError } from './file-error.js'
 
 export interface OpenOptions {
   /** The database written to (base itself, or a copy of it). */
@@ -13,6 +13,8 @@ export interface OpenOptions {
   readonly exp?: string | undefined
   /** Opens base read-only (dry runs). */
   readonly readOnly: boolean
+  /** The files as the user named them, for errors (base may be a temporary copy). */
+  readonly labels?: { readonly base: string; readonly exp?: string | undefined }
 }
 
 /**
@@ -24,29 +26,31 @@ export interface OpenOptions {
  * // SQL then names main."predictions" and exp."predictions"
  */
 export function openSqliteSession(options: OpenOptions): Session {
+  const baseLabel = options.labels?.base ?? options.base
   let db: SqliteDb
   try {
     db = openSqlite(options.base, { readonly: options.readOnly })
   } catch (error) {
-    throw unreadable(options.base, error)
+    throw sqliteFileError(baseLabel, error)
   }
   try {
     // SQLite's default 2 MB page cache spills a big transaction to the file mid-way (measured
     // here: rebase of 200k rows into 1M ~1.5x slower). 256 MB is a ceiling, used only as needed.
     runSync(db, sql`pragma cache_size = -262144`)
-    if (options.exp !== undefined) runSync(db, sql`attach database ${options.exp} as exp`)
-    // Reading the schema now reports a corrupt file here, naming it, not mid-merge.
+    // Reading the schema now reports a corrupt or locked file here, naming it, not mid-merge.
     runSync(db, sql`select count(*) from main.sqlite_schema`)
   } catch (error) {
     db.close()
-    throw unreadable(options.base, error)
+    throw sqliteFileError(baseLabel, error)
   }
   if (options.exp !== undefined)
     try {
+      // ATTACH reads exp's schema: its failures are exp's, not base's.
+      runSync(db, sql`attach database ${options.exp} as exp`)
       runSync(db, sql`select count(*) from exp.sqlite_schema`)
     } catch (error) {
       db.close()
-      throw unreadable(options.exp, error)
+      throw sqliteFileError(options.labels?.exp ?? options.exp, error)
     }
   const connection = new SqliteConnection(db)
   return { connection, schemas: { base: 'main', exp: 'exp' }, close: () => connection.close() }
@@ -69,18 +73,10 @@ export async function copySqliteDatabase(source: string, target: string): Promis
   }
 }
 
-function unreadable(path: string, error: unknown): DuckmergeError {
-  return new DuckmergeError(
-    'INPUT_UNREADABLE',
-    `Cannot read SQLite database ${path}: ${messageOf(error)}. Check that it is a complete SQLite file.`,
-    { path },
-    { cause: error },
-  )
-}
-
 /** SQLite results files: how to open, copy, and which journals may sit beside one. */
 export const sqliteResultsFormat = {
   open: async (options: OpenOptions): Promise<Session> => openSqliteSession(options),
   copy: copySqliteDatabase,
   journals: ['-wal', '-journal'],
+  findDamage: async (path: string) => findSqliteDamage(path),
 } as const

@@ -67,6 +67,7 @@ export async function applyMerge(
   db: DuckDb,
   plan: MergePlan,
   progress?: ProgressCallback,
+  signal?: AbortSignal,
   extra: MergeCommitOptions = {},
 ): Promise<MergeResult> {
   const { ours, snapshot, touched, schema } = plan
@@ -120,6 +121,7 @@ export async function applyMerge(
     progress?.({ phase: 'merge: committing', done: 0 })
     const { version } = await commitAndCheckpoint(ours, actions, {
       interval: checkpointIntervalOf(snapshot.metadata),
+      signal,
       readVersion: snapshot.version,
       operation: 'MERGE',
       operationParameters: mergeOperationParameters(plan.onText, plan.clauses),
