@@ -198,7 +198,15 @@ describe('change request merge: resolutions, commit, audit, schema', () => {
     await mergeChangeRequest(root, a.id, { requestedBy: 'ann' })
     const conflict = await rejection(mergeChangeRequest(root, b.id))
     expect(conflict.code).toBe('MERGE_CONFLICT')
-    expect(conflict.details.conflicts).toHaveLength(3)
+    // Items per key: id 7 conflicts in two cells.
+    expect(conflict.details.conflicts).toMatchObject([
+      {
+        key: { id: 1 },
+        kind: 'cell',
+        cells: [{ column: 'price', base: 10, ours: 15, theirs: 16 }],
+      },
+      { key: { id: 7 }, kind: 'cell', cells: [{ column: 'price' }, { column: 'qty' }] },
+    ])
     expect((await getChangeRequest(root, b.id)).status).toBe('conflict')
     expect(await readAuditFile(root, b.id, 'conflicts')).toMatchObject({
       rule: 'cell',
