@@ -411,7 +411,7 @@ class MergeRun {
       if (this.#dryRun) return report(null)
 
       this.#enter('write', undefined, { report: report(0) as unknown as Record<string, unknown> })
-      const result = await this.#write(db, plan)
+      const result = await this.#write(db, plan, ours.version)
       const merged = report(result.version)
 
       this.#enter('finalize')
@@ -457,7 +457,7 @@ class MergeRun {
   }
 
   /** Phases `write` and `commit`: one Delta MERGE of the patch's keys (plan, then apply). */
-  async #write(db: DuckDb, plan: ThreeWayPlan) {
+  async #write(db: DuckDb, plan: ThreeWayPlan, oursVersion: number) {
     const cr = this.#cr
     const columns = plan.columns.map((c) => c.name)
     const source = sql`SELECT ${identList(columns)}, "__tw_op" AS ${ident(OP_COLUMN)}
@@ -477,6 +477,14 @@ class MergeRun {
       on: this.#dataset.keyColumns,
       mergeSchema: this.#options.mergeSchema === true,
     })
+    // The three-way result holds for the head it read; a commit since (another writer, Spark)
+    // may have changed the same keys, so the merge starts over from the snapshot.
+    if (planned.snapshot.version !== oursVersion)
+      throw new DuckmergeError(
+        'COMMIT_CONFLICT',
+        `Dataset "${this.#dataset.name}" moved from version ${oursVersion} to ${planned.snapshot.version} while ${cr.id} was being merged.`,
+        { dataset: this.#dataset.name, expected: oursVersion, actual: planned.snapshot.version },
+      )
     return applyMerge(
       db,
       withoutReservedColumns(planned),
