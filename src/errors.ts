@@ -27,6 +27,14 @@ export type ErrorCode =
   | 'INVALID_STATE' // e.g. merging a closed change request
   | 'EXPECTATIONS_FAILED' // validation rules failed on the merged preview (not bad input)
   | 'OUT_OF_MEMORY' // the engine hit its memory limit (details.hint names the option)
+  | 'INVALID_CURSOR' // a page cursor this listing did not return, or from inputs since changed
+  | 'UNAUTHORIZED' // no credentials, or credentials that do not check out (HTTP 401)
+  | 'FORBIDDEN' // the caller is known but their role is too low (HTTP 403)
+  | 'PRECONDITION_FAILED' // If-Match named a version that is no longer the head (HTTP 412)
+  | 'MERGE_IN_PROGRESS' // another merge of the same change request is running
+  | 'PAYLOAD_TOO_LARGE' // an upload or body over its limit (HTTP 413)
+  | 'UNSUPPORTED_MEDIA_TYPE' // a body in a format the endpoint does not take (HTTP 415)
+  | 'RATE_LIMITED' // too many requests (HTTP 429)
 
 /**
  * One problem among several, gathered before failing (zod's issue shape, so the service can pass

@@ -178,3 +178,26 @@ export type {
   ThreeWayPlan,
   ThreeWayResult,
 } from './merge/three-way-types.js'
+
+// change request review (diff, conflicts)
+
+export {
+  type ChangeConflictItem,
+  type ChangeConflictKind,
+  type ChangeRequestConflicts,
+  type ConflictCell,
+  type ConflictsOptions,
+  conflictItems,
+  conflictsOfChangeRequest,
+} from './changes/conflicts-change-request.js'
+export {
+  type ChangeRequestDiff,
+  type ChangeRequestDiffRow,
+  type ChangeRequestDiffSummary,
+  type DiffAgainst,
+  type DiffChangeRequestOptions,
+  type DiffKind,
+  diffChangeRequest,
+} from './changes/diff-change-request.js'
+export { diffPage, diffSummary } from './merge/diff.js'
+export type { ConflictCounts, DiffPage } from './merge/three-way-types.js'

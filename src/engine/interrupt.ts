@@ -14,7 +14,8 @@
  * first signal → abort() → next safe point throws INTERRUPTED → finally: rollback / rm temp → exit 1
  * second signal → runExitCleanups() (rmSync of registered paths) → exit 130/143
  */
-import { rmSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 
 /**
@@ -99,6 +100,29 @@ const exitCleanups = new Set<() => void>()
 export function removeOnExit(path: string): () => void {
   const remove = () => {
     for (const file of withJournals(path)) rmSync(file, { recursive: true, force: true })
+  }
+  exitCleanups.add(remove)
+  return () => {
+    exitCleanups.delete(remove)
+  }
+}
+
+/**
+ * Registers folder `dir` so that a forced exit removes this process's temporary files in it:
+ * the hidden `.<name>.tmp-<pid>-…` names `tempPathBeside` (engine/files.ts) gives. For work that
+ * creates and renames several temps (a model copied into the store and into production), where
+ * registering each one would be as long as the work. Returns the function that unregisters it.
+ *
+ * @example
+ * const forget = removeTempsOnExit('models/store')
+ * try { await stageAndPlace() } finally { forget() }
+ */
+export function removeTempsOnExit(dir: string): () => void {
+  const mark = `.tmp-${process.pid}-`
+  const remove = () => {
+    for (const name of readdirSync(dir))
+      if (name.startsWith('.') && name.includes(mark))
+        rmSync(join(dir, name), { recursive: true, force: true })
   }
   exitCleanups.add(remove)
   return () => {

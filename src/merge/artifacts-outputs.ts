@@ -16,6 +16,8 @@ export interface PendingOutput {
   readonly temp: string
   /** Where it must end up. */
   readonly target: string
+  /** Unregisters the temp from removal at a forced exit (engine/interrupt.ts removeOnExit). */
+  readonly forget?: () => void
 }
 
 /**

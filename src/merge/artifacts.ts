@@ -9,6 +9,7 @@
 import { promises as fs } from 'node:fs'
 import { resolve } from 'node:path'
 import { assertExists } from '../engine/files.js'
+import { removeOnExit, safePoint } from '../engine/interrupt.js'
 import { DuckmergeError, messageOf } from '../errors.js'
 import type { MetricValue } from '../formats/model/registry-file.js'
 import type { ProgressCallback } from '../progress.js'
@@ -80,6 +81,11 @@ export interface ArtifactsOptions {
    */
   readonly dryRun?: boolean
   readonly onProgress?: ProgressCallback
+  /**
+   * Aborting stops the running step at its next safe point (INTERRUPTED): no output is moved
+   * into place, the model step is undone, every input is unchanged.
+   */
+  readonly signal?: AbortSignal
 }
 
 export interface ArtifactsModelReport {
@@ -135,6 +141,7 @@ type StepReports = Pick<ArtifactsReport, 'results' | 'data' | 'model'>
 async function runAll(options: ArtifactsOptions): Promise<StepReports> {
   const { results, data, model } = options
   const pending: PendingOutput[] = []
+  const { signal } = options
   let undoModel: (() => Promise<void>) | undefined
   try {
     const resultsReport = results ? await runResults(results, options, pending) : null
@@ -143,16 +150,22 @@ async function runAll(options: ArtifactsOptions): Promise<StepReports> {
     if (model) {
       const models = model.models ?? defaultModelsDir
       const before = await captureModelState(models)
-      const candidate = await mergeModel(modelMergeOptions(model))
+      const candidate = await mergeModel({ ...modelMergeOptions(model), ...(signal && { signal }) })
       undoModel = () => restoreModelState(before, { merged: candidate })
       // Promotion comes last: it is the one step other readers (serving) see at once.
       const promotion =
         model.strategy === 'promote'
-          ? await promoteModel({ models, candidate: candidate.candidate.id })
+          ? await promoteModel({
+              models,
+              candidate: candidate.candidate.id,
+              ...(signal && { signal }),
+            })
           : null
       undoModel = () => restoreModelState(before, { merged: candidate, promoted: promotion })
       modelReport = { strategy: model.strategy, candidate, promotion }
     }
+    // The last safe point: a Ctrl-C until here leaves every output as it was.
+    await safePoint(signal, 'no output was replaced and the model step was undone')
     await commitOutputs(pending)
     return { results: resultsReport, data: dataReport, model: modelReport }
   } catch (error) {
@@ -167,6 +180,8 @@ async function runAll(options: ArtifactsOptions): Promise<StepReports> {
         )
       })
     throw error
+  } finally {
+    for (const output of pending) output.forget?.()
   }
 }
 
@@ -199,14 +214,15 @@ async function previewAll(options: ArtifactsOptions): Promise<StepReports> {
 /** The results step: into a temporary output added to `pending`, or (no `pending`) a dry run. */
 async function runResults(
   results: ResultsArtifact,
-  { onProgress }: ArtifactsOptions,
+  { onProgress, signal }: ArtifactsOptions,
   pending: PendingOutput[] | undefined,
 ): Promise<MergeReport> {
   const target = results.output ?? results.ours
   // A dry run is given the same temporary path (nothing is written there), so it makes the
   // same checks as the real run.
   const output = tempOutputPath(target)
-  pending?.push({ temp: output, target })
+  // A second Ctrl-C exits at once: the temporary output goes with the process.
+  pending?.push({ temp: output, target, forget: removeOnExit(output) })
   const common = {
     ours: results.ours,
     theirs: results.theirs,
@@ -214,6 +230,7 @@ async function runResults(
     dryRun: pending === undefined,
     ...(results.tables && { tables: results.tables }),
     ...(onProgress && { onProgress }),
+    ...(signal && { signal }),
   }
   const report =
     results.strategy === 'merge'
@@ -225,20 +242,22 @@ async function runResults(
 /** The data step: into a temporary output added to `pending`, or (no `pending`) a dry run. */
 async function runData(
   data: DataArtifact,
-  { onProgress }: ArtifactsOptions,
+  { onProgress, signal }: ArtifactsOptions,
   pending: PendingOutput[] | undefined,
 ): Promise<MergeReport> {
   const target = data.output ?? data.ours
   // A dry run is given the same temporary path (nothing is written there), so it makes the
   // same checks as the real run.
   const output = tempOutputPath(target)
-  pending?.push({ temp: output, target })
+  // A second Ctrl-C exits at once: the temporary output goes with the process.
+  pending?.push({ temp: output, target, forget: removeOnExit(output) })
   const common = {
     ours: data.ours,
     theirs: data.theirs,
     output,
     dryRun: pending === undefined,
     ...(onProgress && { onProgress }),
+    ...(signal && { signal }),
   }
   const report =
     data.strategy === 'merge'

@@ -187,6 +187,17 @@ export function readFailure(error: unknown, ours: ParquetSource, theirs: Parquet
       { ours: ours.path, theirs: theirs.path, hint: 'Raise {memoryLimit} (e.g. 4GB).' },
       { cause: error },
     )
+  // DuckDB names the file it failed on (`Failed to read file "/abs/x.parquet": …`): a damaged
+  // page then gets an error naming that file and its side, not both inputs.
+  const file = /file "([^"]+)"/.exec(messageOf(error))?.[1]
+  const side = [ours, theirs].find((s) => file !== undefined && s.files.includes(file))
+  if (side && file)
+    return new DuckmergeError(
+      'INPUT_UNREADABLE',
+      `${side.side} file ${file} is damaged: ${firstLine(messageOf(error))}. Rewrite it, or restore it from a copy.`,
+      { side: side.side, path: file },
+      { cause: error },
+    )
   return new DuckmergeError(
     'INPUT_UNREADABLE',
     `Cannot read the data of base ${ours.path} or exp ${theirs.path}: ${firstLine(messageOf(error))}. Check the files with parquet tools or rewrite them.`,

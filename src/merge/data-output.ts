@@ -28,7 +28,7 @@ export async function assertOutputUsable(
     const files = await Promise.all(source.files.map(realOrSame))
     const reason = files.includes(target)
       ? `it is the ${source.side} file`
-      : source.kind === 'directory' && isInside(target, root)
+      : (source.kind === 'directory' || source.kind === 'delta') && isInside(target, root)
         ? `it lies inside the ${source.side} directory ${source.path}`
         : source.kind === 'glob' && matchesGlob(resolve(source.path), resolve(output))
           ? `the ${source.side} glob ${source.path} matches it`

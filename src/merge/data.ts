@@ -39,9 +39,16 @@ import type { MergeReport, Strategy, TableReport } from './report.js'
 export type { Compression }
 
 export interface DataMergeOptions {
-  /** A Parquet file, a glob, or a directory of Parquet files (hive folders become columns). */
+  /**
+   * A Parquet file, a glob, a directory of Parquet files (hive folders become columns), or a
+   * Delta table (a folder with `_delta_log`: the rows of its snapshot, never removed files).
+   */
   readonly ours: string
   readonly theirs: string
+  /** The version of a Delta ours to read; the latest when omitted. */
+  readonly oursVersion?: number
+  /** The version of a Delta theirs to read; the latest when omitted. */
+  readonly theirsVersion?: number
   /** A file, or a directory when `partitionBy` is set. Replaced only when the work succeeds. */
   readonly output: string
   /** Skip theirs rows whose key ours already has (NULL keys match NULL keys). */
@@ -98,12 +105,7 @@ async function runDataJob(
 ): Promise<MergeReport> {
   const started = performance.now()
   validate(strategy, options, key)
-  const [ours, theirs] = await Promise.all([
-    resolveParquetSource(options.ours, 'base'),
-    resolveParquetSource(options.theirs, 'exp'),
-  ])
   const partitionBy = options.partitionBy ?? []
-  await assertOutputUsable(options.output, [ours, theirs], partitionBy.length > 0)
   // DuckDB spills past memoryLimit into this folder: beside the output, on the disk that will
   // hold the result anyway (not /tmp, which may be RAM).
   const spill = `${tempPathBeside(options.output)}.spill`
@@ -119,6 +121,16 @@ async function runDataJob(
       async (db) => {
         const off = onAbort(signal, () => db.connection.interrupt())
         try {
+          // Delta inputs: their checkpoints and data file footers are read with this instance.
+          const ours = await resolveParquetSource(options.ours, 'base', {
+            db,
+            ...version(options.oursVersion),
+          })
+          const theirs = await resolveParquetSource(options.theirs, 'exp', {
+            db,
+            ...version(options.theirsVersion),
+          })
+          await assertOutputUsable(options.output, [ours, theirs], partitionBy.length > 0)
           throwIfInterrupted(signal)
           const job: Job = { db, strategy, options, key, ours, theirs, partitionBy }
           const { figures, columnsAdded, schema } = await execute(job)
@@ -151,6 +163,8 @@ async function runDataJob(
     forgetSpill()
   }
 }
+
+const version = (v: number | undefined) => (v === undefined ? {} : { version: v })
 
 interface Job {
   readonly db: DuckDb

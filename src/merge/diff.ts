@@ -5,23 +5,44 @@
  */
 import { ident, join, raw, type Sql, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
-import { columnsOf, keyMatch, marked, present, toCell } from './three-way-sql.js'
-import type { Cell, DiffOptions, DiffResult, DiffRow, Row } from './three-way-types.js'
+import { columnsOf, keyMatch, marked, present, reportValue, toCell } from './three-way-sql.js'
+import type {
+  Cell,
+  DiffOptions,
+  DiffPage,
+  DiffResult,
+  DiffRow,
+  DiffSummary,
+  Row,
+} from './three-way-types.js'
 
 /**
+ * The summary and one page (`limit` 0: the summary only).
+ *
  * @example
  * const { summary, rows, nextCursor } = await diffRelations({ connection, key: ['id'],
  *   before: { schema: 'base', name: 'runs' }, after: { schema: 'main', name: 'runs' }, limit: 100 })
  */
 export async function diffRelations(options: DiffOptions): Promise<DiffResult> {
-  const { connection, key } = options
+  const summary = await diffSummary(options)
+  if ((options.limit ?? 100) === 0)
+    return { summary, rows: [], nextCursor: undefined, hasMore: false }
+  return { summary, ...(await diffPage(options)) }
+}
+
+/**
+ * Dolt's diff stat of two relations, in one full join:
+ *
+ *   select count(b.marker) as old_rows, count(a.marker) as new_rows,
+ *     sum(case when b.marker is null then 1 else 0 end) as added, …,
+ *     sum(case when both and b."c" is distinct from a."c" then 1 else 0 end) as c0, …
+ *   from before b full join after a on <key match>
+ */
+export async function diffSummary(options: DiffOptions): Promise<DiffSummary> {
+  const { connection } = options
   const engine = connection.dialect.name
-  const beforeCols = (await columnsOf(connection, options.before)).map((c) => c.name)
-  const afterCols = (await columnsOf(connection, options.after)).map((c) => c.name)
-  const shared = beforeCols.filter((c) => afterCols.includes(c) && !key.includes(c))
-  const onlyBefore = beforeCols.filter((c) => !afterCols.includes(c))
-  const onlyAfter = afterCols.filter((c) => !beforeCols.includes(c))
-  const from = sql`${marked(options.before, 'b', engine)} full join ${marked(options.after, 'a', engine)} on ${keyMatch('b', 'a', key)}`
+  const { beforeCols, afterCols, shared } = await shapeOf(options)
+  const from = joined(options)
   const differs = (c: string) => sql`b.${ident(c)} is distinct from a.${ident(c)}`
   const anyDiffers = shared.length > 0 ? join(shared.map(differs), ' or ') : raw('false')
   const both = sql`${present('b', engine)} is not null and ${present('a', engine)} is not null`
@@ -35,7 +56,10 @@ export async function diffRelations(options: DiffOptions): Promise<DiffResult> {
   )
   const n = (v: unknown) => Number(v ?? 0)
   const columns = Object.fromEntries(shared.map((c, i) => [c, { modified: n(s?.[`c${i}`]) }]))
-  const summary = {
+  const names = (cols: readonly string[]) => new Set(cols)
+  const before = names(beforeCols)
+  const after = names(afterCols)
+  return {
     rowsAdded: n(s?.added),
     rowsDeleted: n(s?.deleted),
     rowsModified: n(s?.modified),
@@ -44,39 +68,84 @@ export async function diffRelations(options: DiffOptions): Promise<DiffResult> {
     oldRowCount: n(s?.old_rows),
     newRowCount: n(s?.new_rows),
     columns,
-    columnsAdded: onlyAfter,
-    columnsDeleted: onlyBefore,
+    columnsAdded: afterCols.filter((c) => !before.has(c)),
+    columnsDeleted: beforeCols.filter((c) => !after.has(c)),
   }
-  const limit = options.limit ?? 100
-  if (limit === 0) return { summary, rows: [], nextCursor: undefined, hasMore: false }
+}
 
-  const keyOut = key.map((k, i) => sql`coalesce(a.${ident(k)}, b.${ident(k)}) as ${ident(`k${i}`)}`)
+/**
+ * One page of changed rows in key order, after `cursor`, of the kinds asked:
+ *
+ *   select coalesce(a.k, b.k) as k0, b.marker as bp, a.marker as ap, b.c as b0, …, a.c as a0, …
+ *   from before b full join after a on <key match>
+ *   where (bp is null or ap is null or <any shared column differs>) and k0 > ?
+ *   order by k0 limit <limit + 1>
+ */
+export async function diffPage(options: DiffOptions): Promise<DiffPage> {
+  const { connection, key } = options
+  const engine = connection.dialect.name
+  const { before: beforeInfo, after: afterInfo, shared } = await shapeOf(options)
+  const differs = (c: string) => sql`b.${ident(c)} is distinct from a.${ident(c)}`
+  const anyDiffers = shared.length > 0 ? join(shared.map(differs), ' or ') : raw('false')
+  const bp = present('b', engine)
+  const ap = present('a', engine)
+  const kinds = options.kinds ?? ['added', 'deleted', 'modified']
+  const kindTests = kinds.map((kind) =>
+    kind === 'added'
+      ? sql`${bp} is null`
+      : kind === 'deleted'
+        ? sql`${ap} is null`
+        : sql`(${bp} is not null and ${ap} is not null and (${anyDiffers}))`,
+  )
+  const limit = options.limit ?? 100
+  const keyType = (k: string) =>
+    (afterInfo.find((c) => c.name === k) ?? beforeInfo.find((c) => c.name === k))?.type ?? ''
+  const keyOut = key.map(
+    (k, i) =>
+      sql`${reportValue(sql`coalesce(a.${ident(k)}, b.${ident(k)})`, keyType(k), engine)} as ${ident(`k${i}`)}`,
+  )
   const keyTuple = (prefix: Sql[]) =>
     prefix.length === 1 ? (prefix[0] as Sql) : sql`(${join(prefix)})`
-  const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, key.length)
+  const after =
+    options.cursor === undefined
+      ? undefined
+      : readDiffCursor(options.cursor, key.length, options.fingerprint)
   const cursorFilter = after
     ? sql` and ${keyTuple(key.map((k) => sql`coalesce(a.${ident(k)}, b.${ident(k)})`))} > ${keyTuple(after.map((v) => sql`${v}`))}`
     : raw('')
-  const page = await connection.all<Record<string, unknown>>(
-    sql`select ${join([
-      ...keyOut,
-      sql`${present('b', engine)} as bp`,
-      sql`${present('a', engine)} as ap`,
-      ...beforeCols.map((c, i) => sql`b.${ident(c)} as ${ident(`b${i}`)}`),
-      ...afterCols.map((c, i) => sql`a.${ident(c)} as ${ident(`a${i}`)}`),
-    ])}
-    from ${from}
-    where (${present('b', engine)} is null or ${present('a', engine)} is null or (${anyDiffers}))${cursorFilter}
-    order by ${join(key.map((_, i) => ident(`k${i}`)))}
-    limit ${limit + 1}`,
-  )
+  const page =
+    kindTests.length === 0
+      ? []
+      : await connection.all<Record<string, unknown>>(
+          sql`select ${join([
+            ...keyOut,
+            sql`${bp} as bp`,
+            sql`${ap} as ap`,
+            ...beforeInfo.map(
+              (c, i) =>
+                sql`${reportValue(sql`b.${ident(c.name)}`, c.type, engine)} as ${ident(`b${i}`)}`,
+            ),
+            ...afterInfo.map(
+              (c, i) =>
+                sql`${reportValue(sql`a.${ident(c.name)}`, c.type, engine)} as ${ident(`a${i}`)}`,
+            ),
+          ])}
+          from ${joined(options)}
+          where (${join(kindTests, ' or ')})${cursorFilter}
+          order by ${join(key.map((k) => sql`coalesce(a.${ident(k)}, b.${ident(k)})`))}
+          limit ${limit + 1}`,
+        )
   const hasMore = page.length > limit
   const rows: DiffRow[] = page.slice(0, limit).map((r) => {
     const rowKey = Object.fromEntries(key.map((k, i) => [k, toCell(r[`k${i}`])]))
     const before: Row | null =
-      r.bp == null ? null : Object.fromEntries(beforeCols.map((c, i) => [c, toCell(r[`b${i}`])]))
+      r.bp == null
+        ? null
+        : Object.fromEntries(beforeInfo.map((c, i) => [c.name, toCell(r[`b${i}`])]))
     const afterRow: Row | null =
-      r.ap == null ? null : Object.fromEntries(afterCols.map((c, i) => [c, toCell(r[`a${i}`])]))
+      r.ap == null
+        ? null
+        : Object.fromEntries(afterInfo.map((c, i) => [c.name, toCell(r[`a${i}`])]))
     const kind = before === null ? 'added' : afterRow === null ? 'deleted' : 'modified'
     const changed =
       kind === 'modified'
@@ -86,26 +155,68 @@ export async function diffRelations(options: DiffOptions): Promise<DiffResult> {
   })
   const last = rows.at(-1)
   return {
-    summary,
     rows,
     hasMore,
-    nextCursor: hasMore && last ? encodeCursor(key.map((k) => last.key[k] ?? null)) : undefined,
+    nextCursor:
+      hasMore && last
+        ? diffCursor(
+            key.map((k) => last.key[k] ?? null),
+            options.fingerprint,
+          )
+        : undefined,
   }
 }
 
-function encodeCursor(values: readonly Cell[]): string {
-  return Buffer.from(JSON.stringify(values)).toString('base64url')
+/**
+ * The cursor after `key`: base64url of the key's values and the fingerprint of the inputs it
+ * pages, so a cursor from other inputs (a moved head, a new revision) is refused, not misread.
+ */
+export function diffCursor(key: readonly Cell[], fingerprint?: string): string {
+  return Buffer.from(JSON.stringify({ k: key, f: fingerprint ?? null })).toString('base64url')
 }
 
-function decodeCursor(cursor: string, width: number): Cell[] {
+/**
+ * The key a cursor points after; INVALID_CURSOR when it is not one a diff of these inputs
+ * (`fingerprint`) returned.
+ */
+export function readDiffCursor(cursor: string, width: number, fingerprint?: string): Cell[] {
+  let value: unknown
   try {
-    const values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown
-    if (Array.isArray(values) && values.length === width) return values as Cell[]
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
-    // fall through to the error below
+    value = undefined
   }
-  throw new DuckmergeError('USAGE', `The cursor "${cursor}" is not one this diff returned.`, {
-    cursor,
-    hint: 'Pass the {cursor} of the previous page unchanged.',
-  })
+  const v = value as { k?: unknown; f?: unknown } | undefined
+  if (!v || !Array.isArray(v.k) || v.k.length !== width)
+    throw new DuckmergeError(
+      'INVALID_CURSOR',
+      `The cursor "${cursor}" is not one a diff returned.`,
+      {
+        cursor,
+        hint: 'Pass the {cursor} of the previous page unchanged, or start again without it.',
+      },
+    )
+  if ((v.f ?? null) !== (fingerprint ?? null))
+    throw new DuckmergeError(
+      'INVALID_CURSOR',
+      `The cursor "${cursor}" belongs to a diff of other inputs (they changed since that page).`,
+      { cursor, hint: 'Start again without {cursor}.' },
+    )
+  return v.k as Cell[]
+}
+
+async function shapeOf(options: DiffOptions) {
+  const { connection, key } = options
+  const before = await columnsOf(connection, options.before)
+  const after = await columnsOf(connection, options.after)
+  const beforeCols = before.map((c) => c.name)
+  const afterCols = after.map((c) => c.name)
+  const afterSet = new Set(afterCols)
+  const shared = beforeCols.filter((c) => afterSet.has(c) && !key.includes(c))
+  return { before, after, beforeCols, afterCols, shared }
+}
+
+function joined(options: DiffOptions): Sql {
+  const engine = options.connection.dialect.name
+  return sql`${marked(options.before, 'b', engine)} full join ${marked(options.after, 'a', engine)} on ${keyMatch('b', 'a', options.key)}`
 }

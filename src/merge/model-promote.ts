@@ -13,6 +13,7 @@
  */
 import { promises as fs } from 'node:fs'
 import { basename, extname, join, resolve } from 'node:path'
+import { removeTempsOnExit, safePoint } from '../engine/interrupt.js'
 import { DuckmergeError } from '../errors.js'
 import {
   digestFile,
@@ -57,6 +58,11 @@ export interface ModelPromoteOptions extends ModelsDirOption {
   readonly name?: string
   /** Report what the promotion would do (hashing what it would hash); write nothing. */
   readonly dryRun?: boolean
+  /**
+   * Aborting stops before production is replaced (INTERRUPTED): the copies made so far are
+   * removed, production and the registry are unchanged. Once production is replaced, it completes.
+   */
+  readonly signal?: AbortSignal
 }
 
 export interface ModelPromoteReport {
@@ -106,13 +112,20 @@ export async function promoteModel(options: ModelPromoteOptions): Promise<ModelP
     const choice = chooseModel(dir, registry, options)
     return (await promoteChoice(dir, registry, choice, { dryRun: true, started, name })).value
   }
-  return updateRegistry(dir, (registry) =>
-    promoteChoice(dir, registry, chooseModel(dir, registry, options), {
-      dryRun: false,
-      started,
-      name,
-    }),
-  )
+  // A second Ctrl-C exits at once: the copies being made into the store and production go too.
+  const forget = ['store', 'production'].map((folder) => removeTempsOnExit(join(dir, folder)))
+  try {
+    return await updateRegistry(dir, (registry) =>
+      promoteChoice(dir, registry, chooseModel(dir, registry, options), {
+        dryRun: false,
+        started,
+        name,
+        signal: options.signal,
+      }),
+    )
+  } finally {
+    for (const f of forget) f()
+  }
 }
 
 /**
@@ -163,7 +176,12 @@ async function promoteChoice(
   dir: string,
   registry: Registry,
   choice: Choice,
-  run: { readonly dryRun: boolean; readonly started: number; readonly name: string | undefined },
+  run: {
+    readonly dryRun: boolean
+    readonly started: number
+    readonly name: string | undefined
+    readonly signal?: AbortSignal | undefined
+  },
 ): Promise<RegistryChange<ModelPromoteReport>> {
   const { dryRun } = run
   // The production file keeps one name whichever model is promoted; the ref keeps its candidate.
@@ -207,6 +225,8 @@ async function promoteChoice(
     const now = new Date().toISOString()
     const production: Production = { ...pick.ref, source: choice.source, promotedAt: now }
     if (dryRun) return { value: report(true, production, replaced) }
+    // The last safe point: from here production is replaced and the registry written.
+    await safePoint(run.signal, `production in ${dir} is unchanged`)
     const { stamp, undo } = await placeProduction(dir, {
       model: pick.ref,
       replaced,

@@ -11,6 +11,7 @@
 import { promises as fs } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { assertExists } from '../engine/files.js'
+import { removeTempsOnExit, safePoint, throwIfInterrupted } from '../engine/interrupt.js'
 import { DuckmergeError, messageOf } from '../errors.js'
 import { copyToTemp, digestFile, type FileDigest } from '../formats/model/content-store.js'
 import { withLockFile } from '../formats/model/lock-file.js'
@@ -49,6 +50,11 @@ export interface ModelMergeOptions extends ModelsDirOption {
   readonly metrics?: Readonly<Record<string, MetricValue>>
   /** Hash the file and report what would be registered; write nothing. */
   readonly dryRun?: boolean
+  /**
+   * Aborting stops before the candidate is named and registered (INTERRUPTED): its temporary
+   * copy is removed and the registry is unchanged.
+   */
+  readonly signal?: AbortSignal
 }
 
 export interface ModelMergeReport {
@@ -121,18 +127,28 @@ export async function mergeModel(options: ModelMergeOptions): Promise<ModelMerge
     return report(register(registry, digest) ?? { changed: true, candidate: candidateOf(digest) })
   }
 
-  await fs.mkdir(join(dir, 'candidates'), { recursive: true }).catch((error: unknown) => {
-    throw unwritable(dir, error)
-  })
+  const made = await fs
+    .mkdir(join(dir, 'candidates'), { recursive: true })
+    .catch((error: unknown) => {
+      throw unwritable(dir, error)
+    })
+  const { signal } = options
+  const outcome = `nothing was registered in ${dir}`
   // Copy and hash outside the lock (large files); the hash is of the copy we keep.
-  const temp = await copyToTemp(options.exp, target)
+  const forget = removeTempsOnExit(join(dir, 'candidates'))
+  let temp: string | undefined
   try {
+    throwIfInterrupted(signal, outcome)
+    temp = await copyToTemp(options.exp, target)
+    await safePoint(signal, outcome)
     const digest = await digestFile(temp)
+    const copy = temp
     const result = await updateRegistry(dir, async (registry) => {
       const existing = register(registry, digest)
       if (existing) return { value: existing }
       const candidate = candidateOf(digest)
-      await fs.rename(temp, target)
+      await safePoint(signal, outcome)
+      await fs.rename(copy, target)
       const next = { ...registry, candidates: [...registry.candidates, candidate] }
       return {
         value: { changed: true, candidate },
@@ -141,8 +157,16 @@ export async function mergeModel(options: ModelMergeOptions): Promise<ModelMerge
       }
     })
     return report(result)
+  } catch (error) {
+    if (temp) await fs.rm(temp, { force: true })
+    // Folders this call made go too when it registered nothing (rmdir leaves a non-empty one).
+    if (made)
+      for (const folder of [join(dir, 'candidates'), dir])
+        await fs.rmdir(folder).catch(() => undefined)
+    throw error
   } finally {
-    await fs.rm(temp, { force: true })
+    if (temp) await fs.rm(temp, { force: true })
+    forget()
   }
 }
 

@@ -83,6 +83,45 @@ type Engine = Extract<FileFormat, 'sqlite' | 'duckdb'>
 const FORMATS = { sqlite: sqliteResultsFormat, duckdb: duckdbResultsFormat } as const
 
 async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<MergeReport> {
+  try {
+    return await runUnchecked(strategy, options)
+  } catch (error) {
+    throw await nameDamagedInput(error, options)
+  }
+}
+
+/**
+ * An engine that meets a damaged page mid-merge ("database disk image is malformed", a block
+ * checksum mismatch) does not say which file it was reading. Each input is then checked (theirs
+ * first: it is the one most often copied in from elsewhere), and the error names the damaged one.
+ */
+async function nameDamagedInput(error: unknown, options: ResultsMergeOptions): Promise<unknown> {
+  const cause = isDuckmergeError(error, 'INTERNAL') ? error.cause : error
+  if (!/malformed|corrupt|damaged|not a database|checksum/i.test(messageOf(cause))) return error
+  for (const [side, path] of [
+    ['exp', options.theirs],
+    ['base', options.ours],
+  ] as const) {
+    const format = await sniffFormat(path).catch(() => 'unknown')
+    const damage =
+      format === 'sqlite' || format === 'duckdb'
+        ? await FORMATS[format].findDamage(path).catch(() => undefined)
+        : undefined
+    if (damage !== undefined)
+      return new DuckmergeError(
+        'INPUT_UNREADABLE',
+        `The ${side} database ${path} is damaged: ${damage}. Nothing was changed; restore ${path} from a copy or re-create it.`,
+        { side, path },
+        { cause },
+      )
+  }
+  return error
+}
+
+async function runUnchecked(
+  strategy: Strategy,
+  options: ResultsMergeOptions,
+): Promise<MergeReport> {
   const started = performance.now()
   const names: SideNames = { ours: options.ours, theirs: options.theirs }
   await assertExists(options.ours, 'base database')
@@ -108,6 +147,7 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
       ours: target,
       theirs: mixed ? undefined : options.theirs,
       readOnly,
+      labels: names,
     })
     const session: Session = mixed
       ? {
@@ -224,7 +264,12 @@ async function stage(
 
 function open(
   engine: Engine,
-  options: { ours: string; theirs?: string | undefined; readOnly: boolean },
+  options: {
+    ours: string
+    theirs?: string | undefined
+    readOnly: boolean
+    labels?: { ours: string; theirs?: string | undefined }
+  },
 ): Promise<Session> {
   return FORMATS[engine].open(options)
 }

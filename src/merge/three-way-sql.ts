@@ -49,6 +49,26 @@ export async function columnsOf(
   return [...info.columns]
 }
 
+/**
+ * A column's value as reports select it, so `toCell` gets it exactly: DuckDB hands DECIMAL to
+ * JavaScript as a double and timestamps as millisecond Dates, so those travel as text (exact
+ * decimals, ISO dates and microsecond timestamps). SQLite values pass unchanged.
+ *
+ * @example
+ * reportValue(sql`b."price"`, 'DECIMAL(10,2)', 'duckdb') // cast(b."price" as varchar) → '1.50'
+ */
+export function reportValue(value: Sql, type: string, engine: EngineName): Sql {
+  if (engine !== 'duckdb') return value
+  const t = type.toUpperCase()
+  if (t.startsWith('TIMESTAMP')) {
+    // ISO 8601; a zoned timestamp in UTC (the session time zone duckdb.ts sets), marked Z.
+    const zoned = /WITH TIME ZONE|TZ/.test(t)
+    return sql`strftime(${value}, ${raw(zoned ? "'%Y-%m-%dT%H:%M:%S.%fZ'" : "'%Y-%m-%dT%H:%M:%S.%f'")})`
+  }
+  if (/^(DECIMAL|NUMERIC|DATE|TIME|INTERVAL|UUID)/.test(t)) return sql`cast(${value} as varchar)`
+  return value
+}
+
 /** A value from either engine as reports carry it (JSON-safe, exact). */
 export function toCell(value: unknown): Cell {
   if (value === null || value === undefined) return null

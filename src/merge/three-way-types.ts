@@ -136,8 +136,22 @@ export interface ThreeWayPlan {
   readonly unresolved: number
   readonly hasConflicts: boolean
   readonly patch: Relation
+  /** Exact conflict counts by kind, counted in SQL (no conflict passes through JS). */
+  countConflicts(): Promise<ConflictCounts>
   /** Drops the scratch tables. */
   dispose(): Promise<void>
+}
+
+/** Every conflict a plan found (settled or not), counted the way they are listed. */
+export interface ConflictCounts {
+  /** Keys with a conflict. */
+  readonly keys: number
+  /** Conflicting cells: flagged cells (`cell`, `add-add`), cells ours and theirs set apart (`row`). */
+  readonly cells: number
+  /** One per cell (`cell`, `add-add`), per key (`row`, `delete-update`), per column (`column-type`). */
+  readonly byKind: Readonly<Record<ConflictKind, number>>
+  /** `delete-update` conflicts where ours deleted the row (theirs deleted the others). */
+  readonly deletedInOurs: number
 }
 
 export interface ThreeWayResult {
@@ -156,6 +170,13 @@ export interface DiffOptions {
   readonly limit?: number
   /** From a previous page's `nextCursor`. */
   readonly cursor?: string
+  /** Rows of these kinds only (default all). */
+  readonly kinds?: readonly DiffRow['kind'][]
+  /**
+   * Names the inputs (e.g. a hash of their versions): cursors carry it, and a cursor with
+   * another one is refused (INVALID_CURSOR) instead of paging different data.
+   */
+  readonly fingerprint?: string
 }
 
 export interface DiffSummary {
@@ -181,9 +202,12 @@ export interface DiffRow {
   readonly after: Row | null
 }
 
-export interface DiffResult {
-  readonly summary: DiffSummary
+export interface DiffPage {
   readonly rows: readonly DiffRow[]
   readonly nextCursor: string | undefined
   readonly hasMore: boolean
+}
+
+export interface DiffResult extends DiffPage {
+  readonly summary: DiffSummary
 }

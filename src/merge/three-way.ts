@@ -20,10 +20,20 @@ import {
   sql,
 } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
-import { columnsOf, keyMatch, marked, NULL, present, relationSql, toCell } from './three-way-sql.js'
+import {
+  columnsOf,
+  keyMatch,
+  marked,
+  NULL,
+  present,
+  relationSql,
+  reportValue,
+  toCell,
+} from './three-way-sql.js'
 import type {
   Cell,
   Conflict,
+  ConflictCounts,
   MergedColumn,
   MergeRule,
   Relation,
@@ -252,6 +262,23 @@ export async function threeWayMerge(options: ThreeWayOptions): Promise<ThreeWayR
       unresolved,
       hasConflicts: unresolved > 0,
       patch,
+      countConflicts: () =>
+        countConflicts({
+          connection,
+          table,
+          key,
+          rule,
+          nonKey,
+          values,
+          patch,
+          base,
+          ours: options.ours,
+          theirs: options.theirs,
+          limit: undefined,
+        }).then((c) => ({
+          ...c,
+          byKind: { ...c.byKind, 'column-type': shape.typeConflicts.length },
+        })),
       dispose,
     }
     return {
@@ -403,6 +430,24 @@ class Values {
       : this.baseCell(column)
   }
 
+  /** The cell as reports select it (exact decimals, ISO dates): see reportValue. */
+  report(alias: 'b' | 'o' | 't', column: string): Sql {
+    return reportValue(this.cell(alias, column), this.typeOf(column), this.engine)
+  }
+
+  /** A key column of the patch (alias `x`) as reports select it. */
+  reportKey(column: string): Sql {
+    return reportValue(sql`x.${ident(column)}`, this.typeOf(column), this.engine)
+  }
+
+  typeOf(column: string): string {
+    return (
+      this.shape.casts.get(column) ??
+      this.shape.columns.find((c) => c.name === column)?.type ??
+      'VARCHAR'
+    )
+  }
+
   /** For a side diffed under alias `s`. */
   sideCell(side: Side, column: string): Sql {
     return this.shape.has[side].has(column)
@@ -526,12 +571,12 @@ interface ListOptions {
 async function listConflicts(o: ListOptions): Promise<Conflict[]> {
   const { key, nonKey, values } = o
   const cols = (alias: 'b' | 'o' | 't') =>
-    nonKey.map((c, i) => sql`${values.cell(alias, c)} as ${ident(`${alias}${i}`)}`)
+    nonKey.map((c, i) => sql`${values.report(alias, c)} as ${ident(`${alias}${i}`)}`)
   const flags = nonKey.map(
     (c, i) => sql`case when ${cellConflict(c, values)} then 1 else 0 end as ${ident(`f${i}`)}`,
   )
   const select = join([
-    ...key.map((k, i) => sql`x.${ident(k)} as ${ident(`k${i}`)}`),
+    ...key.map((k, i) => sql`${values.reportKey(k)} as ${ident(`k${i}`)}`),
     sql`x."__tw_top" as top`,
     sql`x."__tw_oop" as oop`,
     sql`${present('b', values.engine)} as bp`,
@@ -594,4 +639,52 @@ async function listConflicts(o: ListOptions): Promise<Conflict[]> {
     }
   }
   return out
+}
+
+/**
+ * Conflicts counted by kind in one aggregate over the conflicting keys of the patch (the joins
+ * listConflicts makes, without bringing rows to JS).
+ */
+async function countConflicts(o: ListOptions): Promise<ConflictCounts> {
+  const { nonKey, values } = o
+  const sum = (terms: Sql[]) => (terms.length > 0 ? join(terms, ' + ') : raw('0'))
+  const flagged = sum(
+    nonKey.map((c) => sql`(case when ${cellConflict(c, values)} then 1 else 0 end)`),
+  )
+  const apart = sum(
+    nonKey.map(
+      (c) =>
+        sql`(case when ${values.cell('o', c)} is distinct from ${values.cell('t', c)} then 1 else 0 end)`,
+    ),
+  )
+  const deleted = sql`(x."__tw_top" = 'del' or coalesce(x."__tw_oop", '') = 'del')`
+  const bp = present('b', values.engine)
+  const [r] = await o.connection.all<Record<string, unknown>>(
+    sql`select count(*) as keys,
+        sum(case when ${deleted} then 1 else 0 end) as del_upd,
+        sum(case when coalesce(x."__tw_oop", '') = 'del' then 1 else 0 end) as del_ours,
+        sum(case when ${deleted} then 0 when ${bp} is null then ${flagged} else 0 end) as add_cells,
+        sum(case when ${deleted} then 0 when ${bp} is null then 0 else ${flagged} end) as cell_cells,
+        sum(case when ${deleted} then 0 else 1 end) as row_keys,
+        sum(case when ${deleted} then 0 else ${apart} end) as row_cells
+      from ${relationSql(o.patch)} x
+      left join ${marked(o.base, 'b', values.engine)} on ${keyMatch('b', 'x', o.key)}
+      left join ${relationSql(o.ours)} o on ${keyMatch('o', 'x', o.key)}
+      left join ${relationSql(o.theirs)} t on ${keyMatch('t', 'x', o.key)}
+      where x."__tw_conflict" = 1`,
+  )
+  const n = (v: unknown) => Number(v ?? 0)
+  const isRow = o.rule === 'row'
+  return {
+    keys: n(r?.keys),
+    cells: isRow ? n(r?.row_cells) : n(r?.add_cells) + n(r?.cell_cells),
+    byKind: {
+      cell: isRow ? 0 : n(r?.cell_cells),
+      'add-add': isRow ? 0 : n(r?.add_cells),
+      row: isRow ? n(r?.row_keys) : 0,
+      'delete-update': n(r?.del_upd),
+      'column-type': 0,
+    },
+    deletedInOurs: n(r?.del_ours),
+  }
 }

@@ -68,9 +68,85 @@ export interface AuditEventTable {
   details_json: string
 }
 
+export interface UserTable {
+  id: Generated<number>
+  name: string
+  /** 1 for admins (manage users and tokens), else 0. */
+  is_admin: number
+  created_at: number
+  disabled_at: number | null
+}
+
+export interface ApiTokenTable {
+  /** The public part of the token (`dm_<id>_<secret>`), 12 base64url characters. */
+  id: string
+  user_id: number
+  label: string | null
+  /** hex: 16 random bytes. */
+  salt: string
+  /** hex: scrypt(secret, salt), 32 bytes. The secret itself is never stored. */
+  hash: string
+  /** 'user', or 'service' (may only call the seed's POST /delta/merge-cr). */
+  scope: string
+  created_at: number
+  last_used_at: number | null
+  revoked_at: number | null
+}
+
+export interface ProjectTable {
+  id: Generated<number>
+  name: string
+  created_by: number
+  created_at: number
+}
+
+export interface ProjectMemberTable {
+  project_id: number
+  user_id: number
+  /** owner | contributor | viewer */
+  role: string
+  added_at: number
+}
+
+/** Which project a dataset belongs to (datasets made by the CLI belong to none). */
+export interface ProjectDatasetTable {
+  dataset_id: number
+  project_id: number
+}
+
+export interface OperationTable {
+  /** op_ + 16 lowercase letters/digits. */
+  id: string
+  /** 'merge' */
+  kind: string
+  cr_id: string | null
+  dataset_id: number | null
+  requested_by: number
+  /** JSON: the request body (merge options). */
+  request_json: string
+  idempotency_key: string | null
+  /** queued | running | succeeded | failed */
+  status: string
+  phase: string | null
+  /** JSON: the 200 body. */
+  result_json: string | null
+  /** JSON: { status, body } of the failure response. */
+  error_json: string | null
+  /** host:pid of the server that ran it. */
+  instance: string | null
+  created_at: number
+  finished_at: number | null
+}
+
 export interface StoreSchema {
   datasets: DatasetTable
   validation_rules: ValidationRuleTable
   change_requests: ChangeRequestTable
   audit_events: AuditEventTable
+  users: UserTable
+  api_tokens: ApiTokenTable
+  projects: ProjectTable
+  project_members: ProjectMemberTable
+  project_datasets: ProjectDatasetTable
+  operations: OperationTable
 }

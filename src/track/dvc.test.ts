@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { tempDir } from '../../test/support/temp.js'
-import { dvcCacheDir, dvcCachedObject, parseDvcFile } from './dvc.js'
+import { dvcCacheDir, dvcCachedObject, parseDvcFile, setDvcOut } from './dvc.js'
 
 const MD5 = '3b5d5c3712955042212316173ccf37be'
 
@@ -90,5 +90,38 @@ describe('the DVC cache', () => {
     await expect(dvcCachedObject(cache, { md5: '../../etc', path: 'x' })).rejects.toMatchObject({
       code: 'INPUT_UNREADABLE',
     })
+  })
+})
+
+describe('setDvcOut', () => {
+  const NEW = 'b'.repeat(32)
+  test.each([
+    {
+      name: 'DVC 3: md5 and size replaced, other fields kept',
+      text: `outs:\n- md5: ${MD5}\n  size: 12\n  hash: md5\n  path: results.db\n`,
+      out: `outs:\n- md5: ${NEW}\n  size: 99\n  hash: md5\n  path: results.db\n`,
+    },
+    {
+      name: 'no size line: added after md5; CRLF kept',
+      text: `outs:\r\n- md5: ${MD5}\r\n  path: results.db\r\n`,
+      out: `outs:\r\n- md5: ${NEW}\r\n  size: 99\r\n  path: results.db\r\n`,
+    },
+    {
+      name: 'only the named output of several, comments and deps untouched',
+      text: `outs:\n- md5: ${MD5} # old\n  size: 12\n  path: a.db\n- md5: ${MD5}\n  size: 12\n  path: results.db\ndeps:\n- md5: ${MD5}\n  path: results.db\n`,
+      out: `outs:\n- md5: ${MD5} # old\n  size: 12\n  path: a.db\n- md5: ${NEW}\n  size: 99\n  path: results.db\ndeps:\n- md5: ${MD5}\n  path: results.db\n`,
+    },
+  ])('$name', ({ text, out }) => {
+    expect(setDvcOut(text, 'results.db', { md5: NEW, size: 99 })).toBe(out)
+    expect(parseDvcFile(out).find((o) => o.path === 'results.db')).toMatchObject({
+      md5: NEW,
+      size: 99,
+    })
+  })
+
+  test('an output the file does not have is NOT_FOUND', () => {
+    expect(() =>
+      setDvcOut(`outs:\n- md5: ${MD5}\n  path: a.db\n`, 'b.db', { md5: MD5, size: 1 }),
+    ).toThrow('The .dvc file has no output named b.db.')
   })
 })

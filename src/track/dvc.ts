@@ -1,9 +1,11 @@
 /**
- * The little of DVC the explorer needs: read a `.dvc` file (a fixed YAML shape, parsed without a
- * YAML dependency) and find an output's object in the local DVC cache.
+ * The little of DVC that duckmerge needs: read and rewrite a `.dvc` file (a fixed YAML shape,
+ * parsed without a YAML dependency), find an output's object in the local DVC cache and store a
+ * new one there.
  */
-import { promises as fs } from 'node:fs'
-import { isAbsolute, join, resolve } from 'node:path'
+import { createHash } from 'node:crypto'
+import { createReadStream, promises as fs } from 'node:fs'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { DuckmergeError } from '../errors.js'
 
 export interface DvcOut {
@@ -137,4 +139,108 @@ export async function dvcCachedObject(
     if (st?.isFile()) return c
   }
   return undefined
+}
+
+/** Where an object with `md5` sits in the cache in each layout. */
+export function dvcObjectPath(cacheDir: string, md5: string, layout: 'dvc3' | 'dvc2'): string {
+  const parts = [md5.slice(0, 2), md5.slice(2)]
+  return layout === 'dvc3' ? join(cacheDir, 'files', 'md5', ...parts) : join(cacheDir, ...parts)
+}
+
+/** The md5 (hex) and size of a file, streamed. */
+export async function md5File(path: string): Promise<{ md5: string; size: number }> {
+  const hash = createHash('md5')
+  let size = 0
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    hash.update(chunk)
+    size += chunk.length
+  }
+  return { md5: hash.digest('hex'), size }
+}
+
+/**
+ * Moves `file` into the cache under its md5 (read-only, as DVC leaves cache objects) and returns
+ * where it went. An object already there is kept: the cache is content-addressed. `file` must be
+ * on the cache's file system (a rename, not a copy).
+ */
+export async function storeDvcObject(
+  cacheDir: string,
+  file: string,
+  layout: 'dvc3' | 'dvc2',
+): Promise<{ md5: string; size: number; path: string }> {
+  const { md5, size } = await md5File(file)
+  const path = dvcObjectPath(cacheDir, md5, layout)
+  if ((await fs.stat(path).catch(() => undefined))?.isFile()) {
+    await fs.rm(file, { force: true })
+    return { md5, size, path }
+  }
+  await fs.mkdir(dirname(path), { recursive: true })
+  await fs.chmod(file, 0o444)
+  await fs.rename(file, path)
+  return { md5, size, path }
+}
+
+/**
+ * `text` (a `.dvc` file) with the output `path` now pointing at `md5`/`size`; every other line
+ * is kept as it was. A missing `size:` line is added after `md5:`.
+ *
+ * @example
+ * setDvcOut('outs:\n- md5: aa…\n  size: 3\n  path: r.db\n', 'r.db', { md5: 'bb…', size: 9 })
+ * // 'outs:\n- md5: bb…\n  size: 9\n  path: r.db\n'
+ */
+export function setDvcOut(
+  text: string,
+  path: string,
+  object: { readonly md5: string; readonly size: number },
+): string {
+  const eol = text.includes('\r\n') ? '\r\n' : '\n'
+  const lines = text.split(/\r?\n/)
+  // Items of outs: [first line, end) ranges; the one whose path matches is rewritten.
+  const items: { start: number; end: number }[] = []
+  let inOuts = false
+  lines.forEach((line, i) => {
+    const bare = line.replace(/\s+#.*$/, '')
+    if (bare.trim() === '' || bare.trimStart().startsWith('#')) return
+    if (!/^\s/.test(bare) && !bare.startsWith('-')) {
+      inOuts = /^outs\s*:\s*$/.test(bare)
+      const last = items.at(-1)
+      if (last && last.end > i) last.end = i
+      return
+    }
+    if (!inOuts) return
+    if (/^\s*-\s+/.test(bare)) {
+      const last = items.at(-1)
+      if (last && last.end > i) last.end = i
+      items.push({ start: i, end: lines.length })
+    }
+  })
+  const field = (line: string) => /^(\s*-?\s*)([A-Za-z_][\w-]*)(\s*:\s*)(.*?)(\s+#.*)?$/.exec(line)
+  for (const { start, end } of items) {
+    const range = lines.slice(start, end)
+    const named = range.some((l) => {
+      const f = field(l)
+      return f?.[2] === 'path' && unquote(f[4] ?? '') === path
+    })
+    if (!named) continue
+    let md5Line = -1
+    let sizeLine = -1
+    range.forEach((l, j) => {
+      const f = field(l)
+      if (f?.[2] === 'md5') md5Line = start + j
+      if (f?.[2] === 'size') sizeLine = start + j
+    })
+    const replace = (i: number, value: string) => {
+      const f = field(lines[i] ?? '')
+      if (f) lines[i] = `${f[1]}${f[2]}${f[3]}${value}${f[5] ?? ''}`
+    }
+    replace(md5Line, object.md5)
+    if (sizeLine >= 0) replace(sizeLine, String(object.size))
+    else {
+      const md5Field = field(lines[md5Line] ?? '')?.[1] ?? ''
+      const indent = md5Field.includes('-') ? ' '.repeat(md5Field.length) : md5Field
+      lines.splice(md5Line + 1, 0, `${indent}size: ${object.size}`)
+    }
+    return lines.join(eol)
+  }
+  throw new DuckmergeError('NOT_FOUND', `The .dvc file has no output named ${path}.`, { path })
 }

@@ -9,6 +9,13 @@ import { dirname, join, resolve } from 'node:path'
 import { DuckDb } from '../engine/duckdb.js'
 import { ident, join as joinSql, literal, raw, Sql, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
+import {
+  fixedKeysSql,
+  metricColumnsView,
+  metricShapes,
+  objectPaths,
+  payloadStructureSql,
+} from './event-metric-columns.js'
 import { type ArchiveOptions, type ArchiveReport, archiveRuns } from './event-store-archive.js'
 import {
   createEventsTable,
@@ -25,6 +32,11 @@ export interface EventStoreOptions {
   readonly archiveDir?: string
   /** Points averaged by the metrics view's `rolling_avg`. Default 10. */
   readonly rollingWindow?: number
+  /**
+   * How long to keep trying while another process holds the file (DuckDB allows one), in ms.
+   * Default 0: fail with LOCKED at once.
+   */
+  readonly lockTimeoutMs?: number
 }
 
 /** An event to append; time defaults to now, event_id to a fresh UUID. */
@@ -56,6 +68,8 @@ export class EventStore {
   readonly #rollingWindow: number
   #queue: Promise<unknown> = Promise.resolve()
   #isOpen = true
+  /** Set by writes: metrics_wide's columns are recomputed before the next read. */
+  #isWideStale = true
 
   private constructor(db: DuckDb, path: string, options: EventStoreOptions) {
     this.#db = db
@@ -86,20 +100,28 @@ export class EventStore {
     if (openHere.has(path)) throw lockedError(options.path, 'this process')
     // Claimed before the first await, so two opens racing in this process cannot both win.
     openHere.add(path)
-    let db: DuckDb
-    try {
-      db = await DuckDb.open({ path })
-    } catch (error) {
-      openHere.delete(path)
-      const message = messageOf(error)
-      const holder = /Conflicting lock is held in (.*?)(\.|$)/.exec(message)?.[1]
-      if (/lock/i.test(message)) throw lockedError(options.path, holder ?? 'another process', error)
-      throw new DuckmergeError(
-        'INPUT_UNREADABLE',
-        `Cannot open event store ${options.path}: ${message}. Pass a DuckDB file or a new path.`,
-        { path: options.path },
-        { cause: error },
-      )
+    const deadline = Date.now() + (options.lockTimeoutMs ?? 0)
+    let db: DuckDb | undefined
+    while (db === undefined) {
+      try {
+        db = await DuckDb.open({ path })
+      } catch (error) {
+        const message = messageOf(error)
+        const isLocked = /lock/i.test(message)
+        if (isLocked && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50))
+          continue
+        }
+        openHere.delete(path)
+        const holder = /Conflicting lock is held in (.*?)(\.|$)/.exec(message)?.[1]
+        if (isLocked) throw lockedError(options.path, holder ?? 'another process', error)
+        throw new DuckmergeError(
+          'INPUT_UNREADABLE',
+          `Cannot open event store ${options.path}: ${message}. Pass a DuckDB file or a new path.`,
+          { path: options.path },
+          { cause: error },
+        )
+      }
     }
     const store = new EventStore(db, path, options)
     try {
@@ -128,6 +150,7 @@ export class EventStore {
           await this.#db.run(sql`insert into events values ${joinSql(values)}`)
         }
       })
+      this.#isWideStale = true
       return rows.length
     })
   }
@@ -146,9 +169,12 @@ export class EventStore {
         columns = {event_id: 'VARCHAR', time: 'VARCHAR', experiment: 'VARCHAR', run: 'VARCHAR',
           type: 'VARCHAR', payload: 'JSON'})`
       return this.#db.transaction(async () => {
+        // A line without an event_id gets one derived from its content, so importing it again
+        // is recognised too (identical lines without ids are one event).
         await this.#db
           .run(sql`create or replace temp table import_batch as
-          select coalesce(event_id, uuid()::VARCHAR) as event_id,
+          select coalesce(event_id, 'md5-' || md5(concat_ws(chr(31), time, experiment, run, type,
+              payload::VARCHAR))) as event_id,
             try_cast(time as TIMESTAMPTZ)::TIMESTAMP as time, time as time_text,
             experiment, run, type, payload, row_number() over () as line
           from ${source}`)
@@ -186,9 +212,37 @@ export class EventStore {
           qualify row_number() over (partition by event_id order by line) = 1`),
         )
         await this.#db.run(raw('drop table import_batch'))
+        this.#isWideStale = true
         return { file, imported, skipped: total - imported }
       })
     })
+  }
+
+  /**
+   * Imports every JSON Lines file a glob matches (`*`, `?`, `[…]`, and `**` for any depth, as
+   * DuckDB's glob() reads them), in name order, or one file when `pattern` has no glob
+   * characters. Idempotent like `importJsonl`: files imported before add nothing.
+   *
+   * @example
+   * await store.importJsonlGlob(join('runs', '*', 'events.jsonl'))
+   * // [{ file: 'runs/a/events.jsonl', imported: 3, skipped: 0 }, …]
+   */
+  async importJsonlGlob(pattern: string): Promise<ImportReport[]> {
+    if (!/[*?[]/.test(pattern)) return [await this.importJsonl(pattern)]
+    const files = (
+      await this.#exclusive(() =>
+        this.#db.all<{ file: string }>(
+          sql`select file from glob(${literal(resolve(pattern))}) order by file`,
+        ),
+      )
+    ).map((r) => r.file)
+    if (files.length === 0)
+      throw new DuckmergeError('INPUT_NOT_FOUND', `No events files match ${pattern}`, {
+        file: pattern,
+      })
+    const reports: ImportReport[] = []
+    for (const file of files) reports.push(await this.importJsonl(file))
+    return reports
   }
 
   /**
@@ -211,18 +265,22 @@ export class EventStore {
    */
   query<T = Record<string, unknown>>(query: string | Sql): Promise<T[]> {
     const statement = typeof query === 'string' ? new Sql(query, []) : query
-    return this.#exclusive(() => this.#db.allJson<T>(statement))
+    return this.#exclusive(async () => {
+      if (this.#isWideStale) await this.#refreshWide()
+      return this.#db.allJson<T>(statement)
+    })
   }
 
   /** All rows of one derived view, in a stable order. */
   view<T = Record<string, unknown>>(
-    name: 'events_all' | 'runs' | 'metrics' | 'dashboard',
+    name: 'events_all' | 'runs' | 'metrics' | 'dashboard' | 'metrics_wide',
   ): Promise<T[]> {
     const order: Record<typeof name, string> = {
       events_all: 'time, event_id',
       runs: 'experiment, run',
       metrics: 'experiment, run, metric, step',
       dashboard: 'experiment, metric',
+      metrics_wide: 'experiment, run, step',
     }
     return this.query<T>(sql`select * from ${ident(name)} order by ${raw(order[name])}`)
   }
@@ -240,6 +298,20 @@ export class EventStore {
     await this.#db.run(runsView)
     await this.#db.run(metricsView(this.#rollingWindow))
     await this.#db.run(dashboardView)
+    await this.#refreshWide()
+  }
+
+  /** Recreates metrics_wide with a column per numeric payload field the events hold now. */
+  async #refreshWide(): Promise<void> {
+    const structure =
+      (await this.#db.one<{ structure: string | null }>(payloadStructureSql))?.structure ?? null
+    const paths = objectPaths(structure)
+    const fixed =
+      paths.length > 0 ? await this.#db.one<Record<string, boolean>>(fixedKeysSql(paths)) : {}
+    const isFixed = (path: string) =>
+      fixed?.[`fixed_${paths.findIndex((p) => p.path === path)}`] !== false
+    await this.#db.run(metricColumnsView(metricShapes(structure, isFixed)))
+    this.#isWideStale = false
   }
 
   /** One operation at a time on the one connection: an archive never interleaves an append. */

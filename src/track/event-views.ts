@@ -5,12 +5,13 @@
  *
  *   events ─┐
  *           ├─ events_all ── runs
- *  archive ─┘      └──────── metrics ── dashboard
+ *  archive ─┘      ├──────── metrics ── dashboard
+ *                  └──────── metrics_wide (typed columns, event-metric-columns.ts)
  */
 import { literal, raw, type Sql, sql } from '../engine/sql.js'
 
 /** Names of the derived views, for readers that query them by name. */
-export const eventViews = ['events_all', 'runs', 'metrics', 'dashboard'] as const
+export const eventViews = ['events_all', 'runs', 'metrics', 'dashboard', 'metrics_wide'] as const
 export type EventView = (typeof eventViews)[number]
 
 /** The `events` table: one row per event, payload as JSON. */
@@ -60,8 +61,29 @@ export const runsView = raw(`create or replace view runs as
   group by experiment, run`)
 
 /**
- * Every numeric field of every 'log' event as a time series per (experiment, run, metric):
- * `step` counts the metric's points in time order, `rolling_avg` averages the last `window`.
+ * The numeric leaves of 'log' payloads at any depth, one row each: `metric` is the field's path
+ * of keys ('loss', 'eval.acc', 'counts.cat'). Values inside arrays are not metrics.
+ * `columns` are taken from the source `e` as they are.
+ *
+ * @example
+ * metricPoints('events_all', 'e.experiment, e.run, e.time, e.event_id')
+ * // select e.experiment, …, substr(t.fullkey, 3) as metric, t.atom::DOUBLE as value
+ * //   from events_all e, json_tree(e.payload) t where e.type = 'log' and t.type in (…)
+ */
+export function metricPoints(source: string, columns: string): string {
+  // json_tree names a field by its keys joined with '.', unquoted ('$.a.b' for key "a.b" too);
+  // an array element's fullkey is its parent's path plus [index].
+  return `select ${columns}, substr(t.fullkey, 3) as metric, t.atom::DOUBLE as value
+    from ${source} e, json_tree(e.payload) t
+    where e.type = 'log' and t.key is not null and t.type in ('DOUBLE', 'BIGINT', 'UBIGINT')
+      and t.fullkey <> t.path || '[' || t.key || ']'
+      and not regexp_matches(t.path, '\\[[0-9]+\\]')`
+}
+
+/**
+ * Every numeric field of every 'log' event (nested ones too, see `metricPoints`) as a time
+ * series per (experiment, run, metric): `step` counts the metric's points in time order,
+ * `rolling_avg` averages the last `window`.
  *
  * @example
  * metricsView(10)
@@ -71,16 +93,8 @@ export const runsView = raw(`create or replace view runs as
 export function metricsView(window: number): Sql {
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`window ${window} must be ≥ 1`)
   return raw(`create or replace view metrics as
-  with fields as (
-    -- A quoted JSON path per key: a bare key like '$x' or 'a.b' would be read as a path.
-    select e.experiment, e.run, e.time, e.event_id, k.metric,
-      json_extract(e.payload, '$."' || replace(k.metric, '"', '\\"') || '"') as field
-    from events_all e, unnest(json_keys(e.payload)) as k(metric)
-    where e.type = 'log'
-  ),
-  points as (
-    select experiment, run, time, event_id, metric, field::DOUBLE as value
-    from fields where json_type(field) in ('DOUBLE', 'BIGINT', 'UBIGINT')
+  with points as (
+    ${metricPoints('events_all', 'e.experiment, e.run, e.time, e.event_id')}
   )
   select experiment, run, metric,
     row_number() over (partition by experiment, run, metric order by time, event_id) as step,

@@ -4,12 +4,23 @@
  * FTS5 (built into better-sqlite3) in a sidecar file beside the store, `<store>.fts.sqlite`.
  * Indexing is incremental and idempotent: the sidecar remembers the ids it holds.
  *
- *   events_all (string fields of each payload) − ids in sidecar → FTS5 insert → search: MATCH, bm25
+ *   events_all (string fields of each payload, DuckDB, async) → worker thread: ids not in the
+ *   sidecar → FTS5 insert → MATCH, bm25 → hits
+ *
+ * better-sqlite3 is synchronous, so the SQLite work runs in a worker thread
+ * (events-search-worker.ts): indexing thousands of events or scoring a common word never
+ * blocks the caller's event loop.
  */
-import { sql } from '../engine/sql.js'
-import { allSync, openSqlite, runSync } from '../engine/sqlite.js'
-import { DuckmergeError, messageOf } from '../errors.js'
+import { Worker } from 'node:worker_threads'
+import { DuckmergeError } from '../errors.js'
 import type { EventStore } from './event-store.js'
+import {
+  type SearchJob,
+  type SearchOutcome,
+  searchWorkerMarker,
+  type TextRow,
+} from './events-search-worker.js'
+import { workerScript } from './worker-script.js'
 
 export interface SearchHit {
   readonly eventId: string
@@ -27,12 +38,52 @@ export function searchIndexPath(store: EventStore): string {
   return `${store.path}.fts.sqlite`
 }
 
-function openIndex(store: EventStore) {
-  const db = openSqlite(searchIndexPath(store), { fileMustExist: false })
-  db.exec(`create virtual table if not exists events_fts using fts5(
-      event_id UNINDEXED, experiment UNINDEXED, run UNINDEXED, type UNINDEXED, text);
-    create table if not exists indexed (event_id TEXT PRIMARY KEY) without rowid;`)
-  return db
+/** Top-level string fields of each payload, one text per event (events without text left out). */
+function textRows(store: EventStore): Promise<TextRow[]> {
+  return store.query<TextRow>(`select e.event_id, e.experiment, e.run, e.type,
+      string_agg(json_extract_string(e.payload, '$."' || replace(k.key, '"', '\\"') || '"'), ' ')
+        filter (where json_type(e.payload, '$."' || replace(k.key, '"', '\\"') || '"') = 'VARCHAR') as text
+    from events_all e, unnest(json_keys(e.payload)) as k(key)
+    group by all having text is not null and text <> ''`)
+}
+
+function runInWorker(job: Omit<SearchJob, 'marker'>): Promise<SearchOutcome> {
+  const script = workerScript(import.meta.url, 'events-search-worker')
+  const worker = new Worker(script.source, {
+    eval: script.isEval,
+    workerData: { ...job, marker: searchWorkerMarker } satisfies SearchJob,
+  })
+  return new Promise((resolve, reject) => {
+    worker.once('message', (outcome: SearchOutcome) => {
+      resolve(outcome)
+      void worker.terminate()
+    })
+    worker.once('error', reject)
+    worker.once('exit', (code) =>
+      reject(new Error(`the search worker stopped (exit ${code}) before answering`)),
+    )
+  })
+}
+
+async function run(store: EventStore, query: string | undefined, limit: number) {
+  const outcome = await runInWorker({
+    indexPath: searchIndexPath(store),
+    rows: await textRows(store),
+    ...(query !== undefined ? { query } : {}),
+    limit,
+  })
+  if (outcome.ok) return outcome
+  if (outcome.stage === 'query')
+    throw new DuckmergeError(
+      'USAGE',
+      `Cannot search ${store.path} for "${query}": ${outcome.message} (FTS5 query syntax: words, "phrases", OR, NOT, prefix*).`,
+      { path: store.path, query },
+    )
+  throw new DuckmergeError(
+    'OUTPUT_UNWRITABLE',
+    `Cannot update the search index ${searchIndexPath(store)}: ${outcome.message}.`,
+    { path: searchIndexPath(store), hint: 'Delete the index file; the next search rebuilds it.' },
+  )
 }
 
 /**
@@ -42,41 +93,12 @@ function openIndex(store: EventStore) {
  * await indexEvents(store) // 120, then 0 when run again
  */
 export async function indexEvents(store: EventStore): Promise<number> {
-  // Top-level string fields of each payload, one text per event.
-  const rows = await store.query<{
-    event_id: string
-    experiment: string
-    run: string
-    type: string
-    text: string | null
-  }>(`select e.event_id, e.experiment, e.run, e.type,
-      string_agg(json_extract_string(e.payload, '$."' || replace(k.key, '"', '\\"') || '"'), ' ')
-        filter (where json_type(e.payload, '$."' || replace(k.key, '"', '\\"') || '"') = 'VARCHAR') as text
-    from events_all e, unnest(json_keys(e.payload)) as k(key)
-    group by all`)
-  const db = openIndex(store)
-  try {
-    const known = new Set(
-      allSync<{ event_id: string }>(db, sql`select event_id from indexed`).map((r) => r.event_id),
-    )
-    const fresh = rows.filter((r) => !known.has(r.event_id) && r.text)
-    db.transaction(() => {
-      for (const r of fresh) {
-        runSync(
-          db,
-          sql`insert into events_fts (event_id, experiment, run, type, text) values (${r.event_id}, ${r.experiment}, ${r.run}, ${r.type}, ${r.text})`,
-        )
-        runSync(db, sql`insert or ignore into indexed values (${r.event_id})`)
-      }
-    })()
-    return fresh.length
-  } finally {
-    db.close()
-  }
+  return (await run(store, undefined, 0)).added
 }
 
 /**
  * Events whose text matches `query` (FTS5 syntax: words, "phrases", OR, prefix*), best first.
+ * Indexes new events first; the SQLite work runs in a worker thread.
  *
  * @example
  * await searchEvents(store, 'deal OR agreement', { limit: 5 })
@@ -86,37 +108,13 @@ export async function searchEvents(
   query: string,
   options: { readonly limit?: number } = {},
 ): Promise<SearchHit[]> {
-  await indexEvents(store)
-  const db = openIndex(store)
-  try {
-    return allSync<{
-      event_id: string
-      experiment: string
-      run: string
-      type: string
-      snippet: string
-      score: number
-    }>(
-      db,
-      sql`select event_id, experiment, run, type, snippet(events_fts, 4, '[', ']', '…', 12) as snippet,
-        bm25(events_fts) as score from events_fts where events_fts match ${query}
-        order by score limit ${options.limit ?? 10}`,
-    ).map((r) => ({
-      eventId: r.event_id,
-      experiment: r.experiment,
-      run: r.run,
-      type: r.type,
-      snippet: r.snippet,
-      score: r.score,
-    }))
-  } catch (error) {
-    throw new DuckmergeError(
-      'USAGE',
-      `Cannot search ${store.path} for "${query}": ${messageOf(error)} (FTS5 query syntax: words, "phrases", OR, NOT, prefix*).`,
-      { path: store.path, query },
-      { cause: error },
-    )
-  } finally {
-    db.close()
-  }
+  const { hits } = await run(store, query, options.limit ?? 10)
+  return hits.map((r) => ({
+    eventId: r.event_id,
+    experiment: r.experiment,
+    run: r.run,
+    type: r.type,
+    snippet: r.snippet,
+    score: r.score,
+  }))
 }

@@ -9,6 +9,7 @@
  */
 import { empty, raw, sql } from '../engine/sql.js'
 import type { EventStore } from './event-store.js'
+import { metricPoints } from './event-views.js'
 
 export interface RefreshReport {
   /** Events folded in by this refresh. */
@@ -42,14 +43,7 @@ export async function refreshSummaries(store: EventStore): Promise<RefreshReport
       select event_id, experiment, type, payload from events_all e
       where not exists (select 1 from summary_seen s where s.event_id = e.event_id)`)
     await store.query(`create or replace temp table summary_points as
-      with fields as (
-        select n.experiment, k.metric,
-          json_extract(n.payload, '$."' || replace(k.metric, '"', '\\"') || '"') as field
-        from summary_new n, unnest(json_keys(n.payload)) as k(metric)
-        where n.type = 'log'
-      )
-      select experiment, metric, field::DOUBLE as value from fields
-      where json_type(field) in ('DOUBLE', 'BIGINT', 'UBIGINT')`)
+      select experiment, metric, value from (${metricPoints('summary_new', 'e.experiment')})`)
     await store.query(`insert into metric_summary
       select experiment, metric, count(*), sum(value), sum(value * value), min(value), max(value)
       from summary_points group by experiment, metric

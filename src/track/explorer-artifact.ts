@@ -21,6 +21,8 @@ export interface GetArtifactOptions {
   readonly output: string
   /** Default: the current folder. */
   readonly repo?: string
+  /** Aborting stops before the output is renamed into place (INTERRUPTED; temp removed). */
+  readonly signal?: AbortSignal
 }
 
 export interface ArtifactResult {
@@ -78,28 +80,32 @@ export async function getArtifact(options: GetArtifactOptions): Promise<Artifact
         `${path} at ${options.version} is tracked by DVC (md5 ${out.md5}) but not in the local cache ${cacheDir}. Run dvc fetch ${dvcFile} (or dvc pull) first.`,
         { path, md5: out.md5, cacheDir },
       )
-    const bytes = await writeAtomically(options.output, async (temp) => {
-      const hash = createHash('md5')
-      await pipeline(
-        createReadStream(cached.path),
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk)
-            yield chunk
-          }
-        },
-        createWriteStream(temp),
-      )
-      const md5 = hash.digest('hex')
-      // DVC 2 hashed text files after dos2unix, so only the DVC 3 layout is checked byte-exactly.
-      if (cached.layout === 'dvc3' && md5 !== out.md5)
-        throw new DuckmergeError(
-          'INPUT_UNREADABLE',
-          `The DVC cache object ${cached.path} for ${path} is corrupt: md5 ${md5}, expected ${out.md5}. Run dvc fetch again.`,
-          { path: cached.path, expected: out.md5, actual: md5 },
+    const bytes = await writeAtomically(
+      options.output,
+      async (temp) => {
+        const hash = createHash('md5')
+        await pipeline(
+          createReadStream(cached.path),
+          async function* (chunks: AsyncIterable<Buffer>) {
+            for await (const chunk of chunks) {
+              hash.update(chunk)
+              yield chunk
+            }
+          },
+          createWriteStream(temp),
         )
-      return (await fs.stat(temp)).size
-    })
+        const md5 = hash.digest('hex')
+        // DVC 2 hashed text files after dos2unix, so only the DVC 3 layout is checked byte-exactly.
+        if (cached.layout === 'dvc3' && md5 !== out.md5)
+          throw new DuckmergeError(
+            'INPUT_UNREADABLE',
+            `The DVC cache object ${cached.path} for ${path} is corrupt: md5 ${md5}, expected ${out.md5}. Run dvc fetch again.`,
+            { path: cached.path, expected: out.md5, actual: md5 },
+          )
+        return (await fs.stat(temp)).size
+      },
+      options.signal,
+    )
     return { ...base, source: 'dvc', bytes, md5: out.md5 }
   }
 
@@ -112,10 +118,14 @@ export async function getArtifact(options: GetArtifactOptions): Promise<Artifact
         : `${path} does not exist at ${options.version} in ${repo} (neither the file nor ${dvcFile} was committed there). Check the path, relative to the repository root.`,
       { path, version: options.version, repo },
     )
-  const bytes = await writeAtomically(options.output, async (temp) => {
-    await gitBlobToFile(repo, rev, path, temp)
-    return (await fs.stat(temp)).size
-  })
+  const bytes = await writeAtomically(
+    options.output,
+    async (temp) => {
+      await gitBlobToFile(repo, rev, path, temp)
+      return (await fs.stat(temp)).size
+    },
+    options.signal,
+  )
   return { ...base, source: 'git', bytes }
 }
 

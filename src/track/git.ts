@@ -163,3 +163,23 @@ export function gitFailure(what: string, stderr: string): DuckmergeError {
 export function firstLine(text: string): string {
   return text.split('\n').find((l) => l.trim() !== '') ?? text
 }
+
+/**
+ * The value of attribute `name` for `path` per the repository's `.gitattributes`; undefined when
+ * it is unspecified, set without a value, or unset.
+ *
+ * @example
+ * await gitAttribute(root, 'runs.parquet', 'duckmerge-key')  // 'run_id'
+ */
+export async function gitAttribute(
+  root: string,
+  path: string,
+  name: string,
+): Promise<string | undefined> {
+  const out = await gitOk(root, ['check-attr', '-z', name, '--', path], (e) =>
+    gitFailure(`Cannot read the ${name} attribute of ${path}`, e),
+  )
+  // -z: path NUL attribute NUL value NUL
+  const value = out.split('\0')[2]
+  return value === undefined || ['unspecified', 'set', 'unset'].includes(value) ? undefined : value
+}

@@ -2,13 +2,10 @@
  * The Tracker's side of its write worker: posts batches, keeps the process alive only while a
  * batch is in flight, and answers `flush()` once the worker has committed everything posted.
  */
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { DuckmergeError, type ErrorCode } from '../errors.js'
 import type { RowBatch, SqliteWriterOptions } from './tracker-sqlite.js'
+import { workerScript } from './worker-script.js'
 import {
   processedSlot,
   type WorkerReply,
@@ -38,7 +35,7 @@ export class WriteWorkerClient {
   constructor(options: SqliteWriterOptions) {
     this.#path = options.path
     this.#table = options.table
-    const script = workerScript()
+    const script = workerScript(import.meta.url, 'write-worker')
     const data: WriteWorkerData = {
       ...options,
       marker: writeWorkerMarker,
@@ -143,21 +140,5 @@ export class WriteWorkerClient {
           )
     // A clean close has flushed already: nothing waits then.
     for (const w of this.#waiters.splice(0)) w.reject(this.#dead)
-  }
-}
-
-/**
- * The worker's entry file: the compiled .js beside this module, or, when running from the
- * TypeScript sources (tests, tsx), the .ts loaded through tsx.
- */
-function workerScript(): { readonly source: URL | string; readonly isEval: boolean } {
-  const js = new URL('./write-worker.js', import.meta.url)
-  if (existsSync(fileURLToPath(js))) return { source: js, isEval: false }
-  const tsx = dirname(createRequire(import.meta.url).resolve('tsx/package.json'))
-  const api = JSON.stringify(pathToFileURL(join(tsx, 'dist', 'esm', 'api', 'index.mjs')).href)
-  const ts = JSON.stringify(new URL('./write-worker.ts', import.meta.url).href)
-  return {
-    source: `import(${api}).then((tsx) => { tsx.register(); return import(${ts}) })`,
-    isEval: true,
   }
 }

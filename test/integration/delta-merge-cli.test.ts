@@ -103,6 +103,31 @@ describe('delta merge CLI', () => {
     ])
   })
 
+  test('--merge-schema with --when-matched delete adds no column: delete writes none', async () => {
+    const table = await target()
+    const source = await parquet(join(tempDir(), 's.parquet'), "select 3 as id, 'delete' as _op")
+    const run = runCli([
+      'delta',
+      'merge',
+      table,
+      '--source',
+      source,
+      '--on',
+      'id',
+      '--when-matched',
+      'delete',
+      '--merge-schema',
+      '--json',
+    ])
+    expect(run.code).toBe(0)
+    expect(run.json()).toMatchObject({ columnsAdded: [] })
+    expect((await loadSnapshot(table)).schema.fields.map((f) => f.name)).toEqual(['id', 'v'])
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+    ])
+  })
+
   test('errors: bad clause value is a usage error; missing target and bad key exit 1, table unchanged', async () => {
     const table = await target()
     const source = await parquet(join(tempDir(), 's.parquet'), 'select 1 as id')

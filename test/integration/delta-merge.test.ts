@@ -539,6 +539,47 @@ describe('mergeSchema', () => {
     expect(log).toContain('"metaData"')
   })
 
+  test('with explicit clauses only the columns they write are added (an _op marker is not)', async () => {
+    const table = await smallTable()
+    // The change-request merge: _op only steers the conditions; score is assigned by name.
+    const source = sql`select * from (values (1, 'A', 1.5::double, 'upsert'), (2, 'B', 2.5::double, 'delete'), (9, 'I', 9.5::double, 'upsert')) s(id, v, score, _op)`
+    const result = await merge(table, source, { on: ['id'], mergeSchema: true })
+      .whenMatchedDelete("source._op = 'delete'")
+      .whenMatchedUpdate({ v: 'source.v', score: 'source.score' })
+      .whenNotMatchedInsert({ id: 'source.id', v: 'source.v', score: 'source.score' })
+      .execute()
+    expect(result.columnsAdded).toEqual(['score'])
+    const snapshot = await loadSnapshot(table)
+    expect(snapshot.schema.fields.map((f) => f.name)).toEqual(['id', 'v', 'score'])
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, v: 'A', score: 1.5 },
+      { id: 3, v: 'c', score: null },
+      { id: 4, v: 'd', score: null },
+      { id: 9, v: 'I', score: 9.5 },
+    ])
+  })
+
+  test('clauses that write no new column add none: the schema stays and no metaData is committed', async () => {
+    const table = await smallTable()
+    const result = await merge(
+      table,
+      sql`select * from (values (1, 'A', 'delete'), (2, 'B', 'upsert')) s(id, v, _op)`,
+      { on: ['id'], mergeSchema: true },
+    )
+      .whenMatchedDelete("source._op = 'delete'")
+      .whenMatchedUpdate({ v: 'source.v' })
+      .execute()
+    expect(result.columnsAdded).toEqual([])
+    expect((await loadSnapshot(table)).schema.fields.map((f) => f.name)).toEqual(['id', 'v'])
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 2, v: 'B' },
+      { id: 3, v: 'c' },
+      { id: 4, v: 'd' },
+    ])
+    const log = readFileSync(join(table, '_delta_log', '00000000000000000001.json'), 'utf8')
+    expect(log).not.toContain('"metaData"')
+  })
+
   test('without mergeSchema the extra source column is ignored', async () => {
     const table = await smallTable()
     await appendFiles(table, [sql`select 5 as id, 'e' as v`])

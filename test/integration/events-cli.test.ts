@@ -1,8 +1,8 @@
-/** `duckmerge events …` as a subprocess: import twice = once, query, refresh, dashboard, search, tail, archive. */
-import { writeFileSync } from 'node:fs'
+/** `duckmerge events …` as a subprocess: import (files, globs) twice = once, query, refresh, dashboard, search, tail (follow), archive. */
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
-import { runCli } from '../support/cli.js'
+import { runCli, startCli } from '../support/cli.js'
 import { tempDir } from '../support/temp.js'
 
 function jsonl(path: string, events: readonly Record<string, unknown>[]): string {
@@ -171,4 +171,80 @@ test('search ranks by BM25; tail --once shows the latest; archive keeps events_a
     '--json',
   ])
   expect(inPlace.json()).toEqual({ rows: [{ n: 4 }] })
+}, 300_000)
+
+test('import expands a quoted glob, twice = once (lines without event_id too); tail follows events another process imports; Ctrl-C stops it cleanly', async () => {
+  const dir = tempDir()
+  const store = join(dir, 'events.duckdb')
+  mkdirSync(join(dir, 'runs', 'a'), { recursive: true })
+  mkdirSync(join(dir, 'runs', 'b'), { recursive: true })
+  jsonl(join(dir, 'runs', 'a', 'events.jsonl'), first.slice(0, 2))
+  const { event_id: _, ...noId } = first[3] as Record<string, unknown>
+  jsonl(join(dir, 'runs', 'b', 'events.jsonl'), [first[2] as Record<string, unknown>, noId])
+  const once = runCli(['events', 'import', 'events.duckdb', 'runs/*/events.jsonl', '--json'], {
+    cwd: dir,
+  })
+  expect(once.stderr).toBe('')
+  expect(once.json()).toEqual({
+    files: [
+      { file: join(dir, 'runs', 'a', 'events.jsonl'), imported: 2, skipped: 0 },
+      { file: join(dir, 'runs', 'b', 'events.jsonl'), imported: 2, skipped: 0 },
+    ],
+  })
+  const twice = runCli(['events', 'import', store, join(dir, 'runs', '**', '*.jsonl'), '--json'])
+  expect(twice.json<{ files: { imported: number; skipped: number }[] }>().files).toEqual([
+    expect.objectContaining({ imported: 0, skipped: 2 }),
+    expect.objectContaining({ imported: 0, skipped: 2 }),
+  ])
+  const none = runCli(['events', 'import', store, join(dir, 'nothing', '*.jsonl')])
+  expect(none.code).toBe(1)
+  expect(none.stderr).toContain(`No events files match ${join(dir, 'nothing', '*.jsonl')}`)
+
+  const tail = startCli(['events', 'tail', store, '--count', '1', '--interval-ms', '100', '--json'])
+  let out = ''
+  tail.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+  })
+  const exited = new Promise<number | null>((done) => tail.on('exit', (code) => done(code)))
+  const waitFor = async (text: string) => {
+    for (let i = 0; i < 600 && !out.includes(text); i++)
+      await new Promise((r) => setTimeout(r, 100))
+    expect(out).toContain(text)
+  }
+  await waitFor('"event_id":"md5-')
+  // Another process appends while tail polls: its import waits for tail's poll to let go.
+  const later = jsonl(join(dir, 'later.jsonl'), [
+    {
+      event_id: 'c1',
+      time: '2024-02-01 00:00:00',
+      experiment: 'e3',
+      run: 'r9',
+      type: 'log',
+      payload: { loss: 9 },
+    },
+    {
+      event_id: 'c2',
+      time: '2024-02-01 00:00:01',
+      experiment: 'e3',
+      run: 'r9',
+      type: 'log',
+      payload: { loss: 8 },
+    },
+  ])
+  const imported = startCli(['events', 'import', store, later, '--json'])
+  expect(await new Promise((done) => imported.on('exit', done))).toBe(0)
+  await waitFor('"event_id":"c2"')
+  tail.kill('SIGINT')
+  expect(await exited).toBe(0)
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  expect(lines.map((l) => l.event_id ?? l)).toEqual([
+    expect.stringMatching(/^md5-/),
+    'c1',
+    'c2',
+    { followed: 2 },
+  ])
+  expect(lines[1]).toMatchObject({ experiment: 'e3', run: 'r9', payload: '{"loss":9}' })
 }, 300_000)

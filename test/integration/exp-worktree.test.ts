@@ -2,7 +2,12 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
-import { createExperimentWorktree, listExperiments, mergeBackExperiment } from '../../src/index.js'
+import {
+  createExperimentWorktree,
+  listExperiments,
+  type MergeBackResult,
+  mergeBackExperiment,
+} from '../../src/index.js'
 import { runCli } from '../support/cli.js'
 import { hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
@@ -36,6 +41,12 @@ function runExperiment(db: string, source: string) {
   }
 }
 
+function twoWay(result: MergeBackResult) {
+  if (result.mode !== 'two-way')
+    throw new Error(`expected a two-way merge-back, got ${result.mode}`)
+  return result
+}
+
 function projectWithResults() {
   const repo = makeRepo({ '.gitignore': 'results/\n', 'train.py': 'lr = 0.01\n' })
   const db = join(repo, 'results', 'experiments.db')
@@ -57,11 +68,13 @@ describe.skipIf(!hasFixtures)(needsFixtures('exp worktree and merge-back'), () =
     expect(git(repo, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main')
 
     runExperiment(wt.db, xetrack.c())
-    const dry = await mergeBackExperiment({ repo, name: 'extra-param', dryRun: true })
+    const dry = twoWay(await mergeBackExperiment({ repo, name: 'extra-param', dryRun: true }))
+    // results/ is ignored, so git has no version of the DB at the fork point: two-way.
+    expect(dry.mode).toBe('two-way')
     expect(dry.report.dryRun).toBe(true)
     expect((await listExperiments({ db })).experiments).toHaveLength(1)
 
-    const { report } = await mergeBackExperiment({ repo, name: 'extra-param' })
+    const { report } = twoWay(await mergeBackExperiment({ repo, name: 'extra-param' }))
     // The copied base rows (40 + 1) are already in main: only c's 30 + 1 rows are new.
     expect(report.rowsInserted).toBe(31)
     expect(report.rowsSkipped).toBe(41)
@@ -72,7 +85,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('exp worktree and merge-back'), () =
     ])
     expect(list.experiments[1]?.params).toMatchObject({ batch_size: 32 })
     // Merging back twice changes nothing.
-    const again = await mergeBackExperiment({ repo, name: 'extra-param' })
+    const again = twoWay(await mergeBackExperiment({ repo, name: 'extra-param' }))
     expect(again.report.rowsInserted).toBe(0)
   })
 

@@ -1,8 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
+import { DuckDb } from '../../src/engine/duckdb.js'
+import { literal, raw, sql } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
 import { tempDir } from '../support/temp.js'
 
@@ -50,7 +52,7 @@ const rows = (db: string) => {
   }
 }
 
-describe('duckmerge as git merge driver', () => {
+describe('duckmerge as git merge driver', { timeout: 180_000 }, () => {
   test('two branches adding sweep runs to one SQLite DB merge with every run', () => {
     const dir = tempDir()
     const db = repoWithBranches(dir)
@@ -106,5 +108,61 @@ describe('duckmerge as git merge driver', () => {
     expect(existsSync(join(dir, '.duckmerge/conflicts/results.db.json'))).toBe(false)
     expect(runCli(['git', 'uninstall'], { cwd: dir }).code).toBe(0)
     expect(readFileSync(join(dir, '.gitattributes'), 'utf8')).not.toContain('merge=duckmerge')
+  })
+
+  test('a Parquet file changed on both branches merges by the key its attribute declares', async () => {
+    const dir = tempDir()
+    gitIn(dir, 'init', '-q', '-b', 'main')
+    gitIn(dir, 'config', 'user.email', 't@example.com')
+    gitIn(dir, 'config', 'user.name', 'T')
+    const file = join(dir, 'runs.parquet')
+    const db = await DuckDb.open()
+    const write = (rows: string) =>
+      db.run(
+        sql`copy (select * from (values ${raw(rows)}) t(id, score)) to ${literal(file)} (format parquet)`,
+      )
+    const read = () => db.all(sql`select id, score from read_parquet(${literal(file)}) order by id`)
+    try {
+      expect(runCli(['git', 'install'], { cwd: dir }).code).toBe(0)
+      const keyed = runCli(['git', 'install', '--path-glob', '*.parquet', '--key', 'id'], {
+        cwd: dir,
+      })
+      expect(keyed.code).toBe(0)
+      expect(readFileSync(join(dir, '.gitattributes'), 'utf8')).toContain(
+        '*.parquet merge=duckmerge duckmerge-key=id\n',
+      )
+      await write('(1, 1.0), (2, 2.0)')
+      gitIn(dir, 'add', '.')
+      gitIn(dir, 'commit', '-qm', 'base')
+      gitIn(dir, 'checkout', '-qb', 'a')
+      await write('(1, 1.5), (2, 2.0), (3, 3.0)')
+      gitIn(dir, 'commit', '-qam', 'a rescored 1, added 3')
+      gitIn(dir, 'checkout', '-q', 'main')
+      await write('(1, 1.0), (4, 4.0)')
+      gitIn(dir, 'commit', '-qam', 'main deleted 2, added 4')
+      const oursBytes = readFileSync(file)
+
+      // Without the key the driver refuses, naming the attribute; ours stays as it was.
+      // .git/info/attributes outranks .gitattributes: here it unsets the key.
+      writeFileSync(join(dir, '.git', 'info', 'attributes'), '*.parquet -duckmerge-key\n')
+      const unkeyed = spawnSync('git', ['merge', '--no-edit', 'a'], { cwd: dir, encoding: 'utf8' })
+      expect(unkeyed.status).not.toBe(0)
+      expect(unkeyed.stderr).toContain(
+        'runs.parquet is a Parquet file and .gitattributes declares no key to match its rows by. Add its key columns to its line, e.g. "runs.parquet merge=duckmerge duckmerge-key=run_id".',
+      )
+      expect(readFileSync(file)).toEqual(oursBytes)
+      gitIn(dir, 'merge', '--abort')
+
+      writeFileSync(join(dir, '.git', 'info', 'attributes'), '')
+      gitIn(dir, 'merge', '-q', '--no-edit', 'a')
+      expect(await read()).toEqual([
+        { id: 1, score: 1.5 },
+        { id: 3, score: 3 },
+        { id: 4, score: 4 },
+      ])
+      expect(gitIn(dir, 'status', '--porcelain')).toBe('')
+    } finally {
+      db.close()
+    }
   })
 })

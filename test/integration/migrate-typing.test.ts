@@ -140,6 +140,21 @@ const cases: TypingCase[] = [
     back: ['2024-05-01 12:30:00+02:00'],
   },
   {
+    name: 'DATETIME with a negative offset stays text too',
+    declared: 'DATETIME',
+    values: ["'2024-05-01 12:30:00-05:00'"],
+    type: 'VARCHAR',
+    reason: 'does not parse as one',
+    back: ['2024-05-01 12:30:00-05:00'],
+  },
+  {
+    name: 'DATETIME with microseconds, before 1970 too, keeps every digit',
+    declared: 'TIMESTAMP',
+    values: ["'1969-12-31 23:59:59.999999'", "'2024-05-01 12:30:00.123456'", "'2024-05-01 12:30'"],
+    type: 'TIMESTAMP',
+    back: ['1969-12-31 23:59:59.999999', '2024-05-01 12:30:00.123456', '2024-05-01 12:30:00'],
+  },
+  {
     name: 'DECIMAL(10,2) holding cents',
     declared: 'DECIMAL(10,2)',
     values: ['1.25', '3', 'NULL'],
@@ -187,6 +202,54 @@ describe('loose typing', () => {
     expect(report.tables[0]?.checksum).toMatchObject({ matches: true })
     const rows = await duckRows(target, 'select c from t order by rowid')
     expect(rows.map((r) => r.c)).toEqual(c.back)
+  })
+})
+
+describe('checksums see values, not only counts', () => {
+  // Two sources whose columns hold the same number of values of each storage class, one value
+  // different: the source checksum (what the copy is compared with) must differ.
+  test.each([
+    {
+      name: 'mixed storage classes',
+      declared: '',
+      a: ["'abc'", '1', '2.5'],
+      b: ["'abd'", '1', '2.5'],
+    },
+    { name: 'mixed, a real against its integer', declared: '', a: ["'x'", '2.0'], b: ["'x'", '2'] },
+    { name: 'DATE', declared: 'DATE', a: ["'2024-01-01'"], b: ["'2024-01-02'"] },
+    {
+      name: 'TIMESTAMP seconds',
+      declared: 'DATETIME',
+      a: ["'2024-01-01 10:00:00'"],
+      b: ["'2024-01-01 10:00:01'"],
+    },
+    {
+      name: 'TIMESTAMP microseconds',
+      declared: 'DATETIME',
+      a: ["'2024-01-01 10:00:00.000001'"],
+      b: ["'2024-01-01 10:00:00.000002'"],
+    },
+    {
+      name: 'bytes mixed with text',
+      declared: 'BLOB',
+      a: ["x'00ff'", "'ab'"],
+      b: ["x'00fe'", "'ab'"],
+    },
+  ])('$name', async (c) => {
+    const dir = tempDir()
+    const checksum = async (values: readonly string[], name: string) => {
+      const source = makeSqlite(join(dir, `${name}.db`), [
+        `create table t (c ${c.declared})`,
+        ...values.map((v) => `insert into t values (${v})`),
+      ])
+      const report = await migrateSqliteToDuckDb({
+        source,
+        target: join(dir, `${name}.duckdb`),
+      })
+      expect(report.tables[0]?.checksum).toMatchObject({ matches: true })
+      return report.tables[0]?.checksum.source
+    }
+    expect(await checksum(c.a, 'a')).not.toBe(await checksum(c.b, 'b'))
   })
 })
 

@@ -52,13 +52,14 @@ export const artifactsCommands: readonly Command[] = [
       metrics: str,
       'dry-run': { type: 'boolean' },
     },
-    async run({ values, cwd, progress }) {
+    async run({ values, cwd, progress, signal }) {
       const paramsPath = stringOption(values, 'params')
       const params = paramsPath ? await readArtifactParams(resolve(cwd, paramsPath)) : {}
       const options = await artifactsOptions(values, params, cwd)
       const report = await mergeArtifacts({
         ...options,
         dryRun: flag(values, 'dry-run'),
+        signal,
         ...(progress && { onProgress: progress }),
       })
       return { report: artifactsReportJson(report), text: formatArtifactsReport(report) }

@@ -7,6 +7,7 @@ import {
   type Command,
   type CommandContext,
   flag,
+  intOption,
   listOption,
   type OptionSpecs,
   requiredString,
@@ -23,10 +24,15 @@ const common: OptionSpecs = {
   compression: { type: 'string' },
   'memory-limit': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'base-version': { type: 'string' },
+  'exp-version': { type: 'string' },
 }
 
 const commonUsage =
-  '--base PATH --exp PATH --output OUT [--partition-by COLS] [--compression zstd|snappy|gzip|uncompressed] [--memory-limit SIZE] [--dry-run] [--json]'
+  '--base PATH --exp PATH --output OUT [--base-version N] [--exp-version N] [--partition-by COLS] [--compression zstd|snappy|gzip|uncompressed] [--memory-limit SIZE] [--dry-run] [--json]'
+
+const help =
+  'PATH is a Parquet file, a glob, a folder of Parquet files (key=value folders become columns), or a Delta table (a folder with _delta_log): a Delta table is read at its latest version, or at --base-version / --exp-version N, with the rows its log removed left out.'
 
 const merge: Command = {
   path: ['data', 'merge'],
@@ -35,6 +41,7 @@ const merge: Command = {
   usage: commonUsage.replace('--output OUT', '--output OUT [--dedup-key COLS]'),
   options: { ...common, 'dedup-key': { type: 'string', multiple: true } },
   hintFlags: { ...sideFlags, key: 'dedup-key' },
+  help,
   async run(context) {
     const key = listOption(context.values, 'dedup-key')
     const report = await mergeData({ ...commonOptions(context), ...(key ? { key } : {}) })
@@ -49,6 +56,7 @@ const rebase: Command = {
   usage: commonUsage.replace('--output OUT', '--output OUT --key COLS'),
   options: { ...common, key: { type: 'string', multiple: true } },
   hintFlags: sideFlags,
+  help,
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')
@@ -67,6 +75,8 @@ function commonOptions(context: CommandContext): DataMergeOptions {
     throw usageError(
       `--compression must be one of ${compressions.join(', ')}, got "${compression}"`,
     )
+  const baseVersion = intOption(values, 'base-version', 0)
+  const expVersion = intOption(values, 'exp-version', 0)
   const memoryLimit = stringOption(values, 'memory-limit')
   if (
     memoryLimit !== undefined &&
@@ -79,6 +89,8 @@ function commonOptions(context: CommandContext): DataMergeOptions {
     output: requiredString(values, 'output'),
     dryRun: flag(values, 'dry-run'),
     signal: context.signal,
+    ...(baseVersion !== undefined ? { oursVersion: baseVersion } : {}),
+    ...(expVersion !== undefined ? { theirsVersion: expVersion } : {}),
     ...(partitionBy ? { partitionBy } : {}),
     ...(compression ? { compression: compression as Compression } : {}),
     ...(memoryLimit ? { memoryLimit } : {}),

@@ -26,6 +26,8 @@ const deltaMerge: Command = {
     '--when-not-matched insert-all). With any --when-… flag, only the clauses given run: an',
     'omitted one does nothing (ignore), as in SQL MERGE, Spark and delta-rs.',
     '--source: a Delta table, a Parquet file, glob or folder, or a CSV / JSON Lines file.',
+    '--merge-schema: add the source columns the table lacks that the clauses write (update-all',
+    'or insert-all write every source column; delete writes none), as in Spark.',
     '--dry-run: print the report of what the merge would do (same figures; files and bytes',
     'added are null, known only once written) and write nothing.',
   ].join('\n'),
@@ -52,6 +54,7 @@ const deltaMerge: Command = {
     let builder = merge(target, source, {
       key: on,
       mergeSchema: flag(values, 'merge-schema'),
+      signal: context.signal,
       ...(memoryLimit ? { memoryLimit } : {}),
       ...(context.progress ? { onProgress: context.progress } : {}),
     })

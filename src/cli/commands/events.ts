@@ -18,8 +18,18 @@ import {
 } from '../command.js'
 import { formatTable, toJson } from '../output.js'
 
-async function withStore<T>(context: CommandContext, fn: (store: EventStore) => Promise<T>) {
-  const store = await EventStore.open({ path: resolve(context.cwd, context.positionals[0] ?? '') })
+/** How long a command waits for another process (a writer, `events tail`'s poll) to let go. */
+const lockTimeoutMs = 10_000
+
+async function withStore<T>(
+  context: CommandContext,
+  fn: (store: EventStore) => Promise<T>,
+  options: { readonly lockTimeoutMs?: number } = {},
+) {
+  const store = await EventStore.open({
+    path: resolve(context.cwd, context.positionals[0] ?? ''),
+    lockTimeoutMs: options.lockTimeoutMs ?? lockTimeoutMs,
+  })
   try {
     return await fn(store)
   } finally {
@@ -29,16 +39,18 @@ async function withStore<T>(context: CommandContext, fn: (store: EventStore) => 
 
 const importCommand: Command = {
   path: ['events', 'import'],
-  summary: 'Import JSON Lines event files into an event store (idempotent by event_id)',
-  usage: 'STORE FILE... [--json]',
-  positionals: ['STORE', 'FILE...'],
+  summary:
+    "Import JSON Lines event files or globs (quote them: 'runs/*/events.jsonl') into an event store (idempotent by event_id)",
+  usage: 'STORE FILE_OR_GLOB... [--json]',
+  positionals: ['STORE', 'FILE_OR_GLOB...'],
   options: {},
   async run(context) {
     const files = context.positionals.slice(1)
     if (files.length === 0) throw usageError('events import needs at least one JSON Lines file')
     const reports = await withStore(context, async (store) => {
       const out = []
-      for (const file of files) out.push(await store.importJsonl(resolve(context.cwd, file)))
+      for (const file of files)
+        out.push(...(await store.importJsonlGlob(resolve(context.cwd, file))))
       return out
     })
     return {
@@ -151,21 +163,41 @@ const tail: Command = {
     print(latest)
     const seen = new Set(latest.map((r) => String(r.event_id)))
     let since = String(latest.at(-1)?.time ?? '1970-01-01 00:00:00')
-    // Follows until interrupted; each poll opens the store briefly so writers can take turns.
-    for (;;) {
-      await new Promise((r) => setTimeout(r, interval))
-      const rows = await withStore(context, (store) =>
-        store.query<Record<string, unknown>>(
-          sql`select time, experiment, run, type, payload::VARCHAR as payload, event_id from events_all
+    let followed = 0
+    // Follows until Ctrl-C; each poll opens the store briefly so writers can take turns (a poll
+    // that finds the store busy is skipped, never waited for).
+    while (!context.signal.aborted) {
+      await abortableSleep(interval, context.signal)
+      if (context.signal.aborted) break
+      const rows = await withStore(
+        context,
+        (store) =>
+          store.query<Record<string, unknown>>(
+            sql`select time, experiment, run, type, payload::VARCHAR as payload, event_id from events_all
             where time >= ${since}::TIMESTAMP ${filter} order by time, event_id`,
-        ),
+          ),
+        { lockTimeoutMs: 0 },
       ).catch(() => [] as Record<string, unknown>[])
       const fresh = rows.filter((r) => !seen.has(String(r.event_id)))
       for (const r of fresh) seen.add(String(r.event_id))
+      followed += fresh.length
       print(fresh)
       since = String(rows.at(-1)?.time ?? since)
     }
+    return { report: { followed }, text: `(stopped; ${followed} new events)` }
   },
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((done) => {
+    const timer = setTimeout(finish, ms)
+    function finish() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', finish)
+      done()
+    }
+    signal.addEventListener('abort', finish, { once: true })
+  })
 }
 
 const refresh: Command = {

@@ -35,6 +35,7 @@ import {
 } from '../command.js'
 import { mergeReportJson } from '../merge-report-json.js'
 import { formatTable } from '../output.js'
+import { conflictError, formatMerge3 } from './merge3.js'
 
 const sourceOptions: OptionSpecs = {
   db: { type: 'string' },
@@ -286,6 +287,7 @@ const get: Command = {
       artifact: requiredString(v, 'artifact'),
       output: resolve(context.cwd, requiredString(v, 'output')),
       repo: resolve(context.cwd, stringOption(v, 'repo') ?? '.'),
+      signal: context.signal,
     })
     return {
       report: result,
@@ -296,7 +298,8 @@ const get: Command = {
 
 const worktree: Command = {
   path: ['exp', 'worktree'],
-  summary: 'Create git worktree ../exp-NAME on branch exp/NAME with a copy of the results DB',
+  summary:
+    "Create git worktree ../exp-NAME on branch exp/NAME with a copy of the results DB (in a DVC project its DVC cache is the main repository's)",
   usage: 'NAME [--repo DIR] [--db DB]',
   positionals: ['NAME'],
   options: { repo: { type: 'string' }, db: { type: 'string' } },
@@ -313,9 +316,12 @@ const worktree: Command = {
       : result.copiedFrom
         ? `${result.db} (copy of ${result.copiedFrom})`
         : `${result.db} (new: the main repository has no results database yet)`
+    const cache = result.dvcCache
+      ? `\n  DVC cache: ${result.dvcCache} (shared with the main repository)`
+      : ''
     return {
       report: result,
-      text: `created worktree ${result.path} on branch ${result.branch}\n  results: ${setup}\n  run the experiment there, then: duckmerge exp merge-back ${result.name}`,
+      text: `created worktree ${result.path} on branch ${result.branch}\n  results: ${setup}${cache}\n  run the experiment there, then: duckmerge exp merge-back ${result.name}`,
     }
   },
 }
@@ -323,9 +329,15 @@ const worktree: Command = {
 const mergeBack: Command = {
   path: ['exp', 'merge-back'],
   summary: "Merge an experiment worktree's results DB into the main one",
-  usage: 'NAME [--db DB] [--repo DIR] [--dry-run]',
+  usage: 'NAME [--db DB] [--repo DIR] [--dry-run] [--remove]',
+  help: "Three-way (as merge3) from the results DB as committed at the worktree's fork point (git merge-base; the file itself or its .dvc pointer), so the experiment's changes and deletions carry over; conflicts stop it with nothing written. Without a committed version it merges two-way: rows already in the main DB are skipped. --remove then deletes the worktree (refused while it has uncommitted changes other than its results) and its branch exp/NAME when git counts it merged.",
   positionals: ['NAME'],
-  options: { repo: { type: 'string' }, db: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  options: {
+    repo: { type: 'string' },
+    db: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    remove: { type: 'boolean' },
+  },
   async run(context) {
     const v = context.values
     const db = stringOption(v, 'db')
@@ -334,11 +346,23 @@ const mergeBack: Command = {
       repo: resolve(context.cwd, stringOption(v, 'repo') ?? '.'),
       ...(db !== undefined ? { db: resolve(context.cwd, db) } : {}),
       ...(flag(v, 'dry-run') ? { dryRun: true } : {}),
+      ...(flag(v, 'remove') ? { remove: true } : {}),
       ...(context.progress ? { onProgress: context.progress } : {}),
+      signal: context.signal,
     })
+    if (result.mode === 'three-way' && result.report.hasConflicts)
+      throw conflictError(result.report)
+    const merged =
+      result.mode === 'three-way'
+        ? `three-way from ${result.forkPoint?.slice(0, 12)} (${result.baseFrom}):\n${formatMerge3(result.report)}`
+        : formatMergeReport(result.report)
+    const removed = result.removed
+      ? `\n${result.removed.worktree ? `removed worktree ${result.worktree}` : 'worktree kept'}${result.removed.branch ? ` and branch exp/${result.name}` : ''}${result.removed.reasons.map((r) => `\n  ${r}`).join('')}`
+      : ''
     return {
-      report: { ...result, report: mergeReportJson(result.report) },
-      text: `experiment ${result.name} (${result.worktree})\n${formatMergeReport(result.report)}`,
+      report:
+        result.mode === 'two-way' ? { ...result, report: mergeReportJson(result.report) } : result,
+      text: `experiment ${result.name} (${result.worktree})\n${merged}${removed}`,
     }
   },
 }
@@ -382,7 +406,7 @@ const plot: Command = {
       ...(title !== undefined ? { title } : {}),
       ...(versions ? { versions } : {}),
     })
-    await writeAtomically(output, (temp) => writeFile(temp, result.svg))
+    await writeAtomically(output, (temp) => writeFile(temp, result.svg), context.signal)
     const { svg: _svg, ...report } = result
     return {
       report: { ...report, output },

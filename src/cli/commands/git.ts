@@ -1,9 +1,12 @@
 /** CLI commands: duckmerge git install | uninstall | merge-driver | resolve. */
 import { resolve } from 'node:path'
+import { DuckmergeError } from '../../errors.js'
 import { readResolutions } from '../../merge/merge3.js'
 import {
   DEFAULT_GLOBS,
+  type GitMergeReport,
   installGitDriver,
+  KEY_ATTRIBUTE,
   resolveGitConflict,
   runGitDriver,
   uninstallGitDriver,
@@ -17,15 +20,23 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
 const install: Command = {
   path: ['git', 'install'],
   summary: `Register duckmerge as this repository's git merge driver for data files (default globs: ${DEFAULT_GLOBS.join(' ')}); idempotent`,
-  usage: "[--path-glob '*.db']... [--json]",
-  options: { 'path-glob': { type: 'string', multiple: true } },
+  usage: "[--path-glob '*.db']... [--key COLS] [--json]",
+  help: `.dvc pointers merge the data they name, from the local DVC cache. Parquet files need key columns: --key writes them as the ${KEY_ATTRIBUTE} attribute of the --path-glob patterns (e.g. --path-glob 'runs/*.parquet' --key run_id → "runs/*.parquet merge=duckmerge ${KEY_ATTRIBUTE}=run_id"); running it again with another key replaces the line.`,
+  options: {
+    'path-glob': { type: 'string', multiple: true },
+    key: { type: 'string', multiple: true },
+  },
   async run({ values, cwd }) {
     const globs = multiOption(values, 'path-glob')
+    const key = listOption(values, 'key')
+    if (key && globs.length === 0)
+      throw usageError('--key needs --path-glob: the patterns of the files it is the key of')
     const command = [process.execPath, resolve(process.argv[1] ?? '')].map(shellQuote).join(' ')
     const report = await installGitDriver({
       repo: cwd,
       command,
       ...(globs.length > 0 ? { globs } : {}),
+      ...(key ? { key } : {}),
     })
     return {
       report,
@@ -58,9 +69,8 @@ const driver: Command = {
     const [base, ours, theirs, path] = positionals as [string, string, string, string]
     const report = await runGitDriver({ cwd, base, ours, theirs, path })
     if (!report.hasConflicts) return { report, text: `duckmerge: merged ${path}` }
-    const first = report.conflicts[0]
     process.stderr.write(
-      `duckmerge: ${path}: ${report.conflictCount} conflict(s)${first ? `, first ${describeConflict(first)}` : ''}; report in .duckmerge/conflicts/${path}.json; settle with: duckmerge git resolve ${path} --take ours|theirs\n`,
+      `duckmerge: ${path}: ${conflictSummary(path, report)}; report in .duckmerge/conflicts/${path}.json\n`,
     )
     return { report, text: '', exitCode: 1 }
   },
@@ -70,7 +80,8 @@ const resolveCommand: Command = {
   path: ['git', 'resolve'],
   summary:
     'Finish a data file git left conflicted: merge it again with --take or --resolutions, then stage it',
-  usage: 'PATH (--take ours|theirs | --resolutions FILE) [--key COLS] [--json]',
+  usage: 'PATH [--take ours|theirs | --resolutions FILE] [--key COLS] [--json]',
+  help: 'Without --take or --resolutions it merges again as it is (e.g. after dvc fetch brought the versions a .dvc pointer merge missed). --key overrides the duckmerge-key attribute.',
   positionals: ['PATH'],
   options: {
     take: { type: 'string' },
@@ -82,8 +93,6 @@ const resolveCommand: Command = {
     if (take !== undefined && take !== 'ours' && take !== 'theirs')
       throw usageError(`--take must be ours or theirs, not "${take}"`)
     const file = stringOption(values, 'resolutions')
-    if (take === undefined && file === undefined)
-      throw usageError('pass --take ours|theirs or --resolutions FILE')
     const key = listOption(values, 'key')
     const report = await resolveGitConflict({
       repo: cwd,
@@ -92,9 +101,24 @@ const resolveCommand: Command = {
       ...(file ? { resolutions: await readResolutions(file) } : {}),
       ...(key ? { key } : {}),
     })
-    if (report.hasConflicts) throw conflictError(report)
+    if (report.hasConflicts)
+      throw report.format === 'dvc'
+        ? new DuckmergeError(
+            'MERGE_CONFLICT',
+            `${report.pointer}: ${conflictSummary(report.pointer, report)}; nothing was written.`,
+            { ...report },
+          )
+        : conflictError(report)
     return { report, text: `resolved and staged ${positionals[0]}` }
   },
+}
+
+/** One line: how many conflicts, the first, and what settles them. */
+function conflictSummary(path: string, report: GitMergeReport): string {
+  if (report.format === 'dvc' && report.missing.length > 0)
+    return `${report.missing.length} version(s) missing from the DVC cache ${report.cacheDir} (${report.missing.map((m) => `${m.path} ${m.side} md5 ${m.md5}`).join('; ')}); run dvc fetch for them (e.g. dvc fetch --all-branches), then duckmerge git resolve ${path}`
+  const first = report.conflicts[0]
+  return `${report.conflictCount} conflict(s)${first ? `, first ${describeConflict(first)}` : ''}; settle with: duckmerge git resolve ${path} --take ours|theirs`
 }
 
 export const gitCommands: readonly Command[] = [install, uninstall, driver, resolveCommand]

@@ -2,6 +2,7 @@
 import type { Command } from '../command.js'
 import { artifactsCommands } from './artifacts.js'
 import { crCommands } from './cr.js'
+import { crReviewCommands } from './cr-review.js'
 import { dataCommands } from './data.js'
 import { datasetCommands } from './dataset.js'
 import { deltaCommands } from './delta.js'
@@ -13,6 +14,8 @@ import { merge3Commands } from './merge3.js'
 import { migrateCommands } from './migrate.js'
 import { modelCommands } from './model.js'
 import { resultsCommands } from './results.js'
+import { serveCommands } from './serve.js'
+import { tokenCommands } from './token.js'
 
 export const commands: readonly Command[] = [
   ...demoCommands,
@@ -28,4 +31,7 @@ export const commands: readonly Command[] = [
   ...gitCommands,
   ...datasetCommands,
   ...crCommands,
+  ...crReviewCommands,
+  ...serveCommands,
+  ...tokenCommands,
 ]

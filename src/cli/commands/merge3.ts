@@ -72,7 +72,7 @@ export function describeConflict(c: Conflict): string {
   }
 }
 
-function formatMerge3(report: Merge3Report): string {
+export function formatMerge3(report: Merge3Report): string {
   const lines = report.tables.map((t) =>
     t.action === 'merged'
       ? `  ${t.table} (key ${t.key.join(', ')}): ours +${t.ours?.added}/-${t.ours?.deleted}/~${t.ours?.changed}, theirs +${t.theirs?.added}/-${t.theirs?.deleted}/~${t.theirs?.changed}; wrote ${t.upserts} row(s), deleted ${t.deletes}`

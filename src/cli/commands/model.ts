@@ -30,9 +30,10 @@ export const modelCommands: readonly Command[] = [
       metrics: { type: 'string' },
       'dry-run': { type: 'boolean' },
     },
-    async run({ values, cwd }) {
+    async run({ values, cwd, signal }) {
       const metricsText = stringOption(values, 'metrics')
       const report = await mergeModel({
+        signal,
         exp: requiredString(values, 'exp'),
         runId: requiredString(values, 'run-id'),
         ...modelsDir(values),
@@ -61,7 +62,7 @@ export const modelCommands: readonly Command[] = [
       name: { type: 'string' },
       'dry-run': { type: 'boolean' },
     },
-    async run({ values }) {
+    async run({ values, signal }) {
       const exp = stringOption(values, 'exp')
       const candidate = stringOption(values, 'candidate')
       const best = stringOption(values, 'best')
@@ -77,6 +78,7 @@ export const modelCommands: readonly Command[] = [
           ? { name: stringOption(values, 'name') as string }
           : {}),
         dryRun: flag(values, 'dry-run'),
+        signal,
       })
       return { report, text: formatPromotion(report) }
     },

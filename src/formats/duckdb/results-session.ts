@@ -5,6 +5,7 @@ import { DuckDb } from '../../engine/duckdb.js'
 import { DuckDbConnection } from '../../engine/duckdb-dialect.js'
 import { ident, literal, sql } from '../../engine/sql.js'
 import { DuckmergeError, messageOf } from '../../errors.js'
+import { firstLine } from '../parquet/schema.js'
 
 export interface OpenOptions {
   /** The database written to (ours itself, or a copy of it). */
@@ -13,6 +14,8 @@ export interface OpenOptions {
   readonly theirs?: string | undefined
   /** Attaches ours read-only (dry runs). */
   readonly readOnly: boolean
+  /** The files as the user named them, for errors (ours may be a temporary copy). */
+  readonly labels?: { readonly ours: string; readonly theirs?: string | undefined }
 }
 
 /**
@@ -35,12 +38,7 @@ export async function openDuckDbSession(options: OpenOptions): Promise<Session> 
       )
     } catch (error) {
       db.close()
-      throw new DuckmergeError(
-        'INPUT_UNREADABLE',
-        `Cannot open DuckDB database ${path}: ${messageOf(error)}. Check that it is a complete DuckDB file of a version this DuckDB reads, and that no other process holds it.`,
-        { path },
-        { cause: error },
-      )
+      throw duckDbFileError(options.labels?.[alias] ?? path, error)
     }
   }
   await attach(options.ours, 'ours', options.readOnly)
@@ -59,6 +57,56 @@ export async function openDuckDbSession(options: OpenOptions): Promise<Session> 
   }
 }
 
+/**
+ * A DuckDB file that cannot be opened: LOCKED when another process holds it (DuckDB allows one
+ * writing process per file), else INPUT_UNREADABLE, naming the file as the user gave it.
+ */
+function duckDbFileError(path: string, error: unknown): DuckmergeError {
+  const message = messageOf(error)
+  if (/could not set lock|conflicting lock/i.test(message))
+    return new DuckmergeError(
+      'LOCKED',
+      `Cannot open DuckDB database ${path}: another process holds it (${firstLine(message)}).`,
+      { path, hint: 'Wait for that process to finish or close the file, then retry.' },
+      { cause: error },
+    )
+  return new DuckmergeError(
+    'INPUT_UNREADABLE',
+    `Cannot open DuckDB database ${path}: ${firstLine(message)}. Check that it is a complete DuckDB file of a version this DuckDB reads.`,
+    { path },
+    { cause: error },
+  )
+}
+
+/**
+ * Reads every row of every table of the DuckDB file `path` (read-only), so each block's checksum
+ * is verified: what DuckDB found wrong, or undefined when the file is sound (or held by another
+ * process, which is not damage).
+ *
+ * @example
+ * await findDuckDbDamage('theirs.duckdb') // 'IO Error: Corrupt database file: computed checksum …'
+ */
+export async function findDuckDbDamage(path: string): Promise<string | undefined> {
+  const db = await DuckDb.open()
+  try {
+    await db.run(sql`attach ${literal(path)} as checked (read_only)`)
+    const tables = await db.all<{ schema_name: string; table_name: string }>(
+      sql`select schema_name, table_name from duckdb_tables() where database_name = 'checked'`,
+    )
+    // hash(t) takes the whole row: every column's blocks are read.
+    for (const t of tables)
+      await db.run(
+        sql`select count(hash(t)) from checked.${ident(t.schema_name)}.${ident(t.table_name)} t`,
+      )
+    return undefined
+  } catch (error) {
+    const message = firstLine(messageOf(error))
+    return /could not set lock|conflicting lock/i.test(message) ? undefined : message
+  } finally {
+    db.close()
+  }
+}
+
 /** Copies a DuckDB database file, with its write-ahead log when one is beside it. */
 export async function copyDuckDbDatabase(source: string, target: string): Promise<void> {
   await copyFile(source, target)
@@ -71,4 +119,5 @@ export const duckdbResultsFormat = {
   open: openDuckDbSession,
   copy: copyDuckDbDatabase,
   journals: ['.wal'],
+  findDamage: findDuckDbDamage,
 } as const

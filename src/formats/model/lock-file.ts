@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { hostname } from 'node:os'
+import { removeOnExit } from '../../engine/interrupt.js'
 import { DuckmergeError, messageOf } from '../../errors.js'
 
 export interface LockOptions {
@@ -38,6 +39,8 @@ export async function withLockFile<T>(
 ): Promise<T> {
   const staleMs = options.staleMs ?? 60_000
   const token = await acquire(path, options.timeoutMs ?? 600_000, staleMs)
+  // A second Ctrl-C exits at once: the lock goes with the process rather than waiting to be stale.
+  const forget = removeOnExit(path)
   const heartbeat = setInterval(() => {
     const now = new Date()
     fs.utimes(path, now, now).catch(() => undefined)
@@ -48,6 +51,7 @@ export async function withLockFile<T>(
   } finally {
     clearInterval(heartbeat)
     await release(path, token)
+    forget()
   }
 }
 

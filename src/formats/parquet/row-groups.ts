@@ -38,6 +38,7 @@ export async function rowGroupSpread(
   column: string,
   range: { readonly lo: Sql; readonly hi: Sql; readonly as: StatsType },
 ): Promise<RowGroupSpread> {
+  if (source.files.length === 0) return { outside: 0, inside: 0, covered: 0 }
   const files = join(source.files.map((f) => sql`${f}`))
   const as = raw(range.as)
   const row = await db.one<{ outside: bigint; inside: bigint; covered: bigint }>(

@@ -1,12 +1,17 @@
 /**
- * Resolves a Parquet dataset path (a file, a glob, or a directory of files) into the exact list
- * of files DuckDB will read, checking each one is Parquet before any query runs.
+ * Resolves a Parquet dataset path (a file, a glob, a directory of files, or a Delta table) into
+ * the exact list of files DuckDB will read, checking each one is Parquet before any query runs.
  */
-import { promises as fs } from 'node:fs'
+import { existsSync, promises as fs } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path'
+import type { DuckDb } from '../../engine/duckdb.js'
 import { join as joinSql, raw, type Sql, sql } from '../../engine/sql.js'
 import { DuckmergeError } from '../../errors.js'
+import { logDir } from '../delta/log-store.js'
+import { dataFilePath } from '../delta/partition-values.js'
+import { assertFilesExist, planFileGroups, scanSql } from '../delta/scan.js'
+import { loadSnapshot } from '../delta/snapshot.js'
 
 /** Which input a source is, for messages: 'base' or 'exp'. */
 export type Side = 'base' | 'exp'
@@ -15,13 +20,22 @@ export interface ParquetSource {
   readonly side: Side
   /** The path as the user gave it. */
   readonly path: string
-  readonly kind: 'file' | 'glob' | 'directory'
-  /** Absolute paths of every file read, sorted. */
+  readonly kind: 'file' | 'glob' | 'directory' | 'delta'
+  /** Absolute paths of every file read, sorted (a Delta table's: the live files of its snapshot). */
   readonly files: readonly string[]
   /** Folder the files are relative to: the directory, the glob's fixed prefix, or the file's folder. */
   readonly root: string
   /** True when files sit under `key=value` folders below `root`: those become columns. */
   readonly isHivePartitioned: boolean
+  /** A Delta table: the version read and the SELECT of its rows (deletion vectors applied). */
+  readonly delta?: { readonly version: number; readonly scan: Sql }
+}
+
+export interface SourceOptions {
+  /** A Delta table's version to read (the latest when omitted); refused for other inputs. */
+  readonly version?: number
+  /** The connection Delta checkpoints and data file footers are read with. */
+  readonly db?: DuckDb
 }
 
 const globChars = /[*?[]/
@@ -36,9 +50,20 @@ const globChars = /[*?[]/
  * const base = await resolveParquetSource('data/', 'base')
  * // { kind: 'directory', files: ['/abs/data/year=2024/part-0.parquet', …], isHivePartitioned: true }
  */
-export async function resolveParquetSource(path: string, side: Side): Promise<ParquetSource> {
+export async function resolveParquetSource(
+  path: string,
+  side: Side,
+  options: SourceOptions = {},
+): Promise<ParquetSource> {
   const abs = resolve(path)
   const stat = await fs.stat(abs).catch(() => undefined)
+  if (stat?.isDirectory() && existsSync(logDir(abs))) return resolveDeltaSource(path, side, options)
+  if (options.version !== undefined)
+    throw new DuckmergeError(
+      'VALIDATION_FAILED',
+      `${side} ${path} is not a Delta table (no _delta_log folder), so it has no version ${options.version} to read.`,
+      { side, path, version: options.version, hint: 'Leave out the version for Parquet inputs.' },
+    )
   let source: ParquetSource
   if (stat?.isFile()) {
     source = {
@@ -93,7 +118,41 @@ export async function resolveParquetSource(path: string, side: Side): Promise<Pa
 }
 
 /**
- * `read_parquet([?, …], …)` over exactly the source's files, paths bound as parameters.
+ * A Delta table read for what it is: the rows of its snapshot (latest, or `version`), never every
+ * Parquet file in the folder, which would bring back the rows its log removed (issue 14).
+ */
+async function resolveDeltaSource(
+  path: string,
+  side: Side,
+  options: SourceOptions,
+): Promise<ParquetSource> {
+  const snapshot = await loadSnapshot(path, {
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    ...(options.db ? { db: options.db } : {}),
+  })
+  await assertFilesExist(snapshot, snapshot.files)
+  const files = snapshot.files.map((f) => dataFilePath(snapshot.tablePath, f.path))
+  for (const file of files) await assertParquetFile(file, side)
+  const fileGroups = options.db
+    ? await planFileGroups(options.db, snapshot, snapshot.files)
+    : undefined
+  return {
+    side,
+    path,
+    kind: 'delta',
+    files: [...files].sort(),
+    root: snapshot.tablePath,
+    isHivePartitioned: false,
+    delta: {
+      version: snapshot.version,
+      scan: sql`(${scanSql(snapshot, fileGroups ? { fileGroups } : {})})`,
+    },
+  }
+}
+
+/**
+ * `read_parquet([?, …], …)` over exactly the source's files, paths bound as parameters; for a
+ * Delta table, the SELECT of its snapshot's rows.
  * Files are unioned by column name, so a column added in later files is NULL in earlier ones.
  *
  * @example
@@ -101,6 +160,7 @@ export async function resolveParquetSource(path: string, side: Side): Promise<Pa
  * // DuckDB: select count(*) from read_parquet([?, ?], union_by_name = true, hive_partitioning = false)
  */
 export function readParquetSql(source: ParquetSource): Sql {
+  if (source.delta) return source.delta.scan
   const files = joinSql(source.files.map((f) => sql`${f}`))
   const hive = raw(source.isHivePartitioned ? 'true' : 'false')
   return sql`read_parquet([${files}], union_by_name = true, hive_partitioning = ${hive})`
@@ -116,7 +176,7 @@ export function datasetName(source: ParquetSource): string {
 /** True when `path` (absolute) is one of the source's files or lies inside its directory. */
 export function sourceContains(source: ParquetSource, path: string): boolean {
   if (source.files.includes(path)) return true
-  return source.kind === 'directory' && isInside(path, source.root)
+  return (source.kind === 'directory' || source.kind === 'delta') && isInside(path, source.root)
 }
 
 /**

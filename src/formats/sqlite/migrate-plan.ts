@@ -17,8 +17,11 @@ import {
   type ColumnStats,
   type ColumnType,
   chooseColumnType,
+  exactFingerprintSelect,
+  exactOf,
   quickStatsOf,
   quickStatsSelect,
+  registerFingerprintFunctions,
   statsOf,
   statsSelect,
 } from './migrate-types.js'
@@ -111,6 +114,7 @@ export function planMigration(
     (t) => options.tables === undefined || options.tables.includes(t.name),
   )
   const skipped: Skipped[] = [...schema.skipped]
+  registerFingerprintFunctions(db)
   for (const n of options.nestRows ?? [])
     if (!chosen.some((t) => t.name === n.table))
       throw new DuckmergeError(
@@ -161,9 +165,16 @@ function planTable(
     rest.length > 0
       ? (allSync<Record<string, unknown>>(db, statsSelect(table.name, rest))[0] ?? {})
       : {}
-  const columns: ColumnPlan[] = table.columns.map((c, i) => {
+  const counted = table.columns.map((c, i) => {
     const stats = quickStats[i] ?? statsOf(full, rest.indexOf(c))
-    const chosen = chooseColumnType(c.declaredType, stats)
+    return { name: c.name, stats, type: chooseColumnType(c.declaredType, stats) }
+  })
+  // Columns whose counts alone would let a changed value pass are fingerprinted value by value.
+  const exactSql = exactFingerprintSelect(table.name, counted)
+  const exact = exactSql ? (allSync<Record<string, unknown>>(db, exactSql)[0] ?? {}) : {}
+  const columns: ColumnPlan[] = table.columns.map((c, i) => {
+    const { type: chosen, stats: counts } = counted[i] as (typeof counted)[number]
+    const stats = { ...counts, exact: exactOf(exact, i, chosen) }
     const defaultSql = translateDefault(c.defaultSql)
     return {
       ...chosen,

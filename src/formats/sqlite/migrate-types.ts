@@ -4,8 +4,11 @@
  * A column whose values do not fit its declared type keeps every value as written (VARCHAR or
  * BLOB) and the reason says what did not fit. Nothing is rounded, truncated or dropped.
  */
+import { createHash } from 'node:crypto'
 import { ident, raw, type Sql, sql } from '../../engine/sql.js'
+import type { SqliteDb } from '../../engine/sqlite.js'
 import { sqliteDialect } from '../../engine/sqlite-dialect.js'
+import type { SqliteCell } from '../../engine/sqlite-rows.js'
 
 /** SQLite's affinity of a declared type (https://sqlite.org/datatype3.html §3.1), in rule order. */
 export type Affinity = 'integer' | 'text' | 'blob' | 'real' | 'numeric'
@@ -51,6 +54,11 @@ export interface ColumnStats {
   readonly textFirstChars: number | null
   readonly blobBytes: number | null
   readonly trues: number
+  /**
+   * Value-exact figures for the columns whose other figures only count (mixed text, mixed
+   * bytes, DATE, TIMESTAMP), from `exactFingerprintSelect`; empty for the others.
+   */
+  readonly exact?: readonly number[]
 }
 
 export interface ColumnType {
@@ -87,6 +95,93 @@ const maxSafe = 9007199254740991
 /** Modulus of the integer fingerprint: a sum of 10^9 residues stays exact as a JS number. */
 export const fingerprintModulus = 1000003
 
+/** A number as text: integers as written, reals so that 1.0 stays "1.0" (SQLite's spelling). */
+export function spell(value: SqliteCell, storage: SqliteCell): string {
+  if (typeof value === 'number' && storage === 'real' && Number.isInteger(value))
+    return value.toFixed(1)
+  return String(value)
+}
+
+/** The first 24 bits of the MD5 of some bytes: 10^9 of them sum exactly as a JS number. */
+function hash24(bytes: Uint8Array | string): number {
+  return Number.parseInt(createHash('md5').update(bytes).digest('hex').slice(0, 6), 16)
+}
+
+/** The same figure in DuckDB, over a VARCHAR or BLOB column. */
+const duckHash24 = (c: string) => `('0x' || substr(md5(${c}), 1, 6))::BIGINT`
+
+/**
+ * Registers the SQLite functions the exact fingerprints use: the hash of a value as the
+ * migration writes it (text: its bytes as stored; numbers: as `spell`s them).
+ */
+export function registerFingerprintFunctions(db: SqliteDb): void {
+  const options = { deterministic: true, safeIntegers: true } as const
+  // An empty text cast to a blob arrives as NULL: it hashes as the empty string it was.
+  const bytes = (value: unknown, storage: unknown, asText: (v: SqliteCell) => string) => {
+    if (storage === 'null') return null
+    if (value instanceof Uint8Array) return hash24(value)
+    return hash24(value === null ? '' : asText(value as SqliteCell))
+  }
+  db.function('duckmerge_text_hash', options, (value: unknown, storage: unknown) =>
+    bytes(value, storage, (v) => spell(v, storage as SqliteCell)),
+  )
+  db.function('duckmerge_bytes_hash', options, (value: unknown, storage: unknown) =>
+    bytes(value, storage, (v) => spell(v, 'text')),
+  )
+}
+
+/** The SQLite expressions of a column's exact figures for its type (none for most types). */
+function exactSourceSql(c: string, t: ColumnType): string[] {
+  // Text is hashed as the bytes stored, so a text that is not valid UTF-8 cannot pass unseen.
+  const stored = `case when typeof(${c}) = 'text' then cast(${c} as blob) else ${c} end`
+  if (t.writeAs === 'mixed-text')
+    return [`coalesce(sum(duckmerge_text_hash(${stored}, typeof(${c}))), 0)`]
+  if (t.writeAs === 'blob')
+    return [`coalesce(sum(duckmerge_bytes_hash(${stored}, typeof(${c}))), 0)`]
+  if (t.type === 'DATE') return [`coalesce(sum(cast(julianday(${c}) - 2440587.5 as integer)), 0)`]
+  if (t.type === 'TIMESTAMP')
+    return [
+      // Whole seconds from the text without its fraction (julianday rounds to milliseconds),
+      // then the fraction's first six digits, as DuckDB keeps microseconds.
+      `coalesce(sum(cast(strftime('%s', substr(${c}, 1, 19)) as integer) % ${fingerprintModulus}), 0)`,
+      `coalesce(sum(case when instr(${c}, '.') > 0 then cast(substr(substr(${c}, instr(${c}, '.') + 1) || '000000', 1, 6) as integer) else 0 end), 0)`,
+    ]
+  return []
+}
+
+/** The DuckDB expressions matching `exactSourceSql`, in the same order. */
+function exactTargetSql(c: string, t: ColumnType): string[] {
+  if (t.writeAs === 'mixed-text' || t.writeAs === 'blob')
+    return [`coalesce(sum(${duckHash24(c)}), 0)`]
+  if (t.type === 'DATE') return [`coalesce(sum(${c} - DATE '1970-01-01'), 0)`]
+  if (t.type === 'TIMESTAMP')
+    return [
+      `coalesce(sum(epoch(date_trunc('second', ${c}))::BIGINT % ${fingerprintModulus}), 0)`,
+      `coalesce(sum(epoch_us(${c}) - epoch_us(date_trunc('second', ${c}))), 0)`,
+    ]
+  return []
+}
+
+/**
+ * One more scan, over the columns whose chosen type needs value-exact figures (see
+ * `ColumnStats.exact`), or undefined when no column does. Aliases are `x<index>_<k>`.
+ */
+export function exactFingerprintSelect(
+  table: string,
+  columns: readonly { name: string; type: ColumnType }[],
+): Sql | undefined {
+  const parts = columns.flatMap((column, i) =>
+    exactSourceSql(ident(column.name).text, column.type).map((e, k) => `${e} as x${i}_${k}`),
+  )
+  if (parts.length === 0) return undefined
+  return sql`select ${raw(parts.join(',\n  '))} from ${ident(table)}`
+}
+
+/** Column `i`'s exact figures out of the row `exactFingerprintSelect` returns. */
+export function exactOf(row: Record<string, unknown>, i: number, type: ColumnType): number[] {
+  return exactSourceSql('c', type).map((_, k) => Number(row[`x${i}_${k}`] ?? 0))
+}
+
 /**
  * The aggregate expressions counting one column's storage classes and fingerprint, all in one
  * SELECT so a table is scanned once. Aliases are `<stat>_<index>`.
@@ -106,8 +201,9 @@ export function statsSelect(
     if (kind.isDate)
       fitting = `sum(typeof(${c}) = 'text' and ${c} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' and date(${c}) = ${c})`
     else if (kind.isTimestamp)
-      // Digits and separators only: no time zone, which TIMESTAMP would silently drop.
-      fitting = `sum(typeof(${c}) = 'text' and ${c} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' and ${c} not glob '*[^0-9 T:.-]*' and julianday(${c}) is not null)`
+      // Digits and separators only: no time zone (not even -05:00), which TIMESTAMP would
+      // silently drop.
+      fitting = `sum(typeof(${c}) = 'text' and ${c} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' and ${c} not glob '*[^0-9 T:.-]*' and substr(${c}, 11) not glob '*-*' and julianday(${c}) is not null)`
     else if (kind.decimal)
       fitting = `sum(typeof(${c}) in ('integer', 'real') and round(${c}, ${kind.decimal.scale}) = ${c} and abs(${c}) < 1e${kind.decimal.precision - kind.decimal.scale})`
     else if (kind.isBoolean) fitting = `sum(typeof(${c}) = 'integer' and ${c} in (0, 1))`
@@ -322,6 +418,7 @@ export function sourceFingerprint(t: ColumnType, s: ColumnStats): Fingerprint {
     case 'mixed-text':
       break
   }
+  figures.push(...(s.exact ?? []))
   return figures
 }
 
@@ -358,6 +455,7 @@ export function targetFingerprintSql(name: string, t: ColumnType, s: ColumnStats
     case 'mixed-text':
       break
   }
+  exprs.push(...exactTargetSql(c, t))
   return exprs
 }
 

@@ -15,7 +15,12 @@ import { DuckmergeError, messageOf } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
 import type { ColumnPlan, IndexPlan, TablePlan } from './migrate-plan.js'
 import type { SqliteView } from './migrate-schema.js'
-import { type Fingerprint, sourceFingerprint, targetFingerprintSql } from './migrate-types.js'
+import {
+  type Fingerprint,
+  sourceFingerprint,
+  spell,
+  targetFingerprintSql,
+} from './migrate-types.js'
 
 type Appender = Awaited<ReturnType<DuckDb['connection']['createAppender']>>
 type Write = (appender: Appender, value: SqliteCell, storage: SqliteCell) => void
@@ -135,13 +140,6 @@ function writerFor(c: ColumnPlan): Write {
           ? a.appendNull()
           : a.appendBlob(v instanceof Uint8Array ? v : Buffer.from(spell(v, 'text'), 'utf8'))
   }
-}
-
-/** A number as text: integers as written, reals so that 1.0 stays "1.0" (SQLite's spelling). */
-function spell(value: SqliteCell, storage: SqliteCell): string {
-  if (typeof value === 'number' && storage === 'real' && Number.isInteger(value))
-    return value.toFixed(1)
-  return String(value)
 }
 
 async function copyRows(

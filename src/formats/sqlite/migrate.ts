@@ -13,9 +13,9 @@ import { withDuckDb } from '../../engine/duckdb.js'
 import { assertExists, isSamePath, sniffFormat, writeAtomically } from '../../engine/files.js'
 import { ident, sql } from '../../engine/sql.js'
 import { allSync, openSqlite, type SqliteDb } from '../../engine/sqlite.js'
-import { sqliteErrorCode } from '../../engine/sqlite-rows.js'
-import { DuckmergeError, messageOf } from '../../errors.js'
+import { DuckmergeError } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
+import { sqliteFileError } from './file-error.js'
 import {
   type IndexPlan,
   type MigrationPlan,
@@ -229,20 +229,7 @@ function readPlan(db: SqliteDb, options: MigrateOptions): MigrationPlan {
 
 /** Maps a driver error on the source to LOCKED or INPUT_UNREADABLE, naming the file. */
 function sourceError(path: string, error: unknown): DuckmergeError {
-  const code = sqliteErrorCode(error)
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
-    return new DuckmergeError(
-      'LOCKED',
-      `Cannot read ${path}: another process holds a write lock on it (${messageOf(error)}).`,
-      { path, hint: 'Wait for the writer to finish, or raise {busyTimeoutMs}.' },
-      { cause: error },
-    )
-  return new DuckmergeError(
-    'INPUT_UNREADABLE',
-    `Cannot read SQLite database ${path}: ${messageOf(error)}${code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' ? ' (the file is damaged)' : ''}.`,
-    { path, ...(code !== undefined ? { sqliteCode: code } : {}) },
-    { cause: error },
-  )
+  return sqliteFileError(path, error, 'Wait for the writer to finish, or raise {busyTimeoutMs}.')
 }
 
 async function write(db: SqliteDb, plan: MigrationPlan, options: MigrateOptions) {

@@ -4,7 +4,7 @@ import type { Session } from '../../engine/dialect.js'
 import { sql } from '../../engine/sql.js'
 import { openSqlite, runSync, type SqliteDb } from '../../engine/sqlite.js'
 import { SqliteConnection } from '../../engine/sqlite-dialect.js'
-import { DuckmergeError, messageOf } from '../../errors.js'
+import { findSqliteDamage, sqliteFileError } from './file-error.js'
 
 export interface OpenOptions {
   /** The database written to (ours itself, or a copy of it). */
@@ -13,6 +13,8 @@ export interface OpenOptions {
   readonly theirs?: string | undefined
   /** Opens ours read-only (dry runs). */
   readonly readOnly: boolean
+  /** The files as the user named them, for errors (ours may be a temporary copy). */
+  readonly labels?: { readonly ours: string; readonly theirs?: string | undefined }
 }
 
 /**
@@ -24,32 +26,38 @@ export interface OpenOptions {
  * // SQL then names main."predictions" and theirs."predictions"
  */
 export function openSqliteSession(options: OpenOptions): Session {
+  const oursLabel = options.labels?.ours ?? options.ours
   let db: SqliteDb
   try {
     db = openSqlite(options.ours, { readonly: options.readOnly })
   } catch (error) {
-    throw unreadable(options.ours, error)
+    throw sqliteFileError(oursLabel, error)
   }
   try {
     // SQLite's default 2 MB page cache spills a big transaction to the file mid-way (measured
     // here: rebase of 200k rows into 1M ~1.5x slower). 256 MB is a ceiling, used only as needed.
     runSync(db, sql`pragma cache_size = -262144`)
-    if (options.theirs !== undefined) runSync(db, sql`attach database ${options.theirs} as theirs`)
-    // Reading the schema now reports a corrupt file here, naming it, not mid-merge.
+    // Reading the schema now reports a corrupt or locked file here, naming it, not mid-merge.
     runSync(db, sql`select count(*) from main.sqlite_schema`)
   } catch (error) {
     db.close()
-    throw unreadable(options.ours, error)
+    throw sqliteFileError(oursLabel, error)
   }
   if (options.theirs !== undefined)
     try {
+      // ATTACH reads theirs' schema: its failures are theirs', not ours'.
+      runSync(db, sql`attach database ${options.theirs} as theirs`)
       runSync(db, sql`select count(*) from theirs.sqlite_schema`)
     } catch (error) {
       db.close()
-      throw unreadable(options.theirs, error)
+      throw sqliteFileError(options.labels?.theirs ?? options.theirs, error)
     }
   const connection = new SqliteConnection(db)
-  return { connection, schemas: { ours: 'main', theirs: 'theirs' }, close: () => connection.close() }
+  return {
+    connection,
+    schemas: { ours: 'main', theirs: 'theirs' },
+    close: () => connection.close(),
+  }
 }
 
 /**
@@ -69,18 +77,10 @@ export async function copySqliteDatabase(source: string, target: string): Promis
   }
 }
 
-function unreadable(path: string, error: unknown): DuckmergeError {
-  return new DuckmergeError(
-    'INPUT_UNREADABLE',
-    `Cannot read SQLite database ${path}: ${messageOf(error)}. Check that it is a complete SQLite file.`,
-    { path },
-    { cause: error },
-  )
-}
-
 /** SQLite results files: how to open, copy, and which journals may sit beside one. */
 export const sqliteResultsFormat = {
   open: async (options: OpenOptions): Promise<Session> => openSqliteSession(options),
   copy: copySqliteDatabase,
   journals: ['-wal', '-journal'],
+  findDamage: async (path: string) => findSqliteDamage(path),
 } as const

@@ -59,6 +59,7 @@ export async function applyMerge(
   db: DuckDb,
   plan: MergePlan,
   progress?: ProgressCallback,
+  signal?: AbortSignal,
 ): Promise<MergeResult> {
   const { ours, snapshot, touched, schema } = plan
   // PROTOCOL.md, Append-only Tables: a merge that would remove a file is refused (inserts pass).
@@ -110,6 +111,7 @@ export async function applyMerge(
     progress?.({ phase: 'merge: committing', done: 0 })
     const { version } = await commitAndCheckpoint(ours, actions, {
       interval: checkpointIntervalOf(snapshot.metadata),
+      signal,
       readVersion: snapshot.version,
       operation: 'MERGE',
       operationParameters: mergeOperationParameters(plan.onText, plan.clauses),

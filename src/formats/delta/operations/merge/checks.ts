@@ -12,11 +12,14 @@ import {
 } from '../../schema.js'
 import type { Snapshot } from '../../snapshot-types.js'
 import { checkInvariants } from '../write-context.js'
-import type { MergeClause } from './clauses.js'
+import { assignedColumns, type MergeClause } from './clauses.js'
 import type { ResolvedSource } from './source.js'
 
 /**
- * The table schema after mergeSchema: source columns the table lacks are appended (nullable).
+ * The table schema after mergeSchema: source columns the table lacks are appended (nullable)
+ * when a clause writes them, as in Spark: every such column when an update-all or insert-all
+ * clause takes the source's columns, else only those an explicit assignment names. A source
+ * column no clause writes (an `_op` marker read only by conditions) stays out of the table.
  * Names match case-insensitively, keeping the table's spelling (Delta, Spark and DuckDB resolve
  * column names so): a source `ACC` is the table's `Acc`, never a second column.
  */
@@ -24,11 +27,16 @@ export function evolveSchema(
   table: string,
   snapshot: Snapshot,
   source: ResolvedSource,
+  clauses: readonly MergeClause[],
   mergeSchema: boolean,
 ): { schema: StructType; columnsAdded: string[] } {
   if (!mergeSchema) return { schema: snapshot.schema, columnsAdded: [] }
   const known = new Set(snapshot.schema.fields.map((f) => f.name.toLowerCase()))
-  const added = source.columns.filter((c) => !known.has(c.name.toLowerCase()))
+  const written = writtenColumns(clauses)
+  const added = source.columns.filter(
+    (c) =>
+      !known.has(c.name.toLowerCase()) && (written === 'all' || written.has(c.name.toLowerCase())),
+  )
   return {
     schema: {
       type: 'struct',
@@ -44,6 +52,18 @@ export function evolveSchema(
     },
     columnsAdded: added.map((c) => c.name),
   }
+}
+
+/** The columns the clauses write: 'all' when a star clause takes every source column, else the assigned names (lower case). */
+function writtenColumns(clauses: readonly MergeClause[]): 'all' | Set<string> {
+  const names = new Set<string>()
+  for (const clause of clauses) {
+    if (clause.action === 'delete') continue
+    const assignments = clause.kind === 'notMatched' ? clause.values : clause.set
+    if (assignments === 'all') return 'all'
+    for (const name of assignedColumns(clause)) names.add(name.toLowerCase())
+  }
+  return names
 }
 
 /** The source's column names in the table's spelling where the table has the column. */

@@ -6,6 +6,7 @@
 
 import type { Sql } from '../../../../engine/sql.js'
 import type { ProgressCallback } from '../../../../progress.js'
+import { writing } from '../write-context.js'
 import { applyMerge, dryRunMerge, type MergeResult } from './apply.js'
 import type { Assignments, Expression, MergeClause } from './clauses.js'
 import { planMerge } from './plan.js'
@@ -133,10 +134,12 @@ export function executeMerge(
   clauses: readonly MergeClause[],
   options: MergeOptions & { readonly dryRun?: boolean },
 ): Promise<MergeResult> {
-  return withMergeSession(options, async (db) => {
-    const plan = await planMerge(db, target, source, clauses, options)
-    return options.dryRun === true
-      ? dryRunMerge(db, plan)
-      : applyMerge(db, plan, options.onProgress)
-  })
+  return writing(target, options.signal, () =>
+    withMergeSession(options, async (db) => {
+      const plan = await planMerge(db, target, source, clauses, options)
+      return options.dryRun === true
+        ? dryRunMerge(db, plan)
+        : applyMerge(db, plan, options.onProgress, options.signal)
+    }),
+  )
 }

@@ -104,12 +104,13 @@ export async function planMerge(
       { table: ours },
     )
   const progress = options.onProgress
+  progress?.({ phase: 'merge: reading table', done: 0 })
   // The session reads the checkpoint, if any: no second DuckDB instance for it.
   const snapshot = await openForWrite(ours, db)
   progress?.({ phase: 'merge: reading source', done: 0 })
   const theirs = await resolveSource(db, source)
   const mergeSchema = options.mergeSchema === true
-  const { schema, columnsAdded } = evolveSchema(ours, snapshot, theirs, mergeSchema)
+  const { schema, columnsAdded } = evolveSchema(ours, snapshot, theirs, clauses, mergeSchema)
   validateClauses(
     ours,
     clauses,
@@ -139,6 +140,7 @@ export async function planMerge(
   // view body, so it is materialized once (DuckDB spills it past memory_limit).
   const kind = raw(theirs.relation.values.length > 0 ? 'table' : 'view')
   await db.run(sql`create temp ${kind} __dm_source as select * from ${theirs.relation}`)
+  progress?.({ phase: 'merge: pruning files', done: 0 })
   const hasBySource = clauses.some((c) => c.kind === 'notMatchedBySource')
   // Files whose statistics or partition values rule out every source key are never read;
   // a NOT MATCHED BY SOURCE clause needs every file.

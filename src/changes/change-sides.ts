@@ -1,0 +1,244 @@
+/**
+ * The three sides of a change request, restricted to the keys it touches: base
+ * (dataset@base_version), ours (dataset@head) and theirs (base with the patch applied), as DuckDB
+ * temp tables. Review (diff, conflicts) joins only these, so its cost follows the size of the
+ * change, not of the table.
+ *
+ *   staged patch (keys after a cursor, at most N) → __cr_patch
+ *     → key range → files pruned by statistics, range pushed into the Parquet scans
+ *     → __cr_touched: patch ⟕ base ⟕ head on the key, in one pass
+ *     → views: base, ours (rows present), theirs = patch upserts over base (columns the upload
+ *       lacks keep base's values)
+ */
+import { createHash } from 'node:crypto'
+import type { ColumnInfo } from '../engine/dialect.js'
+import { DuckDb } from '../engine/duckdb.js'
+import { DuckDbConnection } from '../engine/duckdb-dialect.js'
+import { rangeAggregates, rangeTypeOf } from '../engine/key-range.js'
+import { ident, identList, join, literal, raw, type Sql, sql } from '../engine/sql.js'
+import { candidateFiles, type SourceFacts } from '../formats/delta/operations/merge/prune.js'
+import { registerSnapshot } from '../formats/delta/scan.js'
+import type { Snapshot } from '../formats/delta/snapshot-types.js'
+import { relationSql, reportValue, toCell } from '../merge/three-way-sql.js'
+import type { Cell, Relation } from '../merge/three-way-types.js'
+import { type ChangeRequest, stagedFile } from './change-requests.js'
+import type { DataRoot } from './data-root.js'
+import { datasetSnapshot } from './dataset-rows.js'
+import { type Dataset, getDatasetById } from './datasets.js'
+import { typeSql } from './rules.js'
+import { OP_COLUMN } from './upload.js'
+
+/** Which patch keys to load: those after `after` in key order, at most `take` of them. */
+export interface KeyWindow {
+  readonly after: readonly Cell[] | undefined
+  readonly take: number
+}
+
+export interface LoadedSides {
+  readonly base: Relation
+  readonly theirs: Relation
+  /** Undefined unless asked for. */
+  readonly ours: Relation | undefined
+  /** Patch rows loaded; fewer than the window's `take` means the patch ends here. */
+  readonly patchRows: number
+  /** The last patch key loaded (key order), as report values. */
+  readonly lastKey: Cell[] | undefined
+}
+
+/** An open DuckDB with a change request's snapshots; `load` fills the sides' temp tables. */
+export class ChangeSides {
+  readonly connection: DuckDbConnection
+  readonly key: readonly string[]
+
+  private constructor(
+    readonly db: DuckDb,
+    readonly dataset: Dataset,
+    readonly cr: ChangeRequest,
+    readonly base: Snapshot,
+    readonly head: Snapshot,
+    readonly patchFile: string,
+  ) {
+    this.connection = new DuckDbConnection(db)
+    this.key = dataset.keyColumns
+  }
+
+  /**
+   * Opens the change request's base and head snapshots and a DuckDB to join them in.
+   *
+   * @example
+   * const sides = await ChangeSides.open(root, cr)
+   * try { const { base, theirs } = await sides.load({ withOurs: false }) } finally { sides.close() }
+   */
+  static async open(root: DataRoot, cr: ChangeRequest): Promise<ChangeSides> {
+    const dataset = await getDatasetById(root, cr.datasetId)
+    const base = await datasetSnapshot(dataset, cr.baseVersion)
+    const head = await datasetSnapshot(dataset)
+    const db = await DuckDb.open()
+    return new ChangeSides(db, dataset, cr, base, head, stagedFile(root, cr))
+  }
+
+  /**
+   * A short hash naming what a review of this change request reads: its revision, the base and
+   * head versions and the review's own options. Cursors carry it.
+   */
+  fingerprint(...parts: readonly unknown[]): string {
+    return createHash('sha256')
+      .update(JSON.stringify([this.cr.id, this.cr.revision, this.base.version, ...parts]))
+      .digest('base64url')
+      .slice(0, 16)
+  }
+
+  /** Fills `__cr_patch`, `__cr_base`, `__cr_theirs` (and `__cr_ours`) for the keys in `window`. */
+  async load(options: { withOurs: boolean; window?: KeyWindow }): Promise<LoadedSides> {
+    const { db, key } = this
+    const types = new Map(this.dataset.schema.map((c) => [c.name, c.type]))
+    const keyType = (k: string) => types.get(k) ?? 'VARCHAR'
+    const keyList = identList(key)
+    const w = options.window
+    const after =
+      w?.after === undefined
+        ? raw('')
+        : sql`where ${tuple(key.map((k) => sql`${ident(k)}`))} > ${tuple(
+            key.map((k, i) => sql`cast(${w.after?.[i] ?? null} as ${typeSql(keyType(k))})`),
+          )}`
+    const limit = w === undefined ? raw('') : sql`order by ${keyList} limit ${w.take}`
+    await db.run(
+      sql`create or replace temp table __cr_patch as
+        select * from read_parquet(${literal(this.patchFile)}) ${after} ${limit}`,
+    )
+    const facts = await db.one<{ n: bigint }>(sql`select count(*) as n from __cr_patch`)
+    const patchRows = Number(facts?.n ?? 0)
+    let lastKey: Cell[] | undefined
+    if (w !== undefined && patchRows > 0) {
+      const [last] = await db.all<Record<string, unknown>>(
+        sql`select ${join(key.map((k, i) => sql`${reportValue(ident(k), keyType(k), 'duckdb')} as ${ident(`k${i}`)}`))}
+          from __cr_patch order by ${join(key.map((k) => sql`${ident(k)} desc`))} limit 1`,
+      )
+      lastKey = key.map((_, i) => toCell(last?.[`k${i}`]))
+    }
+
+    // One pass: each patch key with its base (and head) row, then the sides as views of it.
+    // The patch keys' range, cast to the table's types (partition keys: also distinct counts).
+    const [bounds = {}] = await db.allJson<SourceFacts['bounds']>(
+      sql`select ${rangeAggregates(
+        key.map((k) => ({
+          column: k,
+          type: keyType(k),
+          distinct: this.base.partitionColumns.includes(k),
+        })),
+      )} from __cr_patch`,
+    )
+    const baseCols = await this.prunedScan(this.base, '__cr_base_scan', bounds)
+    const withHead = options.withOurs && this.head.version !== this.base.version
+    const headCols = withHead ? await this.prunedScan(this.head, '__cr_ours_scan', bounds) : []
+    const ranges = rangeFilter(key, keyType, bounds)
+    const side = (scan: string) =>
+      sql`(select * from ${ident(scan)} s${ranges.length > 0 ? sql` where ${join(ranges, ' and ')}` : raw('')})`
+    const [k0] = key as [string]
+    const copies = (alias: string, cols: readonly ColumnInfo[]) => [
+      ...cols.map(
+        (c) => sql`${ident(alias)}.${ident(c.name)} as ${ident(`_dm_${alias}_${c.name}`)}`,
+      ),
+      sql`${ident(alias)}.${ident(k0)} is not null as ${ident(`_dm_${alias}`)}`,
+    ]
+    await db.run(
+      sql`create or replace temp table __cr_touched as
+        select p.*, ${join([...copies('b', baseCols), ...(withHead ? copies('o', headCols) : [])])}
+        from __cr_patch p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
+        ${withHead ? sql`left join ${side('__cr_ours_scan')} o on ${keysEqual(key, 'p', 'o')}` : raw('')}`,
+    )
+    const view = async (name: string, cols: Sql[], where: Sql) =>
+      db.run(
+        sql`create or replace temp view ${ident(name)} as select ${join(cols)} from __cr_touched where ${where}`,
+      )
+    const sideCols = (alias: string, cols: readonly ColumnInfo[]) =>
+      cols.map((c) => sql`${ident(`_dm_${alias}_${c.name}`)} as ${ident(c.name)}`)
+    await view('__cr_base', sideCols('b', baseCols), ident('_dm_b'))
+    if (withHead) await view('__cr_ours', sideCols('o', headCols), ident('_dm_o'))
+    else if (options.withOurs)
+      await db.run(sql`create or replace temp view __cr_ours as select * from __cr_base`)
+
+    // Theirs: every upserted key; a column the upload lacks keeps base's value.
+    const patchCols = (await this.columnsOf('__cr_patch')).filter((c) => c.name !== OP_COLUMN)
+    const carried = new Set(patchCols.map((c) => c.name))
+    const baseNames = new Set(baseCols.map((c) => c.name))
+    await view(
+      '__cr_theirs',
+      [
+        ...baseCols.map((c) =>
+          carried.has(c.name)
+            ? ident(c.name)
+            : sql`${ident(`_dm_b_${c.name}`)} as ${ident(c.name)}`,
+        ),
+        ...patchCols.filter((c) => !baseNames.has(c.name)).map((c) => ident(c.name)),
+      ],
+      sql`${ident(OP_COLUMN)} = 'upsert'`,
+    )
+    const rel = async (name: string): Promise<Relation> => ({
+      schema: 'temp',
+      name,
+      columns: await this.columnsOf(name),
+    })
+    return {
+      base: await rel('__cr_base'),
+      theirs: await rel('__cr_theirs'),
+      ours: options.withOurs ? await rel('__cr_ours') : undefined,
+      patchRows,
+      lastKey,
+    }
+  }
+
+  close(): void {
+    this.db.close()
+  }
+
+  /** Registers the snapshot's files that may hold a patch key (statistics) as view `name`. */
+  private async prunedScan(
+    snapshot: Snapshot,
+    name: string,
+    bounds: SourceFacts['bounds'],
+  ): Promise<ColumnInfo[]> {
+    const source = ident('__cr_patch')
+    const { files } = await candidateFiles(this.db, snapshot, this.key, source, bounds)
+    await registerSnapshot(this.db, snapshot, name, { files })
+    return this.columnsOf(name)
+  }
+
+  /** The columns of a temp table or view (or of any relation). */
+  async columnsOf(name: string | Relation): Promise<ColumnInfo[]> {
+    if (typeof name !== 'string' && name.columns) return [...name.columns]
+    const from = typeof name === 'string' ? ident(name) : relationSql(name)
+    const rows = await this.db.all<{ column_name: string; column_type: string }>(
+      sql`describe select * from ${from}`,
+    )
+    return rows.map((r) => ({ name: r.column_name, type: r.column_type, notNull: false }))
+  }
+}
+
+/** The patch keys' range as a filter on alias `s`, which DuckDB pushes into the Parquet scan. */
+function rangeFilter(
+  key: readonly string[],
+  keyType: (k: string) => string,
+  bounds: SourceFacts['bounds'],
+): Sql[] {
+  const ranges: Sql[] = []
+  key.forEach((k, i) => {
+    const lo = bounds[`min${i}`]
+    const hi = bounds[`max${i}`]
+    if (rangeTypeOf(keyType(k)) === undefined || lo == null || hi == null) return
+    const t = typeSql(keyType(k))
+    ranges.push(sql`s.${ident(k)} between cast(${lo} as ${t}) and cast(${hi} as ${t})`)
+  })
+  return ranges
+}
+
+function tuple(parts: readonly Sql[]): Sql {
+  return parts.length === 1 ? (parts[0] as Sql) : sql`(${join(parts)})`
+}
+
+function keysEqual(key: readonly string[], a = 'p', b = 'b'): Sql {
+  return join(
+    key.map((k) => sql`${ident(a)}.${ident(k)} = ${ident(b)}.${ident(k)}`),
+    ' and ',
+  )
+}

@@ -1,0 +1,281 @@
+/**
+ * The diff of a change request, in the shape of Dolt's diff stat plus changed rows paged by key:
+ * against its base (what it changes: base → theirs) or against main (what merging would change
+ * now: head → merged result). Only the keys the change touches are read (change-sides.ts).
+ *
+ *   summary: every touched key, one full join of before and after (+ the table's row count)
+ *   page:    patch keys after the cursor, a window at a time (growing ×4) until limit + 1
+ *            changed rows are found or the patch ends; the cursor is the last key returned
+ */
+import { ident, identList, sql } from '../engine/sql.js'
+import { DuckmergeError } from '../errors.js'
+import { diffCursor, diffPage, diffSummary, readDiffCursor } from '../merge/diff.js'
+import { mergedRows, threeWayMerge } from '../merge/three-way.js'
+import { relationSql } from '../merge/three-way-sql.js'
+import type { Cell, DiffRow, Relation } from '../merge/three-way-types.js'
+import { getChangeRequest } from './change-requests.js'
+import { ChangeSides, type LoadedSides } from './change-sides.js'
+import type { DataRoot } from './data-root.js'
+import { headFacts } from './datasets.js'
+
+export type DiffAgainst = 'base' | 'main'
+export type DiffKind = DiffRow['kind']
+
+export interface DiffChangeRequestOptions {
+  /** `base` (default): what the change request changes; `main`: what merging would change now. */
+  readonly against?: DiffAgainst
+  /** The summary only, no rows. */
+  readonly summaryOnly?: boolean
+  /** Rows per page, 1 to 1000; default 100. */
+  readonly limit?: number
+  /** From the previous page's `page.next_cursor`; the summary is left out (null) then. */
+  readonly cursor?: string
+  /** Rows of these kinds only. */
+  readonly kinds?: readonly DiffKind[]
+  /** Rows show the key and these columns only; modified rows are those changing one of them. */
+  readonly columns?: readonly string[]
+}
+
+export interface ChangeRequestDiffSummary {
+  readonly rows_added: number
+  readonly rows_deleted: number
+  readonly rows_modified: number
+  readonly rows_unmodified: number
+  /** Every cell of the added rows. */
+  readonly cells_added: number
+  /** Every cell of the deleted rows. */
+  readonly cells_deleted: number
+  readonly cells_modified: number
+  readonly columns: Readonly<Record<string, { readonly modified: number }>>
+  readonly schema_changes: readonly {
+    readonly column: string
+    readonly change: 'added' | 'dropped'
+    readonly type: string
+  }[]
+  readonly old_row_count: number
+  readonly new_row_count: number
+}
+
+export interface ChangeRequestDiffRow {
+  readonly key: Readonly<Record<string, Cell>>
+  readonly kind: DiffKind
+  readonly changed: readonly string[]
+  readonly before: Readonly<Record<string, Cell>> | null
+  readonly after: Readonly<Record<string, Cell>> | null
+}
+
+export interface ChangeRequestDiff {
+  readonly cr_id: string
+  readonly dataset: string
+  readonly against: DiffAgainst
+  /** The version diffed from: the base version (against base) or the head (against main). */
+  readonly from_version: number
+  readonly key_columns: readonly string[]
+  /** Null on pages after the first (pass no cursor to get it). */
+  readonly summary: ChangeRequestDiffSummary | null
+  readonly rows: readonly ChangeRequestDiffRow[]
+  readonly page: {
+    readonly limit: number
+    readonly next_cursor: string | null
+    readonly has_more: boolean
+  }
+}
+
+const MAX_LIMIT = 1000
+// The first window of patch keys a page reads: a few pages' worth, so most pages need one.
+const FIRST_WINDOW = 1024
+
+/**
+ * The diff of a change request: summary and/or one page of changed rows.
+ *
+ * @example
+ * const first = await diffChangeRequest(root, 'cr_8k2m4q7w1z9x3c5v', { limit: 100 })
+ * first.summary?.rows_modified // 200000
+ * const next = await diffChangeRequest(root, 'cr_8k2m4q7w1z9x3c5v', { cursor: first.page.next_cursor ?? undefined })
+ */
+export async function diffChangeRequest(
+  root: DataRoot,
+  crId: string,
+  options: DiffChangeRequestOptions = {},
+): Promise<ChangeRequestDiff> {
+  const against = options.against ?? 'base'
+  const limit = options.limit ?? 100
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+    throw new DuckmergeError('USAGE', `A diff page holds 1 to ${MAX_LIMIT} rows, not ${limit}.`, {
+      limit,
+      hint: `Choose {limit} between 1 and ${MAX_LIMIT}.`,
+    })
+  const cr = await getChangeRequest(root, crId)
+  const sides = await ChangeSides.open(root, cr)
+  try {
+    const { dataset, key } = sides
+    const known = new Set(dataset.schema.map((c) => c.name))
+    for (const c of cr.staged.new_columns) known.add(c.name)
+    const unknown = (options.columns ?? []).filter((c) => !known.has(c))
+    if (unknown.length > 0)
+      throw new DuckmergeError(
+        'COLUMN_NOT_FOUND',
+        `Dataset "${dataset.name}" has no column ${unknown.map((c) => `"${c}"`).join(', ')} (columns: ${[...known].join(', ')}).`,
+        {
+          dataset: dataset.name,
+          columns: unknown,
+          hint: 'Choose {columns} among the dataset’s columns.',
+        },
+      )
+    const fingerprint = sides.fingerprint(
+      against,
+      against === 'main' ? sides.head.version : null,
+      options.kinds ?? null,
+      options.columns ?? null,
+    )
+    const after =
+      options.cursor === undefined
+        ? undefined
+        : readDiffCursor(options.cursor, key.length, fingerprint)
+    const fromSnapshot = against === 'base' ? sides.base : sides.head
+    const summary =
+      options.cursor === undefined || options.summaryOnly === true
+        ? await summaryOf(sides, against, (await headFacts(fromSnapshot, key)).rowCount)
+        : null
+    const page =
+      options.summaryOnly === true
+        ? { rows: [], hasMore: false }
+        : await pageOf(sides, against, after, limit, options)
+    const last = page.rows.at(-1)
+    return {
+      cr_id: cr.id,
+      dataset: dataset.name,
+      against,
+      from_version: fromSnapshot.version,
+      key_columns: [...key],
+      summary,
+      rows: page.rows,
+      page: {
+        limit,
+        next_cursor:
+          page.hasMore && last
+            ? diffCursor(
+                key.map((k) => last.key[k] ?? null),
+                fingerprint,
+              )
+            : null,
+        has_more: page.hasMore,
+      },
+    }
+  } finally {
+    sides.close()
+  }
+}
+
+/** The relations to diff for the loaded keys: base → theirs, or ours → merged. */
+async function beforeAfter(
+  sides: ChangeSides,
+  against: DiffAgainst,
+  loaded: LoadedSides,
+): Promise<{ before: Relation; after: Relation }> {
+  if (against === 'base') return { before: loaded.base, after: loaded.theirs }
+  const ours = loaded.ours as Relation
+  const { plan } = await threeWayMerge({
+    connection: sides.connection,
+    table: sides.dataset.name,
+    base: loaded.base,
+    ours,
+    theirs: loaded.theirs,
+    key: sides.key,
+    rule: sides.dataset.conflictRule,
+    conflictLimit: 0,
+  })
+  try {
+    await sides.db.run(sql`create or replace temp table __cr_merged as ${mergedRows(plan, ours)}`)
+  } finally {
+    await plan.dispose()
+  }
+  return { before: ours, after: { schema: 'temp', name: '__cr_merged' } }
+}
+
+async function summaryOf(
+  sides: ChangeSides,
+  against: DiffAgainst,
+  fromRows: number,
+): Promise<ChangeRequestDiffSummary> {
+  const loaded = await sides.load({ withOurs: against === 'main' })
+  const { before, after } = await beforeAfter(sides, against, loaded)
+  const s = await diffSummary({ connection: sides.connection, before, after, key: sides.key })
+  const beforeCols = await sides.columnsOf(before)
+  const afterCols = await sides.columnsOf(after)
+  const afterTypes = new Map(afterCols.map((c) => [c.name, c.type]))
+  return {
+    rows_added: s.rowsAdded,
+    rows_deleted: s.rowsDeleted,
+    rows_modified: s.rowsModified,
+    rows_unmodified: fromRows - s.rowsDeleted - s.rowsModified,
+    cells_added: s.rowsAdded * afterCols.length,
+    cells_deleted: s.rowsDeleted * beforeCols.length,
+    cells_modified: s.cellsModified,
+    columns: s.columns,
+    schema_changes: [
+      ...s.columnsAdded.map((column) => ({
+        column,
+        change: 'added' as const,
+        type: afterTypes.get(column) ?? '',
+      })),
+      ...s.columnsDeleted.map((column) => ({ column, change: 'dropped' as const, type: '' })),
+    ],
+    old_row_count: fromRows,
+    new_row_count: fromRows + s.rowsAdded - s.rowsDeleted,
+  }
+}
+
+/**
+ * Changed rows after `after`, at most `limit` (+ whether more follow). Windows of patch keys
+ * are contiguous in key order and each starts after the last key of the one before, so every
+ * changed key is visited once.
+ */
+async function pageOf(
+  sides: ChangeSides,
+  against: DiffAgainst,
+  after: readonly Cell[] | undefined,
+  limit: number,
+  options: DiffChangeRequestOptions,
+): Promise<{ rows: ChangeRequestDiffRow[]; hasMore: boolean }> {
+  const rows: ChangeRequestDiffRow[] = []
+  let from = after
+  let take = Math.max(FIRST_WINDOW, 4 * (limit + 1))
+  for (;;) {
+    const loaded = await sides.load({
+      withOurs: against === 'main',
+      window: { after: from, take },
+    })
+    if (loaded.patchRows === 0) break
+    const { before, after: afterRel } = await beforeAfter(sides, against, loaded)
+    const page = await diffPage({
+      connection: sides.connection,
+      before: await project(sides, before, '__cr_before', options.columns),
+      after: await project(sides, afterRel, '__cr_after', options.columns),
+      key: sides.key,
+      limit: limit + 1 - rows.length,
+      ...(options.kinds ? { kinds: options.kinds } : {}),
+    })
+    rows.push(...page.rows)
+    if (rows.length > limit || loaded.patchRows < take) break
+    from = loaded.lastKey
+    take *= 4
+  }
+  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+}
+
+/** The relation with only the key and `columns` (a view), or itself when no columns are asked. */
+async function project(
+  sides: ChangeSides,
+  relation: Relation,
+  name: string,
+  columns: readonly string[] | undefined,
+): Promise<Relation> {
+  if (columns === undefined) return relation
+  const has = new Set((await sides.columnsOf(relation)).map((c) => c.name))
+  const keep = [...sides.key, ...columns.filter((c) => !sides.key.includes(c) && has.has(c))]
+  await sides.db.run(
+    sql`create or replace temp view ${ident(name)} as select ${identList(keep)} from ${relationSql(relation)}`,
+  )
+  return { schema: 'temp', name }
+}

@@ -1,0 +1,57 @@
+/** CLI command: duckmerge serve — the change-request HTTP service over a data root. */
+import { openDataRoot } from '../../changes/data-root.js'
+import { serviceLogger } from '../../service/logger.js'
+import { startServer } from '../../service/server.js'
+import { type Command, intOption, stringOption } from '../command.js'
+import { rootFlags } from './dataset.js'
+
+const serve: Command = {
+  path: ['serve'],
+  summary: 'Serve the change-request HTTP API (datasets, change requests, merges) over a data root',
+  usage:
+    '[--root DIR] [--store URL] [--host 127.0.0.1] [--port 8080] [--max-upload-bytes N] [--log-level info]',
+  options: {
+    ...rootFlags,
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'log-level': { type: 'string' },
+    'max-upload-bytes': { type: 'string' },
+  },
+  help: 'Prints "listening on http://HOST:PORT" as its first line (--port 0 picks a free port), then\nserves until Ctrl-C or SIGTERM, which stop accepting, finish the requests in flight and exit.\nRequests carry "Authorization: Bearer <token>" (duckmerge token create). Logs (JSON, no secrets)\ngo to stderr. Uploads are limited to 1 GiB unless --max-upload-bytes says otherwise. The API is described at /api/v1/openapi.json; see docs/service.md.',
+  onInterrupt: 'finishing the requests in flight',
+  async run(context) {
+    const host = stringOption(context.values, 'host') ?? '127.0.0.1'
+    const port = intOption(context.values, 'port') ?? 8080
+    const rootFlag = stringOption(context.values, 'root')
+    const store = stringOption(context.values, 'store')
+    const log = serviceLogger(stringOption(context.values, 'log-level') ?? 'info')
+    const root = await openDataRoot({
+      cwd: context.cwd,
+      ...(rootFlag !== undefined ? { root: rootFlag } : {}),
+      ...(store !== undefined ? { store } : {}),
+    })
+    try {
+      const uploadBytes = intOption(context.values, 'max-upload-bytes', 1)
+      const server = await startServer({
+        root,
+        log,
+        host,
+        port,
+        ...(uploadBytes !== undefined ? { limits: { uploadBytes } } : {}),
+      })
+      process.stdout.write(`listening on ${server.url}\n`)
+      log.info({ url: server.url, root: root.path, store: root.store.label }, 'listening')
+      await new Promise<void>((resolve) => {
+        if (context.signal.aborted) resolve()
+        else context.signal.addEventListener('abort', () => resolve(), { once: true })
+      })
+      await server.close()
+      log.info('stopped')
+      return { report: { status: 'stopped', url: server.url }, text: 'stopped' }
+    } finally {
+      await root.close()
+    }
+  },
+}
+
+export const serveCommands: readonly Command[] = [serve]

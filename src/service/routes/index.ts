@@ -1,0 +1,18 @@
+/**
+ * The route modules createApp mounts, in order: public routes first, then the bearer-token
+ * middleware, then the API. Append new modules here (the web UI's go after the API).
+ */
+import type { RouteModule } from '../context.js'
+import { authRoutes } from './auth.js'
+import { datasetRoutes } from './datasets.js'
+import { healthRoutes } from './health.js'
+import { openApiRoutes } from './openapi.js'
+import { projectRoutes } from './projects.js'
+
+export const routeModules: readonly RouteModule[] = [
+  healthRoutes,
+  openApiRoutes,
+  authRoutes,
+  projectRoutes,
+  datasetRoutes,
+]

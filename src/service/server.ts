@@ -1,0 +1,55 @@
+/**
+ * Puts the app on a socket (@hono/node-server) and stops it gracefully: on abort the server stops
+ * accepting, waits for the requests in flight (merges included) and closes the store.
+ */
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import type { Logger } from 'pino'
+import type { DataRoot } from '../changes/data-root.js'
+import { createApp } from './app.js'
+import type { RouteModule, ServiceLimits } from './context.js'
+
+export interface ServeOptions {
+  readonly root: DataRoot
+  readonly log: Logger
+  readonly host: string
+  /** 0 picks a free port. */
+  readonly port: number
+  readonly limits?: Partial<ServiceLimits>
+  readonly routes?: readonly RouteModule[]
+}
+
+export interface RunningServer {
+  /** `http://HOST:PORT` with the port actually bound. */
+  readonly url: string
+  /** Stops accepting, drains requests in flight, then resolves. */
+  close(): Promise<void>
+}
+
+/** Starts listening; resolves once the port is bound. */
+export function startServer(options: ServeOptions): Promise<RunningServer> {
+  const app = createApp({
+    root: options.root,
+    log: options.log,
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.routes ? { routes: options.routes } : {}),
+  })
+  return new Promise((resolve, reject) => {
+    const server = serve(
+      { fetch: app.fetch, hostname: options.host, port: options.port },
+      (info: AddressInfo) => {
+        const host = info.family === 'IPv6' ? `[${info.address}]` : info.address
+        resolve({
+          url: `http://${host}:${info.port}`,
+          close: () =>
+            new Promise<void>((done) => {
+              server.close(() => done())
+              // Idle keep-alive sockets would hold close() open; busy ones finish first.
+              if ('closeIdleConnections' in server) server.closeIdleConnections()
+            }),
+        })
+      },
+    )
+    server.once('error', reject)
+  })
+}

@@ -1,0 +1,39 @@
+/** The service process: listening line, health, request ids, auth errors, graceful stop. */
+import { expect, test } from 'vitest'
+import { tempDir } from '../support/temp.js'
+import { call, serve, token } from './service-support.js'
+
+test('serve prints its URL first, answers health checks and stops on SIGTERM with exit 0', async () => {
+  const root = tempDir()
+  const served = await serve(root)
+  const health = await call(served, 'GET', '/healthz')
+  expect(health.status).toBe(200)
+  expect(health.body).toEqual({ status: 'ok' })
+  expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+  const ready = await call(served, 'GET', '/readyz', { headers: { 'x-request-id': 'abc-1' } })
+  expect(ready.body).toEqual({ status: 'ready', store: 'sqlite' })
+  expect(ready.headers.get('x-request-id')).toBe('abc-1')
+  expect(await served.stop()).toBe(0)
+})
+
+test('no token, a malformed one and a wrong secret are 401 with WWW-Authenticate; secrets stay out of logs', async () => {
+  const root = tempDir()
+  const good = token(root, 'ann')
+  const served = await serve(root)
+  const none = await call(served, 'GET', '/api/v1/projects')
+  expect(none.status).toBe(401)
+  expect(none.headers.get('www-authenticate')).toBe('Bearer realm="duckmerge"')
+  expect(none.body).toMatchObject({ code: 'unauthorized', request_id: expect.any(String) })
+  expect(none.body.request_id).toBe(none.headers.get('x-request-id'))
+  const malformed = await call(served, 'GET', '/api/v1/projects', { token: 'nope' })
+  expect(malformed.status).toBe(401)
+  const wrong = `${good.slice(0, -4)}AAAA`
+  const bad = await call(served, 'GET', '/api/v1/projects', { token: wrong })
+  expect(bad.status).toBe(401)
+  expect(bad.body.code).toBe('unauthorized')
+  const ok = await call(served, 'GET', '/api/v1/projects', { token: good })
+  expect(ok.status).toBe(200)
+  await served.stop()
+  expect(served.stderr()).not.toContain(good.slice(16))
+  expect(served.stderr()).not.toContain(wrong.slice(16))
+})
