@@ -55,20 +55,25 @@ try {
   const at = (name: string) => join(dir, name)
 
   const floor = await measure(async () => {
-    await mergeResults({ base: at('base.db'), exp: at('exp.db'), output: at('floor.db') })
+    await mergeResults({ ours: at('base.db'), theirs: at('exp.db'), output: at('floor.db') })
     await rebaseData({
-      base: at('base.parquet'),
-      exp: at('exp.parquet'),
+      ours: at('base.parquet'),
+      theirs: at('exp.parquet'),
       output: at('floor.parquet'),
       key: ['id'],
     })
   })
   const combined = await measure(() =>
     mergeArtifacts({
-      results: { base: at('base.db'), exp: at('exp.db'), output: at('out.db'), strategy: 'merge' },
+      results: {
+        ours: at('base.db'),
+        theirs: at('exp.db'),
+        output: at('out.db'),
+        strategy: 'merge',
+      },
       data: {
-        base: at('base.parquet'),
-        exp: at('exp.parquet'),
+        ours: at('base.parquet'),
+        theirs: at('exp.parquet'),
         output: at('out.parquet'),
         strategy: 'rebase',
         key: ['id'],
@@ -88,14 +93,14 @@ try {
   // --dry-run: the same two steps counting instead of writing, against the two dry-run calls.
   const dryFloor = await measure(async () => {
     await mergeResults({
-      base: at('base.db'),
-      exp: at('exp.db'),
+      ours: at('base.db'),
+      theirs: at('exp.db'),
       output: at('f2.db'),
       dryRun: true,
     })
     await rebaseData({
-      base: at('base.parquet'),
-      exp: at('exp.parquet'),
+      ours: at('base.parquet'),
+      theirs: at('exp.parquet'),
       output: at('f2.parquet'),
       key: ['id'],
       dryRun: true,
@@ -103,10 +108,15 @@ try {
   })
   const dry = await measure(() =>
     mergeArtifacts({
-      results: { base: at('base.db'), exp: at('exp.db'), output: at('o2.db'), strategy: 'merge' },
+      results: {
+        ours: at('base.db'),
+        theirs: at('exp.db'),
+        output: at('o2.db'),
+        strategy: 'merge',
+      },
       data: {
-        base: at('base.parquet'),
-        exp: at('exp.parquet'),
+        ours: at('base.parquet'),
+        theirs: at('exp.parquet'),
         output: at('o2.parquet'),
         strategy: 'rebase',
         key: ['id'],

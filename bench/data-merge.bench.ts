@@ -1,12 +1,12 @@
 /**
- * data merge / rebase at 10M base + 1M exp rows against DuckDB's plain Parquet COPY of base+exp
- * with the same compression. Base is written in key order and exp's keys are base's last 500k plus
- * 500k new ones (clustered keys, as ids or timestamps give). A second exp, "spread", replaces
- * 500k keys scattered over all of base plus 500k new ones: no row group can be skipped there.
+ * data merge / rebase at 10M ours + 1M theirs rows against DuckDB's plain Parquet COPY of ours+theirs
+ * with the same compression. Base is written in key order and theirs' keys are ours' last 500k plus
+ * 500k new ones (clustered keys, as ids or timestamps give). A second theirs, "spread", replaces
+ * 500k keys scattered over all of ours plus 500k new ones: no row group can be skipped there.
  * Each step runs in its own process so its peak RSS is its own; steps alternate over
  * DATA_BENCH_RUNS rounds (default 3) and the fastest of each is reported, as the machine is
  * shared. Each line also gives the step's CPU time (all threads) against the floor's, which
- * contention from other processes disturbs far less than wall time. Rows: DATA_BENCH_ROWS (default 10,000,000); exp is a tenth of that.
+ * contention from other processes disturbs far less than wall time. Rows: DATA_BENCH_ROWS (default 10,000,000); theirs is a tenth of that.
  */
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -24,44 +24,44 @@ const compression = 'zstd'
 
 async function generate(dir: string, rows: number): Promise<void> {
   await withDuckDb({ preserveInsertionOrder: false }, async (db) => {
-    // Keys 0..rows-1 in base; exp has keys rows-expRows/2 .. rows+expRows/2 (half overlap).
-    const expRows = Math.floor(rows / 10)
+    // Keys 0..rows-1 in ours; theirs has keys rows-theirsRows/2 .. rows+theirsRows/2 (half overlap).
+    const theirsRows = Math.floor(rows / 10)
     const columns = sql`range as id, (range % 1000)::INTEGER as g, hash(range) % 100000 / 100.0 as score, 'run-' || (range % 5000) as run`
     await db.run(
       sql`COPY (select ${columns} from range(0, ${rows})) TO ${literal(join(dir, 'base.parquet'))} (FORMAT parquet, COMPRESSION snappy)`,
     )
     await db.run(
-      sql`COPY (select ${columns}, 0.5 as lr from range(${rows - Math.floor(expRows / 2)}, ${rows + Math.ceil(expRows / 2)})) TO ${literal(join(dir, 'exp.parquet'))} (FORMAT parquet, COMPRESSION snappy)`,
+      sql`COPY (select ${columns}, 0.5 as lr from range(${rows - Math.floor(theirsRows / 2)}, ${rows + Math.ceil(theirsRows / 2)})) TO ${literal(join(dir, 'exp.parquet'))} (FORMAT parquet, COMPRESSION snappy)`,
     )
-    // Spread: every (rows / (expRows/2))-th base key, then expRows/2 new keys.
-    const step = Math.max(1, Math.floor(rows / Math.floor(expRows / 2)))
+    // Spread: every (rows / (theirsRows/2))-th ours key, then theirsRows/2 new keys.
+    const step = Math.max(1, Math.floor(rows / Math.floor(theirsRows / 2)))
     await db.run(
-      sql`COPY (select ${columns}, 0.5 as lr from (select range * ${step} as range from range(0, ${Math.floor(expRows / 2)}) union all select range from range(${rows}, ${rows + Math.ceil(expRows / 2)}))) TO ${literal(join(dir, 'exp-spread.parquet'))} (FORMAT parquet, COMPRESSION snappy)`,
+      sql`COPY (select ${columns}, 0.5 as lr from (select range * ${step} as range from range(0, ${Math.floor(theirsRows / 2)}) union all select range from range(${rows}, ${rows + Math.ceil(theirsRows / 2)}))) TO ${literal(join(dir, 'exp-spread.parquet'))} (FORMAT parquet, COMPRESSION snappy)`,
     )
   })
 }
 
 async function runStep(step: Step, dir: string): Promise<Measurement> {
-  const base = join(dir, 'base.parquet')
-  const exp = join(dir, step.endsWith('-spread') ? 'exp-spread.parquet' : 'exp.parquet')
+  const ours = join(dir, 'base.parquet')
+  const theirs = join(dir, step.endsWith('-spread') ? 'exp-spread.parquet' : 'exp.parquet')
   const output = join(dir, `${step}.parquet`)
   switch (step) {
     case 'copy':
       return measure(() =>
         withDuckDb({ preserveInsertionOrder: false }, (db) =>
           db.run(
-            sql`COPY (select * from read_parquet([${base}, ${exp}], union_by_name = true)) TO ${literal(output)} (FORMAT parquet, COMPRESSION zstd)`,
+            sql`COPY (select * from read_parquet([${ours}, ${theirs}], union_by_name = true)) TO ${literal(output)} (FORMAT parquet, COMPRESSION zstd)`,
           ),
         ),
       )
     case 'merge':
-      return measure(() => mergeData({ base, exp, output, compression }))
+      return measure(() => mergeData({ ours, theirs, output, compression }))
     case 'merge-dedup':
     case 'merge-dedup-spread':
-      return measure(() => mergeData({ base, exp, output, compression, dedupKey: ['id'] }))
+      return measure(() => mergeData({ ours, theirs, output, compression, key: ['id'] }))
     case 'rebase':
     case 'rebase-spread':
-      return measure(() => rebaseData({ base, exp, output, compression, key: ['id'] }))
+      return measure(() => rebaseData({ ours, theirs, output, compression, key: ['id'] }))
   }
 }
 

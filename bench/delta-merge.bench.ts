@@ -129,9 +129,9 @@ try {
     backfills.push(
       await measure(async () => {
         const r = await backfill({
-          main: runMain,
-          staging: runStaging,
-          keys: ['source_url', 'cert_index'],
+          ours: runMain,
+          theirs: runStaging,
+          key: ['source_url', 'cert_index'],
         })
         inserted = r.rowsInserted
         phases.push(`batch ${r.perBatch[0]?.durationMs ?? 0} ms of ${r.durationMs} ms`)

@@ -1,5 +1,5 @@
 /**
- * results merge: 1M base rows + 200k exp rows (half of them keys base already has), xetrack-like
+ * results merge: 1M ours rows + 200k theirs rows (half of them keys ours already has), xetrack-like
  * table with a (track_id, timestamp) primary key. Floor: INSERT OR IGNORE into the same unique
  * key, through the same engine, in one transaction: the least work any merge can do. Floor and
  * subject run alternately on fresh copies, best of 3 each (the machine is shared and noisy).
@@ -81,11 +81,11 @@ function expectInserted(r: MergeReport, n: number): void {
 
 // The floor gets the same page cache the merge sets (results-session.ts), so the ratio measures
 // the statements, not the cache size.
-function sqliteFloor(exp: string, verb: 'ignore' | 'replace') {
+function sqliteFloor(theirs: string, verb: 'ignore' | 'replace') {
   return async (copy: string) => {
     const db = openSqlite(copy)
     db.exec('pragma cache_size = -262144')
-    db.prepare('attach database ? as exp').run(exp)
+    db.prepare('attach database ? as exp').run(theirs)
     db.exec('begin immediate')
     db.exec(`insert or ${verb} into main.predictions select * from exp.predictions`)
     db.exec('commit')
@@ -95,13 +95,13 @@ function sqliteFloor(exp: string, verb: 'ignore' | 'replace') {
 
 const { dir, done } = benchDir('results-merge')
 try {
-  const base = join(dir, 'base.db')
-  const exp = join(dir, 'exp.db')
-  makeSqlite(base, 0, BASE_ROWS, 'e1')
-  makeSqlite(exp, BASE_ROWS - OVERLAP, EXP_ROWS, 'e2')
+  const ours = join(dir, 'base.db')
+  const theirs = join(dir, 'exp.db')
+  makeSqlite(ours, 0, BASE_ROWS, 'e1')
+  makeSqlite(theirs, BASE_ROWS - OVERLAP, EXP_ROWS, 'e2')
   const ignoreLabel = 'SQLite INSERT OR IGNORE into the primary key'
-  const inPlace = await compare(base, sqliteFloor(exp, 'ignore'), async (copy) =>
-    expectInserted(await mergeResults({ base: copy, exp }), EXP_ROWS - OVERLAP),
+  const inPlace = await compare(ours, sqliteFloor(theirs, 'ignore'), async (copy) =>
+    expectInserted(await mergeResults({ ours: copy, theirs }), EXP_ROWS - OVERLAP),
   )
   report(
     'results merge SQLite 1M+200k, in place',
@@ -112,20 +112,20 @@ try {
 
   const out = join(dir, 'out.db')
   const withOutput = await compare(
-    base,
+    ours,
     async (copy) => {
       copyFileSync(copy, out)
-      await sqliteFloor(exp, 'ignore')(out)
+      await sqliteFloor(theirs, 'ignore')(out)
     },
-    (copy) => mergeResults({ base: copy, exp, output: out }),
+    (copy) => mergeResults({ ours: copy, theirs, output: out }),
   )
   report('results merge SQLite 1M+200k, --output', withOutput.subject, {
     label: 'file copy + INSERT OR IGNORE',
     m: withOutput.floor,
   })
 
-  const scratch = await compare(base, sqliteFloor(exp, 'ignore'), (copy) =>
-    mergeResults({ base: copy, exp, key: ['track_id', 'input_id', 'timestamp'] }),
+  const scratch = await compare(ours, sqliteFloor(theirs, 'ignore'), (copy) =>
+    mergeResults({ ours: copy, theirs, key: ['track_id', 'input_id', 'timestamp'] }),
   )
   report(
     'results merge SQLite, --key with no index (scratch index of base keys)',
@@ -136,8 +136,8 @@ try {
     },
   )
 
-  const rebased = await compare(base, sqliteFloor(exp, 'replace'), (copy) =>
-    rebaseResults({ base: copy, exp, key: ['track_id', 'timestamp'] }),
+  const rebased = await compare(ours, sqliteFloor(theirs, 'replace'), (copy) =>
+    rebaseResults({ ours: copy, theirs, key: ['track_id', 'timestamp'] }),
   )
   report('results rebase SQLite 1M+200k on the primary key', rebased.subject, {
     label: 'SQLite INSERT OR REPLACE into the primary key',
@@ -161,14 +161,14 @@ try {
   const duckFloor = duckFloorOf('ignore')
   const duckLabel = 'DuckDB INSERT OR IGNORE into the primary key'
   const dmerged = await compare(dbase, duckFloor, async (copy) =>
-    expectInserted(await mergeResults({ base: copy, exp: dexp }), EXP_ROWS - OVERLAP),
+    expectInserted(await mergeResults({ ours: copy, theirs: dexp }), EXP_ROWS - OVERLAP),
   )
   report('results merge DuckDB 1M+200k, in place', dmerged.subject, {
     label: duckLabel,
     m: dmerged.floor,
   })
   const mixed = await compare(dbase, duckFloor, async (copy) =>
-    expectInserted(await mergeResults({ base: copy, exp }), EXP_ROWS - OVERLAP),
+    expectInserted(await mergeResults({ ours: copy, theirs }), EXP_ROWS - OVERLAP),
   )
   report(
     'results merge DuckDB base + SQLite exp (200k rows copied across engines)',
@@ -179,7 +179,7 @@ try {
     },
   )
   const drebased = await compare(dbase, duckFloorOf('replace'), (copy) =>
-    rebaseResults({ base: copy, exp: dexp, key: ['track_id', 'timestamp'] }),
+    rebaseResults({ ours: copy, theirs: dexp, key: ['track_id', 'timestamp'] }),
   )
   report('results rebase DuckDB 1M+200k on the primary key', drebased.subject, {
     label: 'DuckDB INSERT OR REPLACE into the primary key',

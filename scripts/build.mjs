@@ -4,7 +4,7 @@
 //   --lenient   emit even when there are type errors: the typecheck step reports those, and one
 //               unfinished file should not stop every CLI test
 import { spawnSync } from 'node:child_process'
-import { chmodSync, cpSync, existsSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -23,7 +23,15 @@ const result = spawnSync(
 )
 const main = join(out, 'cli', 'main.js')
 if (existsSync(main)) chmodSync(main, 0o755)
-// Static web assets are not TypeScript: copy them as they are.
-const ui = join(root, 'src', 'ui', 'static')
-if (existsSync(ui)) cpSync(ui, join(out, 'ui', 'static'), { recursive: true })
+// The web app (src/ui, Preact) is bundled by Vite into <out>/ui/static, which `serve` serves at /.
+// Vite is a dev dependency: an install without it builds the library and CLI only.
+const vite = await import('vite').catch(() => null)
+if (vite) {
+  await vite.build({
+    root: join(root, 'src', 'ui'),
+    base: './',
+    logLevel: 'warn',
+    build: { outDir: join(out, 'ui', 'static'), emptyOutDir: true, reportCompressedSize: false },
+  })
+} else console.warn('vite is not installed: the web UI is not built')
 if (result.status !== 0 && !(lenient && existsSync(main))) process.exit(result.status ?? 1)

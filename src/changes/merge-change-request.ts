@@ -489,7 +489,6 @@ class MergeRun {
       db,
       withoutReservedColumns(planned),
       (detail) => this.#enter(/commit/.test(detail.phase) ? 'commit' : 'write', detail),
-      undefined,
       {
         commitInfo: {
           userMetadata: `change request ${cr.id} (#${cr.number} on ${this.#dataset.name})${this.#actor ? ` by ${this.#actor}` : ''}`,

@@ -104,7 +104,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       modelDir: at('runs'),
     })),
   )
-  const sweepMerge = await mergeResults({ base: results, exp: at('sweep.db') })
+  const sweepMerge = await mergeResults({ ours: results, theirs: at('sweep.db') })
   steps.push({
     number: 2,
     title: 'a 4-way parallel sweep (e0.2.0), merged into the baseline',
@@ -124,7 +124,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     items: 30,
     extraParams: { batch_size: 32 },
   })
-  const extraMerge = await mergeResults({ base: results, exp: at('extra.db') })
+  const extraMerge = await mergeResults({ ours: results, theirs: at('extra.db') })
   steps.push({
     number: 3,
     title: 'an experiment with a new param (batch_size), merged',
@@ -145,8 +145,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     modelDir: at('runs'),
   })
   const rebase = await rebaseResults({
-    base: results,
-    exp: at('corrected.db'),
+    ours: results,
+    theirs: at('corrected.db'),
     key: ['experiment_version'],
   })
   steps.push({
@@ -163,14 +163,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   step('dataset')
   await writeDatasets(at('data'))
   const dataMerge = await mergeData({
-    base: at('data', 'train.parquet'),
-    exp: at('data', 'new-samples.parquet'),
+    ours: at('data', 'train.parquet'),
+    theirs: at('data', 'new-samples.parquet'),
     output: at('data', 'train-merged.parquet'),
-    dedupKey: ['sample_id'],
+    key: ['sample_id'],
   })
   const dataRebase = await rebaseData({
-    base: at('data', 'train-merged.parquet'),
-    exp: at('data', 'reprocessed.parquet'),
+    ours: at('data', 'train-merged.parquet'),
+    theirs: at('data', 'reprocessed.parquet'),
     output: at('data', 'train-v2.parquet'),
     key: ['sample_id'],
   })

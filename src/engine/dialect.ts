@@ -52,9 +52,9 @@ export interface Dialect {
   typeFamily(declared: string): TypeFamily
   /**
    * The type two column types widen to, or undefined when they clash. Static typing only: a
-   * dynamically typed engine keeps the base column's declaration and checks stored values.
+   * dynamically typed engine keeps the ours column's declaration and checks stored values.
    */
-  widen(base: string, exp: string): string | undefined
+  widen(ours: string, theirs: string): string | undefined
   /** The declared type this engine gives a column of `family` it creates ('REAL' vs 'DOUBLE'). */
   columnType(family: TypeFamily): string
 }
@@ -79,7 +79,7 @@ export interface TableInfo {
 }
 
 /**
- * One open connection, with base and exp attached under schema names the session gives. Async
+ * One open connection, with ours and theirs attached under schema names the session gives. Async
  * for both engines, so a strategy is written once.
  */
 export interface Connection {
@@ -129,10 +129,10 @@ export function declaredType(type: string, where: string): Sql {
   return raw(type)
 }
 
-/** A connection with base and exp attached, and the schema names SQL uses for each. */
+/** A connection with ours and theirs attached, and the schema names SQL uses for each. */
 export interface Session {
   readonly connection: Connection
-  readonly schemas: { readonly base: string; readonly exp: string }
-  /** Makes base durable (no write-ahead log left beside it) and closes the connection. */
+  readonly schemas: { readonly ours: string; readonly theirs: string }
+  /** Makes ours durable (no write-ahead log left beside it) and closes the connection. */
   close(): Promise<void>
 }

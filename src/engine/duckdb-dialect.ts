@@ -63,7 +63,7 @@ function toDuckDb(value: SqlValue, type: DuckDBType): DuckDBValue {
   return value
 }
 
-/** A `DuckDb` (base and exp attached as catalogs) as a `Connection`. Closing it closes the db. */
+/** A `DuckDb` (ours and theirs attached as catalogs) as a `Connection`. Closing it closes the db. */
 export class DuckDbConnection implements Connection {
   readonly dialect = duckdbDialect
   readonly #db: DuckDb

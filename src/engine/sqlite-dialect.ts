@@ -28,9 +28,9 @@ export const sqliteDialect: Dialect = {
   replacesByPrimaryKey: false,
   scratchSchema: 'temp',
   typeFamily: affinity,
-  // Dynamic typing: a declared type cannot be altered in place, so the base declaration stays
-  // and the values exp stores are checked instead (see merge/table-schema.ts).
-  widen: (base) => base,
+  // Dynamic typing: a declared type cannot be altered in place, so the ours declaration stays
+  // and the values theirs stores are checked instead (see merge/table-schema.ts).
+  widen: (ours) => ours,
   columnType: (family) =>
     ({
       integer: 'INTEGER',

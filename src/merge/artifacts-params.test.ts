@@ -38,10 +38,10 @@ describe('params.yaml as DVC writes it (full YAML 1.2)', () => {
     ].join('\n')
     expect(parseArtifactParams(text, 'params.yaml')).toEqual({
       strategy: 'merge',
-      keyColumns: ['experiment_version'],
+      key: ['experiment_version'],
       tables: ['runs', 'metrics'],
-      results: { strategy: 'merge', keyColumns: ['id', 'split'] },
-      data: { strategy: 'rebase', keyColumns: ['id', 'split'] },
+      results: { strategy: 'merge', key: ['id', 'split'] },
+      data: { strategy: 'rebase', key: ['id', 'split'] },
     })
   })
 
@@ -49,7 +49,7 @@ describe('params.yaml as DVC writes it (full YAML 1.2)', () => {
     const text = 'merge:\n  strategy: >-\n    rebase\n  key_columns:\n    id,\n    split\n'
     expect(parseArtifactParams(text, 'params.yaml')).toEqual({
       strategy: 'rebase',
-      keyColumns: ['id', 'split'],
+      key: ['id', 'split'],
     })
   })
 
@@ -102,9 +102,9 @@ describe('parseArtifactParams', () => {
     ].join('\n')
     expect(parseArtifactParams(text, 'params.yaml')).toEqual({
       strategy: 'merge',
-      keyColumns: ['experiment_version'],
+      key: ['experiment_version'],
       results: { strategy: 'merge' },
-      data: { strategy: 'rebase', keyColumns: ['id', 'split'] },
+      data: { strategy: 'rebase', key: ['id', 'split'] },
       model: { strategy: 'promote' },
     })
   })
@@ -119,8 +119,8 @@ describe('parseArtifactParams', () => {
     expect(parseArtifactParams(xetrack, 'p.yaml')).toEqual({
       strategy: 'merge',
       tables: ['events'],
-      keyColumns: ['version'],
-      data: { strategy: 'rebase', keyColumns: ['id'] },
+      key: ['version'],
+      data: { strategy: 'rebase', key: ['id'] },
     })
   })
 

@@ -23,12 +23,12 @@ export type ModelStrategy = 'merge' | 'promote'
 
 export interface GroupParams {
   readonly strategy?: Strategy
-  readonly keyColumns?: readonly string[]
+  readonly key?: readonly string[]
 }
 
 export interface ArtifactParams {
   readonly strategy?: Strategy
-  readonly keyColumns?: readonly string[]
+  readonly key?: readonly string[]
   readonly tables?: readonly string[]
   readonly results?: GroupParams
   readonly data?: GroupParams
@@ -144,7 +144,7 @@ function readMerge(value: YamlValue, issues: Issue[]): ArtifactParams {
         message: `unknown setting (known: ${known.slice(0, 6).join(', ')})`,
       })
   const strategy = readStrategy(value.strategy, 'merge.strategy', issues)
-  const keyColumns = readColumns(value.key_columns, 'merge.key_columns', issues)
+  const key = readColumns(value.key_columns, 'merge.key_columns', issues)
   const tables =
     readColumns(value.tables, 'merge.tables', issues) ??
     readColumns(value.table, 'merge.table', issues)
@@ -155,13 +155,13 @@ function readMerge(value: YamlValue, issues: Issue[]): ArtifactParams {
   if (dataStrategy || dataKey)
     data = {
       ...(dataStrategy && { strategy: dataStrategy }),
-      ...(dataKey && { keyColumns: dataKey }),
+      ...(dataKey && { key: dataKey }),
       ...data,
     }
   const model = readModel(value.model, issues)
   return {
     ...(strategy && { strategy }),
-    ...(keyColumns && { keyColumns }),
+    ...(key && { key }),
     ...(tables && { tables }),
     ...(results && { results }),
     ...(data && { data }),
@@ -195,8 +195,8 @@ function readGroup(
         message: 'unknown setting (known: strategy, key_columns)',
       })
   const strategy = readStrategy(value.strategy, `${path}.strategy`, issues)
-  const keyColumns = readColumns(value.key_columns, `${path}.key_columns`, issues)
-  return { ...(strategy && { strategy }), ...(keyColumns && { keyColumns }) }
+  const key = readColumns(value.key_columns, `${path}.key_columns`, issues)
+  return { ...(strategy && { strategy }), ...(key && { key }) }
 }
 
 function readModel(value: YamlValue | undefined, issues: Issue[]): ArtifactParams['model'] {

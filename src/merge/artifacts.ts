@@ -40,9 +40,9 @@ import { mergeResults, rebaseResults } from './results.js'
 export type { ModelStrategy } from './artifacts-params.js'
 
 export interface ResultsArtifact {
-  readonly base: string
-  readonly exp: string
-  /** Default: base (replaced atomically when the whole run succeeds). */
+  readonly ours: string
+  readonly theirs: string
+  /** Default: ours (replaced atomically when the whole run succeeds). */
   readonly output?: string
   readonly strategy: Strategy
   /** Required for rebase; for merge, default is each table's primary key. */
@@ -51,12 +51,12 @@ export interface ResultsArtifact {
 }
 
 export interface DataArtifact {
-  readonly base: string
-  readonly exp: string
-  /** Default: base (replaced atomically when the whole run succeeds). */
+  readonly ours: string
+  readonly theirs: string
+  /** Default: ours (replaced atomically when the whole run succeeds). */
   readonly output?: string
   readonly strategy: Strategy
-  /** Required for rebase; for merge, exp rows whose key base has are skipped. */
+  /** Required for rebase; for merge, theirs rows whose key ours has are skipped. */
   readonly key?: readonly string[]
 }
 
@@ -112,8 +112,8 @@ export interface ArtifactsReport {
  *
  * @example
  * const report = await mergeArtifacts({
- *   results: { base: 'results/experiments.db', exp: 'results/incoming.db', strategy: 'merge' },
- *   data: { base: 'data/train.parquet', exp: 'data/incoming.parquet', strategy: 'rebase', key: ['id'] },
+ *   results: { ours: 'results/experiments.db', theirs: 'results/incoming.db', strategy: 'merge' },
+ *   data: { ours: 'data/train.parquet', theirs: 'data/incoming.parquet', strategy: 'rebase', key: ['id'] },
  *   model: { exp: 'out/model.bin', runId: 'messy-tuna-4687', strategy: 'promote' },
  * })
  */
@@ -217,15 +217,15 @@ async function runResults(
   { onProgress, signal }: ArtifactsOptions,
   pending: PendingOutput[] | undefined,
 ): Promise<MergeReport> {
-  const target = results.output ?? results.base
+  const target = results.output ?? results.ours
   // A dry run is given the same temporary path (nothing is written there), so it makes the
   // same checks as the real run.
   const output = tempOutputPath(target)
   // A second Ctrl-C exits at once: the temporary output goes with the process.
   pending?.push({ temp: output, target, forget: removeOnExit(output) })
   const common = {
-    base: results.base,
-    exp: results.exp,
+    ours: results.ours,
+    theirs: results.theirs,
     output,
     dryRun: pending === undefined,
     ...(results.tables && { tables: results.tables }),
@@ -245,15 +245,15 @@ async function runData(
   { onProgress, signal }: ArtifactsOptions,
   pending: PendingOutput[] | undefined,
 ): Promise<MergeReport> {
-  const target = data.output ?? data.base
+  const target = data.output ?? data.ours
   // A dry run is given the same temporary path (nothing is written there), so it makes the
   // same checks as the real run.
   const output = tempOutputPath(target)
   // A second Ctrl-C exits at once: the temporary output goes with the process.
   pending?.push({ temp: output, target, forget: removeOnExit(output) })
   const common = {
-    base: data.base,
-    exp: data.exp,
+    ours: data.ours,
+    theirs: data.theirs,
     output,
     dryRun: pending === undefined,
     ...(onProgress && { onProgress }),
@@ -261,7 +261,7 @@ async function runData(
   }
   const report =
     data.strategy === 'merge'
-      ? await mergeData({ ...common, ...(data.key && { dedupKey: data.key }) })
+      ? await mergeData({ ...common, ...(data.key && { key: data.key }) })
       : await rebaseData({ ...common, key: data.key ?? [] })
   return { ...report, output: target }
 }
@@ -293,25 +293,25 @@ async function check(options: ArtifactsOptions): Promise<void> {
         `Rebase of ${name} needs key columns, and none were given.`,
         {
           artifact: name,
-          hint: `Give {keyColumns}, or set merge.key_columns (or merge.${name}.key_columns) in params.yaml.`,
+          hint: `Give {key}, or set merge.key_columns (or merge.${name}.key_columns) in params.yaml.`,
         },
       )
   }
   if (results) {
-    await assertExists(results.base, 'base database')
-    await assertExists(results.exp, 'exp database')
+    await assertExists(results.ours, 'base database')
+    await assertExists(results.theirs, 'exp database')
   }
   if (data) {
-    await assertExists(data.base, 'base dataset')
-    await assertExists(data.exp, 'exp dataset')
+    await assertExists(data.ours, 'base dataset')
+    await assertExists(data.theirs, 'exp dataset')
   }
   if (model) {
     assertRunId(model.runId)
     await assertModelFile(model.exp)
   }
   for (const output of [
-    results && (results.output ?? results.base),
-    data && (data.output ?? data.base),
+    results && (results.output ?? results.ours),
+    data && (data.output ?? data.ours),
   ])
     if (output && (await fs.stat(output).catch(() => undefined))?.isDirectory())
       throw new DuckmergeError(
@@ -323,21 +323,21 @@ async function check(options: ArtifactsOptions): Promise<void> {
     ['results', results],
     ['data', data],
   ] as const)
-    if (group && resolve(group.output ?? group.base) === resolve(group.exp))
+    if (group && resolve(group.output ?? group.ours) === resolve(group.theirs))
       throw new DuckmergeError(
         'OUTPUT_IS_INPUT',
-        `The ${name} output ${group.output ?? group.base} is the exp input: inputs are never replaced. Write the output to base (the default) or a new path.`,
-        { artifact: name, output: group.output ?? group.base },
+        `The ${name} output ${group.output ?? group.ours} is the exp input: inputs are never replaced. Write the output to base (the default) or a new path.`,
+        { artifact: name, output: group.output ?? group.ours },
       )
   if (results && data) {
-    const db = resolve(results.output ?? results.base)
-    const dataOut = resolve(data.output ?? data.base)
+    const db = resolve(results.output ?? results.ours)
+    const dataOut = resolve(data.output ?? data.ours)
     const clash =
       db === dataOut
         ? `the results output and the data output are the same path ${db}`
-        : [resolve(data.base), resolve(data.exp)].includes(db)
+        : [resolve(data.ours), resolve(data.theirs)].includes(db)
           ? `the results output ${db} is a data input`
-          : [resolve(results.base), resolve(results.exp)].includes(dataOut)
+          : [resolve(results.ours), resolve(results.theirs)].includes(dataOut)
             ? `the data output ${dataOut} is a results input`
             : undefined
     if (clash)

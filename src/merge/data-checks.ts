@@ -1,17 +1,22 @@
 /**
- * Checks a dataset merge makes before writing (key and partition columns exist, exp keys are
+ * Checks a dataset merge makes before writing (key and partition columns exist, theirs keys are
  * unique for rebase) and the translation of DuckDB failures into errors naming the file at fault.
  */
 import type { DuckDb } from '../engine/duckdb.js'
-import { raw, type Sql, sql } from '../engine/sql.js'
-import { DuckmergeError, messageOf } from '../errors.js'
-import { firstLine, type UnionSchema } from '../formats/parquet/schema.js'
+import { ident, join, raw, type Sql, sql } from '../engine/sql.js'
+import { castsLosslessly } from '../engine/type-rules.js'
+import { DuckmergeError, type Issue, messageOf } from '../errors.js'
+import { firstLine, type TypeChange, type UnionSchema } from '../formats/parquet/schema.js'
 import { type ParquetSource, readParquetSql } from '../formats/parquet/source.js'
+import type { KeyPlan } from './data-key-range.js'
 import {
   countQuery,
   distinctKeyCountQuery,
   duplicateKeyQuery,
+  keptBaseRows,
   perfectHashBits,
+  rawColumn,
+  retypedQuery,
 } from './data-sql.js'
 import type { Strategy } from './report.js'
 
@@ -22,30 +27,87 @@ import type { Strategy } from './report.js'
 export function assertKeyColumns(
   strategy: Strategy,
   key: readonly string[],
-  base: ParquetSource,
-  exp: ParquetSource,
+  ours: ParquetSource,
+  theirs: ParquetSource,
   schema: UnionSchema,
 ): void {
-  // The option's field: merge takes dedupKey, rebase key (the CLI renders either as its flag).
-  const field = strategy === 'merge' ? 'dedupKey' : 'key'
   for (const [source, columns] of [
-    [base, schema.base],
-    [exp, schema.exp],
+    [ours, schema.ours],
+    [theirs, schema.theirs],
   ] as const) {
     const names = new Set(columns.map((c) => c.name.toLowerCase()))
     const missing = key.find((k) => !names.has(k.toLowerCase()))
     if (missing !== undefined)
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot ${strategy} ${exp.path} ${strategy === 'merge' ? 'into' : 'onto'} ${base.path}: key column "${missing}" is missing in ${source.side} ${source.path} (columns: ${columns.map((c) => c.name).join(', ')}).`,
+        `Cannot ${strategy} ${theirs.path} ${strategy === 'merge' ? 'into' : 'onto'} ${ours.path}: key column "${missing}" is missing in ${source.side} ${source.path} (columns: ${columns.map((c) => c.name).join(', ')}).`,
         {
           side: source.side,
           path: source.path,
           column: missing,
-          hint: `Pass {${field}} with columns both sides have.`,
+          hint: 'Pass {key} with columns both sides have.',
         },
       )
   }
+}
+
+/**
+ * Rebase with a column whose type changed: every ours value the rebase keeps must convert to
+ * theirs' type (a lossless change needs no look). Throws SCHEMA_MISMATCH naming the column, its
+ * first bad value (in sort order) and how many there are, before anything is written. One scan
+ * of the kept rows checks every column.
+ */
+export async function assertKeptValuesConvert(
+  db: DuckDb,
+  ours: ParquetSource,
+  theirs: ParquetSource,
+  key: readonly string[],
+  plan: KeyPlan,
+  retyped: readonly TypeChange[],
+): Promise<void> {
+  const lossy = retyped.filter((r) => !castsLosslessly(r.from, r.to))
+  if (lossy.length === 0) return
+  const kept = keptBaseRows(
+    retypedQuery(readParquetSql(ours), lossy, true),
+    readParquetSql(theirs),
+    key,
+    plan,
+  )
+  const bad = (i: number, r: TypeChange) =>
+    sql`${ident(rawColumn(i))} is not null and ${ident(r.column)} is null`
+  const figures = lossy.map(
+    (r, i) =>
+      sql`count(*) filter (where ${bad(i, r)}) as ${ident(`n${i}`)}, min(cast(${ident(rawColumn(i))} as varchar)) filter (where ${bad(i, r)}) as ${ident(`v${i}`)}`,
+  )
+  const row = await db
+    .one<Record<string, bigint | string | null>>(sql`select ${join(figures)} from (${kept})`)
+    .catch((error: unknown) => {
+      throw readFailure(error, ours, theirs)
+    })
+  const issues = lossy.flatMap((r, i) => {
+    const count = Number(row?.[`n${i}`] ?? 0)
+    if (count === 0) return []
+    const value = String(row?.[`v${i}`])
+    const message = `column "${r.column}" is ${r.from} in base ${ours.path} but ${r.to} in exp ${theirs.path}, and ${count} kept base value${count === 1 ? '' : 's'} do${count === 1 ? 'es' : ''} not convert to ${r.to} (first: "${value}")`
+    return [{ ...r, count, value, message }]
+  })
+  const [first] = issues
+  if (first === undefined) return
+  throw new DuckmergeError(
+    'SCHEMA_MISMATCH',
+    `Cannot rebase ${ours.path} onto ${theirs.path}: ${issues.map((i) => i.message).join('; ')}.`,
+    {
+      column: first.column,
+      from: first.from,
+      to: first.to,
+      value: first.value,
+      count: first.count,
+      issues: issues.map(
+        (i): Issue => ({ path: [i.column], code: 'VALUE_NOT_CONVERTIBLE', message: i.message }),
+      ),
+      hint: 'Fix those values in {ours}, or give the column a type they fit in {theirs}.',
+    },
+  )
 }
 
 /** Throws COLUMN_NOT_FOUND when a --partition-by column is not in the merged schema. */
@@ -61,35 +123,35 @@ export function assertPartitionColumns(partitionBy: readonly string[], schema: U
 }
 
 /**
- * Throws DUPLICATE_KEY when exp holds several rows for one key (NULL counts as one key value):
+ * Throws DUPLICATE_KEY when theirs holds several rows for one key (NULL counts as one key value):
  * a rebase would otherwise keep both silently. Names the most repeated key and its row count.
- * `expRows` is exp's row count (from its footers): the check is one distinct count over the key
+ * `theirsRows` is theirs' row count (from its footers): the check is one distinct count over the key
  * columns, and only when it falls short does a second query find the key to name.
  */
 export async function assertUniqueKeys(
   db: DuckDb,
-  base: ParquetSource,
-  exp: ParquetSource,
+  ours: ParquetSource,
+  theirs: ParquetSource,
   key: readonly string[],
-  expRows: number,
+  theirsRows: number,
 ): Promise<void> {
   const read = <T>(query: Sql) =>
     db.one<T>(query).catch((error: unknown) => {
-      throw readFailure(error, base, exp)
+      throw readFailure(error, ours, theirs)
     })
   await db.run(sql`SET perfect_ht_threshold = ${raw(String(perfectHashBits))}`)
   const distinct = await read<{ n: bigint }>(
-    distinctKeyCountQuery(readParquetSql(exp), key),
+    distinctKeyCountQuery(readParquetSql(theirs), key),
   ).finally(() => db.run(sql`RESET perfect_ht_threshold`))
-  if (Number(distinct?.n ?? 0) === expRows) return
-  const row = await read<Record<string, unknown>>(duplicateKeyQuery(readParquetSql(exp), key))
+  if (Number(distinct?.n ?? 0) === theirsRows) return
+  const row = await read<Record<string, unknown>>(duplicateKeyQuery(readParquetSql(theirs), key))
   if (!row) return
   const value = key.map((k, i) => `${k}=${formatValue(row[`k${i}`])}`).join(', ')
   const rows = Number(row.__rows)
   const keys = Number(row.__keys)
   throw new DuckmergeError(
     'DUPLICATE_KEY',
-    `Cannot rebase ${exp.path} onto ${base.path}: exp holds ${rows} rows with key ${key.length > 1 ? `(${value})` : value}${keys > 1 ? ` (${keys} keys repeat in all)` : ''}. Rebase needs one exp row per key.`,
+    `Cannot rebase ${theirs.path} onto ${ours.path}: exp holds ${rows} rows with key ${key.length > 1 ? `(${value})` : value}${keys > 1 ? ` (${keys} keys repeat in all)` : ''}. Rebase needs one exp row per key.`,
     {
       key: Object.fromEntries(key.map((k, i) => [k, row[`k${i}`]])),
       rows,
@@ -115,20 +177,20 @@ export async function countRows(db: DuckDb, source: ParquetSource): Promise<numb
 }
 
 /** A DuckDB failure while reading both inputs (after their footers were read fine). */
-export function readFailure(error: unknown, base: ParquetSource, exp: ParquetSource): Error {
+export function readFailure(error: unknown, ours: ParquetSource, theirs: ParquetSource): Error {
   if (error instanceof DuckmergeError) return error
   // Good inputs, too little memory: say so instead of blaming the files (issue 14).
   if (/out of memory/i.test(messageOf(error)))
     return new DuckmergeError(
       'OUT_OF_MEMORY',
-      `DuckDB reached its memory limit merging base ${base.path} and exp ${exp.path}: ${firstLine(messageOf(error))}`,
-      { base: base.path, exp: exp.path, hint: 'Raise {memoryLimit} (e.g. 4GB).' },
+      `DuckDB reached its memory limit merging base ${ours.path} and exp ${theirs.path}: ${firstLine(messageOf(error))}`,
+      { ours: ours.path, theirs: theirs.path, hint: 'Raise {memoryLimit} (e.g. 4GB).' },
       { cause: error },
     )
   // DuckDB names the file it failed on (`Failed to read file "/abs/x.parquet": …`): a damaged
   // page then gets an error naming that file and its side, not both inputs.
   const file = /file "([^"]+)"/.exec(messageOf(error))?.[1]
-  const side = [base, exp].find((s) => file !== undefined && s.files.includes(file))
+  const side = [ours, theirs].find((s) => file !== undefined && s.files.includes(file))
   if (side && file)
     return new DuckmergeError(
       'INPUT_UNREADABLE',
@@ -138,8 +200,8 @@ export function readFailure(error: unknown, base: ParquetSource, exp: ParquetSou
     )
   return new DuckmergeError(
     'INPUT_UNREADABLE',
-    `Cannot read the data of base ${base.path} or exp ${exp.path}: ${firstLine(messageOf(error))}. Check the files with parquet tools or rewrite them.`,
-    { base: base.path, exp: exp.path },
+    `Cannot read the data of base ${ours.path} or exp ${theirs.path}: ${firstLine(messageOf(error))}. Check the files with parquet tools or rewrite them.`,
+    { ours: ours.path, theirs: theirs.path },
     { cause: error },
   )
 }
@@ -149,8 +211,8 @@ export function writeFailure(
   error: unknown,
   temp: string,
   output: string,
-  base: ParquetSource,
-  exp: ParquetSource,
+  ours: ParquetSource,
+  theirs: ParquetSource,
 ): Error {
   if (error instanceof DuckmergeError) return error
   const message = firstLine(messageOf(error))
@@ -163,7 +225,7 @@ export function writeFailure(
       { output },
       { cause: error },
     )
-  return readFailure(error, base, exp)
+  return readFailure(error, ours, theirs)
 }
 
 function formatValue(value: unknown): string {

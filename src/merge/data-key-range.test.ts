@@ -18,19 +18,24 @@ async function files(db: DuckDb, dir: string, selects: readonly string[]): Promi
     )
 }
 
-async function plan(strategy: Strategy, baseSelects: string[], expSelects: string[], key = ['id']) {
+async function plan(
+  strategy: Strategy,
+  oursSelects: string[],
+  theirsSelects: string[],
+  key = ['id'],
+) {
   const dir = tempDir()
   return withDuckDb({}, async (db) => {
-    await files(db, join(dir, 'base'), baseSelects)
-    await files(db, join(dir, 'exp'), expSelects)
-    const base = await resolveParquetSource(join(dir, 'base'), 'base')
-    const exp = await resolveParquetSource(join(dir, 'exp'), 'exp')
-    const schema = await unionSchema(db, base, exp)
+    await files(db, join(dir, 'base'), oursSelects)
+    await files(db, join(dir, 'exp'), theirsSelects)
+    const ours = await resolveParquetSource(join(dir, 'base'), 'base')
+    const theirs = await resolveParquetSource(join(dir, 'exp'), 'exp')
+    const schema = await unionSchema(db, ours, theirs, 'widen')
     const rowsBefore = Number(
-      (await db.one<{ n: bigint }>(sql`select count(*) as n from ${readParquetSql(base)}`))?.n,
+      (await db.one<{ n: bigint }>(sql`select count(*) as n from ${readParquetSql(ours)}`))?.n,
     )
-    const expSql = readParquetSql(exp)
-    return planKeyMatch(db, { strategy, key, base, exp, expSql, schema, rowsBefore })
+    const theirsSql = readParquetSql(theirs)
+    return planKeyMatch(db, { strategy, key, ours, theirs, theirsSql, schema, rowsBefore })
   })
 }
 

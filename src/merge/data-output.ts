@@ -14,8 +14,8 @@ import { isInside, matchesGlob, type ParquetSource } from '../formats/parquet/so
  * inputs of a merge are never modified.
  *
  * @example
- * await assertOutputUsable('data/merged.parquet', [base, exp], false)
- * // base is the directory data/: OUTPUT_IS_INPUT, the output would lie inside it
+ * await assertOutputUsable('data/merged.parquet', [ours, theirs], false)
+ * // ours is the directory data/: OUTPUT_IS_INPUT, the output would lie inside it
  */
 export async function assertOutputUsable(
   output: string,

@@ -1,10 +1,10 @@
 /**
  * Merge and rebase of Parquet datasets, streamed inside DuckDB: rows never pass through JS.
- * Merge accumulates (every base row, plus exp rows; with a dedup key, exp rows whose key base
- * already has are skipped). Rebase replaces (exp rows, plus base rows no exp row shares a key with).
+ * Merge accumulates (every ours row, plus theirs rows; with a dedup key, theirs rows whose key ours
+ * already has are skipped). Rebase replaces (theirs rows, plus ours rows no theirs row shares a key with).
  *
  *   resolve inputs → check output → union schemas → check keys → count (footers)
- *   → rebase: distinct exp keys = exp rows? → plan key matching (exp key range, base row groups)
+ *   → rebase: distinct theirs keys = theirs rows? → plan key matching (theirs key range, ours row groups)
  *   → dry run: count matches | COPY … TO temp beside output → rename onto output
  */
 import { promises as fs } from 'node:fs'
@@ -13,7 +13,7 @@ import { tempPathBeside, writeAtomically } from '../engine/files.js'
 import { interruptedError, onAbort, removeOnExit, throwIfInterrupted } from '../engine/interrupt.js'
 import { DuckmergeError } from '../errors.js'
 import { enableQueryProgress, trackQuery } from '../formats/parquet/progress.js'
-import { unionSchema } from '../formats/parquet/schema.js'
+import { type UnionSchema, unionSchema } from '../formats/parquet/schema.js'
 import {
   datasetName,
   type ParquetSource,
@@ -23,6 +23,7 @@ import {
 import { type Compression, compressions, copyToParquet } from '../formats/parquet/write.js'
 import type { ProgressCallback } from '../progress.js'
 import {
+  assertKeptValuesConvert,
   assertKeyColumns,
   assertPartitionColumns,
   assertUniqueKeys,
@@ -32,7 +33,7 @@ import {
 } from './data-checks.js'
 import { type KeyPlan, noKeyRange, planKeyMatch } from './data-key-range.js'
 import { assertOutputUsable } from './data-output.js'
-import { matchCountQuery, mergeQuery, rebaseQuery } from './data-sql.js'
+import { matchCountQuery, mergeQuery, rebaseQuery, retypedQuery } from './data-sql.js'
 import type { MergeReport, Strategy, TableReport } from './report.js'
 
 export type { Compression }
@@ -42,16 +43,16 @@ export interface DataMergeOptions {
    * A Parquet file, a glob, a directory of Parquet files (hive folders become columns), or a
    * Delta table (a folder with `_delta_log`: the rows of its snapshot, never removed files).
    */
-  readonly base: string
-  readonly exp: string
-  /** The version of a Delta base to read; the latest when omitted. */
-  readonly baseVersion?: number
-  /** The version of a Delta exp to read; the latest when omitted. */
-  readonly expVersion?: number
+  readonly ours: string
+  readonly theirs: string
+  /** The version of a Delta `ours` to read; the latest when omitted. */
+  readonly oursVersion?: number
+  /** The version of a Delta `theirs` to read; the latest when omitted. */
+  readonly theirsVersion?: number
   /** A file, or a directory when `partitionBy` is set. Replaced only when the work succeeds. */
   readonly output: string
-  /** Skip exp rows whose key base already has (NULL keys match NULL keys). */
-  readonly dedupKey?: readonly string[]
+  /** Skip theirs rows whose key ours already has (NULL keys match NULL keys). */
+  readonly key?: readonly string[]
   /** Write a hive-partitioned directory (`col=value/…`) instead of one file. */
   readonly partitionBy?: readonly string[]
   /** Default 'zstd'. */
@@ -65,33 +66,33 @@ export interface DataMergeOptions {
   readonly signal?: AbortSignal
 }
 
-export interface DataRebaseOptions extends Omit<DataMergeOptions, 'dedupKey'> {
-  /** Exp rows supersede base rows with the same key (NULL keys match NULL keys). */
+export interface DataRebaseOptions extends DataMergeOptions {
+  /** Exp rows supersede ours rows with the same key (NULL keys match NULL keys). */
   readonly key: readonly string[]
 }
 
 /**
- * Merges exp into base: every base row is kept, and every exp row (with `dedupKey`, only those
- * whose key base does not have, so merging the same exp twice changes nothing). Columns are
+ * Merges theirs into ours: every ours row is kept, and every theirs row (with `key`, only those
+ * whose key ours does not have, so merging the same theirs twice changes nothing). Columns are
  * unioned by name; a column one side lacks is NULL in its rows.
  *
  * @example
- * const report = await mergeData({ base: 'data/', exp: 'new.parquet', output: 'merged.parquet',
- *   dedupKey: ['id'] })
- * report.rowsInserted // exp rows added; report.rowsSkipped: exp rows whose id base had
+ * const report = await mergeData({ ours: 'data/', theirs: 'new.parquet', output: 'merged.parquet',
+ *   key: ['id'] })
+ * report.rowsInserted // theirs rows added; report.rowsSkipped: theirs rows whose id ours had
  */
 export async function mergeData(options: DataMergeOptions): Promise<MergeReport> {
-  return runDataJob('merge', options, options.dedupKey)
+  return runDataJob('merge', options, options.key)
 }
 
 /**
- * Rebases base onto exp: every exp row, plus the base rows whose key no exp row has. Exp must
+ * Rebases ours onto theirs: every theirs row, plus the ours rows whose key no theirs row has. Exp must
  * hold at most one row per key, else DUPLICATE_KEY names one repeated key and its row count.
  *
  * @example
- * const report = await rebaseData({ base: 'data/', exp: 'reprocessed/', output: 'out.parquet',
+ * const report = await rebaseData({ ours: 'data/', theirs: 'reprocessed/', output: 'out.parquet',
  *   key: ['sample_id'] })
- * report.rowsReplaced // base rows superseded by exp rows with the same sample_id
+ * report.rowsReplaced // ours rows superseded by theirs rows with the same sample_id
  */
 export async function rebaseData(options: DataRebaseOptions): Promise<MergeReport> {
   return runDataJob('rebase', options, options.key)
@@ -99,7 +100,7 @@ export async function rebaseData(options: DataRebaseOptions): Promise<MergeRepor
 
 async function runDataJob(
   strategy: Strategy,
-  options: Omit<DataMergeOptions, 'dedupKey'>,
+  options: DataMergeOptions,
   key: readonly string[] | undefined,
 ): Promise<MergeReport> {
   const started = performance.now()
@@ -121,27 +122,32 @@ async function runDataJob(
         const off = onAbort(signal, () => db.connection.interrupt())
         try {
           // Delta inputs: their checkpoints and data file footers are read with this instance.
-          const base = await resolveParquetSource(options.base, 'base', {
+          const ours = await resolveParquetSource(options.ours, 'base', {
             db,
-            ...version(options.baseVersion),
+            ...version(options.oursVersion),
           })
-          const exp = await resolveParquetSource(options.exp, 'exp', {
+          const theirs = await resolveParquetSource(options.theirs, 'exp', {
             db,
-            ...version(options.expVersion),
+            ...version(options.theirsVersion),
           })
-          await assertOutputUsable(options.output, [base, exp], partitionBy.length > 0)
+          await assertOutputUsable(options.output, [ours, theirs], partitionBy.length > 0)
           throwIfInterrupted(signal)
-          const job: Job = { db, strategy, options, key, base, exp, partitionBy }
-          const { figures, columnsAdded } = await execute(job)
-          const table: TableReport = { table: datasetName(base), ...figures, columnsAdded }
+          const job: Job = { db, strategy, options, key, ours, theirs, partitionBy }
+          const { figures, columnsAdded, schema } = await execute(job)
+          const table: TableReport = { table: datasetName(ours), ...figures, columnsAdded }
           return {
             strategy,
             dryRun: options.dryRun ?? false,
-            base: options.base,
-            exp: options.exp,
+            ours: options.ours,
+            theirs: options.theirs,
             output: options.output,
             ...figures,
             columnsAdded,
+            schema: schema.columns,
+            typesChanged: [
+              ...schema.widened.map((w) => ({ column: w.column, from: w.ours, to: w.type })),
+              ...schema.retyped,
+            ],
             durationMs: Math.round(performance.now() - started),
             tables: [table],
           }
@@ -163,81 +169,89 @@ const version = (v: number | undefined) => (v === undefined ? {} : { version: v 
 interface Job {
   readonly db: DuckDb
   readonly strategy: Strategy
-  readonly options: Omit<DataMergeOptions, 'dedupKey'>
+  readonly options: DataMergeOptions
   readonly key: readonly string[] | undefined
-  readonly base: ParquetSource
-  readonly exp: ParquetSource
+  readonly ours: ParquetSource
+  readonly theirs: ParquetSource
   readonly partitionBy: readonly string[]
 }
 
 /** Checks schemas and keys, then computes the figures (dry run) or writes the output. */
-async function execute(job: Job): Promise<{ figures: Figures; columnsAdded: readonly string[] }> {
-  const { db, strategy, options, key, base, exp } = job
+async function execute(
+  job: Job,
+): Promise<{ figures: Figures; columnsAdded: readonly string[]; schema: UnionSchema }> {
+  const { db, strategy, options, key, ours, theirs } = job
   const { onProgress } = options
   if (onProgress) await enableQueryProgress(db)
-  const schema = await unionSchema(db, base, exp)
-  if (key) assertKeyColumns(strategy, key, base, exp, schema)
+  // Merge widens a changed type; rebase gives theirs' (the newer side replaces).
+  const schema = await unionSchema(db, ours, theirs, strategy === 'merge' ? 'widen' : 'theirs')
+  if (key) assertKeyColumns(strategy, key, ours, theirs, schema)
   assertPartitionColumns(job.partitionBy, schema)
-  const rowsBefore = await countRows(db, base)
-  const expRows = await countRows(db, exp)
+  const rowsBefore = await countRows(db, ours)
+  const theirsRows = await countRows(db, theirs)
   if (strategy === 'rebase' && key)
-    await trackQuery(db, `checking keys of ${exp.path}`, onProgress, () =>
-      assertUniqueKeys(db, base, exp, key, expRows),
+    await trackQuery(db, `checking keys of ${theirs.path}`, onProgress, () =>
+      assertUniqueKeys(db, ours, theirs, key, theirsRows),
     )
   const plan =
     key && key.length > 0
       ? await planKeyMatch(db, {
           strategy,
           key,
-          base,
-          exp,
-          expSql: readParquetSql(exp),
+          ours,
+          theirs,
+          theirsSql: readParquetSql(theirs),
           schema,
           rowsBefore,
         }).catch((error: unknown) => {
-          throw readFailure(error, base, exp)
+          throw readFailure(error, ours, theirs)
         })
       : noKeyRange
+  if (strategy === 'rebase' && key && schema.retyped.length > 0)
+    await trackQuery(db, 'checking retyped values', onProgress, () =>
+      assertKeptValuesConvert(db, ours, theirs, key, plan, schema.retyped),
+    )
   const rowsAfter = options.dryRun
-    ? rowsBefore + expRows - (await countMatches(job, plan))
-    : await writeOutput(job, plan)
+    ? rowsBefore + theirsRows - (await countMatches({ ...job, schema }, plan))
+    : await writeOutput({ ...job, schema }, plan)
   const figures =
     strategy === 'merge'
-      ? merged(rowsBefore, expRows, rowsAfter)
-      : rebased(rowsBefore, expRows, rowsAfter)
-  return { figures, columnsAdded: schema.added }
+      ? merged(rowsBefore, theirsRows, rowsAfter)
+      : rebased(rowsBefore, theirsRows, rowsAfter)
+  return { figures, columnsAdded: schema.added, schema }
 }
 
 /**
- * Dry run: the rows the write would drop. Merge: exp rows whose key base has (skipped).
- * Rebase: base rows whose key exp has (replaced).
+ * Dry run: the rows the write would drop. Merge: theirs rows whose key ours has (skipped).
+ * Rebase: ours rows whose key theirs has (replaced).
  */
 async function countMatches(
-  { db, strategy, options, key, base, exp }: Job,
+  { db, strategy, options, key, ours, theirs, schema }: Job & { schema: UnionSchema },
   plan: KeyPlan,
 ): Promise<number> {
   if (!key || key.length === 0) return 0
   const counted = strategy === 'merge' ? 'exp' : 'base'
-  const query = matchCountQuery(readParquetSql(base), readParquetSql(exp), key, counted, plan)
+  const oursSql = retypedQuery(readParquetSql(ours), schema.retyped)
+  const query = matchCountQuery(oursSql, readParquetSql(theirs), key, counted, plan)
   const row = await trackQuery(db, 'matching keys', options.onProgress, () =>
     db.one<{ n: bigint }>(query),
   ).catch((error: unknown) => {
-    throw readFailure(error, base, exp)
+    throw readFailure(error, ours, theirs)
   })
   return Number(row?.n ?? 0)
 }
 
 /** Streams the result into a temporary path beside the output, then renames it; rows written. */
 async function writeOutput(
-  { db, strategy, options, key, base, exp, partitionBy }: Job,
+  { db, strategy, options, key, ours, theirs, partitionBy, schema }: Job & { schema: UnionSchema },
   plan: KeyPlan,
 ): Promise<number> {
-  const baseSql = readParquetSql(base)
-  const expSql = readParquetSql(exp)
+  const oursSql = retypedQuery(readParquetSql(ours), schema.retyped)
+  const theirsSql = readParquetSql(theirs)
   const query =
     strategy === 'merge'
-      ? mergeQuery(baseSql, expSql, key, plan)
-      : rebaseQuery(baseSql, expSql, key ?? [], plan)
+      ? mergeQuery(oursSql, theirsSql, key, plan)
+      : rebaseQuery(oursSql, theirsSql, key ?? [], plan)
   const compression = options.compression ?? 'zstd'
   return writeAtomically(
     options.output,
@@ -245,7 +259,7 @@ async function writeOutput(
       trackQuery(db, `writing ${options.output}`, options.onProgress, () =>
         copyToParquet(db, query, temp, { compression, partitionBy }),
       ).catch((error: unknown) => {
-        throw writeFailure(error, temp, options.output, base, exp)
+        throw writeFailure(error, temp, options.output, ours, theirs)
       }),
     options.signal,
   )
@@ -256,24 +270,24 @@ type Figures = Pick<
   'rowsBefore' | 'rowsInserted' | 'rowsReplaced' | 'rowsSkipped' | 'rowsAfter'
 >
 
-/** Merge: rowsAfter = rowsBefore + rowsInserted; rowsInserted + rowsSkipped = exp rows. */
-function merged(rowsBefore: number, expRows: number, rowsAfter: number): Figures {
+/** Merge: rowsAfter = rowsBefore + rowsInserted; rowsInserted + rowsSkipped = theirs rows. */
+function merged(rowsBefore: number, theirsRows: number, rowsAfter: number): Figures {
   const rowsInserted = rowsAfter - rowsBefore
   return {
     rowsBefore,
     rowsInserted,
     rowsReplaced: 0,
-    rowsSkipped: expRows - rowsInserted,
+    rowsSkipped: theirsRows - rowsInserted,
     rowsAfter,
   }
 }
 
-/** Rebase: every exp row is inserted; rowsAfter = rowsBefore - rowsReplaced + rowsInserted. */
-function rebased(rowsBefore: number, expRows: number, rowsAfter: number): Figures {
+/** Rebase: every theirs row is inserted; rowsAfter = rowsBefore - rowsReplaced + rowsInserted. */
+function rebased(rowsBefore: number, theirsRows: number, rowsAfter: number): Figures {
   return {
     rowsBefore,
-    rowsInserted: expRows,
-    rowsReplaced: rowsBefore + expRows - rowsAfter,
+    rowsInserted: theirsRows,
+    rowsReplaced: rowsBefore + theirsRows - rowsAfter,
     rowsSkipped: 0,
     rowsAfter,
   }
@@ -281,7 +295,7 @@ function rebased(rowsBefore: number, expRows: number, rowsAfter: number): Figure
 
 function validate(
   strategy: Strategy,
-  options: Omit<DataMergeOptions, 'dedupKey'>,
+  options: DataMergeOptions,
   key: readonly string[] | undefined,
 ): void {
   const issues: string[] = []
@@ -295,8 +309,8 @@ function validate(
       `compression must be one of ${compressions.join(', ')}, got "${String(options.compression)}"`,
     )
   for (const [name, value] of [
-    ['base', options.base],
-    ['exp', options.exp],
+    ['base', options.ours],
+    ['exp', options.theirs],
     ['output', options.output],
   ] as const)
     if (typeof value !== 'string' || value === '') issues.push(`${name} path must not be empty`)

@@ -197,7 +197,7 @@ async function mergeDatabases(
 ): Promise<Planned> {
   await (format === 'sqlite' ? copySqliteDatabase : copyDuckDbDatabase)(options.ours, temp)
   const { connection, schemas } = await openDatabases(format, temp, options)
-  const names = { base: options.base, exp: options.theirs }
+  const names = { ours: options.base, theirs: options.theirs }
   try {
     const oursTables = await connection.tables(schemas.ours)
     const theirsTables = await connection.tables(schemas.theirs)
@@ -213,7 +213,12 @@ async function mergeDatabases(
         connection.describe(schemas[side], table)
       const base = await info('base')
       const ours = (await info('ours')) as TableInfo
-      const key = chooseKey({ base: base ?? ours, exp: ours, override: options.key, names }).columns
+      const key = chooseKey({
+        ours: base ?? ours,
+        theirs: ours,
+        override: options.key,
+        names,
+      }).columns
       const rel = (side: 'base' | Side): Relation => ({ schema: schemas[side], name: table })
       const { plan, conflicts: found } = await threeWayMerge({
         connection,

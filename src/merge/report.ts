@@ -10,13 +10,13 @@ export interface TableReport {
   readonly table: string
   readonly rowsBefore: number
   readonly rowsInserted: number
-  /** Base rows superseded by exp rows with the same key (rebase only; 0 for merge). */
+  /** Base rows superseded by theirs rows with the same key (rebase only; 0 for merge). */
   readonly rowsReplaced: number
   /** Exp rows not inserted because their key is already present (merge only). */
   readonly rowsSkipped: number
   readonly rowsAfter: number
   readonly columnsAdded: readonly string[]
-  /** True when the table did not exist in base and was created. */
+  /** True when the table did not exist in ours and was created. */
   readonly created?: boolean
 }
 
@@ -24,9 +24,9 @@ export interface TableReport {
 export interface MergeReport {
   readonly strategy: Strategy
   readonly dryRun: boolean
-  readonly base: string
-  readonly exp: string
-  /** Where the result was written (base itself when merging in place). */
+  readonly ours: string
+  readonly theirs: string
+  /** Where the result was written (ours itself when merging in place). */
   readonly output: string
   readonly rowsBefore: number
   readonly rowsInserted: number
@@ -37,6 +37,17 @@ export interface MergeReport {
   readonly columnsAdded: readonly string[]
   readonly durationMs: number
   readonly tables?: readonly TableReport[]
+  /** Datasets: the result's columns and types (a dry run shows what the write would give). */
+  readonly schema?: readonly { readonly name: string; readonly type: string }[]
+  /**
+   * Datasets: columns both sides have whose type differs, `from` ours' type `to` the result's
+   * (merge widens; rebase takes theirs', the newer side's).
+   */
+  readonly typesChanged?: readonly {
+    readonly column: string
+    readonly from: string
+    readonly to: string
+  }[]
 }
 
 /** Sums per-table figures into a report's totals. */
@@ -66,11 +77,17 @@ function sum(tables: readonly TableReport[], pick: (t: TableReport) => number): 
 /** The short human summary the CLI prints without --json. */
 export function formatMergeReport(report: MergeReport): string {
   const lines = [
-    `${report.strategy}${report.dryRun ? ' (dry run, nothing written)' : ''}: ${report.exp} → ${report.output}`,
+    `${report.strategy}${report.dryRun ? ' (dry run, nothing written)' : ''}: ${report.theirs} → ${report.output}`,
     `  rows: ${report.rowsBefore} before, +${report.rowsInserted} inserted, ${report.rowsReplaced} replaced, ${report.rowsSkipped} skipped, ${report.rowsAfter} after`,
   ]
   if (report.columnsAdded.length > 0)
     lines.push(`  columns added: ${report.columnsAdded.join(', ')}`)
+  if (report.typesChanged && report.typesChanged.length > 0)
+    lines.push(
+      `  types changed: ${report.typesChanged.map((t) => `${t.column} ${t.from} → ${t.to}`).join(', ')}`,
+    )
+  if (report.dryRun && report.schema)
+    lines.push(`  schema: ${report.schema.map((c) => `${c.name} ${c.type}`).join(', ')}`)
   if (report.tables && report.tables.length > 1) {
     for (const t of report.tables)
       lines.push(

@@ -15,7 +15,7 @@ export function interrupted(cause: unknown): DuckmergeError {
  *
  * @example
  * wrapEngineError(sqliteError, { strategy: 'rebase', table: 'runs', names, key: ['version'] })
- * // DUPLICATE_KEY: Cannot rebase exp b.db into base a.db, table "runs": UNIQUE constraint failed…
+ * // DUPLICATE_KEY: Cannot rebase theirs b.db into ours a.db, table "runs": UNIQUE constraint failed…
  */
 export function wrapEngineError(
   error: unknown,
@@ -29,12 +29,12 @@ export function wrapEngineError(
   const { strategy, table, names, key } = context
   if (isDuckmergeError(error)) return error
   const message = messageOf(error)
-  const where = `Cannot ${strategy} exp ${names.exp} into base ${names.base}${table === undefined ? '' : `, table "${table}"`}`
+  const where = `Cannot ${strategy} exp ${names.theirs} into base ${names.ours}${table === undefined ? '' : `, table "${table}"`}`
   if (/database is locked|busy|could not set lock|conflicting lock/i.test(message))
     return new DuckmergeError(
       'LOCKED',
-      `${where}: ${message}. Another process is writing ${names.base}; retry when it is done.`,
-      { path: names.base },
+      `${where}: ${message}. Another process is writing ${names.ours}; retry when it is done.`,
+      { path: names.ours },
       { cause: error },
     )
   if (/unique|primary key|duplicate key/i.test(message))
@@ -50,7 +50,7 @@ export function wrapEngineError(
       `${where}: ${message}.`,
       {
         table,
-        path: names.base,
+        path: names.ours,
         hint: 'Make the base file writable, or give an {output} to write elsewhere.',
       },
       { cause: error },

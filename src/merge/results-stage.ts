@@ -1,9 +1,9 @@
 /**
- * Mixing engines (SQLite base with DuckDB exp, or the reverse): exp's tables are copied in
- * batches into the base connection's scratch schema, typed for base's engine, so the table
- * strategies then run unchanged with that schema as exp.
+ * Mixing engines (SQLite ours with DuckDB theirs, or the reverse): theirs' tables are copied in
+ * batches into the ours connection's scratch schema, typed for ours' engine, so the table
+ * strategies then run unchanged with that schema as theirs.
  *
- *   exp (own connection, read-only) ─ stream 2048-row batches ─▶ base connection temp."t" ─▶ merge/rebase
+ *   theirs (own connection, read-only) ─ stream 2048-row batches ─▶ ours connection temp."t" ─▶ merge/rebase
  */
 import type { ColumnInfo, Connection, TableInfo, TypeFamily } from '../engine/dialect.js'
 import { declaredType } from '../engine/dialect.js'
@@ -16,9 +16,9 @@ export interface StageInput {
   /** Exp, opened alone. */
   readonly source: Connection
   readonly sourceSchema: string
-  /** The base connection; tables land in its `dialect.scratchSchema`. */
+  /** The ours connection; tables land in its `dialect.scratchSchema`. */
   readonly target: Connection
-  readonly baseSchema: string
+  readonly oursSchema: string
   readonly tables?: readonly string[] | undefined
   readonly names: SideNames
   readonly onProgress?: ProgressCallback | undefined
@@ -26,7 +26,7 @@ export interface StageInput {
 }
 
 /**
- * The tables to process: `requested` (each must exist in exp) or every table of exp.
+ * The tables to process: `requested` (each must exist in theirs) or every table of theirs.
  *
  * @example
  * selectTables(['metrics'], ['predictions', 'metrics'], names) // ['metrics']
@@ -41,29 +41,29 @@ export function selectTables(
     if (!available.includes(table))
       throw new DuckmergeError(
         'TABLE_NOT_FOUND',
-        `Table "${table}" not found in exp ${names.exp} (its tables: ${available.join(', ') || 'none'}).`,
-        { table, file: names.exp, tables: available, hint: 'Choose {tables} among them.' },
+        `Table "${table}" not found in exp ${names.theirs} (its tables: ${available.join(', ') || 'none'}).`,
+        { table, file: names.theirs, tables: available, hint: 'Choose {tables} among them.' },
       )
   return requested
 }
 
 /**
- * Copies the selected exp tables into the target's scratch schema. A column keeps base's type
- * when base has it and the values fit; otherwise it gets the target engine's type for what exp
+ * Copies the selected theirs tables into the target's scratch schema. A column keeps ours' type
+ * when ours has it and the values fit; otherwise it gets the target engine's type for what theirs
  * actually stores (SQLite: by storage class, so a TEXT column of numbers stays numbers).
  *
  * @example
- * await stageTables({ source, sourceSchema: 'main', target, baseSchema: 'base', names })
- * // DuckDB: temp."predictions" now holds exp's rows
+ * await stageTables({ source, sourceSchema: 'main', target, oursSchema: 'ours', names })
+ * // DuckDB: temp."predictions" now holds theirs' rows
  */
 export async function stageTables(input: StageInput): Promise<void> {
   const { source, target } = input
   const tables = selectTables(input.tables, await source.tables(input.sourceSchema), input.names)
   for (const table of tables) {
     const info = (await source.describe(input.sourceSchema, table)) as TableInfo
-    const base = await target.describe(input.baseSchema, table)
+    const ours = await target.describe(input.oursSchema, table)
     const families = await storedFamilies(input, info)
-    const columns = info.columns.map((c, i) => stagedColumn(input, c, families[i], base))
+    const columns = info.columns.map((c, i) => stagedColumn(input, c, families[i], ours))
     const defs = columns.map(
       (c) => sql`${ident(c.name)} ${declaredType(c.type, `${table}.${c.name}`)}`,
     )
@@ -93,8 +93,8 @@ export async function stageTables(input: StageInput): Promise<void> {
     if (done !== expected)
       throw new DuckmergeError(
         'INPUT_UNREADABLE',
-        `Reading table "${table}" of exp ${input.names.exp} stopped after ${done} of its ${expected} rows; the file may be damaged.`,
-        { table, file: input.names.exp, rowsRead: done, rows: expected },
+        `Reading table "${table}" of exp ${input.names.theirs} stopped after ${done} of its ${expected} rows; the file may be damaged.`,
+        { table, file: input.names.theirs, rowsRead: done, rows: expected },
       )
   }
 }
@@ -132,7 +132,7 @@ async function storedFamilies(
     if (present.length === 1) return present[0] === 'text' ? 'text' : 'blob'
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Column "${c.name}" of table "${info.name}" in exp ${input.names.exp} holds ${present.join(' and ')} values together; a ${input.target.dialect.name} column holds one type.`,
+      `Column "${c.name}" of table "${info.name}" in exp ${input.names.theirs} holds ${present.join(' and ')} values together; a ${input.target.dialect.name} column holds one type.`,
       {
         table: info.name,
         column: c.name,
@@ -147,16 +147,16 @@ function stagedColumn(
   { source, target }: StageInput,
   column: ColumnInfo,
   family: TypeFamily | undefined,
-  base: TableInfo | undefined,
+  ours: TableInfo | undefined,
 ): ColumnInfo {
-  const baseType = base?.columns.find((b) => b.name === column.name)?.type
-  const baseFamily = baseType === undefined ? undefined : target.dialect.typeFamily(baseType)
+  const baseType = ours?.columns.find((b) => b.name === column.name)?.type
+  const oursFamily = baseType === undefined ? undefined : target.dialect.typeFamily(baseType)
   const fits =
     baseType !== undefined &&
     (family === undefined ||
-      baseFamily === family ||
-      (baseFamily === 'real' && family === 'integer'))
-  // Only NULLs and no base column: the declaration's family, as the source engine reads it.
+      oursFamily === family ||
+      (oursFamily === 'real' && family === 'integer'))
+  // Only NULLs and no ours column: the declaration's family, as the source engine reads it.
   const fallback = family ?? source.dialect.typeFamily(column.type)
   return {
     name: column.name,

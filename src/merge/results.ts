@@ -2,7 +2,7 @@
  * Merge and rebase of results databases (SQLite files as experiment trackers write them, DuckDB
  * files): resolves the files, then runs the table strategies over one connection.
  *
- *   check inputs → open session (base or a temp copy of it, exp attached read-only; exp of the
+ *   check inputs → open session (ours or a temp copy of it, theirs attached read-only; theirs of the
  *     other engine: its tables copied into the session's scratch schema first)
  *     → plan every table (key, schema; errors before any write)
  *     → dry run: count │ else: one transaction: alter/create, insert/delete per table → commit
@@ -31,11 +31,11 @@ import { applySchema, planSchema } from './table-schema.js'
 
 export interface ResultsMergeOptions {
   /** SQLite or DuckDB file. */
-  readonly base: string
-  readonly exp: string
-  /** Omitted (or equal to base): base changes in place, in one transaction. */
+  readonly ours: string
+  readonly theirs: string
+  /** Omitted (or equal to ours): ours changes in place, in one transaction. */
   readonly output?: string
-  /** Default: every table of exp. */
+  /** Default: every table of theirs. */
   readonly tables?: readonly string[]
   /** Default (merge): the table's primary key, else all shared columns. */
   readonly key?: readonly string[]
@@ -51,11 +51,11 @@ export interface ResultsMergeOptions {
 export type ResultsRebaseOptions = ResultsMergeOptions & { readonly key: readonly string[] }
 
 /**
- * Merge accumulates: appends exp's rows whose key base lacks, adds exp's new columns and tables;
- * nothing in base is overwritten or lost. Merging the same exp twice changes nothing.
+ * Merge accumulates: appends theirs' rows whose key ours lacks, adds theirs' new columns and tables;
+ * nothing in ours is overwritten or lost. Merging the same theirs twice changes nothing.
  *
  * @example
- * const report = await mergeResults({ base: 'results.db', exp: 'sweep.db' })
+ * const report = await mergeResults({ ours: 'results.db', theirs: 'sweep.db' })
  * report.rowsInserted // 60
  */
 export function mergeResults(options: ResultsMergeOptions): Promise<MergeReport> {
@@ -63,11 +63,11 @@ export function mergeResults(options: ResultsMergeOptions): Promise<MergeReport>
 }
 
 /**
- * Rebase replaces: deletes base rows whose key appears in exp (NULL matching NULL), then
- * inserts every exp row, in one transaction.
+ * Rebase replaces: deletes ours rows whose key appears in theirs (NULL matching NULL), then
+ * inserts every theirs row, in one transaction.
  *
  * @example
- * await rebaseResults({ base: 'results.db', exp: 'rerun.db', key: ['experiment_version'] })
+ * await rebaseResults({ ours: 'results.db', theirs: 'rerun.db', key: ['experiment_version'] })
  */
 export function rebaseResults(options: ResultsRebaseOptions): Promise<MergeReport> {
   if (options.key.length === 0)
@@ -99,8 +99,8 @@ async function nameDamagedInput(error: unknown, options: ResultsMergeOptions): P
   const cause = isDuckmergeError(error, 'INTERNAL') ? error.cause : error
   if (!/malformed|corrupt|damaged|not a database|checksum/i.test(messageOf(cause))) return error
   for (const [side, path] of [
-    ['exp', options.exp],
-    ['base', options.base],
+    ['exp', options.theirs],
+    ['base', options.ours],
   ] as const) {
     const format = await sniffFormat(path).catch(() => 'unknown')
     const damage =
@@ -123,43 +123,43 @@ async function runUnchecked(
   options: ResultsMergeOptions,
 ): Promise<MergeReport> {
   const started = performance.now()
-  const names: SideNames = { base: options.base, exp: options.exp }
-  await assertExists(options.base, 'base database')
-  await assertExists(options.exp, 'exp database')
-  const engine = await engineOf(options.base, 'base')
-  const expEngine = await engineOf(options.exp, 'exp')
-  if (await isSamePath(options.base, options.exp))
+  const names: SideNames = { ours: options.ours, theirs: options.theirs }
+  await assertExists(options.ours, 'base database')
+  await assertExists(options.theirs, 'exp database')
+  const engine = await engineOf(options.ours, 'base')
+  const theirsEngine = await engineOf(options.theirs, 'exp')
+  if (await isSamePath(options.ours, options.theirs))
     throw new DuckmergeError(
       'USAGE',
-      `base and exp name the same file (${options.base}): there is nothing to ${strategy}.`,
-      { path: options.base, hint: 'Give two different databases as {base} and {exp}.' },
+      `base and exp name the same file (${options.ours}): there is nothing to ${strategy}.`,
+      { path: options.ours, hint: 'Give two different databases as {ours} and {theirs}.' },
     )
-  const output = options.output ?? options.base
-  const inPlace = await isSamePath(output, options.base)
+  const output = options.output ?? options.ours
+  const inPlace = await isSamePath(output, options.ours)
   const dryRun = options.dryRun ?? false
   if (!inPlace) await assertReplaceable(output, engine)
 
   const work = async (target: string, readOnly: boolean) => {
-    // Same engine: exp is attached. Mixed: exp is opened alone and its tables are copied into
-    // base's scratch schema first (results-stage.ts).
-    const mixed = engine !== expEngine
+    // Same engine: theirs is attached. Mixed: theirs is opened alone and its tables are copied into
+    // ours' scratch schema first (results-stage.ts).
+    const mixed = engine !== theirsEngine
     const opened = await open(engine, {
-      base: target,
-      exp: mixed ? undefined : options.exp,
+      ours: target,
+      theirs: mixed ? undefined : options.theirs,
       readOnly,
       labels: names,
     })
     const session: Session = mixed
       ? {
           ...opened,
-          schemas: { base: opened.schemas.base, exp: opened.connection.dialect.scratchSchema },
+          schemas: { ours: opened.schemas.ours, theirs: opened.connection.dialect.scratchSchema },
         }
       : opened
     const { signal } = options
     const off = onAbort(signal, () => session.connection.interrupt())
     let closed = false
     try {
-      if (mixed) await stage(session, expEngine, options, names)
+      if (mixed) await stage(session, theirsEngine, options, names)
       const tables = await runTables(session, strategy, options, names, readOnly)
       closed = true
       await session.close()
@@ -173,13 +173,13 @@ async function runUnchecked(
   }
 
   let tables: TableReport[]
-  if (dryRun) tables = await work(options.base, true)
-  else if (inPlace) tables = await work(options.base, false)
+  if (dryRun) tables = await work(options.ours, true)
+  else if (inPlace) tables = await work(options.ours, false)
   else
     tables = await writeAtomically(
       output,
       async (temp) => {
-        await FORMATS[engine].copy(options.base, temp)
+        await FORMATS[engine].copy(options.ours, temp)
         return work(temp, false)
       },
       options.signal,
@@ -188,8 +188,8 @@ async function runUnchecked(
   return {
     strategy,
     dryRun,
-    base: options.base,
-    exp: options.exp,
+    ours: options.ours,
+    theirs: options.theirs,
     output,
     ...totals(tables),
     durationMs: Math.round(performance.now() - started),
@@ -230,20 +230,20 @@ async function engineOf(path: string, side: 'base' | 'exp'): Promise<Engine> {
   )
 }
 
-/** Copies exp's tables (another engine's file) into the session's scratch schema. */
+/** Copies theirs' tables (another engine's file) into the session's scratch schema. */
 async function stage(
   session: Session,
-  expEngine: Engine,
+  theirsEngine: Engine,
   options: ResultsMergeOptions,
   names: SideNames,
 ): Promise<void> {
-  const source = await open(expEngine, { base: options.exp, readOnly: true })
+  const source = await open(theirsEngine, { ours: options.theirs, readOnly: true })
   try {
     await stageTables({
       source: source.connection,
-      sourceSchema: source.schemas.base,
+      sourceSchema: source.schemas.ours,
       target: session.connection,
-      baseSchema: session.schemas.base,
+      oursSchema: session.schemas.ours,
       tables: options.tables,
       names,
       onProgress: options.onProgress,
@@ -253,8 +253,8 @@ async function stage(
     if (isDuckmergeError(error)) throw error
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Cannot copy exp ${names.exp} (${expEngine}) into base ${names.base}'s engine: ${messageOf(error)}. A value does not fit the column type it was given.`,
-      { file: names.exp, hint: 'Leave the table out of {tables}, or convert exp first.' },
+      `Cannot copy exp ${names.theirs} (${theirsEngine}) into base ${names.ours}'s engine: ${messageOf(error)}. A value does not fit the column type it was given.`,
+      { file: names.theirs, hint: 'Leave the table out of {tables}, or convert exp first.' },
       { cause: error },
     )
   } finally {
@@ -265,10 +265,10 @@ async function stage(
 function open(
   engine: Engine,
   options: {
-    base: string
-    exp?: string | undefined
+    ours: string
+    theirs?: string | undefined
     readOnly: boolean
-    labels?: { base: string; exp?: string | undefined }
+    labels?: { ours: string; theirs?: string | undefined }
   },
 ): Promise<Session> {
   return FORMATS[engine].open(options)
@@ -283,23 +283,23 @@ async function runTables(
   dryRun: boolean,
 ): Promise<TableReport[]> {
   const { connection, schemas } = session
-  const selected = selectTables(options.tables, await connection.tables(schemas.exp), names)
+  const selected = selectTables(options.tables, await connection.tables(schemas.theirs), names)
 
   const jobs: TableJob[] = []
   for (const table of selected) {
-    const exp = await connection.describe(schemas.exp, table)
-    if (!exp) continue
-    const base = await connection.describe(schemas.base, table)
-    const key = chooseKey({ base, exp, override: options.key, names }).columns
-    const schema = await planSchema({ connection, schemas, base, exp, names })
-    jobs.push({ connection, schemas, strategy, base, exp, key, schema })
+    const theirs = await connection.describe(schemas.theirs, table)
+    if (!theirs) continue
+    const ours = await connection.describe(schemas.ours, table)
+    const key = chooseKey({ ours, theirs, override: options.key, names }).columns
+    const schema = await planSchema({ connection, schemas, ours, theirs, names })
+    jobs.push({ connection, schemas, strategy, ours, theirs, key, schema })
   }
 
   const runAll = async () => {
     const reports: TableReport[] = []
     for (const [i, job] of jobs.entries()) {
       options.onProgress?.({
-        phase: `${strategy} ${job.exp.name}`,
+        phase: `${strategy} ${job.theirs.name}`,
         done: i,
         total: jobs.length,
         unit: 'tables',
@@ -308,12 +308,12 @@ async function runTables(
       try {
         if (!dryRun)
           await applySchema(
-            { connection, schemas, base: job.base, exp: job.exp, names },
+            { connection, schemas, ours: job.ours, theirs: job.theirs, names },
             job.schema,
           )
         reports.push(await runTable(job, dryRun))
       } catch (error) {
-        throw wrapEngineError(error, { strategy, table: job.exp.name, names, key: job.key })
+        throw wrapEngineError(error, { strategy, table: job.theirs.name, names, key: job.key })
       }
     }
     await safePoint(options.signal, 'nothing was written (the transaction was rolled back)')

@@ -3,7 +3,7 @@ import type { TableInfo } from '../engine/dialect.js'
 import { isDuckmergeError } from '../errors.js'
 import { chooseKey } from './table-key.js'
 
-const names = { base: 'base.db', exp: 'exp.db' }
+const names = { ours: 'base.db', theirs: 'exp.db' }
 const table = (
   columns: string[],
   primaryKey: string[] = [],
@@ -20,48 +20,48 @@ describe('chooseKey', () => {
   test.each([
     {
       name: 'base primary key (xetrack)',
-      base: table(['track_id', 'timestamp', 'x'], ['track_id', 'timestamp']),
-      exp: table(['track_id', 'timestamp', 'x', 'y'], ['track_id', 'timestamp']),
+      ours: table(['track_id', 'timestamp', 'x'], ['track_id', 'timestamp']),
+      theirs: table(['track_id', 'timestamp', 'x', 'y'], ['track_id', 'timestamp']),
       key: ['track_id', 'timestamp'],
       source: 'primary key',
     },
     {
       name: 'a unique constraint when there is no primary key',
-      base: table(['k', 'v'], [], [['k']]),
-      exp: table(['k', 'v']),
+      ours: table(['k', 'v'], [], [['k']]),
+      theirs: table(['k', 'v']),
       key: ['k'],
       source: 'unique key',
     },
     {
       name: "exp's primary key for a table base lacks",
-      base: undefined,
-      exp: table(['key', 'value'], ['key']),
+      ours: undefined,
+      theirs: table(['key', 'value'], ['key']),
       key: ['key'],
       source: 'primary key',
     },
     {
       name: 'all shared columns, in base order',
-      base: table(['b', 'a', 'only_base']),
-      exp: table(['a', 'b', 'only_exp']),
+      ours: table(['b', 'a', 'only_base']),
+      theirs: table(['a', 'b', 'only_exp']),
       key: ['b', 'a'],
       source: 'shared columns',
     },
     {
       name: '--key overrides the primary key',
-      base: table(['id', 'v'], ['id']),
-      exp: table(['id', 'v'], ['id']),
+      ours: table(['id', 'v'], ['id']),
+      theirs: table(['id', 'v'], ['id']),
       override: ['v'],
       key: ['v'],
       source: 'option',
     },
-  ])('$name', ({ base, exp, override, key, source }) => {
-    expect(chooseKey({ base, exp, override, names })).toEqual({ columns: key, source })
+  ])('$name', ({ ours, theirs, override, key, source }) => {
+    expect(chooseKey({ ours, theirs, override, names })).toEqual({ columns: key, source })
   })
 
   test('a key column missing in exp names the column, the side and its columns', () => {
     let error: unknown
     try {
-      chooseKey({ base: table(['id', 'v']), exp: table(['id', 'w']), override: ['v'], names })
+      chooseKey({ ours: table(['id', 'v']), theirs: table(['id', 'w']), override: ['v'], names })
     } catch (e) {
       error = e
     }
@@ -75,15 +75,15 @@ describe('chooseKey', () => {
   })
 
   test("a given key matches column names case-insensitively, in base's spelling (issue 14)", () => {
-    const base = table(['id', 'v'], ['id'])
-    expect(chooseKey({ base, exp: table(['Id', 'v']), override: ['ID'], names })).toEqual({
+    const ours = table(['id', 'v'], ['id'])
+    expect(chooseKey({ ours, theirs: table(['Id', 'v']), override: ['ID'], names })).toEqual({
       columns: ['id'],
       source: 'option',
     })
   })
 
   test('no shared column at all is KEY_COLUMN_MISSING', () => {
-    expect(() => chooseKey({ base: table(['a']), exp: table(['b']), names })).toThrow(
+    expect(() => chooseKey({ ours: table(['a']), theirs: table(['b']), names })).toThrow(
       /shares no column/,
     )
   })

@@ -4,8 +4,8 @@ import { DuckmergeError } from '../errors.js'
 
 /** How files are named in messages: a strategy never opens them, it only names them. */
 export interface SideNames {
-  readonly base: string
-  readonly exp: string
+  readonly ours: string
+  readonly theirs: string
 }
 
 export type KeySource = 'option' | 'primary key' | 'unique key' | 'shared columns'
@@ -16,36 +16,39 @@ export interface KeyChoice {
 }
 
 /**
- * The key of one table: `override` when given, else base's primary key (xetrack's is
- * `(track_id, timestamp)`) or else a unique constraint of base, else exp's (a table base does not
+ * The key of one table: `override` when given, else ours' primary key (xetrack's is
+ * `(track_id, timestamp)`) or else a unique constraint of ours, else theirs' (a table ours does not
  * have yet), else every column both sides share (then only an exact duplicate matches). Every key column must exist on both sides
- * (only in exp when base does not have the table).
+ * (only in theirs when ours does not have the table).
  *
  * @example
- * chooseKey({ base, exp, names }) // { columns: ['track_id', 'timestamp'], source: 'primary key' }
+ * chooseKey({ ours, theirs, names }) // { columns: ['track_id', 'timestamp'], source: 'primary key' }
  */
 export function chooseKey(options: {
-  readonly base: TableInfo | undefined
-  readonly exp: TableInfo
+  readonly ours: TableInfo | undefined
+  readonly theirs: TableInfo
   readonly override?: readonly string[] | undefined
   readonly names: SideNames
 }): KeyChoice {
-  const { base, exp, override, names } = options
-  const have = new Set(exp.columns.map((c) => c.name))
+  const { ours, theirs, override, names } = options
+  const have = new Set(theirs.columns.map((c) => c.name))
   const declared = (t: TableInfo | undefined): KeyChoice | undefined => {
     if (!t) return undefined
     if (t.primaryKey.length > 0) return { columns: t.primaryKey, source: 'primary key' }
-    // A unique constraint is a key too: base could not hold two rows that share it anyway.
+    // A unique constraint is a key too: ours could not hold two rows that share it anyway.
     const unique = t.uniqueKeys.find((u) => u.length > 0 && u.every((c) => have.has(c)))
     return unique ? { columns: unique, source: 'unique key' } : undefined
   }
   const choice: KeyChoice = override
-    ? { columns: override.map((k) => spelling(base ?? exp, k)), source: 'option' }
-    : (declared(base) ??
-      declared(exp) ?? { columns: sharedColumns(base ?? exp, exp), source: 'shared columns' })
+    ? { columns: override.map((k) => spelling(ours ?? theirs, k)), source: 'option' }
+    : (declared(ours) ??
+      declared(theirs) ?? {
+        columns: sharedColumns(ours ?? theirs, theirs),
+        source: 'shared columns',
+      })
   const sides: [string, string, TableInfo | undefined][] = [
-    ['base', names.base, base],
-    ['exp', names.exp, exp],
+    ['base', names.ours, ours],
+    ['exp', names.theirs, theirs],
   ]
   for (const [side, file, info] of sides) {
     if (!info) continue
@@ -55,9 +58,9 @@ export function chooseKey(options: {
     if (missing !== undefined)
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Key column "${missing}" (${choice.source === 'option' ? 'the key given' : `the ${choice.source} of the other side`}) is missing in table "${exp.name}" of ${side} ${file} (columns: ${info.columns.map((c) => c.name).join(', ')}).`,
+        `Key column "${missing}" (${choice.source === 'option' ? 'the key given' : `the ${choice.source} of the other side`}) is missing in table "${theirs.name}" of ${side} ${file} (columns: ${info.columns.map((c) => c.name).join(', ')}).`,
         {
-          table: exp.name,
+          table: theirs.name,
           column: missing,
           side,
           file,
@@ -69,8 +72,8 @@ export function chooseKey(options: {
   if (choice.columns.length === 0)
     throw new DuckmergeError(
       'KEY_COLUMN_MISSING',
-      `Table "${exp.name}" shares no column between base ${names.base} and exp ${names.exp}, so no row can be matched.`,
-      { table: exp.name, hint: 'Pass {key}, or leave the table out of {tables}.' },
+      `Table "${theirs.name}" shares no column between base ${names.ours} and exp ${names.theirs}, so no row can be matched.`,
+      { table: theirs.name, hint: 'Pass {key}, or leave the table out of {tables}.' },
     )
   return choice
 }
@@ -81,7 +84,7 @@ function spelling(table: TableInfo, column: string): string {
   return table.columns.find((c) => c.name.toLowerCase() === lower)?.name ?? column
 }
 
-function sharedColumns(base: TableInfo, exp: TableInfo): string[] {
-  const inExp = new Set(exp.columns.map((c) => c.name.toLowerCase()))
-  return base.columns.map((c) => c.name).filter((name) => inExp.has(name.toLowerCase()))
+function sharedColumns(ours: TableInfo, theirs: TableInfo): string[] {
+  const inExp = new Set(theirs.columns.map((c) => c.name.toLowerCase()))
+  return ours.columns.map((c) => c.name).filter((name) => inExp.has(name.toLowerCase()))
 }

@@ -2,8 +2,8 @@
  * Merge or rebase of one table, as a plan (counts, nothing written) or applied (same predicates,
  * run as writes). Sees a connection and the two sides' schema names, never a file.
  *
- *   merge:  insert exp rows whose key base lacks            (accumulates)
- *   rebase: delete base rows whose key exp has, insert all   (replaces)
+ *   merge:  insert theirs rows whose key ours lacks            (accumulates)
+ *   rebase: delete ours rows whose key theirs has, insert all   (replaces)
  *
  * Keys match with `is not distinct from`, so NULL matches NULL (both engines accept it; SQLite
  * plans it like `=` and uses an index).
@@ -19,8 +19,8 @@ export interface TableJob {
   readonly connection: Connection
   readonly schemas: SideNames
   readonly strategy: Strategy
-  readonly base: TableInfo | undefined
-  readonly exp: TableInfo
+  readonly ours: TableInfo | undefined
+  readonly theirs: TableInfo
   readonly key: readonly string[]
   readonly schema: SchemaPlan
 }
@@ -44,7 +44,7 @@ async function count(connection: Connection, query: Sql): Promise<number> {
 /**
  * A relation holding the key columns of `table`, indexed when the engine probes by index: the
  * table itself if an index covers the key, else a scratch copy of its keys with an index (in
- * SQLite's temp schema: base's file is never touched by it). Returns the relation and a cleanup.
+ * SQLite's temp schema: ours' file is never touched by it). Returns the relation and a cleanup.
  */
 async function keyLookup(
   job: TableJob,
@@ -78,29 +78,29 @@ async function scratchKeys(
 }
 
 /**
- * For merge: a relation of keys base holds, enough to tell which exp rows are missing. Base
- * itself when an index covers the key (or the engine hash-joins). Otherwise built from exp's
- * side: exp's distinct keys get an index, base is scanned once against them (CROSS JOIN keeps
- * base as SQLite's outer loop: https://sqlite.org/optoverview.html#crossjoin), and the keys
- * found get an index. Measured at 1M base + 200k exp rows: 1.45 s, against 2.0 s for indexing
- * a copy of all of base's keys.
+ * For merge: a relation of keys ours holds, enough to tell which theirs rows are missing. Base
+ * itself when an index covers the key (or the engine hash-joins). Otherwise built from theirs'
+ * side: theirs' distinct keys get an index, ours is scanned once against them (CROSS JOIN keeps
+ * ours as SQLite's outer loop: https://sqlite.org/optoverview.html#crossjoin), and the keys
+ * found get an index. Measured at 1M ours + 200k theirs rows: 1.45 s, against 2.0 s for indexing
+ * a copy of all of ours' keys.
  */
-async function baseKeyLookup(
+async function oursKeyLookup(
   job: TableJob,
-  base: TableInfo,
+  ours: TableInfo,
 ): Promise<{ relation: Sql; drop: () => Promise<void> }> {
   const { connection, key, schemas } = job
-  const baseTable = qualified(schemas.base, base.name)
-  if (!connection.dialect.probesByIndex || hasKeyIndex(base, key))
-    return { relation: baseTable, drop: async () => undefined }
-  const expKeys = await keyLookup(job, schemas.exp, job.exp)
+  const oursTable = qualified(schemas.ours, ours.name)
+  if (!connection.dialect.probesByIndex || hasKeyIndex(ours, key))
+    return { relation: oursTable, drop: async () => undefined }
+  const theirsKeys = await keyLookup(job, schemas.theirs, job.theirs)
   const eKey = join(key.map((k) => sql`e.${ident(k)}`))
   const found = await scratchKeys(
     job,
     '__duckmerge_found',
-    sql`select distinct ${eKey} from ${baseTable} b cross join ${expKeys.relation} e on ${keyMatch(key, 'b', 'e')}`,
+    sql`select distinct ${eKey} from ${oursTable} b cross join ${theirsKeys.relation} e on ${keyMatch(key, 'b', 'e')}`,
   )
-  await expKeys.drop()
+  await theirsKeys.drop()
   return found
 }
 
@@ -109,40 +109,40 @@ async function baseKeyLookup(
  * changes (applySchema) must already have run when not a dry run.
  *
  * SQL (SQLite probes a key index, DuckDB hash-joins; engine/absent-key.ts):
- *   merge:  insert into base.t (cols) select e.cols from exp.t e
- *             where not exists (select 1 from base.t b where b.k is not distinct from e.k)
- *           (DuckDB: … from exp.t e anti join base.t b on b.k is not distinct from e.k)
+ *   merge:  insert into ours.t (cols) select e.cols from theirs.t e
+ *             where not exists (select 1 from ours.t b where b.k is not distinct from e.k)
+ *           (DuckDB: … from theirs.t e anti join ours.t b on b.k is not distinct from e.k)
  *           or, when the key is a unique index and the dialect prefersConflictSkip (SQLite):
  *           insert … where e.k is not null on conflict (k) do nothing; then the NULL-key rows
  *           through not exists
- *   rebase: delete from base.t as b
- *             where exists (select 1 from <exp keys> e where e.k is not distinct from b.k);
- *           insert into base.t (cols) select cols from exp.t
+ *   rebase: delete from ours.t as b
+ *             where exists (select 1 from <theirs keys> e where e.k is not distinct from b.k);
+ *           insert into ours.t (cols) select cols from theirs.t
  *           or, when the key is both sides' primary key and the dialect replacesByPrimaryKey
- *           (DuckDB): insert or replace into base.t (cols) select cols from exp.t
+ *           (DuckDB): insert or replace into ours.t (cols) select cols from theirs.t
  */
 export async function runTable(job: TableJob, dryRun: boolean): Promise<TableReport> {
-  const { connection, schemas, base, exp, schema } = job
-  const baseTable = qualified(schemas.base, exp.name)
-  const expTable = qualified(schemas.exp, exp.name)
+  const { connection, schemas, ours, theirs, schema } = job
+  const oursTable = qualified(schemas.ours, theirs.name)
+  const theirsTable = qualified(schemas.theirs, theirs.name)
   const columns = identList(schema.columns)
-  const rowsBefore = base ? await count(connection, sql`select count(*) as n from ${baseTable}`) : 0
-  const expRows = await count(connection, sql`select count(*) as n from ${expTable}`)
+  const rowsBefore = ours ? await count(connection, sql`select count(*) as n from ${oursTable}`) : 0
+  const theirsRows = await count(connection, sql`select count(*) as n from ${theirsTable}`)
   const figures = {
-    table: exp.name,
+    table: theirs.name,
     rowsBefore,
     columnsAdded: schema.addColumns.map((c) => c.name),
   }
   const created = schema.create ? { created: true } : {}
 
   if (job.strategy === 'merge') {
-    let inserted = expRows
-    if (base) {
-      const lookup = await baseKeyLookup(job, base)
-      // Exp rows (alias e) whose key the lookup of base's keys (alias b) lacks.
+    let inserted = theirsRows
+    if (ours) {
+      const lookup = await oursKeyLookup(job, ours)
+      // Exp rows (alias e) whose key the lookup of ours' keys (alias b) lacks.
       const absent = {
         dialect: connection.dialect,
-        source: expTable,
+        source: theirsTable,
         target: lookup.relation,
         key: job.key,
         sourceAlias: 'e',
@@ -152,7 +152,7 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
         insertAbsentKeyRows({
           ...absent,
           ...(where ? { where } : {}),
-          into: baseTable,
+          into: oursTable,
           columns: schema.columns,
         })
       if (dryRun)
@@ -162,7 +162,7 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
         )
       else if (
         connection.dialect.prefersConflictSkip &&
-        base.uniqueKeys.some((u) => sameColumns(u, job.key))
+        ours.uniqueKeys.some((u) => sameColumns(u, job.key))
       ) {
         // A unique index treats NULLs as distinct, so rows with a NULL key take the NOT EXISTS
         // path to keep NULL matching NULL.
@@ -172,103 +172,109 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
         )
         const nullKeys = await count(
           connection,
-          sql`select count(*) as n from ${expTable} e where ${anyNull}`,
+          sql`select count(*) as n from ${theirsTable} e where ${anyNull}`,
         )
         inserted = await connection.run(
-          sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable} e where not (${anyNull}) on conflict (${identList(job.key)}) do nothing`,
+          sql`insert into ${oursTable} (${columns}) select ${columns} from ${theirsTable} e where not (${anyNull}) on conflict (${identList(job.key)}) do nothing`,
         )
         if (nullKeys > 0) inserted += await connection.run(insertAbsent(anyNull))
       } else inserted = await connection.run(insertAbsent())
       await lookup.drop()
     } else if (!dryRun) {
       await connection.run(
-        sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable}`,
+        sql`insert into ${oursTable} (${columns}) select ${columns} from ${theirsTable}`,
       )
     }
     return {
       ...figures,
       rowsInserted: inserted,
       rowsReplaced: 0,
-      rowsSkipped: expRows - inserted,
+      rowsSkipped: theirsRows - inserted,
       rowsAfter: rowsBefore + inserted,
       ...created,
     }
   }
 
-  if (base && !dryRun && upsertsByKey(job, base)) {
+  if (ours && !dryRun && upsertsByKey(job, ours)) {
     // One statement replaces matched rows and adds the others; the figures follow from the
-    // counts (the primary key holds no duplicate, so each exp row replaces at most one).
+    // counts (the primary key holds no duplicate, so each theirs row replaces at most one).
     await connection.run(
-      sql`insert or replace into ${baseTable} (${columns}) select ${columns} from ${expTable}`,
+      sql`insert or replace into ${oursTable} (${columns}) select ${columns} from ${theirsTable}`,
     )
-    const rowsAfter = await count(connection, sql`select count(*) as n from ${baseTable}`)
-    const replaced = rowsBefore + expRows - rowsAfter
-    return { ...figures, rowsInserted: expRows, rowsReplaced: replaced, rowsSkipped: 0, rowsAfter }
+    const rowsAfter = await count(connection, sql`select count(*) as n from ${oursTable}`)
+    const replaced = rowsBefore + theirsRows - rowsAfter
+    return {
+      ...figures,
+      rowsInserted: theirsRows,
+      rowsReplaced: replaced,
+      rowsSkipped: 0,
+      rowsAfter,
+    }
   }
   let replaced = 0
-  if (base) {
-    const { predicates, drop } = await baseRowsInExp(job, base)
+  if (ours) {
+    const { predicates, drop } = await oursRowsInExp(job, ours)
     for (const matched of predicates)
       replaced += dryRun
-        ? await count(connection, sql`select count(*) as n from ${baseTable} b where ${matched}`)
-        : await connection.run(sql`delete from ${baseTable} as b where ${matched}`)
+        ? await count(connection, sql`select count(*) as n from ${oursTable} b where ${matched}`)
+        : await connection.run(sql`delete from ${oursTable} as b where ${matched}`)
     await drop()
   }
   if (!dryRun)
     await connection.run(
-      sql`insert into ${baseTable} (${columns}) select ${columns} from ${expTable}`,
+      sql`insert into ${oursTable} (${columns}) select ${columns} from ${theirsTable}`,
     )
   return {
     ...figures,
-    rowsInserted: expRows,
+    rowsInserted: theirsRows,
     rowsReplaced: replaced,
     rowsSkipped: 0,
-    rowsAfter: rowsBefore - replaced + expRows,
+    rowsAfter: rowsBefore - replaced + theirsRows,
     ...created,
   }
 }
 
 /**
  * True when a rebase may run as one INSERT OR REPLACE: the engine prefers it, the key is the
- * primary key of both sides (so exp holds each key once, never NULL), and exp has every base
- * column (a replaced row keeps no base-only value, as delete + insert would not).
+ * primary key of both sides (so theirs holds each key once, never NULL), and theirs has every ours
+ * column (a replaced row keeps no ours-only value, as delete + insert would not).
  */
-function upsertsByKey(job: TableJob, base: TableInfo): boolean {
+function upsertsByKey(job: TableJob, ours: TableInfo): boolean {
   const isPrimary = (t: TableInfo) => sameColumns(t.primaryKey, job.key)
   const inExp = new Set(job.schema.columns)
   return (
     job.connection.dialect.replacesByPrimaryKey &&
-    isPrimary(base) &&
-    isPrimary(job.exp) &&
-    base.columns.every((c) => inExp.has(c.name))
+    isPrimary(ours) &&
+    isPrimary(job.theirs) &&
+    ours.columns.every((c) => inExp.has(c.name))
   )
 }
 
 /**
- * Disjoint predicates over base rows (alias `b`) whose key exp holds, and their cleanup.
- * With an index on base's key and an engine that probes by index (SQLite), the match is driven
- * by exp's keys through that index (`(k) in (select k from exp.t)`: one probe per exp row, no
- * scan of base; measured ~1.5x faster than scanning base). IN compares with `=`, so rows with a
- * NULL key are matched in a second predicate, only when exp has such keys. Otherwise one
- * `exists` over exp's keys (indexed scratch copy in SQLite, a hash semi-join in DuckDB).
+ * Disjoint predicates over ours rows (alias `b`) whose key theirs holds, and their cleanup.
+ * With an index on ours' key and an engine that probes by index (SQLite), the match is driven
+ * by theirs' keys through that index (`(k) in (select k from theirs.t)`: one probe per theirs row, no
+ * scan of ours; measured ~1.5x faster than scanning ours). IN compares with `=`, so rows with a
+ * NULL key are matched in a second predicate, only when theirs has such keys. Otherwise one
+ * `exists` over theirs' keys (indexed scratch copy in SQLite, a hash semi-join in DuckDB).
  */
-async function baseRowsInExp(
+async function oursRowsInExp(
   job: TableJob,
-  base: TableInfo,
+  ours: TableInfo,
 ): Promise<{ predicates: Sql[]; drop: () => Promise<void> }> {
   const { connection, key, schemas } = job
-  const expTable = qualified(schemas.exp, job.exp.name)
+  const theirsTable = qualified(schemas.theirs, job.theirs.name)
   const exists = async () => {
-    const lookup = await keyLookup(job, schemas.exp, job.exp)
+    const lookup = await keyLookup(job, schemas.theirs, job.theirs)
     const match = sql`exists (select 1 from ${lookup.relation} e where ${keyMatch(key, 'e', 'b')})`
     return { match, drop: lookup.drop }
   }
-  if (!connection.dialect.probesByIndex || !hasKeyIndex(base, key)) {
+  if (!connection.dialect.probesByIndex || !hasKeyIndex(ours, key)) {
     const { match, drop } = await exists()
     return { predicates: [match], drop }
   }
-  const baseKey = join(key.map((k) => sql`b.${ident(k)}`))
-  const predicates = [sql`(${baseKey}) in (select ${identList(key)} from ${expTable})`]
+  const oursKey = join(key.map((k) => sql`b.${ident(k)}`))
+  const predicates = [sql`(${oursKey}) in (select ${identList(key)} from ${theirsTable})`]
   const anyNull = (alias: string) =>
     join(
       key.map((k) => sql`${ident(alias)}.${ident(k)} is null`),
@@ -276,7 +282,7 @@ async function baseRowsInExp(
     )
   const nullKeys = await count(
     connection,
-    sql`select count(*) as n from ${expTable} e where ${anyNull('e')}`,
+    sql`select count(*) as n from ${theirsTable} e where ${anyNull('e')}`,
   )
   if (nullKeys === 0) return { predicates, drop: async () => undefined }
   const { match, drop } = await exists()

@@ -219,8 +219,8 @@ export async function mergeBackExperiment(options: MergeBackOptions): Promise<Me
           ...common,
           mode: 'two-way',
           report: await mergeResults({
-            base: mainDb,
-            exp: expDb,
+            ours: mainDb,
+            theirs: expDb,
             ...(options.dryRun ? { dryRun: true } : {}),
             ...(options.onProgress ? { onProgress: options.onProgress } : {}),
             ...(options.signal ? { signal: options.signal } : {}),

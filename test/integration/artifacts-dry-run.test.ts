@@ -46,14 +46,14 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts --dry-run'), ()
     })
     const options: ArtifactsOptions = {
       results: {
-        base: join(dir, 'experiments.db'),
-        exp: join(dir, 'sweep.db'),
+        ours: join(dir, 'experiments.db'),
+        theirs: join(dir, 'sweep.db'),
         output: join(dir, 'merged.db'),
         strategy: 'merge',
       },
       data: {
-        base: join(dir, 'train.parquet'),
-        exp: join(dir, 'incoming.parquet'),
+        ours: join(dir, 'train.parquet'),
+        theirs: join(dir, 'incoming.parquet'),
         strategy: 'rebase',
         key: ['id'],
       },
@@ -86,10 +86,14 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts --dry-run'), ()
 
   test('in place and into a models folder that does not exist yet: still nothing written', async () => {
     const options: ArtifactsOptions = {
-      results: { base: join(dir, 'experiments.db'), exp: join(dir, 'sweep.db'), strategy: 'merge' },
+      results: {
+        ours: join(dir, 'experiments.db'),
+        theirs: join(dir, 'sweep.db'),
+        strategy: 'merge',
+      },
       data: {
-        base: join(dir, 'train.parquet'),
-        exp: join(dir, 'incoming.parquet'),
+        ours: join(dir, 'train.parquet'),
+        theirs: join(dir, 'incoming.parquet'),
         strategy: 'merge',
       },
       model: {
@@ -116,8 +120,8 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts --dry-run'), ()
     writeFileSync(join(dir, 'model.bin'), 'retrained, different weights')
     const clash: ArtifactsOptions = {
       results: {
-        base: join(dir, 'experiments.db'),
-        exp: join(dir, 'sweep.db'),
+        ours: join(dir, 'experiments.db'),
+        theirs: join(dir, 'sweep.db'),
         output: join(dir, 'merged.db'),
         strategy: 'merge',
       },
@@ -125,8 +129,8 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts --dry-run'), ()
     }
     const broken: ArtifactsOptions = {
       data: {
-        base: join(dir, 'train.parquet'),
-        exp: join(dir, 'broken.parquet'),
+        ours: join(dir, 'train.parquet'),
+        theirs: join(dir, 'broken.parquet'),
         output: join(dir, 'out.parquet'),
         strategy: 'merge',
       },

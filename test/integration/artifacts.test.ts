@@ -199,7 +199,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts'), () => {
       output: 'experiments.db',
       rowsAfter: 104,
     })
-    // DVC re-runs the stage: merging the same exp again inserts nothing.
+    // DVC re-runs the stage: merging the same theirs again inserts nothing.
     const again = cli(dir, [
       '--strategy',
       'merge',
@@ -221,8 +221,8 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts'), () => {
     const models = join(dir, 'models')
     const first = await mergeArtifacts({
       results: {
-        base: join(dir, 'experiments.db'),
-        exp: join(dir, 'sweep.db'),
+        ours: join(dir, 'experiments.db'),
+        theirs: join(dir, 'sweep.db'),
         output: join(dir, 'merged.db'),
         strategy: 'merge',
       },

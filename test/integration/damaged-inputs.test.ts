@@ -146,7 +146,7 @@ describe('a damaged results database is INPUT_UNREADABLE naming it', () => {
     // @duckdb/node-api sometimes ends the stream without an error (about 1 run in 3 here): a
     // few runs make the test fail without the row-count check.
     for (let run = 0; run < 5; run++)
-      await expect(mergeResults({ base, exp, dryRun: true })).rejects.toMatchObject({
+      await expect(mergeResults({ ours: base, theirs: exp, dryRun: true })).rejects.toMatchObject({
         code: 'INPUT_UNREADABLE',
         message: expect.stringContaining(`The exp database ${exp} is damaged`),
       })

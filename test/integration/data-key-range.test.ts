@@ -1,6 +1,6 @@
 /**
- * Key matching bounded by exp's key range (row groups skipped, rebase's split) gives exact rows
- * for every key type it applies to, including types widened between base and exp.
+ * Key matching bounded by theirs' key range (row groups skipped, rebase's split) gives exact rows
+ * for every key type it applies to, including types widened between ours and theirs.
  */
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
@@ -13,9 +13,9 @@ interface KeyCase {
   readonly name: string
   readonly baseType: string
   readonly expType: string
-  /** Twelve base keys in order, written two per file over six files. */
+  /** Twelve ours keys in order, written two per file over six files. */
   readonly keys: readonly SqlValue[]
-  /** A key above all of base's. */
+  /** A key above all of ours'. */
   readonly newKey: SqlValue
 }
 
@@ -61,26 +61,26 @@ const cases: KeyCase[] = [
 ]
 
 async function inputs(dir: string, c: KeyCase) {
-  const base = join(dir, 'base')
+  const ours = join(dir, 'base')
   for (let f = 0; f < 6; f++)
     await writeParquet(
-      join(base, `part-${f}.parquet`),
+      join(ours, `part-${f}.parquet`),
       { k: c.baseType, v: 'VARCHAR' },
       [0, 1].map((i) => [c.keys[f * 2 + i] ?? null, `base-${f * 2 + i}`]),
     )
-  const exp = join(dir, 'exp.parquet')
-  // The last two base keys (in base's last file), a new key, and a NULL one.
-  await writeParquet(exp, { k: c.expType, v: 'VARCHAR' }, [
+  const theirs = join(dir, 'exp.parquet')
+  // The last two ours keys (in ours' last file), a new key, and a NULL one.
+  await writeParquet(theirs, { k: c.expType, v: 'VARCHAR' }, [
     [c.keys[10] ?? null, 'exp-10'],
     [c.keys[11] ?? null, 'exp-11'],
     [c.newKey, 'exp-new'],
     [null, 'exp-null'],
   ])
-  return { base, exp }
+  return { ours, theirs }
 }
 
 const tags = async (path: string) => (await readParquet(path)).map((r) => String(r.v)).sort()
-const baseTags = (except: number[]) =>
+const oursTags = (except: number[]) =>
   Array.from({ length: 12 }, (_, i) => i)
     .filter((i) => !except.includes(i))
     .map((i) => `base-${i}`)
@@ -88,10 +88,10 @@ const baseTags = (except: number[]) =>
 describe('key matching bounded by exp’s key range', () => {
   test.each(cases)('$name: rebase and dedup merge give exact rows and figures', async (c) => {
     const dir = tempDir()
-    const { base, exp } = await inputs(dir, c)
+    const { ours, theirs } = await inputs(dir, c)
 
     const rebased = join(dir, 'rebased.parquet')
-    const rebase = await rebaseData({ base, exp, output: rebased, key: ['k'] })
+    const rebase = await rebaseData({ ours, theirs, output: rebased, key: ['k'] })
     expect(rebase).toMatchObject({
       rowsBefore: 12,
       rowsInserted: 4,
@@ -99,41 +99,41 @@ describe('key matching bounded by exp’s key range', () => {
       rowsAfter: 14,
     })
     expect(await tags(rebased)).toEqual(
-      [...baseTags([10, 11]), 'exp-10', 'exp-11', 'exp-new', 'exp-null'].sort(),
+      [...oursTags([10, 11]), 'exp-10', 'exp-11', 'exp-new', 'exp-null'].sort(),
     )
-    const dryRebase = await rebaseData({ base, exp, output: rebased, key: ['k'], dryRun: true })
+    const dryRebase = await rebaseData({ ours, theirs, output: rebased, key: ['k'], dryRun: true })
     expect(dryRebase.rowsReplaced).toBe(2)
 
     const merged = join(dir, 'merged.parquet')
-    const merge = await mergeData({ base, exp, output: merged, dedupKey: ['k'] })
+    const merge = await mergeData({ ours, theirs, output: merged, key: ['k'] })
     expect(merge).toMatchObject({ rowsInserted: 2, rowsSkipped: 2, rowsAfter: 14 })
-    expect(await tags(merged)).toEqual([...baseTags([]), 'exp-new', 'exp-null'].sort())
-    const dryMerge = await mergeData({ base, exp, output: merged, dedupKey: ['k'], dryRun: true })
+    expect(await tags(merged)).toEqual([...oursTags([]), 'exp-new', 'exp-null'].sort())
+    const dryMerge = await mergeData({ ours, theirs, output: merged, key: ['k'], dryRun: true })
     expect(dryMerge.rowsSkipped).toBe(2)
   })
 
   test('a hive partition column as the key: partitions outside exp’s range are skipped, rows exact', async () => {
     const dir = tempDir()
-    const base = join(dir, 'base')
+    const ours = join(dir, 'base')
     await writeParquet(
-      base,
+      ours,
       { year: 'INTEGER', v: 'VARCHAR' },
       [2020, 2021, 2022, 2023].map((y) => [y, `base-${y}`]),
       { partitionBy: ['year'] },
     )
-    const exp = join(dir, 'exp.parquet')
-    await writeParquet(exp, { year: 'BIGINT', v: 'VARCHAR' }, [
+    const theirs = join(dir, 'exp.parquet')
+    await writeParquet(theirs, { year: 'BIGINT', v: 'VARCHAR' }, [
       [2023, 'exp-2023'],
       [2024, 'exp-2024'],
     ])
     const rebased = join(dir, 'rebased.parquet')
-    const rebase = await rebaseData({ base, exp, output: rebased, key: ['year'] })
+    const rebase = await rebaseData({ ours, theirs, output: rebased, key: ['year'] })
     expect(rebase).toMatchObject({ rowsReplaced: 1, rowsAfter: 5 })
     expect(await tags(rebased)).toEqual(
       ['base-2020', 'base-2021', 'base-2022', 'exp-2023', 'exp-2024'].sort(),
     )
     const merged = join(dir, 'merged.parquet')
-    const merge = await mergeData({ base, exp, output: merged, dedupKey: ['year'] })
+    const merge = await mergeData({ ours, theirs, output: merged, key: ['year'] })
     expect(merge).toMatchObject({ rowsInserted: 1, rowsSkipped: 1, rowsAfter: 5 })
   })
 })

@@ -9,27 +9,27 @@ import { parquetColumns, parquetCompressions, readParquet, writeParquet } from '
 
 const idv = { id: 'INTEGER', v: 'VARCHAR' }
 
-async function basicInputs(dir: string): Promise<{ base: string; exp: string }> {
-  const base = join(dir, 'base.parquet')
-  const exp = join(dir, 'exp.parquet')
-  await writeParquet(base, idv, [
+async function basicInputs(dir: string): Promise<{ ours: string; theirs: string }> {
+  const ours = join(dir, 'base.parquet')
+  const theirs = join(dir, 'exp.parquet')
+  await writeParquet(ours, idv, [
     [1, 'a'],
     [2, 'b'],
     [3, 'c'],
   ])
-  await writeParquet(exp, idv, [
+  await writeParquet(theirs, idv, [
     [3, 'c2'],
     [4, 'd'],
   ])
-  return { base, exp }
+  return { ours, theirs }
 }
 
 describe('mergeData', () => {
   test('without a key keeps every base and every exp row', async () => {
     const dir = tempDir()
-    const { base, exp } = await basicInputs(dir)
+    const { ours, theirs } = await basicInputs(dir)
     const output = join(dir, 'out.parquet')
-    const report = await mergeData({ base, exp, output })
+    const report = await mergeData({ ours, theirs, output })
     expect(report).toMatchObject({
       strategy: 'merge',
       dryRun: false,
@@ -52,9 +52,9 @@ describe('mergeData', () => {
 
   test('with a dedup key skips exp rows whose key base has', async () => {
     const dir = tempDir()
-    const { base, exp } = await basicInputs(dir)
+    const { ours, theirs } = await basicInputs(dir)
     const output = join(dir, 'out.parquet')
-    const report = await mergeData({ base, exp, output, dedupKey: ['id'] })
+    const report = await mergeData({ ours, theirs, output, key: ['id'] })
     expect(report).toMatchObject({ rowsBefore: 3, rowsInserted: 1, rowsSkipped: 1, rowsAfter: 4 })
     expect(await readParquet(output)).toEqual([
       { id: 1, v: 'a' },
@@ -66,32 +66,32 @@ describe('mergeData', () => {
 
   test('merging the same exp twice with a dedup key equals merging it once', async () => {
     const dir = tempDir()
-    const { base, exp } = await basicInputs(dir)
+    const { ours, theirs } = await basicInputs(dir)
     const once = join(dir, 'once.parquet')
     const twice = join(dir, 'twice.parquet')
-    await mergeData({ base, exp, output: once, dedupKey: ['id'] })
-    const second = await mergeData({ base: once, exp, output: twice, dedupKey: ['id'] })
+    await mergeData({ ours, theirs, output: once, key: ['id'] })
+    const second = await mergeData({ ours: once, theirs, output: twice, key: ['id'] })
     expect(second).toMatchObject({ rowsBefore: 4, rowsInserted: 0, rowsSkipped: 2, rowsAfter: 4 })
     expect(await readParquet(twice)).toEqual(await readParquet(once))
   })
 
   test('a NULL key matches a NULL key (IS NOT DISTINCT FROM), also in composite keys', async () => {
     const dir = tempDir()
-    const base = join(dir, 'base.parquet')
-    const exp = join(dir, 'exp.parquet')
+    const ours = join(dir, 'base.parquet')
+    const theirs = join(dir, 'exp.parquet')
     const cols = { run: 'VARCHAR', seed: 'INTEGER', score: 'DOUBLE' }
-    await writeParquet(base, cols, [
+    await writeParquet(ours, cols, [
       ['r1', null, 0.1],
       [null, null, 0.2],
       ['r2', 1, 0.3],
     ])
-    await writeParquet(exp, cols, [
+    await writeParquet(theirs, cols, [
       ['r1', null, 0.9], // matches (r1, NULL)
       [null, null, 0.8], // matches (NULL, NULL)
       ['r2', null, 0.7], // (r2, NULL) is not (r2, 1)
     ])
     const output = join(dir, 'out.parquet')
-    const report = await mergeData({ base, exp, output, dedupKey: ['run', 'seed'] })
+    const report = await mergeData({ ours, theirs, output, key: ['run', 'seed'] })
     expect(report).toMatchObject({ rowsInserted: 1, rowsSkipped: 2, rowsAfter: 4 })
     expect(await readParquet(output)).toEqual([
       { run: 'r1', seed: null, score: 0.1 },
@@ -103,13 +103,13 @@ describe('mergeData', () => {
 
   test('columns are unioned by name: a column only exp has is NULL in base rows', async () => {
     const dir = tempDir()
-    const base = join(dir, 'base.parquet')
-    const exp = join(dir, 'exp.parquet')
-    await writeParquet(base, { id: 'INTEGER', only_base: 'VARCHAR', v: 'DOUBLE' }, [[1, 'x', 1.5]])
+    const ours = join(dir, 'base.parquet')
+    const theirs = join(dir, 'exp.parquet')
+    await writeParquet(ours, { id: 'INTEGER', only_base: 'VARCHAR', v: 'DOUBLE' }, [[1, 'x', 1.5]])
     // Different column order, one column missing, one new: matched by name, not position.
-    await writeParquet(exp, { lr: 'DOUBLE', v: 'DOUBLE', id: 'INTEGER' }, [[0.01, 2.5, 2]])
+    await writeParquet(theirs, { lr: 'DOUBLE', v: 'DOUBLE', id: 'INTEGER' }, [[0.01, 2.5, 2]])
     const output = join(dir, 'out.parquet')
-    const report = await mergeData({ base, exp, output })
+    const report = await mergeData({ ours, theirs, output })
     expect(report.columnsAdded).toEqual(['lr'])
     expect(report.tables?.[0]?.columnsAdded).toEqual(['lr'])
     expect(Object.keys(await parquetColumns(output))).toEqual(['id', 'only_base', 'v', 'lr'])
@@ -121,14 +121,14 @@ describe('mergeData', () => {
 
   test('INTEGER in base and BIGINT in exp widen to BIGINT, keeping every value', async () => {
     const dir = tempDir()
-    const base = join(dir, 'base.parquet')
-    const exp = join(dir, 'exp.parquet')
-    await writeParquet(base, { id: 'INTEGER', d: 'DATE' }, [[1, '2024-01-02']])
-    await writeParquet(exp, { id: 'BIGINT', d: 'TIMESTAMP' }, [
+    const ours = join(dir, 'base.parquet')
+    const theirs = join(dir, 'exp.parquet')
+    await writeParquet(ours, { id: 'INTEGER', d: 'DATE' }, [[1, '2024-01-02']])
+    await writeParquet(theirs, { id: 'BIGINT', d: 'TIMESTAMP' }, [
       [9_000_000_000n, '2024-05-06 07:08:09'],
     ])
     const output = join(dir, 'out.parquet')
-    await mergeData({ base, exp, output, dedupKey: ['id'] })
+    await mergeData({ ours, theirs, output, key: ['id'] })
     expect(await parquetColumns(output)).toEqual({ id: 'BIGINT', d: 'TIMESTAMP' })
     expect(await readParquet(output)).toEqual([
       // JSON-safe reads give BIGINT as exact strings.
@@ -139,11 +139,11 @@ describe('mergeData', () => {
 
   test('writes zstd by default and the requested codec otherwise', async () => {
     const dir = tempDir()
-    const { base, exp } = await basicInputs(dir)
-    await mergeData({ base, exp, output: join(dir, 'z.parquet') })
-    await mergeData({ base, exp, output: join(dir, 's.parquet'), compression: 'snappy' })
-    await mergeData({ base, exp, output: join(dir, 'g.parquet'), compression: 'gzip' })
-    await mergeData({ base, exp, output: join(dir, 'u.parquet'), compression: 'uncompressed' })
+    const { ours, theirs } = await basicInputs(dir)
+    await mergeData({ ours, theirs, output: join(dir, 'z.parquet') })
+    await mergeData({ ours, theirs, output: join(dir, 's.parquet'), compression: 'snappy' })
+    await mergeData({ ours, theirs, output: join(dir, 'g.parquet'), compression: 'gzip' })
+    await mergeData({ ours, theirs, output: join(dir, 'u.parquet'), compression: 'uncompressed' })
     expect(await parquetCompressions(join(dir, 'z.parquet'))).toEqual(['ZSTD'])
     expect(await parquetCompressions(join(dir, 's.parquet'))).toEqual(['SNAPPY'])
     expect(await parquetCompressions(join(dir, 'g.parquet'))).toEqual(['GZIP'])
@@ -152,9 +152,9 @@ describe('mergeData', () => {
 
   test('a hive-partitioned directory keeps its partition columns', async () => {
     const dir = tempDir()
-    const base = join(dir, 'base')
+    const ours = join(dir, 'base')
     await writeParquet(
-      base,
+      ours,
       { id: 'INTEGER', year: 'INTEGER' },
       [
         [1, 2023],
@@ -163,16 +163,16 @@ describe('mergeData', () => {
       ],
       { partitionBy: ['year'] },
     )
-    expect(readdirSync(base).sort()).toEqual(['year=2023', 'year=2024'])
-    const exp = join(dir, 'exp.parquet')
-    await writeParquet(exp, { id: 'INTEGER', year: 'INTEGER' }, [
+    expect(readdirSync(ours).sort()).toEqual(['year=2023', 'year=2024'])
+    const theirs = join(dir, 'exp.parquet')
+    await writeParquet(theirs, { id: 'INTEGER', year: 'INTEGER' }, [
       [3, 2024],
       [4, 2025],
     ])
     const output = join(dir, 'out.parquet')
-    const report = await mergeData({ base, exp, output, dedupKey: ['id', 'year'] })
+    const report = await mergeData({ ours, theirs, output, key: ['id', 'year'] })
     expect(report).toMatchObject({ rowsBefore: 3, rowsInserted: 1, rowsSkipped: 1, rowsAfter: 4 })
-    // DuckDB reads hive values as BIGINT; exp's INTEGER widens to it.
+    // DuckDB reads hive values as BIGINT; theirs' INTEGER widens to it.
     expect(await parquetColumns(output)).toEqual({ id: 'INTEGER', year: 'BIGINT' })
     expect(await readParquet(output)).toEqual([
       { id: 1, year: '2023' },
@@ -184,9 +184,9 @@ describe('mergeData', () => {
 
   test('--partition-by writes a hive directory that reads back to the same rows', async () => {
     const dir = tempDir()
-    const { base, exp } = await basicInputs(dir)
+    const { ours, theirs } = await basicInputs(dir)
     const output = join(dir, 'out')
-    const report = await mergeData({ base, exp, output, partitionBy: ['v'] })
+    const report = await mergeData({ ours, theirs, output, partitionBy: ['v'] })
     expect(report.rowsAfter).toBe(5)
     expect(readdirSync(output).sort()).toEqual(['v=a', 'v=b', 'v=c', 'v=c2', 'v=d'])
     expect(await readParquet(join(output, '**', '*.parquet'), { hive: true })).toEqual([
@@ -197,7 +197,7 @@ describe('mergeData', () => {
       { id: 4, v: 'd' },
     ])
     // Running again replaces the directory as a whole.
-    await mergeData({ base, exp: base, output, partitionBy: ['v'] })
+    await mergeData({ ours, theirs: ours, output, partitionBy: ['v'] })
     expect(readdirSync(output).sort()).toEqual(['v=a', 'v=b', 'v=c'])
   })
 
@@ -206,10 +206,10 @@ describe('mergeData', () => {
     await writeParquet(join(dir, 'in', 'part-1.parquet'), idv, [[1, 'a']])
     await writeParquet(join(dir, 'in', 'part-2.parquet'), { id: 'INTEGER', w: 'INTEGER' }, [[2, 7]])
     await writeParquet(join(dir, 'in', 'other.parquet'), idv, [[99, 'not matched']])
-    const exp = join(dir, 'exp.parquet')
-    await writeParquet(exp, idv, [[3, 'c']])
+    const theirs = join(dir, 'exp.parquet')
+    await writeParquet(theirs, idv, [[3, 'c']])
     const output = join(dir, 'out.parquet')
-    const report = await mergeData({ base: join(dir, 'in', 'part-*.parquet'), exp, output })
+    const report = await mergeData({ ours: join(dir, 'in', 'part-*.parquet'), theirs, output })
     expect(report).toMatchObject({ rowsBefore: 2, rowsInserted: 1, rowsAfter: 3 })
     expect(await readParquet(output)).toEqual([
       { id: 1, v: 'a', w: null },
@@ -220,24 +220,24 @@ describe('mergeData', () => {
 
   test('a directory skips hidden and underscore entries (_delta_log, _SUCCESS, .tmp)', async () => {
     const dir = tempDir()
-    const base = join(dir, 'base')
-    await writeParquet(join(base, 'a.parquet'), idv, [[1, 'a']])
-    await writeParquet(join(base, '_tmp', 'b.parquet'), idv, [[2, 'b']])
-    await writeParquet(join(base, '.c.parquet'), idv, [[3, 'c']])
+    const ours = join(dir, 'base')
+    await writeParquet(join(ours, 'a.parquet'), idv, [[1, 'a']])
+    await writeParquet(join(ours, '_tmp', 'b.parquet'), idv, [[2, 'b']])
+    await writeParquet(join(ours, '.c.parquet'), idv, [[3, 'c']])
     const output = join(dir, 'out.parquet')
-    const report = await mergeData({ base, exp: join(base, 'a.parquet'), output })
+    const report = await mergeData({ ours, theirs: join(ours, 'a.parquet'), output })
     expect(report).toMatchObject({ rowsBefore: 1, rowsInserted: 1, rowsAfter: 2 })
   })
 
   test('--dry-run reports the same figures and writes nothing', async () => {
     const dir = tempDir()
-    const { base, exp } = await basicInputs(dir)
+    const { ours, theirs } = await basicInputs(dir)
     const before = hashTree(dir)
     const output = join(dir, 'out.parquet')
-    const dry = await mergeData({ base, exp, output, dedupKey: ['id'], dryRun: true })
+    const dry = await mergeData({ ours, theirs, output, key: ['id'], dryRun: true })
     expect(hashTree(dir)).toEqual(before)
     expect(existsSync(output)).toBe(false)
-    const real = await mergeData({ base, exp, output, dedupKey: ['id'] })
+    const real = await mergeData({ ours, theirs, output, key: ['id'] })
     const figures = (r: typeof real) => ({ ...r, durationMs: 0, dryRun: false })
     expect(figures(dry)).toEqual(figures(real))
     expect(dry.dryRun).toBe(true)
@@ -245,30 +245,30 @@ describe('mergeData', () => {
 
   test('reports progress phases ending at 100 %', async () => {
     const dir = tempDir()
-    const { base, exp } = await basicInputs(dir)
+    const { ours, theirs } = await basicInputs(dir)
     const seen: Progress[] = []
     const output = join(dir, 'out.parquet')
-    await mergeData({ base, exp, output, onProgress: (p) => seen.push(p) })
+    await mergeData({ ours, theirs, output, onProgress: (p) => seen.push(p) })
     expect(seen.at(-1)).toEqual({ phase: `writing ${output}`, done: 100, total: 100, unit: '%' })
   })
 
   test('leaves no temporary or spill files beside the output', async () => {
     const dir = tempDir()
-    const { base, exp } = await basicInputs(dir)
-    await mergeData({ base, exp, output: join(dir, 'out.parquet') })
+    const { ours, theirs } = await basicInputs(dir)
+    await mergeData({ ours, theirs, output: join(dir, 'out.parquet') })
     expect(readdirSync(dir).sort()).toEqual(['base.parquet', 'exp.parquet', 'out.parquet'])
   })
 })
 
 describe.skipIf(!hasFixtures)(needsFixtures('mergeData on real Spark-written tables'), () => {
-  test('basic-decimal-table (hive part=…, decimals) keeps its rows and partition column', async () => {
+  test('basic-decimal-table (a Delta table: its snapshot, the partition column typed by the log, decimals) keeps its rows', async () => {
     const table = fixture('delta', 'basic-decimal-table')
     const before = hashTree(table)
     const dir = tempDir()
-    const exp = join(dir, 'exp.parquet')
-    await writeParquet(exp, { col1: 'DECIMAL(5,2)', part: 'VARCHAR' }, [['1.50', 'new']])
+    const theirs = join(dir, 'exp.parquet')
+    await writeParquet(theirs, { col1: 'DECIMAL(5,2)', part: 'DECIMAL(12,5)' }, [['1.50', '1.00000']])
     const output = join(dir, 'out.parquet')
-    const report = await mergeData({ base: table, exp, output, dedupKey: ['part'] })
+    const report = await mergeData({ ours: table, theirs, output, key: ['part'] })
     expect(report).toMatchObject({
       rowsBefore: 4,
       rowsInserted: 1,
@@ -279,9 +279,9 @@ describe.skipIf(!hasFixtures)(needsFixtures('mergeData on real Spark-written tab
     expect(rows.map((r) => String(r.part)).sort()).toEqual([
       '-2342342.23423',
       '0.00004',
+      '1.00000',
       '234.00000',
       '2342222.23454',
-      'new',
     ])
     expect(rows.find((r) => r.part === '234.00000')).toEqual({
       col1: '1.00',

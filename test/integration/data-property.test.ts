@@ -27,7 +27,7 @@ async function write(dir: string, name: string, keys: readonly (number | null)[]
   return { path, rows }
 }
 
-/** Rows in key order (NULL keys first), cut into `parts` files of a directory: a base in key order. */
+/** Rows in key order (NULL keys first), cut into `parts` files of a directory: an ours in key order. */
 async function writeOrdered(dir: string, keys: readonly (number | null)[], parts: number) {
   const sortedKeys = [...keys].sort((a, b) => (a ?? -1) - (b ?? -1))
   const rows: Row[] = sortedKeys.map((k, i) => ({ k, tag: i }))
@@ -52,14 +52,14 @@ const runs = { numRuns: 15 }
 describe('data merge/rebase invariants', () => {
   test('merge without a key keeps every base row and every exp row', async () => {
     await fc.assert(
-      fc.asyncProperty(rowsArb, rowsArb, async (baseKeys, expKeys) => {
+      fc.asyncProperty(rowsArb, rowsArb, async (oursKeys, theirsKeys) => {
         const dir = tempDir()
-        const base = await write(dir, 'base', baseKeys, 0)
-        const exp = await write(dir, 'exp', expKeys, 1000)
+        const ours = await write(dir, 'base', oursKeys, 0)
+        const theirs = await write(dir, 'exp', theirsKeys, 1000)
         const output = join(dir, 'out.parquet')
-        const report = await mergeData({ base: base.path, exp: exp.path, output })
-        expect(await tags(output)).toEqual(sorted([...base.rows, ...exp.rows].map((r) => r.tag)))
-        expect(report.rowsAfter).toBe(baseKeys.length + expKeys.length)
+        const report = await mergeData({ ours: ours.path, theirs: theirs.path, output })
+        expect(await tags(output)).toEqual(sorted([...ours.rows, ...theirs.rows].map((r) => r.tag)))
+        expect(report.rowsAfter).toBe(oursKeys.length + theirsKeys.length)
       }),
       runs,
     )
@@ -67,25 +67,30 @@ describe('data merge/rebase invariants', () => {
 
   test('merge with a dedup key keeps every base row, adds exactly the exp rows with new keys, and is idempotent', async () => {
     await fc.assert(
-      fc.asyncProperty(rowsArb, rowsArb, async (baseKeys, expKeys) => {
+      fc.asyncProperty(rowsArb, rowsArb, async (oursKeys, theirsKeys) => {
         const dir = tempDir()
-        const base = await write(dir, 'base', baseKeys, 0)
-        const exp = await write(dir, 'exp', expKeys, 1000)
+        const ours = await write(dir, 'base', oursKeys, 0)
+        const theirs = await write(dir, 'exp', theirsKeys, 1000)
         const once = join(dir, 'once.parquet')
         const twice = join(dir, 'twice.parquet')
         const report = await mergeData({
-          base: base.path,
-          exp: exp.path,
+          ours: ours.path,
+          theirs: theirs.path,
           output: once,
-          dedupKey: ['k'],
+          key: ['k'],
         })
         // NULL is a key value like any other: Set uses SameValueZero, so null matches null.
-        const known = new Set(baseKeys)
-        const added = exp.rows.filter((r) => !known.has(r.k))
-        expect(await tags(once)).toEqual(sorted([...base.rows, ...added].map((r) => r.tag)))
+        const known = new Set(oursKeys)
+        const added = theirs.rows.filter((r) => !known.has(r.k))
+        expect(await tags(once)).toEqual(sorted([...ours.rows, ...added].map((r) => r.tag)))
         expect(report.rowsInserted).toBe(added.length)
-        expect(report.rowsSkipped).toBe(expKeys.length - added.length)
-        const again = await mergeData({ base: once, exp: exp.path, output: twice, dedupKey: ['k'] })
+        expect(report.rowsSkipped).toBe(theirsKeys.length - added.length)
+        const again = await mergeData({
+          ours: once,
+          theirs: theirs.path,
+          output: twice,
+          key: ['k'],
+        })
         expect(again.rowsInserted).toBe(0)
         expect(await tags(twice)).toEqual(await tags(once))
       }),
@@ -94,39 +99,39 @@ describe('data merge/rebase invariants', () => {
   })
 
   test('on a base in key order over many files (row groups skipped), rebase and dedup merge match the model, dry runs included', async () => {
-    const baseArb = fc.array(fc.option(fc.integer({ min: 0, max: 40 }), { freq: 8 }), {
+    const oursArb = fc.array(fc.option(fc.integer({ min: 0, max: 40 }), { freq: 8 }), {
       minLength: 1,
       maxLength: 24,
     })
-    // Exp keys in a window of base's key space, as reprocessed or newly appended rows are.
-    const expArb = fc.integer({ min: 0, max: 44 }).chain((from) =>
+    // Exp keys in a window of ours' key space, as reprocessed or newly appended rows are.
+    const theirsArb = fc.integer({ min: 0, max: 44 }).chain((from) =>
       fc.uniqueArray(fc.option(fc.integer({ min: from, max: from + 4 }), { freq: 8 }), {
         minLength: 1,
         maxLength: 5,
       }),
     )
     await fc.assert(
-      fc.asyncProperty(baseArb, expArb, async (baseKeys, expKeys) => {
+      fc.asyncProperty(oursArb, theirsArb, async (oursKeys, theirsKeys) => {
         const dir = tempDir()
-        const base = await writeOrdered(dir, baseKeys, 8)
-        const exp = await write(dir, 'exp', expKeys, 1000)
-        const newKeys = new Set(expKeys)
-        const kept = base.rows.filter((r) => !newKeys.has(r.k))
+        const ours = await writeOrdered(dir, oursKeys, 8)
+        const theirs = await write(dir, 'exp', theirsKeys, 1000)
+        const newKeys = new Set(theirsKeys)
+        const kept = ours.rows.filter((r) => !newKeys.has(r.k))
         const rebased = join(dir, 'rebased.parquet')
-        const rebase = { base: base.path, exp: exp.path, output: rebased, key: ['k'] }
+        const rebase = { ours: ours.path, theirs: theirs.path, output: rebased, key: ['k'] }
         const report = await rebaseData(rebase)
-        expect(await tags(rebased)).toEqual(sorted([...kept, ...exp.rows].map((r) => r.tag)))
-        expect(report.rowsReplaced).toBe(base.rows.length - kept.length)
+        expect(await tags(rebased)).toEqual(sorted([...kept, ...theirs.rows].map((r) => r.tag)))
+        expect(report.rowsReplaced).toBe(ours.rows.length - kept.length)
         const dryRebase = await rebaseData({ ...rebase, dryRun: true })
         expect(dryRebase.rowsReplaced).toBe(report.rowsReplaced)
 
-        const known = new Set(baseKeys)
-        const added = exp.rows.filter((r) => !known.has(r.k))
+        const known = new Set(oursKeys)
+        const added = theirs.rows.filter((r) => !known.has(r.k))
         const merged = join(dir, 'merged.parquet')
-        const merge = { base: base.path, exp: exp.path, output: merged, dedupKey: ['k'] }
+        const merge = { ours: ours.path, theirs: theirs.path, output: merged, key: ['k'] }
         const mergeReport = await mergeData(merge)
-        expect(await tags(merged)).toEqual(sorted([...base.rows, ...added].map((r) => r.tag)))
-        expect(mergeReport.rowsSkipped).toBe(expKeys.length - added.length)
+        expect(await tags(merged)).toEqual(sorted([...ours.rows, ...added].map((r) => r.tag)))
+        expect(mergeReport.rowsSkipped).toBe(theirsKeys.length - added.length)
         const dryMerge = await mergeData({ ...merge, dryRun: true })
         expect(dryMerge.rowsSkipped).toBe(mergeReport.rowsSkipped)
       }),
@@ -136,17 +141,22 @@ describe('data merge/rebase invariants', () => {
 
   test('rebase keeps every exp row and exactly the base rows whose key exp lacks', async () => {
     await fc.assert(
-      fc.asyncProperty(rowsArb, uniqueKeysArb, async (baseKeys, expKeys) => {
+      fc.asyncProperty(rowsArb, uniqueKeysArb, async (oursKeys, theirsKeys) => {
         const dir = tempDir()
-        const base = await write(dir, 'base', baseKeys, 0)
-        const exp = await write(dir, 'exp', expKeys, 1000)
+        const ours = await write(dir, 'base', oursKeys, 0)
+        const theirs = await write(dir, 'exp', theirsKeys, 1000)
         const output = join(dir, 'out.parquet')
-        const report = await rebaseData({ base: base.path, exp: exp.path, output, key: ['k'] })
-        const superseded = new Set(expKeys)
-        const kept = base.rows.filter((r) => !superseded.has(r.k))
-        expect(await tags(output)).toEqual(sorted([...kept, ...exp.rows].map((r) => r.tag)))
-        expect(report.rowsReplaced).toBe(baseKeys.length - kept.length)
-        expect(report.rowsAfter).toBe(kept.length + expKeys.length)
+        const report = await rebaseData({
+          ours: ours.path,
+          theirs: theirs.path,
+          output,
+          key: ['k'],
+        })
+        const superseded = new Set(theirsKeys)
+        const kept = ours.rows.filter((r) => !superseded.has(r.k))
+        expect(await tags(output)).toEqual(sorted([...kept, ...theirs.rows].map((r) => r.tag)))
+        expect(report.rowsReplaced).toBe(oursKeys.length - kept.length)
+        expect(report.rowsAfter).toBe(kept.length + theirsKeys.length)
       }),
       runs,
     )

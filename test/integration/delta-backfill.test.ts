@@ -126,9 +126,9 @@ describe('delta backfill details', () => {
   test('each batch commits its rows with a txn whose version is the batch number', async () => {
     const { main, staging } = await tables([10], [11, 12, 13])
     const report = await backfill({
-      main,
-      staging,
-      keys: ['source_url', 'cert_index'],
+      ours: main,
+      theirs: staging,
+      key: ['source_url', 'cert_index'],
       batchRows: 2,
     })
     const snapshot = await loadSnapshot(main)
@@ -147,7 +147,11 @@ describe('delta backfill details', () => {
     await createTable(staging, [certs([11, 12], 'first'), certs([11], 'second')])
     const snapshot = await loadSnapshot(staging)
     const firstPath = [...snapshot.files].map((f) => f.path).sort()[0] ?? ''
-    const report = await backfill({ main, staging, keys: ['source_url', 'cert_index'] })
+    const report = await backfill({
+      ours: main,
+      theirs: staging,
+      key: ['source_url', 'cert_index'],
+    })
     expect(report).toMatchObject({ rowsInserted: 2, duplicatesInStaging: 1 })
     const rows = await readRows<{ cert_index: string; domain: string }>(main, 'cert_index')
     const winner = snapshot.files
@@ -162,9 +166,9 @@ describe('delta backfill details', () => {
     const { main, staging } = await tables([10], [11, 12, 13])
     const seen: string[] = []
     await backfill({
-      main,
-      staging,
-      keys: ['source_url', 'cert_index'],
+      ours: main,
+      theirs: staging,
+      key: ['source_url', 'cert_index'],
       batchRows: 1,
       onProgress: (p) => {
         if (p.unit === 'batches') seen.push(`${p.done}/${p.total}`)
@@ -189,7 +193,11 @@ describe('delta backfill edge cases', () => {
         sql`copy (${certs([13], 'new')}) to ${literal(join(staging, 'b.parquet'))} (format parquet)`,
       )
     })
-    const report = await backfill({ main, staging, keys: ['source_url', 'cert_index'] })
+    const report = await backfill({
+      ours: main,
+      theirs: staging,
+      key: ['source_url', 'cert_index'],
+    })
     expect(report).toMatchObject({ rowsInserted: 2, rowsSkipped: 1, stagingAfter: 'deleted' })
     expect(await indexes(main)).toEqual([10, 11, 12, 13])
   })
@@ -206,10 +214,11 @@ describe('delta backfill edge cases', () => {
     const copy = join(dir, 'copy')
     cpSync(staging, copy, { recursive: true })
     expect(
-      (await backfill({ main, staging, keys: ['source_url', 'cert_index'] })).rowsInserted,
+      (await backfill({ ours: main, theirs: staging, key: ['source_url', 'cert_index'] }))
+        .rowsInserted,
     ).toBe(1)
     cpSync(copy, staging, { recursive: true })
-    const again = await backfill({ main, staging, keys: ['source_url', 'cert_index'] })
+    const again = await backfill({ ours: main, theirs: staging, key: ['source_url', 'cert_index'] })
     expect(again).toMatchObject({ rowsInserted: 0, rowsSkipped: 1 })
     expect(await indexes(main)).toEqual([5, 10])
   })
@@ -221,9 +230,9 @@ describe('delta backfill edge cases', () => {
     await createTable(main, [certs([1])])
     await createTable(staging, [certs([1, 2, 3, 4, 5], 'a'), certs([2, 4, 6], 'b')])
     const report = await backfill({
-      main,
-      staging,
-      keys: ['source_url', 'cert_index'],
+      ours: main,
+      theirs: staging,
+      key: ['source_url', 'cert_index'],
       batchRows: 2,
     })
     expect(report).toMatchObject({
@@ -263,7 +272,11 @@ describe('delta backfill failure paths', () => {
     const staging = join(dir, 'staging')
     await createTable(main, [certs([10])])
     await createTable(staging, [raw(`select * from (${certs([1]).text}) where false`)])
-    const report = await backfill({ main, staging, keys: ['source_url', 'cert_index'] })
+    const report = await backfill({
+      ours: main,
+      theirs: staging,
+      key: ['source_url', 'cert_index'],
+    })
     expect(report.merged).toBe(false)
     expect(existsSync(staging)).toBe(true)
   })
@@ -333,13 +346,13 @@ describe('delta backfill failure paths', () => {
     await createTable(main, [certs([2])])
     const before = hashTree(staging)
     await expect(
-      backfill({ main, staging, keys: ['source_url', 'cert_index'] }),
+      backfill({ ours: main, theirs: staging, key: ['source_url', 'cert_index'] }),
     ).rejects.toMatchObject({ code: 'OUTPUT_IS_INPUT' })
     await expect(
       backfill({
-        main: join(dir, 'm'),
-        staging,
-        keys: ['cert_index'],
+        ours: join(dir, 'm'),
+        theirs: staging,
+        key: ['cert_index'],
         archive: join(staging, 'a'),
       }),
     ).rejects.toMatchObject({ code: 'OUTPUT_IS_INPUT' })

@@ -128,13 +128,13 @@ describe('backfill invariants', () => {
           await createTable(mainPath, files(main))
           await createTable(stagingPath, files(staging))
           cpSync(stagingPath, copy, { recursive: true })
-          await backfill({ main: mainPath, staging: stagingPath, keys: ['id'], batchRows })
+          await backfill({ ours: mainPath, theirs: stagingPath, key: ['id'], batchRows })
           const once = await readRows<Row>(mainPath, 'id')
           cpSync(copy, stagingPath, { recursive: true })
           const again = await backfill({
-            main: mainPath,
-            staging: stagingPath,
-            keys: ['id'],
+            ours: mainPath,
+            theirs: stagingPath,
+            key: ['id'],
             batchRows,
           })
           expect(again.rowsInserted).toBe(0)

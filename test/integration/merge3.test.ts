@@ -24,8 +24,16 @@ describe.skipIf(!hasFixtures)(needsFixtures('merge3 on xetrack databases'), () =
     const ours = join(dir, 'ours.db')
     const theirs = join(dir, 'theirs.db')
     copyFileSync(fixture('xetrack', 'a_base_e0.1.0.db'), base)
-    await mergeResults({ base, exp: fixture('xetrack', 'b_sweep_e0.2.0.db'), output: ours })
-    await mergeResults({ base, exp: fixture('xetrack', 'c_extra_param_e0.3.0.db'), output: theirs })
+    await mergeResults({
+      ours: base,
+      theirs: fixture('xetrack', 'b_sweep_e0.2.0.db'),
+      output: ours,
+    })
+    await mergeResults({
+      ours: base,
+      theirs: fixture('xetrack', 'c_extra_param_e0.3.0.db'),
+      output: theirs,
+    })
     return { base, ours, theirs }
   }
 
@@ -52,8 +60,8 @@ describe.skipIf(!hasFixtures)(needsFixtures('merge3 on xetrack databases'), () =
     const { base, ours } = await branches(dir)
     const theirs = join(dir, 'rerun.db')
     await rebaseResults({
-      base,
-      exp: fixture('xetrack', 'd_rebase_e0.1.0_corrected.db'),
+      ours: base,
+      theirs: fixture('xetrack', 'd_rebase_e0.1.0_corrected.db'),
       output: theirs,
       key: ['experiment_version'],
     })

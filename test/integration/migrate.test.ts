@@ -100,7 +100,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
     await migrateSqliteToDuckDb({ source: fixture('xetrack', 'a_base_e0.1.0.db'), target: a })
     await migrateSqliteToDuckDb({ source: fixture('xetrack', 'b_sweep_e0.2.0.db'), target: b })
     const out = join(dir, 'merged.duckdb')
-    const merged = await mergeResults({ base: a, exp: b, output: out })
+    const merged = await mergeResults({ ours: a, theirs: b, output: out })
     expect(merged.rowsInserted).toBe(63)
     expect(
       await duckRows(out, 'select count(*)::INTEGER as n, sum(accuracy) as s from predictions'),

@@ -119,9 +119,9 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
 
   test('merge b into a matches xt copy, and merging b again changes nothing', async () => {
     const dir = tempDir()
-    const base = copyFixture(dir, A)
+    const ours = copyFixture(dir, A)
     const want = expected.merge_b_into_a?.xt_copy
-    const report = await mergeResults({ base, exp: fixture('xetrack', B) })
+    const report = await mergeResults({ ours, theirs: fixture('xetrack', B) })
     expect(report.tables?.map((t) => [t.table, t.rowsInserted])).toEqual([
       ['predictions', 60],
       ['metrics', 3],
@@ -134,20 +134,20 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
       rowsAfter: 104,
     })
     for (const table of ['predictions', 'metrics'])
-      expect(summarize(base, table)).toEqual(pick(want?.[table] as Expected))
-    const before = hashTree(base)
-    const again = await mergeResults({ base, exp: fixture('xetrack', B) })
+      expect(summarize(ours, table)).toEqual(pick(want?.[table] as Expected))
+    const before = hashTree(ours)
+    const again = await mergeResults({ ours, theirs: fixture('xetrack', B) })
     expect(again).toMatchObject({ rowsInserted: 0, rowsSkipped: 63, rowsAfter: 104 })
-    expect(summarize(base, 'predictions').rows).toBe(100)
-    expect(hashTree(base)).toEqual(before)
+    expect(summarize(ours, 'predictions').rows).toBe(100)
+    expect(hashTree(ours)).toEqual(before)
   })
 
   test('merge c into a keeps the extra column, appended at the end, NULL for a rows', async () => {
     const dir = tempDir()
     const out = join(dir, 'out.db')
     const report = await mergeResults({
-      base: fixture('xetrack', A),
-      exp: fixture('xetrack', C),
+      ours: fixture('xetrack', A),
+      theirs: fixture('xetrack', C),
       output: out,
     })
     expect(report.columnsAdded).toEqual(['predictions.batch_size', 'metrics.batch_size'])
@@ -173,8 +173,8 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
     const dir = tempDir()
     const out = join(dir, 'out.db')
     const report = await rebaseResults({
-      base: fixture('xetrack', A),
-      exp: fixture('xetrack', D),
+      ours: fixture('xetrack', A),
+      theirs: fixture('xetrack', D),
       key: ['experiment_version'],
       output: out,
     })
@@ -186,11 +186,11 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
 
   test('rebase d onto merge(a, b) replaces only e0.1.0', async () => {
     const dir = tempDir()
-    const base = copyFixture(dir, A)
-    await mergeResults({ base, exp: fixture('xetrack', B) })
+    const ours = copyFixture(dir, A)
+    await mergeResults({ ours, theirs: fixture('xetrack', B) })
     const report = await rebaseResults({
-      base,
-      exp: fixture('xetrack', D),
+      ours,
+      theirs: fixture('xetrack', D),
       key: ['experiment_version'],
     })
     expect(report.tables?.map((t) => [t.table, t.rowsReplaced, t.rowsInserted])).toEqual([
@@ -199,15 +199,15 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
     ])
     const want = expected.rebase_d_onto_merge_a_b?.by_name
     for (const table of ['predictions', 'metrics'])
-      expect(summarize(base, table)).toEqual(pick(want?.[table] as Expected))
+      expect(summarize(ours, table)).toEqual(pick(want?.[table] as Expected))
   })
 
   test('rebase c onto a (no key overlap, extra column) inserts by name', async () => {
     const dir = tempDir()
     const out = join(dir, 'out.db')
     const report = await rebaseResults({
-      base: fixture('xetrack', A),
-      exp: fixture('xetrack', C),
+      ours: fixture('xetrack', A),
+      theirs: fixture('xetrack', C),
       key: ['experiment_version'],
       output: out,
     })
@@ -219,20 +219,20 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
 
   test('quirks DB e merged into a fresh copy of itself changes nothing', async () => {
     const dir = tempDir()
-    const base = copyFixture(dir, E, 'copy.db')
-    const report = await mergeResults({ base, exp: fixture('xetrack', E) })
+    const ours = copyFixture(dir, E, 'copy.db')
+    const report = await mergeResults({ ours, theirs: fixture('xetrack', E) })
     expect(report).toMatchObject({ rowsInserted: 0, rowsSkipped: 9, rowsAfter: 9 })
     for (const table of ['default', 'assets', 'keys', 'counts'])
-      expect(exactRows(base, table)).toEqual(exactRows(fixture('xetrack', E), table))
+      expect(exactRows(ours, table)).toEqual(exactRows(fixture('xetrack', E), table))
   })
 
   test('quirks DB e restores deleted rows exactly (TEXT floats, column "7", BLOBs, non-ASCII)', async () => {
     const dir = tempDir()
-    const base = copyFixture(dir, E, 'partial.db')
-    const db = openSqlite(base)
+    const ours = copyFixture(dir, E, 'partial.db')
+    const db = openSqlite(ours)
     db.exec(`delete from "default" where track_id = 'ingenious-iguana-7701'; delete from assets`)
     db.close()
-    const report = await mergeResults({ base, exp: fixture('xetrack', E) })
+    const report = await mergeResults({ ours, theirs: fixture('xetrack', E) })
     expect(report.tables?.map((t) => [t.table, t.rowsInserted, t.rowsSkipped])).toEqual([
       ['assets', 1, 0],
       ['keys', 0, 1],
@@ -240,10 +240,10 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
       ['default', 4, 2],
     ])
     for (const table of ['default', 'assets', 'keys', 'counts'])
-      expect(exactRows(base, table)).toEqual(exactRows(fixture('xetrack', E), table))
+      expect(exactRows(ours, table)).toEqual(exactRows(fixture('xetrack', E), table))
     expect(
       sqliteRows(
-        base,
+        ours,
         `select note, typeof(note) t from "default" where note is not null order by 1`,
       ),
     ).toEqual([
@@ -256,8 +256,8 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
     const dir = tempDir()
     const out = join(dir, 'out.db')
     const report = await mergeResults({
-      base: fixture('xetrack', A),
-      exp: fixture('xetrack', E),
+      ours: fixture('xetrack', A),
+      theirs: fixture('xetrack', E),
       output: out,
     })
     expect(report.tables?.every((t) => t.created)).toBe(true)
@@ -269,24 +269,24 @@ describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
       { name: 'key' },
     ])
     // Merging again is idempotent thanks to the primary keys that came along.
-    const again = await mergeResults({ base: out, exp: fixture('xetrack', E) })
+    const again = await mergeResults({ ours: out, theirs: fixture('xetrack', E) })
     expect(again.rowsInserted).toBe(0)
   })
 
   test('dry run reports the figures of the real run and writes nothing', async () => {
     const dir = tempDir()
-    const base = copyFixture(dir, A)
+    const ours = copyFixture(dir, A)
     const before = hashTree(dir)
     const dry = await rebaseResults({
-      base,
-      exp: fixture('xetrack', D),
+      ours,
+      theirs: fixture('xetrack', D),
       key: ['experiment_version'],
       dryRun: true,
     })
     expect(hashTree(dir)).toEqual(before)
     const real = await rebaseResults({
-      base,
-      exp: fixture('xetrack', D),
+      ours,
+      theirs: fixture('xetrack', D),
       key: ['experiment_version'],
     })
     const figures = (r: typeof dry) => ({ ...r, durationMs: 0, dryRun: false })
@@ -303,20 +303,20 @@ describe('SQLite semantics', () => {
     },
   ])('rebase matches NULL keys with NULL keys (IS NOT DISTINCT FROM), $name', async ({ index }) => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table runs (id integer primary key, version text, score real)',
       ...index,
       "insert into runs values (1, null, 0.1), (2, 'v1', 0.2), (3, null, 0.3), (5, 'v2', 0.5)",
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table runs (id integer primary key, version text, score real)',
       "insert into runs values (4, null, 0.9), (6, 'v2', 0.6)",
     ])
-    const dry = await rebaseResults({ base, exp, key: ['version'], dryRun: true })
+    const dry = await rebaseResults({ ours, theirs, key: ['version'], dryRun: true })
     expect(dry).toMatchObject({ rowsReplaced: 3, rowsInserted: 2, rowsAfter: 3 })
-    const report = await rebaseResults({ base, exp, key: ['version'] })
+    const report = await rebaseResults({ ours, theirs, key: ['version'] })
     expect(report).toMatchObject({ rowsReplaced: 3, rowsInserted: 2, rowsAfter: 3 })
-    expect(sqliteRows(base, 'select * from runs order by id')).toEqual([
+    expect(sqliteRows(ours, 'select * from runs order by id')).toEqual([
       { id: 2, version: 'v1', score: 0.2 },
       { id: 4, version: null, score: 0.9 },
       { id: 6, version: 'v2', score: 0.6 },
@@ -325,17 +325,17 @@ describe('SQLite semantics', () => {
 
   test('rebase keeps every exp row when exp holds a key twice', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table t (k text, v int)',
       "insert into t values ('a', 1), ('b', 2)",
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (k text, v int)',
       "insert into t values ('a', 10), ('a', 11)",
     ])
-    const report = await rebaseResults({ base, exp, key: ['k'] })
+    const report = await rebaseResults({ ours, theirs, key: ['k'] })
     expect(report).toMatchObject({ rowsReplaced: 1, rowsInserted: 2, rowsAfter: 3 })
-    expect(sqliteRows(base, 'select * from t order by k, v')).toEqual([
+    expect(sqliteRows(ours, 'select * from t order by k, v')).toEqual([
       { k: 'a', v: 10 },
       { k: 'a', v: 11 },
       { k: 'b', v: 2 },
@@ -344,17 +344,17 @@ describe('SQLite semantics', () => {
 
   test('without a primary key, merge skips exact duplicates only (NULL equals NULL)', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table t (a int, b text)',
       "insert into t values (1, null), (2, 'x')",
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (a int, b text)',
       "insert into t values (1, null), (2, 'y'), (3, null)",
     ])
-    const report = await mergeResults({ base, exp })
+    const report = await mergeResults({ ours, theirs })
     expect(report).toMatchObject({ rowsInserted: 2, rowsSkipped: 1, rowsAfter: 4 })
-    expect(sqliteRows(base, 'select * from t order by a, b')).toEqual([
+    expect(sqliteRows(ours, 'select * from t order by a, b')).toEqual([
       { a: 1, b: null },
       { a: 2, b: 'x' },
       { a: 2, b: 'y' },
@@ -365,43 +365,43 @@ describe('SQLite semantics', () => {
   test('a nullable unique key still matches NULL with NULL (no duplicate on a second merge)', async () => {
     const dir = tempDir()
     const ddl = 'create table t (run text, step int, v int, primary key (run, step))'
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       ddl,
       "insert into t values (null, 1, 1), ('r', 1, 1)",
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       ddl,
       "insert into t values (null, 1, 9), (null, 2, 2), ('r', 1, 9), ('r', 2, 2)",
     ])
-    const report = await mergeResults({ base, exp })
+    const report = await mergeResults({ ours, theirs })
     expect(report).toMatchObject({ rowsInserted: 2, rowsSkipped: 2, rowsAfter: 4 })
-    expect(sqliteRows(base, 'select * from t order by run, step')).toEqual([
+    expect(sqliteRows(ours, 'select * from t order by run, step')).toEqual([
       { run: null, step: 1, v: 1 },
       { run: null, step: 2, v: 2 },
       { run: 'r', step: 1, v: 1 },
       { run: 'r', step: 2, v: 2 },
     ])
-    expect((await mergeResults({ base, exp })).rowsInserted).toBe(0)
+    expect((await mergeResults({ ours, theirs })).rowsInserted).toBe(0)
   })
 
   test('--key overrides the primary key, with a scratch index that leaves base clean', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table t (id integer primary key, name text, v int)',
       "insert into t values (1, 'a', 1), (2, 'b', 2)",
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (id integer primary key, name text, v int)',
       "insert into t values (7, 'a', 100), (8, 'c', 3)",
     ])
-    const report = await mergeResults({ base, exp, key: ['name'] })
+    const report = await mergeResults({ ours, theirs, key: ['name'] })
     expect(report).toMatchObject({ rowsInserted: 1, rowsSkipped: 1 })
-    expect(sqliteRows(base, 'select name from t order by id')).toEqual([
+    expect(sqliteRows(ours, 'select name from t order by id')).toEqual([
       { name: 'a' },
       { name: 'b' },
       { name: 'c' },
     ])
-    expect(sqliteRows(base, "select name from sqlite_schema where type = 'index'")).toEqual([])
+    expect(sqliteRows(ours, "select name from sqlite_schema where type = 'index'")).toEqual([])
   })
 
   test.each([
@@ -415,42 +415,42 @@ describe('SQLite semantics', () => {
         ext === 'db'
           ? Promise.resolve(makeSqlite(join(dir, name), statements))
           : makeDuckDb(join(dir, name), statements)
-      const base = await make(`base.${ext}`, [
+      const ours = await make(`base.${ext}`, [
         'create table t (id integer primary key, Acc double)',
         'insert into t values (1, 0.5)',
       ])
-      const exp = await make(`exp.${ext}`, [
+      const theirs = await make(`exp.${ext}`, [
         'create table t (ID integer primary key, acc double, Lr double)',
         'insert into t values (1, 0.9, 0.1), (2, 0.7, 0.2)',
       ])
-      expect(await mergeResults({ base, exp })).toMatchObject({
+      expect(await mergeResults({ ours, theirs })).toMatchObject({
         rowsInserted: 1,
         rowsSkipped: 1,
         columnsAdded: ['Lr'],
       })
       const query = 'select * from t order by 1'
-      const rows = ext === 'db' ? sqliteRows(base, query) : await duckRows(base, query)
+      const rows = ext === 'db' ? sqliteRows(ours, query) : await duckRows(ours, query)
       expect(rows).toEqual([
         { id: 1, Acc: 0.5, Lr: null },
         { id: 2, Acc: 0.7, Lr: 0.2 },
       ])
-      const rebased = await rebaseResults({ base, exp, key: ['ID'] })
+      const rebased = await rebaseResults({ ours, theirs, key: ['ID'] })
       expect(rebased).toMatchObject({ rowsReplaced: 2, rowsAfter: 2 })
     },
   )
 
   test('columns match by name, never by position', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table t (id int primary key, a text, b text)',
       "insert into t values (1, 'a1', 'b1')",
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (b text, id int primary key, a text)',
       "insert into t values ('b2', 2, 'a2')",
     ])
-    await mergeResults({ base, exp })
-    expect(sqliteRows(base, 'select * from t order by id')).toEqual([
+    await mergeResults({ ours, theirs })
+    expect(sqliteRows(ours, 'select * from t order by id')).toEqual([
       { id: 1, a: 'a1', b: 'b1' },
       { id: 2, a: 'a2', b: 'b2' },
     ])
@@ -458,17 +458,17 @@ describe('SQLite semantics', () => {
 
   test('INTEGER and REAL widen: values keep their value under dynamic typing', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table t (id int primary key, n integer, r real)',
       'insert into t values (1, 5, 0.5)',
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (id int primary key, n real, r integer)',
       'insert into t values (2, 0.25, 7)',
     ])
-    await mergeResults({ base, exp })
+    await mergeResults({ ours, theirs })
     expect(
-      sqliteRows(base, 'select id, n, typeof(n) tn, r, typeof(r) tr from t order by id'),
+      sqliteRows(ours, 'select id, n, typeof(n) tn, r, typeof(r) tr from t order by id'),
     ).toEqual([
       { id: 1, n: 5, tn: 'integer', r: 0.5, tr: 'real' },
       { id: 2, n: 0.25, tn: 'real', r: 7, tr: 'real' },
@@ -477,54 +477,54 @@ describe('SQLite semantics', () => {
 
   test('text that SQLite would turn into a number stops with SCHEMA_MISMATCH; base unchanged', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table "default" (id int primary key, note real)',
       'insert into "default" values (1, 0.5)',
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table "default" (id int primary key, note text)',
       'insert into "default" values (2, \'0.25\')',
     ])
     const before = hashTree(dir)
-    const error = await mergeResults({ base, exp }).catch((e: unknown) => e)
+    const error = await mergeResults({ ours, theirs }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
     expect((error as Error).message).toMatchInlineSnapshot(
-      `"Column "note" of table "default" is REAL in base ${base} but TEXT in exp ${exp}: exp holds 1 text value(s) that SQLite would convert to numbers."`,
+      `"Column "note" of table "default" is REAL in base ${ours} but TEXT in exp ${theirs}: exp holds 1 text value(s) that SQLite would convert to numbers."`,
     )
     expect(hashTree(dir)).toEqual(before)
   })
 
   test('a declared-type difference with only NULLs stored is fine (dynamic typing)', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table t (id int primary key, x text)',
       "insert into t values (1, 'a')",
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (id int primary key, x real)',
       'insert into t values (2, null)',
     ])
-    const report = await mergeResults({ base, exp })
+    const report = await mergeResults({ ours, theirs })
     expect(report.rowsInserted).toBe(1)
   })
 
   test('a failed write rolls back every table: base is byte-for-byte unchanged', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table a (grp text, v int)',
       "insert into a values ('g1', 1)",
       'create table b (id int primary key, grp text)',
       "insert into b values (1, 'g1'), (2, 'g2')",
     ])
-    // b's exp row 2 is in group g1 but base's row 2 (group g2) is not replaced: primary key clash.
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    // b's theirs row 2 is in group g1 but ours' row 2 (group g2) is not replaced: primary key clash.
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table a (grp text, v int)',
       "insert into a values ('g1', 10)",
       'create table b (id int primary key, grp text)',
       "insert into b values (2, 'g1')",
     ])
     const before = hashTree(dir)
-    const error = await rebaseResults({ base, exp, key: ['grp'] }).catch((e: unknown) => e)
+    const error = await rebaseResults({ ours, theirs, key: ['grp'] }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'DUPLICATE_KEY')).toBe(true)
     expect((error as Error).message).toContain('table "b"')
     expect(hashTree(dir)).toEqual(before)
@@ -532,39 +532,39 @@ describe('SQLite semantics', () => {
 
   test('--output leaves base untouched; output equal to exp reads exp fully first', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table t (id int primary key)',
       'insert into t values (1), (2)',
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (id int primary key)',
       'insert into t values (2), (3)',
     ])
-    const baseHash = hashTree(base)
+    const oursHash = hashTree(ours)
     const out = join(dir, 'out.db')
-    await mergeResults({ base, exp, output: out })
-    expect(hashTree(base)).toEqual(baseHash)
+    await mergeResults({ ours, theirs, output: out })
+    expect(hashTree(ours)).toEqual(oursHash)
     expect(sqliteRows(out, 'select id from t order by id').map((r) => r.id)).toEqual([1, 2, 3])
-    const report = await mergeResults({ base, exp, output: exp })
+    const report = await mergeResults({ ours, theirs, output: theirs })
     expect(report.rowsInserted).toBe(1)
-    expect(sqliteRows(exp, 'select id from t order by id').map((r) => r.id)).toEqual([1, 2, 3])
-    expect(hashTree(base)).toEqual(baseHash)
+    expect(sqliteRows(theirs, 'select id from t order by id').map((r) => r.id)).toEqual([1, 2, 3])
+    expect(hashTree(ours)).toEqual(oursHash)
   })
 
   test("--output copies rows still in base's write-ahead log", async () => {
     const dir = tempDir()
-    const base = join(dir, 'base.db')
-    const writer = openSqlite(base, { fileMustExist: false })
+    const ours = join(dir, 'base.db')
+    const writer = openSqlite(ours, { fileMustExist: false })
     try {
       writer.exec('pragma journal_mode = wal; pragma wal_autocheckpoint = 0')
       writer.exec('create table t (id int primary key); insert into t values (1), (2)')
-      expect(existsSync(`${base}-wal`)).toBe(true)
-      const exp = makeSqlite(join(dir, 'exp.db'), [
+      expect(existsSync(`${ours}-wal`)).toBe(true)
+      const theirs = makeSqlite(join(dir, 'exp.db'), [
         'create table t (id int primary key)',
         'insert into t values (3)',
       ])
       const out = join(dir, 'out.db')
-      await mergeResults({ base, exp, output: out })
+      await mergeResults({ ours, theirs, output: out })
       expect(sqliteRows(out, 'select id from t order by id').map((r) => r.id)).toEqual([1, 2, 3])
     } finally {
       writer.close()
@@ -573,8 +573,8 @@ describe('SQLite semantics', () => {
 
   test('--output naming a folder, or a file with a journal beside it, is refused; nothing changes', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), ['create table t (id int primary key)'])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), ['create table t (id int primary key)'])
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (id int primary key)',
       'insert into t values (1)',
     ])
@@ -585,8 +585,8 @@ describe('SQLite semantics', () => {
     writeFileSync(`${stale}-journal`, 'x')
     const before = hashTree(dir)
     // Issue 14: a path under a plain file was an internal error (ENOTDIR from the engine).
-    for (const output of [folder, stale, join(base, 'out.db')]) {
-      const error = await mergeResults({ base, exp, output }).catch((e: unknown) => e)
+    for (const output of [folder, stale, join(ours, 'out.db')]) {
+      const error = await mergeResults({ ours, theirs, output }).catch((e: unknown) => e)
       expect(isDuckmergeError(error, 'OUTPUT_UNWRITABLE')).toBe(true)
       expect((error as Error).message).toContain(output)
     }
@@ -595,56 +595,56 @@ describe('SQLite semantics', () => {
 
   test('--output equal to base merges in place', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), [
       'create table t (id int primary key)',
       'insert into t values (1)',
     ])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (id int primary key)',
       'insert into t values (2)',
     ])
-    const report = await mergeResults({ base, exp, output: join(dir, '.', 'base.db') })
+    const report = await mergeResults({ ours, theirs, output: join(dir, '.', 'base.db') })
     expect(report.rowsAfter).toBe(2)
-    expect(sqliteRows(base, 'select count(*) n from t')).toEqual([{ n: 2 }])
+    expect(sqliteRows(ours, 'select count(*) n from t')).toEqual([{ n: 2 }])
   })
 
   test('--table limits the merge; an unknown table is TABLE_NOT_FOUND', async () => {
     const dir = tempDir()
     const schema = ['create table x (id int primary key)', 'create table y (id int primary key)']
-    const base = makeSqlite(join(dir, 'base.db'), schema)
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), schema)
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       ...schema,
       'insert into x values (1)',
       'insert into y values (1)',
     ])
-    const report = await mergeResults({ base, exp, tables: ['y'] })
+    const report = await mergeResults({ ours, theirs, tables: ['y'] })
     expect(report.tables?.map((t) => t.table)).toEqual(['y'])
     expect(
-      sqliteRows(base, 'select (select count(*) from x) x, (select count(*) from y) y'),
+      sqliteRows(ours, 'select (select count(*) from x) x, (select count(*) from y) y'),
     ).toEqual([{ x: 0, y: 1 }])
-    const error = await mergeResults({ base, exp, tables: ['z'] }).catch((e: unknown) => e)
+    const error = await mergeResults({ ours, theirs, tables: ['z'] }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'TABLE_NOT_FOUND')).toBe(true)
   })
 
   test('a key column missing on one side is KEY_COLUMN_MISSING naming side and table', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), ['create table t (id int, v int)'])
-    const exp = makeSqlite(join(dir, 'exp.db'), ['create table t (id int, w int)'])
-    const error = await rebaseResults({ base, exp, key: ['v'] }).catch((e: unknown) => e)
+    const ours = makeSqlite(join(dir, 'base.db'), ['create table t (id int, v int)'])
+    const theirs = makeSqlite(join(dir, 'exp.db'), ['create table t (id int, w int)'])
+    const error = await rebaseResults({ ours, theirs, key: ['v'] }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'KEY_COLUMN_MISSING')).toBe(true)
-    expect((error as Error).message).toContain(`missing in table "t" of exp ${exp}`)
+    expect((error as Error).message).toContain(`missing in table "t" of exp ${theirs}`)
   })
 
   test('a SQLite column holding text and numbers cannot go into DuckDB: SCHEMA_MISMATCH', async () => {
     const dir = tempDir()
-    const base = await makeDuckDb(join(dir, 'base.duckdb'), ['create table t (id integer)'])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const ours = await makeDuckDb(join(dir, 'base.duckdb'), ['create table t (id integer)'])
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       // No declared type: SQLite keeps each value's own class (TEXT would turn 0.5 into '0.5').
       'create table t (id int, note)',
       "insert into t values (1, 'x'), (2, 0.5)",
     ])
     const before = hashTree(dir)
-    const error = await mergeResults({ base, exp }).catch((e: unknown) => e)
+    const error = await mergeResults({ ours, theirs }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
     expect((error as Error).message).toContain('Column "note" of table "t" in exp')
     expect((error as Error).message).toContain('holds real and text values together')
@@ -653,22 +653,22 @@ describe('SQLite semantics', () => {
 
   test('a base another process is writing is LOCKED (after the busy timeout), unchanged', async () => {
     const dir = tempDir()
-    const base = makeSqlite(join(dir, 'base.db'), ['create table t (id int primary key)'])
-    const exp = makeSqlite(join(dir, 'exp.db'), [
+    const ours = makeSqlite(join(dir, 'base.db'), ['create table t (id int primary key)'])
+    const theirs = makeSqlite(join(dir, 'exp.db'), [
       'create table t (id int primary key)',
       'insert into t values (1)',
     ])
-    const writer = openSqlite(base)
+    const writer = openSqlite(ours)
     writer.exec('begin immediate; insert into t values (2)')
     try {
-      const error = await mergeResults({ base, exp }).catch((e: unknown) => e)
+      const error = await mergeResults({ ours, theirs }).catch((e: unknown) => e)
       expect(isDuckmergeError(error, 'LOCKED')).toBe(true)
-      expect((error as Error).message).toContain(`Another process is writing ${base}`)
+      expect((error as Error).message).toContain(`Another process is writing ${ours}`)
     } finally {
       writer.exec('rollback')
       writer.close()
     }
-    expect(sqliteRows(base, 'select count(*) n from t')).toEqual([{ n: 0 }])
+    expect(sqliteRows(ours, 'select count(*) n from t')).toEqual([{ n: 0 }])
   })
 
   test.each([
@@ -684,13 +684,13 @@ describe('SQLite semantics', () => {
         ext === 'db'
           ? Promise.resolve(makeSqlite(join(dir, name), statements))
           : makeDuckDb(join(dir, name), statements)
-      const base = await make(`base.${ext}`, schema)
-      const exp = await make(`exp.${ext}`, [...schema, ...rows])
+      const ours = await make(`base.${ext}`, schema)
+      const theirs = await make(`exp.${ext}`, [...schema, ...rows])
       const before = hashTree(dir)
       const controller = new AbortController()
       const error = await mergeResults({
-        base,
-        exp,
+        ours,
+        theirs,
         signal: controller.signal,
         onProgress: (p) => {
           if (p.done === 1) controller.abort()
@@ -704,12 +704,12 @@ describe('SQLite semantics', () => {
   test('reports progress per table', async () => {
     const dir = tempDir()
     const schema = ['create table x (id int primary key)', 'create table y (id int primary key)']
-    const base = makeSqlite(join(dir, 'base.db'), schema)
-    const exp = makeSqlite(join(dir, 'exp.db'), schema)
+    const ours = makeSqlite(join(dir, 'base.db'), schema)
+    const theirs = makeSqlite(join(dir, 'exp.db'), schema)
     const seen: string[] = []
     await mergeResults({
-      base,
-      exp,
+      ours,
+      theirs,
       onProgress: (p) => seen.push(`${p.phase} ${p.done}/${p.total}`),
     })
     expect(seen).toEqual(['merge x 0/2', 'merge y 1/2', 'merge 2/2'])
@@ -723,17 +723,17 @@ describe('DuckDB files', () => {
 
   test('merge appends new rows and columns, widens INTEGER to DOUBLE, creates new tables; twice equals once', async () => {
     const dir = tempDir()
-    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+    const ours = await makeDuckDb(join(dir, 'base.duckdb'), [
       ...schema,
       "insert into runs values ('r1', 't1', 'v1', 1), ('r1', 't2', 'v1', 2)",
     ])
-    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+    const theirs = await makeDuckDb(join(dir, 'exp.duckdb'), [
       'create table runs (track_id varchar, ts varchar, version varchar, score double, lr double, primary key (track_id, ts))',
       "insert into runs values ('r1', 't2', 'v1', 2, null), ('r2', 't3', 'v2', 0.5, 0.01)",
       'create table metrics (track_id varchar, acc double)',
       "insert into metrics values ('r2', 0.9)",
     ])
-    const report = await mergeResults({ base, exp })
+    const report = await mergeResults({ ours, theirs })
     expect(report).toMatchObject({
       rowsBefore: 2,
       rowsInserted: 2,
@@ -742,46 +742,46 @@ describe('DuckDB files', () => {
       columnsAdded: ['runs.lr'],
     })
     expect(report.tables?.[0]).toMatchObject({ table: 'metrics', created: true, rowsInserted: 1 })
-    expect(existsSync(`${base}.wal`)).toBe(false)
-    expect(await duckRows(base, 'select track_id, ts, score, lr from runs order by all')).toEqual([
+    expect(existsSync(`${ours}.wal`)).toBe(false)
+    expect(await duckRows(ours, 'select track_id, ts, score, lr from runs order by all')).toEqual([
       { track_id: 'r1', ts: 't1', score: 1, lr: null },
       { track_id: 'r1', ts: 't2', score: 2, lr: null },
       { track_id: 'r2', ts: 't3', score: 0.5, lr: 0.01 },
     ])
     expect(
-      await duckRows(base, "select data_type from duckdb_columns() where column_name = 'score'"),
+      await duckRows(ours, "select data_type from duckdb_columns() where column_name = 'score'"),
     ).toEqual([{ data_type: 'DOUBLE' }])
-    const again = await mergeResults({ base, exp })
+    const again = await mergeResults({ ours, theirs })
     expect(again).toMatchObject({ rowsInserted: 0, rowsAfter: 4 })
   })
 
   test.each([
-    { name: 'same columns (one INSERT OR REPLACE)', extra: '', baseOnly: [] as string[] },
+    { name: 'same columns (one INSERT OR REPLACE)', extra: '', oursOnly: [] as string[] },
     {
       name: 'a base-only column (delete + insert: NULL there)',
       extra: ', note varchar',
-      baseOnly: ['note'],
+      oursOnly: ['note'],
     },
   ])(
     'rebase on the primary key, $name: rows and figures as the dry run says',
-    async ({ extra, baseOnly }) => {
+    async ({ extra, oursOnly }) => {
       const dir = tempDir()
-      const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+      const ours = await makeDuckDb(join(dir, 'base.duckdb'), [
         `create table runs (track_id varchar, ts varchar, version varchar, score integer${extra}, primary key (track_id, ts))`,
         `insert into runs values ('r1', 't1', 'v1', 1${extra ? ", 'a'" : ''}), ('r2', 't2', 'v1', 2${extra ? ", 'b'" : ''})`,
       ])
-      const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+      const theirs = await makeDuckDb(join(dir, 'exp.duckdb'), [
         ...schema,
         "insert into runs values ('r2', 't2', 'v2', 20), ('r3', 't3', 'v2', 30)",
       ])
       const key = ['track_id', 'ts']
-      const dry = await rebaseResults({ base, exp, key, dryRun: true })
-      const report = await rebaseResults({ base, exp, key })
+      const dry = await rebaseResults({ ours, theirs, key, dryRun: true })
+      const report = await rebaseResults({ ours, theirs, key })
       const figures = { rowsBefore: 2, rowsReplaced: 1, rowsInserted: 2, rowsAfter: 3 }
       expect(dry).toMatchObject(figures)
       expect(report).toMatchObject(figures)
-      const cols = ['track_id', 'score', ...baseOnly].join(', ')
-      expect(await duckRows(base, `select ${cols} from runs order by track_id`)).toEqual([
+      const cols = ['track_id', 'score', ...oursOnly].join(', ')
+      expect(await duckRows(ours, `select ${cols} from runs order by track_id`)).toEqual([
         { track_id: 'r1', score: 1, ...(extra ? { note: 'a' } : {}) },
         { track_id: 'r2', score: 20, ...(extra ? { note: null } : {}) },
         { track_id: 'r3', score: 30, ...(extra ? { note: null } : {}) },
@@ -791,17 +791,17 @@ describe('DuckDB files', () => {
 
   test('rebase replaces matching keys, NULL matching NULL, in place', async () => {
     const dir = tempDir()
-    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+    const ours = await makeDuckDb(join(dir, 'base.duckdb'), [
       ...schema,
       "insert into runs values ('r1', 't1', null, 1), ('r2', 't2', 'v1', 2), ('r3', 't3', 'v2', 3)",
     ])
-    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+    const theirs = await makeDuckDb(join(dir, 'exp.duckdb'), [
       ...schema,
       "insert into runs values ('r1', 't1', null, 10), ('r4', 't4', 'v1', 40)",
     ])
-    const report = await rebaseResults({ base, exp, key: ['version'] })
+    const report = await rebaseResults({ ours, theirs, key: ['version'] })
     expect(report).toMatchObject({ rowsReplaced: 2, rowsInserted: 2, rowsAfter: 3 })
-    expect(await duckRows(base, 'select track_id, score from runs order by track_id')).toEqual([
+    expect(await duckRows(ours, 'select track_id, score from runs order by track_id')).toEqual([
       { track_id: 'r1', score: 10 },
       { track_id: 'r3', score: 3 },
       { track_id: 'r4', score: 40 },
@@ -810,21 +810,21 @@ describe('DuckDB files', () => {
 
   test('without a primary key, exact duplicates (NULL equal to NULL) are skipped; dry run writes nothing', async () => {
     const dir = tempDir()
-    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+    const ours = await makeDuckDb(join(dir, 'base.duckdb'), [
       'create table t (a integer, b varchar)',
       "insert into t values (1, null), (2, 'x')",
     ])
-    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+    const theirs = await makeDuckDb(join(dir, 'exp.duckdb'), [
       'create table t (a integer, b varchar)',
       "insert into t values (1, null), (2, 'y'), (3, null)",
     ])
     const before = hashTree(dir)
-    const dry = await mergeResults({ base, exp, dryRun: true })
+    const dry = await mergeResults({ ours, theirs, dryRun: true })
     expect(hashTree(dir)).toEqual(before)
-    const real = await mergeResults({ base, exp })
+    const real = await mergeResults({ ours, theirs })
     expect(real).toMatchObject({ rowsInserted: 2, rowsSkipped: 1, rowsAfter: 4 })
     expect({ ...dry, durationMs: 0, dryRun: false }).toEqual({ ...real, durationMs: 0 })
-    expect(await duckRows(base, 'select a, b from t order by a, b')).toEqual([
+    expect(await duckRows(ours, 'select a, b from t order by a, b')).toEqual([
       { a: 1, b: null },
       { a: 2, b: 'x' },
       { a: 2, b: 'y' },
@@ -834,36 +834,36 @@ describe('DuckDB files', () => {
 
   test('DATE widens to TIMESTAMP, as in the Parquet data merge (one rule: engine/type-rules.ts)', async () => {
     const dir = tempDir()
-    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+    const ours = await makeDuckDb(join(dir, 'base.duckdb'), [
       'create table t (id integer primary key, d date)',
       "insert into t values (1, '2024-01-02')",
     ])
-    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+    const theirs = await makeDuckDb(join(dir, 'exp.duckdb'), [
       'create table t (id integer primary key, d timestamp)',
       "insert into t values (2, '2024-01-03 04:05:06')",
     ])
-    expect(await mergeResults({ base, exp })).toMatchObject({ rowsInserted: 1, rowsAfter: 2 })
-    expect(await duckRows(base, 'select id, d::varchar as d from t order by id')).toEqual([
+    expect(await mergeResults({ ours, theirs })).toMatchObject({ rowsInserted: 1, rowsAfter: 2 })
+    expect(await duckRows(ours, 'select id, d::varchar as d from t order by id')).toEqual([
       { id: 1, d: '2024-01-02 00:00:00' },
       { id: 2, d: '2024-01-03 04:05:06' },
     ])
     expect(
-      await duckRows(base, "select data_type from duckdb_columns() where column_name = 'd'"),
+      await duckRows(ours, "select data_type from duckdb_columns() where column_name = 'd'"),
     ).toEqual([{ data_type: 'TIMESTAMP' }])
   })
 
   test('incompatible types stop with SCHEMA_MISMATCH naming table, column and both types', async () => {
     const dir = tempDir()
-    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+    const ours = await makeDuckDb(join(dir, 'base.duckdb'), [
       'create table t (id integer, v varchar)',
     ])
-    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+    const theirs = await makeDuckDb(join(dir, 'exp.duckdb'), [
       'create table t (id integer, v integer)',
       'insert into t values (1, 2)',
     ])
     const out = join(dir, 'out.duckdb')
     const before = hashTree(dir)
-    const error = await mergeResults({ base, exp, output: out }).catch((e: unknown) => e)
+    const error = await mergeResults({ ours, theirs, output: out }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
     expect((error as Error).message).toContain('Column "v" of table "t" is VARCHAR in base')
     expect((error as Error).message).toContain('but INTEGER in exp')
@@ -872,19 +872,19 @@ describe('DuckDB files', () => {
 
   test('--output writes a complete copy; base unchanged', async () => {
     const dir = tempDir()
-    const base = await makeDuckDb(join(dir, 'base.duckdb'), [
+    const ours = await makeDuckDb(join(dir, 'base.duckdb'), [
       ...schema,
       "insert into runs values ('r1', 't1', 'v1', 1)",
     ])
-    const exp = await makeDuckDb(join(dir, 'exp.duckdb'), [
+    const theirs = await makeDuckDb(join(dir, 'exp.duckdb'), [
       ...schema,
       "insert into runs values ('r2', 't1', 'v1', 1)",
     ])
-    const before = hashTree(base)
+    const before = hashTree(ours)
     const out = join(dir, 'out.duckdb')
-    const report = await mergeResults({ base, exp, output: out })
+    const report = await mergeResults({ ours, theirs, output: out })
     expect(report.rowsAfter).toBe(2)
-    expect(hashTree(base)).toEqual(before)
+    expect(hashTree(ours)).toEqual(before)
     expect(await duckRows(out, 'select count(*)::int n from runs')).toEqual([{ n: 2 }])
     expect(existsSync(`${out}.wal`)).toBe(false)
   })
@@ -896,8 +896,8 @@ describe.skipIf(!hasFixtures)(needsFixtures('mixing SQLite and DuckDB'), () => {
     const duck = await makeDuckDb(join(dir, 'results.duckdb'), ['create table notes (id integer)'])
     const seen: string[] = []
     const first = await mergeResults({
-      base: duck,
-      exp: fixture('xetrack', C),
+      ours: duck,
+      theirs: fixture('xetrack', C),
       onProgress: (p) => seen.push(`${p.phase} ${p.done}/${p.total}`),
     })
     expect(first.tables?.map((t) => [t.table, t.created, t.rowsInserted])).toEqual([
@@ -905,9 +905,9 @@ describe.skipIf(!hasFixtures)(needsFixtures('mixing SQLite and DuckDB'), () => {
       ['predictions', true, 30],
     ])
     expect(seen).toContain('copying predictions from exp 30/30')
-    const second = await mergeResults({ base: duck, exp: fixture('xetrack', A) })
+    const second = await mergeResults({ ours: duck, theirs: fixture('xetrack', A) })
     expect(second).toMatchObject({ rowsInserted: 41, rowsSkipped: 0 })
-    const again = await mergeResults({ base: duck, exp: fixture('xetrack', A) })
+    const again = await mergeResults({ ours: duck, theirs: fixture('xetrack', A) })
     expect(again).toMatchObject({ rowsInserted: 0, rowsSkipped: 41 })
     expect(
       await duckRows(
@@ -927,7 +927,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('mixing SQLite and DuckDB'), () => {
     ])
 
     const sqlite = copyFixture(dir, B)
-    const back = await mergeResults({ base: sqlite, exp: duck })
+    const back = await mergeResults({ ours: sqlite, theirs: duck })
     expect(back.tables?.map((t) => [t.table, t.rowsInserted, t.columnsAdded])).toEqual([
       ['metrics', 2, ['batch_size']],
       ['notes', 0, []],
@@ -955,7 +955,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('mixing SQLite and DuckDB'), () => {
   test('quirks DB e through DuckDB and back keeps every value exactly', async () => {
     const dir = tempDir()
     const duck = await makeDuckDb(join(dir, 'e.duckdb'), ['create table placeholder (id integer)'])
-    await mergeResults({ base: duck, exp: fixture('xetrack', E) })
+    await mergeResults({ ours: duck, theirs: fixture('xetrack', E) })
     expect(
       await duckRows(
         duck,
@@ -967,14 +967,18 @@ describe.skipIf(!hasFixtures)(needsFixtures('mixing SQLite and DuckDB'), () => {
       { note: null, '7': 'seven' },
     ])
     const sqlite = makeSqlite(join(dir, 'e-again.db'), ['create table placeholder (id integer)'])
-    await mergeResults({ base: sqlite, exp: duck, tables: ['default', 'assets', 'keys', 'counts'] })
+    await mergeResults({
+      ours: sqlite,
+      theirs: duck,
+      tables: ['default', 'assets', 'keys', 'counts'],
+    })
     for (const table of ['default', 'assets', 'keys', 'counts'])
       expect(exactRows(sqlite, table)).toEqual(exactRows(fixture('xetrack', E), table))
     // Rebasing the DuckDB copy onto the original SQLite file replaces rows one for one.
     const copy = copyFixture(dir, E, 'copy.db')
     const rebased = await rebaseResults({
-      base: copy,
-      exp: duck,
+      ours: copy,
+      theirs: duck,
       key: ['track_id'],
       tables: ['default'],
     })
@@ -1016,20 +1020,20 @@ describe('invariants (fast-check)', () => {
         table,
         table,
         fc.constantFrom<Mode>('all columns', 'key k', 'unique k'),
-        async (baseRows, expRows, mode) => {
+        async (oursRows, theirsRows, mode) => {
           const dir = tempDir()
-          const base = join(dir, 'base.db')
-          const exp = join(dir, 'exp.db')
-          build(base, baseRows, mode)
-          build(exp, expRows, mode)
-          const before = rowsOf(base)
+          const ours = join(dir, 'base.db')
+          const theirs = join(dir, 'exp.db')
+          build(ours, oursRows, mode)
+          build(theirs, theirsRows, mode)
+          const before = rowsOf(ours)
           const key = mode === 'key k' ? { key: ['k'] } : {}
-          await mergeResults({ base, exp, ...key })
-          const once = rowsOf(base)
+          await mergeResults({ ours, theirs, ...key })
+          const once = rowsOf(ours)
           for (const r of before) expect(once).toContainEqual(r)
-          expect(once.length - before.length).toBeLessThanOrEqual(expRows.length)
-          await mergeResults({ base, exp, ...key })
-          expect(rowsOf(base)).toEqual(once)
+          expect(once.length - before.length).toBeLessThanOrEqual(theirsRows.length)
+          await mergeResults({ ours, theirs, ...key })
+          expect(rowsOf(ours)).toEqual(once)
         },
       ),
       { numRuns: 40 },

@@ -20,6 +20,7 @@ import {
   usageError,
   type Values,
 } from '../command.js'
+import { artifactsReportJson } from '../merge-report-json.js'
 import { formatDuration } from '../output.js'
 import { parseMetrics } from './model.js'
 
@@ -31,6 +32,7 @@ export const artifactsCommands: readonly Command[] = [
     summary: 'Merge or rebase a results DB, a Parquet dataset and a model in one run (DVC stage)',
     usage:
       '[--strategy merge|rebase] [--params params.yaml] [--key-columns a,b] [--base-db B --exp-db E [--output-db O] [--tables t]] [--base-data B --exp-data E [--output-data O] [--data-strategy S]] [--exp-model FILE --run-id ID [--models DIR] [--model-strategy merge|promote] [--metrics JSON]] [--dry-run]',
+    hintFlags: { key: 'key-columns' },
     options: {
       strategy: str,
       params: str,
@@ -60,7 +62,7 @@ export const artifactsCommands: readonly Command[] = [
         signal,
         ...(progress && { onProgress: progress }),
       })
-      return { report, text: formatArtifactsReport(report) }
+      return { report: artifactsReportJson(report), text: formatArtifactsReport(report) }
     },
   },
 ]
@@ -83,7 +85,7 @@ async function artifactsOptions(
     if (base === undefined && exp === undefined && output === undefined) return undefined
     if (base === undefined || exp === undefined)
       throw usageError(`--base-${prefix} and --exp-${prefix} go together (got only one)`)
-    return { base, exp, ...(output !== undefined && { output }) }
+    return { ours: base, theirs: exp, ...(output !== undefined && { output }) }
   }
   const need = (strategy: Strategy | undefined, name: string): Strategy => {
     if (strategy) return strategy
@@ -96,7 +98,7 @@ async function artifactsOptions(
   // merge_artifacts.py: a merge keeps its default key (the table's primary key; for data, plain
   // append) unless that artifact's own key_columns are set in params.yaml.
   const keyFor = (strategy: Strategy, own: readonly string[] | undefined) =>
-    own ?? (strategy === 'rebase' ? (flagKey ?? params.keyColumns) : undefined)
+    own ?? (strategy === 'rebase' ? (flagKey ?? params.key) : undefined)
   const db = group('db')
   const data = group('data')
   let results: ArtifactsOptions['results']
@@ -108,7 +110,7 @@ async function artifactsOptions(
     results = {
       ...db,
       strategy,
-      ...optional('key', keyFor(strategy, params.results?.keyColumns)),
+      ...optional('key', keyFor(strategy, params.results?.key)),
       ...optional('tables', listOption(values, 'tables') ?? params.tables),
     }
   }
@@ -121,7 +123,7 @@ async function artifactsOptions(
         params.strategy,
       'the dataset',
     )
-    dataGroup = { ...data, strategy, ...optional('key', keyFor(strategy, params.data?.keyColumns)) }
+    dataGroup = { ...data, strategy, ...optional('key', keyFor(strategy, params.data?.key)) }
   }
 
   const expModel = stringOption(values, 'exp-model')

@@ -14,6 +14,7 @@ import {
   stringOption,
   usageError,
 } from '../command.js'
+import { mergeReportJson, sideFlags } from '../merge-report-json.js'
 
 const common: OptionSpecs = {
   base: { type: 'string' },
@@ -40,33 +41,33 @@ const merge: Command = {
   usage: commonUsage.replace('--output OUT', '--output OUT [--dedup-key COLS]'),
   options: { ...common, 'dedup-key': { type: 'string', multiple: true } },
   help,
+  hintFlags: { ...sideFlags, key: 'dedup-key' },
   async run(context) {
-    const dedupKey = listOption(context.values, 'dedup-key')
-    const report = await mergeData({
-      ...commonOptions(context),
-      ...(dedupKey ? { dedupKey } : {}),
-    })
-    return { report, text: formatMergeReport(report) }
+    const key = listOption(context.values, 'dedup-key')
+    const report = await mergeData({ ...commonOptions(context), ...(key ? { key } : {}) })
+    return { report: mergeReportJson(report), text: formatMergeReport(report) }
   },
 }
 
 const rebase: Command = {
   path: ['data', 'rebase'],
-  summary: 'Rebase Parquet datasets: exp rows replace base rows with the same --key',
+  summary:
+    "Rebase Parquet datasets: exp rows replace base rows with the same --key; a column whose type changed takes exp's type",
   usage: commonUsage.replace('--output OUT', '--output OUT --key COLS'),
   options: { ...common, key: { type: 'string', multiple: true } },
   help,
+  hintFlags: sideFlags,
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')
     const report = await rebaseData({ ...commonOptions(context), key })
-    return { report, text: formatMergeReport(report) }
+    return { report: mergeReportJson(report), text: formatMergeReport(report) }
   },
 }
 
 export const dataCommands: readonly Command[] = [merge, rebase]
 
-function commonOptions(context: CommandContext): Omit<DataMergeOptions, 'dedupKey'> {
+function commonOptions(context: CommandContext): DataMergeOptions {
   const { values } = context
   const partitionBy = listOption(values, 'partition-by')
   const compression = stringOption(values, 'compression')
@@ -83,13 +84,13 @@ function commonOptions(context: CommandContext): Omit<DataMergeOptions, 'dedupKe
   )
     throw usageError(`--memory-limit must be a size like 512MB or 4GB, got "${memoryLimit}"`)
   return {
-    base: requiredString(values, 'base'),
-    exp: requiredString(values, 'exp'),
+    ours: requiredString(values, 'base'),
+    theirs: requiredString(values, 'exp'),
     output: requiredString(values, 'output'),
     dryRun: flag(values, 'dry-run'),
     signal: context.signal,
-    ...(baseVersion !== undefined ? { baseVersion } : {}),
-    ...(expVersion !== undefined ? { expVersion } : {}),
+    ...(baseVersion !== undefined ? { oursVersion: baseVersion } : {}),
+    ...(expVersion !== undefined ? { theirsVersion: expVersion } : {}),
     ...(partitionBy ? { partitionBy } : {}),
     ...(compression ? { compression: compression as Compression } : {}),
     ...(memoryLimit ? { memoryLimit } : {}),

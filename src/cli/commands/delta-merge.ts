@@ -52,7 +52,7 @@ const deltaMerge: Command = {
     const { matched, notMatched, bySource } = clausesOf(values)
     const memoryLimit = memoryLimitOf(values)
     let builder = merge(target, source, {
-      on,
+      key: on,
       mergeSchema: flag(values, 'merge-schema'),
       signal: context.signal,
       ...(memoryLimit ? { memoryLimit } : {}),
@@ -158,9 +158,9 @@ const deltaBackfill: Command = {
     const archive = stringOption(values, 'archive')
     const memoryLimit = memoryLimitOf(values)
     const report = await backfill({
-      main: requiredString(values, 'main'),
-      staging: requiredString(values, 'staging'),
-      keys,
+      ours: requiredString(values, 'main'),
+      theirs: requiredString(values, 'staging'),
+      key: keys,
       signal: context.signal,
       dryRun: flag(values, 'dry-run'),
       ...(batchRows === undefined ? {} : { batchRows }),

@@ -52,5 +52,10 @@ function formatStepReport(report: DemoStepReport, dir: string): string[] {
 /** Paths relative to the demo folder read better in a walk-through. */
 function shorten(report: MergeReport, dir: string): MergeReport {
   const name = (p: string) => relative(dir, p)
-  return { ...report, base: name(report.base), exp: name(report.exp), output: name(report.output) }
+  return {
+    ...report,
+    ours: name(report.ours),
+    theirs: name(report.theirs),
+    output: name(report.output),
+  }
 }

@@ -33,6 +33,7 @@ import {
   usageError,
   type Values,
 } from '../command.js'
+import { mergeReportJson } from '../merge-report-json.js'
 import { formatTable } from '../output.js'
 import { conflictError, formatMerge3 } from './merge3.js'
 
@@ -359,7 +360,8 @@ const mergeBack: Command = {
       ? `\n${result.removed.worktree ? `removed worktree ${result.worktree}` : 'worktree kept'}${result.removed.branch ? ` and branch exp/${result.name}` : ''}${result.removed.reasons.map((r) => `\n  ${r}`).join('')}`
       : ''
     return {
-      report: result,
+      report:
+        result.mode === 'two-way' ? { ...result, report: mergeReportJson(result.report) } : result,
       text: `experiment ${result.name} (${result.worktree})\n${merged}${removed}`,
     }
   },

@@ -13,6 +13,7 @@ import {
   stringOption,
   usageError,
 } from '../command.js'
+import { mergeReportJson, sideFlags } from '../merge-report-json.js'
 
 const common: OptionSpecs = {
   base: { type: 'string' },
@@ -31,10 +32,10 @@ const merge: Command = {
     'Merge results databases (SQLite/DuckDB): add exp rows whose key base lacks, and new columns/tables',
   usage: usage.replace('[--dry-run]', '[--key COLS] [--dry-run]'),
   options: common,
-  hintFlags: { tables: 'table' },
+  hintFlags: { tables: 'table', ...sideFlags },
   async run(context) {
     const report = await mergeResults({ ...options(context), signal: context.signal })
-    return { report, text: formatMergeReport(report) }
+    return { report: mergeReportJson(report), text: formatMergeReport(report) }
   },
 }
 
@@ -43,12 +44,12 @@ const rebase: Command = {
   summary: 'Rebase results databases: exp rows replace base rows with the same --key',
   usage: usage.replace('[--output OUT]', '--key COLS [--output OUT]'),
   options: common,
-  hintFlags: { tables: 'table' },
+  hintFlags: { tables: 'table', ...sideFlags },
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')
     const report = await rebaseResults({ ...options(context), key, signal: context.signal })
-    return { report, text: formatMergeReport(report) }
+    return { report: mergeReportJson(report), text: formatMergeReport(report) }
   },
 }
 
@@ -61,8 +62,8 @@ function options(context: CommandContext): ResultsMergeOptions {
   const tables = multiOption(values, 'table')
   const key = listOption(values, 'key')
   return {
-    base: requiredString(values, 'base'),
-    exp: requiredString(values, 'exp'),
+    ours: requiredString(values, 'base'),
+    theirs: requiredString(values, 'exp'),
     dryRun: flag(values, 'dry-run'),
     ...(output !== undefined ? { output } : {}),
     ...(tables.length > 0 ? { tables } : {}),

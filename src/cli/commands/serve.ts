@@ -1,6 +1,7 @@
 /** CLI command: duckmerge serve — the change-request HTTP service over a data root. */
 import { openDataRoot } from '../../changes/data-root.js'
 import { serviceLogger } from '../../service/logger.js'
+import { webRoutes } from '../../service/routes/index.js'
 import { startServer } from '../../service/server.js'
 import { type Command, intOption, stringOption } from '../command.js'
 import { rootFlags } from './dataset.js'
@@ -9,15 +10,16 @@ const serve: Command = {
   path: ['serve'],
   summary: 'Serve the change-request HTTP API (datasets, change requests, merges) over a data root',
   usage:
-    '[--root DIR] [--store URL] [--host 127.0.0.1] [--port 8080] [--max-upload-bytes N] [--log-level info]',
+    '[--root DIR] [--store URL] [--host 127.0.0.1] [--port 8080] [--max-upload-bytes N] [--log-level info] [--results FILE]...',
   options: {
     ...rootFlags,
     host: { type: 'string' },
     port: { type: 'string' },
     'log-level': { type: 'string' },
     'max-upload-bytes': { type: 'string' },
+    results: { type: 'string', multiple: true },
   },
-  help: 'Prints "listening on http://HOST:PORT" as its first line (--port 0 picks a free port), then\nserves until Ctrl-C or SIGTERM, which stop accepting, finish the requests in flight and exit.\nRequests carry "Authorization: Bearer <token>" (duckmerge token create). Logs (JSON, no secrets)\ngo to stderr. Uploads are limited to 1 GiB unless --max-upload-bytes says otherwise. The API is described at /api/v1/openapi.json; see docs/service.md.',
+  help: 'Prints "listening on http://HOST:PORT" as its first line (--port 0 picks a free port), then\nserves until Ctrl-C or SIGTERM, which stop accepting, finish the requests in flight and exit.\nRequests carry "Authorization: Bearer <token>" (duckmerge token create). Logs (JSON, no secrets)\ngo to stderr. Uploads are limited to 1 GiB unless --max-upload-bytes says otherwise. The API is described at /api/v1/openapi.json; see docs/service.md.\nThe web UI is at / (sign in with a token). Its Experiments page shows the results databases\nnamed by --results (repeatable) and those in the data root\'s results/ folder.',
   onInterrupt: 'finishing the requests in flight',
   async run(context) {
     const host = stringOption(context.values, 'host') ?? '127.0.0.1'
@@ -37,6 +39,7 @@ const serve: Command = {
         log,
         host,
         port,
+        routes: webRoutes((context.values.results as string[] | undefined) ?? []),
         ...(uploadBytes !== undefined ? { limits: { uploadBytes } } : {}),
       })
       process.stdout.write(`listening on ${server.url}\n`)

@@ -8,27 +8,27 @@ import { DuckmergeError, messageOf } from '../../errors.js'
 import { firstLine } from '../parquet/schema.js'
 
 export interface OpenOptions {
-  /** The database written to (base itself, or a copy of it). */
-  readonly base: string
-  /** Attached as `exp`; omitted to open base alone (a source to copy rows from). */
-  readonly exp?: string | undefined
-  /** Attaches base read-only (dry runs). */
+  /** The database written to (ours itself, or a copy of it). */
+  readonly ours: string
+  /** Attached as `theirs`; omitted to open ours alone (a source to copy rows from). */
+  readonly theirs?: string | undefined
+  /** Attaches ours read-only (dry runs). */
   readonly readOnly: boolean
-  /** The files as the user named them, for errors (base may be a temporary copy). */
-  readonly labels?: { readonly base: string; readonly exp?: string | undefined }
+  /** The files as the user named them, for errors (ours may be a temporary copy). */
+  readonly labels?: { readonly ours: string; readonly theirs?: string | undefined }
 }
 
 /**
- * An in-memory DuckDB with base attached as `base` and exp as `exp` (read-only), so one
- * statement reads exp and writes base. Closing checkpoints base, leaving no `.wal` beside it.
+ * An in-memory DuckDB with ours attached as `ours` and theirs as `theirs` (read-only), so one
+ * statement reads theirs and writes ours. Closing checkpoints ours, leaving no `.wal` beside it.
  *
  * @example
- * const session = await openDuckDbSession({ base: 'a.duckdb', exp: 'b.duckdb', readOnly: false })
- * // SQL then names base."predictions" and exp."predictions"
+ * const session = await openDuckDbSession({ ours: 'a.duckdb', theirs: 'b.duckdb', readOnly: false })
+ * // SQL then names ours."predictions" and theirs."predictions"
  */
 export async function openDuckDbSession(options: OpenOptions): Promise<Session> {
   const db = await DuckDb.open()
-  const attach = async (path: string, alias: 'base' | 'exp', readOnly: boolean) => {
+  const attach = async (path: string, alias: 'ours' | 'theirs', readOnly: boolean) => {
     try {
       // ATTACH takes no bound parameter for its path: literal() is the one way in.
       await db.run(
@@ -41,15 +41,15 @@ export async function openDuckDbSession(options: OpenOptions): Promise<Session> 
       throw duckDbFileError(options.labels?.[alias] ?? path, error)
     }
   }
-  await attach(options.base, 'base', options.readOnly)
-  if (options.exp !== undefined) await attach(options.exp, 'exp', true)
+  await attach(options.ours, 'ours', options.readOnly)
+  if (options.theirs !== undefined) await attach(options.theirs, 'theirs', true)
   const connection = new DuckDbConnection(db)
   return {
     connection,
-    schemas: { base: 'base', exp: 'exp' },
+    schemas: { ours: 'ours', theirs: 'theirs' },
     close: async () => {
       try {
-        if (!options.readOnly) await db.run(sql`checkpoint base`)
+        if (!options.readOnly) await db.run(sql`checkpoint ours`)
       } finally {
         await connection.close()
       }

@@ -1,6 +1,6 @@
 /**
  * Column names and types of Parquet sources, read from file footers only, and the union schema
- * of base and exp (by column name), with unsafe type changes refused before any data is read.
+ * of ours and theirs (by column name), with unsafe type changes refused before any data is read.
  */
 
 import type { DuckDb } from '../../engine/duckdb.js'
@@ -16,14 +16,23 @@ export interface Column {
 }
 
 export interface UnionSchema {
-  /** Base columns in base order, then exp-only columns in exp order. */
+  /** Base columns in ours order, then theirs-only columns in theirs order. */
   readonly columns: readonly Column[]
-  readonly base: readonly Column[]
-  readonly exp: readonly Column[]
-  /** Names only exp has (NULL in base rows of the result). */
+  readonly ours: readonly Column[]
+  readonly theirs: readonly Column[]
+  /** Names only theirs has (NULL in ours rows of the result). */
   readonly added: readonly string[]
   /** Columns whose type differs between the sides and was widened safely. */
-  readonly widened: readonly { column: string; base: string; exp: string; type: string }[]
+  readonly widened: readonly { column: string; ours: string; theirs: string; type: string }[]
+  /** Rebase: columns whose type differs, given theirs' type (ours values are cast to it). */
+  readonly retyped: readonly TypeChange[]
+}
+
+/** A column both sides have whose type differs: `from` is ours' type, `to` the result's. */
+export interface TypeChange {
+  readonly column: string
+  readonly from: string
+  readonly to: string
 }
 
 /**
@@ -31,7 +40,7 @@ export interface UnionSchema {
  * first file DuckDB cannot read.
  *
  * @example
- * await describeParquet(db, base) // [{ name: 'id', type: 'BIGINT' }, { name: 'year', type: 'BIGINT' }]
+ * await describeParquet(db, ours) // [{ name: 'id', type: 'BIGINT' }, { name: 'year', type: 'BIGINT' }]
  */
 export async function describeParquet(db: DuckDb, source: ParquetSource): Promise<Column[]> {
   let columns: Column[]
@@ -78,57 +87,78 @@ async function assertNoCaseTwins(
 }
 
 /**
- * Base and exp unioned by column name, as DuckDB's UNION ALL BY NAME reads them. Throws
- * SCHEMA_MISMATCH naming the column and both types when a type change is not a safe widening.
+ * Base and theirs unioned by column name, as DuckDB's UNION ALL BY NAME reads them. Types:
+ * - `'widen'` (merge): a column whose type differs gets the type both cast into without loss;
+ *   SCHEMA_MISMATCH names the column and both types when there is none;
+ * - `'theirs'` (rebase: the newer side replaces): theirs' type wins, listed in `retyped`; whether
+ *   the ours values kept convert is checked against the data (data-checks.ts).
  *
  * @example
- * const schema = await unionSchema(db, base, exp)
- * schema.added   // ['lr']: only exp has it
+ * const schema = await unionSchema(db, ours, theirs, 'widen')
+ * schema.added   // ['lr']: only theirs has it
  */
 export async function unionSchema(
   db: DuckDb,
-  base: ParquetSource,
-  exp: ParquetSource,
+  ours: ParquetSource,
+  theirs: ParquetSource,
+  types: 'widen' | 'theirs',
 ): Promise<UnionSchema> {
-  const baseColumns = await describeParquet(db, base)
-  const expColumns = await describeParquet(db, exp)
-  const baseByName = new Map(baseColumns.map((c) => [c.name.toLowerCase(), c]))
-  const expByName = new Map(expColumns.map((c) => [c.name.toLowerCase(), c]))
+  const oursColumns = await describeParquet(db, ours)
+  const theirsColumns = await describeParquet(db, theirs)
+  const oursByName = new Map(oursColumns.map((c) => [c.name.toLowerCase(), c]))
+  const theirsByName = new Map(theirsColumns.map((c) => [c.name.toLowerCase(), c]))
+  const added = theirsColumns
+    .filter((c) => !oursByName.has(c.name.toLowerCase()))
+    .map((c) => c.name)
+  if (types === 'theirs') {
+    // Base's columns in ours' order with theirs' type where theirs has them, then theirs' new ones:
+    // the order UNION ALL BY NAME gives, without asking DuckDB for a common type.
+    const retyped: TypeChange[] = []
+    const columns = oursColumns.map((b) => {
+      const e = theirsByName.get(b.name.toLowerCase())
+      if (!e || e.type === b.type) return b
+      retyped.push({ column: b.name, from: b.type, to: e.type })
+      return { name: b.name, type: e.type }
+    })
+    columns.push(...theirsColumns.filter((c) => !oursByName.has(c.name.toLowerCase())))
+    return { columns, ours: oursColumns, theirs: theirsColumns, added, widened: [], retyped }
+  }
   let columns: Column[]
   try {
     columns = await describe(
       db,
-      sql`select * from ${readParquetSql(base)} union all by name select * from ${readParquetSql(exp)}`,
+      sql`select * from ${readParquetSql(ours)} union all by name select * from ${readParquetSql(theirs)}`,
     )
   } catch (error) {
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Cannot union the columns of base ${base.path} and exp ${exp.path}: ${firstLine(messageOf(error))}`,
-      { base: base.path, exp: exp.path },
+      `Cannot union the columns of base ${ours.path} and exp ${theirs.path}: ${firstLine(messageOf(error))}`,
+      { ours: ours.path, theirs: theirs.path },
       { cause: error },
     )
   }
-  const widened: { column: string; base: string; exp: string; type: string }[] = []
+  const widened: { column: string; ours: string; theirs: string; type: string }[] = []
   for (const column of columns) {
-    const b = baseByName.get(column.name.toLowerCase())
-    const e = expByName.get(column.name.toLowerCase())
+    const b = oursByName.get(column.name.toLowerCase())
+    const e = theirsByName.get(column.name.toLowerCase())
     if (!b || !e || b.type === e.type) continue
     // DuckDB's UNION BY NAME would also read INTEGER and VARCHAR as VARCHAR: both sides must
     // cast into the union's type without loss (engine/type-rules.ts, the rule every merge shares).
     if (!castsLosslessly(b.type, column.type) || !castsLosslessly(e.type, column.type))
       throw new DuckmergeError(
         'SCHEMA_MISMATCH',
-        `Column "${column.name}" is ${b.type} in base ${base.path} but ${e.type} in exp ${exp.path}; that is not a safe widening. Rewrite one side with a common type or rename the column.`,
+        `Column "${column.name}" is ${b.type} in base ${ours.path} but ${e.type} in exp ${theirs.path}; that is not a safe widening. Rewrite one side with a common type or rename the column.`,
         { column: column.name, baseType: b.type, expType: e.type },
       )
-    widened.push({ column: column.name, base: b.type, exp: e.type, type: column.type })
+    widened.push({ column: column.name, ours: b.type, theirs: e.type, type: column.type })
   }
   return {
     columns,
-    base: baseColumns,
-    exp: expColumns,
-    added: expColumns.filter((c) => !baseByName.has(c.name.toLowerCase())).map((c) => c.name),
+    ours: oursColumns,
+    theirs: theirsColumns,
+    added,
     widened,
+    retyped: [],
   }
 }
 

@@ -1,4 +1,4 @@
-/** Opens SQLite results databases for merging: base as `main`, exp attached as `exp`. */
+/** Opens SQLite results databases for merging: ours as `main`, theirs attached as `theirs`. */
 import { copyFile, stat } from 'node:fs/promises'
 import type { Session } from '../../engine/dialect.js'
 import { sql } from '../../engine/sql.js'
@@ -7,31 +7,31 @@ import { SqliteConnection } from '../../engine/sqlite-dialect.js'
 import { findSqliteDamage, sqliteFileError } from './file-error.js'
 
 export interface OpenOptions {
-  /** The database written to (base itself, or a copy of it). */
-  readonly base: string
-  /** Attached as `exp`; omitted to open base alone (a source to copy rows from). */
-  readonly exp?: string | undefined
-  /** Opens base read-only (dry runs). */
+  /** The database written to (ours itself, or a copy of it). */
+  readonly ours: string
+  /** Attached as `theirs`; omitted to open ours alone (a source to copy rows from). */
+  readonly theirs?: string | undefined
+  /** Opens ours read-only (dry runs). */
   readonly readOnly: boolean
-  /** The files as the user named them, for errors (base may be a temporary copy). */
-  readonly labels?: { readonly base: string; readonly exp?: string | undefined }
+  /** The files as the user named them, for errors (ours may be a temporary copy). */
+  readonly labels?: { readonly ours: string; readonly theirs?: string | undefined }
 }
 
 /**
- * One better-sqlite3 connection on base with exp attached, so every statement runs inside
- * SQLite itself (measured: ~10x faster than moving rows through DuckDB). Exp is only read.
+ * One better-sqlite3 connection on ours with theirs attached, so every statement runs inside
+ * SQLite itself (measured: ~10x faster than moving rows through DuckDB). Theirs is only read.
  *
  * @example
- * const session = openSqliteSession({ base: 'a.db', exp: 'b.db', readOnly: false })
- * // SQL then names main."predictions" and exp."predictions"
+ * const session = openSqliteSession({ ours: 'a.db', theirs: 'b.db', readOnly: false })
+ * // SQL then names main."predictions" and theirs."predictions"
  */
 export function openSqliteSession(options: OpenOptions): Session {
-  const baseLabel = options.labels?.base ?? options.base
+  const oursLabel = options.labels?.ours ?? options.ours
   let db: SqliteDb
   try {
-    db = openSqlite(options.base, { readonly: options.readOnly })
+    db = openSqlite(options.ours, { readonly: options.readOnly })
   } catch (error) {
-    throw sqliteFileError(baseLabel, error)
+    throw sqliteFileError(oursLabel, error)
   }
   try {
     // SQLite's default 2 MB page cache spills a big transaction to the file mid-way (measured
@@ -41,19 +41,23 @@ export function openSqliteSession(options: OpenOptions): Session {
     runSync(db, sql`select count(*) from main.sqlite_schema`)
   } catch (error) {
     db.close()
-    throw sqliteFileError(baseLabel, error)
+    throw sqliteFileError(oursLabel, error)
   }
-  if (options.exp !== undefined)
+  if (options.theirs !== undefined)
     try {
-      // ATTACH reads exp's schema: its failures are exp's, not base's.
-      runSync(db, sql`attach database ${options.exp} as exp`)
-      runSync(db, sql`select count(*) from exp.sqlite_schema`)
+      // ATTACH reads theirs' schema: its failures are theirs', not ours'.
+      runSync(db, sql`attach database ${options.theirs} as theirs`)
+      runSync(db, sql`select count(*) from theirs.sqlite_schema`)
     } catch (error) {
       db.close()
-      throw sqliteFileError(options.labels?.exp ?? options.exp, error)
+      throw sqliteFileError(options.labels?.theirs ?? options.theirs, error)
     }
   const connection = new SqliteConnection(db)
-  return { connection, schemas: { base: 'main', exp: 'exp' }, close: () => connection.close() }
+  return {
+    connection,
+    schemas: { ours: 'main', theirs: 'theirs' },
+    close: () => connection.close(),
+  }
 }
 
 /**

@@ -5,9 +5,11 @@
 import type { RouteModule } from '../context.js'
 import { authRoutes } from './auth.js'
 import { datasetRoutes } from './datasets.js'
+import { experimentRoutes } from './experiments.js'
 import { healthRoutes } from './health.js'
 import { openApiRoutes } from './openapi.js'
 import { projectRoutes } from './projects.js'
+import { uiRoutes } from './ui.js'
 
 export const routeModules: readonly RouteModule[] = [
   healthRoutes,
@@ -16,3 +18,8 @@ export const routeModules: readonly RouteModule[] = [
   projectRoutes,
   datasetRoutes,
 ]
+
+/** The web app and what only it needs; `serve` mounts these after the API. */
+export function webRoutes(resultsFiles: readonly string[] = []): RouteModule[] {
+  return [experimentRoutes(resultsFiles), uiRoutes()]
+}

@@ -1,6 +1,13 @@
 /** Schema enforcement on write: does a source fit the table, and which columns does it add? */
+import { castsLosslessly } from '../../../engine/type-rules.js'
 import { DuckmergeError } from '../../../errors.js'
-import { type DataType, type StructField, type StructType, typeToString } from '../schema.js'
+import {
+  type DataType,
+  deltaToDuckDbType,
+  type StructField,
+  type StructType,
+  typeToString,
+} from '../schema.js'
 
 export interface ReconciledSchema {
   readonly schema: StructType
@@ -64,24 +71,11 @@ export function reconcileSchema(
   }
 }
 
-const INTEGRAL = ['byte', 'short', 'integer', 'long']
-
-/** Same type, or a cast that loses nothing (integer widening, float → double, wider decimals). */
+/**
+ * Same type, or a cast that loses nothing, by the type rules every merge shares
+ * (engine/type-rules.ts: integer widening, float → double, wider decimals, date → timestamp_ntz).
+ */
 function widensTo(from: DataType, to: DataType): boolean {
   if (typeToString(from) === typeToString(to)) return true
-  if (typeof from !== 'string' || typeof to !== 'string') return false
-  const fi = INTEGRAL.indexOf(from)
-  const ti = INTEGRAL.indexOf(to)
-  if (fi >= 0 && ti >= 0) return fi <= ti
-  const fd = /^decimal\((\d+),(\d+)\)$/.exec(from)
-  // Spark's implicit casts on write: any integral, float or decimal fits a double.
-  if (to === 'double') return fi >= 0 || from === 'float' || fd !== null
-  if (to === 'float') return fi >= 0 && fi <= 1
-  const td = /^decimal\((\d+),(\d+)\)$/.exec(to)
-  if (td) {
-    const [tp, ts] = [Number(td[1]), Number(td[2])]
-    if (fd) return Number(fd[2]) <= ts && Number(fd[1]) - Number(fd[2]) <= tp - ts
-    if (fi >= 0) return ([3, 5, 10, 19][fi] ?? 99) <= tp - ts
-  }
-  return false
+  return castsLosslessly(deltaToDuckDbType(from), deltaToDuckDbType(to))
 }

@@ -15,12 +15,12 @@ export type { BackfillReport, BatchReport } from './apply.js'
 export const DEFAULT_BATCH_ROWS = 1_000_000
 
 export interface BackfillOptions extends SessionOptions {
-  /** The Delta table to fill; created with staging's schema and partitioning when missing. */
-  readonly main: string
-  /** A Delta table (or a folder of Parquet files) holding the rows to add. */
-  readonly staging: string
-  /** Key columns: a staging row is inserted only when main has no row with the same key. */
-  readonly keys: readonly string[]
+  /** The Delta table filled (main); created with theirs' schema and partitioning when missing. */
+  readonly ours: string
+  /** The staging data: a Delta table (or a folder of Parquet files) holding the rows to add. */
+  readonly theirs: string
+  /** Key columns: a theirs row is inserted only when ours has no row with the same key. */
+  readonly key: readonly string[]
   /** Distinct staging keys per batch (and per commit). Default 1 000 000. */
   readonly batchRows?: number
   /** Move staging under this folder after success instead of deleting it. */
@@ -40,22 +40,22 @@ export interface BackfillOptions extends SessionOptions {
  * nothing. Staging is deleted (or archived) only after every batch committed.
  *
  * @example
- * const report = await backfill({ main: 'certs', staging: 'certs-staging', keys: ['source_url', 'cert_index'] })
+ * const report = await backfill({ ours: 'certs', theirs: 'certs-staging', key: ['source_url', 'cert_index'] })
  * report.rowsInserted // 3
  */
 export async function backfill(options: BackfillOptions): Promise<BackfillReport> {
   const started = performance.now()
   const planOptions = {
-    ours: options.main,
-    theirs: options.staging,
-    key: options.keys,
+    ours: options.ours,
+    theirs: options.theirs,
+    key: options.key,
     batchRows: options.batchRows ?? DEFAULT_BATCH_ROWS,
     archive: options.archive,
   }
   checkBackfillOptions(planOptions)
   const nothing = (): BackfillReport => ({
-    main: resolve(options.main),
-    staging: resolve(options.staging),
+    main: resolve(options.ours),
+    staging: resolve(options.theirs),
     merged: false,
     created: false,
     stagingRows: 0,
@@ -70,7 +70,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
     version: null,
     durationMs: Math.round(performance.now() - started),
   })
-  if (!(await hasData(resolve(options.staging)))) return nothing()
+  if (!(await hasData(resolve(options.theirs)))) return nothing()
   return withMergeSession(options, async (db) => {
     options.onProgress?.({ phase: 'backfill: planning', done: 0 })
     const plan = await planBackfill(db, planOptions)

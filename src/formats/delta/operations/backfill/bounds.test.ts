@@ -118,9 +118,9 @@ describe('backfill with staging keys below, inside and above main key range', ()
     await table(join(dir, 'main'), main)
     await table(join(dir, 'staging'), staging)
     const report = await backfill({
-      main: join(dir, 'main'),
-      staging: join(dir, 'staging'),
-      keys: ['source_url', 'cert_index'],
+      ours: join(dir, 'main'),
+      theirs: join(dir, 'staging'),
+      key: ['source_url', 'cert_index'],
       ...(batchRows === undefined ? {} : { batchRows }),
     })
     expect(report).toMatchObject({ rowsInserted: 4, rowsSkipped: 3, duplicatesInStaging: 0 })

@@ -54,6 +54,8 @@ export interface MergeResult {
 export interface MergeCommitOptions {
   readonly commitInfo?: CommitMetadata | undefined
   readonly txn?: { readonly appId: string; readonly version: number } | undefined
+  /** Aborting before the commit removes what was written (INTERRUPTED). */
+  readonly signal?: AbortSignal | undefined
 }
 
 /**
@@ -67,7 +69,6 @@ export async function applyMerge(
   db: DuckDb,
   plan: MergePlan,
   progress?: ProgressCallback,
-  signal?: AbortSignal,
   extra: MergeCommitOptions = {},
 ): Promise<MergeResult> {
   const { ours, snapshot, touched, schema } = plan
@@ -121,7 +122,7 @@ export async function applyMerge(
     progress?.({ phase: 'merge: committing', done: 0 })
     const { version } = await commitAndCheckpoint(ours, actions, {
       interval: checkpointIntervalOf(snapshot.metadata),
-      signal,
+      signal: extra.signal,
       readVersion: snapshot.version,
       operation: 'MERGE',
       operationParameters: mergeOperationParameters(plan.onText, plan.clauses),

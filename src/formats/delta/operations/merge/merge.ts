@@ -17,12 +17,17 @@ export type { MergeResult } from './apply.js'
 
 export interface MergeOptions extends SessionOptions, MergeCommitOptions {
   /**
-   * How source rows find target rows: key columns (`['id']`: target.id = source.id, SQL
-   * equality, so NULL keys never match) or a SQL predicate over the aliases
-   * (`'target.id = source.id and target.day = source.day'`). Key columns let merge skip files
-   * whose statistics cannot match.
+   * Key columns: how source rows find target rows (`['id']`: target.id = source.id, SQL
+   * equality, so NULL keys never match). They let merge skip files whose statistics cannot
+   * match. Give `key` or `on`.
    */
-  readonly on: readonly string[] | string | Sql
+  readonly key?: readonly string[]
+  /**
+   * A SQL predicate over the aliases (`'target.id = source.id and target.day = source.day'`)
+   * when key columns do not say it. Key columns here are the older spelling of `key`
+   * (deprecated).
+   */
+  readonly on?: readonly string[] | string | Sql
   /** Default 'source'. */
   readonly sourceAlias?: string
   /** Default 'target'. */
@@ -134,7 +139,7 @@ export function executeMerge(
       const plan = await planMerge(db, target, source, clauses, options)
       return options.dryRun === true
         ? dryRunMerge(db, plan)
-        : applyMerge(db, plan, options.onProgress, options.signal, options)
+        : applyMerge(db, plan, options.onProgress, options)
     }),
   )
 }

@@ -32,8 +32,10 @@ import { expressionSql, keyCondition, type MergeQueries } from './queries.js'
 import { type MergeSource, type ResolvedSource, resolveSource } from './source.js'
 
 export interface PlanOptions {
-  /** Key columns (`['id']`) or a SQL predicate over the aliases; see MergeOptions.on. */
-  readonly on: readonly string[] | string | Sql
+  /** Key columns (`['id']`); see MergeOptions.key. */
+  readonly key?: readonly string[]
+  /** A SQL predicate over the aliases (or, deprecated, key columns); see MergeOptions.on. */
+  readonly on?: readonly string[] | string | Sql
   readonly sourceAlias?: string
   readonly targetAlias?: string
   readonly mergeSchema?: boolean
@@ -114,7 +116,13 @@ export async function planMerge(
     clauses,
     schema.fields.map((f) => f.name),
   )
-  const key = Array.isArray(options.on) ? (options.on as readonly string[]) : undefined
+  const key =
+    options.key ?? (Array.isArray(options.on) ? (options.on as readonly string[]) : undefined)
+  if (key === undefined && (options.on === undefined || Array.isArray(options.on)))
+    throw new DuckmergeError('USAGE', `MERGE into ${ours} needs key columns or an ON predicate.`, {
+      table: ours,
+      hint: 'Give {key} (or {on}).',
+    })
   if (key) checkKeys(ours, theirs, snapshot, key)
   checkStarClauses(ours, theirs, snapshot, clauses, mergeSchema)
 

@@ -1,0 +1,59 @@
+/**
+ * A real headless Chromium (Debian's, driven by playwright-core) against a real `duckmerge serve`.
+ * Screenshots go to .test-screenshots/ (ignored by git) so people can look at each page.
+ */
+import { existsSync, mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { type Browser, chromium, type Page } from 'playwright-core'
+
+export const CHROMIUM = '/usr/bin/chromium'
+export const hasChromium = existsSync(CHROMIUM)
+export const noChromiumReason = `Chromium not found at ${CHROMIUM} (apt-get install chromium; .ci/run does)`
+
+export const screenshotDir = fileURLToPath(new URL('../../.test-screenshots/', import.meta.url))
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+}
+
+export interface WatchedPage {
+  readonly page: Page
+  /** Uncaught page errors and dialogs (an alert() would mean injected script ran). */
+  readonly problems: string[]
+}
+
+/** A page at 1280×800 that records script errors and any dialog. */
+export async function openPage(browser: Browser, url: string): Promise<WatchedPage> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  const problems: string[] = []
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`)
+    void d.dismiss()
+  })
+  await page.goto(url)
+  return { page, problems }
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(screenshotDir, { recursive: true })
+  await page.screenshot({ path: `${screenshotDir}${name}.png`, fullPage: true })
+}
+
+export async function signIn(page: Page, token: string): Promise<void> {
+  await page.getByLabel('API token').fill(token)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign out' }).waitFor()
+}

@@ -1,0 +1,120 @@
+/**
+ * The web UI in a real browser: signing in, a dataset made by uploading a file, values shown as
+ * text, and the experiments page showing the same numbers as `exp list`.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { type Served, serve, token } from '../integration/service-support.js'
+import { runCli } from '../support/cli.js'
+import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
+import { hasChromium, launch, noChromiumReason, openPage, screenshot, signIn } from './browser.js'
+
+const skip = !hasChromium ? noChromiumReason : !hasFixtures ? noFixturesReason : null
+
+describe.skipIf(skip !== null)(
+  `web UI: datasets and experiments${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    let dir: string
+    let served: Served
+    let browser: Browser
+    let alice: string
+    const results = fixture('xetrack', 'b_sweep_e0.2.0.db')
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'dm-ui-'))
+      alice = token(join(dir, 'root'), 'alice')
+      browser = await launch()
+    }, 120_000)
+
+    // service-support stops its servers after each test: each test gets its own, on one root.
+    beforeEach(async () => {
+      served = await serve(join(dir, 'root'), ['--results', results])
+    }, 60_000)
+
+    afterAll(async () => {
+      await browser?.close()
+      rmSync(dir, { recursive: true, force: true })
+    })
+
+    it('refuses a wrong token in words, then signs in with a good one', async () => {
+      const { page, problems } = await openPage(browser, served.url)
+      await page.getByLabel('API token').fill('dm_nope_nope')
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await expect.poll(() => page.getByTestId('error').textContent()).toMatch(/request id/)
+      await screenshot(page, 'sign-in-refused')
+      await signIn(page, alice)
+      expect(await page.getByRole('heading', { name: 'Projects' }).isVisible()).toBe(true)
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it('creates a project and a dataset from a dropped CSV, and shows markup in cells as text', async () => {
+      const csv = join(dir, 'products.csv')
+      writeFileSync(
+        csv,
+        'id,name,price\n1,apple,1.5\n2,pear,2.25\n3,<img src=x onerror=alert(1)>,3\n',
+      )
+      const { page, problems } = await openPage(browser, served.url)
+      await signIn(page, alice)
+      await page.getByLabel('New project name').fill('shop')
+      await page.getByRole('button', { name: 'Create project' }).click()
+      await page.getByRole('heading', { name: 'shop' }).waitFor()
+      await page.getByLabel('Dataset name').fill('products')
+      await page.getByLabel('Key columns (comma separated)').fill('id')
+      await page.getByLabel('Parquet or CSV file').setInputFiles(csv)
+      await page.getByRole('button', { name: 'Create dataset' }).click()
+      await page.getByTestId('dataset-name').waitFor()
+      expect(await page.getByTestId('dataset-name').textContent()).toBe('products')
+      expect(await page.getByTestId('row-count').textContent()).toBe('3')
+      const cells = page.getByTestId('rows').locator('tbody tr td')
+      await expect
+        .poll(() => cells.allTextContents())
+        .toEqual([
+          '1',
+          'apple',
+          '1.5',
+          '2',
+          'pear',
+          '2.25',
+          '3',
+          '<img src=x onerror=alert(1)>',
+          '3',
+        ])
+      expect(await page.locator('img').count()).toBe(0)
+      await screenshot(page, 'dataset')
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it('ranks experiments with the numbers exp list gives, and draws the charts', async () => {
+      const cli = runCli(['exp', 'list', '--db', results, '--sort', 'accuracy', '--desc', '--json'])
+      expect(cli.code).toBe(0)
+      const expected = cli.json<{
+        experiments: { version: string; metrics: Record<string, { mean: number }> }[]
+      }>().experiments
+      const { page, problems } = await openPage(browser, `${served.url}/#/experiments`)
+      await signIn(page, alice)
+      await page.getByTestId('experiments').waitFor()
+      await page.getByRole('button', { name: 'Sort by accuracy' }).click()
+      const row = page.getByTestId('experiments').locator('tbody tr').first()
+      await expect.poll(() => row.locator('td').nth(2).textContent()).toBe(expected[0]?.version)
+      const shown = Number(await row.locator('td[data-metric="accuracy"]').textContent())
+      expect(shown).toBeCloseTo(expected[0]?.metrics.accuracy?.mean ?? Number.NaN, 3)
+      // One point per swept lr value, each a mean of its runs; the series over time has every row.
+      await expect
+        .poll(() => page.getByTestId('metric-by-param').locator('[data-testid=point]').count())
+        .toBe(3)
+      await expect
+        .poll(() => page.getByTestId('metric-series').locator('[data-testid=point]').count())
+        .toBeGreaterThan(10)
+      await screenshot(page, 'experiments')
+      await page.setViewportSize({ width: 390, height: 800 })
+      await screenshot(page, 'experiments-390')
+      expect(problems).toEqual([])
+      await page.close()
+    })
+  },
+)
