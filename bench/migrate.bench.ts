@@ -3,6 +3,8 @@
  * 3 real, 3 text columns), next to the floor measured in the same run: every row read through
  * the SQLite driver and written by DuckDB's appender with the types known in advance (no type
  * scan, no checksums, no key). Target ≤ 1.5x, memory bounded. MIGRATE_BENCH_ROWS sets N.
+ * CPU time (all threads: the migration counts values in a worker while it copies) is printed
+ * too, as wall time on a shared machine says more about the neighbours than about the code.
  */
 import { join } from 'node:path'
 import { DuckDb } from '../src/engine/duckdb.js'
@@ -56,15 +58,30 @@ try {
   const source = join(dir, 'runs.db')
   build(source)
   process.stdout.write(`migrate: ${rows} rows × 10 columns\n`)
-  const floorM = await measure(() => floor(source, join(dir, 'floor.duckdb')))
-  const subject = await measure(() =>
-    migrateSqliteToDuckDb({ source, target: join(dir, 'migrated.duckdb') }),
-  )
+  const cpu = (fn: () => Promise<unknown>) => async () => {
+    const before = process.cpuUsage()
+    await fn()
+    const used = process.cpuUsage(before)
+    return (used.user + used.system) / 1000
+  }
+  let floorCpu = 0
+  let subjectCpu = 0
+  const floorM = await measure(async () => {
+    floorCpu = await cpu(() => floor(source, join(dir, 'floor.duckdb')))()
+  })
+  const subject = await measure(async () => {
+    subjectCpu = await cpu(() =>
+      migrateSqliteToDuckDb({ source, target: join(dir, 'migrated.duckdb') }),
+    )()
+  })
   report(
     'migrate (type scan + copy + checksums + primary key + sequence)',
     subject,
     { label: 'SQLite driver read + DuckDB appender write', m: floorM },
     { ratio: 1.5 },
+  )
+  process.stdout.write(
+    `CPU time: migrate ${subjectCpu.toFixed(0)} ms, floor ${floorCpu.toFixed(0)} ms (${(subjectCpu / floorCpu).toFixed(2)}x)\n`,
   )
   process.stdout.write(
     `floor peak RSS ${floorM.peakRssMb.toFixed(0)} MB; rows/s migrate ${Math.round(rows / (subject.ms / 1000))}, floor ${Math.round(rows / (floorM.ms / 1000))}\n`,

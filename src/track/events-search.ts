@@ -20,7 +20,7 @@ import {
   searchWorkerMarker,
   type TextRow,
 } from './events-search-worker.js'
-import { workerScript } from './worker-script.js'
+import { workerScript } from '../engine/worker-script.js'
 
 export interface SearchHit {
   readonly eventId: string

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads'
 import { DuckmergeError, type ErrorCode } from '../errors.js'
 import type { RowBatch, SqliteWriterOptions } from './tracker-sqlite.js'
-import { workerScript } from './worker-script.js'
+import { workerScript } from '../engine/worker-script.js'
 import {
   processedSlot,
   type WorkerReply,

@@ -6,6 +6,7 @@
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { runCli } from '../support/cli.js'
+import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 import { duckRows, makeSqlite, sqliteRows } from './migrate-support.js'
@@ -172,5 +173,32 @@ describe('duckmerge migrate (CLI)', () => {
     const bad = runCli(['migrate', source, join(dir, 'x.duckdb'), '--nest-rows', 't:a'])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('TABLE:KEY_COLS:NAME_COL:VALUE_COL')
+  })
+})
+
+describe.skipIf(!hasFixtures)(needsFixtures('xetrack fixtures'), () => {
+  test('migrated xetrack files merge with results merge and open in exp list and exp diff', () => {
+    const dir = tempDir()
+    const a = join(dir, 'a.duckdb')
+    const b = join(dir, 'b.duckdb')
+    expect(runCli(['migrate', fixture('xetrack', 'a_base_e0.1.0.db'), a]).code).toBe(0)
+    expect(runCli(['migrate', fixture('xetrack', 'b_sweep_e0.2.0.db'), b]).code).toBe(0)
+    const merged = runCli(['results', 'merge', '--base', a, '--exp', b, '--json'])
+    expect(merged.json()).toMatchObject({ rowsInserted: 63, rowsAfter: 104 })
+    const list = runCli(['exp', 'list', '--db', a, '--json']).json<{
+      table: string
+      experiments: { version: string; rows: number; runs: string[] }[]
+    }>()
+    expect(list.table).toBe('predictions')
+    expect(list.experiments.map((e) => [e.version, e.rows, e.runs.length])).toEqual([
+      ['e0.1.0', 40, 1],
+      ['e0.2.0', 60, 3],
+    ])
+    const diff = runCli(['exp', 'diff', 'e0.1.0', 'e0.2.0', '--db', a, '--json']).json<{
+      rows: { base: number; exp: number }
+      metrics: { metric: string; base: { mean: number } }[]
+    }>()
+    expect(diff.rows).toEqual({ base: 40, exp: 60 })
+    expect(diff.metrics.find((m) => m.metric === 'accuracy')?.base.mean).toBe(0.75)
   })
 })

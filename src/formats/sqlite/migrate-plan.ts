@@ -3,7 +3,7 @@
  * DuckDB type of each column and why, the key, sequence, indexes and restructurings; views to
  * try; what is skipped and why. `--dry-run` shows exactly this.
  */
-import { sql } from '../../engine/sql.js'
+import { ident, type Sql, sql } from '../../engine/sql.js'
 import { allSync, type SqliteDb } from '../../engine/sqlite.js'
 import { DuckmergeError } from '../../errors.js'
 import type {
@@ -19,6 +19,8 @@ import {
   chooseColumnType,
   exactFingerprintSelect,
   exactOf,
+  none,
+  quickAffinity,
   quickStatsOf,
   quickStatsSelect,
   registerFingerprintFunctions,
@@ -79,6 +81,21 @@ export interface TablePlan {
   readonly structs: readonly StructPlan[]
   /** Reads with 64-bit integers as bigint (some integer exceeds 2^53). */
   readonly readsBigIntegers: boolean
+  /**
+   * Set when the columns were not counted before the copy (see `PlanOptions.defer`): the types
+   * are the declared ones, to be confirmed by counting while the rows are copied.
+   */
+  readonly deferred?: DeferredCount
+}
+
+/** How a deferred table plan is confirmed, or replaced by a counted one. */
+export interface DeferredCount {
+  /** The quick count of the table (run beside the copy, in a worker). */
+  readonly quickSql: Sql
+  /** The plan from the quick count's row, or undefined when it does not confirm the types. */
+  settle(row: Record<string, unknown> | undefined): TablePlan | undefined
+  /** The plan counted the usual way, before any copy. */
+  count(): TablePlan
 }
 
 export interface MigrationPlan {
@@ -94,6 +111,12 @@ export interface PlanOptions {
   readonly nestRows?: readonly NestRows[] | undefined
   /** Column-name prefixes grouped into a STRUCT per table, e.g. 'metric_'. */
   readonly structs?: readonly string[] | undefined
+  /**
+   * Plan tables whose columns are declared INTEGER, REAL or TEXT without counting them first:
+   * the copy checks each value's storage class and the count runs beside it. For writing runs;
+   * a dry run counts first so that its report is complete.
+   */
+  readonly defer?: boolean
 }
 
 /** Plans every table of `schema`: one scan per table counts what each column stores. */
@@ -124,7 +147,8 @@ export function planMigration(
       )
   const tables = chosen.map((t) => {
     const nest = options.nestRows?.find((n) => n.table === t.name)
-    const plan = planTable(db, t, options.source, nest, options.structs ?? [])
+    const count = () => planTable(db, t, options.source, nest, options.structs ?? [])
+    const plan = (options.defer && !nest && deferredPlan(db, t, options, count)) || count()
     for (const fk of t.foreignKeys)
       skipped.push({
         kind: 'foreign-key',
@@ -172,19 +196,91 @@ function planTable(
   // Columns whose counts alone would let a changed value pass are fingerprinted value by value.
   const exactSql = exactFingerprintSelect(table.name, counted)
   const exact = exactSql ? (allSync<Record<string, unknown>>(db, exactSql)[0] ?? {}) : {}
+  const stats = counted.map((c, i) => ({ ...c.stats, exact: exactOf(exact, i, c.type) }))
+  if (nest) checkNest(table, nest, source)
+  return tablePlan(db, table, rows, stats, nest, prefixes)
+}
+
+/**
+ * The plan of a table whose columns are all declared INTEGER, REAL or TEXT, before counting
+ * them: the declared types, confirmed later by `settle` (or replaced by `count`). Undefined when
+ * a TEXT column may hold only JSON, which decides its type before the copy.
+ */
+function deferredPlan(
+  db: SqliteDb,
+  table: SqliteTable,
+  options: PlanOptions,
+  count: () => TablePlan,
+): TablePlan | undefined {
+  if (!table.columns.every((c) => quickAffinity(c.declaredType) !== undefined)) return undefined
+  for (const c of table.columns) {
+    if (quickAffinity(c.declaredType) !== 'text') continue
+    // Usually answered by the first row: a value that cannot start a JSON object or array.
+    const plain = allSync(
+      db,
+      sql`select 1 from ${ident(table.name)} where substr(${ident(c.name)}, 1, 1) not in ('{', '[') limit 1`,
+    )
+    if (plain.length === 0) return undefined
+  }
+  const rows = Number(
+    allSync<{ n: number }>(db, sql`select count(*) as n from ${ident(table.name)}`)[0]?.n ?? 0,
+  )
+  const prefixes = options.structs ?? []
+  const declared = tablePlan(
+    db,
+    table,
+    rows,
+    table.columns.map(() => none),
+    undefined,
+    prefixes,
+  )
+  const quickSql = quickStatsSelect(table.name, table.columns)
+  return {
+    ...declared,
+    deferred: {
+      quickSql,
+      count,
+      settle(row) {
+        if (row === undefined) return undefined
+        const stats = table.columns.map((c, i) => quickStatsOf(row, i, c.declaredType))
+        if (stats.some((s) => s === undefined)) return undefined
+        const plan = tablePlan(
+          db,
+          table,
+          Number(row.rows ?? 0),
+          stats as ColumnStats[],
+          undefined,
+          prefixes,
+        )
+        const same = plan.columns.every((c, i) => c.type === declared.columns[i]?.type)
+        return same ? plan : undefined
+      },
+    },
+  }
+}
+
+/** A table's plan from what its columns store. */
+function tablePlan(
+  db: SqliteDb,
+  table: SqliteTable,
+  rows: number,
+  stats: readonly ColumnStats[],
+  nest: NestRows | undefined,
+  prefixes: readonly string[],
+): TablePlan {
   const columns: ColumnPlan[] = table.columns.map((c, i) => {
-    const { type: chosen, stats: counts } = counted[i] as (typeof counted)[number]
-    const stats = { ...counts, exact: exactOf(exact, i, chosen) }
+    const s = stats[i] ?? none
+    const chosen = chooseColumnType(c.declaredType, s)
     const defaultSql = translateDefault(c.defaultSql)
     return {
       ...chosen,
       name: c.name,
       declaredType: c.declaredType,
       notNull: c.notNull,
-      nulls: rows - stats.nonNull,
-      emptyTexts: stats.emptyTexts,
+      nulls: rows - s.nonNull,
+      emptyTexts: s.emptyTexts,
       ...(defaultSql !== undefined ? { defaultSql } : {}),
-      stats,
+      stats: s,
     }
   })
   // SQLite lets NULL into a non-INTEGER primary key (a documented legacy quirk); DuckDB does not.
@@ -199,7 +295,11 @@ function planTable(
   let sequence: SequencePlan | undefined
   if (alias !== undefined) {
     const used = table.autoincrement ? usedIds(db, table.name) : 0
-    const max = Number(columns.find((c) => c.name === alias)?.stats.max ?? 0)
+    // The rowid's largest value: SQLite reads it from the end of the table's b-tree.
+    const max = Number(
+      allSync<{ m: number | null }>(db, sql`select max(rowid) as m from ${ident(table.name)}`)[0]
+        ?.m ?? 0,
+    )
     sequence = { name: `${table.name}_${alias}_seq`, column: alias, start: Math.max(used, max) + 1 }
   }
   const indexes: IndexPlan[] = table.indexes.map((i) => ({
@@ -210,7 +310,6 @@ function planTable(
     unique: i.unique,
     ...(i.unsupported !== undefined ? { skipped: i.unsupported } : {}),
   }))
-  if (nest) checkNest(table, nest, source)
   const structs = nest ? [] : planStructs(table, prefixes)
   return {
     name: table.name,

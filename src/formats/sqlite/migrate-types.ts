@@ -510,14 +510,14 @@ export function quickStatsSelect(
   return sql`select count(*) as rows${raw(parts.length > 0 ? `, ${parts.join(',\n  ')}` : '')} from ${ident(table)}`
 }
 
-function quickAffinity(declared: string): 'integer' | 'real' | 'text' | undefined {
+export function quickAffinity(declared: string): 'integer' | 'real' | 'text' | undefined {
   const kind = declaredKind(declared)
   if (kind.decimal || kind.isBoolean || kind.isDate || kind.isTimestamp) return undefined
   const affinity = affinityOf(declared)
   return affinity === 'integer' || affinity === 'real' || affinity === 'text' ? affinity : undefined
 }
 
-const none: ColumnStats = {
+export const none: ColumnStats = {
   nonNull: 0,
   integers: 0,
   reals: 0,

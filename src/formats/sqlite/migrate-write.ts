@@ -9,11 +9,12 @@
 import { createHash } from 'node:crypto'
 import type { DuckDb } from '../../engine/duckdb.js'
 import { ident, identList, join, literal, raw, type Sql, sql } from '../../engine/sql.js'
-import type { SqliteDb } from '../../engine/sqlite.js'
+import { allSync, type SqliteDb } from '../../engine/sqlite.js'
+import { querySqliteInWorker } from '../../engine/sqlite-query-worker.js'
 import { iterateRowsSync, type SqliteCell } from '../../engine/sqlite-rows.js'
 import { DuckmergeError, messageOf } from '../../errors.js'
 import type { ProgressCallback } from '../../progress.js'
-import type { ColumnPlan, IndexPlan, TablePlan } from './migrate-plan.js'
+import type { ColumnPlan, DeferredCount, IndexPlan, TablePlan } from './migrate-plan.js'
 import type { SqliteView } from './migrate-schema.js'
 import {
   type Fingerprint,
@@ -23,7 +24,8 @@ import {
 } from './migrate-types.js'
 
 type Appender = Awaited<ReturnType<DuckDb['connection']['createAppender']>>
-type Write = (appender: Appender, value: SqliteCell, storage: SqliteCell) => void
+/** Appends one column's value of a row read from SQLite (as an array in column order). */
+type Write = (appender: Appender, row: readonly SqliteCell[]) => void
 
 export interface Checksum {
   /** Digest of the per-column fingerprints (non-NULL count, integer residues, text bytes, …). */
@@ -33,6 +35,8 @@ export interface Checksum {
 }
 
 export interface TableResult {
+  /** The plan as written: a deferred plan confirmed by its count, or counted again. */
+  readonly plan: TablePlan
   readonly rowsRead: number
   readonly rowsWritten: number
   readonly checksum: Checksum
@@ -65,19 +69,44 @@ export function sourceChecksum(plan: TablePlan): string {
 export async function writeTable(
   target: DuckDb,
   source: SqliteDb,
-  plan: TablePlan,
+  planned: TablePlan,
   sourcePath: string,
   progress: { onProgress?: ProgressCallback | undefined; done: number; total: number },
 ): Promise<TableResult> {
-  if (plan.sequence)
-    await target.run(
-      sql`create sequence ${ident(plan.sequence.name)} start with ${raw(String(plan.sequence.start))}`,
-    )
-  await target.run(
-    sql`create table ${ident(plan.name)} (${join(plan.columns.map((c) => columnDefinition(c, plan)))})`,
-  )
-  const rowsRead = await copyRows(target, source, plan, progress)
-  const checksum = await compareChecksums(target, plan)
+  const deferred = planned.deferred
+  // A deferred plan's count runs in a worker while this thread copies the rows.
+  const counting = deferred
+    ? querySqliteInWorker(sourcePath, deferred.quickSql).catch(() => [])
+    : undefined
+  const started = progress.done
+  const recount = async () => {
+    await dropTable(target, planned)
+    progress.done = started
+    return writeTable(target, source, (deferred as DeferredCount).count(), sourcePath, progress)
+  }
+  await createTable(target, planned)
+  let rowsRead: number
+  try {
+    rowsRead = await copyRows(target, source, planned, progress)
+  } catch (error) {
+    // A value of another storage class than declared: count the table, then copy it again.
+    if (error instanceof ValueMismatch && deferred) return recount()
+    throw error
+  }
+  let plan = planned
+  let checksum: Checksum | undefined
+  if (deferred) {
+    let settled = deferred.settle((await counting)?.[0])
+    if (settled) checksum = await compareChecksums(target, settled)
+    if (!settled || !checksum?.matches || settled.rows !== rowsRead) {
+      // The worker read the file through its own connection, possibly after a commit this
+      // thread's snapshot does not see: count again in the snapshot before concluding.
+      settled = deferred.settle(allSync<Record<string, unknown>>(source, deferred.quickSql)[0])
+      if (!settled) return recount()
+      checksum = await compareChecksums(target, settled)
+    }
+    plan = settled
+  } else checksum = await compareChecksums(target, plan)
   const rowsWritten = Number(
     (await target.one<{ n: bigint }>(sql`select count(*) as n from ${ident(plan.name)}`))?.n ?? 0,
   )
@@ -92,6 +121,7 @@ export async function writeTable(
   const primaryKeySkipped = await addPrimaryKey(target, plan)
   const indexes = await addIndexes(target, plan)
   return {
+    plan,
     rowsRead,
     rowsWritten,
     checksum,
@@ -99,6 +129,28 @@ export async function writeTable(
     indexes,
     ...(primaryKeySkipped !== undefined ? { primaryKeySkipped } : {}),
   }
+}
+
+async function createTable(target: DuckDb, plan: TablePlan): Promise<void> {
+  if (plan.sequence)
+    await target.run(
+      sql`create sequence ${ident(plan.sequence.name)} start with ${raw(String(plan.sequence.start))}`,
+    )
+  await target.run(
+    sql`create table ${ident(plan.name)} (${join(plan.columns.map((c) => columnDefinition(c, plan)))})`,
+  )
+}
+
+async function dropTable(target: DuckDb, plan: TablePlan): Promise<void> {
+  await target.run(sql`drop table ${ident(plan.name)}`)
+  if (plan.sequence) await target.run(sql`drop sequence ${ident(plan.sequence.name)}`)
+}
+
+/** A value whose storage class the column's type does not take (only deferred plans meet one). */
+class ValueMismatch extends Error {}
+
+function mismatch(): never {
+  throw new ValueMismatch('a value of another storage class than the column was planned for')
 }
 
 function columnDefinition(c: ColumnPlan, plan: TablePlan): Sql {
@@ -118,27 +170,58 @@ function defaultFor(c: ColumnPlan): Sql {
   return raw(`DEFAULT ${text}`)
 }
 
-function writerFor(c: ColumnPlan): Write {
+/** The writer of column `i`; `storageAt` is where its typeof() is in the row (mixed text only). */
+function writerFor(c: ColumnPlan, i: number, storageAt: number): Write {
   switch (c.writeAs) {
+    // Each writer checks the storage class it was planned for (by typeof, cheap): a deferred
+    // plan learns the classes only while copying.
     case 'bigint':
-      return (a, v) =>
-        v === null
-          ? a.appendNull()
-          : a.appendBigInt(typeof v === 'bigint' ? v : BigInt(v as number))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (typeof v === 'number' && Number.isSafeInteger(v)) a.appendBigInt(BigInt(v))
+        else if (v === null) a.appendNull()
+        else if (typeof v === 'bigint') a.appendBigInt(v)
+        else mismatch()
+      }
     case 'double':
-      return (a, v) => (v === null ? a.appendNull() : a.appendDouble(Number(v)))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (typeof v === 'number') a.appendDouble(v)
+        else if (v === null) a.appendNull()
+        else if (typeof v === 'bigint') a.appendDouble(Number(v))
+        else mismatch()
+      }
     case 'boolean':
-      return (a, v) => (v === null ? a.appendNull() : a.appendBoolean(Number(v) === 1))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (v === null) a.appendNull()
+        else a.appendBoolean(Number(v) === 1)
+      }
     case 'varchar':
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (typeof v === 'string') a.appendVarchar(v)
+        else if (v === null) a.appendNull()
+        else mismatch()
+      }
     case 'text-cast':
-      return (a, v) => (v === null ? a.appendNull() : a.appendVarchar(String(v)))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (v === null) a.appendNull()
+        else a.appendVarchar(String(v))
+      }
     case 'mixed-text':
-      return (a, v, storage) => (v === null ? a.appendNull() : a.appendVarchar(spell(v, storage)))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (v === null) a.appendNull()
+        else a.appendVarchar(spell(v, row[storageAt] as SqliteCell))
+      }
     case 'blob':
-      return (a, v) =>
-        v === null
-          ? a.appendNull()
-          : a.appendBlob(v instanceof Uint8Array ? v : Buffer.from(spell(v, 'text'), 'utf8'))
+      return (a, row) => {
+        const v = row[i] as SqliteCell
+        if (v === null) a.appendNull()
+        else a.appendBlob(v instanceof Uint8Array ? v : Buffer.from(spell(v, 'text'), 'utf8'))
+      }
   }
 }
 
@@ -148,30 +231,21 @@ async function copyRows(
   plan: TablePlan,
   progress: { onProgress?: ProgressCallback | undefined; done: number; total: number },
 ): Promise<number> {
-  const writers = plan.columns.map(writerFor)
   const mixed = plan.columns.flatMap((c, i) => (c.writeAs === 'mixed-text' ? [i] : []))
-  // Storage classes are read only for the columns that need them (mixed text).
-  const storageAt = plan.columns.map((_, i) =>
-    mixed.includes(i) ? plan.columns.length + mixed.indexOf(i) : -1,
+  // Storage classes are read only for the columns that need them (mixed text), after the values.
+  const writers = plan.columns.map((c, i) =>
+    writerFor(c, i, mixed.includes(i) ? plan.columns.length + mixed.indexOf(i) : -1),
   )
   const select = sql`select ${join([
     identList(plan.columns.map((c) => c.name)),
     ...mixed.map((i) => sql`typeof(${ident(plan.columns[i]?.name ?? '')})`),
   ])} from ${ident(plan.name)}`
   const appender = await target.connection.createAppender(plan.name)
-  const width = writers.length
   const phase = `migrating ${plan.name}`
   let rows = 0
   try {
     for (const row of iterateRowsSync(source, select, { bigIntegers: plan.readsBigIntegers })) {
-      for (let i = 0; i < width; i++) {
-        const storageIndex = storageAt[i] as number
-        ;(writers[i] as Write)(
-          appender,
-          row[i] as SqliteCell,
-          storageIndex < 0 ? null : (row[storageIndex] as SqliteCell),
-        )
-      }
+      for (const write of writers) write(appender, row)
       appender.endRow()
       rows++
       if (rows % yieldEvery === 0) {
@@ -186,6 +260,15 @@ async function copyRows(
     }
     appender.closeSync()
   } catch (error) {
+    if (error instanceof ValueMismatch) {
+      // The table is dropped next; a row left half-appended may make closing fail too.
+      try {
+        appender.closeSync()
+      } catch {
+        // Nothing to keep from a table about to be dropped.
+      }
+      throw error
+    }
     throw new DuckmergeError(
       'VALIDATION_FAILED',
       `Cannot write row ${rows + 1} of table "${plan.name}" to DuckDB: ${messageOf(error)}`,

@@ -112,11 +112,12 @@ export async function migrateSqliteToDuckDb(options: MigrateOptions): Promise<Mi
   await checkPaths(options)
   const db = openSource(source, options.busyTimeoutMs ?? 5000)
   try {
-    const plan = readPlan(db, options)
     const dryRun = options.dryRun ?? false
+    const plan = readPlan(db, options, !dryRun)
     const results = dryRun ? undefined : await write(db, plan, options)
-    const tables = plan.tables.map((t, i): MigratedTable => {
+    const tables = plan.tables.map((planned, i): MigratedTable => {
       const r = results?.tables[i]
+      const t = r?.plan ?? planned
       const nestColumn = t.nest ? mapColumn(t) : undefined
       return {
         name: t.name,
@@ -213,9 +214,10 @@ function openSource(path: string, busyTimeoutMs: number): SqliteDb {
   return db
 }
 
-function readPlan(db: SqliteDb, options: MigrateOptions): MigrationPlan {
+function readPlan(db: SqliteDb, options: MigrateOptions, defer: boolean): MigrationPlan {
   try {
     return planMigration(db, readSqliteSchema(db), {
+      defer,
       source: options.source,
       tables: options.tables,
       nestRows: options.nestRows,
