@@ -20,7 +20,7 @@ import { candidateFiles, type SourceFacts } from '../formats/delta/operations/me
 import { registerSnapshot } from '../formats/delta/scan.js'
 import type { Snapshot } from '../formats/delta/snapshot-types.js'
 import { relationSql, reportValue, toCell } from '../merge/three-way-sql.js'
-import type { Cell, Relation } from '../merge/three-way-types.js'
+import type { AlignedRows, Cell, Relation } from '../merge/three-way-types.js'
 import { type ChangeRequest, stagedFile } from './change-requests.js'
 import type { DataRoot } from './data-root.js'
 import { datasetSnapshot } from './dataset-rows.js'
@@ -39,6 +39,8 @@ export interface LoadedSides {
   readonly theirs: Relation
   /** Undefined unless asked for. */
   readonly ours: Relation | undefined
+  /** Base and theirs side by side (one row per patch key), for a diff without a join. */
+  readonly aligned: AlignedRows
   /** Patch rows loaded; fewer than the window's `take` means the patch ends here. */
   readonly patchRows: number
   /** The last patch key loaded (key order), as report values. */
@@ -88,8 +90,16 @@ export class ChangeSides {
       .slice(0, 16)
   }
 
-  /** Fills `__cr_patch`, `__cr_base`, `__cr_theirs` (and `__cr_ours`) for the keys in `window`. */
-  async load(options: { withOurs: boolean; window?: KeyWindow }): Promise<LoadedSides> {
+  /**
+   * Fills `__cr_patch`, `__cr_base`, `__cr_theirs` (and `__cr_ours`) for the keys in `window`.
+   * With `oursChanged`, only keys ours (the head) changed since base: the only ones where a
+   * conflict can be.
+   */
+  async load(options: {
+    withOurs: boolean
+    window?: KeyWindow
+    oursChanged?: boolean
+  }): Promise<LoadedSides> {
     const { db, key } = this
     const types = new Map(this.dataset.schema.map((c) => [c.name, c.type]))
     const keyType = (k: string) => types.get(k) ?? 'VARCHAR'
@@ -102,17 +112,25 @@ export class ChangeSides {
             key.map((k, i) => sql`cast(${w.after?.[i] ?? null} as ${typeSql(keyType(k))})`),
           )}`
     const limit = w === undefined ? raw('') : sql`order by ${keyList} limit ${w.take}`
+    // Read by one query (the diff against base of every touched key): views, so DuckDB runs the
+    // patch ⟕ base join inside that query; else tables (the three-way merge reads them often).
+    const once = !options.withOurs
+    const patch = w === undefined ? '__cr_patch_v' : '__cr_patch'
+    const touched = once ? '__cr_touched_v' : '__cr_touched'
     await db.run(
-      sql`create or replace temp table __cr_patch as
+      sql`create or replace temp ${raw(w === undefined ? 'view' : 'table')} ${ident(patch)} as
         select * from read_parquet(${literal(this.patchFile)}) ${after} ${limit}`,
     )
-    const facts = await db.one<{ n: bigint }>(sql`select count(*) as n from __cr_patch`)
+    const facts =
+      w === undefined
+        ? undefined
+        : await db.one<{ n: bigint }>(sql`select count(*) as n from ${ident(patch)}`)
     const patchRows = Number(facts?.n ?? 0)
     let lastKey: Cell[] | undefined
     if (w !== undefined && patchRows > 0) {
       const [last] = await db.all<Record<string, unknown>>(
         sql`select ${join(key.map((k, i) => sql`${reportValue(ident(k), keyType(k), 'duckdb')} as ${ident(`k${i}`)}`))}
-          from __cr_patch order by ${join(key.map((k) => sql`${ident(k)} desc`))} limit 1`,
+          from ${ident(patch)} order by ${join(key.map((k) => sql`${ident(k)} desc`))} limit 1`,
       )
       lastKey = key.map((_, i) => toCell(last?.[`k${i}`]))
     }
@@ -126,11 +144,13 @@ export class ChangeSides {
           type: keyType(k),
           distinct: this.base.partitionColumns.includes(k),
         })),
-      )} from __cr_patch`,
+      )} from ${ident(patch)}`,
     )
-    const baseCols = await this.prunedScan(this.base, '__cr_base_scan', bounds)
+    const baseCols = await this.prunedScan(this.base, '__cr_base_scan', patch, bounds)
     const withHead = options.withOurs && this.head.version !== this.base.version
-    const headCols = withHead ? await this.prunedScan(this.head, '__cr_ours_scan', bounds) : []
+    const headCols = withHead
+      ? await this.prunedScan(this.head, '__cr_ours_scan', patch, bounds)
+      : []
     const ranges = rangeFilter(key, keyType, bounds)
     const side = (scan: string) =>
       sql`(select * from ${ident(scan)} s${ranges.length > 0 ? sql` where ${join(ranges, ' and ')}` : raw('')})`
@@ -141,15 +161,18 @@ export class ChangeSides {
       ),
       sql`${ident(alias)}.${ident(k0)} is not null as ${ident(`_dm_${alias}`)}`,
     ]
+    const filter = options.oursChanged ? oursChanged(withHead, baseCols, headCols) : raw('true')
     await db.run(
-      sql`create or replace temp table __cr_touched as
-        select p.*, ${join([...copies('b', baseCols), ...(withHead ? copies('o', headCols) : [])])}
-        from __cr_patch p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
-        ${withHead ? sql`left join ${side('__cr_ours_scan')} o on ${keysEqual(key, 'p', 'o')}` : raw('')}`,
+      sql`create or replace temp ${raw(once ? 'view' : 'table')} ${ident(touched)} as
+        select * from (
+          select p.*, ${join([...copies('b', baseCols), ...(withHead ? copies('o', headCols) : [])])}
+          from ${ident(patch)} p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
+          ${withHead ? sql`left join ${side('__cr_ours_scan')} o on ${keysEqual(key, 'p', 'o')}` : raw('')}
+        ) where ${filter}`,
     )
     const view = async (name: string, cols: Sql[], where: Sql) =>
       db.run(
-        sql`create or replace temp view ${ident(name)} as select ${join(cols)} from __cr_touched where ${where}`,
+        sql`create or replace temp view ${ident(name)} as select ${join(cols)} from ${ident(touched)} where ${where}`,
       )
     const sideCols = (alias: string, cols: readonly ColumnInfo[]) =>
       cols.map((c) => sql`${ident(`_dm_${alias}_${c.name}`)} as ${ident(c.name)}`)
@@ -159,21 +182,30 @@ export class ChangeSides {
       await db.run(sql`create or replace temp view __cr_ours as select * from __cr_base`)
 
     // Theirs: every upserted key; a column the upload lacks keeps base's value.
-    const patchCols = (await this.columnsOf('__cr_patch')).filter((c) => c.name !== OP_COLUMN)
+    const patchCols = (await this.columnsOf(patch)).filter((c) => c.name !== OP_COLUMN)
     const carried = new Set(patchCols.map((c) => c.name))
     const baseNames = new Set(baseCols.map((c) => c.name))
+    const theirs = new Map<string, Sql>([
+      ...baseCols.map(
+        (c) => [c.name, carried.has(c.name) ? ident(c.name) : ident(`_dm_b_${c.name}`)] as const,
+      ),
+      ...patchCols
+        .filter((c) => !baseNames.has(c.name))
+        .map((c) => [c.name, ident(c.name)] as const),
+    ])
+    const upserted = sql`${ident(OP_COLUMN)} = 'upsert'`
     await view(
       '__cr_theirs',
-      [
-        ...baseCols.map((c) =>
-          carried.has(c.name)
-            ? ident(c.name)
-            : sql`${ident(`_dm_b_${c.name}`)} as ${ident(c.name)}`,
-        ),
-        ...patchCols.filter((c) => !baseNames.has(c.name)).map((c) => ident(c.name)),
-      ],
-      sql`${ident(OP_COLUMN)} = 'upsert'`,
+      [...theirs].map(([name, value]) => sql`${value} as ${ident(name)}`),
+      upserted,
     )
+    const aligned: AlignedRows = {
+      relation: { schema: 'temp', name: touched },
+      before: (c) => ident(`_dm_b_${c}`),
+      after: (c) => theirs.get(c) ?? raw('null'),
+      beforePresent: ident('_dm_b'),
+      afterPresent: upserted,
+    }
     const rel = async (name: string): Promise<Relation> => ({
       schema: 'temp',
       name,
@@ -183,6 +215,7 @@ export class ChangeSides {
       base: await rel('__cr_base'),
       theirs: await rel('__cr_theirs'),
       ours: options.withOurs ? await rel('__cr_ours') : undefined,
+      aligned,
       patchRows,
       lastKey,
     }
@@ -196,9 +229,10 @@ export class ChangeSides {
   private async prunedScan(
     snapshot: Snapshot,
     name: string,
+    patch: string,
     bounds: SourceFacts['bounds'],
   ): Promise<ColumnInfo[]> {
-    const source = ident('__cr_patch')
+    const source = ident(patch)
     const { files } = await candidateFiles(this.db, snapshot, this.key, source, bounds)
     await registerSnapshot(this.db, snapshot, name, { files })
     return this.columnsOf(name)
@@ -215,6 +249,22 @@ export class ChangeSides {
   }
 }
 
+/** Over `__cr_touched`: true where the head's row differs from base's (added, deleted, changed). */
+function oursChanged(
+  withHead: boolean,
+  baseCols: readonly ColumnInfo[],
+  headCols: readonly ColumnInfo[],
+): Sql {
+  if (!withHead) return raw('false')
+  const inBase = new Set(baseCols.map((c) => c.name))
+  const differs = headCols.map((c) =>
+    inBase.has(c.name)
+      ? sql`${ident(`_dm_b_${c.name}`)} is distinct from ${ident(`_dm_o_${c.name}`)}`
+      : sql`${ident(`_dm_o_${c.name}`)} is not null`,
+  )
+  return sql`(${ident('_dm_b')} <> ${ident('_dm_o')} or ${join(differs, ' or ')})`
+}
+
 /** The patch keys' range as a filter on alias `s`, which DuckDB pushes into the Parquet scan. */
 function rangeFilter(
   key: readonly string[],
@@ -227,7 +277,10 @@ function rangeFilter(
     const hi = bounds[`max${i}`]
     if (rangeTypeOf(keyType(k)) === undefined || lo == null || hi == null) return
     const t = typeSql(keyType(k))
-    ranges.push(sql`s.${ident(k)} between cast(${lo} as ${t}) and cast(${hi} as ${t})`)
+    // Literals (the bounds are our own min/max, escaped), since a view cannot bind values.
+    ranges.push(
+      sql`s.${ident(k)} between cast(${literal(String(lo))} as ${t}) and cast(${literal(String(hi))} as ${t})`,
+    )
   })
   return ranges
 }

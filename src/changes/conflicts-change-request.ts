@@ -90,7 +90,8 @@ export async function conflictsOfChangeRequest(
   const sides = await ChangeSides.open(root, cr)
   try {
     const rule = options.rule ?? sides.dataset.conflictRule
-    const loaded = await sides.load({ withOurs: true })
+    // Only keys both sides changed can conflict: the merge engine sees those alone.
+    const loaded = await sides.load({ withOurs: true, oursChanged: true })
     const { plan, conflicts } = await threeWayMerge({
       connection: sides.connection,
       table: sides.dataset.name,

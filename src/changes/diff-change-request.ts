@@ -12,7 +12,7 @@ import { DuckmergeError } from '../errors.js'
 import { diffCursor, diffPage, diffSummary, readDiffCursor } from '../merge/diff.js'
 import { mergedRows, threeWayMerge } from '../merge/three-way.js'
 import { relationSql } from '../merge/three-way-sql.js'
-import type { Cell, DiffRow, Relation } from '../merge/three-way-types.js'
+import type { AlignedRows, Cell, DiffRow, Relation } from '../merge/three-way-types.js'
 import { getChangeRequest } from './change-requests.js'
 import { ChangeSides, type LoadedSides } from './change-sides.js'
 import type { DataRoot } from './data-root.js'
@@ -172,8 +172,9 @@ async function beforeAfter(
   sides: ChangeSides,
   against: DiffAgainst,
   loaded: LoadedSides,
-): Promise<{ before: Relation; after: Relation }> {
-  if (against === 'base') return { before: loaded.base, after: loaded.theirs }
+): Promise<{ before: Relation; after: Relation; aligned?: AlignedRows }> {
+  if (against === 'base')
+    return { before: loaded.base, after: loaded.theirs, aligned: loaded.aligned }
   const ours = loaded.ours as Relation
   const { plan } = await threeWayMerge({
     connection: sides.connection,
@@ -199,8 +200,14 @@ async function summaryOf(
   fromRows: number,
 ): Promise<ChangeRequestDiffSummary> {
   const loaded = await sides.load({ withOurs: against === 'main' })
-  const { before, after } = await beforeAfter(sides, against, loaded)
-  const s = await diffSummary({ connection: sides.connection, before, after, key: sides.key })
+  const { before, after, aligned } = await beforeAfter(sides, against, loaded)
+  const s = await diffSummary({
+    connection: sides.connection,
+    before,
+    after,
+    key: sides.key,
+    ...(aligned ? { aligned } : {}),
+  })
   const beforeCols = await sides.columnsOf(before)
   const afterCols = await sides.columnsOf(after)
   const afterTypes = new Map(afterCols.map((c) => [c.name, c.type]))
@@ -247,12 +254,13 @@ async function pageOf(
       window: { after: from, take },
     })
     if (loaded.patchRows === 0) break
-    const { before, after: afterRel } = await beforeAfter(sides, against, loaded)
+    const { before, after: afterRel, aligned } = await beforeAfter(sides, against, loaded)
     const page = await diffPage({
       connection: sides.connection,
       before: await project(sides, before, '__cr_before', options.columns),
       after: await project(sides, afterRel, '__cr_after', options.columns),
       key: sides.key,
+      ...(aligned ? { aligned } : {}),
       limit: limit + 1 - rows.length,
       ...(options.kinds ? { kinds: options.kinds } : {}),
     })

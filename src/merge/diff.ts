@@ -5,7 +5,15 @@
  */
 import { ident, join, raw, type Sql, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
-import { columnsOf, keyMatch, marked, present, reportValue, toCell } from './three-way-sql.js'
+import {
+  columnsOf,
+  keyMatch,
+  marked,
+  present,
+  relationSql,
+  reportValue,
+  toCell,
+} from './three-way-sql.js'
 import type {
   Cell,
   DiffOptions,
@@ -40,19 +48,18 @@ export async function diffRelations(options: DiffOptions): Promise<DiffResult> {
  */
 export async function diffSummary(options: DiffOptions): Promise<DiffSummary> {
   const { connection } = options
-  const engine = connection.dialect.name
   const { beforeCols, afterCols, shared } = await shapeOf(options)
-  const from = joined(options)
-  const differs = (c: string) => sql`b.${ident(c)} is distinct from a.${ident(c)}`
+  const src = sourceOf(options)
+  const differs = (c: string) => sql`${src.b(c)} is distinct from ${src.a(c)}`
   const anyDiffers = shared.length > 0 ? join(shared.map(differs), ' or ') : raw('false')
-  const both = sql`${present('b', engine)} is not null and ${present('a', engine)} is not null`
+  const both = sql`${src.bp} is not null and ${src.ap} is not null`
   const [s] = await connection.all<Record<string, unknown>>(
-    sql`select count(${present('b', engine)}) as old_rows, count(${present('a', engine)}) as new_rows,
-        sum(case when ${present('b', engine)} is null then 1 else 0 end) as added,
-        sum(case when ${present('a', engine)} is null then 1 else 0 end) as deleted,
+    sql`select count(${src.bp}) as old_rows, count(${src.ap}) as new_rows,
+        sum(case when ${src.bp} is null then 1 else 0 end) as added,
+        sum(case when ${src.ap} is null then 1 else 0 end) as deleted,
         sum(case when ${both} and (${anyDiffers}) then 1 else 0 end) as modified
         ${shared.length > 0 ? sql`, ${join(shared.map((c, i) => sql`sum(case when ${both} and ${differs(c)} then 1 else 0 end) as ${ident(`c${i}`)}`))}` : raw('')}
-      from ${from}`,
+      from ${src.from}`,
   )
   const n = (v: unknown) => Number(v ?? 0)
   const columns = Object.fromEntries(shared.map((c, i) => [c, { modified: n(s?.[`c${i}`]) }]))
@@ -85,10 +92,11 @@ export async function diffPage(options: DiffOptions): Promise<DiffPage> {
   const { connection, key } = options
   const engine = connection.dialect.name
   const { before: beforeInfo, after: afterInfo, shared } = await shapeOf(options)
-  const differs = (c: string) => sql`b.${ident(c)} is distinct from a.${ident(c)}`
+  const src = sourceOf(options)
+  const differs = (c: string) => sql`${src.b(c)} is distinct from ${src.a(c)}`
   const anyDiffers = shared.length > 0 ? join(shared.map(differs), ' or ') : raw('false')
-  const bp = present('b', engine)
-  const ap = present('a', engine)
+  const { bp, ap } = src
+  const keyOf = (k: string) => sql`coalesce(${src.a(k)}, ${src.b(k)})`
   const kinds = options.kinds ?? ['added', 'deleted', 'modified']
   const kindTests = kinds.map((kind) =>
     kind === 'added'
@@ -101,8 +109,7 @@ export async function diffPage(options: DiffOptions): Promise<DiffPage> {
   const keyType = (k: string) =>
     (afterInfo.find((c) => c.name === k) ?? beforeInfo.find((c) => c.name === k))?.type ?? ''
   const keyOut = key.map(
-    (k, i) =>
-      sql`${reportValue(sql`coalesce(a.${ident(k)}, b.${ident(k)})`, keyType(k), engine)} as ${ident(`k${i}`)}`,
+    (k, i) => sql`${reportValue(keyOf(k), keyType(k), engine)} as ${ident(`k${i}`)}`,
   )
   const keyTuple = (prefix: Sql[]) =>
     prefix.length === 1 ? (prefix[0] as Sql) : sql`(${join(prefix)})`
@@ -111,7 +118,7 @@ export async function diffPage(options: DiffOptions): Promise<DiffPage> {
       ? undefined
       : readDiffCursor(options.cursor, key.length, options.fingerprint)
   const cursorFilter = after
-    ? sql` and ${keyTuple(key.map((k) => sql`coalesce(a.${ident(k)}, b.${ident(k)})`))} > ${keyTuple(after.map((v) => sql`${v}`))}`
+    ? sql` and ${keyTuple(key.map(keyOf))} > ${keyTuple(after.map((v) => sql`${v}`))}`
     : raw('')
   const page =
     kindTests.length === 0
@@ -122,17 +129,15 @@ export async function diffPage(options: DiffOptions): Promise<DiffPage> {
             sql`${bp} as bp`,
             sql`${ap} as ap`,
             ...beforeInfo.map(
-              (c, i) =>
-                sql`${reportValue(sql`b.${ident(c.name)}`, c.type, engine)} as ${ident(`b${i}`)}`,
+              (c, i) => sql`${reportValue(src.b(c.name), c.type, engine)} as ${ident(`b${i}`)}`,
             ),
             ...afterInfo.map(
-              (c, i) =>
-                sql`${reportValue(sql`a.${ident(c.name)}`, c.type, engine)} as ${ident(`a${i}`)}`,
+              (c, i) => sql`${reportValue(src.a(c.name), c.type, engine)} as ${ident(`a${i}`)}`,
             ),
           ])}
-          from ${joined(options)}
+          from ${src.from}
           where (${join(kindTests, ' or ')})${cursorFilter}
-          order by ${join(key.map((k) => sql`coalesce(a.${ident(k)}, b.${ident(k)})`))}
+          order by ${join(key.map(keyOf))}
           limit ${limit + 1}`,
         )
   const hasMore = page.length > limit
@@ -216,7 +221,34 @@ async function shapeOf(options: DiffOptions) {
   return { before, after, beforeCols, afterCols, shared }
 }
 
-function joined(options: DiffOptions): Sql {
+/** Where before and after rows sit side by side, and how to read each side's columns. */
+interface Source {
+  readonly from: Sql
+  b(column: string): Sql
+  a(column: string): Sql
+  /** Non-NULL exactly when the side has the row. */
+  readonly bp: Sql
+  readonly ap: Sql
+}
+
+/** The full join of before and after on the key, or the caller's aligned rows. */
+function sourceOf(options: DiffOptions): Source {
+  const al = options.aligned
+  if (al)
+    return {
+      // Keys neither side has (e.g. a delete of a missing row) are no rows of the diff.
+      from: sql`(select * from ${relationSql(al.relation)} where ${al.beforePresent} or ${al.afterPresent}) x`,
+      b: al.before,
+      a: al.after,
+      bp: sql`(case when ${al.beforePresent} then 1 end)`,
+      ap: sql`(case when ${al.afterPresent} then 1 end)`,
+    }
   const engine = options.connection.dialect.name
-  return sql`${marked(options.before, 'b', engine)} full join ${marked(options.after, 'a', engine)} on ${keyMatch('b', 'a', options.key)}`
+  return {
+    from: sql`${marked(options.before, 'b', engine)} full join ${marked(options.after, 'a', engine)} on ${keyMatch('b', 'a', options.key)}`,
+    b: (c) => sql`b.${ident(c)}`,
+    a: (c) => sql`a.${ident(c)}`,
+    bp: present('b', engine),
+    ap: present('a', engine),
+  }
 }

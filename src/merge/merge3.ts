@@ -6,13 +6,13 @@
  *     → plan every table (threeWayMerge) → conflicts? drop the temp, return them
  *     → apply every plan (databases) │ COPY the merged rows (Parquet) → rename temp onto OUT
  */
-import { readFile, stat } from 'node:fs/promises'
-import { join as joinPath } from 'node:path'
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { join as joinPath, sep } from 'node:path'
 import type { Connection, TableInfo } from '../engine/dialect.js'
 import { DuckDb } from '../engine/duckdb.js'
 import { DuckDbConnection } from '../engine/duckdb-dialect.js'
 import { assertExists, sniffFormat, writeAtomically } from '../engine/files.js'
-import { ident, literal, qualified, raw, sql } from '../engine/sql.js'
+import { ident, identList, literal, qualified, raw, sql } from '../engine/sql.js'
 import { openSqlite } from '../engine/sqlite.js'
 import { SqliteConnection } from '../engine/sqlite-dialect.js'
 import { DuckmergeError, messageOf } from '../errors.js'
@@ -94,12 +94,14 @@ export async function merge3(options: Merge3Options): Promise<Merge3Report> {
       { formats },
     )
   const output = options.output ?? options.ours
+  // A dataset folder stays a folder (same hive partitions), not one file under its name.
+  const writesFolder = format === 'parquet' && (await isFolder(output))
   const conflicted = new Set<string>()
   let outcome: Omit<Merge3Report, 'durationMs' | 'written'>
   try {
     outcome = await writeAtomically(output, async (temp) => {
       const result = await (format === 'parquet'
-        ? mergeParquet(options, temp)
+        ? mergeParquet(options, temp, writesFolder)
         : mergeDatabases(options, format, temp))
       const report = {
         format,
@@ -262,7 +264,28 @@ async function mergeDatabases(
   }
 }
 
-async function mergeParquet(options: Merge3Options, temp: string): Promise<Planned> {
+const isFolder = (path: string) =>
+  stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  )
+
+/** The hive partition columns of a dataset folder (`part=x/…`), outermost first. */
+async function hivePartitions(folder: string): Promise<string[]> {
+  const names: string[] = []
+  for (const entry of await readdir(folder, { recursive: true }))
+    entry.split(sep).forEach((segment, depth) => {
+      const name = /^([^=]+)=/.exec(segment)?.[1]
+      if (name && names[depth] === undefined) names[depth] = name
+    })
+  return names.filter((n) => n !== undefined)
+}
+
+async function mergeParquet(
+  options: Merge3Options,
+  temp: string,
+  writesFolder: boolean,
+): Promise<Planned> {
   const key = options.key
   if (!key || key.length === 0)
     throw new DuckmergeError(
@@ -295,10 +318,19 @@ async function mergeParquet(options: Merge3Options, temp: string): Promise<Plann
       key,
       ...settle(options),
     })
-    if (!plan.hasConflicts)
+    const partitions = writesFolder ? await hivePartitions(options.ours) : []
+    const rows = mergedRows(plan, rel('ours'))
+    if (!plan.hasConflicts && partitions.length > 0)
       await db.run(
-        sql`copy (${mergedRows(plan, rel('ours'))}) to ${literal(temp)} (format parquet)`,
+        sql`copy (${rows}) to ${literal(temp)} (format parquet, partition_by (${identList(partitions)}))`,
       )
+    else if (!plan.hasConflicts && writesFolder) {
+      await mkdir(temp)
+      await db.run(
+        sql`copy (${rows}) to ${literal(joinPath(temp, 'data_0.parquet'))} (format parquet)`,
+      )
+    } else if (!plan.hasConflicts)
+      await db.run(sql`copy (${rows}) to ${literal(temp)} (format parquet)`)
     await plan.dispose()
     return {
       hasConflicts: plan.hasConflicts,

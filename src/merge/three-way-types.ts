@@ -1,5 +1,6 @@
 /** The shapes of a three-way merge: relations in, a plan and conflicts out (dolt's vocabulary). */
 import type { ColumnInfo, Connection } from '../engine/dialect.js'
+import type { Sql } from '../engine/sql.js'
 
 /** A cell value as reports carry it: JSON-safe (BIGINT beyond 2^53 and blobs as strings). */
 export type Cell = null | boolean | number | string
@@ -177,6 +178,22 @@ export interface DiffOptions {
    * another one is refused (INVALID_CURSOR) instead of paging different data.
    */
   readonly fingerprint?: string
+  /**
+   * Before and after rows already side by side in one relation (one row per key of either
+   * side), so no join is needed; `before`/`after` then only give the columns.
+   */
+  readonly aligned?: AlignedRows
+}
+
+/** One relation holding each key's before and after row: expressions over its columns. */
+export interface AlignedRows {
+  readonly relation: Relation
+  /** A before column's value (NULL where before has no row). */
+  readonly before: (column: string) => Sql
+  readonly after: (column: string) => Sql
+  /** True where the side has the row. */
+  readonly beforePresent: Sql
+  readonly afterPresent: Sql
 }
 
 export interface DiffSummary {

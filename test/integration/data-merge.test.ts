@@ -261,12 +261,12 @@ describe('mergeData', () => {
 })
 
 describe.skipIf(!hasFixtures)(needsFixtures('mergeData on real Spark-written tables'), () => {
-  test('basic-decimal-table (hive part=…, decimals) keeps its rows and partition column', async () => {
+  test('basic-decimal-table (a Delta table: its snapshot, the partition column typed by the log, decimals) keeps its rows', async () => {
     const table = fixture('delta', 'basic-decimal-table')
     const before = hashTree(table)
     const dir = tempDir()
     const theirs = join(dir, 'exp.parquet')
-    await writeParquet(theirs, { col1: 'DECIMAL(5,2)', part: 'VARCHAR' }, [['1.50', 'new']])
+    await writeParquet(theirs, { col1: 'DECIMAL(5,2)', part: 'DECIMAL(12,5)' }, [['1.50', '1.00000']])
     const output = join(dir, 'out.parquet')
     const report = await mergeData({ ours: table, theirs, output, key: ['part'] })
     expect(report).toMatchObject({
@@ -279,9 +279,9 @@ describe.skipIf(!hasFixtures)(needsFixtures('mergeData on real Spark-written tab
     expect(rows.map((r) => String(r.part)).sort()).toEqual([
       '-2342342.23423',
       '0.00004',
+      '1.00000',
       '234.00000',
       '2342222.23454',
-      'new',
     ])
     expect(rows.find((r) => r.part === '234.00000')).toEqual({
       col1: '1.00',

@@ -140,3 +140,38 @@ describe('a signal during delta append', () => {
     expect(hashTree(table)).toEqual(before)
   })
 })
+
+describe('a signal during delta merge', () => {
+  test.each(cases)(
+    '%s when %s: nothing committed, no file left, the table as it was',
+    async (sig, moment) => {
+      const dir = tempDir()
+      const table = join(dir, 'runs')
+      await createTable({ path: table, source: { file: input } })
+      // Every 10th id changes: the table's files are rewritten, a copy of seconds.
+      const source = join(dir, 'updates.parquet')
+      const db = await DuckDb.open()
+      try {
+        await db.run(
+          sql`COPY (select i::bigint as id, 'new' as s from range(0, ${ROWS}, 10) t(i)) TO ${literal(source)} (FORMAT parquet)`,
+        )
+      } finally {
+        db.close()
+      }
+      const before = hashTree(table)
+      const child = startCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--json'])
+      const result = finish(child)
+      await reach(moment, table)
+      child.kill(sig)
+      const { code, stdout, stderr } = await result
+      expect(code, stderr).toBe(1)
+      expect(JSON.parse(stdout).error).toMatchObject({
+        code: 'INTERRUPTED',
+        message: expect.stringMatching(/^Interrupted: nothing was (committed to .+|written)\.$/),
+      })
+      expect(hashTree(table)).toEqual(before)
+      expect(stagingIn(table)).toEqual([])
+      expect((await loadSnapshot(table)).version).toBe(0)
+    },
+  )
+})

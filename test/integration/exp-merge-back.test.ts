@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js'
 import { dvcCacheDir } from '../../src/track/dvc.js'
 import { runCli } from '../support/cli.js'
+import { readRuns } from '../support/runs-db.js'
 import { commitFiles, git, makeRepo } from './exp-fixtures.js'
 
 const DB = 'results/experiments.db'
@@ -30,14 +31,7 @@ function write(db: string, sql: string) {
   }
 }
 
-const rows = (db: string) => {
-  const conn = new Database(db, { readonly: true })
-  try {
-    return conn.prepare('select run_id, score from runs order by run_id').all()
-  } finally {
-    conn.close()
-  }
-}
+const rows = readRuns
 
 const md5Of = (file: string) => createHash('md5').update(readFileSync(file)).digest('hex')
 

@@ -4,13 +4,13 @@
  * in --json); a second signal exits at once and still leaves no temp file.
  */
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { withDuckDb } from '../../src/engine/duckdb.js'
 import { literal, sql } from '../../src/engine/sql.js'
 import { openSqlite } from '../../src/engine/sqlite.js'
-import { startCli } from '../support/cli.js'
+import { runCli, startCli } from '../support/cli.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
@@ -183,4 +183,96 @@ describe('data merge/rebase --output, interrupted', () => {
       expect(hashTree(dir)).toEqual(before)
     },
   )
+})
+
+async function waitUntil(ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the command to start writing')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+/** Every file under `dir` (relative paths), folders left out. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort()
+}
+
+/** A model file of `mb` MiB: copying and hashing it takes long enough to be interrupted. */
+function modelFile(path: string, mb: number): string {
+  const chunk = Buffer.alloc(1024 * 1024, 7)
+  const fd = openSync(path, 'w')
+  for (let i = 0; i < mb; i++) writeSync(fd, chunk)
+  closeSync(fd)
+  return path
+}
+
+describe('model merge / promote, interrupted', () => {
+  test('SIGINT while the candidate is copied: nothing registered, no models folder left', async () => {
+    const dir = tempDir()
+    const exp = modelFile(join(dir, 'model.bin'), 300)
+    const models = join(dir, 'models')
+    const child = startCli(
+      ['model', 'merge', '--exp', exp, '--run-id', 'r1'].concat('--models', models, '--json'),
+    )
+    const done = collect(child)
+    await waitUntil(() => existsSync(join(models, 'candidates')))
+    child.kill('SIGINT')
+    expectInterrupted(await done)
+    expect(existsSync(models)).toBe(false)
+    expect(filesUnder(dir)).toEqual(['model.bin'])
+  })
+
+  test('SIGTERM while the candidate enters the store: production and registry unchanged', async () => {
+    const dir = tempDir()
+    const exp = modelFile(join(dir, 'model.bin'), 300)
+    const models = join(dir, 'models')
+    const merged = runCli(['model', 'merge', '--exp', exp, '--run-id', 'r1', '--models', models])
+    expect(merged.code).toBe(0)
+    const before = hashTree(models)
+    const child = startCli([
+      'model',
+      'promote',
+      '--candidate',
+      'r1_model.bin',
+      '--models',
+      models,
+      '--json',
+    ])
+    const done = collect(child)
+    const store = join(models, 'store')
+    await waitUntil(() => existsSync(store) && readdirSync(store).some((n) => n.startsWith('.')))
+    child.kill('SIGTERM')
+    expectInterrupted(await done)
+    // Only the folders promote made may stay; every file is as it was.
+    expect(hashTree(models)).toEqual(before)
+  })
+})
+
+describe('artifacts, interrupted', () => {
+  test('SIGINT during the results step: no output replaced, inputs unchanged', async () => {
+    const dir = tempDir()
+    const base = resultsDb(join(dir, 'base.db'), 0, 4 * ROWS)
+    const exp = resultsDb(join(dir, 'exp.db'), 2 * ROWS, 4 * ROWS)
+    const before = hashTree(dir)
+    const child = startCli([
+      'artifacts',
+      '--base-db',
+      base,
+      '--exp-db',
+      exp,
+      '--strategy',
+      'merge',
+      '--json',
+    ])
+    const done = collect(child)
+    await whenFileAppears(dir, /\.base\.tmp-.*\.tmp-/, 0)
+    child.kill('SIGINT')
+    expectInterrupted(await done)
+    expect(hashTree(dir)).toEqual(before)
+  })
 })

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmodSync,
@@ -15,13 +15,13 @@ import {
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
+import { DuckDb } from '../../src/engine/duckdb.js'
+import { literal, raw, sql } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
+import { addRuns, gitIn, initRepo, readRuns } from '../support/runs-db.js'
 import { tempDir } from '../support/temp.js'
 
 type Layout = 'dvc2' | 'dvc3'
-
-const gitIn = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
 const md5Of = (file: string) => createHash('md5').update(readFileSync(file)).digest('hex')
 
@@ -32,9 +32,9 @@ function objectPath(dir: string, md5: string, layout: Layout): string {
     : join(cache, md5.slice(0, 2), md5.slice(2))
 }
 
-/** What `dvc add results.db` does: the file into the cache (read-only), its pointer beside it. */
-function dvcAdd(dir: string, layout: Layout): string {
-  const file = join(dir, 'results.db')
+/** What `dvc add NAME` does: the file into the cache (read-only), its pointer beside it. */
+function dvcAdd(dir: string, layout: Layout, name = 'results.db'): string {
+  const file = join(dir, name)
   const md5 = md5Of(file)
   const object = objectPath(dir, md5, layout)
   mkdirSync(dirname(object), { recursive: true })
@@ -44,28 +44,23 @@ function dvcAdd(dir: string, layout: Layout): string {
   }
   const hash = layout === 'dvc3' ? '  hash: md5\n' : ''
   writeFileSync(
-    join(dir, 'results.db.dvc'),
-    `outs:\n- md5: ${md5}\n  size: ${statSync(file).size}\n${hash}  path: results.db\n`,
+    join(dir, `${name}.dvc`),
+    `outs:\n- md5: ${md5}\n  size: ${statSync(file).size}\n${hash}  path: ${name}\n`,
   )
   return md5
 }
 
 /** What `dvc checkout` does: the work tree file from the cache object its pointer names. */
-function dvcCheckout(dir: string, layout: Layout): void {
-  const text = readFileSync(join(dir, 'results.db.dvc'), 'utf8')
+function dvcCheckout(dir: string, layout: Layout, name = 'results.db'): void {
+  const text = readFileSync(join(dir, `${name}.dvc`), 'utf8')
   const md5 = /md5: (\w+)/.exec(text)?.[1] as string
-  rmSync(join(dir, 'results.db'), { force: true })
-  copyFileSync(objectPath(dir, md5, layout), join(dir, 'results.db'))
-  chmodSync(join(dir, 'results.db'), 0o644)
+  rmSync(join(dir, name), { force: true })
+  copyFileSync(objectPath(dir, md5, layout), join(dir, name))
+  chmodSync(join(dir, name), 0o644)
 }
 
-function addRuns(dir: string, runs: readonly [string, number][]) {
-  const db = new Database(join(dir, 'results.db'))
-  db.exec('create table if not exists runs (run_id text primary key, lr real, score real)')
-  const insert = db.prepare('insert into runs values (?, ?, ?)')
-  for (const [id, lr] of runs) insert.run(id, lr, lr * 10)
-  db.close()
-}
+const addRunsIn = (dir: string, runs: readonly [string, number][]) =>
+  addRuns(join(dir, 'results.db'), runs)
 
 function setScore(dir: string, id: string, score: number) {
   const db = new Database(join(dir, 'results.db'))
@@ -73,14 +68,7 @@ function setScore(dir: string, id: string, score: number) {
   db.close()
 }
 
-const rowsOf = (file: string) => {
-  const db = new Database(file, { readonly: true })
-  try {
-    return db.prepare('select run_id, score from runs order by run_id').all()
-  } finally {
-    db.close()
-  }
-}
+const rowsOf = readRuns
 
 /** Every cache object with the md5 of its bytes (cache objects are inputs: never changed). */
 function cacheHashes(dir: string): Record<string, string> {
@@ -101,20 +89,18 @@ function cacheHashes(dir: string): Record<string, string> {
  */
 function dvcRepo(layout: Layout, change?: (dir: string, branch: 'a' | 'b') => void) {
   const dir = tempDir()
-  gitIn(dir, 'init', '-q', '-b', 'main')
-  gitIn(dir, 'config', 'user.email', 't@example.com')
-  gitIn(dir, 'config', 'user.name', 'T')
+  initRepo(dir)
   mkdirSync(join(dir, '.dvc'))
   writeFileSync(join(dir, '.dvc', 'config'), '')
   writeFileSync(join(dir, '.dvc', '.gitignore'), '/config.local\n/tmp\n/cache\n')
   writeFileSync(join(dir, '.gitignore'), '/results.db\n')
-  addRuns(dir, [['r0', 0.1]])
+  addRunsIn(dir, [['r0', 0.1]])
   const base = dvcAdd(dir, layout)
   expect(runCli(['git', 'install'], { cwd: dir }).code).toBe(0)
   gitIn(dir, 'add', '.')
   gitIn(dir, 'commit', '-qm', 'base')
   gitIn(dir, 'checkout', '-qb', 'sweep-a')
-  addRuns(dir, [
+  addRunsIn(dir, [
     ['a1', 0.01],
     ['a2', 0.02],
   ])
@@ -124,7 +110,7 @@ function dvcRepo(layout: Layout, change?: (dir: string, branch: 'a' | 'b') => vo
   gitIn(dir, 'checkout', '-q', 'main')
   gitIn(dir, 'checkout', '-qb', 'sweep-b')
   dvcCheckout(dir, layout)
-  addRuns(dir, [['b1', 0.3]])
+  addRunsIn(dir, [['b1', 0.3]])
   change?.(dir, 'b')
   const b = dvcAdd(dir, layout)
   gitIn(dir, 'commit', '-qam', 'sweep b')
@@ -230,5 +216,52 @@ describe('git merge of a DVC pointer: the data merges from the DVC cache', {
       { run_id: 'b1', score: 3 },
       { run_id: 'r0', score: 3 },
     ])
+  })
+
+  test('a DVC-tracked Parquet file merges by the duckmerge-key attribute of its data path', async () => {
+    const dir = tempDir()
+    initRepo(dir)
+    mkdirSync(join(dir, '.dvc'))
+    writeFileSync(join(dir, '.dvc', 'config'), '')
+    writeFileSync(join(dir, '.dvc', '.gitignore'), '/config.local\n/tmp\n/cache\n')
+    writeFileSync(join(dir, '.gitignore'), '/runs.parquet\n')
+    expect(runCli(['git', 'install'], { cwd: dir }).code).toBe(0)
+    expect(
+      runCli(['git', 'install', '--path-glob', 'runs.parquet', '--key', 'id'], { cwd: dir }).code,
+    ).toBe(0)
+    const file = join(dir, 'runs.parquet')
+    const db = await DuckDb.open()
+    const write = async (rows: string) => {
+      rmSync(file, { force: true })
+      await db.run(
+        sql`copy (select * from (values ${raw(rows)}) t(id, score)) to ${literal(file)} (format parquet)`,
+      )
+      dvcAdd(dir, 'dvc3', 'runs.parquet')
+    }
+    try {
+      await write('(1, 1.0), (2, 2.0)')
+      gitIn(dir, 'add', '.')
+      gitIn(dir, 'commit', '-qm', 'base')
+      gitIn(dir, 'checkout', '-qb', 'sweep-a')
+      await write('(1, 1.5), (2, 2.0), (3, 3.0)')
+      gitIn(dir, 'commit', '-qam', 'a')
+      gitIn(dir, 'checkout', '-q', 'main')
+      gitIn(dir, 'checkout', '-qb', 'sweep-b')
+      await write('(1, 1.0), (4, 4.0)')
+      gitIn(dir, 'commit', '-qam', 'b')
+      const merged = merge(dir)
+      expect(merged.stderr).toBe('')
+      expect(merged.status).toBe(0)
+      dvcCheckout(dir, 'dvc3', 'runs.parquet')
+      expect(
+        await db.all(sql`select id, score from read_parquet(${literal(file)}) order by id`),
+      ).toEqual([
+        { id: 1, score: 1.5 },
+        { id: 3, score: 3 },
+        { id: 4, score: 4 },
+      ])
+    } finally {
+      db.close()
+    }
   })
 })

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -6,23 +6,13 @@ import { describe, expect, test } from 'vitest'
 import { DuckDb } from '../../src/engine/duckdb.js'
 import { literal, raw, sql } from '../../src/engine/sql.js'
 import { runCli } from '../support/cli.js'
+import { addRuns, gitIn, initRepo, readRuns } from '../support/runs-db.js'
 import { tempDir } from '../support/temp.js'
 
-const gitIn = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-
-function sweep(path: string, runs: readonly [string, number][]) {
-  const db = new Database(path)
-  db.exec('create table if not exists runs (run_id text primary key, lr real, score real)')
-  const insert = db.prepare('insert into runs values (?, ?, ?)')
-  for (const [id, lr] of runs) insert.run(id, lr, lr * 10)
-  db.close()
-}
+const sweep = addRuns
 
 function repoWithBranches(dir: string) {
-  gitIn(dir, 'init', '-q', '-b', 'main')
-  gitIn(dir, 'config', 'user.email', 't@example.com')
-  gitIn(dir, 'config', 'user.name', 'T')
+  initRepo(dir)
   const db = join(dir, 'results.db')
   sweep(db, [['r0', 0.1]])
   const install = runCli(['git', 'install', '--json'], { cwd: dir })
@@ -43,14 +33,7 @@ function repoWithBranches(dir: string) {
   return db
 }
 
-const rows = (db: string) => {
-  const d = new Database(db, { readonly: true })
-  try {
-    return d.prepare('select run_id, score from runs order by run_id').all()
-  } finally {
-    d.close()
-  }
-}
+const rows = readRuns
 
 describe('duckmerge as git merge driver', { timeout: 180_000 }, () => {
   test('two branches adding sweep runs to one SQLite DB merge with every run', () => {
@@ -112,9 +95,7 @@ describe('duckmerge as git merge driver', { timeout: 180_000 }, () => {
 
   test('a Parquet file changed on both branches merges by the key its attribute declares', async () => {
     const dir = tempDir()
-    gitIn(dir, 'init', '-q', '-b', 'main')
-    gitIn(dir, 'config', 'user.email', 't@example.com')
-    gitIn(dir, 'config', 'user.name', 'T')
+    initRepo(dir)
     const file = join(dir, 'runs.parquet')
     const db = await DuckDb.open()
     const write = (rows: string) =>

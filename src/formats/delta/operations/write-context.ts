@@ -195,6 +195,8 @@ export async function writing<T>(
     // Whatever the interrupted statement threw (DuckDB's "Interrupted!", wrapped or not).
     if (signal?.aborted && !isDuckmergeError(error, 'INTERRUPTED'))
       throw interruptedError(`nothing was committed to ${table}`, { table }, error)
+    const memory = outOfMemory(error, table, 'nothing was committed')
+    if (memory) throw memory
     const code = (error as NodeJS.ErrnoException).code
     if (error instanceof DuckmergeError || !code || !UNWRITABLE.has(code)) throw error
     const path = (error as NodeJS.ErrnoException).path ?? table
@@ -205,6 +207,26 @@ export async function writing<T>(
       { cause: error },
     )
   }
+}
+
+/**
+ * DuckDB's "Out of Memory Error" (raw, or inside one of our errors) as OUT_OF_MEMORY naming the
+ * table and, through the hint, the memory limit option: good inputs, too little memory, so the
+ * source is not blamed (issue 14). Undefined for any other error.
+ */
+export function outOfMemory(
+  error: unknown,
+  table: string,
+  outcome: string,
+): DuckmergeError | undefined {
+  if (isDuckmergeError(error, 'INTERRUPTED') || isDuckmergeError(error, 'OUT_OF_MEMORY')) return
+  if (!/out of memory error/i.test(messageOf(error))) return
+  return new DuckmergeError(
+    'OUT_OF_MEMORY',
+    `DuckDB reached its memory limit writing Delta table ${table}: ${messageOf(error).split('\n')[0]}; ${outcome}.`,
+    { table, hint: 'Raise {memoryLimit} (e.g. 4GB).' },
+    { cause: error },
+  )
 }
 
 /**

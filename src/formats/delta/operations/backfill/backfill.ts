@@ -6,6 +6,7 @@
 import { resolve } from 'node:path'
 import type { ProgressCallback } from '../../../../progress.js'
 import { type SessionOptions, withMergeSession } from '../merge/session.js'
+import { outOfMemory } from '../write-context.js'
 import { applyBackfill, type BackfillReport, type BatchReport, dryRunBackfill } from './apply.js'
 import { checkBackfillOptions, planBackfill } from './plan.js'
 import { hasData } from './staging.js'
@@ -76,6 +77,8 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
     const plan = await planBackfill(db, planOptions)
     if (plan === undefined) return nothing()
     if (options.dryRun === true) return dryRunBackfill(db, plan, started)
-    return applyBackfill(db, plan, options, started)
+    return await applyBackfill(db, plan, options, started)
+  }).catch((error: unknown) => {
+    throw outOfMemory(error, resolve(options.main), 'the batches committed before it stay') ?? error
   })
 }

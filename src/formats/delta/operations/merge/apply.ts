@@ -80,6 +80,7 @@ export async function applyMerge(
     schema,
     partitionColumns: snapshot.partitionColumns,
     stats: statsOptionsOf(snapshot.metadata),
+    signal: extra.signal,
   }
   try {
     let rewrittenRows = 0

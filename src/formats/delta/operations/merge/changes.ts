@@ -23,8 +23,9 @@ export interface Changes {
  *
  * When the caller proved that no two source rows share a key (`sourceKeysUnique`, with `on`
  * given as key columns), no target row can match twice: the matches are then counted in one
- * aggregate over the join, never stored. Otherwise the matched pairs are materialised once
- * for the duplicate check.
+ * aggregate over the join, never stored (and with `oneFile`, the only candidate file, the join
+ * carries no file column). Otherwise the matched pairs are materialised once for the duplicate
+ * check.
  */
 export async function findChanges(
   db: DuckDb,
@@ -33,17 +34,18 @@ export async function findChanges(
   keys: readonly string[] | undefined,
   sourceLabel: string,
   sourceKeysUnique = false,
+  oneFile?: string,
 ): Promise<Changes> {
   const matched = clausesOf(queries.clauses, 'matched')
   const bySource = clausesOf(queries.clauses, 'notMatchedBySource')
   const parts: Sql[] = []
   if (matched.length > 0) {
-    const pairs = matchedPairsSql(queries)
     if (keys !== undefined && sourceKeysUnique)
       parts.push(
-        sql`select 'matched' as kind, __dm_action as action, __dm_file as file from (${pairs}) where __dm_clause is not null`,
+        sql`select 'matched' as kind, __dm_action as action, __dm_file as file from (${matchedPairsSql(queries, oneFile)}) where __dm_clause is not null`,
       )
     else {
+      const pairs = matchedPairsSql(queries)
       await db.run(sql`create temp table __dm_pairs as ${pairs}`)
       const onlyDelete =
         matched.length === 1 &&

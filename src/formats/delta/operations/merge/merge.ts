@@ -6,7 +6,7 @@
 
 import type { Sql } from '../../../../engine/sql.js'
 import type { ProgressCallback } from '../../../../progress.js'
-import { writing } from '../write-context.js'
+import { interruptOnAbort, writing } from '../write-context.js'
 import { applyMerge, dryRunMerge, type MergeCommitOptions, type MergeResult } from './apply.js'
 import type { Assignments, Expression, MergeClause } from './clauses.js'
 import { planMerge } from './plan.js'
@@ -136,10 +136,17 @@ export function executeMerge(
 ): Promise<MergeResult> {
   return writing(target, options.signal, () =>
     withMergeSession(options, async (db) => {
-      const plan = await planMerge(db, target, source, clauses, options)
-      return options.dryRun === true
-        ? dryRunMerge(db, plan)
-        : applyMerge(db, plan, options.onProgress, options)
+      // A Ctrl-C interrupts DuckDB's running statement (backfill, sharing the session, instead
+      // finishes its batch).
+      const stopListening = interruptOnAbort(db, options.signal)
+      try {
+        const plan = await planMerge(db, target, source, clauses, options)
+        return options.dryRun === true
+          ? dryRunMerge(db, plan)
+          : await applyMerge(db, plan, options.onProgress, options)
+      } finally {
+        stopListening()
+      }
     }),
   )
 }

@@ -13,7 +13,7 @@ import { ident, raw, type Sql, sql } from '../../../../engine/sql.js'
 import { DuckmergeError, messageOf } from '../../../../errors.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import type { AddFile } from '../../actions.js'
-import { registerSnapshot } from '../../scan.js'
+import { planFileGroups, registerSnapshot, scanSql } from '../../scan.js'
 import { deltaToDuckDbType, type StructType } from '../../schema.js'
 import type { Snapshot } from '../../snapshot-types.js'
 import { openForWrite } from '../write-context.js'
@@ -151,7 +151,14 @@ export async function planMerge(
       ? await candidateFiles(db, snapshot, key, ident('__dm_source'), facts.bounds)
       : undefined
   const candidates = pruned?.files ?? snapshot.files
-  await registerSnapshot(db, snapshot, '__dm_target', { files: candidates, withFileInfo: true })
+  // One plan of the files' timestamp layouts for both views of the candidates.
+  const fileGroups = await planFileGroups(db, snapshot, candidates)
+  await registerSnapshot(db, snapshot, '__dm_target', {
+    files: candidates,
+    fileGroups,
+    withFileInfo: true,
+  })
+  await db.run(sql`create temp view __dm_target_rows as ${scanSql(snapshot, { fileGroups })}`)
   const queries: MergeQueries = {
     columns: schema.fields.map((f) => ({ name: f.name, type: deltaToDuckDbType(f.type) })),
     targetColumns: snapshot.schema.fields.map((f) => f.name),
@@ -162,6 +169,7 @@ export async function planMerge(
     clauses,
     source: ident('__dm_source'),
     target: ident('__dm_target'),
+    targetRows: ident('__dm_target_rows'),
   }
   progress?.({ phase: 'merge: finding matches', done: 0 })
   const changes = await findChanges(
@@ -171,6 +179,7 @@ export async function planMerge(
     key,
     theirs.label,
     facts.keysUnique && key !== undefined && keysCompareExactly(theirs, snapshot.schema, key),
+    candidates.length === 1 ? candidates[0]?.path : undefined,
   ).catch((error: unknown) => {
     throw sqlError(error, ours, theirs.label, sourceAlias, targetAlias)
   })

@@ -44,6 +44,7 @@ async function runPlan(target: Row[], source: Row[], clauses: MergeClause[]) {
     clauses,
     source: ident('src'),
     target: ident('tgt'),
+    targetRows: ident('tgt'),
   }
   await db.run(sql`create table pairs as ${matchedPairsSql(input)}`)
   await db.run(

@@ -37,6 +37,11 @@ export interface MergeQueries {
   readonly source: Sql
   /** A relation with the table's columns plus `__delta_file` and `__delta_row_index`. */
   readonly target: Sql
+  /**
+   * The same rows without the file columns, for joins that need not tell rows apart (inserts):
+   * no file column is carried through the join.
+   */
+  readonly targetRows: Sql
 }
 
 /** An expression as SQL, parenthesised so it composes: strings pass through as the user wrote them. */
@@ -75,10 +80,15 @@ export function keyCondition(
  * //   case __dm_clause when 0 then 'update' when 1 then 'delete' end as __dm_action
  * // from source as source join target as target on (ON)
  */
-export function matchedPairsSql(input: MergeQueries): Sql {
+export function matchedPairsSql(input: MergeQueries, oneFile?: string): Sql {
   const clauses = clausesOf(input.clauses, 'matched')
   const t = ident(input.targetAlias)
-  return sql`select ${t}.${ident('__delta_file')} as ${ident(FILE)}, ${t}.${ident('__delta_row_index')} as ${ident(ROW)}, ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${actionOf(clauses, CLAUSE)} as ${ident(ACTION)} from ${input.source} as ${ident(input.sourceAlias)} join ${input.target} as ${t} on (${input.on})`
+  // Every candidate row is in `oneFile`: read the rows without file columns, name the file once.
+  const [file, row, target] =
+    oneFile === undefined
+      ? [sql`${t}.${ident('__delta_file')}`, sql`${t}.${ident('__delta_row_index')}`, input.target]
+      : [sql`${oneFile}`, raw('cast(null as bigint)'), input.targetRows]
+  return sql`select ${file} as ${ident(FILE)}, ${row} as ${ident(ROW)}, ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${actionOf(clauses, CLAUSE)} as ${ident(ACTION)} from ${input.source} as ${ident(input.sourceAlias)} join ${target} as ${t} on (${input.on})`
 }
 
 /** Target rows no source row matches that a WHEN NOT MATCHED BY SOURCE clause changes (narrow). */
@@ -98,7 +108,7 @@ export function insertsSql(input: MergeQueries): Sql {
         sql`cast(${columnValue(input, clauses, 'insert', c.name, CLAUSE)} as ${raw(c.type)}) as ${ident(c.name)}`,
     ),
   )
-  return sql`select ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${columns} from ${input.source} as ${s} anti join ${input.target} as ${ident(input.targetAlias)} on (${input.on}) where ${anyCondition(clauses)}`
+  return sql`select ${chooseClause(clauses)} as ${ident(CLAUSE)}, ${columns} from ${input.source} as ${s} anti join ${input.targetRows} as ${ident(input.targetAlias)} on (${input.on}) where ${anyCondition(clauses)}`
 }
 
 /**
@@ -133,7 +143,12 @@ export function rewriteSql(input: MergeQueries, touched: Sql): Sql {
   })
   const action = sql`case when ${ident(m)} is not null then ${actionOf(matched, m)} when ${ident(b)} is not null then ${actionOf(bySource, b)} end`
   const names = join(input.columns.map((c) => ident(c.name)))
-  return sql`select ${names} from (select case when ${present} then ${chooseClause(matched)} end as ${ident(m)}, case when ${present} is null then ${chooseClause(bySource)} end as ${ident(b)}, ${join(columns)}, ${action} as ${ident(ACTION)} from ${touched} as ${t} left join (select *, true as __dm_present from ${input.source}) as ${s} on (${input.on})) where ${ident(ACTION)} is distinct from 'delete'`
+  // Without a delete clause every row stays: no action to compute and filter on.
+  const deletes = [...matched, ...bySource].some((c) => c.action === 'delete')
+  const [actionColumn, kept] = deletes
+    ? [sql`, ${action} as ${ident(ACTION)}`, sql` where ${ident(ACTION)} is distinct from 'delete'`]
+    : [raw(''), raw('')]
+  return sql`select ${names} from (select case when ${present} then ${chooseClause(matched)} end as ${ident(m)}, case when ${present} is null then ${chooseClause(bySource)} end as ${ident(b)}, ${join(columns)}${actionColumn} from ${touched} as ${t} left join (select *, true as __dm_present from ${input.source}) as ${s} on (${input.on}))${kept}`
 }
 
 /** `case when c0 then 0 when c1 then 1 … end`: Spark evaluates clauses in order, first match wins. */

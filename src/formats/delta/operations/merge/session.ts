@@ -4,7 +4,6 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DuckDb } from '../../../../engine/duckdb.js'
-import { interruptOnAbort } from '../write-context.js'
 
 export interface SessionOptions {
   /** DuckDB's memory_limit; past it, joins and sorts spill to `tempDirectory`. Default '1GB'. */
@@ -13,11 +12,6 @@ export interface SessionOptions {
   readonly tempDirectory?: string
   /** DuckDB threads; default DuckDB's (one per core). */
   readonly threads?: number
-  /**
-   * Aborted (Ctrl-C): DuckDB's running statement is interrupted and the merge fails with
-   * INTERRUPTED before its commit; the data files it wrote are removed, the table is unchanged.
-   */
-  readonly signal?: AbortSignal | undefined
 }
 
 export const DEFAULT_MEMORY_LIMIT = '1GB'
@@ -45,11 +39,9 @@ export async function withMergeSession<T>(
     preserveInsertionOrder: false,
     ...(options.threads === undefined ? {} : { threads: options.threads }),
   })
-  const stopListening = interruptOnAbort(db, options.signal)
   try {
     return await fn(db)
   } finally {
-    stopListening()
     db.close()
     if (ownTemp) rmSync(tempDirectory, { recursive: true, force: true })
   }
