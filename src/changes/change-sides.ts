@@ -80,6 +80,21 @@ export class ChangeSides {
   }
 
   /**
+   * The sides in a DuckDB the caller owns (a merge session, which also plans and writes the
+   * commit there), against `head` as the caller read it. The caller closes `db`.
+   */
+  static async within(
+    db: DuckDb,
+    root: DataRoot,
+    cr: ChangeRequest,
+    dataset: Dataset,
+    head: Snapshot,
+  ): Promise<ChangeSides> {
+    const base = await datasetSnapshot(dataset, cr.baseVersion)
+    return new ChangeSides(db, dataset, cr, base, head, stagedFile(root, cr))
+  }
+
+  /**
    * A short hash naming what a review of this change request reads: its revision, the base and
    * head versions and the review's own options. Cursors carry it.
    */

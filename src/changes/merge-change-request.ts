@@ -13,8 +13,7 @@
  */
 
 import type { DuckDb } from '../engine/duckdb.js'
-import { DuckDbConnection } from '../engine/duckdb-dialect.js'
-import { ident, identList, join, literal, type Sql, sql } from '../engine/sql.js'
+import { ident, identList, join, type Sql, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
 import { applyMerge } from '../formats/delta/operations/merge/apply.js'
 import type { MergeClause } from '../formats/delta/operations/merge/clauses.js'
@@ -27,15 +26,17 @@ import { relationSql } from '../merge/three-way-sql.js'
 import type {
   Conflict,
   MergeRule,
+  Relation,
   Resolution,
   Side,
   ThreeWayPlan,
 } from '../merge/three-way-types.js'
 import type { Progress } from '../progress.js'
 import { archiveAttempt, writeAuditFiles } from './audit-files.js'
-import { type ChangeRequest, getChangeRequest, stagedFile, transition } from './change-requests.js'
+import { type ChangeRequest, getChangeRequest, transition } from './change-requests.js'
+import { ChangeSides } from './change-sides.js'
+import { conflictItems } from './conflicts-change-request.js'
 import type { DataRoot } from './data-root.js'
-import { datasetSnapshot } from './dataset-rows.js'
 import { type Dataset, getDatasetById, syncDataset } from './datasets.js'
 import {
   crAppId,
@@ -302,36 +303,26 @@ class MergeRun {
     const dataset = this.#dataset
     const keys = dataset.keyColumns
     this.#enter('snapshot')
-    const base = await datasetSnapshot(dataset, cr.baseVersion)
     const ours = await loadSnapshot(dataset.tablePath)
     this.#audit.mainBefore = ours.version
-    for (const v of ['base', 'ours', 'patch', 'theirs', 'preview'])
-      await db.run(sql`DROP VIEW IF EXISTS ${ident(v)}`)
-    await registerSnapshot(db, base, '__dm_base_scan')
-    await registerSnapshot(db, ours, '__dm_ours_scan')
-    await db.run(sql`CREATE OR REPLACE VIEW base AS SELECT * FROM __dm_base_scan`)
-    await db.run(sql`CREATE OR REPLACE VIEW ours AS SELECT * FROM __dm_ours_scan`)
-    await db.run(
-      sql`CREATE OR REPLACE VIEW patch AS SELECT * FROM read_parquet(${literal(stagedFile(this.#root, cr))})`,
-    )
-    await db.run(
-      sql`CREATE OR REPLACE VIEW theirs AS ${theirsSql(
-        base.schema.fields.map((f) => f.name),
-        cr,
-        keys,
-      )}`,
-    )
+    await db.run(sql`DROP TABLE IF EXISTS preview`)
+    await registerSnapshot(db, ours, '__dm_ours_all')
+    // Keys the change does not touch are theirs = base, so they merge to ours whatever ours
+    // did: the three-way merge reads only the touched keys' rows (change-sides.ts), and its
+    // cost follows the size of the change, not of the table.
+    const sides = await ChangeSides.within(db, this.#root, cr, dataset, ours)
+    const loaded = await sides.load({ withOurs: true })
+    const oursTouched = loaded.ours ?? loaded.base
 
     this.#enter('diff')
     const take: Side | undefined = this.#options.force ? 'theirs' : this.#options.take
     const resolutions = this.#options.resolutions ?? []
-    const rel = (name: string) => ({ schema: 'memory', name })
     const { plan, conflicts } = await threeWayMerge({
-      connection: new DuckDbConnection(db),
+      connection: sides.connection,
       table: dataset.name,
-      base: rel('base'),
-      ours: rel('ours'),
-      theirs: rel('theirs'),
+      base: loaded.base,
+      ours: oursTouched,
+      theirs: loaded.theirs,
       key: keys,
       rule: this.#rule,
       conflictLimit: CONFLICT_ITEMS,
@@ -348,7 +339,7 @@ class MergeRun {
       if (plan.hasConflicts) return await this.#conflict(plan, conflicts, ours.version)
 
       this.#enter('resolve')
-      const counts = await diffCounts(db, plan, keys)
+      const counts = await diffCounts(db, plan, oursTouched, keys)
       const schemaChanges = plan.columns
         .filter((c) => !c.in.includes('ours'))
         .map((c) => ({ column: c.name, type: c.type, change: 'added' }))
@@ -369,7 +360,9 @@ class MergeRun {
       this.#enter('preview')
       const rules = await listRules(this.#root, dataset)
       if (rules.length > 0)
-        await db.run(sql`CREATE OR REPLACE TEMP TABLE preview AS ${mergedRows(plan, rel('ours'))}`)
+        await db.run(
+          sql`CREATE OR REPLACE TEMP TABLE preview AS ${mergedRows(plan, { schema: 'temp', name: '__dm_ours_all' })}`,
+        )
 
       this.#enter('validate')
       const validation =
@@ -418,7 +411,7 @@ class MergeRun {
       if (this.#dryRun) return report(null)
 
       this.#enter('write', undefined, { report: report(0) as unknown as Record<string, unknown> })
-      const result = await this.#write(db, plan)
+      const result = await this.#write(db, plan, ours.version)
       const merged = report(result.version)
 
       this.#enter('finalize')
@@ -464,7 +457,7 @@ class MergeRun {
   }
 
   /** Phases `write` and `commit`: one Delta MERGE of the patch's keys (plan, then apply). */
-  async #write(db: DuckDb, plan: ThreeWayPlan) {
+  async #write(db: DuckDb, plan: ThreeWayPlan, oursVersion: number) {
     const cr = this.#cr
     const columns = plan.columns.map((c) => c.name)
     const source = sql`SELECT ${identList(columns)}, "__tw_op" AS ${ident(OP_COLUMN)}
@@ -484,6 +477,14 @@ class MergeRun {
       on: this.#dataset.keyColumns,
       mergeSchema: this.#options.mergeSchema === true,
     })
+    // The three-way result holds for the head it read; a commit since (another writer, Spark)
+    // may have changed the same keys, so the merge starts over from the snapshot.
+    if (planned.snapshot.version !== oursVersion)
+      throw new DuckmergeError(
+        'COMMIT_CONFLICT',
+        `Dataset "${this.#dataset.name}" moved from version ${oursVersion} to ${planned.snapshot.version} while ${cr.id} was being merged.`,
+        { dataset: this.#dataset.name, expected: oursVersion, actual: planned.snapshot.version },
+      )
     return applyMerge(
       db,
       withoutReservedColumns(planned),
@@ -509,7 +510,7 @@ class MergeRun {
     mainVersion: number,
   ): Promise<never> {
     const cr = this.#cr
-    const items = conflicts.map(conflictItem)
+    const items = conflictItems(conflicts)
     if (!this.#dryRun) {
       await transition(
         this.#root.store.db,
@@ -695,21 +696,6 @@ function withoutReservedColumns(plan: MergePlan): MergePlan {
   }
 }
 
-/** Theirs: base with the patch applied; columns the upload lacks keep base's values. */
-function theirsSql(
-  baseColumns: readonly string[],
-  cr: ChangeRequest,
-  keys: readonly string[],
-): Sql {
-  const carried = new Set(cr.staged.columns)
-  const cols = baseColumns.map((c) => (carried.has(c) ? sql`p.${ident(c)}` : sql`b.${ident(c)}`))
-  const extra = cr.staged.new_columns.map((c) => sql`p.${ident(c.name)}`)
-  return sql`SELECT b.* FROM base b WHERE NOT EXISTS (SELECT 1 FROM patch p WHERE ${keysEqual(keys, 'p', 'b')})
-    UNION ALL BY NAME
-    SELECT ${join([...cols, ...extra])} FROM patch p LEFT JOIN base b ON ${keysEqual(keys, 'p', 'b')}
-    WHERE p.${ident(OP_COLUMN)} = 'upsert'`
-}
-
 function keysEqual(keys: readonly string[], a: string, b: string): Sql {
   return join(
     keys.map((k) => sql`${ident(a)}.${ident(k)} = ${ident(b)}.${ident(k)}`),
@@ -730,6 +716,7 @@ interface DiffCounts {
 async function diffCounts(
   db: DuckDb,
   plan: ThreeWayPlan,
+  ours: Relation,
   keys: readonly string[],
 ): Promise<DiffCounts> {
   const k = ident(keys[0] as string)
@@ -745,9 +732,9 @@ async function diffCounts(
                count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${k} IS NOT NULL) AS upd,
                count(*) FILTER (WHERE p."__tw_op" = 'delete' AND o.${k} IS NOT NULL) AS del
                ${perColumn.length > 0 ? sql`, ${join(perColumn)}` : sql``}
-        FROM ${relationSql(plan.patch)} p LEFT JOIN ours o ON ${keysEqual(keys, 'p', 'o')}`,
+        FROM ${relationSql(plan.patch)} p LEFT JOIN ${relationSql(ours)} o ON ${keysEqual(keys, 'p', 'o')}`,
   )
-  const before = await db.one<{ n: bigint }>(sql`SELECT count(*) AS n FROM ours`)
+  const before = await db.one<{ n: bigint }>(sql`SELECT count(*) AS n FROM __dm_ours_all`)
   const columns: Record<string, { modified: number }> = {}
   let cells = 0
   compared.forEach((c, i) => {
@@ -817,26 +804,6 @@ function checkResolutions(
     )
 }
 
-/** A conflict as the CLI, the service and conflicts.json show it. */
-export function conflictItem(c: Conflict) {
-  if (c.kind === 'cell' || c.kind === 'add-add')
-    return {
-      key: c.key,
-      kind: c.kind,
-      cells: [{ column: c.column, base: c.base, ours: c.ours, theirs: c.theirs }],
-    }
-  if (c.kind === 'column-type')
-    return { kind: c.kind, column: c.column, base: c.base, ours: c.ours, theirs: c.theirs }
-  return {
-    key: c.key,
-    kind: c.kind,
-    ...('deletedIn' in c ? { deleted_in: c.deletedIn } : {}),
-    base: c.base,
-    ours: c.ours,
-    theirs: c.theirs,
-  }
-}
-
 /** conflicts.json: rule, versions, counts by kind, the first items with the value each took. */
 function conflictsReport(
   plan: ThreeWayPlan,
@@ -863,7 +830,8 @@ function conflictsReport(
     by_kind: byKind,
     resolution,
     truncated: plan.conflictCount > conflicts.length,
-    items: conflicts.map((c) => ({ ...conflictItem(c), taken: takenBy(c, settle) })),
+    // One item per conflict (per cell), so each says what it took.
+    items: conflicts.map((c) => ({ ...conflictItems([c])[0], taken: takenBy(c, settle) })),
   }
 }
 

@@ -16,6 +16,7 @@ import {
   readAuditFile,
   setRules,
 } from '../../src/index.js'
+import { runCli } from '../support/cli.js'
 import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { tempDir } from '../support/temp.js'
 
@@ -198,7 +199,15 @@ describe('change request merge: resolutions, commit, audit, schema', () => {
     await mergeChangeRequest(root, a.id, { requestedBy: 'ann' })
     const conflict = await rejection(mergeChangeRequest(root, b.id))
     expect(conflict.code).toBe('MERGE_CONFLICT')
-    expect(conflict.details.conflicts).toHaveLength(3)
+    // Items per key: id 7 conflicts in two cells.
+    expect(conflict.details.conflicts).toMatchObject([
+      {
+        key: { id: 1 },
+        kind: 'cell',
+        cells: [{ column: 'price', base: 10, ours: 15, theirs: 16 }],
+      },
+      { key: { id: 7 }, kind: 'cell', cells: [{ column: 'price' }, { column: 'qty' }] },
+    ])
     expect((await getChangeRequest(root, b.id)).status).toBe('conflict')
     expect(await readAuditFile(root, b.id, 'conflicts')).toMatchObject({
       rule: 'cell',
@@ -286,6 +295,36 @@ describe('change request merge: resolutions, commit, audit, schema', () => {
     expect(bad.code).toBe('VALIDATION_FAILED')
     expect(bad.message).toContain('names key columns sku')
     expect(bad.message).toContain('names column "colour"')
+  })
+
+  test('another writer commits while the merge validates: the merge starts over on the new head and keeps its rows', async () => {
+    const { root, cr, file, table, rows } = await setup()
+    const change = await cr('a.csv', 'id,price\n7,11\n')
+    const extra = file('extra.csv', 'id,price,qty\n100,1,1\n')
+    let appended = false
+    const phases: MergePhase[] = []
+    const merged = await mergeChangeRequest(root, change.id, {
+      onPhase: (e) => {
+        phases.push(e.phase)
+        if (e.phase !== 'validate' || appended) return
+        appended = true
+        // A writer outside duckmerge's change requests (the delta CLI, as Spark would).
+        const r = runCli(['delta', 'append', table, '--from', extra, '--json'])
+        expect(r.code, r.stderr).toBe(0)
+      },
+    })
+    expect(merged).toMatchObject({
+      merged_version: 2,
+      diff: { version_before: 1, version_after: 2, rows_updated: 1 },
+      row_count: 4,
+    })
+    expect(phases.filter((p) => p === 'snapshot')).toHaveLength(2)
+    expect((await rows()).map((r) => [r.id, r.price])).toEqual([
+      [1, 10],
+      [2, 20],
+      [7, 11],
+      [100, 1],
+    ])
   })
 
   test("merge schema adds the new column and never the patch's _op (issue 9 bug)", async () => {

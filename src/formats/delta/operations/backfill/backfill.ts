@@ -79,6 +79,6 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
     if (options.dryRun === true) return dryRunBackfill(db, plan, started)
     return await applyBackfill(db, plan, options, started)
   }).catch((error: unknown) => {
-    throw outOfMemory(error, resolve(options.main), 'the batches committed before it stay') ?? error
+    throw outOfMemory(error, resolve(options.ours), 'the batches committed before it stay') ?? error
   })
 }
