@@ -48,6 +48,16 @@ const benches = benchesOf(head)
 
 type Figures = Map<string, number>
 
+/**
+ * A subject's name without the timings some benches print inside it: `backfill … (70000
+ * inserted; batch 2842 ms of 4356 ms)` is `backfill … (70000 inserted)` in every run.
+ */
+const nameOf = (text: string) =>
+  text
+    .replace(/\(([^()]*?)[;,][^();]*\d ms[^()]*\)/g, '($1)')
+    .replace(/\s+/g, ' ')
+    .trim()
+
 /** Every `label: N ms` in a bench's output, keyed by the subject line and, for floors, its label. */
 function figuresOf(output: string): Figures {
   const figures: Figures = new Map()
@@ -55,7 +65,7 @@ function figuresOf(output: string): Figures {
   for (const line of output.split('\n')) {
     const main = /^\s*(\S[^:]*): (\d+(?:\.\d+)?) ms/.exec(line)
     if (main?.[1] && main[2]) {
-      subject = main[1]
+      subject = nameOf(main[1])
       figures.set(subject, Number(main[2]))
       const floor = /floor \(([^)]*)\): (\d+(?:\.\d+)?) ms/.exec(line)
       if (floor?.[1] && floor[2]) figures.set(`${subject} | floor: ${floor[1]}`, Number(floor[2]))

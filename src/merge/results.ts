@@ -92,7 +92,7 @@ async function run(strategy: Strategy, options: ResultsMergeOptions): Promise<Me
 
 /**
  * An engine that meets a damaged page mid-merge ("database disk image is malformed", a block
- * checksum mismatch) does not say which file it was reading. Each input is then checked (exp
+ * checksum mismatch) does not say which file it was reading. Each input is then checked (theirs
  * first: it is the one most often copied in from elsewhere), and the error names the damaged one.
  */
 async function nameDamagedInput(error: unknown, options: ResultsMergeOptions): Promise<unknown> {

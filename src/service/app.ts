@@ -9,8 +9,15 @@ import { hostname } from 'node:os'
 import { Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { DataRoot } from '../changes/data-root.js'
-import { DEFAULT_LIMITS, type RouteModule, type ServiceEnv, type ServiceLimits } from './context.js'
+import {
+  DEFAULT_LIMITS,
+  type RouteModule,
+  type ServiceDeps,
+  type ServiceEnv,
+  type ServiceLimits,
+} from './context.js'
 import { errorHandler } from './error-response.js'
+import { MergeRunner } from './merges.js'
 import { routeModules } from './routes/index.js'
 
 export interface CreateAppOptions {
@@ -32,12 +39,21 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
  * const res = await app.request('/healthz')
  */
 export function createApp(options: CreateAppOptions): Hono<ServiceEnv> {
-  const deps = {
+  return createService(options).app
+}
+
+/** The app and a `drain()` that waits for the merges it runs in the background. */
+export function createService(options: CreateAppOptions): {
+  app: Hono<ServiceEnv>
+  drain: () => Promise<void>
+} {
+  const base = {
     root: options.root,
     log: options.log,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     instance: `${hostname()}:${process.pid}`,
   }
+  const deps: ServiceDeps = { ...base, merges: new MergeRunner(base) }
   const app = new Hono<ServiceEnv>()
   app.use(async (c, next) => {
     const given = c.req.header('x-request-id')
@@ -71,5 +87,5 @@ export function createApp(options: CreateAppOptions): Hono<ServiceEnv> {
     ),
   )
   for (const mount of [...routeModules, ...(options.routes ?? [])]) mount(app, deps)
-  return app
+  return { app, drain: () => deps.merges.drain() }
 }

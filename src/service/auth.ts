@@ -10,6 +10,7 @@ import type { MiddlewareHandler } from 'hono'
 import { DuckmergeError } from '../errors.js'
 import type { StoreDb } from '../store/store.js'
 import type { ServiceEnv } from './context.js'
+import { RATES, RateLimiter } from './rate-limit.js'
 
 const scryptAsync = promisify(scrypt) as (
   secret: string,
@@ -184,14 +185,30 @@ function unauthorized(message: string): DuckmergeError {
 
 /**
  * Requires `Authorization: Bearer <token>` and sets `caller`. `scope` is the token scope the
- * routes behind it accept: service tokens may only call the seed's endpoint.
+ * routes behind it accept: service tokens may only call the seed's endpoint. A client address
+ * with too many failed attempts gets 429 before its token is even checked; each token has a read
+ * and a write budget.
  */
 export function bearerAuth(db: StoreDb, scope: TokenScope): MiddlewareHandler<ServiceEnv> {
+  const failures = new RateLimiter(RATES.failedAuth)
+  const reads = new RateLimiter(RATES.reads)
+  const writes = new RateLimiter(RATES.writes)
   return async (c, next) => {
-    const header = c.req.header('authorization') ?? ''
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-    if (!match?.[1]) throw unauthorized('Send an API token as "Authorization: Bearer <token>".')
-    const caller = await verifyToken(db, match[1])
+    const address = clientAddress(c.env)
+    if (!failures.allows(address))
+      throw new DuckmergeError('RATE_LIMITED', 'Too many failed logins from this address.', {
+        retry_after: failures.retryAfter(address),
+      })
+    let caller: Caller
+    try {
+      const header = c.req.header('authorization') ?? ''
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+      if (!match?.[1]) throw unauthorized('Send an API token as "Authorization: Bearer <token>".')
+      caller = await verifyToken(db, match[1])
+    } catch (error) {
+      failures.note(address)
+      throw error
+    }
     if (caller.scope !== scope)
       throw new DuckmergeError(
         'FORBIDDEN',
@@ -200,7 +217,16 @@ export function bearerAuth(db: StoreDb, scope: TokenScope): MiddlewareHandler<Se
           : 'This endpoint takes a service token.',
         { required_scope: scope, scope: caller.scope },
       )
+    const isRead = c.req.method === 'GET' || c.req.method === 'HEAD'
+    ;(isRead ? reads : writes).take(caller.tokenId, isRead ? 'reads' : 'writes')
     c.set('caller', caller)
     await next()
   }
+}
+
+/** The peer address on a Node server; one shared key where there is none (app.request tests). */
+function clientAddress(env: unknown): string {
+  const incoming = (env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)
+    ?.incoming
+  return incoming?.socket?.remoteAddress ?? 'local'
 }

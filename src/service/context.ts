@@ -3,6 +3,7 @@ import type { Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { DataRoot } from '../changes/data-root.js'
 import type { Caller } from './auth.js'
+import type { MergeRunner } from './merges.js'
 
 /** The service's dependencies, shared by every route module. */
 export interface ServiceDeps {
@@ -12,6 +13,8 @@ export interface ServiceDeps {
   readonly limits: ServiceLimits
   /** host:pid, recorded on the operations this instance runs. */
   readonly instance: string
+  /** Runs merges as operations (set by createApp). */
+  readonly merges: MergeRunner
 }
 
 export interface ServiceLimits {

@@ -60,12 +60,14 @@ export function errorBody(
   const [status, code] = STATUS[error.code] ?? [500, 'internal_error']
   if (status === 500)
     return { status, body: { code, message: 'Internal error.', request_id: requestId } }
-  // A bad column name is a 422 of its own (the seed's invalid_column_name), not bad JSON input.
+  // Some bad input is a 422 of its own (a bad column name, a reused Idempotency-Key), not bad JSON.
+  const reason = error.details.reason
   const wire =
-    error.code === 'VALIDATION_FAILED' && error.details.reason === 'invalid_column_name'
-      ? ([422, 'invalid_column_name'] as const)
+    error.code === 'VALIDATION_FAILED' &&
+    (reason === 'invalid_column_name' || reason === 'idempotency_key_reused')
+      ? ([422, reason] as const)
       : ([status, code] as const)
-  const { hint: _hint, ...details } = error.details
+  const { hint: _hint, conflicts, ...details } = error.details
   const hint = hintOf(error, (field) => `"${snake(field)}"`)
   const message = hint ? `${error.message} ${hint}` : error.message
   return {
@@ -73,6 +75,8 @@ export function errorBody(
     body: {
       code: wire[1],
       message,
+      // The seed's 409 carries the conflict items at the top level.
+      ...(Array.isArray(conflicts) ? { conflicts: conflicts.slice(0, 100) } : {}),
       ...(Object.keys(details).length > 0 ? { details } : {}),
       request_id: requestId,
     },

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { Logger } from 'pino'
 import type { DataRoot } from '../changes/data-root.js'
-import { createApp } from './app.js'
+import { createService } from './app.js'
 import type { RouteModule, ServiceLimits } from './context.js'
 
 export interface ServeOptions {
@@ -22,13 +22,13 @@ export interface ServeOptions {
 export interface RunningServer {
   /** `http://HOST:PORT` with the port actually bound. */
   readonly url: string
-  /** Stops accepting, drains requests in flight, then resolves. */
+  /** Stops accepting, drains requests and background merges in flight, then resolves. */
   close(): Promise<void>
 }
 
 /** Starts listening; resolves once the port is bound. */
 export function startServer(options: ServeOptions): Promise<RunningServer> {
-  const app = createApp({
+  const { app, drain } = createService({
     root: options.root,
     log: options.log,
     ...(options.limits ? { limits: options.limits } : {}),
@@ -46,7 +46,7 @@ export function startServer(options: ServeOptions): Promise<RunningServer> {
               server.close(() => done())
               // Idle keep-alive sockets would hold close() open; busy ones finish first.
               if ('closeIdleConnections' in server) server.closeIdleConnections()
-            }),
+            }).then(drain),
         })
       },
     )

@@ -37,3 +37,20 @@ test('no token, a malformed one and a wrong secret are 401 with WWW-Authenticate
   expect(served.stderr()).not.toContain(good.slice(16))
   expect(served.stderr()).not.toContain(wrong.slice(16))
 })
+
+test('after 20 failed logins an address gets 429 with Retry-After, even with a good token', async () => {
+  const root = tempDir()
+  const good = token(root, 'ann')
+  const served = await serve(root)
+  for (let i = 0; i < 20; i++) {
+    const bad = await call(served, 'GET', '/api/v1/projects', {
+      token: `dm_${'a'.repeat(12)}_${'b'.repeat(43)}`,
+    })
+    expect(bad.status).toBe(401)
+  }
+  const limited = await call(served, 'GET', '/api/v1/projects', { token: good })
+  expect(limited.status).toBe(429)
+  expect(limited.body.code).toBe('rate_limited')
+  expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+  await served.stop()
+}, 180_000)

@@ -84,7 +84,7 @@ function duckDbFileError(path: string, error: unknown): DuckmergeError {
  * process, which is not damage).
  *
  * @example
- * await findDuckDbDamage('exp.duckdb') // 'IO Error: Corrupt database file: computed checksum …'
+ * await findDuckDbDamage('theirs.duckdb') // 'IO Error: Corrupt database file: computed checksum …'
  */
 export async function findDuckDbDamage(path: string): Promise<string | undefined> {
   const db = await DuckDb.open()

@@ -4,11 +4,15 @@
  */
 import type { RouteModule } from '../context.js'
 import { authRoutes } from './auth.js'
+import { changeRequestRoutes } from './change-requests.js'
 import { datasetRoutes } from './datasets.js'
 import { experimentRoutes } from './experiments.js'
 import { healthRoutes } from './health.js'
+import { mergeCrRoutes } from './merge-cr.js'
 import { openApiRoutes } from './openapi.js'
+import { operationRoutes } from './operations.js'
 import { projectRoutes } from './projects.js'
+import { reviewRoutes } from './review.js'
 import { uiRoutes } from './ui.js'
 
 export const routeModules: readonly RouteModule[] = [
@@ -17,6 +21,10 @@ export const routeModules: readonly RouteModule[] = [
   authRoutes,
   projectRoutes,
   datasetRoutes,
+  changeRequestRoutes,
+  reviewRoutes,
+  operationRoutes,
+  mergeCrRoutes,
 ]
 
 /** The web app and what only it needs; `serve` mounts these after the API. */

@@ -1,0 +1,368 @@
+/**
+ * Merges as operations. Every merge request (sync, async, or the seed's endpoint) becomes a row
+ * in `operations`, runs under a per-dataset lock (merges of one dataset never overlap in this
+ * process, so each is planned against the head it commits on; the Delta commit protocol still
+ * guards against other writers), and ends with a stored outcome `{status, body}`, the HTTP answer
+ * replayed for a repeated Idempotency-Key and shown by GET /operations/{op}.
+ *
+ *   start → op row (queued) → [202 here when async] → lock(dataset) → If-Match check
+ *     → mergeChangeRequest → outcome stored (succeeded | failed) → events: progress… done|failed
+ */
+import { randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { getChangeRequest } from '../changes/change-requests.js'
+import { getDatasetById } from '../changes/datasets.js'
+import { mergeChangeRequest } from '../changes/merge-change-request.js'
+import { DuckmergeError } from '../errors.js'
+import { isUniqueViolation } from '../store/store.js'
+import { forbidden, hasRole, type Role, requireRole } from './access.js'
+import type { Caller } from './auth.js'
+import type { ServiceDeps } from './context.js'
+import { errorBody } from './error-response.js'
+
+export const mergeBody = z
+  .object({
+    force_merge: z.boolean().default(false),
+    skip_conflict_check: z.boolean().default(false),
+    merge_schema: z.boolean().default(false),
+    take: z.enum(['ours', 'theirs']).optional(),
+    rule: z.enum(['cell', 'row']).optional(),
+    dry_run: z.boolean().default(false),
+    resolutions: z
+      .array(
+        z.object({
+          key: z.record(z.string(), z.unknown()),
+          take: z.enum(['ours', 'theirs', 'custom']),
+          values: z.record(z.string(), z.unknown()).optional(),
+        }),
+      )
+      .max(100_000)
+      .optional(),
+  })
+  .strict()
+
+export type MergeBody = z.infer<typeof mergeBody>
+
+/** The HTTP answer of a finished merge. */
+export interface Outcome {
+  readonly status: number
+  readonly body: Record<string, unknown>
+}
+
+export const PHASES = ['queued', 'locked', 'merging', 'finalizing'] as const
+export type Phase = (typeof PHASES)[number]
+
+export interface OperationEvent {
+  readonly id: number
+  readonly event: 'progress' | 'done' | 'failed'
+  readonly data: Record<string, unknown>
+}
+
+/** The events of an operation this process runs, for GET /operations/{op}/events. */
+class OperationLog {
+  readonly events: OperationEvent[] = []
+  readonly listeners = new Set<(event: OperationEvent) => void>()
+  finished = false
+
+  push(event: OperationEvent['event'], data: Record<string, unknown>): void {
+    const e = { id: this.events.length + 1, event, data }
+    this.events.push(e)
+    if (event !== 'progress') this.finished = true
+    for (const listener of this.listeners) listener(e)
+  }
+}
+
+export interface StartMerge {
+  readonly crId: string
+  readonly caller: Pick<Caller, 'userId' | 'name' | 'isAdmin'>
+  readonly body: MergeBody
+  readonly idempotencyKey?: string
+  /** The head version the caller expects (If-Match "v<N>"); 412 when it moved. */
+  readonly expectedVersion?: number
+  readonly requestId: string
+}
+
+export interface Started {
+  readonly operationId: string
+  /** Resolves with the outcome (never rejects). */
+  readonly done: Promise<Outcome>
+}
+
+const KEEP_LOGS = 1000
+
+type RunnerDeps = Omit<ServiceDeps, 'merges' | 'limits'>
+
+export class MergeRunner {
+  readonly #deps: RunnerDeps
+  readonly #locks = new Map<number, Promise<unknown>>()
+  readonly #logs = new Map<string, OperationLog>()
+  readonly #running = new Set<Promise<unknown>>()
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps
+  }
+
+  /**
+   * Checks the caller may merge with these options: contributors merge, owners also force,
+   * take theirs, skip the conflict check or change the schema.
+   */
+  async authorize(
+    projectId: number,
+    caller: StartMerge['caller'],
+    body: MergeBody,
+    newColumns: number,
+  ): Promise<Role> {
+    const db = this.#deps.root.store.db
+    const role = await requireRole(db, projectId, caller, 'contributor', 'merging')
+    const ownerOnly = body.force_merge
+      ? 'force_merge'
+      : body.skip_conflict_check
+        ? 'skip_conflict_check'
+        : body.take === 'theirs'
+          ? 'take theirs'
+          : body.merge_schema && newColumns > 0
+            ? 'merge_schema'
+            : undefined
+    if (ownerOnly && !hasRole(role, 'owner')) throw forbidden(caller.name, 'owner', role, ownerOnly)
+    return role
+  }
+
+  /** Records the operation and starts it; a repeated Idempotency-Key returns the first one. */
+  async start(request: StartMerge): Promise<Started> {
+    const db = this.#deps.root.store.db
+    const cr = await getChangeRequest(this.#deps.root, request.crId)
+    const requestJson = JSON.stringify({ cr_id: request.crId, ...request.body })
+    if (request.idempotencyKey !== undefined) {
+      const earlier = await this.#byKey(request.caller.userId, request.idempotencyKey)
+      if (earlier) {
+        if (earlier.request_json !== requestJson)
+          throw new DuckmergeError(
+            'VALIDATION_FAILED',
+            `Idempotency-Key ${JSON.stringify(request.idempotencyKey)} was used for another request.`,
+            { reason: 'idempotency_key_reused', operation_id: earlier.id },
+          )
+        return { operationId: earlier.id, done: this.#outcomeOf(earlier.id) }
+      }
+    }
+    const id = `op_${randomBytes(12).toString('hex').slice(0, 16)}`
+    try {
+      await db
+        .insertInto('operations')
+        .values({
+          id,
+          kind: 'merge',
+          cr_id: cr.id,
+          dataset_id: cr.datasetId,
+          requested_by: request.caller.userId,
+          request_json: requestJson,
+          idempotency_key: request.idempotencyKey ?? null,
+          status: 'queued',
+          phase: 'queued',
+          result_json: null,
+          error_json: null,
+          instance: this.#deps.instance,
+          created_at: Date.now(),
+          finished_at: null,
+        })
+        .execute()
+    } catch (error) {
+      if (isUniqueViolation(error)) throw inProgress(cr.id)
+      throw error
+    }
+    const log = new OperationLog()
+    this.#logs.set(id, log)
+    this.#trimLogs()
+    log.push('progress', progress('queued'))
+    const done = this.#run(id, cr.datasetId, request, log, cr.staged.new_columns.length > 0)
+    this.#running.add(done)
+    void done.finally(() => this.#running.delete(done))
+    return { operationId: id, done }
+  }
+
+  /** The events so far of an operation this process ran, if it still remembers them. */
+  log(operationId: string): OperationLog | undefined {
+    return this.#logs.get(operationId)
+  }
+
+  /** Waits for every merge in flight (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running])
+  }
+
+  async #run(
+    id: string,
+    datasetId: number,
+    request: StartMerge,
+    log: OperationLog,
+    addsColumns: boolean,
+  ) {
+    const db = this.#deps.root.store.db
+    let outcome: Outcome
+    const release = await this.#lock(datasetId)
+    try {
+      await this.#phase(id, log, 'locked', 'running')
+      if (request.expectedVersion !== undefined) {
+        const dataset = await getDatasetById(this.#deps.root, datasetId)
+        if (dataset.currentVersion !== request.expectedVersion)
+          throw new DuckmergeError(
+            'PRECONDITION_FAILED',
+            `Dataset "${dataset.name}" is at version ${dataset.currentVersion}, not ${request.expectedVersion} as If-Match expects.`,
+            { expected: request.expectedVersion, actual: dataset.currentVersion },
+          )
+      }
+      await this.#phase(id, log, 'merging', 'running')
+      const { body } = request
+      if (body.resolutions && body.resolutions.length > 0)
+        // TODO(issue 9): per-key and per-cell resolutions once the engine takes them.
+        throw new DuckmergeError(
+          'UNSUPPORTED_FEATURE',
+          'Per-key resolutions are not supported yet: merge with take "ours" or "theirs", or force_merge.',
+          { field: 'resolutions' },
+        )
+      const report = await mergeChangeRequest(this.#deps.root, request.crId, {
+        requestedBy: request.caller.name,
+        // skip_conflict_check upserts theirs over every conflict, as force does.
+        force: body.force_merge || body.skip_conflict_check,
+        // Only when there is a column to add: the engine's MERGE with mergeSchema would also
+        // add the patch's _op column to the table (reported to issue 9's owners).
+        mergeSchema: body.merge_schema && addsColumns,
+        dryRun: body.dry_run,
+        ...(body.take ? { take: body.take } : {}),
+        ...(body.rule ? { rule: body.rule } : {}),
+      })
+      await this.#phase(id, log, 'finalizing', 'running')
+      outcome = { status: 200, body: { ...report } }
+    } catch (error) {
+      const mapped = await this.#inProgressOr(error, request.crId)
+      outcome = errorBody(mapped, request.requestId)
+      if (outcome.status >= 500)
+        this.#deps.log.error({ err: error, operation_id: id }, 'merge failed')
+    } finally {
+      release()
+    }
+    const succeeded = outcome.status < 400
+    await db
+      .updateTable('operations')
+      .set({
+        status: succeeded ? 'succeeded' : 'failed',
+        phase: succeeded ? 'done' : 'failed',
+        result_json: succeeded ? JSON.stringify(outcome.body) : null,
+        error_json: succeeded ? null : JSON.stringify(outcome),
+        finished_at: Date.now(),
+      })
+      .where('id', '=', id)
+      .execute()
+      .catch((error: unknown) => this.#deps.log.error({ err: error }, 'cannot record operation'))
+    log.push(
+      succeeded ? 'done' : 'failed',
+      succeeded ? outcome.body : { status: outcome.status, body: outcome.body },
+    )
+    return outcome
+  }
+
+  /** A lost race for the change request (the other merge holds it) is merge_in_progress. */
+  async #inProgressOr(error: unknown, crId: string): Promise<unknown> {
+    if (!(error instanceof DuckmergeError) || error.code !== 'INVALID_STATE') return error
+    const now = await getChangeRequest(this.#deps.root, crId).catch(() => undefined)
+    return now?.status === 'merging' || error.details.status === 'merging'
+      ? inProgress(crId)
+      : error
+  }
+
+  async #phase(id: string, log: OperationLog, phase: Phase, status: string) {
+    await this.#deps.root.store.db
+      .updateTable('operations')
+      .set({ phase, status })
+      .where('id', '=', id)
+      .execute()
+    log.push('progress', progress(phase))
+  }
+
+  async #lock(datasetId: number): Promise<() => void> {
+    const previous = this.#locks.get(datasetId) ?? Promise.resolve()
+    let release = () => {}
+    const mine = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const chained = previous.then(() => mine)
+    this.#locks.set(datasetId, chained)
+    await previous
+    return () => {
+      release()
+      if (this.#locks.get(datasetId) === chained) this.#locks.delete(datasetId)
+    }
+  }
+
+  async #byKey(userId: number, key: string) {
+    return this.#deps.root.store.db
+      .selectFrom('operations')
+      .select(['id', 'request_json', 'status'])
+      .where('requested_by', '=', userId)
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst()
+  }
+
+  /** The outcome of an operation: now if finished, else when it finishes here. */
+  #outcomeOf(id: string): Promise<Outcome> {
+    const log = this.#logs.get(id)
+    if (log && !log.finished)
+      return new Promise((resolve) => {
+        log.listeners.add((e) => {
+          if (e.event !== 'progress') resolve(outcomeOfEvent(e))
+        })
+      })
+    return operationOutcome(this.#deps, id).then(
+      (o) => o ?? { status: 409, body: inProgressBody(id) },
+    )
+  }
+
+  #trimLogs() {
+    for (const [id, log] of this.#logs) {
+      if (this.#logs.size <= KEEP_LOGS) break
+      if (log.finished) this.#logs.delete(id)
+    }
+  }
+}
+
+function outcomeOfEvent(e: OperationEvent): Outcome {
+  return e.event === 'done' ? { status: 200, body: e.data } : (e.data as unknown as Outcome)
+}
+
+function inProgressBody(id: string) {
+  return {
+    code: 'merge_in_progress',
+    message: `Operation ${id} is still running.`,
+    operation_id: id,
+  }
+}
+
+/** The stored outcome of a finished operation, undefined while it runs. */
+export async function operationOutcome(deps: RunnerDeps, id: string): Promise<Outcome | undefined> {
+  const row = await deps.root.store.db
+    .selectFrom('operations')
+    .select(['status', 'result_json', 'error_json'])
+    .where('id', '=', id)
+    .executeTakeFirst()
+  if (!row || (row.status !== 'succeeded' && row.status !== 'failed')) return undefined
+  return row.status === 'succeeded'
+    ? { status: 200, body: JSON.parse(row.result_json ?? '{}') as Record<string, unknown> }
+    : (JSON.parse(row.error_json ?? '{}') as Outcome)
+}
+
+function inProgress(crId: string): DuckmergeError {
+  return new DuckmergeError(
+    'MERGE_IN_PROGRESS',
+    `Change request ${crId} is being merged by another request; ask again when it is done.`,
+    { cr_id: crId },
+  )
+}
+
+function progress(phase: Phase): Record<string, unknown> {
+  const index = PHASES.indexOf(phase)
+  return {
+    phase,
+    phase_index: index,
+    phases: PHASES,
+    percent: Math.round((index / PHASES.length) * 100),
+  }
+}

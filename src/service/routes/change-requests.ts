@@ -1,0 +1,334 @@
+/**
+ * Change requests of a dataset: create (an uploaded file or JSON rows), list, read, close and
+ * reopen, and merge (sync, or async with `Prefer: respond-async`). Canonical paths use the
+ * seed's spelling (`change_requests`); `change-requests` is accepted as an alias.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Context } from 'hono'
+import { z } from 'zod'
+import {
+  type ChangeRequest,
+  closeChangeRequest,
+  createChangeRequest,
+  getChangeRequest,
+  listChangeRequests,
+  reopenChangeRequest,
+} from '../../changes/change-requests.js'
+import { CR_ID_PATTERN, tmpDir } from '../../changes/data-root.js'
+import { DuckmergeError } from '../../errors.js'
+import { forbidden, hasRole, projectOfChangeRequest, type Role, requireRole } from '../access.js'
+import type { Caller } from '../auth.js'
+import type { RouteModule, ServiceDeps, ServiceEnv } from '../context.js'
+import { mergeBody } from '../merges.js'
+import { documented } from '../openapi.js'
+import { isUpload, missingFile, receiveUpload, removeUpload } from '../upload.js'
+import { parseWith, readJson } from '../validate.js'
+import { datasetFor } from './datasets.js'
+
+const crFields = z.object({
+  title: z.string().trim().min(1).max(500),
+  base_version: z.coerce.number().int().min(0).optional(),
+  mode: z.enum(['patch', 'snapshot']).default('patch'),
+})
+const row = z.record(z.string(), z.unknown())
+const crJson = z
+  .object({
+    title: z.string().trim().min(1).max(500),
+    base_version: z.number().int().min(0).optional(),
+    upserts: z.array(row).default([]),
+    deletes: z.array(row).default([]),
+  })
+  .strict()
+  .refine((b) => b.upserts.length + b.deletes.length > 0, {
+    message: 'give at least one row in upserts or deletes',
+    path: ['upserts'],
+  })
+const statusQuery = z.object({
+  status: z.enum(['pending', 'merging', 'merged', 'conflict', 'failed', 'closed']).optional(),
+})
+const patchBody = z.object({ status: z.enum(['closed', 'pending']) }).strict()
+const crIdParam = z
+  .string()
+  .regex(CR_ID_PATTERN, { message: 'a change request id is cr_ and 16 letters or digits' })
+
+/** The JSON shape of a change request. */
+export function crBody(cr: ChangeRequest) {
+  return {
+    id: cr.id,
+    number: cr.number,
+    dataset_id: cr.datasetId,
+    dataset: cr.dataset,
+    title: cr.title,
+    author: cr.author,
+    status: cr.status,
+    base_version: cr.baseVersion,
+    mode: cr.mode,
+    revision: cr.revision,
+    staged: cr.staged,
+    failure: cr.failure,
+    merged_version: cr.mergedVersion,
+    created_at: cr.createdAt,
+    updated_at: cr.updatedAt,
+  }
+}
+
+/** The change request `id` when the caller has at least `needed` in its project (else 404 / 403). */
+export async function crFor(
+  deps: Pick<ServiceDeps, 'root'>,
+  caller: Pick<Caller, 'userId' | 'isAdmin' | 'name'>,
+  id: string,
+  needed: Role,
+  because?: string,
+): Promise<{ cr: ChangeRequest; projectId: number; role: Role }> {
+  const crId = parseWith(crIdParam, id, 'path')
+  const db = deps.root.store.db
+  const { projectId } = await projectOfChangeRequest(db, crId)
+  const role = await requireRole(db, projectId, caller, needed, because).catch((error) => {
+    if (error instanceof DuckmergeError && error.code === 'NOT_FOUND')
+      throw new DuckmergeError('NOT_FOUND', `No change request ${JSON.stringify(crId)}.`, {
+        cr_id: crId,
+      })
+    throw error
+  })
+  return { cr: await getChangeRequest(deps.root, crId), projectId, role }
+}
+
+/** Both spellings of a change-request path. */
+function paths(path: string): string[] {
+  return [path, path.replace('change_requests', 'change-requests')]
+}
+
+export const changeRequestRoutes: RouteModule = (app, deps) => {
+  const { root } = deps
+  const db = root.store.db
+
+  documented({
+    method: 'post',
+    path: '/api/v1/datasets/{did}/change_requests',
+    summary: 'Propose a change: an uploaded patch or snapshot, or JSON upserts and deletes',
+    tag: 'change requests',
+    body: crJson,
+    uploads: {
+      'multipart/form-data': {
+        type: 'object',
+        required: ['title', 'file'],
+        properties: {
+          title: { type: 'string' },
+          base_version: { type: 'integer' },
+          mode: { type: 'string', enum: ['patch', 'snapshot'] },
+          file: { type: 'string', format: 'binary' },
+        },
+      },
+    },
+    responses: {
+      201: 'Created (status pending)',
+      400: 'Bad input',
+      403: 'Viewer',
+      404: 'No such dataset',
+      413: 'Too large',
+      422: 'Bad columns, keys or values',
+    },
+  })
+  for (const path of paths('/api/v1/datasets/:did/change_requests'))
+    app.post(path, async (c) => {
+      const caller = c.get('caller')
+      const { dataset } = await datasetFor(
+        db,
+        root,
+        caller,
+        c.req.param('did') ?? '',
+        'contributor',
+        'proposing changes',
+      )
+      let file: string | undefined
+      let fields: z.infer<typeof crFields>
+      let received: Awaited<ReturnType<typeof receiveUpload>> | undefined
+      try {
+        if (isUpload(c)) {
+          received = await receiveUpload(c, root, deps.limits.uploadBytes)
+          fields = parseWith(crFields, received.fields, 'form')
+          if (!received.file) throw missingFile()
+          file = received.file.path
+        } else {
+          const body = await readJson(c, crJson, deps.limits.jsonBytes)
+          fields = {
+            title: body.title,
+            mode: 'patch',
+            ...(body.base_version !== undefined ? { base_version: body.base_version } : {}),
+          }
+          file = await writeRows(root, body.upserts, body.deletes)
+        }
+        const cr = await createChangeRequest(root, {
+          dataset: dataset.name,
+          from: file,
+          title: fields.title,
+          mode: fields.mode,
+          author: caller.name,
+          ...(fields.base_version !== undefined ? { baseVersion: fields.base_version } : {}),
+        })
+        return c.json(crBody(cr), 201)
+      } finally {
+        await removeUpload(received?.file)
+        if (file && !received) await removeUpload({ path: file, bytes: 0, format: 'csv' })
+      }
+    })
+
+  documented({
+    method: 'get',
+    path: '/api/v1/datasets/{did}/change_requests',
+    summary: 'The change requests of a dataset, newest first',
+    tag: 'change requests',
+    query: statusQuery,
+    responses: { 200: '{change_requests:[…]}', 404: 'No such dataset' },
+  })
+  for (const path of paths('/api/v1/datasets/:did/change_requests'))
+    app.get(path, async (c) => {
+      const { dataset } = await datasetFor(
+        db,
+        root,
+        c.get('caller'),
+        c.req.param('did') ?? '',
+        'viewer',
+      )
+      const { status } = parseWith(statusQuery, c.req.query(), 'query')
+      const crs = await listChangeRequests(root, dataset.name, status)
+      return c.json({ change_requests: crs.map(crBody) })
+    })
+
+  documented({
+    method: 'get',
+    path: '/api/v1/change_requests/{cr}',
+    summary: 'A change request',
+    tag: 'change requests',
+    responses: { 200: 'The change request', 404: 'No such change request' },
+  })
+  for (const path of paths('/api/v1/change_requests/:cr'))
+    app.get(path, async (c) => {
+      const { cr } = await crFor(deps, c.get('caller'), c.req.param('cr') ?? '', 'viewer')
+      return c.json(crBody(cr))
+    })
+
+  documented({
+    method: 'patch',
+    path: '/api/v1/change_requests/{cr}',
+    summary: 'Close (status closed) or reopen (status pending); contributors their own only',
+    tag: 'change requests',
+    body: patchBody,
+    responses: { 200: 'The change request', 403: 'Not yours', 409: 'Not in a state for that' },
+  })
+  for (const path of paths('/api/v1/change_requests/:cr'))
+    app.patch(path, async (c) => {
+      const caller = c.get('caller')
+      const { cr, role } = await crFor(
+        deps,
+        caller,
+        c.req.param('cr') ?? '',
+        'contributor',
+        'closing change requests',
+      )
+      const body = await readJson(c, patchBody, deps.limits.jsonBytes)
+      if (!hasRole(role, 'owner') && cr.author !== caller.name)
+        throw forbidden(
+          caller.name,
+          'owner',
+          role,
+          "closing or reopening another author's change request",
+        )
+      const updated =
+        body.status === 'closed'
+          ? await closeChangeRequest(root, cr.id, caller.name)
+          : await reopenChangeRequest(root, cr.id, caller.name)
+      return c.json(crBody(updated))
+    })
+
+  documented({
+    method: 'post',
+    path: '/api/v1/change_requests/{cr}/merge',
+    summary:
+      'Merge (Prefer: respond-async → 202 with an operation; Idempotency-Key; If-Match "v<N>")',
+    tag: 'change requests',
+    body: mergeBody,
+    responses: {
+      200: 'Merged (idempotent_replay true when it already was)',
+      202: 'Accepted: {operation_id}',
+      403: 'Role too low for these options',
+      404: 'No such change request',
+      409: 'merge_conflict (conflicts listed), merge_in_progress, invalid_state',
+      412: 'If-Match names a version that is no longer the head',
+      422: 'validation_failed, idempotency_key_reused, unsupported options',
+    },
+  })
+  for (const path of paths('/api/v1/change_requests/:cr/merge'))
+    app.post(path, async (c) => mergeRoute(c, deps))
+}
+
+async function mergeRoute(c: Context<ServiceEnv>, deps: ServiceDeps) {
+  const caller = c.get('caller')
+  const { cr, projectId } = await crFor(deps, caller, c.req.param('cr') ?? '', 'viewer')
+  const body = await readJson(c, mergeBody, deps.limits.jsonBytes)
+  await deps.merges.authorize(projectId, caller, body, cr.staged.new_columns.length)
+  const ifMatch = c.req.header('if-match')
+  let expectedVersion: number | undefined
+  if (ifMatch !== undefined) {
+    const match = /^\s*(?:W\/)?"v(\d+)"\s*$/.exec(ifMatch)
+    if (!match?.[1])
+      throw new DuckmergeError('VALIDATION_FAILED', `If-Match must be "v<N>", not ${ifMatch}.`, {
+        issues: [{ path: ['If-Match'], code: 'invalid_header', message: 'expected "v<N>"' }],
+      })
+    expectedVersion = Number(match[1])
+  }
+  const key = c.req.header('idempotency-key')
+  if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key))
+    throw new DuckmergeError(
+      'VALIDATION_FAILED',
+      'Idempotency-Key must be 1-200 visible ASCII characters.',
+      {
+        issues: [{ path: ['Idempotency-Key'], code: 'invalid_header', message: 'bad key' }],
+      },
+    )
+  const started = await deps.merges.start({
+    crId: cr.id,
+    caller,
+    body,
+    requestId: c.get('requestId'),
+    ...(key !== undefined ? { idempotencyKey: key } : {}),
+    ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+  })
+  const prefer = c.req.header('prefer') ?? ''
+  if (/\brespond-async\b/i.test(prefer)) {
+    const self = `/api/v1/operations/${started.operationId}`
+    c.header('Location', self)
+    return c.json(
+      {
+        operation_id: started.operationId,
+        status: 'queued',
+        links: { self, events: `${self}/events` },
+      },
+      202,
+    )
+  }
+  const outcome = await started.done
+  c.header('X-Operation-Id', started.operationId)
+  const headers: Record<string, string> = {}
+  if (outcome.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="duckmerge"'
+  return c.json({ ...outcome.body, request_id: c.get('requestId') }, outcome.status as 200, headers)
+}
+
+/** JSON rows as a JSONL patch file (`_op` upsert or delete) under the root's tmp folder. */
+async function writeRows(
+  root: ServiceDeps['root'],
+  upserts: readonly Record<string, unknown>[],
+  deletes: readonly Record<string, unknown>[],
+): Promise<string> {
+  const dir = join(tmpDir(root), 'uploads')
+  await mkdir(dir, { recursive: true })
+  const path = join(dir, `${randomBytes(12).toString('hex')}.jsonl`)
+  const lines = [
+    ...upserts.map((r) => JSON.stringify({ ...r, _op: 'upsert' })),
+    ...deletes.map((r) => JSON.stringify({ ...r, _op: 'delete' })),
+  ]
+  await writeFile(path, `${lines.join('\n')}\n`, { flag: 'wx' })
+  return path
+}
