@@ -12,6 +12,7 @@
  * blocks the caller's event loop.
  */
 import { Worker } from 'node:worker_threads'
+import { workerScript } from '../engine/worker-script.js'
 import { DuckmergeError } from '../errors.js'
 import type { EventStore } from './event-store.js'
 import {
@@ -20,7 +21,6 @@ import {
   searchWorkerMarker,
   type TextRow,
 } from './events-search-worker.js'
-import { workerScript } from '../engine/worker-script.js'
 
 export interface SearchHit {
   readonly eventId: string

@@ -3,9 +3,9 @@
  * batch is in flight, and answers `flush()` once the worker has committed everything posted.
  */
 import { Worker } from 'node:worker_threads'
+import { workerScript } from '../engine/worker-script.js'
 import { DuckmergeError, type ErrorCode } from '../errors.js'
 import type { RowBatch, SqliteWriterOptions } from './tracker-sqlite.js'
-import { workerScript } from '../engine/worker-script.js'
 import {
   processedSlot,
   type WorkerReply,

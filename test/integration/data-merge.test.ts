@@ -266,7 +266,9 @@ describe.skipIf(!hasFixtures)(needsFixtures('mergeData on real Spark-written tab
     const before = hashTree(table)
     const dir = tempDir()
     const theirs = join(dir, 'exp.parquet')
-    await writeParquet(theirs, { col1: 'DECIMAL(5,2)', part: 'DECIMAL(12,5)' }, [['1.50', '1.00000']])
+    await writeParquet(theirs, { col1: 'DECIMAL(5,2)', part: 'DECIMAL(12,5)' }, [
+      ['1.50', '1.00000'],
+    ])
     const output = join(dir, 'out.parquet')
     const report = await mergeData({ ours: table, theirs, output, key: ['part'] })
     expect(report).toMatchObject({

@@ -23,7 +23,8 @@ async function target(): Promise<string> {
   return table
 }
 
-describe('delta merge CLI', () => {
+// Each test starts several CLI processes: on a loaded machine one can take a minute.
+describe('delta merge CLI', { timeout: 180_000 }, () => {
   test('upsert by default: --json prints Spark metric names as numbers', async () => {
     const table = await target()
     const source = await parquet(

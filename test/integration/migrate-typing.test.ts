@@ -331,6 +331,27 @@ describe('keys, sequences, indexes, views', () => {
 })
 
 describe('dry run, existing target, bad sources', () => {
+  test('progress is reported per table in rows, ending at every row', async () => {
+    const dir = tempDir()
+    const source = makeSqlite(join(dir, 'in.db'), [
+      'create table a (x INTEGER)',
+      'create table b (y TEXT)',
+      `insert into a with recursive n(i) as (select 1 union all select i + 1 from n where i < 25000) select i from n`,
+      `insert into b values ('p'), ('q')`,
+    ])
+    const seen: string[] = []
+    await migrateSqliteToDuckDb({
+      source,
+      target: join(dir, 'out.duckdb'),
+      onProgress: (p) => seen.push(`${p.phase} ${p.done}/${p.total} ${p.unit}`),
+    })
+    expect(seen).toEqual([
+      'migrating a 20000/25002 rows',
+      'migrating a 25000/25002 rows',
+      'migrating b 25002/25002 rows',
+    ])
+  })
+
   test('--dry-run reports the plan and writes nothing', async () => {
     const dir = tempDir()
     const source = makeSqlite(join(dir, 'in.db'), [
