@@ -37,6 +37,7 @@ const STATUS: Readonly<Record<ErrorCode, readonly [ContentfulStatusCode, string]
   INVALID_STATE: [409, 'invalid_state'],
   EXPECTATIONS_FAILED: [422, 'validation_failed'],
   OUT_OF_MEMORY: [503, 'out_of_memory'],
+  INVALID_CURSOR: [400, 'invalid_cursor'],
   UNAUTHORIZED: [401, 'unauthorized'],
   FORBIDDEN: [403, 'forbidden'],
   PRECONDITION_FAILED: [412, 'precondition_failed'],
