@@ -25,8 +25,9 @@ interface ConflictItem {
 const slot = (key: Json, column: string) => `${JSON.stringify(key)}\u0000${column}`
 
 /**
- * The merge request's `resolutions`: one entry per key. When every cell of a key takes the same
- * side it is `{key, take}`; otherwise the chosen values are spelled out as `take: 'custom'`.
+ * The merge request's `resolutions`, in the engine's words: a side for a whole-row conflict, and
+ * per conflicting cell either a side or the typed value. Unchosen cells are left to the merge's
+ * other options (and conflict again if none settles them).
  */
 export function toRequest(items: readonly ConflictItem[], choices: Resolutions): Json[] {
   const out: Json[] = []
@@ -37,23 +38,15 @@ export function toRequest(items: readonly ConflictItem[], choices: Resolutions):
       if (c && c.take !== 'custom') out.push({ key: item.key, take: c.take })
       continue
     }
-    const picked = cells.map((cell) => ({ cell, choice: choices[slot(item.key, cell.column)] }))
-    if (picked.some((p) => !p.choice)) continue
-    const takes = new Set(picked.map((p) => p.choice?.take))
-    const only = takes.size === 1 ? [...takes][0] : undefined
-    if (only === 'ours' || only === 'theirs') {
-      out.push({ key: item.key, take: only })
-      continue
+    for (const cell of cells) {
+      const c = choices[slot(item.key, cell.column)]
+      if (!c) continue
+      out.push(
+        c.take === 'custom'
+          ? { key: item.key, column: cell.column, value: c.value ?? null }
+          : { key: item.key, column: cell.column, take: c.take },
+      )
     }
-    const values: Json = {}
-    for (const { cell, choice } of picked)
-      values[cell.column] =
-        choice?.take === 'custom'
-          ? (choice.value ?? null)
-          : choice?.take === 'ours'
-            ? cell.ours
-            : cell.theirs
-    out.push({ key: item.key, take: 'custom', values })
   }
   return out
 }
@@ -81,7 +74,7 @@ export function ConflictsTab(props: {
     }
     props.onChange(next)
   }
-  const chosen = toRequest(items, props.resolutions).length
+  const chosen = new Set(toRequest(items, props.resolutions).map((r) => JSON.stringify(r.key))).size
   return (
     <div>
       <ErrorText error={conflicts.error} />
