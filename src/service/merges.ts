@@ -12,13 +12,16 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { getChangeRequest } from '../changes/change-requests.js'
 import { getDatasetById } from '../changes/datasets.js'
-import { mergeChangeRequest } from '../changes/merge-change-request.js'
+import { MERGE_PHASES, mergeChangeRequest } from '../changes/merge-change-request.js'
 import { DuckmergeError } from '../errors.js'
+import type { Resolution } from '../merge/three-way-types.js'
 import { isUniqueViolation } from '../store/store.js'
 import { forbidden, hasRole, type Role, requireRole } from './access.js'
 import type { Caller } from './auth.js'
 import type { ServiceDeps } from './context.js'
 import { errorBody } from './error-response.js'
+
+const cell = z.union([z.string(), z.number(), z.boolean(), z.null()])
 
 export const mergeBody = z
   .object({
@@ -28,13 +31,19 @@ export const mergeBody = z
     take: z.enum(['ours', 'theirs']).optional(),
     rule: z.enum(['cell', 'row']).optional(),
     dry_run: z.boolean().default(false),
+    // As `cr merge --resolutions` reads them: a side for a key (or one cell), or a cell's value.
     resolutions: z
       .array(
-        z.object({
-          key: z.record(z.string(), z.unknown()),
-          take: z.enum(['ours', 'theirs', 'custom']),
-          values: z.record(z.string(), z.unknown()).optional(),
-        }),
+        z.union([
+          z
+            .object({
+              key: z.record(z.string(), cell),
+              column: z.string().optional(),
+              take: z.enum(['ours', 'theirs']),
+            })
+            .strict(),
+          z.object({ key: z.record(z.string(), cell), column: z.string(), value: cell }).strict(),
+        ]),
       )
       .max(100_000)
       .optional(),
@@ -49,7 +58,8 @@ export interface Outcome {
   readonly body: Record<string, unknown>
 }
 
-export const PHASES = ['queued', 'locked', 'merging', 'finalizing'] as const
+/** `queued` (waiting for the dataset's lock), then the engine's merge phases in order. */
+export const PHASES = ['queued', ...MERGE_PHASES] as const
 export type Phase = (typeof PHASES)[number]
 
 export interface OperationEvent {
@@ -200,7 +210,7 @@ export class MergeRunner {
     let outcome: Outcome
     const release = await this.#lock(datasetId)
     try {
-      await this.#phase(id, log, 'locked', 'running')
+      await this.#setStatus(id, 'running')
       if (request.expectedVersion !== undefined) {
         const dataset = await getDatasetById(this.#deps.root, datasetId)
         if (dataset.currentVersion !== request.expectedVersion)
@@ -210,15 +220,7 @@ export class MergeRunner {
             { expected: request.expectedVersion, actual: dataset.currentVersion },
           )
       }
-      await this.#phase(id, log, 'merging', 'running')
       const { body } = request
-      if (body.resolutions && body.resolutions.length > 0)
-        // TODO(issue 9): per-key and per-cell resolutions once the engine takes them.
-        throw new DuckmergeError(
-          'UNSUPPORTED_FEATURE',
-          'Per-key resolutions are not supported yet: merge with take "ours" or "theirs", or force_merge.',
-          { field: 'resolutions' },
-        )
       const report = await mergeChangeRequest(this.#deps.root, request.crId, {
         requestedBy: request.caller.name,
         // skip_conflict_check upserts theirs over every conflict, as force does.
@@ -229,8 +231,17 @@ export class MergeRunner {
         dryRun: body.dry_run,
         ...(body.take ? { take: body.take } : {}),
         ...(body.rule ? { rule: body.rule } : {}),
+        ...(body.resolutions ? { resolutions: body.resolutions as readonly Resolution[] } : {}),
+        onPhase: (event) => {
+          log.push('progress', progress(event.phase))
+          this.#deps.root.store.db
+            .updateTable('operations')
+            .set({ phase: event.phase })
+            .where('id', '=', id)
+            .execute()
+            .catch(() => undefined)
+        },
       })
-      await this.#phase(id, log, 'finalizing', 'running')
       outcome = { status: 200, body: { ...report } }
     } catch (error) {
       const mapped = await this.#inProgressOr(error, request.crId)
@@ -269,13 +280,12 @@ export class MergeRunner {
       : error
   }
 
-  async #phase(id: string, log: OperationLog, phase: Phase, status: string) {
+  async #setStatus(id: string, status: string) {
     await this.#deps.root.store.db
       .updateTable('operations')
-      .set({ phase, status })
+      .set({ status })
       .where('id', '=', id)
       .execute()
-    log.push('progress', progress(phase))
   }
 
   async #lock(datasetId: number): Promise<() => void> {

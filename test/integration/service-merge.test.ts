@@ -158,10 +158,32 @@ test(
     expect(events.headers.get('content-type')).toMatch(/^text\/event-stream/)
     const text = await events.text()
     const names = [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1])
-    const phases = [...text.matchAll(/"phase":"(\w+)"/g)].map((m) => m[1])
+    const phases = text
+      .split('\n\n')
+      .filter((block) => block.includes('event: progress'))
+      .map((block) => /"phase":"(\w+)"/.exec(block)?.[1])
     expect(names.at(-1)).toBe('done')
     expect(names.slice(0, -1).every((n) => n === 'progress')).toBe(true)
-    expect(phases).toEqual(['queued', 'locked', 'merging', 'finalizing'])
+    // queued, then the engine's phases in their order (each once), through the commit.
+    const order = [
+      'queued',
+      'lock',
+      'snapshot',
+      'diff',
+      'conflicts',
+      'resolve',
+      'preview',
+      'validate',
+      'write',
+      'commit',
+      'finalize',
+      'audit',
+    ]
+    const at = phases.map((p) => order.indexOf(p as string))
+    expect(phases[0]).toBe('queued')
+    expect(phases).toContain('commit')
+    expect(at.every((x) => x >= 0)).toBe(true)
+    expect(phases.indexOf('lock')).toBeLessThan(phases.indexOf('commit'))
     const opRow = await call(served, 'GET', `/api/v1/operations/${op}`, { token: carl })
     expect(opRow.body).toMatchObject({
       status: 'succeeded',
@@ -253,11 +275,11 @@ test(
 test(
   "the seed's POST /delta/merge-cr: exact 200 shape, service tokens only, requested_by's role decides",
   async () => {
-    const { root, ann, bob, carl, svc, served, commits, cr } = await setup()
+    const { ann, bob, carl, svc, served, commits, cr } = await setup()
     const f = await cr(bob, {
       title: 'f',
       upserts: [
-        { id: 1, qty: 5 },
+        { id: 1, price: 10, qty: 5 },
         { id: 4, price: 40, qty: 4 },
       ],
     })
@@ -299,6 +321,17 @@ test(
     expect(missing.body.code).toBe('not_found')
     const ok = await call(served, 'POST', '/delta/merge-cr', { token: svc, json: payload })
     expect(ok.status, JSON.stringify(ok.body)).toBe(200)
+    const mixed = await call(served, 'POST', '/api/v1/datasets/1/change_requests', {
+      token: bob,
+      json: {
+        title: 'mixed',
+        upserts: [
+          { id: 1, qty: 5 },
+          { id: 2, price: 1 },
+        ],
+      },
+    })
+    expect(mixed.status).toBe(400)
     expect(ok.body).toEqual({
       status: 'ok',
       merged_version: 1,
@@ -348,6 +381,7 @@ test(
     })
     expect((audit.body.events as { action: string }[]).map((e) => e.action)).toEqual([
       'cr.create',
+      'merge.requested',
       'merge.conflict',
     ])
     const traversal = await call(
@@ -365,8 +399,18 @@ test(
     })
     expect(stale.status).toBe(412)
     expect(commits()).toHaveLength(2)
-    expect(carl).toBeTruthy()
-    expect(root).toBeTruthy()
+    // A contributor settles the cell with a value of their own.
+    const resolved = await merge(served, bob, moved.id, {
+      resolutions: [{ key: { id: 1 }, column: 'qty', value: 7 }],
+    })
+    expect(resolved.status, JSON.stringify(resolved.body)).toBe(200)
+    expect(resolved.body).toMatchObject({
+      merged_version: 2,
+      conflicts: { resolution: 'explicit' },
+    })
+    const rows = await call(served, 'GET', '/api/v1/datasets/1/rows?limit=1', { token: carl })
+    expect(rows.body.rows).toEqual([{ id: '1', price: '10', qty: '7' }])
+    expect(commits()).toHaveLength(3)
     await served.stop()
   },
   SLOW,

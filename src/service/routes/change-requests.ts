@@ -45,6 +45,11 @@ const crJson = z
     message: 'give at least one row in upserts or deletes',
     path: ['upserts'],
   })
+  // A column a row leaves out would read as NULL, not "unchanged": the rows must agree.
+  .refine((b) => b.upserts.every((r) => sameColumns(r, b.upserts[0] ?? {})), {
+    message: 'every upsert row must have the same columns (send several change requests otherwise)',
+    path: ['upserts'],
+  })
 const statusQuery = z.object({
   status: z.enum(['pending', 'merging', 'merged', 'conflict', 'failed', 'closed']).optional(),
 })
@@ -314,6 +319,11 @@ async function mergeRoute(c: Context<ServiceEnv>, deps: ServiceDeps) {
   const headers: Record<string, string> = {}
   if (outcome.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="duckmerge"'
   return c.json({ ...outcome.body, request_id: c.get('requestId') }, outcome.status as 200, headers)
+}
+
+function sameColumns(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const ka = Object.keys(a)
+  return ka.length === Object.keys(b).length && ka.every((k) => k in b)
 }
 
 /** JSON rows as a JSONL patch file (`_op` upsert or delete) under the root's tmp folder. */
