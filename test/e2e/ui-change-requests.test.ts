@@ -98,6 +98,10 @@ describe.skipIf(skip !== null)(
       await page.getByTestId('diff-summary').waitFor()
       expect(await page.getByTestId('diff-summary').locator('.modified dd').textContent()).toBe('1')
       expect(await page.getByTestId('diff-rows').locator('tbody tr').count()).toBe(1)
+      // Only the columns the change modifies (name is untouched).
+      expect(await page.getByTestId('diff-columns').textContent()).toBe(
+        'Modified per column: price 1 · qty 1',
+      )
       await screenshot(page, 'cr-diff')
       await mergeFromModal(page)
       await page.getByTestId('toast-success').waitFor()

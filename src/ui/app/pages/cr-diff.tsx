@@ -27,6 +27,8 @@ export function DiffTab({ id, merged }: { id: string; merged: boolean }) {
   const summary = (diff.data?.summary ?? {}) as Json
   const columns = (summary.columns ?? {}) as Record<string, Json>
   const rows = listOf<Json>(diff.data, 'rows')
+  // Columns no row changes say nothing; the column filter still offers every column.
+  const modifiedColumns = Object.entries(columns).filter(([, v]) => Number(v.modified ?? 0) > 0)
   const page = (diff.data?.page ?? {}) as Json
   return (
     <div>
@@ -94,12 +96,10 @@ export function DiffTab({ id, merged }: { id: string; merged: boolean }) {
               </dd>
             </div>
           </dl>
-          {Object.keys(columns).length > 0 && (
+          {modifiedColumns.length > 0 && (
             <p class="muted" data-testid="diff-columns">
               Modified per column:{' '}
-              {Object.entries(columns)
-                .map(([c, v]) => `${c} ${String(v.modified ?? 0)}`)
-                .join(' · ')}
+              {modifiedColumns.map(([c, v]) => `${c} ${String(v.modified)}`).join(' · ')}
             </p>
           )}
           <DiffRows rows={rows} />
