@@ -106,7 +106,9 @@ describe.skipIf(skip !== null)(
       await mergeFromModal(page)
       await page.getByTestId('toast-success').waitFor()
       expect(await page.getByTestId('toast-success').textContent()).toContain('Merged as version 1')
-      await expect.poll(() => page.getByTestId('cr-status').textContent()).toBe('merged')
+      await expect
+        .poll(() => page.getByTestId('cr-status').textContent(), { timeout: 30_000 })
+        .toBe('merged')
 
       await page.goto(`${served.url}/#/change-requests/${second}/diff`)
       await page.getByTestId('diff-summary').waitFor()
@@ -128,8 +130,12 @@ describe.skipIf(skip !== null)(
       await page.getByRole('button', { name: /Merge with 1 of 1 resolved/ }).click()
       await page.getByTestId('merge-preview').waitFor()
       await page.getByRole('button', { name: 'Confirm merge' }).click()
-      await page.getByTestId('toast-success').last().waitFor()
-      await expect.poll(() => page.getByTestId('cr-status').textContent()).toBe('merged')
+      // The first merge's notification may still be up: wait for this one's.
+      await page.getByTestId('toast-success').filter({ hasText: 'Merged as version 2' }).waitFor()
+      await expect
+        .poll(() => page.getByTestId('cr-status').textContent(), { timeout: 30_000 })
+        .toBe('merged')
+      expect(await page.getByTestId('no-conflicts').textContent()).toContain('Merged as version 2')
       const after = await api('bob', 'GET', `/datasets/${datasetId}/rows`)
       const apple = (after.rows as Body[]).find((r) => Number(r.id) === 1)
       expect([Number(apple?.price), Number(apple?.qty)]).toEqual([2, 20])

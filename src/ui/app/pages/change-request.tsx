@@ -106,11 +106,16 @@ export function ChangeRequestPage({ id, tab }: { id: string; tab: CrTab }) {
         active={tab}
         onSelect={(t) => go('change-requests', id, t)}
       />
-      <div role="tabpanel">
+      {/* Keyed by state: after a merge or a new head every tab reads afresh. */}
+      <div
+        role="tabpanel"
+        key={`${status}-${String(cr.merged_version)}-${String(dataset.current_version)}`}
+      >
         {tab === 'diff' && <DiffTab id={id} merged={status === 'merged'} />}
         {tab === 'conflicts' && (
           <ConflictsTab
             id={id}
+            mergedVersion={status === 'merged' ? Number(cr.merged_version) : undefined}
             resolutions={resolutions}
             onChange={setResolutions}
             onMerge={canMerge ? () => setMerging(true) : undefined}

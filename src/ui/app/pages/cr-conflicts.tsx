@@ -53,13 +53,19 @@ export function toRequest(items: readonly ConflictItem[], choices: Resolutions):
 
 export function ConflictsTab(props: {
   id: string
+  /** Set once merged: there is nothing left to resolve. */
+  mergedVersion: number | undefined
   resolutions: Resolutions
   onChange(r: Resolutions): void
   onMerge: (() => void) | undefined
 }) {
+  const merged = props.mergedVersion !== undefined
   const conflicts = useAsync(
-    (signal) => get(`change_requests/${encodeURIComponent(props.id)}/conflicts?limit=1000`, signal),
-    [props.id],
+    (signal) =>
+      merged
+        ? Promise.resolve(null)
+        : get(`change_requests/${encodeURIComponent(props.id)}/conflicts?limit=1000`, signal),
+    [props.id, merged],
   )
   const items = listOf<ConflictItem>(conflicts.data, 'items')
   const summary = (conflicts.data?.summary ?? {}) as Json
@@ -75,6 +81,12 @@ export function ConflictsTab(props: {
     props.onChange(next)
   }
   const chosen = new Set(toRequest(items, props.resolutions).map((r) => JSON.stringify(r.key))).size
+  if (merged)
+    return (
+      <p data-testid="no-conflicts">
+        Merged as version {props.mergedVersion}: nothing is left to resolve.
+      </p>
+    )
   return (
     <div>
       <ErrorText error={conflicts.error} />
