@@ -2,7 +2,7 @@
  * Resolves a Parquet dataset path (a file, a glob, a directory of files, or a Delta table) into
  * the exact list of files DuckDB will read, checking each one is Parquet before any query runs.
  */
-import { existsSync, promises as fs } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path'
 import type { DuckDb } from '../../engine/duckdb.js'
@@ -57,11 +57,12 @@ export async function resolveParquetSource(
 ): Promise<ParquetSource> {
   const abs = resolve(path)
   const stat = await fs.stat(abs).catch(() => undefined)
-  if (stat?.isDirectory() && existsSync(logDir(abs))) return resolveDeltaSource(path, side, options)
+  if (stat?.isDirectory() && (await hasDeltaLog(abs)))
+    return resolveDeltaSource(path, side, options)
   if (options.version !== undefined)
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `${side} ${path} is not a Delta table (no _delta_log folder), so it has no version ${options.version} to read.`,
+      `${side} ${path} is not a Delta table (no commit in a _delta_log folder), so it has no version ${options.version} to read.`,
       { side, path, version: options.version, hint: 'Leave out the version for Parquet inputs.' },
     )
   let source: ParquetSource
@@ -115,6 +116,17 @@ export async function resolveParquetSource(
   }
   for (const file of source.files) await assertParquetFile(file, side)
   return source
+}
+
+/**
+ * A folder is read as a Delta table when its `_delta_log` holds a commit or a checkpoint (as
+ * delta-rs decides); a `_delta_log` with neither is one more skipped `_` entry of a directory.
+ */
+async function hasDeltaLog(dir: string): Promise<boolean> {
+  const names = await fs.readdir(logDir(dir)).catch(() => [] as string[])
+  return names.some(
+    (n) => /^\d{20}\.(json|checkpoint\b.*\.parquet)$/.test(n) || n === '_last_checkpoint',
+  )
 }
 
 /**
