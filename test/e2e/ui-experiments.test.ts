@@ -67,8 +67,9 @@ describe.skipIf(skip !== null)(
       await page.getByLabel('Parquet or CSV file').setInputFiles(csv)
       await page.getByRole('button', { name: 'Create dataset' }).click()
       await page.getByTestId('dataset-name').waitFor()
-      expect(await page.getByTestId('dataset-name').textContent()).toBe('products')
-      expect(await page.getByTestId('row-count').textContent()).toBe('3')
+      // The heading says "Dataset" until the dataset has loaded.
+      await expect.poll(() => page.getByTestId('dataset-name').textContent()).toBe('products')
+      await expect.poll(() => page.getByTestId('row-count').textContent()).toBe('3')
       const cells = page.getByTestId('rows').locator('tbody tr td')
       await expect
         .poll(() => cells.allTextContents())
