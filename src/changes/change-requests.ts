@@ -57,6 +57,26 @@ export interface ChangeRequest {
   readonly updatedAt: string
 }
 
+/** A change request as the CLI's --json and the HTTP API show it (snake_case fields). */
+export function changeRequestJson(cr: ChangeRequest) {
+  return {
+    id: cr.id,
+    number: cr.number,
+    dataset: cr.dataset,
+    title: cr.title,
+    author: cr.author,
+    status: cr.status,
+    base_version: cr.baseVersion,
+    mode: cr.mode,
+    revision: cr.revision,
+    staged: cr.staged,
+    failure: cr.failure,
+    merged_version: cr.mergedVersion,
+    created_at: cr.createdAt,
+    updated_at: cr.updatedAt,
+  }
+}
+
 export interface CreateChangeRequestOptions {
   readonly dataset: string
   readonly from: string

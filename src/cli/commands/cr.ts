@@ -10,6 +10,7 @@ import {
   type ChangeRequest,
   type CrMode,
   type CrStatus,
+  changeRequestJson,
   closeChangeRequest,
   createChangeRequest,
   getChangeRequest,
@@ -30,25 +31,8 @@ import {
 import { formatTable } from '../output.js'
 import { rootFlags, rootUsage, withRoot } from './dataset.js'
 
-/** The JSON shape of a change request. */
-export function crReport(cr: ChangeRequest) {
-  return {
-    id: cr.id,
-    number: cr.number,
-    dataset: cr.dataset,
-    title: cr.title,
-    author: cr.author,
-    status: cr.status,
-    base_version: cr.baseVersion,
-    mode: cr.mode,
-    revision: cr.revision,
-    staged: cr.staged,
-    failure: cr.failure,
-    merged_version: cr.mergedVersion,
-    created_at: cr.createdAt,
-    updated_at: cr.updatedAt,
-  }
-}
+/** The JSON shape of a change request (the service's too). */
+export const crReport = changeRequestJson
 
 function crText(cr: ChangeRequest): string {
   const s = cr.staged

@@ -10,6 +10,7 @@ import type { Context } from 'hono'
 import { z } from 'zod'
 import {
   type ChangeRequest,
+  changeRequestJson,
   closeChangeRequest,
   createChangeRequest,
   getChangeRequest,
@@ -58,25 +59,9 @@ const crIdParam = z
   .string()
   .regex(CR_ID_PATTERN, { message: 'a change request id is cr_ and 16 letters or digits' })
 
-/** The JSON shape of a change request. */
+/** The CLI's JSON shape of a change request, plus the dataset's id the API addresses it by. */
 export function crBody(cr: ChangeRequest) {
-  return {
-    id: cr.id,
-    number: cr.number,
-    dataset_id: cr.datasetId,
-    dataset: cr.dataset,
-    title: cr.title,
-    author: cr.author,
-    status: cr.status,
-    base_version: cr.baseVersion,
-    mode: cr.mode,
-    revision: cr.revision,
-    staged: cr.staged,
-    failure: cr.failure,
-    merged_version: cr.mergedVersion,
-    created_at: cr.createdAt,
-    updated_at: cr.updatedAt,
-  }
+  return { ...changeRequestJson(cr), dataset_id: cr.datasetId }
 }
 
 /** The change request `id` when the caller has at least `needed` in its project (else 404 / 403). */
