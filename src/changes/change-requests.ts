@@ -12,7 +12,7 @@ import { DuckDb } from '../engine/duckdb.js'
 import { ident, identList, join as joinSql, literal, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
 import { registerSnapshot } from '../formats/delta/scan.js'
-import { isUniqueViolation, type StoreDb, type StoreTx } from '../store/store.js'
+import type { StoreDb, StoreTx } from '../store/store.js'
 import { type DataRoot, stagingDir } from './data-root.js'
 import { datasetSnapshot } from './dataset-rows.js'
 import { type Dataset, getDataset, getDatasetById } from './datasets.js'
@@ -198,54 +198,52 @@ export async function createChangeRequest(
     duck.close()
   }
   const now = Date.now()
-  // The number is the dataset's highest plus one: two change requests created at once (two
-  // instances, or a pool of connections) may pick the same one; the unique constraint refuses
-  // the second, which takes the next number.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await root.store.db.transaction().execute(async (tx) => {
-        const last = await tx
-          .selectFrom('change_requests')
-          .select((eb) => eb.fn.max('number').as('n'))
-          .where('dataset_id', '=', dataset.id)
-          .executeTakeFirst()
-        await tx
-          .insertInto('change_requests')
-          .values({
-            id,
-            dataset_id: dataset.id,
-            number: Number(last?.n ?? 0) + 1,
-            title: options.title,
-            author: options.author ?? null,
-            base_version: baseVersion,
-            mode,
-            revision: 1,
-            status: 'pending',
-            staged_json: JSON.stringify(staged),
-            failure_json: null,
-            result_json: null,
-            merged_version: null,
-            merged_by: null,
-            merged_at: null,
-            closed_at: null,
-            created_at: now,
-            updated_at: now,
-          })
-          .execute()
-        await addAuditEvent(tx, {
-          action: 'cr.create',
-          actor: options.author ?? null,
-          datasetId: dataset.id,
-          crId: id,
-          deltaVersion: baseVersion,
-          details: { title: options.title, mode, staged },
-        })
+  await root.store.db.transaction().execute(async (tx) => {
+    // Numbers are the dataset's highest plus one: writing its row first makes creators of one
+    // dataset (another connection, instance or process) wait for each other's commit, so each
+    // reads the number the previous one took (Postgres row lock, SQLite write lock).
+    await tx
+      .updateTable('datasets')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('id', '=', dataset.id)
+      .execute()
+    const last = await tx
+      .selectFrom('change_requests')
+      .select((eb) => eb.fn.max('number').as('n'))
+      .where('dataset_id', '=', dataset.id)
+      .executeTakeFirst()
+    await tx
+      .insertInto('change_requests')
+      .values({
+        id,
+        dataset_id: dataset.id,
+        number: Number(last?.n ?? 0) + 1,
+        title: options.title,
+        author: options.author ?? null,
+        base_version: baseVersion,
+        mode,
+        revision: 1,
+        status: 'pending',
+        staged_json: JSON.stringify(staged),
+        failure_json: null,
+        result_json: null,
+        merged_version: null,
+        merged_by: null,
+        merged_at: null,
+        closed_at: null,
+        created_at: now,
+        updated_at: now,
       })
-      break
-    } catch (error) {
-      if (!isUniqueViolation(error) || attempt >= 10) throw error
-    }
-  }
+      .execute()
+    await addAuditEvent(tx, {
+      action: 'cr.create',
+      actor: options.author ?? null,
+      datasetId: dataset.id,
+      crId: id,
+      deltaVersion: baseVersion,
+      details: { title: options.title, mode, staged },
+    })
+  })
   return getChangeRequest(root, id)
 }
 
