@@ -42,8 +42,8 @@ import {
   crAppId,
   type MergeManifest,
   newManifest,
-  recoverMerges,
   removeManifest,
+  withMergeLock,
   writeManifestSync,
 } from './merge-recovery.js'
 import { listRules } from './rules.js'
@@ -144,13 +144,21 @@ const CONFLICT_ITEMS = 1000
  *   onPhase: (e) => console.log(e.phase) })
  * report.commit_id // 'v3'
  */
-export async function mergeChangeRequest(
+export function mergeChangeRequest(
   root: DataRoot,
   crId: string,
   options: MergeChangeRequestOptions = {},
 ): Promise<MergeReport> {
-  // A merge of this change request that died earlier is settled first.
-  await recoverMerges(root, { crId })
+  // One merge per dataset at a time (across processes on Postgres); merges of it that died
+  // earlier are settled first.
+  return withMergeLock(root, crId, options.dryRun === true, () => mergeLocked(root, crId, options))
+}
+
+async function mergeLocked(
+  root: DataRoot,
+  crId: string,
+  options: MergeChangeRequestOptions,
+): Promise<MergeReport> {
   const cr = await getChangeRequest(root, crId)
   if (cr.status === 'merged' && cr.result)
     return { ...(cr.result as unknown as MergeReport), idempotent_replay: true }
