@@ -1,4 +1,5 @@
 /** CLI command: duckmerge serve — the change-request HTTP service over a data root. */
+import { resolve } from 'node:path'
 import { openDataRoot } from '../../changes/data-root.js'
 import { serviceLogger } from '../../service/logger.js'
 import { webRoutes } from '../../service/routes/index.js'
@@ -34,12 +35,16 @@ const serve: Command = {
     })
     try {
       const uploadBytes = intOption(context.values, 'max-upload-bytes', 1)
+      const results = ((context.values.results as string[] | undefined) ?? []).map((f) =>
+        resolve(context.cwd, f),
+      )
       const server = await startServer({
         root,
         log,
         host,
         port,
-        routes: webRoutes((context.values.results as string[] | undefined) ?? []),
+        routes: webRoutes(results),
+        readablePaths: results,
         ...(uploadBytes !== undefined ? { limits: { uploadBytes } } : {}),
       })
       process.stdout.write(`listening on ${server.url}\n`)
