@@ -26,6 +26,7 @@ import type { RouteModule, ServiceDeps, ServiceEnv } from '../context.js'
 import { mergeBody } from '../merges.js'
 import { documented } from '../openapi.js'
 import { isUpload, missingFile, receiveUpload, removeUpload } from '../upload.js'
+import { tooManyColumns, tooManyRows } from '../upload-limits.js'
 import { parseWith, readJson } from '../validate.js'
 import { datasetFor } from './datasets.js'
 
@@ -395,7 +396,7 @@ async function receiveRows<F extends RowsFields>(
   >,
 ): Promise<{ file: string; fields: F; remove: () => Promise<void> }> {
   if (isUpload(c)) {
-    const received = await receiveUpload(c, deps.root, deps.limits.uploadBytes)
+    const received = await receiveUpload(c, deps.root, deps.limits)
     const remove = () => removeUpload(received.file)
     try {
       const fields = parseWith(form, received.fields, 'form')
@@ -407,6 +408,14 @@ async function receiveRows<F extends RowsFields>(
     }
   }
   const body = await readJson(c, json, deps.limits.jsonBytes)
+  const { uploadRows, uploadColumns } = deps.limits
+  const rows = body.upserts.length + body.deletes.length
+  if (rows > uploadRows) throw tooManyRows(uploadRows, rows)
+  const columns = Math.max(
+    Object.keys(body.upserts[0] ?? {}).length,
+    ...body.deletes.map((d) => Object.keys(d).length),
+  )
+  if (columns > uploadColumns) throw tooManyColumns(uploadColumns, columns)
   // The same fields as a form's, typed by the same schema (JSON rows are always a patch).
   const given = { title: body.title, base_version: body.base_version, mode: 'patch' }
   const fields = parseWith(
