@@ -260,8 +260,8 @@ export class MergeRunner {
     const { body } = request
     const report = await mergeChangeRequest(this.#deps.root, request.crId, {
       requestedBy: request.caller.name,
-      // skip_conflict_check upserts theirs over every conflict, as force does.
-      force: body.force_merge || body.skip_conflict_check,
+      force: body.force_merge,
+      skipConflictCheck: body.skip_conflict_check,
       // Only when there is a column to add: the engine's MERGE with mergeSchema would also
       // add the patch's _op column to the table (reported to issue 9's owners).
       mergeSchema: body.merge_schema && addsColumns,
