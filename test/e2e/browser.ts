@@ -47,9 +47,14 @@ export async function openPage(browser: Browser, url: string): Promise<WatchedPa
   return { page, problems }
 }
 
+/** Saves the page at 1280×800 (NAME.png) and 390 px wide, a phone (NAME-390.png). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true })
+  const size = page.viewportSize() ?? { width: 1280, height: 800 }
   await page.screenshot({ path: `${screenshotDir}${name}.png`, fullPage: true })
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.screenshot({ path: `${screenshotDir}${name}-390.png`, fullPage: true })
+  await page.setViewportSize(size)
 }
 
 export async function signIn(page: Page, token: string): Promise<void> {

@@ -112,8 +112,6 @@ describe.skipIf(skip !== null)(
         .poll(() => page.getByTestId('metric-series').locator('[data-testid=point]').count())
         .toBeGreaterThan(10)
       await screenshot(page, 'experiments')
-      await page.setViewportSize({ width: 390, height: 800 })
-      await screenshot(page, 'experiments-390')
       expect(problems).toEqual([])
       await page.close()
     })

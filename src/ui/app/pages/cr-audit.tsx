@@ -50,7 +50,11 @@ function AuditFile({ id, name }: { id: string; name: string }) {
   return (
     <>
       <ErrorText error={file.error} />
-      {file.data && <pre class="json">{JSON.stringify(file.data, null, 2)}</pre>}
+      {file.data && (
+        <pre class="json" data-testid="audit-file">
+          {JSON.stringify(file.data, null, 2)}
+        </pre>
+      )}
     </>
   )
 }
