@@ -10,7 +10,15 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { call, type Served, serve, token } from '../integration/service-support.js'
-import { hasChromium, launch, noChromiumReason, openPage, screenshot, signIn } from './browser.js'
+import {
+  eventually,
+  hasChromium,
+  launch,
+  noChromiumReason,
+  openPage,
+  screenshot,
+  signIn,
+} from './browser.js'
 
 const skip = hasChromium ? null : noChromiumReason
 
@@ -110,7 +118,7 @@ describe.skipIf(skip !== null)(
       const { page, problems } = await openPage(browser, `${served.url}/#/datasets/${datasetId}`)
       await signIn(page, tokens.bob)
       const crumbs = page.getByTestId('crumbs')
-      await expect.poll(() => crumbs.textContent()).toBe('Projects / greengrocer / ')
+      await eventually(() => crumbs.textContent()).toBe('Projects / greengrocer / ')
       await page.getByRole('button', { name: 'Edit rows' }).click()
       const editor = page.locator('form', { has: page.getByTestId('row-editor') })
       await editor.getByLabel('price of row 2', { exact: true }).fill('9.75')
@@ -124,15 +132,15 @@ describe.skipIf(skip !== null)(
       await screenshot(page, 'dataset-editing')
       await editor.getByRole('button', { name: 'Propose 2 upserts and 1 deletes' }).click()
 
-      await expect.poll(() => page.url()).toMatch(/#\/change-requests\/cr_\w+\/diff$/)
+      await eventually(() => page.url()).toMatch(/#\/change-requests\/cr_\w+\/diff$/)
       const summary = page.getByTestId('diff-summary')
       const count = (kind: string) => summary.locator(`.${kind} dd`).textContent()
-      await expect.poll(() => count('added')).toBe('1')
-      await expect.poll(() => count('modified')).toBe('1')
-      await expect.poll(() => count('deleted')).toBe('1')
-      await expect.poll(() => crumbs.textContent()).toBe('Projects / greengrocer / produce / ')
+      await eventually(() => count('added')).toBe('1')
+      await eventually(() => count('modified')).toBe('1')
+      await eventually(() => count('deleted')).toBe('1')
+      await eventually(() => crumbs.textContent()).toBe('Projects / greengrocer / produce / ')
       const rows = page.getByTestId('diff-rows').locator('tbody tr')
-      await expect.poll(() => rows.count()).toBe(3)
+      await eventually(() => rows.count()).toBe(3)
       const byKind = async (kind: string) =>
         (await rows.filter({ has: page.locator(`td:text-is("${kind}")`) }).textContent()) ?? ''
       expect(await byKind('modified')).toBe('2modifiedprice 2.25 → 9.75')
@@ -158,7 +166,7 @@ describe.skipIf(skip !== null)(
 
       await page.getByRole('tab', { name: 'Audit' }).click()
       const files = page.getByTestId('audit-files').locator('li')
-      await expect.poll(() => files.count()).toBeGreaterThanOrEqual(2)
+      await eventually(() => files.count()).toBeGreaterThanOrEqual(2)
       const names = (await page.getByTestId('audit-files').textContent()) ?? ''
       expect(names).toContain('merge_result.json')
       expect(names).toContain('diff.json')
@@ -168,17 +176,17 @@ describe.skipIf(skip !== null)(
       )
       await page.getByRole('button', { name: 'Show merge_result.json' }).click()
       const shown = page.getByTestId('audit-file')
-      await expect
-        .poll(async () => JSON.parse((await shown.textContent()) ?? '{}'))
-        .toEqual(JSON.parse(stored))
+      await eventually(async () => JSON.parse((await shown.textContent()) ?? '{}')).toEqual(
+        JSON.parse(stored),
+      )
       const download = page.waitForEvent('download')
       await page.getByRole('button', { name: 'Download merge_result.json' }).click()
       const file = await (await download).path()
       expect(readFileSync(file, 'utf8')).toBe(stored)
       expect((await download).suggestedFilename()).toBe(`${crIdOf(page)}-merge_result.json`)
-      await expect
-        .poll(() => page.getByTestId('audit-events').locator('tbody tr').count())
-        .toBeGreaterThan(0)
+      await eventually(() =>
+        page.getByTestId('audit-events').locator('tbody tr').count(),
+      ).toBeGreaterThan(0)
       await screenshot(page, 'cr-audit')
       expect(problems).toEqual([])
       await page.close()
@@ -209,7 +217,7 @@ describe.skipIf(skip !== null)(
 
       const dialog = page.getByRole('dialog')
       await dialog.waitFor()
-      await expect.poll(async () => (await focused(page)).inDialog).toBe(true)
+      await eventually(async () => (await focused(page)).inDialog).toBe(true)
       for (let i = 0; i < 8; i++) {
         await page.keyboard.press('Tab')
         expect((await focused(page)).inDialog, `Tab ${i + 1} stays in the dialog`).toBe(true)
@@ -219,18 +227,16 @@ describe.skipIf(skip !== null)(
         expect((await focused(page)).inDialog, `Shift+Tab ${i + 1} stays in the dialog`).toBe(true)
       }
       await page.keyboard.press('Escape')
-      await expect.poll(() => dialog.count()).toBe(0)
+      await eventually(() => dialog.count()).toBe(0)
       // Focus is back on the button that opened it.
-      await expect.poll(async () => (await focused(page)).name).toBe('Merge')
+      await eventually(async () => (await focused(page)).name).toBe('Merge')
 
       await page.keyboard.press('Enter')
       await dialog.waitFor()
       await tabTo(page, /^Confirm merge$/, 12)
       await page.keyboard.press('Enter')
       await page.getByTestId('toast-success').filter({ hasText: 'Merged as version 2' }).waitFor()
-      await expect
-        .poll(() => page.getByTestId('cr-status').textContent(), { timeout: 30_000 })
-        .toBe('merged')
+      await eventually(() => page.getByTestId('cr-status').textContent()).toBe('merged')
       const kiwi = (
         (await api('bob', 'GET', `/datasets/${datasetId}/rows`)).rows as Record<string, unknown>[]
       ).find((r) => Number(r.id) === 4)

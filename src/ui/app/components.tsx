@@ -263,12 +263,13 @@ export function RowsTable(props: {
   rows: readonly Record<string, unknown>[]
   columns?: readonly string[]
   testid?: string
+  class?: string
 }) {
   const columns = props.columns ?? Object.keys(props.rows[0] ?? {})
   if (props.rows.length === 0) return <p class="muted">No rows.</p>
   return (
     <div class="scroll">
-      <table data-testid={props.testid}>
+      <table data-testid={props.testid} class={props.class}>
         <thead>
           <tr>
             {columns.map((c) => (

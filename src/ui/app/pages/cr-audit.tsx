@@ -36,7 +36,13 @@ export function AuditTab({ id }: { id: string }) {
         </ul>
       )}
       <h3>Events</h3>
-      <RowsTable rows={events} testid="audit-events" />
+      {/* The change request and dataset are this page's: their columns would repeat them. */}
+      <RowsTable
+        rows={events}
+        columns={['at', 'action', 'actor', 'delta_version', 'details']}
+        testid="audit-events"
+        class="audit"
+      />
     </div>
   )
 }

@@ -69,7 +69,7 @@ export function RowEditor(props: {
   return (
     <form onSubmit={propose}>
       <div class="scroll">
-        <table data-testid="row-editor">
+        <table data-testid="row-editor" class="editor">
           <thead>
             <tr>
               <th scope="col">Delete</th>
