@@ -226,8 +226,10 @@ async function copyRows(
   const width = plan.columns.length
   const writeAs = plan.columns.map((c) => c.writeAs)
   const mixed = plan.columns.flatMap((c, i) => (c.writeAs === 'mixed-text' ? [i] : []))
-  // Storage classes are read only for the columns that need them (mixed text), after the values.
-  const storageAt = plan.columns.map((_, i) => (mixed.includes(i) ? width + mixed.indexOf(i) : -1))
+  // Storage classes are read only for the columns that need them (mixed text), after the values;
+  // the others point at column 0, unused: reading past the row (or at -1) would take V8's slow
+  // path for every value.
+  const storageAt = plan.columns.map((_, i) => (mixed.includes(i) ? width + mixed.indexOf(i) : 0))
   const select = sql`select ${join([
     identList(plan.columns.map((c) => c.name)),
     ...mixed.map((i) => sql`typeof(${ident(plan.columns[i]?.name ?? '')})`),
@@ -243,7 +245,7 @@ async function copyRows(
         if (v === null) appender.appendNull()
         else {
           if (v === '') emptyTexts[i] = (emptyTexts[i] as number) + 1
-          appendValue(appender, writeAs[i] as WriteAs, v, row[storageAt[i] as number] ?? null)
+          appendValue(appender, writeAs[i] as WriteAs, v, row[storageAt[i] as number] as SqliteCell)
         }
       }
       appender.endRow()
