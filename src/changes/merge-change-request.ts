@@ -15,11 +15,11 @@
 import type { DuckDb } from '../engine/duckdb.js'
 import { ident, identList, join, literal, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
+import { latestVersion } from '../formats/delta/log-store.js'
 import { applyMerge } from '../formats/delta/operations/merge/apply.js'
 import type { MergePlan } from '../formats/delta/operations/merge/plan.js'
 import { withMergeSession } from '../formats/delta/operations/merge/session.js'
 import { registerSnapshot } from '../formats/delta/scan.js'
-import { latestVersion } from '../formats/delta/log-store.js'
 import { loadSnapshot } from '../formats/delta/snapshot.js'
 import { threeWayMerge } from '../merge/three-way.js'
 import type {
