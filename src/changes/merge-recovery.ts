@@ -25,9 +25,9 @@ import { readCommit } from '../formats/delta/log-store.js'
 import { loadSnapshot } from '../formats/delta/snapshot.js'
 import { STAGING_PREFIX } from '../formats/delta/write-files.js'
 import { tryDatasetLock, withDatasetLock } from '../store/dataset-lock.js'
-import { writeAuditFiles } from './audit-files.js'
+import { type AuditFiles, writeAuditFiles } from './audit-files.js'
 import { type ChangeRequest, getChangeRequest, transition } from './change-requests.js'
-import { type DataRoot, tmpDir } from './data-root.js'
+import { CR_ID_PATTERN, type DataRoot, tmpDir } from './data-root.js'
 import { getDatasetById, syncDataset } from './datasets.js'
 
 /** The txn appId of a change request's merge commit (PROTOCOL.md, Transaction Identifiers). */
@@ -50,6 +50,8 @@ export interface MergeManifest {
   readonly files_before: readonly string[]
   /** The report the merge is committing (set at `write`), for a recovered finalize. */
   readonly report?: Record<string, unknown>
+  /** The audit files of a committed merge (set at `finalize`), for a recovered `audit`. */
+  readonly audit?: AuditFiles
   readonly updated_at: number
 }
 
@@ -161,6 +163,7 @@ export async function recoverMerges(
     // Held by a live merge (here or elsewhere): not ours to settle.
     await tryDatasetLock(root.store, Number(dataset_id), settle)
   }
+  await finishAudits(root, options.crId)
   return out
 }
 
@@ -188,6 +191,32 @@ export async function withMergeLock<T>(
     await recoverMerges(root, { datasetId })
     return fn()
   })
+}
+
+/**
+ * Manifests left by merges that died after their status was settled: a merged one stopped
+ * during `audit`, so its audit files (kept in the manifest) are written now; any other is
+ * only removed.
+ */
+async function finishAudits(root: DataRoot, only: string | undefined): Promise<void> {
+  const names = await fs.readdir(join(tmpDir(root), 'merges')).catch(() => [] as string[])
+  for (const name of names) {
+    const id = name.replace(/\.json$/, '')
+    if (!CR_ID_PATTERN.test(id) || !name.endsWith('.json') || (only !== undefined && id !== only))
+      continue
+    const manifest = await readManifest(root, id)
+    if (manifest === null || holderAlive(manifest)) continue
+    const cr = await getChangeRequest(root, id).catch(() => undefined)
+    if (cr?.status === 'merging') continue
+    if (cr?.status === 'merged' && manifest.audit) {
+      const result = manifest.audit.merge_result ?? {}
+      await writeAuditFiles(root, id, {
+        ...manifest.audit,
+        merge_result: { ...result, recovered: true, finished_at: new Date().toISOString() },
+      })
+    }
+    await removeManifest(root, id)
+  }
 }
 
 async function recoverOne(
@@ -237,7 +266,9 @@ async function recoverOne(
       },
     )
     await writeAuditFiles(root, cr.id, {
+      ...manifest?.audit,
       merge_result: {
+        ...manifest?.audit?.merge_result,
         ...report,
         status: 'merged',
         versions: { base: cr.baseVersion, main_before: from, merged: version },

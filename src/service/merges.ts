@@ -16,6 +16,7 @@ import { getDatasetById } from '../changes/datasets.js'
 import { MERGE_PHASES, mergeChangeRequest } from '../changes/merge-change-request.js'
 import { DuckmergeError } from '../errors.js'
 import type { Resolution } from '../merge/three-way-types.js'
+import type { Progress } from '../progress.js'
 import { withDatasetLock } from '../store/dataset-lock.js'
 import { isUniqueViolation } from '../store/store.js'
 import { forbidden, hasRole, type Role, requireRole } from './access.js'
@@ -70,17 +71,58 @@ export interface OperationEvent {
   readonly data: Record<string, unknown>
 }
 
-/** The events of an operation this process runs, for GET /operations/{op}/events. */
+/** How often a running operation reports its progress between phase changes. */
+export const TICK_MS = 250
+
+/**
+ * The events of an operation this process runs, for GET /operations/{op}/events: each phase
+ * change is kept (replayed to a late reader), and every TICK_MS a progress tick with the elapsed
+ * time and the phase's fraction where the engine knows it, sent to the readers present and not
+ * kept (the next tick supersedes it; it carries the id of the last kept event, so a reader
+ * resuming with Last-Event-ID misses nothing).
+ */
 class OperationLog {
   readonly events: OperationEvent[] = []
   readonly listeners = new Set<(event: OperationEvent) => void>()
   finished = false
+  readonly #startedAt = Date.now()
+  #phase: Phase = 'queued'
+  #detail: Progress | undefined
 
   push(event: OperationEvent['event'], data: Record<string, unknown>): void {
     const e = { id: this.events.length + 1, event, data }
     this.events.push(e)
     if (event !== 'progress') this.finished = true
+    this.#send(e)
+  }
+
+  /** Enters a phase (or updates its detail); true when the phase changed. */
+  enter(phase: Phase, detail?: Progress): boolean {
+    const changed = phase !== this.#phase || this.events.length === 0
+    this.#phase = phase
+    this.#detail = detail
+    if (changed) this.push('progress', this.#progress())
+    return changed
+  }
+
+  tick(): void {
+    if (!this.finished)
+      this.#send({ id: this.events.length, event: 'progress', data: this.#progress() })
+  }
+
+  #send(e: OperationEvent): void {
     for (const listener of this.listeners) listener(e)
+  }
+
+  #progress(): Record<string, unknown> {
+    const d = this.#detail
+    const fraction = d?.total ? Math.min(1, d.done / d.total) : null
+    return {
+      ...progress(this.#phase, fraction ?? 0),
+      elapsed_ms: Date.now() - this.#startedAt,
+      fraction,
+      ...(d ? { detail: d } : {}),
+    }
   }
 }
 
@@ -183,8 +225,10 @@ export class MergeRunner {
     const log = new OperationLog()
     this.#logs.set(id, log)
     this.#trimLogs()
-    log.push('progress', progress('queued'))
+    log.enter('queued')
+    const ticker = setInterval(() => log.tick(), TICK_MS)
     const done = this.#run(id, cr.datasetId, request, log, cr.staged.new_columns.length > 0)
+    void done.finally(() => clearInterval(ticker))
     this.#running.add(done)
     void done.finally(() => this.#running.delete(done))
     return { operationId: id, done }
@@ -260,8 +304,8 @@ export class MergeRunner {
     const { body } = request
     const report = await mergeChangeRequest(this.#deps.root, request.crId, {
       requestedBy: request.caller.name,
-      // skip_conflict_check upserts theirs over every conflict, as force does.
-      force: body.force_merge || body.skip_conflict_check,
+      force: body.force_merge,
+      skipConflictCheck: body.skip_conflict_check,
       // Only when there is a column to add: the engine's MERGE with mergeSchema would also
       // add the patch's _op column to the table (reported to issue 9's owners).
       mergeSchema: body.merge_schema && addsColumns,
@@ -270,7 +314,7 @@ export class MergeRunner {
       ...(body.rule ? { rule: body.rule } : {}),
       ...(body.resolutions ? { resolutions: body.resolutions as readonly Resolution[] } : {}),
       onPhase: (event) => {
-        log.push('progress', progress(event.phase))
+        if (!log.enter(event.phase, event.detail)) return
         this.#deps.root.store.db
           .updateTable('operations')
           .set({ phase: event.phase })
@@ -363,12 +407,13 @@ function inProgress(crId: string): DuckmergeError {
   )
 }
 
-function progress(phase: Phase): Record<string, unknown> {
+/** Where a phase (and the fraction of it done) stands among all the phases. */
+function progress(phase: Phase, fraction: number): Record<string, unknown> {
   const index = PHASES.indexOf(phase)
   return {
     phase,
     phase_index: index,
     phases: PHASES,
-    percent: Math.round((index / PHASES.length) * 100),
+    percent: Math.round(((index + fraction) / PHASES.length) * 100),
   }
 }
