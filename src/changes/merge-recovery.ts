@@ -109,6 +109,13 @@ export async function newManifest(
   }
 }
 
+const DEAD_HOLDER_TRIES = 8
+
+/** Whether a manifest names a process of this host that is gone. */
+function diedHere(manifest: MergeManifest | null): boolean {
+  return manifest !== null && manifest.host === hostname() && !holderAlive(manifest)
+}
+
 /** Whether the process a manifest names may still be running its merge. */
 export function holderAlive(manifest: MergeManifest | null): boolean {
   if (!manifest) return false
@@ -160,8 +167,14 @@ export async function recoverMerges(
         if (!(error instanceof DuckmergeError && error.code === 'INVALID_STATE')) throw error
       }
     }
-    // Held by a live merge (here or elsewhere): not ours to settle.
-    await tryDatasetLock(root.store, Number(dataset_id), settle)
+    // Held by a live merge (here or elsewhere): not ours to settle. A holder on this host that
+    // was just killed may still hold the Postgres lock for a moment (until its server session
+    // sees the connection closed): wait a little for that one.
+    for (let tries = 1; ; tries++) {
+      const { ran } = await tryDatasetLock(root.store, Number(dataset_id), settle)
+      if (ran || tries >= DEAD_HOLDER_TRIES || !diedHere(await readManifest(root, id))) break
+      await new Promise((resolve) => setTimeout(resolve, 100 * tries))
+    }
   }
   await finishAudits(root, options.crId)
   return out
