@@ -124,6 +124,14 @@ export async function createChangeRequest(
   }
   const now = Date.now()
   await root.store.db.transaction().execute(async (tx) => {
+    // Numbers are the dataset's highest plus one: writing its row first makes creators of one
+    // dataset (another connection, instance or process) wait for each other's commit, so each
+    // reads the number the previous one took (Postgres row lock, SQLite write lock).
+    await tx
+      .updateTable('datasets')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('id', '=', dataset.id)
+      .execute()
     const last = await tx
       .selectFrom('change_requests')
       .select((eb) => eb.fn.max('number').as('n'))

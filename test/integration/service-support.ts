@@ -25,9 +25,9 @@ afterEach(() => {
 export async function serve(
   root: string,
   extra: readonly string[] = [],
-  env: NodeJS.ProcessEnv = {},
+  env?: NodeJS.ProcessEnv,
 ): Promise<Served> {
-  const child = startCli(['serve', '--root', root, '--port', '0', ...extra], { env })
+  const child = startCli(['serve', '--root', root, '--port', '0', ...extra], env ? { env } : {})
   running.push(child)
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {
