@@ -108,12 +108,13 @@ export class ChangeSides {
   /**
    * Fills `__cr_patch`, `__cr_base`, `__cr_theirs` (and `__cr_ours`) for the keys in `window`.
    * With `oursChanged`, only keys ours (the head) changed since base: the only ones where a
-   * conflict can be.
+   * conflict can be, plus those listed in the temp table `alsoKeys` (key columns).
    */
   async load(options: {
     withOurs: boolean
     window?: KeyWindow
     oursChanged?: boolean
+    alsoKeys?: string
   }): Promise<LoadedSides> {
     const { db, key } = this
     const types = new Map(this.dataset.schema.map((c) => [c.name, c.type]))
@@ -176,14 +177,20 @@ export class ChangeSides {
       ),
       sql`${ident(alias)}.${ident(k0)} is not null as ${ident(`_dm_${alias}`)}`,
     ]
-    const filter = options.oursChanged ? oursChanged(withHead, baseCols, headCols) : raw('true')
+    const listed =
+      options.alsoKeys === undefined
+        ? raw('')
+        : sql` or exists (select 1 from ${ident(options.alsoKeys)} r where ${keysEqual(key, 't', 'r')})`
+    const filter = options.oursChanged
+      ? sql`(${oursChanged(withHead, baseCols, headCols)}${listed})`
+      : raw('true')
     await db.run(
       sql`create or replace temp ${raw(once ? 'view' : 'table')} ${ident(touched)} as
         select * from (
           select p.*, ${join([...copies('b', baseCols), ...(withHead ? copies('o', headCols) : [])])}
           from ${ident(patch)} p left join ${side('__cr_base_scan')} b on ${keysEqual(key)}
           ${withHead ? sql`left join ${side('__cr_ours_scan')} o on ${keysEqual(key, 'p', 'o')}` : raw('')}
-        ) where ${filter}`,
+        ) t where ${filter}`,
     )
     const view = async (name: string, cols: Sql[], where: Sql) =>
       db.run(

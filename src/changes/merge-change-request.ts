@@ -13,26 +13,24 @@
  */
 
 import type { DuckDb } from '../engine/duckdb.js'
-import { ident, identList, join, type Sql, sql } from '../engine/sql.js'
+import { ident, identList, join, literal, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
+import { latestVersion } from '../formats/delta/log-store.js'
 import { applyMerge } from '../formats/delta/operations/merge/apply.js'
-import type { MergeClause } from '../formats/delta/operations/merge/clauses.js'
-import { type MergePlan, planMerge } from '../formats/delta/operations/merge/plan.js'
+import type { MergePlan } from '../formats/delta/operations/merge/plan.js'
 import { withMergeSession } from '../formats/delta/operations/merge/session.js'
 import { registerSnapshot } from '../formats/delta/scan.js'
 import { loadSnapshot } from '../formats/delta/snapshot.js'
-import { mergedRows, threeWayMerge } from '../merge/three-way.js'
-import { relationSql } from '../merge/three-way-sql.js'
+import { threeWayMerge } from '../merge/three-way.js'
 import type {
   Conflict,
   MergeRule,
-  Relation,
   Resolution,
   Side,
   ThreeWayPlan,
 } from '../merge/three-way-types.js'
 import type { Progress } from '../progress.js'
-import { archiveAttempt, writeAuditFiles } from './audit-files.js'
+import { type AuditFiles, archiveAttempt, writeAuditFiles } from './audit-files.js'
 import { type ChangeRequest, getChangeRequest, transition } from './change-requests.js'
 import { ChangeSides } from './change-sides.js'
 import { conflictItems } from './conflicts-change-request.js'
@@ -42,12 +40,13 @@ import {
   crAppId,
   type MergeManifest,
   newManifest,
-  recoverMerges,
   removeManifest,
+  withMergeLock,
   writeManifestSync,
 } from './merge-recovery.js'
+import { planChangeMerge } from './plan-change-merge.js'
 import { listRules } from './rules.js'
-import { OP_COLUMN, RESERVED_COLUMNS } from './upload.js'
+import { OP_COLUMN } from './upload.js'
 import { type ValidationReport, validateRules } from './validate-rules.js'
 
 export const MERGE_PHASES = [
@@ -80,6 +79,12 @@ export interface MergeChangeRequestOptions {
   readonly take?: Side
   /** Same as take theirs (conflicts still detected and recorded). */
   readonly force?: boolean
+  /**
+   * No conflict check: theirs' changes against base are applied over the head as a patch, cell
+   * by cell (the cell rule whatever the dataset's), so others' changes to other cells stay;
+   * nothing is listed as a conflict. `take`, `rule` and `resolutions` do not apply.
+   */
+  readonly skipConflictCheck?: boolean
   /** Settle given keys or cells (take a side, or give the value); applied after take/force. */
   readonly resolutions?: readonly Resolution[]
   /** Default: the dataset's rule. */
@@ -126,7 +131,7 @@ export interface MergeReport {
   readonly idempotent_replay: boolean
 }
 
-type ResolutionMode = 'none' | 'explicit' | 'ours' | 'theirs' | 'forced'
+type ResolutionMode = 'none' | 'explicit' | 'ours' | 'theirs' | 'forced' | 'skipped'
 
 /** Merge attempts after the head moved under the commit (another writer, Spark). */
 const MAX_ATTEMPTS = 3
@@ -144,13 +149,21 @@ const CONFLICT_ITEMS = 1000
  *   onPhase: (e) => console.log(e.phase) })
  * report.commit_id // 'v3'
  */
-export async function mergeChangeRequest(
+export function mergeChangeRequest(
   root: DataRoot,
   crId: string,
   options: MergeChangeRequestOptions = {},
 ): Promise<MergeReport> {
-  // A merge of this change request that died earlier is settled first.
-  await recoverMerges(root, { crId })
+  // One merge per dataset at a time (across processes on Postgres); merges of it that died
+  // earlier are settled first.
+  return withMergeLock(root, crId, options.dryRun === true, () => mergeLocked(root, crId, options))
+}
+
+async function mergeLocked(
+  root: DataRoot,
+  crId: string,
+  options: MergeChangeRequestOptions,
+): Promise<MergeReport> {
   const cr = await getChangeRequest(root, crId)
   if (cr.status === 'merged' && cr.result)
     return { ...(cr.result as unknown as MergeReport), idempotent_replay: true }
@@ -205,7 +218,7 @@ class MergeRun {
     this.#cr = cr
     this.#dataset = dataset
     this.#options = options
-    this.#rule = options.rule ?? dataset.conflictRule
+    this.#rule = options.skipConflictCheck ? 'cell' : (options.rule ?? dataset.conflictRule)
     this.#actor = options.requestedBy ?? null
   }
 
@@ -307,16 +320,22 @@ class MergeRun {
     this.#audit.mainBefore = ours.version
     await db.run(sql`DROP TABLE IF EXISTS preview`)
     await registerSnapshot(db, ours, '__dm_ours_all')
-    // Keys the change does not touch are theirs = base, so they merge to ours whatever ours
-    // did: the three-way merge reads only the touched keys' rows (change-sides.ts), and its
-    // cost follows the size of the change, not of the table.
+    // A conflict needs a key both sides changed: the three-way merge reads only the patch keys
+    // ours changed since base (none when the head is the base), plus those resolutions name.
+    // Every other patch key merges to theirs, which the write takes from the patch directly.
     const sides = await ChangeSides.within(db, this.#root, cr, dataset, ours)
-    const loaded = await sides.load({ withOurs: true })
+    const skip = this.#options.skipConflictCheck === true
+    const resolutions = skip ? [] : (this.#options.resolutions ?? [])
+    const alsoKeys = await resolutionKeys(db, sides.patchFile, keys, resolutions)
+    const loaded = await sides.load({
+      withOurs: true,
+      oursChanged: true,
+      ...(alsoKeys ? { alsoKeys } : {}),
+    })
     const oursTouched = loaded.ours ?? loaded.base
 
     this.#enter('diff')
-    const take: Side | undefined = this.#options.force ? 'theirs' : this.#options.take
-    const resolutions = this.#options.resolutions ?? []
+    const take: Side | undefined = this.#options.force || skip ? 'theirs' : this.#options.take
     const { plan, conflicts } = await threeWayMerge({
       connection: sides.connection,
       table: dataset.name,
@@ -325,7 +344,8 @@ class MergeRun {
       theirs: loaded.theirs,
       key: keys,
       rule: this.#rule,
-      conflictLimit: CONFLICT_ITEMS,
+      // Skipped: theirs' cells win without one conflict being looked up.
+      conflictLimit: skip ? 0 : CONFLICT_ITEMS,
       ...(take ? { take } : {}),
       ...(resolutions.length > 0 ? { resolutions } : {}),
     })
@@ -335,11 +355,25 @@ class MergeRun {
         take,
         resolutions,
         forced: this.#options.force === true,
+        skipped: skip,
       })
       if (plan.hasConflicts) return await this.#conflict(plan, conflicts, ours.version)
 
       this.#enter('resolve')
-      const counts = await diffCounts(db, plan, oursTouched, keys)
+      const uploaded = (await sides.columnsOf('__cr_patch_v'))
+        .map((c) => c.name)
+        .filter((c) => c !== OP_COLUMN)
+      const write = await planChangeMerge(db, {
+        tablePath: dataset.tablePath,
+        key: keys,
+        patchFile: sides.patchFile,
+        uploaded,
+        threeWay: plan,
+        contested: loaded.aligned.relation,
+        mergeSchema: this.#options.mergeSchema === true,
+      })
+      this.#assertHead(write.plan.snapshot.version, ours.version)
+      const { counts } = write
       const schemaChanges = plan.columns
         .filter((c) => !c.in.includes('ours'))
         .map((c) => ({ column: c.name, type: c.type, change: 'added' }))
@@ -353,16 +387,14 @@ class MergeRun {
         schema_changes: schemaChanges,
         old_row_count: counts.before,
         new_row_count: counts.before + counts.added - counts.deleted,
-        theirs_against_base: plan.theirs,
+        // Over the keys both sides touched (ours changed nothing else the change touches).
         ours_against_base: plan.ours,
       }
 
       this.#enter('preview')
       const rules = await listRules(this.#root, dataset)
       if (rules.length > 0)
-        await db.run(
-          sql`CREATE OR REPLACE TEMP TABLE preview AS ${mergedRows(plan, { schema: 'temp', name: '__dm_ours_all' })}`,
-        )
+        await db.run(sql`CREATE OR REPLACE TEMP TABLE preview AS ${write.preview('__dm_ours_all')}`)
 
       this.#enter('validate')
       const validation =
@@ -411,10 +443,32 @@ class MergeRun {
       if (this.#dryRun) return report(null)
 
       this.#enter('write', undefined, { report: report(0) as unknown as Record<string, unknown> })
-      const result = await this.#write(db, plan, ours.version)
+      // The plan holds for the head it read; a commit since (another writer, Spark) may have
+      // changed the same keys, so the merge starts over from the snapshot.
+      this.#assertHead(await latestVersion(dataset.tablePath), ours.version)
+      const result = await this.#write(db, write.plan)
       const merged = report(result.version)
 
-      this.#enter('finalize')
+      // The audit files go into the manifest before the status flips: a crash after the flip
+      // (during `audit`) leaves them to the recovery to write (merge-recovery.ts).
+      const audit = this.#auditFiles('merged', {
+        versions: { base: cr.baseVersion, main_before: ours.version, merged: result.version },
+        commit: {
+          version: result.version,
+          log_file: `_delta_log/${String(result.version).padStart(20, '0')}.json`,
+          txn_app_id: crAppId(cr.id),
+          txn_version: cr.revision,
+        },
+        counts: merged.diff,
+        files_added: result.metrics.numTargetFilesAdded,
+        files_removed: result.metrics.numTargetFilesRemoved,
+        bytes_added: result.metrics.numTargetBytesAdded,
+        bytes_removed: result.metrics.numTargetBytesRemoved,
+        row_count_before: counts.before,
+        row_count_after: merged.row_count,
+        schema_changes: schemaChanges,
+      })
+      this.#enter('finalize', undefined, { audit })
       await transition(
         this.#root.store.db,
         { ...cr, status: 'merging' },
@@ -432,23 +486,7 @@ class MergeRun {
       await syncDataset(this.#root, dataset.id)
 
       this.#enter('audit')
-      await this.#writeAudit('merged', {
-        versions: { base: cr.baseVersion, main_before: ours.version, merged: result.version },
-        commit: {
-          version: result.version,
-          log_file: `_delta_log/${String(result.version).padStart(20, '0')}.json`,
-          txn_app_id: crAppId(cr.id),
-          txn_version: cr.revision,
-        },
-        counts: merged.diff,
-        files_added: result.metrics.numTargetFilesAdded,
-        files_removed: result.metrics.numTargetFilesRemoved,
-        bytes_added: result.metrics.numTargetBytesAdded,
-        bytes_removed: result.metrics.numTargetBytesRemoved,
-        row_count_before: counts.before,
-        row_count_after: merged.row_count,
-        schema_changes: schemaChanges,
-      })
+      await writeAuditFiles(this.#root, cr.id, audit)
       await removeManifest(this.#root, cr.id)
       return merged
     } finally {
@@ -456,38 +494,25 @@ class MergeRun {
     }
   }
 
-  /** Phases `write` and `commit`: one Delta MERGE of the patch's keys (plan, then apply). */
-  async #write(db: DuckDb, plan: ThreeWayPlan, oursVersion: number) {
-    const cr = this.#cr
-    const columns = plan.columns.map((c) => c.name)
-    const source = sql`SELECT ${identList(columns)}, "__tw_op" AS ${ident(OP_COLUMN)}
-      FROM ${relationSql(plan.patch)} WHERE "__tw_op" IN ('upsert', 'delete')`
-    const set = Object.fromEntries(columns.map((c) => [c, sql`source.${ident(c)}`]))
-    const clauses: MergeClause[] = [
-      { kind: 'matched', action: 'delete', condition: `source.${OP_COLUMN} = 'delete'` },
-      { kind: 'matched', action: 'update', set },
-      {
-        kind: 'notMatched',
-        action: 'insert',
-        values: set,
-        condition: `source.${OP_COLUMN} = 'upsert'`,
-      },
-    ]
-    const planned = await planMerge(db, this.#dataset.tablePath, source, clauses, {
-      on: this.#dataset.keyColumns,
-      mergeSchema: this.#options.mergeSchema === true,
-    })
-    // The three-way result holds for the head it read; a commit since (another writer, Spark)
-    // may have changed the same keys, so the merge starts over from the snapshot.
-    if (planned.snapshot.version !== oursVersion)
+  /** A head other than the one the merge read: COMMIT_CONFLICT, so the merge starts over. */
+  #assertHead(version: number, oursVersion: number): void {
+    if (version !== oursVersion)
       throw new DuckmergeError(
         'COMMIT_CONFLICT',
-        `Dataset "${this.#dataset.name}" moved from version ${oursVersion} to ${planned.snapshot.version} while ${cr.id} was being merged.`,
-        { dataset: this.#dataset.name, expected: oursVersion, actual: planned.snapshot.version },
+        `Dataset "${this.#dataset.name}" moved from version ${oursVersion} to ${version} while ${this.#cr.id} was being merged.`,
+        { dataset: this.#dataset.name, expected: oursVersion, actual: version },
       )
+  }
+
+  /**
+   * Phases `write` and `commit`: the planned Delta MERGE (touched files rewritten, inserts
+   * added) in one commit; any file a concurrent writer adds conflicts with it.
+   */
+  async #write(db: DuckDb, planned: MergePlan) {
+    const cr = this.#cr
     return applyMerge(
       db,
-      withoutReservedColumns(planned),
+      { ...planned, mayMatch: 'all' },
       (detail) => this.#enter(/commit/.test(detail.phase) ? 'commit' : 'write', detail),
       {
         commitInfo: {
@@ -625,9 +650,14 @@ class MergeRun {
   }
 
   async #writeAudit(status: string, extra: Record<string, unknown>): Promise<void> {
+    await writeAuditFiles(this.#root, this.#cr.id, this.#auditFiles(status, extra))
+  }
+
+  /** The attempt's audit files: merge_result (with `extra`), diff, conflicts, validation. */
+  #auditFiles(status: string, extra: Record<string, unknown>): AuditFiles {
     const finished = Date.now()
     const { validation, conflicts, diff } = this.#audit
-    await writeAuditFiles(this.#root, this.#cr.id, {
+    return {
       merge_result: {
         dataset: this.#dataset.name,
         dataset_id: this.#dataset.id,
@@ -664,7 +694,7 @@ class MergeRun {
             },
           }
         : {}),
-    })
+    }
   }
 
   #optionsReport() {
@@ -672,6 +702,7 @@ class MergeRun {
     return {
       take: o.take ?? null,
       force: o.force === true,
+      skip_conflict_check: o.skipConflictCheck === true,
       rule: this.#rule,
       merge_schema: o.mergeSchema === true,
       resolutions: o.resolutions?.length ?? 0,
@@ -681,75 +712,30 @@ class MergeRun {
 }
 
 /**
- * The Delta MERGE must never add the patch's `_op` (or any reserved name) to the table, whatever
- * its schema evolution adds: those columns only steer the clauses.
+ * The keys resolutions name, as a temp table (values bound), so the three-way merge reads them
+ * too; undefined without resolutions.
  */
-function withoutReservedColumns(plan: MergePlan): MergePlan {
-  const reserved = (name: string) => RESERVED_COLUMNS.includes(name) || name.startsWith('__')
-  if (!plan.columnsAdded.some(reserved)) return plan
-  const keep = (name: string) => !(plan.columnsAdded.includes(name) && reserved(name))
-  return {
-    ...plan,
-    schema: { ...plan.schema, fields: plan.schema.fields.filter((f) => keep(f.name)) },
-    columnsAdded: plan.columnsAdded.filter(keep),
-    queries: { ...plan.queries, columns: plan.queries.columns.filter((c) => keep(c.name)) },
-  }
-}
-
-function keysEqual(keys: readonly string[], a: string, b: string): Sql {
-  return join(
-    keys.map((k) => sql`${ident(a)}.${ident(k)} = ${ident(b)}.${ident(k)}`),
-    ' AND ',
-  )
-}
-
-interface DiffCounts {
-  readonly before: number
-  readonly added: number
-  readonly updated: number
-  readonly deleted: number
-  readonly cells: number
-  readonly columns: Record<string, { modified: number }>
-}
-
-/** What applying the patch does to the head: rows added/updated/deleted, cells per column. */
-async function diffCounts(
+async function resolutionKeys(
   db: DuckDb,
-  plan: ThreeWayPlan,
-  ours: Relation,
+  patchFile: string,
   keys: readonly string[],
-): Promise<DiffCounts> {
-  const k = ident(keys[0] as string)
-  const compared = plan.columns
-    .filter((c) => c.in.includes('ours') && !keys.includes(c.name))
-    .map((c) => c.name)
-  const perColumn = compared.map(
-    (c, i) =>
-      sql`count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${k} IS NOT NULL AND p.${ident(c)} IS DISTINCT FROM o.${ident(c)}) AS ${ident(`c${i}`)}`,
+  resolutions: readonly Resolution[],
+): Promise<string | undefined> {
+  if (resolutions.length === 0) return undefined
+  await db.run(
+    sql`create or replace temp table __cr_resolution_keys as
+      select ${identList(keys)} from read_parquet(${literal(patchFile)}) where false`,
   )
-  const row = await db.one<Record<string, bigint>>(
-    sql`SELECT count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${k} IS NULL) AS ins,
-               count(*) FILTER (WHERE p."__tw_op" = 'upsert' AND o.${k} IS NOT NULL) AS upd,
-               count(*) FILTER (WHERE p."__tw_op" = 'delete' AND o.${k} IS NOT NULL) AS del
-               ${perColumn.length > 0 ? sql`, ${join(perColumn)}` : sql``}
-        FROM ${relationSql(plan.patch)} p LEFT JOIN ${relationSql(ours)} o ON ${keysEqual(keys, 'p', 'o')}`,
-  )
-  const before = await db.one<{ n: bigint }>(sql`SELECT count(*) AS n FROM __dm_ours_all`)
-  const columns: Record<string, { modified: number }> = {}
-  let cells = 0
-  compared.forEach((c, i) => {
-    const n = Number(row?.[`c${i}`] ?? 0)
-    columns[c] = { modified: n }
-    cells += n
-  })
-  return {
-    before: Number(before?.n ?? 0),
-    added: Number(row?.ins ?? 0),
-    updated: Number(row?.upd ?? 0),
-    deleted: Number(row?.del ?? 0),
-    cells,
-    columns,
-  }
+  for (const r of resolutions)
+    await db.run(
+      sql`insert into __cr_resolution_keys values (${join(
+        keys.map((k) => {
+          const v = r.key[k] ?? null
+          return sql`${typeof v === 'boolean' ? Number(v) : v}`
+        }),
+      )})`,
+    )
+  return '__cr_resolution_keys'
 }
 
 function emptyValidation(version: number, rows: number): ValidationReport {
@@ -811,7 +797,12 @@ function conflictsReport(
   cr: ChangeRequest,
   mainVersion: number,
   rule: MergeRule,
-  settle: { take: Side | undefined; resolutions: readonly Resolution[]; forced: boolean },
+  settle: {
+    take: Side | undefined
+    resolutions: readonly Resolution[]
+    forced: boolean
+    skipped: boolean
+  },
 ): Record<string, unknown> & {
   by_kind: Record<string, number>
   total: number
@@ -819,8 +810,13 @@ function conflictsReport(
 } {
   const byKind: Record<string, number> = {}
   for (const c of conflicts) byKind[c.kind] = (byKind[c.kind] ?? 0) + 1
-  const resolution: ResolutionMode =
-    settle.resolutions.length > 0 ? 'explicit' : settle.forced ? 'forced' : (settle.take ?? 'none')
+  const resolution: ResolutionMode = settle.skipped
+    ? 'skipped'
+    : settle.resolutions.length > 0
+      ? 'explicit'
+      : settle.forced
+        ? 'forced'
+        : (settle.take ?? 'none')
   return {
     rule,
     base_version: cr.baseVersion,

@@ -1,8 +1,9 @@
 /**
  * Merges as operations. Every merge request (sync, async, or the seed's endpoint) becomes a row
- * in `operations`, runs under a per-dataset lock (merges of one dataset never overlap in this
- * process, so each is planned against the head it commits on; the Delta commit protocol still
- * guards against other writers), and ends with a stored outcome `{status, body}`, the HTTP answer
+ * in `operations`, runs under its dataset's merge lock (store/dataset-lock.ts: merges of one
+ * dataset never overlap in this process, nor across instances on Postgres, so each is planned
+ * against the head it commits on; the Delta commit protocol still guards against other writers),
+ * and ends with a stored outcome `{status, body}`, the HTTP answer
  * replayed for a repeated Idempotency-Key and shown by GET /operations/{op}.
  *
  *   start → op row (queued) → [202 here when async] → lock(dataset) → If-Match check
@@ -16,6 +17,7 @@ import { MERGE_PHASES, mergeChangeRequest } from '../changes/merge-change-reques
 import { DuckmergeError } from '../errors.js'
 import type { Resolution } from '../merge/three-way-types.js'
 import type { Progress } from '../progress.js'
+import { withDatasetLock } from '../store/dataset-lock.js'
 import { isUniqueViolation } from '../store/store.js'
 import { forbidden, hasRole, type Role, requireRole } from './access.js'
 import type { Caller } from './auth.js'
@@ -146,7 +148,6 @@ type RunnerDeps = Omit<ServiceDeps, 'merges' | 'limits'>
 
 export class MergeRunner {
   readonly #deps: RunnerDeps
-  readonly #locks = new Map<number, Promise<unknown>>()
   readonly #logs = new Map<string, OperationLog>()
   readonly #running = new Set<Promise<unknown>>()
 
@@ -252,48 +253,15 @@ export class MergeRunner {
   ) {
     const db = this.#deps.root.store.db
     let outcome: Outcome
-    const release = await this.#lock(datasetId)
     try {
-      await this.#setStatus(id, 'running')
-      if (request.expectedVersion !== undefined) {
-        const dataset = await getDatasetById(this.#deps.root, datasetId)
-        if (dataset.currentVersion !== request.expectedVersion)
-          throw new DuckmergeError(
-            'PRECONDITION_FAILED',
-            `Dataset "${dataset.name}" is at version ${dataset.currentVersion}, not ${request.expectedVersion} as If-Match expects.`,
-            { expected: request.expectedVersion, actual: dataset.currentVersion },
-          )
-      }
-      const { body } = request
-      const report = await mergeChangeRequest(this.#deps.root, request.crId, {
-        requestedBy: request.caller.name,
-        // skip_conflict_check upserts theirs over every conflict, as force does.
-        force: body.force_merge || body.skip_conflict_check,
-        // Only when there is a column to add: the engine's MERGE with mergeSchema would also
-        // add the patch's _op column to the table (reported to issue 9's owners).
-        mergeSchema: body.merge_schema && addsColumns,
-        dryRun: body.dry_run,
-        ...(body.take ? { take: body.take } : {}),
-        ...(body.rule ? { rule: body.rule } : {}),
-        ...(body.resolutions ? { resolutions: body.resolutions as readonly Resolution[] } : {}),
-        onPhase: (event) => {
-          if (!log.enter(event.phase, event.detail)) return
-          this.#deps.root.store.db
-            .updateTable('operations')
-            .set({ phase: event.phase })
-            .where('id', '=', id)
-            .execute()
-            .catch(() => undefined)
-        },
-      })
-      outcome = { status: 200, body: { ...report } }
+      outcome = await withDatasetLock(this.#deps.root.store, datasetId, () =>
+        this.#merge(id, datasetId, request, log, addsColumns),
+      )
     } catch (error) {
       const mapped = await this.#inProgressOr(error, request.crId)
       outcome = errorBody(mapped, request.requestId)
       if (outcome.status >= 500)
         this.#deps.log.error({ err: error, operation_id: id }, 'merge failed')
-    } finally {
-      release()
     }
     const succeeded = outcome.status < 400
     await db
@@ -315,6 +283,49 @@ export class MergeRunner {
     return outcome
   }
 
+  /** The merge itself, under the dataset's lock: the If-Match check, then the engine. */
+  async #merge(
+    id: string,
+    datasetId: number,
+    request: StartMerge,
+    log: OperationLog,
+    addsColumns: boolean,
+  ): Promise<Outcome> {
+    await this.#setStatus(id, 'running')
+    if (request.expectedVersion !== undefined) {
+      const dataset = await getDatasetById(this.#deps.root, datasetId)
+      if (dataset.currentVersion !== request.expectedVersion)
+        throw new DuckmergeError(
+          'PRECONDITION_FAILED',
+          `Dataset "${dataset.name}" is at version ${dataset.currentVersion}, not ${request.expectedVersion} as If-Match expects.`,
+          { expected: request.expectedVersion, actual: dataset.currentVersion },
+        )
+    }
+    const { body } = request
+    const report = await mergeChangeRequest(this.#deps.root, request.crId, {
+      requestedBy: request.caller.name,
+      force: body.force_merge,
+      skipConflictCheck: body.skip_conflict_check,
+      // Only when there is a column to add: the engine's MERGE with mergeSchema would also
+      // add the patch's _op column to the table (reported to issue 9's owners).
+      mergeSchema: body.merge_schema && addsColumns,
+      dryRun: body.dry_run,
+      ...(body.take ? { take: body.take } : {}),
+      ...(body.rule ? { rule: body.rule } : {}),
+      ...(body.resolutions ? { resolutions: body.resolutions as readonly Resolution[] } : {}),
+      onPhase: (event) => {
+        if (!log.enter(event.phase, event.detail)) return
+        this.#deps.root.store.db
+          .updateTable('operations')
+          .set({ phase: event.phase })
+          .where('id', '=', id)
+          .execute()
+          .catch(() => undefined)
+      },
+    })
+    return { status: 200, body: { ...report } }
+  }
+
   /** A lost race for the change request (the other merge holds it) is merge_in_progress. */
   async #inProgressOr(error: unknown, crId: string): Promise<unknown> {
     if (!(error instanceof DuckmergeError) || error.code !== 'INVALID_STATE') return error
@@ -330,21 +341,6 @@ export class MergeRunner {
       .set({ status })
       .where('id', '=', id)
       .execute()
-  }
-
-  async #lock(datasetId: number): Promise<() => void> {
-    const previous = this.#locks.get(datasetId) ?? Promise.resolve()
-    let release = () => {}
-    const mine = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const chained = previous.then(() => mine)
-    this.#locks.set(datasetId, chained)
-    await previous
-    return () => {
-      release()
-      if (this.#locks.get(datasetId) === chained) this.#locks.delete(datasetId)
-    }
   }
 
   async #byKey(userId: number, key: string) {

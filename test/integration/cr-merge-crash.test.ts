@@ -1,4 +1,4 @@
-import { readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { runCli } from '../support/cli.js'
@@ -91,6 +91,43 @@ describe('cr merge killed with SIGKILL', { timeout: 180_000 }, () => {
         rows_updated: 1,
         rows_deleted: 1,
       },
+      idempotent_replay: true,
+    })
+    expect(log()).toHaveLength(2)
+  })
+
+  test('while writing the audit files, after the status flipped: the next command writes them from the manifest', () => {
+    const { cli, id, log, killedAt, root } = setup()
+    killedAt('audit')
+    expect(log()).toHaveLength(2)
+    // The next command settles the leftover manifest.
+    expect(cli(['cr', 'show', id]).json()).toMatchObject({ status: 'merged', merged_version: 1 })
+    expect(existsSync(join(root, 'tmp', 'merges', `${id}.json`))).toBe(false)
+    const audit = cli(['cr', 'audit', id]).json<{ files: Record<string, unknown> }>()
+    expect(Object.keys(audit.files).sort()).toEqual([
+      'conflicts',
+      'diff',
+      'merge_result',
+      'validation',
+    ])
+    expect(cli(['cr', 'audit', id, '--file', 'merge_result']).json()).toMatchObject({
+      status: 'merged',
+      recovered: true,
+      requested_by: 'ann',
+      versions: { base: 0, main_before: 0, merged: 1 },
+      commit: { version: 1, txn_app_id: `duckmerge-cr-${id}` },
+      counts: { rows_added: 1, rows_updated: 1, rows_deleted: 1 },
+      files_removed: 1,
+    })
+    expect(cli(['cr', 'audit', id, '--file', 'diff']).json()).toMatchObject({
+      rows_added: 1,
+      rows_deleted: 1,
+      rows_modified: 1,
+      columns: { price: { modified: 1 } },
+    })
+    expect(cli(['cr', 'merge', id]).json()).toMatchObject({
+      status: 'merged',
+      merged_version: 1,
       idempotent_replay: true,
     })
     expect(log()).toHaveLength(2)

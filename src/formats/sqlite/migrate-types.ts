@@ -510,6 +510,77 @@ export function quickStatsSelect(
   return sql`select count(*) as rows${raw(parts.length > 0 ? `, ${parts.join(',\n  ')}` : '')} from ${ident(table)}`
 }
 
+/**
+ * The source side of a deferred table's check, counted beside its copy: per column the non-NULL
+ * count and the fingerprint figures of its declared type, about half the work of
+ * `quickStatsSelect` (measured: 0.75 s instead of 1.55 s for 1M rows × 10 columns). The copy
+ * itself refuses any value of another class than declared (a JS string, bytes, or a number
+ * that is not a safe integer where integers are declared), except one it cannot see: a REAL
+ * with no fraction in an INTEGER column (SQLite's affinity converts those on insert, but a file
+ * whose schema was edited may hold one). `sum()` returns a REAL when any input is one, and
+ * `c - c` is a REAL 0 exactly for REAL values, so `intClass` catches it for the price of two
+ * additions. Aliases are `d<stat>_<index>`.
+ */
+export function deferredStatsSelect(
+  table: string,
+  columns: readonly { name: string; declaredType: string }[],
+): Sql {
+  const parts = columns.flatMap((column, i) => {
+    const c = ident(column.name).text
+    const stat = (name: string, expr: string) => `${expr} as d${name}_${i}`
+    const nonNull = stat('nonNull', `count(${c})`)
+    switch (quickAffinity(column.declaredType)) {
+      case 'integer': {
+        const intMod = `sum(${c} % ${fingerprintModulus} + (${c} - ${c}))`
+        return [nonNull, stat('intMod', intMod), stat('intClass', `typeof(${intMod})`)]
+      }
+      case 'real':
+        return [nonNull, stat('numericTotal', `total(${c})`)]
+      case 'text':
+        return [
+          nonNull,
+          stat('textBytes', `sum(length(cast(${c} as blob)))`),
+          stat('textFirstChars', `sum(unicode(${c}))`),
+        ]
+      default:
+        return []
+    }
+  })
+  return sql`select count(*) as rows${raw(parts.length > 0 ? `, ${parts.join(',\n  ')}` : '')} from ${ident(table)}`
+}
+
+/**
+ * Column `i`'s stats from `deferredStatsSelect`'s row and the copy's count of empty texts, or
+ * undefined when an INTEGER column holds a REAL (the full count then decides its type).
+ */
+export function deferredStatsOf(
+  row: Record<string, unknown>,
+  i: number,
+  declared: string,
+  emptyTexts: number,
+): ColumnStats | undefined {
+  const get = (name: string) => row[`d${name}_${i}`] ?? null
+  const nonNull = Number(get('nonNull') ?? 0)
+  switch (quickAffinity(declared)) {
+    case 'integer':
+      if (get('intClass') === 'real') return undefined
+      return { ...none, nonNull, integers: nonNull, intMod: get('intMod') as number | null }
+    case 'real':
+      return { ...none, nonNull, reals: nonNull, numericTotal: get('numericTotal') as number }
+    case 'text':
+      return {
+        ...none,
+        nonNull,
+        texts: nonNull,
+        emptyTexts,
+        textBytes: get('textBytes') as number | null,
+        textFirstChars: get('textFirstChars') as number | null,
+      }
+    case undefined:
+      return undefined
+  }
+}
+
 export function quickAffinity(declared: string): 'integer' | 'real' | 'text' | undefined {
   const kind = declaredKind(declared)
   if (kind.decimal || kind.isBoolean || kind.isDate || kind.isTimestamp) return undefined
