@@ -156,11 +156,20 @@ try {
   const browser = await launch()
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
   const requests: string[] = []
+  let inFlight = 0
+  page.on('request', () => inFlight++)
+  page.on('requestfailed', () => inFlight--)
   page.on('requestfinished', (r) => {
+    inFlight--
     const t = r.timing()
     if (r.url().includes('/api/'))
       requests.push(`${r.method()} ${r.url().replace(url, '')} ${ms(t.responseEnd)}`)
   })
+  // Each figure starts with no request of the page in flight (a prefetch of the previous run's
+  // would share the server with the one measured).
+  const idle = async () => {
+    while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
   await page.goto(url)
   await page.getByLabel('API token').fill(token)
   await page.getByRole('button', { name: 'Sign in' }).click()
@@ -173,6 +182,7 @@ try {
   for (let i = 0; i < RUNS; i++) {
     await page.evaluate(`location.hash = '#/datasets/1'`)
     await page.getByTestId('current-version').waitFor()
+    await idle()
     requests.length = 0
     navigation.push(
       await timed(page, `location.hash = '#/change-requests/${crId}/diff'`, DIFF_SHOWN),
@@ -204,6 +214,7 @@ try {
   )
 
   await page.evaluate(`location.hash = '#/change-requests/${crId}/diff'`)
+  await idle()
   await page.getByRole('button', { name: 'Merge', exact: true }).click()
   await page.getByTestId('merge-preview').waitFor({ timeout: 600_000 })
   await page.evaluate(WATCH_PROGRESS)
