@@ -48,6 +48,7 @@ function line(name: string, runs: readonly number[], floor: string, target: stri
 const DIFF_SHOWN = `(document.querySelector('[data-testid=diff-summary] .modified dd')?.textContent ?? '0') !== '0' &&
   document.querySelectorAll('[data-testid=diff-rows] tbody tr').length === 100`
 const NEXT_CLICKED = `[...document.querySelectorAll('button')].find((b) => b.textContent === 'Next page').click()`
+const PREVIOUS_CLICKED = `[...document.querySelectorAll('button')].find((b) => b.textContent === 'Previous page').click()`
 const NEXT_SHOWN = `document.querySelectorAll('[data-testid=diff-rows] tbody tr').length === 100 &&
   document.querySelector('[data-testid=diff-rows] tbody tr td')?.textContent !== window.__before`
 // Records when the modal's progress (bar, phase, elapsed time) changes on screen.
@@ -178,6 +179,7 @@ try {
   const navigation: number[] = []
   const next: number[] = []
   const nextAfterReading: number[] = []
+  const previous: number[] = []
   let lastRequests: string[] = []
   for (let i = 0; i < RUNS; i++) {
     await page.evaluate(`location.hash = '#/datasets/1'`)
@@ -192,6 +194,7 @@ try {
     // A reader looks at a page before asking for the next: the page fetches it meanwhile.
     await new Promise((resolve) => setTimeout(resolve, READ_MS))
     nextAfterReading.push(await timed(page, NEXT_CLICKED, NEXT_SHOWN))
+    previous.push(await timed(page, PREVIOUS_CLICKED, NEXT_SHOWN))
   }
   line(
     'change request page → diff summary and first 100 rows drawn',
@@ -212,6 +215,7 @@ try {
     'floor: one frame',
     '≤ 300 ms',
   )
+  line('Previous page (kept: drawing only) → drawn', previous, 'floor: one frame', '≤ 300 ms')
 
   await page.evaluate(`location.hash = '#/change-requests/${crId}/diff'`)
   await idle()
