@@ -54,11 +54,11 @@ export interface Issue {
  * as a JSON field. Travels as `details.hint`.
  *
  * @example
- * new DuckmergeError('KEY_COLUMN_MISSING', 'Key column "run_id" is missing in theirs runs.parquet (columns: id, score).',
+ * new DuckmergeError('KEY_COLUMN_MISSING', 'Key column "run_id" is missing in runs.parquet (columns: id, score).',
  *   { file: 'runs.parquet', column: 'run_id', hint: 'Pass {key} with a column both sides have.' })
  */
 export function renderHint(hint: string, name: (field: string) => string): string {
-  return hint.replace(/\{(\w+)\}/g, (_, field: string) => name(field))
+  return hint.replace(/\{([\w.]+)\}/g, (_, field: string) => name(field))
 }
 
 /** The hint of an error in library words (`key`), or undefined when it has none. */
@@ -76,7 +76,7 @@ export function hintOf(
  *
  * @example
  * throw new DuckmergeError('KEY_COLUMN_MISSING',
- *   'Cannot rebase runs.parquet: key column "run_id" is missing in theirs (columns: id, score).',
+ *   'Cannot rebase runs.parquet onto results.parquet: key column "run_id" is missing in runs.parquet (columns: id, score).',
  *   { file: 'runs.parquet', column: 'run_id', hint: 'Pass {key} with a column both sides have.' })
  */
 export class DuckmergeError extends Error {

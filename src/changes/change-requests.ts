@@ -4,10 +4,11 @@
  *
  *   pending ──merge──▶ merged (re-merge = replay) │ conflict │ failed
  *   pending │ conflict │ failed ──close──▶ closed ──reopen──▶ pending
+ *   pending │ conflict │ failed ──revise (new rows, r<n+1>)──▶ pending
  */
 import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { DuckDb } from '../engine/duckdb.js'
 import { ident, identList, join as joinSql, literal, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
@@ -112,13 +113,159 @@ export async function createChangeRequest(
   const dataset = await getDataset(root, options.dataset)
   const baseVersion = options.baseVersion ?? dataset.currentVersion
   const mode = options.mode ?? 'patch'
-  const base = await datasetSnapshot(dataset, baseVersion)
   const id = newCrId()
   const dir = stagingDir(root, dataset.id, id)
-  const duck = await DuckDb.open()
   let staged: Staged
   try {
-    const upload = await openUpload(duck, options.from)
+    staged = await stage(dataset, options.from, mode, baseVersion, join(dir, 'r1.parquet'))
+  } catch (error) {
+    await fs.rm(dir, { recursive: true, force: true })
+    throw error
+  }
+  const now = Date.now()
+  await root.store.db.transaction().execute(async (tx) => {
+    // Numbers are the dataset's highest plus one: writing its row first makes creators of one
+    // dataset (another connection, instance or process) wait for each other's commit, so each
+    // reads the number the previous one took (Postgres row lock, SQLite write lock).
+    await tx
+      .updateTable('datasets')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('id', '=', dataset.id)
+      .execute()
+    const last = await tx
+      .selectFrom('change_requests')
+      .select((eb) => eb.fn.max('number').as('n'))
+      .where('dataset_id', '=', dataset.id)
+      .executeTakeFirst()
+    await tx
+      .insertInto('change_requests')
+      .values({
+        id,
+        dataset_id: dataset.id,
+        number: Number(last?.n ?? 0) + 1,
+        title: options.title,
+        author: options.author ?? null,
+        base_version: baseVersion,
+        mode,
+        revision: 1,
+        status: 'pending',
+        staged_json: JSON.stringify(staged),
+        failure_json: null,
+        result_json: null,
+        merged_version: null,
+        merged_by: null,
+        merged_at: null,
+        closed_at: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute()
+    await addAuditEvent(tx, {
+      action: 'cr.create',
+      actor: options.author ?? null,
+      datasetId: dataset.id,
+      crId: id,
+      deltaVersion: baseVersion,
+      details: { title: options.title, mode, staged },
+    })
+  })
+  return getChangeRequest(root, id)
+}
+
+export interface ReviseChangeRequestOptions {
+  /** The new rows, in any form createChangeRequest takes. */
+  readonly from: string
+  /** Default: the dataset's current version, as for a new change request. */
+  readonly baseVersion?: number
+  /** Default: the change request's mode. */
+  readonly mode?: CrMode
+  /** Default: unchanged. */
+  readonly title?: string
+  readonly actor?: string
+}
+
+/**
+ * Replaces the rows of an open change request (pending, conflict or failed): the upload is
+ * staged as revision n+1 (`r<n+1>.parquet`, earlier revisions kept for the audit trail), the
+ * change request is pending again and a merge commits the new revision (its txn version).
+ *
+ * @example
+ * const cr = await reviseChangeRequest(root, 'cr_8k2m4q7w1z9x3c5v', { from: 'fixed.csv' })
+ * cr.revision // 2
+ */
+export async function reviseChangeRequest(
+  root: DataRoot,
+  id: string,
+  options: ReviseChangeRequestOptions,
+): Promise<ChangeRequest> {
+  const cr = await getChangeRequest(root, id)
+  const open: readonly CrStatus[] = ['pending', 'conflict', 'failed']
+  const refuse = (status: CrStatus) =>
+    new DuckmergeError(
+      'INVALID_STATE',
+      `Change request ${cr.id} is ${status}; only a pending, conflicting or failed one can get new rows.`,
+      { cr_id: cr.id, status, wanted: 'pending' },
+    )
+  if (!open.includes(cr.status)) throw refuse(cr.status)
+  const dataset = await getDatasetById(root, cr.datasetId)
+  const baseVersion = options.baseVersion ?? dataset.currentVersion
+  const mode = options.mode ?? cr.mode
+  const revision = cr.revision + 1
+  const file = join(stagingDir(root, dataset.id, cr.id), `r${revision}.parquet`)
+  const staged = await stage(dataset, options.from, mode, baseVersion, file)
+  try {
+    await root.store.db.transaction().execute(async (tx: StoreTx) => {
+      // Compare-and-set on the revision too: of two concurrent revisions, one wins.
+      const updated = await tx
+        .updateTable('change_requests')
+        .set({
+          revision,
+          base_version: baseVersion,
+          mode,
+          title: options.title ?? cr.title,
+          status: 'pending',
+          staged_json: JSON.stringify(staged),
+          failure_json: null,
+          updated_at: Date.now(),
+        })
+        .where('id', '=', cr.id)
+        .where('revision', '=', cr.revision)
+        .where('status', 'in', [...open])
+        .returning('id')
+        .executeTakeFirst()
+      if (!updated) throw refuse((await getChangeRequest(root, cr.id)).status)
+      await addAuditEvent(tx, {
+        action: 'cr.revise',
+        actor: options.actor ?? null,
+        datasetId: dataset.id,
+        crId: cr.id,
+        deltaVersion: baseVersion,
+        details: { revision, mode, staged, previous_status: cr.status },
+      })
+    })
+  } catch (error) {
+    await fs.rm(file, { force: true })
+    throw error
+  }
+  return getChangeRequest(root, cr.id)
+}
+
+/**
+ * Checks and writes an upload as a staged revision `file`: names, keys and `_op` values checked,
+ * values cast to the dataset's types (refused with samples when they do not convert), deletes
+ * added for the base's keys a snapshot lacks. Nothing is left at `file` on failure.
+ */
+async function stage(
+  dataset: Dataset,
+  from: string,
+  mode: CrMode,
+  baseVersion: number,
+  file: string,
+): Promise<Staged> {
+  const base = await datasetSnapshot(dataset, baseVersion)
+  const duck = await DuckDb.open()
+  try {
+    const upload = await openUpload(duck, from)
     assertColumnNames(upload, mode === 'patch' ? [OP_COLUMN] : [])
     assertKeyColumns(upload, dataset.keyColumns)
     await assertUniqueKeys(duck, upload.relation, dataset.keyColumns, upload.label)
@@ -173,8 +320,7 @@ export async function createChangeRequest(
           ' AND ',
         )})`
     }
-    await fs.mkdir(dir, { recursive: true })
-    const file = join(dir, 'r1.parquet')
+    await fs.mkdir(dirname(file), { recursive: true })
     await duck.run(sql`COPY (${patch}) TO ${literal(`${file}.tmp`)} (FORMAT parquet)`)
     await fs.rename(`${file}.tmp`, file)
     const counts = await duck.one<{ rows: bigint; deletes: bigint }>(
@@ -182,7 +328,7 @@ export async function createChangeRequest(
     )
     const rows = Number(counts?.rows ?? 0)
     const deletes = Number(counts?.deletes ?? 0)
-    staged = {
+    return {
       rows,
       upserts: rows - deletes,
       deletes,
@@ -192,51 +338,11 @@ export async function createChangeRequest(
       columns: dataColumns.filter((c) => types.has(c.name)).map((c) => c.name),
     }
   } catch (error) {
-    await fs.rm(dir, { recursive: true, force: true })
+    await fs.rm(file, { force: true })
     throw error
   } finally {
     duck.close()
   }
-  const now = Date.now()
-  await root.store.db.transaction().execute(async (tx) => {
-    const last = await tx
-      .selectFrom('change_requests')
-      .select((eb) => eb.fn.max('number').as('n'))
-      .where('dataset_id', '=', dataset.id)
-      .executeTakeFirst()
-    await tx
-      .insertInto('change_requests')
-      .values({
-        id,
-        dataset_id: dataset.id,
-        number: Number(last?.n ?? 0) + 1,
-        title: options.title,
-        author: options.author ?? null,
-        base_version: baseVersion,
-        mode,
-        revision: 1,
-        status: 'pending',
-        staged_json: JSON.stringify(staged),
-        failure_json: null,
-        result_json: null,
-        merged_version: null,
-        merged_by: null,
-        merged_at: null,
-        closed_at: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute()
-    await addAuditEvent(tx, {
-      action: 'cr.create',
-      actor: options.author ?? null,
-      datasetId: dataset.id,
-      crId: id,
-      deltaVersion: baseVersion,
-      details: { title: options.title, mode, staged },
-    })
-  })
-  return getChangeRequest(root, id)
 }
 
 /** The staged patch of a change request (Parquet with `_op`). */

@@ -8,6 +8,7 @@ export type AuditAction =
   | 'cr.create'
   | 'cr.close'
   | 'cr.reopen'
+  | 'cr.revise'
   | 'merge.requested'
   | 'merge.conflict'
   | 'merge.validation_failed'

@@ -40,8 +40,8 @@ import {
   crAppId,
   type MergeManifest,
   newManifest,
-  recoverMerges,
   removeManifest,
+  withMergeLock,
   writeManifestSync,
 } from './merge-recovery.js'
 import { planChangeMerge } from './plan-change-merge.js'
@@ -79,6 +79,12 @@ export interface MergeChangeRequestOptions {
   readonly take?: Side
   /** Same as take theirs (conflicts still detected and recorded). */
   readonly force?: boolean
+  /**
+   * No conflict check: theirs' changes against base are applied over the head as a patch, cell
+   * by cell (the cell rule whatever the dataset's), so others' changes to other cells stay;
+   * nothing is listed as a conflict. `take`, `rule` and `resolutions` do not apply.
+   */
+  readonly skipConflictCheck?: boolean
   /** Settle given keys or cells (take a side, or give the value); applied after take/force. */
   readonly resolutions?: readonly Resolution[]
   /** Default: the dataset's rule. */
@@ -125,7 +131,7 @@ export interface MergeReport {
   readonly idempotent_replay: boolean
 }
 
-type ResolutionMode = 'none' | 'explicit' | 'ours' | 'theirs' | 'forced'
+type ResolutionMode = 'none' | 'explicit' | 'ours' | 'theirs' | 'forced' | 'skipped'
 
 /** Merge attempts after the head moved under the commit (another writer, Spark). */
 const MAX_ATTEMPTS = 3
@@ -143,13 +149,21 @@ const CONFLICT_ITEMS = 1000
  *   onPhase: (e) => console.log(e.phase) })
  * report.commit_id // 'v3'
  */
-export async function mergeChangeRequest(
+export function mergeChangeRequest(
   root: DataRoot,
   crId: string,
   options: MergeChangeRequestOptions = {},
 ): Promise<MergeReport> {
-  // A merge of this change request that died earlier is settled first.
-  await recoverMerges(root, { crId })
+  // One merge per dataset at a time (across processes on Postgres); merges of it that died
+  // earlier are settled first.
+  return withMergeLock(root, crId, options.dryRun === true, () => mergeLocked(root, crId, options))
+}
+
+async function mergeLocked(
+  root: DataRoot,
+  crId: string,
+  options: MergeChangeRequestOptions,
+): Promise<MergeReport> {
   const cr = await getChangeRequest(root, crId)
   if (cr.status === 'merged' && cr.result)
     return { ...(cr.result as unknown as MergeReport), idempotent_replay: true }
@@ -204,7 +218,7 @@ class MergeRun {
     this.#cr = cr
     this.#dataset = dataset
     this.#options = options
-    this.#rule = options.rule ?? dataset.conflictRule
+    this.#rule = options.skipConflictCheck ? 'cell' : (options.rule ?? dataset.conflictRule)
     this.#actor = options.requestedBy ?? null
   }
 
@@ -310,7 +324,8 @@ class MergeRun {
     // ours changed since base (none when the head is the base), plus those resolutions name.
     // Every other patch key merges to theirs, which the write takes from the patch directly.
     const sides = await ChangeSides.within(db, this.#root, cr, dataset, ours)
-    const resolutions = this.#options.resolutions ?? []
+    const skip = this.#options.skipConflictCheck === true
+    const resolutions = skip ? [] : (this.#options.resolutions ?? [])
     const alsoKeys = await resolutionKeys(db, sides.patchFile, keys, resolutions)
     const loaded = await sides.load({
       withOurs: true,
@@ -320,7 +335,7 @@ class MergeRun {
     const oursTouched = loaded.ours ?? loaded.base
 
     this.#enter('diff')
-    const take: Side | undefined = this.#options.force ? 'theirs' : this.#options.take
+    const take: Side | undefined = this.#options.force || skip ? 'theirs' : this.#options.take
     const { plan, conflicts } = await threeWayMerge({
       connection: sides.connection,
       table: dataset.name,
@@ -329,7 +344,8 @@ class MergeRun {
       theirs: loaded.theirs,
       key: keys,
       rule: this.#rule,
-      conflictLimit: CONFLICT_ITEMS,
+      // Skipped: theirs' cells win without one conflict being looked up.
+      conflictLimit: skip ? 0 : CONFLICT_ITEMS,
       ...(take ? { take } : {}),
       ...(resolutions.length > 0 ? { resolutions } : {}),
     })
@@ -339,6 +355,7 @@ class MergeRun {
         take,
         resolutions,
         forced: this.#options.force === true,
+        skipped: skip,
       })
       if (plan.hasConflicts) return await this.#conflict(plan, conflicts, ours.version)
 
@@ -685,6 +702,7 @@ class MergeRun {
     return {
       take: o.take ?? null,
       force: o.force === true,
+      skip_conflict_check: o.skipConflictCheck === true,
       rule: this.#rule,
       merge_schema: o.mergeSchema === true,
       resolutions: o.resolutions?.length ?? 0,
@@ -779,7 +797,12 @@ function conflictsReport(
   cr: ChangeRequest,
   mainVersion: number,
   rule: MergeRule,
-  settle: { take: Side | undefined; resolutions: readonly Resolution[]; forced: boolean },
+  settle: {
+    take: Side | undefined
+    resolutions: readonly Resolution[]
+    forced: boolean
+    skipped: boolean
+  },
 ): Record<string, unknown> & {
   by_kind: Record<string, number>
   total: number
@@ -787,8 +810,13 @@ function conflictsReport(
 } {
   const byKind: Record<string, number> = {}
   for (const c of conflicts) byKind[c.kind] = (byKind[c.kind] ?? 0) + 1
-  const resolution: ResolutionMode =
-    settle.resolutions.length > 0 ? 'explicit' : settle.forced ? 'forced' : (settle.take ?? 'none')
+  const resolution: ResolutionMode = settle.skipped
+    ? 'skipped'
+    : settle.resolutions.length > 0
+      ? 'explicit'
+      : settle.forced
+        ? 'forced'
+        : (settle.take ?? 'none')
   return {
     rule,
     base_version: cr.baseVersion,

@@ -10,6 +10,11 @@
  *
  * The txn action makes the outcome a fact of the table, not of the process: a change request is
  * never applied twice, whichever process looks.
+ *
+ * Whether the holder is gone: on Postgres, whether the dataset's merge lock can be taken (every
+ * merge holds it from before `merging` until after `finalize`, on a session that dies with its
+ * process, on any host); on SQLite, whether the manifest's pid still runs on this host (another
+ * host's manifest counts as alive until it is FOREIGN_HOLDER_TTL_MS old).
  */
 import { randomUUID } from 'node:crypto'
 import { promises as fs, mkdirSync, renameSync, writeFileSync } from 'node:fs'
@@ -19,6 +24,7 @@ import { DuckmergeError } from '../errors.js'
 import { readCommit } from '../formats/delta/log-store.js'
 import { loadSnapshot } from '../formats/delta/snapshot.js'
 import { STAGING_PREFIX } from '../formats/delta/write-files.js'
+import { tryDatasetLock, withDatasetLock } from '../store/dataset-lock.js'
 import { type AuditFiles, writeAuditFiles } from './audit-files.js'
 import { type ChangeRequest, getChangeRequest, transition } from './change-requests.js'
 import { CR_ID_PATTERN, type DataRoot, tmpDir } from './data-root.js'
@@ -125,35 +131,66 @@ export interface RecoveredMerge {
 }
 
 /**
- * Settles every change request left `merging` by a process that is gone (all of them, or only
- * `crId`). Merges whose holder still runs are left alone.
+ * Settles every change request left `merging` by a process that is gone (all of them, only
+ * `crId`, or only those of `datasetId`). Merges whose holder still runs are left alone.
  *
  * @example
  * const recovered = await recoverMerges(root) // [{ cr_id, outcome: 'merged', merged_version: 4, … }]
  */
 export async function recoverMerges(
   root: DataRoot,
-  options: { readonly crId?: string } = {},
+  options: { readonly crId?: string; readonly datasetId?: number } = {},
 ): Promise<RecoveredMerge[]> {
   let query = root.store.db
     .selectFrom('change_requests')
-    .select('id')
+    .select(['id', 'dataset_id'])
     .where('status', '=', 'merging')
   if (options.crId !== undefined) query = query.where('id', '=', options.crId)
+  if (options.datasetId !== undefined) query = query.where('dataset_id', '=', options.datasetId)
   const stuck = await query.execute()
   const out: RecoveredMerge[] = []
-  for (const { id } of stuck) {
-    const manifest = await readManifest(root, id)
-    if (holderAlive(manifest)) continue
-    try {
-      out.push(await recoverOne(root, await getChangeRequest(root, id), manifest))
-    } catch (error) {
-      // Another process settled it first (its compare-and-set won).
-      if (!(error instanceof DuckmergeError && error.code === 'INVALID_STATE')) throw error
+  for (const { id, dataset_id } of stuck) {
+    const settle = async () => {
+      const manifest = await readManifest(root, id)
+      if (root.store.dialect === 'sqlite' && holderAlive(manifest)) return
+      try {
+        out.push(await recoverOne(root, await getChangeRequest(root, id), manifest))
+      } catch (error) {
+        // Another process settled it first (its compare-and-set won).
+        if (!(error instanceof DuckmergeError && error.code === 'INVALID_STATE')) throw error
+      }
     }
+    // Held by a live merge (here or elsewhere): not ours to settle.
+    await tryDatasetLock(root.store, Number(dataset_id), settle)
   }
   await finishAudits(root, options.crId)
   return out
+}
+
+/**
+ * Runs a merge of change request `crId` (`fn`) holding its dataset's merge lock, after settling
+ * what dead merges left on that dataset. A dry run writes nothing and takes no lock.
+ */
+export async function withMergeLock<T>(
+  root: DataRoot,
+  crId: string,
+  dryRun: boolean,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const row = await root.store.db
+    .selectFrom('change_requests')
+    .select('dataset_id')
+    .where('id', '=', crId)
+    .executeTakeFirst()
+  if (!row || dryRun) {
+    await recoverMerges(root, { crId })
+    return fn()
+  }
+  const datasetId = Number(row.dataset_id)
+  return withDatasetLock(root.store, datasetId, async () => {
+    await recoverMerges(root, { datasetId })
+    return fn()
+  })
 }
 
 /**

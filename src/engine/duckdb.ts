@@ -37,6 +37,39 @@ export interface DuckDbOptions {
 // load (so even wrong across a DST change). Sessions here run in UTC; render in UTC to match.
 DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0
 
+/**
+ * Where DuckDB may touch files. Set once by a process that runs queries on others' behalf (the
+ * HTTP service): every DuckDB opened afterwards refuses files outside these folders, loads no
+ * extension on its own and cannot lift either (lock_configuration).
+ */
+export interface DuckDbSandbox {
+  /** Folders DuckDB may read and write (the data root); its temp_directory is added by DuckDB. */
+  readonly allowedDirectories: readonly string[]
+  /** Single files outside those folders it may read (e.g. results databases served read-only). */
+  readonly allowedPaths?: readonly string[]
+}
+
+let sandbox: DuckDbSandbox | undefined
+
+/**
+ * Confines every DuckDB this process opens from now on; there is no way back (a server sets it
+ * at start-up). Directories get a trailing slash so `/data` does not also allow `/data2`.
+ *
+ * @example
+ * confineDuckDb({ allowedDirectories: ['/srv/duckmerge'] })
+ */
+export function confineDuckDb(value: DuckDbSandbox): void {
+  sandbox = Object.freeze({
+    allowedDirectories: value.allowedDirectories.map((d) => (d.endsWith('/') ? d : `${d}/`)),
+    allowedPaths: [...(value.allowedPaths ?? [])],
+  })
+}
+
+/** The sandbox in force, if any. */
+export function duckDbSandbox(): DuckDbSandbox | undefined {
+  return sandbox
+}
+
 export class DuckDb {
   readonly #instance: DuckDBInstance
   /** The raw connection, for appenders and streaming; prefer the methods below. */
@@ -57,11 +90,21 @@ export class DuckDb {
     if (options.tempDirectory !== undefined) config.temp_directory = options.tempDirectory
     // Offline by design: never try to download an extension at run time.
     config.autoinstall_known_extensions = 'false'
-    config.autoload_known_extensions = 'true'
+    // Parquet, JSON and ICU are linked in; a sandboxed session loads nothing else on its own.
+    config.autoload_known_extensions = sandbox ? 'false' : 'true'
     const instance = await DuckDBInstance.create(options.path ?? ':memory:', config)
     const connection = await instance.connect()
     // ICU is linked in but loads after the instance starts, so TimeZone cannot go in `config`.
     await connection.run(`SET TimeZone = ${quotedString(options.timeZone ?? 'UTC')}`)
+    if (sandbox) {
+      // Lists cannot go in `config` (DuckDB refuses them there): set, then lock, before any query.
+      const list = (items: readonly string[]) => `[${items.map(quotedString).join(', ')}]`
+      await connection.run(`SET allowed_directories = ${list(sandbox.allowedDirectories)}`)
+      if (sandbox.allowedPaths?.length)
+        await connection.run(`SET allowed_paths = ${list(sandbox.allowedPaths)}`)
+      await connection.run('SET enable_external_access = false')
+      await connection.run('SET lock_configuration = true')
+    }
     return new DuckDb(instance, connection)
   }
 

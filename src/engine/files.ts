@@ -10,12 +10,19 @@ import { removeOnExit, safePoint, throwIfInterrupted, withJournals } from './int
 
 export type FileFormat = 'sqlite' | 'duckdb' | 'parquet' | 'unknown'
 
-/** Throws INPUT_NOT_FOUND naming `what` (e.g. 'base database') unless `path` exists. */
-export async function assertExists(path: string, what: string): Promise<void> {
+/**
+ * Throws INPUT_NOT_FOUND naming `what` (e.g. 'Database') and the path unless `path` exists;
+ * `details` adds fields such as the input's `side`.
+ */
+export async function assertExists(
+  path: string,
+  what: string,
+  details: Readonly<Record<string, unknown>> = {},
+): Promise<void> {
   try {
     await fs.access(path, constants.R_OK)
   } catch {
-    throw new DuckmergeError('INPUT_NOT_FOUND', `${what} not found: ${path}`, { path })
+    throw new DuckmergeError('INPUT_NOT_FOUND', `${what} not found: ${path}`, { ...details, path })
   }
 }
 

@@ -281,7 +281,10 @@ async function check(options: ArtifactsOptions): Promise<void> {
   if (!results && !data && !model)
     throw new DuckmergeError(
       'USAGE',
-      'Nothing to do: give at least one artifact group (--base-db/--exp-db, --base-data/--exp-data, or --exp-model/--run-id).',
+      'Nothing to do: give at least one artifact group (results, data or model).',
+      {
+        hint: 'Give {results.ours} and {results.theirs}, {data.ours} and {data.theirs}, or {model.exp} and {model.runId}.',
+      },
     )
   for (const [name, group] of [
     ['results', results],
@@ -297,28 +300,28 @@ async function check(options: ArtifactsOptions): Promise<void> {
         },
       )
   }
-  if (results) {
-    await assertExists(results.ours, 'base database')
-    await assertExists(results.theirs, 'exp database')
-  }
-  if (data) {
-    await assertExists(data.ours, 'base dataset')
-    await assertExists(data.theirs, 'exp dataset')
-  }
+  for (const [name, group, what] of [
+    ['results', results, 'Database'],
+    ['data', data, 'Dataset'],
+  ] as const)
+    for (const side of ['ours', 'theirs'] as const)
+      if (group) await assertExists(group[side], what, { artifact: name, side })
   if (model) {
     assertRunId(model.runId)
     await assertModelFile(model.exp)
   }
-  for (const output of [
-    results && (results.output ?? results.ours),
-    data && (data.output ?? data.ours),
-  ])
+  for (const [name, group] of [
+    ['results', results],
+    ['data', data],
+  ] as const) {
+    const output = group && (group.output ?? group.ours)
     if (output && (await fs.stat(output).catch(() => undefined))?.isDirectory())
       throw new DuckmergeError(
         'OUTPUT_UNWRITABLE',
-        `Output ${output} is a directory; artifacts writes one file per output. Name a file (--output-db / --output-data).`,
-        { output },
+        `Output ${output} is a directory; artifacts writes one file per output.`,
+        { artifact: name, output, hint: `Name a file as {${name}.output}.` },
       )
+  }
   for (const [name, group] of [
     ['results', results],
     ['data', data],
@@ -326,8 +329,13 @@ async function check(options: ArtifactsOptions): Promise<void> {
     if (group && resolve(group.output ?? group.ours) === resolve(group.theirs))
       throw new DuckmergeError(
         'OUTPUT_IS_INPUT',
-        `The ${name} output ${group.output ?? group.ours} is the exp input: inputs are never replaced. Write the output to base (the default) or a new path.`,
-        { artifact: name, output: group.output ?? group.ours },
+        `The ${name} output ${group.output ?? group.ours} is the input ${group.theirs}, whose rows are merged in: inputs are never replaced.`,
+        {
+          artifact: name,
+          side: 'theirs',
+          output: group.output ?? group.ours,
+          hint: `Leave out {${name}.output} to write into ${group.ours}, or give a new path.`,
+        },
       )
   if (results && data) {
     const db = resolve(results.output ?? results.ours)

@@ -7,13 +7,13 @@ import { ident, join, raw, type Sql, sql } from '../engine/sql.js'
 import { castsLosslessly } from '../engine/type-rules.js'
 import { DuckmergeError, type Issue, messageOf } from '../errors.js'
 import { firstLine, type TypeChange, type UnionSchema } from '../formats/parquet/schema.js'
-import { type ParquetSource, readParquetSql } from '../formats/parquet/source.js'
+import { type ParquetSource, readParquetSql, shownPath } from '../formats/parquet/source.js'
 import type { KeyPlan } from './data-key-range.js'
 import {
   countQuery,
   distinctKeyCountQuery,
   duplicateKeyQuery,
-  keptBaseRows,
+  keptOursRows,
   perfectHashBits,
   rawColumn,
   retypedQuery,
@@ -40,7 +40,7 @@ export function assertKeyColumns(
     if (missing !== undefined)
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot ${strategy} ${theirs.path} ${strategy === 'merge' ? 'into' : 'onto'} ${ours.path}: key column "${missing}" is missing in ${source.side} ${source.path} (columns: ${columns.map((c) => c.name).join(', ')}).`,
+        `Cannot ${strategy} ${theirs.path} ${strategy === 'merge' ? 'into' : 'onto'} ${ours.path}: key column "${missing}" is missing in ${source.path} (columns: ${columns.map((c) => c.name).join(', ')}).`,
         {
           side: source.side,
           path: source.path,
@@ -67,7 +67,7 @@ export async function assertKeptValuesConvert(
 ): Promise<void> {
   const lossy = retyped.filter((r) => !castsLosslessly(r.from, r.to))
   if (lossy.length === 0) return
-  const kept = keptBaseRows(
+  const kept = keptOursRows(
     retypedQuery(readParquetSql(ours), lossy, true),
     readParquetSql(theirs),
     key,
@@ -88,14 +88,14 @@ export async function assertKeptValuesConvert(
     const count = Number(row?.[`n${i}`] ?? 0)
     if (count === 0) return []
     const value = String(row?.[`v${i}`])
-    const message = `column "${r.column}" is ${r.from} in base ${ours.path} but ${r.to} in exp ${theirs.path}, and ${count} kept base value${count === 1 ? '' : 's'} do${count === 1 ? 'es' : ''} not convert to ${r.to} (first: "${value}")`
+    const message = `column "${r.column}" is ${r.from} in ${ours.path} but ${r.to} in ${theirs.path}, and ${count} value${count === 1 ? '' : 's'} kept from ${ours.path} do${count === 1 ? 'es' : ''} not convert to ${r.to} (first: "${value}")`
     return [{ ...r, count, value, message }]
   })
   const [first] = issues
   if (first === undefined) return
   throw new DuckmergeError(
     'SCHEMA_MISMATCH',
-    `Cannot rebase ${ours.path} onto ${theirs.path}: ${issues.map((i) => i.message).join('; ')}.`,
+    `Cannot rebase ${theirs.path} onto ${ours.path}: ${issues.map((i) => i.message).join('; ')}.`,
     {
       column: first.column,
       from: first.from,
@@ -151,12 +151,14 @@ export async function assertUniqueKeys(
   const keys = Number(row.__keys)
   throw new DuckmergeError(
     'DUPLICATE_KEY',
-    `Cannot rebase ${theirs.path} onto ${ours.path}: exp holds ${rows} rows with key ${key.length > 1 ? `(${value})` : value}${keys > 1 ? ` (${keys} keys repeat in all)` : ''}. Rebase needs one exp row per key.`,
+    `Cannot rebase ${theirs.path} onto ${ours.path}: ${theirs.path} holds ${rows} rows with key ${key.length > 1 ? `(${value})` : value}${keys > 1 ? ` (${keys} keys repeat in all)` : ''}. Rebase needs one row per key in ${theirs.path}.`,
     {
+      side: 'theirs',
+      path: theirs.path,
       key: Object.fromEntries(key.map((k, i) => [k, row[`k${i}`]])),
       rows,
       keys,
-      hint: 'Deduplicate exp, or choose a {key} that tells its rows apart.',
+      hint: 'Deduplicate it, or choose a {key} that tells its rows apart.',
     },
   )
 }
@@ -168,7 +170,7 @@ export async function countRows(db: DuckDb, source: ParquetSource): Promise<numb
     .catch((error: unknown) => {
       throw new DuckmergeError(
         'INPUT_UNREADABLE',
-        `Cannot count the rows of ${source.side} ${source.path}: ${firstLine(messageOf(error))}`,
+        `Cannot count the rows of ${source.path}: ${firstLine(messageOf(error))}`,
         { side: source.side, path: source.path },
         { cause: error },
       )
@@ -183,7 +185,7 @@ export function readFailure(error: unknown, ours: ParquetSource, theirs: Parquet
   if (/out of memory/i.test(messageOf(error)))
     return new DuckmergeError(
       'OUT_OF_MEMORY',
-      `DuckDB reached its memory limit merging base ${ours.path} and exp ${theirs.path}: ${firstLine(messageOf(error))}`,
+      `DuckDB reached its memory limit merging ${ours.path} and ${theirs.path}: ${firstLine(messageOf(error))}`,
       { ours: ours.path, theirs: theirs.path, hint: 'Raise {memoryLimit} (e.g. 4GB).' },
       { cause: error },
     )
@@ -194,13 +196,13 @@ export function readFailure(error: unknown, ours: ParquetSource, theirs: Parquet
   if (side && file)
     return new DuckmergeError(
       'INPUT_UNREADABLE',
-      `${side.side} file ${file} is damaged: ${firstLine(messageOf(error))}. Rewrite it, or restore it from a copy.`,
-      { side: side.side, path: file },
+      `${shownPath(side, file)} is damaged: ${firstLine(messageOf(error))}. Rewrite it, or restore it from a copy.`,
+      { side: side.side, path: shownPath(side, file) },
       { cause: error },
     )
   return new DuckmergeError(
     'INPUT_UNREADABLE',
-    `Cannot read the data of base ${ours.path} or exp ${theirs.path}: ${firstLine(messageOf(error))}. Check the files with parquet tools or rewrite them.`,
+    `Cannot read the data of ${ours.path} or ${theirs.path}: ${firstLine(messageOf(error))}. Check the files with parquet tools or rewrite them.`,
     { ours: ours.path, theirs: theirs.path },
     { cause: error },
   )

@@ -28,8 +28,8 @@ async function plan(
   return withDuckDb({}, async (db) => {
     await files(db, join(dir, 'base'), oursSelects)
     await files(db, join(dir, 'exp'), theirsSelects)
-    const ours = await resolveParquetSource(join(dir, 'base'), 'base')
-    const theirs = await resolveParquetSource(join(dir, 'exp'), 'exp')
+    const ours = await resolveParquetSource(join(dir, 'base'), 'ours')
+    const theirs = await resolveParquetSource(join(dir, 'exp'), 'theirs')
     const schema = await unionSchema(db, ours, theirs, 'widen')
     const rowsBefore = Number(
       (await db.one<{ n: bigint }>(sql`select count(*) as n from ${readParquetSql(ours)}`))?.n,
@@ -48,18 +48,18 @@ const ordered = Array.from(
 describe('planKeyMatch', () => {
   test('rebase splits base when exp keys fall in the last row group only', async () => {
     const p = await plan('rebase', ordered, ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: true, boundsExp: true })
+    expect(p).toEqual({ rangeColumn: 'id', splitsOurs: true, boundsTheirs: true })
   })
 
   test('rebase does not split when exp keys span every row group', async () => {
     const p = await plan('rebase', ordered, ['select range * 150 as id from range(0, 7)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
+    expect(p).toEqual({ rangeColumn: 'id', splitsOurs: false, boundsTheirs: true })
   })
 
   test('rebase does not split when row groups partly in range outweigh those wholly outside', async () => {
     // 950-1020 straddles 900-999 (100 rows) against 200 rows wholly outside.
     const p = await plan('rebase', ordered.slice(7), ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
+    expect(p).toEqual({ rangeColumn: 'id', splitsOurs: false, boundsTheirs: true })
   })
 
   test('rebase does not split when base rows are in no key order', async () => {
@@ -68,17 +68,17 @@ describe('planKeyMatch', () => {
       (_, r) => `select range * 10 + ${r} as id from range(0, 100)`,
     )
     const p = await plan('rebase', shuffled, ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
+    expect(p).toEqual({ rangeColumn: 'id', splitsOurs: false, boundsTheirs: true })
   })
 
   test('rebase does not split when exp keys are all NULL (no range)', async () => {
     const p = await plan('rebase', ordered, ['select NULL::BIGINT as id'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
+    expect(p).toEqual({ rangeColumn: 'id', splitsOurs: false, boundsTheirs: true })
   })
 
   test('merge bounds both sides by the other’s key range, with no row-group decision', async () => {
     const p = await plan('merge', ordered, ['select range as id from range(950, 1020)'])
-    expect(p).toEqual({ rangeColumn: 'id', splitsBase: false, boundsExp: true })
+    expect(p).toEqual({ rangeColumn: 'id', splitsOurs: false, boundsTheirs: true })
   })
 
   test('a floating-point or nested first key column is matched without a range', async () => {
@@ -87,13 +87,13 @@ describe('planKeyMatch', () => {
       ['select range::DOUBLE as id from range(10)'],
       ['select 1.0::DOUBLE as id'],
     )
-    expect(floats).toEqual({ splitsBase: false, boundsExp: false })
+    expect(floats).toEqual({ splitsOurs: false, boundsTheirs: false })
     const lists = await plan(
       'rebase',
       ['select [range] as id from range(10)'],
       ['select [1] as id'],
     )
-    expect(lists).toEqual({ splitsBase: false, boundsExp: false })
+    expect(lists).toEqual({ splitsOurs: false, boundsTheirs: false })
   })
 
   test('a composite key is bounded by its first column, matched case-insensitively', async () => {
@@ -103,7 +103,7 @@ describe('planKeyMatch', () => {
       ["select range as run, 'x' as step from range(950, 960)"],
       ['run', 'step'],
     )
-    expect(p).toEqual({ rangeColumn: 'run', splitsBase: true, boundsExp: true })
+    expect(p).toEqual({ rangeColumn: 'run', splitsOurs: true, boundsTheirs: true })
   })
 })
 

@@ -1,8 +1,8 @@
 /**
- * Key matching that skips ours row groups. Exp's smallest and largest value of the first key
+ * Key matching that skips ours row groups. Theirs' smallest and largest value of the first key
  * column are kept in DuckDB variables: a filter on them is a constant, which DuckDB pushes into
  * the Parquet scan, where row-group min/max statistics skip the groups no theirs key can match.
- * Base written in key order (ids, timestamps) then costs little more than a plain copy.
+ * Ours written in key order (ids, timestamps) then costs little more than a plain copy.
  */
 import type { DuckDb } from '../engine/duckdb.js'
 import { outsideRange, rangeTypeOf } from '../engine/key-range.js'
@@ -20,12 +20,12 @@ export interface KeyPlan {
    * Rebase: ours rows outside theirs' range are copied without probing theirs' keys, in a second
    * scan of ours that skips the row groups inside the range.
    */
-  readonly splitsBase: boolean
+  readonly splitsOurs: boolean
   /** Only theirs rows within ours' key range (or with a NULL key) are matched; merge adds the rest. */
-  readonly boundsExp: boolean
+  readonly boundsTheirs: boolean
 }
 
-export const noKeyRange: KeyPlan = { splitsBase: false, boundsExp: false }
+export const noKeyRange: KeyPlan = { splitsOurs: false, boundsTheirs: false }
 
 const lo = raw(`getvariable('duckmerge_key_lo')`)
 const hi = raw(`getvariable('duckmerge_key_hi')`)
@@ -51,17 +51,17 @@ export function inKeyRange(alias: string, column: string): Sql {
  * `(alias.column < <ours' smallest key> OR alias.column > <ours' largest key>)`: theirs rows no
  * ours row can share a key with (typically new keys past ours' last one). False for NULL keys.
  */
-export function outsideBaseKeyRange(alias: string, column: string): Sql {
+export function outsideOursKeyRange(alias: string, column: string): Sql {
   return outsideRange(sql`${ident(alias)}.${ident(column)}`, oursLo, oursHi) as Sql
 }
 
 /**
- * The complement of `outsideBaseKeyRange`: theirs rows that may share a key with an ours row (in
+ * The complement of `outsideOursKeyRange`: theirs rows that may share a key with an ours row (in
  * ours' range, a NULL key, or ours' column holds only NULLs). Only these are hashed for the
  * anti-join, whose table is then smaller to probe.
  */
-export function mayMatchBase(alias: string, column: string): Sql {
-  return sql`${outsideBaseKeyRange(alias, column)} is not true`
+export function mayMatchOurs(alias: string, column: string): Sql {
+  return sql`${outsideOursKeyRange(alias, column)} is not true`
 }
 
 /** `(alias.column < <theirs' smallest key> OR alias.column > <theirs' largest key>)`. */
@@ -79,7 +79,7 @@ export function outsideKeyRange(alias: string, column: string): Sql {
  *
  * @example
  * const plan = await planKeyMatch(db, { strategy: 'rebase', key: ['id'], ours, theirs, schema, rowsBefore })
- * // { rangeColumn: 'id', splitsBase: true, boundsExp: true } for an ours written in id order
+ * // { rangeColumn: 'id', splitsOurs: true, boundsTheirs: true } for an ours written in id order
  */
 export async function planKeyMatch(
   db: DuckDb,
@@ -112,12 +112,13 @@ export async function planKeyMatch(
   await db.run(
     sql`SET VARIABLE duckmerge_base_key_hi = (select max(${ident(column)}) from ${oursSql})`,
   )
-  if (job.strategy === 'merge') return { rangeColumn: column, splitsBase: false, boundsExp: true }
+  if (job.strategy === 'merge')
+    return { rangeColumn: column, splitsOurs: false, boundsTheirs: true }
   const spread = await rowGroupSpread(db, job.ours, column, { lo, hi, as })
   // Rows the statistics do not cover (no stats, files lacking the column) count as straddling.
   const straddling = job.rowsBefore - spread.outside - spread.inside
-  const splitsBase = spread.outside > 0 && straddling <= spread.outside * straddlingPerOutside
-  return { rangeColumn: column, splitsBase, boundsExp: true }
+  const splitsOurs = spread.outside > 0 && straddling <= spread.outside * straddlingPerOutside
+  return { rangeColumn: column, splitsOurs, boundsTheirs: true }
 }
 
 /** Key types whose statistics are compared, and in what type (engine/key-range.ts). */

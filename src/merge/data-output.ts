@@ -27,13 +27,13 @@ export async function assertOutputUsable(
     const root = await realOrSame(source.root)
     const files = await Promise.all(source.files.map(realOrSame))
     const reason = files.includes(target)
-      ? `it is the ${source.side} file`
+      ? `it is the input file ${source.path}`
       : (source.kind === 'directory' || source.kind === 'delta') && isInside(target, root)
-        ? `it lies inside the ${source.side} directory ${source.path}`
+        ? `it lies inside the input directory ${source.path}`
         : source.kind === 'glob' && matchesGlob(resolve(source.path), resolve(output))
-          ? `the ${source.side} glob ${source.path} matches it`
+          ? `the input glob ${source.path} matches it`
           : files.some((f) => isInside(f, target))
-            ? `it holds ${source.side} files that replacing it would delete`
+            ? `it holds files of the input ${source.path} that replacing it would delete`
             : undefined
     if (reason)
       throw new DuckmergeError(

@@ -10,10 +10,10 @@ import type { TypeChange } from '../formats/parquet/schema.js'
 import {
   inKeyRange,
   type KeyPlan,
-  mayMatchBase,
+  mayMatchOurs,
   noKeyRange,
-  outsideBaseKeyRange,
   outsideKeyRange,
+  outsideOursKeyRange,
 } from './data-key-range.js'
 
 /** Rows of `source` (alias `alias`) whose key `target` lacks, through the shared absent-key SQL. */
@@ -35,7 +35,7 @@ function absent(
   })
 }
 
-/** Base rows (`b`) and theirs rows (`e`) with the same key. */
+/** Ours rows (`b`) and theirs rows (`e`) with the same key. */
 const keyMatch = (key: readonly string[]) => matchKeys(key, 'b', 'e')
 
 /**
@@ -45,7 +45,7 @@ const keyMatch = (key: readonly string[]) => matchKeys(key, 'b', 'e')
  * ours' range are added without probing.
  *
  * @example
- * mergeQuery(ours, theirs, ['id'], { rangeColumn: 'id', splitsBase: false, boundsExp: true })
+ * mergeQuery(ours, theirs, ['id'], { rangeColumn: 'id', splitsOurs: false, boundsTheirs: true })
  * // select * from <ours> union all by name
  * // select e.* from <theirs> e where (e."id" < getvariable('duckmerge_base_key_lo') or e."id" > …) union all by name
  * // select e.* from <theirs> e anti join (select "id" from <ours> b where b."id" between
@@ -63,10 +63,10 @@ export function mergeQuery(
     return sql`select * from ${ours} union all by name select * from ${theirs}`
   const column = plan.rangeColumn
   const oursKeyRows = oursKeys(ours, key, plan)
-  if (!plan.boundsExp || column === undefined)
+  if (!plan.boundsTheirs || column === undefined)
     return sql`select * from ${ours} union all by name ${absent(theirs, oursKeyRows, key, 'e')}`
-  // Exp rows outside ours' key range cannot match: added without probing.
-  return sql`select * from ${ours} union all by name select e.* from ${theirs} e where ${outsideBaseKeyRange('e', column)} union all by name ${absent(theirs, oursKeyRows, key, 'e', mayMatchBase('e', column))}`
+  // Theirs rows outside ours' key range cannot match: added without probing.
+  return sql`select * from ${ours} union all by name select e.* from ${theirs} e where ${outsideOursKeyRange('e', column)} union all by name ${absent(theirs, oursKeyRows, key, 'e', mayMatchOurs('e', column))}`
 }
 
 /**
@@ -79,7 +79,7 @@ export function mergeQuery(
  * rebaseQuery(ours, theirs, ['id'], noKeyRange)
  * // select b.* from <ours> b anti join <theirs> e on b."id" IS NOT DISTINCT FROM e."id"
  * // union all by name select * from <theirs>
- * rebaseQuery(ours, theirs, ['id'], { rangeColumn: 'id', splitsBase: true, boundsExp: true })
+ * rebaseQuery(ours, theirs, ['id'], { rangeColumn: 'id', splitsOurs: true, boundsTheirs: true })
  * // select b.* from <ours> b where (b."id" < getvariable('duckmerge_key_lo') or b."id" > getvariable('duckmerge_key_hi'))
  * // union all select b.* from <ours> b anti join (select "id" from <theirs> e where (e."id" between
  * //   getvariable('duckmerge_base_key_lo') and getvariable('duckmerge_base_key_hi') or e."id" is null)) e
@@ -92,24 +92,24 @@ export function rebaseQuery(
   key: readonly string[],
   plan: KeyPlan = noKeyRange,
 ): Sql {
-  return sql`${keptBaseRows(ours, theirs, key, plan)} union all by name select * from ${theirs}`
+  return sql`${keptOursRows(ours, theirs, key, plan)} union all by name select * from ${theirs}`
 }
 
 /** Rebase: the ours rows (`b.*`) whose key no theirs row has, the ones a rebase keeps. */
-export function keptBaseRows(
+export function keptOursRows(
   ours: Sql,
   theirs: Sql,
   key: readonly string[],
   plan: KeyPlan = noKeyRange,
 ): Sql {
   const theirsKeyRows = theirsKeys(theirs, key, plan)
-  return plan.splitsBase && plan.rangeColumn !== undefined
+  return plan.splitsOurs && plan.rangeColumn !== undefined
     ? sql`select b.* from ${ours} b where ${outsideKeyRange('b', plan.rangeColumn)} union all ${absent(ours, theirsKeyRows, key, 'b', mayMatch(plan.rangeColumn))}`
     : absent(ours, theirsKeyRows, key, 'b')
 }
 
 /**
- * Base read with each retyped column cast to theirs' type (rebase: the newer side's type wins).
+ * Ours read with each retyped column cast to theirs' type (rebase: the newer side's type wins).
  * TRY_CAST, as rows theirs replaces may hold values that do not convert; those of kept rows are
  * checked first (data-checks.ts). With `keepRaw`, the values before the cast come along as
  * `__duckmerge_raw_<i>`. Types pass through the type parser, so only a type name is spliced.
@@ -140,13 +140,13 @@ export function matchCountQuery(
   ours: Sql,
   theirs: Sql,
   key: readonly string[],
-  counted: 'base' | 'exp',
+  counted: 'ours' | 'theirs',
   plan: KeyPlan = noKeyRange,
 ): Sql {
-  if (counted === 'exp') {
+  if (counted === 'theirs') {
     const column = plan.rangeColumn
     const bounded =
-      plan.boundsExp && column !== undefined ? sql` where ${mayMatchBase('e', column)}` : empty
+      plan.boundsTheirs && column !== undefined ? sql` where ${mayMatchOurs('e', column)}` : empty
     return sql`select count(*) as n from ${theirs} e semi join ${oursKeys(ours, key, plan)} b on ${keyMatch(key)}${bounded}`
   }
   const bounded = plan.rangeColumn === undefined ? empty : sql` where ${mayMatch(plan.rangeColumn)}`
@@ -155,11 +155,11 @@ export function matchCountQuery(
 
 /** Rebase: theirs' key columns, only of the rows that can match an ours key when the plan has a range. */
 function theirsKeys(theirs: Sql, key: readonly string[], plan: KeyPlan): Sql {
-  if (!plan.boundsExp || plan.rangeColumn === undefined) return theirs
-  return sql`(select ${identList(key)} from ${theirs} e where ${mayMatchBase('e', plan.rangeColumn)})`
+  if (!plan.boundsTheirs || plan.rangeColumn === undefined) return theirs
+  return sql`(select ${identList(key)} from ${theirs} e where ${mayMatchOurs('e', plan.rangeColumn)})`
 }
 
-/** Base's key columns, only of the rows that can match a theirs key when the plan has a range. */
+/** Ours' key columns, only of the rows that can match a theirs key when the plan has a range. */
 function oursKeys(ours: Sql, key: readonly string[], plan: KeyPlan): Sql {
   const cols = identList(key)
   const column = plan.rangeColumn
@@ -169,7 +169,7 @@ function oursKeys(ours: Sql, key: readonly string[], plan: KeyPlan): Sql {
   return sql`(select ${cols} from ${ours} b where ${inKeyRange('b', column)} union all select ${cols} from ${ours} b where b.${ident(column)} is null)`
 }
 
-/** Base rows that may share a key with theirs: within theirs' key range, or with a NULL key. */
+/** Ours rows that may share a key with theirs: within theirs' key range, or with a NULL key. */
 function mayMatch(column: string): Sql {
   return sql`(${inKeyRange('b', column)} or b.${ident(column)} is null)`
 }

@@ -67,7 +67,7 @@ export interface DataMergeOptions {
 }
 
 export interface DataRebaseOptions extends DataMergeOptions {
-  /** Exp rows supersede ours rows with the same key (NULL keys match NULL keys). */
+  /** Theirs rows supersede ours rows with the same key (NULL keys match NULL keys). */
   readonly key: readonly string[]
 }
 
@@ -86,7 +86,7 @@ export async function mergeData(options: DataMergeOptions): Promise<MergeReport>
 }
 
 /**
- * Rebases ours onto theirs: every theirs row, plus the ours rows whose key no theirs row has. Exp must
+ * Rebases ours onto theirs: every theirs row, plus the ours rows whose key no theirs row has. Theirs must
  * hold at most one row per key, else DUPLICATE_KEY names one repeated key and its row count.
  *
  * @example
@@ -122,11 +122,11 @@ async function runDataJob(
         const off = onAbort(signal, () => db.connection.interrupt())
         try {
           // Delta inputs: their checkpoints and data file footers are read with this instance.
-          const ours = await resolveParquetSource(options.ours, 'base', {
+          const ours = await resolveParquetSource(options.ours, 'ours', {
             db,
             ...version(options.oursVersion),
           })
-          const theirs = await resolveParquetSource(options.theirs, 'exp', {
+          const theirs = await resolveParquetSource(options.theirs, 'theirs', {
             db,
             ...version(options.theirsVersion),
           })
@@ -230,7 +230,7 @@ async function countMatches(
   plan: KeyPlan,
 ): Promise<number> {
   if (!key || key.length === 0) return 0
-  const counted = strategy === 'merge' ? 'exp' : 'base'
+  const counted = strategy === 'merge' ? 'theirs' : 'ours'
   const oursSql = retypedQuery(readParquetSql(ours), schema.retyped)
   const query = matchCountQuery(oursSql, readParquetSql(theirs), key, counted, plan)
   const row = await trackQuery(db, 'matching keys', options.onProgress, () =>
@@ -300,7 +300,7 @@ function validate(
 ): void {
   const issues: string[] = []
   if (strategy === 'rebase' && (!key || key.length === 0))
-    issues.push('rebase needs at least one key column (--key)')
+    issues.push('rebase needs at least one key column')
   if (key?.some((k) => k === '')) issues.push('key column names must not be empty')
   if (options.partitionBy?.some((c) => c === ''))
     issues.push('partition column names must not be empty')
@@ -309,8 +309,9 @@ function validate(
       `compression must be one of ${compressions.join(', ')}, got "${String(options.compression)}"`,
     )
   for (const [name, value] of [
-    ['base', options.ours],
-    ['exp', options.theirs],
+    ['ours', options.ours],
+    ['theirs', options.theirs],
+
     ['output', options.output],
   ] as const)
     if (typeof value !== 'string' || value === '') issues.push(`${name} path must not be empty`)

@@ -99,8 +99,10 @@ export async function promoteModel(options: ModelPromoteOptions): Promise<ModelP
   if (chosen.length !== 1)
     throw new DuckmergeError(
       'USAGE',
-      'Say which model to promote with exactly one of --exp FILE, --candidate ID or --best METRIC.',
+      `Say which model to promote: a model file, a candidate or the best by a metric (${chosen.length} given).`,
+      { hint: 'Give exactly one of {exp}, {candidate} or {best}.' },
     )
+
   if (options.exp !== undefined) await assertModelFile(options.exp)
   else await assertModelsDir(dir)
   const { name } = options

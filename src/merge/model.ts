@@ -271,11 +271,10 @@ function unwritable(dir: string, error: unknown): DuckmergeError {
 export async function assertModelsDir(dir: string): Promise<void> {
   const stat = await fs.stat(dir).catch(() => undefined)
   if (!stat?.isDirectory())
-    throw new DuckmergeError(
-      'INPUT_NOT_FOUND',
-      `Models folder not found: ${dir}. Register a model first (duckmerge model merge --exp FILE --run-id ID --models ${dir}).`,
-      { path: dir },
-    )
+    throw new DuckmergeError('INPUT_NOT_FOUND', `Models folder not found: ${dir}.`, {
+      path: dir,
+      hint: 'Register a model first: a model merge with {models} set to that folder.',
+    })
 }
 
 export async function assertModelFile(path: string): Promise<void> {

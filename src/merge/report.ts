@@ -10,9 +10,9 @@ export interface TableReport {
   readonly table: string
   readonly rowsBefore: number
   readonly rowsInserted: number
-  /** Base rows superseded by theirs rows with the same key (rebase only; 0 for merge). */
+  /** Ours rows superseded by theirs rows with the same key (rebase only; 0 for merge). */
   readonly rowsReplaced: number
-  /** Exp rows not inserted because their key is already present (merge only). */
+  /** Theirs rows not inserted because their key is already present (merge only). */
   readonly rowsSkipped: number
   readonly rowsAfter: number
   readonly columnsAdded: readonly string[]

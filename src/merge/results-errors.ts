@@ -15,7 +15,7 @@ export function interrupted(cause: unknown): DuckmergeError {
  *
  * @example
  * wrapEngineError(sqliteError, { strategy: 'rebase', table: 'runs', names, key: ['version'] })
- * // DUPLICATE_KEY: Cannot rebase theirs b.db into ours a.db, table "runs": UNIQUE constraint failed…
+ * // DUPLICATE_KEY: Cannot rebase b.db into a.db, table "runs": UNIQUE constraint failed…
  */
 export function wrapEngineError(
   error: unknown,
@@ -29,18 +29,18 @@ export function wrapEngineError(
   const { strategy, table, names, key } = context
   if (isDuckmergeError(error)) return error
   const message = messageOf(error)
-  const where = `Cannot ${strategy} exp ${names.theirs} into base ${names.ours}${table === undefined ? '' : `, table "${table}"`}`
+  const where = `Cannot ${strategy} ${names.theirs} into ${names.ours}${table === undefined ? '' : `, table "${table}"`}`
   if (/database is locked|busy|could not set lock|conflicting lock/i.test(message))
     return new DuckmergeError(
       'LOCKED',
       `${where}: ${message}. Another process is writing ${names.ours}; retry when it is done.`,
-      { path: names.ours },
+      { side: 'ours', path: names.ours },
       { cause: error },
     )
   if (/unique|primary key|duplicate key/i.test(message))
     return new DuckmergeError(
       'DUPLICATE_KEY',
-      `${where}: ${message}. An exp row collides with a base row on a unique key that the ${strategy} key (${key.join(', ')}) did not match; nothing was changed.`,
+      `${where}: ${message}. A row of ${names.theirs} collides with a row of ${names.ours} on a unique key that the ${strategy} key (${key.join(', ')}) did not match; nothing was changed.`,
       { table, key, hint: "Choose a {key} that covers the table's primary key." },
       { cause: error },
     )
@@ -50,8 +50,9 @@ export function wrapEngineError(
       `${where}: ${message}.`,
       {
         table,
+        side: 'ours',
         path: names.ours,
-        hint: 'Make the base file writable, or give an {output} to write elsewhere.',
+        hint: 'Make the file writable, or give an {output} to write elsewhere.',
       },
       { cause: error },
     )

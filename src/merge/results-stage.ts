@@ -13,7 +13,7 @@ import type { ProgressCallback } from '../progress.js'
 import type { SideNames } from './table-key.js'
 
 export interface StageInput {
-  /** Exp, opened alone. */
+  /** Theirs, opened alone. */
   readonly source: Connection
   readonly sourceSchema: string
   /** The ours connection; tables land in its `dialect.scratchSchema`. */
@@ -41,8 +41,14 @@ export function selectTables(
     if (!available.includes(table))
       throw new DuckmergeError(
         'TABLE_NOT_FOUND',
-        `Table "${table}" not found in exp ${names.theirs} (its tables: ${available.join(', ') || 'none'}).`,
-        { table, file: names.theirs, tables: available, hint: 'Choose {tables} among them.' },
+        `Table "${table}" not found in ${names.theirs} (its tables: ${available.join(', ') || 'none'}).`,
+        {
+          side: 'theirs',
+          table,
+          file: names.theirs,
+          tables: available,
+          hint: 'Choose {tables} among them.',
+        },
       )
   return requested
 }
@@ -79,7 +85,7 @@ export async function stageTables(input: StageInput): Promise<void> {
       await target.insertRows(target.dialect.scratchSchema, table, batch)
       done += batch.length
       input.onProgress?.({
-        phase: `copying ${table} from exp`,
+        phase: `copying ${table} from ${input.names.theirs}`,
         done,
         total: Number(total?.n ?? done),
         unit: 'rows',
@@ -93,8 +99,8 @@ export async function stageTables(input: StageInput): Promise<void> {
     if (done !== expected)
       throw new DuckmergeError(
         'INPUT_UNREADABLE',
-        `Reading table "${table}" of exp ${input.names.theirs} stopped after ${done} of its ${expected} rows; the file may be damaged.`,
-        { table, file: input.names.theirs, rowsRead: done, rows: expected },
+        `Reading table "${table}" of ${input.names.theirs} stopped after ${done} of its ${expected} rows; the file may be damaged.`,
+        { side: 'theirs', table, file: input.names.theirs, rowsRead: done, rows: expected },
       )
   }
 }
@@ -132,8 +138,10 @@ async function storedFamilies(
     if (present.length === 1) return present[0] === 'text' ? 'text' : 'blob'
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Column "${c.name}" of table "${info.name}" in exp ${input.names.theirs} holds ${present.join(' and ')} values together; a ${input.target.dialect.name} column holds one type.`,
+      `Column "${c.name}" of table "${info.name}" in ${input.names.theirs} holds ${present.join(' and ')} values together; a ${input.target.dialect.name} column holds one type.`,
       {
+        side: 'theirs',
+        file: input.names.theirs,
         table: info.name,
         column: c.name,
         storageClasses: present,
@@ -149,10 +157,10 @@ function stagedColumn(
   family: TypeFamily | undefined,
   ours: TableInfo | undefined,
 ): ColumnInfo {
-  const baseType = ours?.columns.find((b) => b.name === column.name)?.type
-  const oursFamily = baseType === undefined ? undefined : target.dialect.typeFamily(baseType)
+  const oursType = ours?.columns.find((b) => b.name === column.name)?.type
+  const oursFamily = oursType === undefined ? undefined : target.dialect.typeFamily(oursType)
   const fits =
-    baseType !== undefined &&
+    oursType !== undefined &&
     (family === undefined ||
       oursFamily === family ||
       (oursFamily === 'real' && family === 'integer'))
@@ -160,7 +168,7 @@ function stagedColumn(
   const fallback = family ?? source.dialect.typeFamily(column.type)
   return {
     name: column.name,
-    type: fits ? baseType : target.dialect.columnType(fallback === 'other' ? 'text' : fallback),
+    type: fits ? oursType : target.dialect.columnType(fallback === 'other' ? 'text' : fallback),
     notNull: false,
   }
 }

@@ -99,8 +99,8 @@ async function nameDamagedInput(error: unknown, options: ResultsMergeOptions): P
   const cause = isDuckmergeError(error, 'INTERNAL') ? error.cause : error
   if (!/malformed|corrupt|damaged|not a database|checksum/i.test(messageOf(cause))) return error
   for (const [side, path] of [
-    ['exp', options.theirs],
-    ['base', options.ours],
+    ['theirs', options.theirs],
+    ['ours', options.ours],
   ] as const) {
     const format = await sniffFormat(path).catch(() => 'unknown')
     const damage =
@@ -110,7 +110,7 @@ async function nameDamagedInput(error: unknown, options: ResultsMergeOptions): P
     if (damage !== undefined)
       return new DuckmergeError(
         'INPUT_UNREADABLE',
-        `The ${side} database ${path} is damaged: ${damage}. Nothing was changed; restore ${path} from a copy or re-create it.`,
+        `Database ${path} is damaged: ${damage}. Nothing was changed; restore ${path} from a copy or re-create it.`,
         { side, path },
         { cause },
       )
@@ -124,14 +124,14 @@ async function runUnchecked(
 ): Promise<MergeReport> {
   const started = performance.now()
   const names: SideNames = { ours: options.ours, theirs: options.theirs }
-  await assertExists(options.ours, 'base database')
-  await assertExists(options.theirs, 'exp database')
-  const engine = await engineOf(options.ours, 'base')
-  const theirsEngine = await engineOf(options.theirs, 'exp')
+  await assertExists(options.ours, 'Database', { side: 'ours' })
+  await assertExists(options.theirs, 'Database', { side: 'theirs' })
+  const engine = await engineOf(options.ours, 'ours')
+  const theirsEngine = await engineOf(options.theirs, 'theirs')
   if (await isSamePath(options.ours, options.theirs))
     throw new DuckmergeError(
       'USAGE',
-      `base and exp name the same file (${options.ours}): there is nothing to ${strategy}.`,
+      `${options.ours} and ${options.theirs} are the same file: there is nothing to ${strategy}.`,
       { path: options.ours, hint: 'Give two different databases as {ours} and {theirs}.' },
     )
   const output = options.output ?? options.ours
@@ -220,13 +220,13 @@ async function assertReplaceable(output: string, engine: Engine): Promise<void> 
   }
 }
 
-async function engineOf(path: string, side: 'base' | 'exp'): Promise<Engine> {
+async function engineOf(path: string, side: 'ours' | 'theirs'): Promise<Engine> {
   const format = await sniffFormat(path)
   if (format === 'sqlite' || format === 'duckdb') return format
   throw new DuckmergeError(
     'INPUT_UNREADABLE',
-    `The ${side} database ${path} is not a SQLite or DuckDB file (${format === 'unknown' ? 'unrecognised header' : `it is ${format}`}). Pass a results database.`,
-    { path, format },
+    `${path} is not a SQLite or DuckDB file (${format === 'unknown' ? 'unrecognised header' : `it is ${format}`}). Pass a results database.`,
+    { side, path, format },
   )
 }
 
@@ -253,8 +253,13 @@ async function stage(
     if (isDuckmergeError(error)) throw error
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Cannot copy exp ${names.theirs} (${theirsEngine}) into base ${names.ours}'s engine: ${messageOf(error)}. A value does not fit the column type it was given.`,
-      { file: names.theirs, hint: 'Leave the table out of {tables}, or convert exp first.' },
+      `Cannot copy ${names.theirs} (${theirsEngine}) into ${names.ours} (${session.connection.dialect.name}): ${messageOf(error)}. A value does not fit the column type it was given.`,
+      {
+        side: 'theirs',
+        file: names.theirs,
+        hint: 'Leave the table out of {tables}, or convert the file first.',
+      },
+
       { cause: error },
     )
   } finally {

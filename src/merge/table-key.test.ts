@@ -58,7 +58,7 @@ describe('chooseKey', () => {
     expect(chooseKey({ ours, theirs, override, names })).toEqual({ columns: key, source })
   })
 
-  test('a key column missing in exp names the column, the side and its columns', () => {
+  test('a key column missing in theirs names the column, the file and its columns', () => {
     let error: unknown
     try {
       chooseKey({ ours: table(['id', 'v']), theirs: table(['id', 'w']), override: ['v'], names })
@@ -67,7 +67,7 @@ describe('chooseKey', () => {
     }
     expect(isDuckmergeError(error, 'KEY_COLUMN_MISSING')).toBe(true)
     expect((error as Error).message).toMatchInlineSnapshot(
-      `"Key column "v" (the key given) is missing in table "t" of exp exp.db (columns: id, w)."`,
+      `"Key column "v" (the key given) is missing in table "t" of exp.db (columns: id, w)."`,
     )
     expect((error as { details: { hint: string } }).details.hint).toBe(
       'Pass {key} with columns both sides have.',

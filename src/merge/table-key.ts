@@ -46,9 +46,9 @@ export function chooseKey(options: {
         columns: sharedColumns(ours ?? theirs, theirs),
         source: 'shared columns',
       })
-  const sides: [string, string, TableInfo | undefined][] = [
-    ['base', names.ours, ours],
-    ['exp', names.theirs, theirs],
+  const sides: ['ours' | 'theirs', string, TableInfo | undefined][] = [
+    ['ours', names.ours, ours],
+    ['theirs', names.theirs, theirs],
   ]
   for (const [side, file, info] of sides) {
     if (!info) continue
@@ -58,7 +58,7 @@ export function chooseKey(options: {
     if (missing !== undefined)
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Key column "${missing}" (${choice.source === 'option' ? 'the key given' : `the ${choice.source} of the other side`}) is missing in table "${theirs.name}" of ${side} ${file} (columns: ${info.columns.map((c) => c.name).join(', ')}).`,
+        `Key column "${missing}" (${choice.source === 'option' ? 'the key given' : `the ${choice.source} of the other side`}) is missing in table "${theirs.name}" of ${file} (columns: ${info.columns.map((c) => c.name).join(', ')}).`,
         {
           table: theirs.name,
           column: missing,
@@ -72,7 +72,7 @@ export function chooseKey(options: {
   if (choice.columns.length === 0)
     throw new DuckmergeError(
       'KEY_COLUMN_MISSING',
-      `Table "${theirs.name}" shares no column between base ${names.ours} and exp ${names.theirs}, so no row can be matched.`,
+      `Table "${theirs.name}" shares no column between ${names.ours} and ${names.theirs}, so no row can be matched.`,
       { table: theirs.name, hint: 'Pass {key}, or leave the table out of {tables}.' },
     )
   return choice
@@ -85,6 +85,6 @@ function spelling(table: TableInfo, column: string): string {
 }
 
 function sharedColumns(ours: TableInfo, theirs: TableInfo): string[] {
-  const inExp = new Set(theirs.columns.map((c) => c.name.toLowerCase()))
-  return ours.columns.map((c) => c.name).filter((name) => inExp.has(name.toLowerCase()))
+  const inTheirs = new Set(theirs.columns.map((c) => c.name.toLowerCase()))
+  return ours.columns.map((c) => c.name).filter((name) => inTheirs.has(name.toLowerCase()))
 }

@@ -78,7 +78,7 @@ async function scratchKeys(
 }
 
 /**
- * For merge: a relation of keys ours holds, enough to tell which theirs rows are missing. Base
+ * For merge: a relation of keys ours holds, enough to tell which theirs rows are missing. Ours
  * itself when an index covers the key (or the engine hash-joins). Otherwise built from theirs'
  * side: theirs' distinct keys get an index, ours is scanned once against them (CROSS JOIN keeps
  * ours as SQLite's outer loop: https://sqlite.org/optoverview.html#crossjoin), and the keys
@@ -139,7 +139,7 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
     let inserted = theirsRows
     if (ours) {
       const lookup = await oursKeyLookup(job, ours)
-      // Exp rows (alias e) whose key the lookup of ours' keys (alias b) lacks.
+      // Theirs rows (alias e) whose key the lookup of ours' keys (alias b) lacks.
       const absent = {
         dialect: connection.dialect,
         source: theirsTable,
@@ -213,7 +213,7 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
   }
   let replaced = 0
   if (ours) {
-    const { predicates, drop } = await oursRowsInExp(job, ours)
+    const { predicates, drop } = await oursRowsInTheirs(job, ours)
     for (const matched of predicates)
       replaced += dryRun
         ? await count(connection, sql`select count(*) as n from ${oursTable} b where ${matched}`)
@@ -241,12 +241,12 @@ export async function runTable(job: TableJob, dryRun: boolean): Promise<TableRep
  */
 function upsertsByKey(job: TableJob, ours: TableInfo): boolean {
   const isPrimary = (t: TableInfo) => sameColumns(t.primaryKey, job.key)
-  const inExp = new Set(job.schema.columns)
+  const inTheirs = new Set(job.schema.columns)
   return (
     job.connection.dialect.replacesByPrimaryKey &&
     isPrimary(ours) &&
     isPrimary(job.theirs) &&
-    ours.columns.every((c) => inExp.has(c.name))
+    ours.columns.every((c) => inTheirs.has(c.name))
   )
 }
 
@@ -258,7 +258,7 @@ function upsertsByKey(job: TableJob, ours: TableInfo): boolean {
  * NULL key are matched in a second predicate, only when theirs has such keys. Otherwise one
  * `exists` over theirs' keys (indexed scratch copy in SQLite, a hash semi-join in DuckDB).
  */
-async function oursRowsInExp(
+async function oursRowsInTheirs(
   job: TableJob,
   ours: TableInfo,
 ): Promise<{ predicates: Sql[]; drop: () => Promise<void> }> {

@@ -15,11 +15,12 @@ import type { SideNames } from './table-key.js'
 export interface SchemaPlan {
   /** True when ours has no such table: it is created with theirs' columns and primary key. */
   readonly create: boolean
-  /** Exp's columns, inserted by name. */
+  /** Theirs' columns, inserted by name. */
   readonly columns: readonly string[]
   /** Columns only theirs has, appended to ours in theirs' order. */
   readonly addColumns: readonly ColumnInfo[]
-  /** Base columns whose type widens to hold theirs' values (static typing only). */
+  /** Ours' columns whose type widens to hold theirs' values (static typing only). */
+
   readonly retype: readonly { readonly column: string; readonly to: string }[]
 }
 
@@ -110,8 +111,8 @@ async function checkStoredValues(input: SchemaInput, shared: readonly SharedColu
     if (n === 0) return
     const what =
       family === 'text'
-        ? `exp holds ${n} numeric value(s) that SQLite would store as text`
-        : `exp holds ${n} text value(s) that SQLite would convert to numbers`
+        ? `${input.names.theirs} holds ${n} numeric value(s) that SQLite would store as text`
+        : `${input.names.theirs} holds ${n} text value(s) that SQLite would convert to numbers`
     throw mismatch(input, ours, theirs, what)
   })
 }
@@ -120,12 +121,12 @@ function mismatch(input: SchemaInput, ours: ColumnInfo, theirs: ColumnInfo, why:
   const table = input.theirs.name
   return new DuckmergeError(
     'SCHEMA_MISMATCH',
-    `Column "${ours.name}" of table "${table}" is ${ours.type || '(no type)'} in base ${input.names.ours} but ${theirs.type || '(no type)'} in exp ${input.names.theirs}: ${why}.`,
+    `Column "${ours.name}" of table "${table}" is ${ours.type || '(no type)'} in ${input.names.ours} but ${theirs.type || '(no type)'} in ${input.names.theirs}: ${why}.`,
     {
       table,
       column: ours.name,
-      baseType: ours.type,
-      expType: theirs.type,
+      oursType: ours.type,
+      theirsType: theirs.type,
       hint: 'Convert the column on one side, or leave the table out of {tables}.',
     },
   )

@@ -50,9 +50,11 @@ export async function ensureUser(db: StoreDb, name: string, isAdmin = false): Pr
   const row = await db
     .insertInto('users')
     .values({ name, is_admin: isAdmin ? 1 : 0, created_at: Date.now(), disabled_at: null })
+    // Created meanwhile by another request or instance: theirs is the user.
+    .onConflict((oc) => oc.column('name').doNothing())
     .returning('id')
-    .executeTakeFirstOrThrow()
-  return Number(row.id)
+    .executeTakeFirst()
+  return row ? Number(row.id) : ensureUser(db, name, isAdmin)
 }
 
 /** The id of user `name`; NOT_FOUND when there is none. */

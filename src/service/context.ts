@@ -22,11 +22,17 @@ export interface ServiceLimits {
   readonly uploadBytes: number
   /** Largest JSON body (bytes). */
   readonly jsonBytes: number
+  /** Most data rows per upload (a file, or JSON upserts and deletes). */
+  readonly uploadRows: number
+  /** Most columns per upload. */
+  readonly uploadColumns: number
 }
 
 export const DEFAULT_LIMITS: ServiceLimits = {
   uploadBytes: 1024 * 1024 * 1024,
   jsonBytes: 10 * 1024 * 1024,
+  uploadRows: 50_000_000,
+  uploadColumns: 1000,
 }
 
 export interface ServiceEnv {

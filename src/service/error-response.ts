@@ -47,6 +47,18 @@ const STATUS: Readonly<Record<ErrorCode, readonly [ContentfulStatusCode, string]
   RATE_LIMITED: [429, 'rate_limited'],
 }
 
+/**
+ * Reasons with a wire code of their own: a bad column name or a reused Idempotency-Key is a 422,
+ * not bad JSON; an upload over its row or column limit, a broken Parquet footer, say so.
+ */
+const REASONS: Readonly<Record<string, readonly [ContentfulStatusCode, string]>> = {
+  'VALIDATION_FAILED invalid_column_name': [422, 'invalid_column_name'],
+  'VALIDATION_FAILED idempotency_key_reused': [422, 'idempotency_key_reused'],
+  'PAYLOAD_TOO_LARGE too_many_rows': [413, 'too_many_rows'],
+  'PAYLOAD_TOO_LARGE too_many_columns': [413, 'too_many_columns'],
+  'INPUT_UNREADABLE invalid_parquet': [400, 'invalid_parquet'],
+}
+
 /** The status and body an error is answered with (also used for async operations' results). */
 export function errorBody(
   error: unknown,
@@ -60,13 +72,7 @@ export function errorBody(
   const [status, code] = STATUS[error.code] ?? [500, 'internal_error']
   if (status === 500)
     return { status, body: { code, message: 'Internal error.', request_id: requestId } }
-  // Some bad input is a 422 of its own (a bad column name, a reused Idempotency-Key), not bad JSON.
-  const reason = error.details.reason
-  const wire =
-    error.code === 'VALIDATION_FAILED' &&
-    (reason === 'invalid_column_name' || reason === 'idempotency_key_reused')
-      ? ([422, reason] as const)
-      : ([status, code] as const)
+  const wire = REASONS[`${error.code} ${String(error.details.reason)}`] ?? ([status, code] as const)
   const { hint: _hint, conflicts, ...details } = error.details
   const hint = hintOf(error, (field) => `"${snake(field)}"`)
   const message = hint ? `${error.message} ${hint}` : error.message

@@ -1,8 +1,9 @@
 /**
  * Merges as operations. Every merge request (sync, async, or the seed's endpoint) becomes a row
- * in `operations`, runs under a per-dataset lock (merges of one dataset never overlap in this
- * process, so each is planned against the head it commits on; the Delta commit protocol still
- * guards against other writers), and ends with a stored outcome `{status, body}`, the HTTP answer
+ * in `operations`, runs under its dataset's merge lock (store/dataset-lock.ts: merges of one
+ * dataset never overlap in this process, nor across instances on Postgres, so each is planned
+ * against the head it commits on; the Delta commit protocol still guards against other writers),
+ * and ends with a stored outcome `{status, body}`, the HTTP answer
  * replayed for a repeated Idempotency-Key and shown by GET /operations/{op}.
  *
  *   start → op row (queued) → [202 here when async] → lock(dataset) → If-Match check
@@ -15,6 +16,8 @@ import { getDatasetById } from '../changes/datasets.js'
 import { MERGE_PHASES, mergeChangeRequest } from '../changes/merge-change-request.js'
 import { DuckmergeError } from '../errors.js'
 import type { Resolution } from '../merge/three-way-types.js'
+import type { Progress } from '../progress.js'
+import { withDatasetLock } from '../store/dataset-lock.js'
 import { isUniqueViolation } from '../store/store.js'
 import { forbidden, hasRole, type Role, requireRole } from './access.js'
 import type { Caller } from './auth.js'
@@ -68,17 +71,58 @@ export interface OperationEvent {
   readonly data: Record<string, unknown>
 }
 
-/** The events of an operation this process runs, for GET /operations/{op}/events. */
+/** How often a running operation reports its progress between phase changes. */
+export const TICK_MS = 250
+
+/**
+ * The events of an operation this process runs, for GET /operations/{op}/events: each phase
+ * change is kept (replayed to a late reader), and every TICK_MS a progress tick with the elapsed
+ * time and the phase's fraction where the engine knows it, sent to the readers present and not
+ * kept (the next tick supersedes it; it carries the id of the last kept event, so a reader
+ * resuming with Last-Event-ID misses nothing).
+ */
 class OperationLog {
   readonly events: OperationEvent[] = []
   readonly listeners = new Set<(event: OperationEvent) => void>()
   finished = false
+  readonly #startedAt = Date.now()
+  #phase: Phase = 'queued'
+  #detail: Progress | undefined
 
   push(event: OperationEvent['event'], data: Record<string, unknown>): void {
     const e = { id: this.events.length + 1, event, data }
     this.events.push(e)
     if (event !== 'progress') this.finished = true
+    this.#send(e)
+  }
+
+  /** Enters a phase (or updates its detail); true when the phase changed. */
+  enter(phase: Phase, detail?: Progress): boolean {
+    const changed = phase !== this.#phase || this.events.length === 0
+    this.#phase = phase
+    this.#detail = detail
+    if (changed) this.push('progress', this.#progress())
+    return changed
+  }
+
+  tick(): void {
+    if (!this.finished)
+      this.#send({ id: this.events.length, event: 'progress', data: this.#progress() })
+  }
+
+  #send(e: OperationEvent): void {
     for (const listener of this.listeners) listener(e)
+  }
+
+  #progress(): Record<string, unknown> {
+    const d = this.#detail
+    const fraction = d?.total ? Math.min(1, d.done / d.total) : null
+    return {
+      ...progress(this.#phase, fraction ?? 0),
+      elapsed_ms: Date.now() - this.#startedAt,
+      fraction,
+      ...(d ? { detail: d } : {}),
+    }
   }
 }
 
@@ -104,7 +148,6 @@ type RunnerDeps = Omit<ServiceDeps, 'merges' | 'limits'>
 
 export class MergeRunner {
   readonly #deps: RunnerDeps
-  readonly #locks = new Map<number, Promise<unknown>>()
   readonly #logs = new Map<string, OperationLog>()
   readonly #running = new Set<Promise<unknown>>()
 
@@ -182,8 +225,10 @@ export class MergeRunner {
     const log = new OperationLog()
     this.#logs.set(id, log)
     this.#trimLogs()
-    log.push('progress', progress('queued'))
+    log.enter('queued')
+    const ticker = setInterval(() => log.tick(), TICK_MS)
     const done = this.#run(id, cr.datasetId, request, log, cr.staged.new_columns.length > 0)
+    void done.finally(() => clearInterval(ticker))
     this.#running.add(done)
     void done.finally(() => this.#running.delete(done))
     return { operationId: id, done }
@@ -208,48 +253,15 @@ export class MergeRunner {
   ) {
     const db = this.#deps.root.store.db
     let outcome: Outcome
-    const release = await this.#lock(datasetId)
     try {
-      await this.#setStatus(id, 'running')
-      if (request.expectedVersion !== undefined) {
-        const dataset = await getDatasetById(this.#deps.root, datasetId)
-        if (dataset.currentVersion !== request.expectedVersion)
-          throw new DuckmergeError(
-            'PRECONDITION_FAILED',
-            `Dataset "${dataset.name}" is at version ${dataset.currentVersion}, not ${request.expectedVersion} as If-Match expects.`,
-            { expected: request.expectedVersion, actual: dataset.currentVersion },
-          )
-      }
-      const { body } = request
-      const report = await mergeChangeRequest(this.#deps.root, request.crId, {
-        requestedBy: request.caller.name,
-        // skip_conflict_check upserts theirs over every conflict, as force does.
-        force: body.force_merge || body.skip_conflict_check,
-        // Only when there is a column to add: the engine's MERGE with mergeSchema would also
-        // add the patch's _op column to the table (reported to issue 9's owners).
-        mergeSchema: body.merge_schema && addsColumns,
-        dryRun: body.dry_run,
-        ...(body.take ? { take: body.take } : {}),
-        ...(body.rule ? { rule: body.rule } : {}),
-        ...(body.resolutions ? { resolutions: body.resolutions as readonly Resolution[] } : {}),
-        onPhase: (event) => {
-          log.push('progress', progress(event.phase))
-          this.#deps.root.store.db
-            .updateTable('operations')
-            .set({ phase: event.phase })
-            .where('id', '=', id)
-            .execute()
-            .catch(() => undefined)
-        },
-      })
-      outcome = { status: 200, body: { ...report } }
+      outcome = await withDatasetLock(this.#deps.root.store, datasetId, () =>
+        this.#merge(id, datasetId, request, log, addsColumns),
+      )
     } catch (error) {
       const mapped = await this.#inProgressOr(error, request.crId)
       outcome = errorBody(mapped, request.requestId)
       if (outcome.status >= 500)
         this.#deps.log.error({ err: error, operation_id: id }, 'merge failed')
-    } finally {
-      release()
     }
     const succeeded = outcome.status < 400
     await db
@@ -271,6 +283,49 @@ export class MergeRunner {
     return outcome
   }
 
+  /** The merge itself, under the dataset's lock: the If-Match check, then the engine. */
+  async #merge(
+    id: string,
+    datasetId: number,
+    request: StartMerge,
+    log: OperationLog,
+    addsColumns: boolean,
+  ): Promise<Outcome> {
+    await this.#setStatus(id, 'running')
+    if (request.expectedVersion !== undefined) {
+      const dataset = await getDatasetById(this.#deps.root, datasetId)
+      if (dataset.currentVersion !== request.expectedVersion)
+        throw new DuckmergeError(
+          'PRECONDITION_FAILED',
+          `Dataset "${dataset.name}" is at version ${dataset.currentVersion}, not ${request.expectedVersion} as If-Match expects.`,
+          { expected: request.expectedVersion, actual: dataset.currentVersion },
+        )
+    }
+    const { body } = request
+    const report = await mergeChangeRequest(this.#deps.root, request.crId, {
+      requestedBy: request.caller.name,
+      force: body.force_merge,
+      skipConflictCheck: body.skip_conflict_check,
+      // Only when there is a column to add: the engine's MERGE with mergeSchema would also
+      // add the patch's _op column to the table (reported to issue 9's owners).
+      mergeSchema: body.merge_schema && addsColumns,
+      dryRun: body.dry_run,
+      ...(body.take ? { take: body.take } : {}),
+      ...(body.rule ? { rule: body.rule } : {}),
+      ...(body.resolutions ? { resolutions: body.resolutions as readonly Resolution[] } : {}),
+      onPhase: (event) => {
+        if (!log.enter(event.phase, event.detail)) return
+        this.#deps.root.store.db
+          .updateTable('operations')
+          .set({ phase: event.phase })
+          .where('id', '=', id)
+          .execute()
+          .catch(() => undefined)
+      },
+    })
+    return { status: 200, body: { ...report } }
+  }
+
   /** A lost race for the change request (the other merge holds it) is merge_in_progress. */
   async #inProgressOr(error: unknown, crId: string): Promise<unknown> {
     if (!(error instanceof DuckmergeError) || error.code !== 'INVALID_STATE') return error
@@ -286,21 +341,6 @@ export class MergeRunner {
       .set({ status })
       .where('id', '=', id)
       .execute()
-  }
-
-  async #lock(datasetId: number): Promise<() => void> {
-    const previous = this.#locks.get(datasetId) ?? Promise.resolve()
-    let release = () => {}
-    const mine = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const chained = previous.then(() => mine)
-    this.#locks.set(datasetId, chained)
-    await previous
-    return () => {
-      release()
-      if (this.#locks.get(datasetId) === chained) this.#locks.delete(datasetId)
-    }
   }
 
   async #byKey(userId: number, key: string) {
@@ -367,12 +407,13 @@ function inProgress(crId: string): DuckmergeError {
   )
 }
 
-function progress(phase: Phase): Record<string, unknown> {
+/** Where a phase (and the fraction of it done) stands among all the phases. */
+function progress(phase: Phase, fraction: number): Record<string, unknown> {
   const index = PHASES.indexOf(phase)
   return {
     phase,
     phase_index: index,
     phases: PHASES,
-    percent: Math.round((index / PHASES.length) * 100),
+    percent: Math.round(((index + fraction) / PHASES.length) * 100),
   }
 }

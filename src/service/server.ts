@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { Logger } from 'pino'
 import type { DataRoot } from '../changes/data-root.js'
+import { confineDuckDb } from '../engine/duckdb.js'
 import { createService } from './app.js'
 import type { RouteModule, ServiceLimits } from './context.js'
 
@@ -17,6 +18,8 @@ export interface ServeOptions {
   readonly port: number
   readonly limits?: Partial<ServiceLimits>
   readonly routes?: readonly RouteModule[]
+  /** Files outside the data root DuckDB may read (results databases the web UI shows). */
+  readonly readablePaths?: readonly string[]
 }
 
 export interface RunningServer {
@@ -26,8 +29,16 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-/** Starts listening; resolves once the port is bound. */
+/**
+ * Starts listening; resolves once the port is bound. From here on every DuckDB the process opens
+ * is confined to the data root (engine/duckdb.ts `confineDuckDb`): no request can make it read
+ * or write a file elsewhere, or load an extension.
+ */
 export function startServer(options: ServeOptions): Promise<RunningServer> {
+  confineDuckDb({
+    allowedDirectories: [options.root.path],
+    allowedPaths: options.readablePaths ?? [],
+  })
   const { app, drain } = createService({
     root: options.root,
     log: options.log,

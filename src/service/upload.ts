@@ -3,7 +3,9 @@
  * as it streams (small fields kept, the `file` part written to disk), a raw body is written as
  * it arrives. Bytes are counted on the stream, so a body over the limit stops with
  * PAYLOAD_TOO_LARGE whatever Content-Length said, and its temp file is removed. The format is
- * sniffed from the bytes (Parquet's PAR1 magic, else CSV), never taken from a file name.
+ * sniffed from the bytes (Parquet's PAR1 magic, else CSV), never taken from a file name. Rows and
+ * columns are limited too (upload-limits.ts): a CSV's are counted on the stream, a Parquet
+ * file's read from its checked footer.
  *
  *   --boundary CRLF headers CRLF CRLF data CRLF --boundary … --boundary--
  */
@@ -13,7 +15,8 @@ import { join } from 'node:path'
 import type { Context } from 'hono'
 import { type DataRoot, tmpDir } from '../changes/data-root.js'
 import { DuckmergeError } from '../errors.js'
-import type { ServiceEnv } from './context.js'
+import type { ServiceEnv, ServiceLimits } from './context.js'
+import { CsvCounter, checkParquetShape } from './upload-limits.js'
 import { tooLarge } from './validate.js'
 
 export type UploadFormat = 'parquet' | 'csv'
@@ -46,13 +49,13 @@ export function isUpload(c: Context<ServiceEnv>): boolean {
  * Receives the body of an upload request into a temp file under the root.
  *
  * @example
- * const { fields, file } = await receiveUpload(c, root, 1 << 30)
+ * const { fields, file } = await receiveUpload(c, root, deps.limits)
  * try { … file.path … } finally { await removeUpload(file) }
  */
 export async function receiveUpload(
   c: Context<ServiceEnv>,
   root: DataRoot,
-  limit: number,
+  limits: Pick<ServiceLimits, 'uploadBytes' | 'uploadRows' | 'uploadColumns'>,
 ): Promise<Received> {
   const type = c.req.header('content-type') ?? ''
   const body = c.req.raw.body
@@ -67,7 +70,7 @@ export async function receiveUpload(
   const dir = join(tmpDir(root), 'uploads')
   await mkdir(dir, { recursive: true })
   const partial = join(dir, `${randomBytes(12).toString('hex')}.part`)
-  const sink = new FileSink(partial, limit)
+  const sink = new FileSink(partial, limits)
   try {
     let fields: Record<string, string>
     if (boundary) fields = await parseMultipart(body, boundary, sink)
@@ -79,6 +82,7 @@ export async function receiveUpload(
     const written = await sink.finish()
     if (written === undefined) return { fields, file: undefined }
     const format: UploadFormat = written.head.toString('latin1') === 'PAR1' ? 'parquet' : 'csv'
+    if (format === 'parquet') await checkParquetShape(partial, limits)
     const path = partial.replace(/\.part$/, `.${format}`)
     await rename(partial, path)
     return { fields, file: { path, bytes: written.bytes, format } }
@@ -102,15 +106,20 @@ export function missingFile(): DuckmergeError {
   )
 }
 
-/** Writes the file part, counting bytes against the limit and keeping its first 4 bytes. */
+/**
+ * Writes the file part, counting bytes against the limit and keeping its first 4 bytes; once
+ * they say CSV, its rows and columns are counted too.
+ */
 class FileSink {
   #handle: FileHandle | undefined
   #bytes = 0
   #head = Buffer.alloc(0)
   #started = false
+  /** undefined until the format is known, null for Parquet. */
+  #csv: CsvCounter | null | undefined
   constructor(
     readonly path: string,
-    readonly limit: number,
+    readonly limits: Pick<ServiceLimits, 'uploadBytes' | 'uploadRows' | 'uploadColumns'>,
   ) {}
 
   async start(): Promise<void> {
@@ -125,9 +134,16 @@ class FileSink {
   async write(chunk: Uint8Array): Promise<void> {
     if (chunk.byteLength === 0) return
     this.#bytes += chunk.byteLength
-    if (this.#bytes > this.limit) throw tooLarge(this.limit)
+    if (this.#bytes > this.limits.uploadBytes) throw tooLarge(this.limits.uploadBytes)
+    const early = this.#head
     if (this.#head.length < 4)
       this.#head = Buffer.concat([this.#head, Buffer.from(chunk.subarray(0, 4))]).subarray(0, 4)
+    if (this.#csv !== undefined) this.#csv?.push(chunk)
+    else if (this.#head.length === 4) {
+      this.#csv = this.#head.toString('latin1') === 'PAR1' ? null : new CsvCounter(this.limits)
+      // The bytes before the format was known are at most 3: the head so far.
+      this.#csv?.push(Buffer.concat([early, chunk]))
+    }
     await this.#handle?.write(chunk)
   }
 
@@ -137,6 +153,12 @@ class FileSink {
     await this.#handle?.close()
     this.#handle = undefined
     if (this.#bytes === 0) throw missingFile()
+    if (this.#csv === undefined) {
+      // Fewer than 4 bytes: CSV, counted now.
+      this.#csv = new CsvCounter(this.limits)
+      this.#csv.push(this.#head)
+    }
+    this.#csv?.finish()
     return { bytes: this.#bytes, head: this.#head }
   }
 

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3'
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely'
 import pg from 'pg'
 import { DuckmergeError, messageOf } from '../errors.js'
+import { type AdvisoryLock, pgAdvisoryLock } from './dataset-lock.js'
 import { migrationProvider, type StoreDialect } from './migrations.js'
 import type { StoreSchema } from './schema.js'
 
@@ -20,6 +21,12 @@ export interface Store {
   readonly dialect: StoreDialect
   /** Where it is, for messages (a Postgres URL without its password). */
   readonly label: string
+  /**
+   * The cross-process part of a dataset's merge lock (use dataset-lock.ts, not this): Postgres
+   * takes a session advisory lock (waiting, or undefined at once when `wait` is false and another
+   * session holds it); SQLite has none and always grants a lock that holds nothing.
+   */
+  advisoryLock(datasetId: number, wait: boolean): Promise<AdvisoryLock | undefined>
   close(): Promise<void>
 }
 
@@ -81,7 +88,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       { cause: error },
     )
   }
-  return { db, dialect, label, close: () => db.destroy() }
+  return {
+    db,
+    dialect,
+    label,
+    advisoryLock: async (datasetId, wait) =>
+      isPostgres ? pgAdvisoryLock(options.url, datasetId, wait) : { release: async () => {} },
+    close: () => db.destroy(),
+  }
 }
 
 /** Whether a store error is a unique-constraint violation (SQLite and Postgres spell it differently). */

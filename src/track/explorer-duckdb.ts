@@ -39,7 +39,7 @@ export async function duckDbAsSqlite(path: string): Promise<SqliteDb> {
     duck = await DuckDb.open({ path, readOnly: true })
   } catch (error) {
     throw duckDbOpenError(path, error, {
-      doing: 'Cannot read exp database',
+      doing: 'Cannot read results database',
       advice:
         'DuckDB lets no other process read a file while one writes it: retry when it is done.',
     })
@@ -70,7 +70,7 @@ export async function duckDbAsSqlite(path: string): Promise<SqliteDb> {
     copy.close()
     throw new DuckmergeError(
       'INPUT_UNREADABLE',
-      `Cannot read exp database ${path}: ${messageOf(error)}.`,
+      `Cannot read results database ${path}: ${messageOf(error)}.`,
       { path },
       { cause: error },
     )

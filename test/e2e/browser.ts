@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type Browser, chromium, type Page } from 'playwright-core'
+import { expect } from 'vitest'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM)
@@ -47,9 +48,14 @@ export async function openPage(browser: Browser, url: string): Promise<WatchedPa
   return { page, problems }
 }
 
+/** Saves the page at 1280×800 (NAME.png) and 390 px wide, a phone (NAME-390.png). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true })
+  const size = page.viewportSize() ?? { width: 1280, height: 800 }
   await page.screenshot({ path: `${screenshotDir}${name}.png`, fullPage: true })
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.screenshot({ path: `${screenshotDir}${name}-390.png`, fullPage: true })
+  await page.setViewportSize(size)
 }
 
 export async function signIn(page: Page, token: string): Promise<void> {
@@ -57,3 +63,7 @@ export async function signIn(page: Page, token: string): Promise<void> {
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.getByRole('button', { name: 'Sign out' }).waitFor()
 }
+
+/** expect.poll with room for a loaded machine (vitest's default gives up after 1 s). */
+export const eventually: typeof expect.poll = (read, options) =>
+  expect.poll(read, { timeout: 30_000, ...options })

@@ -10,7 +10,15 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { call, type Served, serve, token } from '../integration/service-support.js'
-import { hasChromium, launch, noChromiumReason, openPage, screenshot, signIn } from './browser.js'
+import {
+  eventually,
+  hasChromium,
+  launch,
+  noChromiumReason,
+  openPage,
+  screenshot,
+  signIn,
+} from './browser.js'
 
 const skip = hasChromium ? null : noChromiumReason
 
@@ -106,18 +114,16 @@ describe.skipIf(skip !== null)(
       await mergeFromModal(page)
       await page.getByTestId('toast-success').waitFor()
       expect(await page.getByTestId('toast-success').textContent()).toContain('Merged as version 1')
-      await expect
-        .poll(() => page.getByTestId('cr-status').textContent(), { timeout: 30_000 })
-        .toBe('merged')
+      await eventually(() => page.getByTestId('cr-status').textContent()).toBe('merged')
 
       await page.goto(`${served.url}/#/change-requests/${second}/diff`)
       await page.getByTestId('diff-summary').waitFor()
       await mergeFromModal(page)
       await page.getByTestId('toast-error').waitFor()
       expect(await page.getByTestId('toast-error').textContent()).toContain('See the conflicts')
-      await expect.poll(() => page.url()).toMatch(/\/conflicts$/)
+      await eventually(() => page.url()).toMatch(/\/conflicts$/)
       const rows = page.getByTestId('conflicts').locator('tbody tr')
-      await expect.poll(() => rows.count()).toBe(2)
+      await eventually(() => rows.count()).toBe(2)
       const cells = async (i: number) =>
         (await rows.nth(i).locator('td').allTextContents()).slice(2, 6)
       expect([await cells(0), await cells(1)].sort()).toEqual([
@@ -132,9 +138,7 @@ describe.skipIf(skip !== null)(
       await page.getByRole('button', { name: 'Confirm merge' }).click()
       // The first merge's notification may still be up: wait for this one's.
       await page.getByTestId('toast-success').filter({ hasText: 'Merged as version 2' }).waitFor()
-      await expect
-        .poll(() => page.getByTestId('cr-status').textContent(), { timeout: 30_000 })
-        .toBe('merged')
+      await eventually(() => page.getByTestId('cr-status').textContent()).toBe('merged')
       expect(await page.getByTestId('no-conflicts').textContent()).toContain('Merged as version 2')
       const after = await api('bob', 'GET', `/datasets/${datasetId}/rows`)
       const apple = (after.rows as Body[]).find((r) => Number(r.id) === 1)
@@ -159,9 +163,9 @@ describe.skipIf(skip !== null)(
       await mergeFromModal(page)
       await page.getByTestId('toast-error').waitFor()
       expect(await page.getByTestId('toast-error').textContent()).toContain('See the failing rules')
-      await expect.poll(() => page.url()).toMatch(/\/validation$/)
+      await eventually(() => page.url()).toMatch(/\/validation$/)
       const failing = page.getByTestId('validation').locator('tr.fail')
-      await expect.poll(() => failing.count()).toBe(1)
+      await eventually(() => failing.count()).toBe(1)
       const text = await failing.textContent()
       expect(text).toContain('price present')
       expect(text).toContain('"id":2')

@@ -10,7 +10,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type Served, serve, token } from '../integration/service-support.js'
 import { runCli } from '../support/cli.js'
 import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
-import { hasChromium, launch, noChromiumReason, openPage, screenshot, signIn } from './browser.js'
+import {
+  eventually,
+  hasChromium,
+  launch,
+  noChromiumReason,
+  openPage,
+  screenshot,
+  signIn,
+} from './browser.js'
 
 const skip = !hasChromium ? noChromiumReason : !hasFixtures ? noFixturesReason : null
 
@@ -43,7 +51,7 @@ describe.skipIf(skip !== null)(
       const { page, problems } = await openPage(browser, served.url)
       await page.getByLabel('API token').fill('dm_nope_nope')
       await page.getByRole('button', { name: 'Sign in' }).click()
-      await expect.poll(() => page.getByTestId('error').textContent()).toMatch(/request id/)
+      await eventually(() => page.getByTestId('error').textContent()).toMatch(/request id/)
       await screenshot(page, 'sign-in-refused')
       await signIn(page, alice)
       expect(await page.getByRole('heading', { name: 'Projects' }).isVisible()).toBe(true)
@@ -68,22 +76,20 @@ describe.skipIf(skip !== null)(
       await page.getByRole('button', { name: 'Create dataset' }).click()
       await page.getByTestId('dataset-name').waitFor()
       // The heading says "Dataset" until the dataset has loaded.
-      await expect.poll(() => page.getByTestId('dataset-name').textContent()).toBe('products')
-      await expect.poll(() => page.getByTestId('row-count').textContent()).toBe('3')
+      await eventually(() => page.getByTestId('dataset-name').textContent()).toBe('products')
+      await eventually(() => page.getByTestId('row-count').textContent()).toBe('3')
       const cells = page.getByTestId('rows').locator('tbody tr td')
-      await expect
-        .poll(() => cells.allTextContents())
-        .toEqual([
-          '1',
-          'apple',
-          '1.5',
-          '2',
-          'pear',
-          '2.25',
-          '3',
-          '<img src=x onerror=alert(1)>',
-          '3',
-        ])
+      await eventually(() => cells.allTextContents()).toEqual([
+        '1',
+        'apple',
+        '1.5',
+        '2',
+        'pear',
+        '2.25',
+        '3',
+        '<img src=x onerror=alert(1)>',
+        '3',
+      ])
       expect(await page.locator('img').count()).toBe(0)
       await screenshot(page, 'dataset')
       expect(problems).toEqual([])
@@ -101,19 +107,17 @@ describe.skipIf(skip !== null)(
       await page.getByTestId('experiments').waitFor()
       await page.getByRole('button', { name: 'Sort by accuracy' }).click()
       const row = page.getByTestId('experiments').locator('tbody tr').first()
-      await expect.poll(() => row.locator('td').nth(2).textContent()).toBe(expected[0]?.version)
+      await eventually(() => row.locator('td').nth(2).textContent()).toBe(expected[0]?.version)
       const shown = Number(await row.locator('td[data-metric="accuracy"]').textContent())
       expect(shown).toBeCloseTo(expected[0]?.metrics.accuracy?.mean ?? Number.NaN, 3)
       // One point per swept lr value, each a mean of its runs; the series over time has every row.
-      await expect
-        .poll(() => page.getByTestId('metric-by-param').locator('[data-testid=point]').count())
-        .toBe(3)
-      await expect
-        .poll(() => page.getByTestId('metric-series').locator('[data-testid=point]').count())
-        .toBeGreaterThan(10)
+      await eventually(() =>
+        page.getByTestId('metric-by-param').locator('[data-testid=point]').count(),
+      ).toBe(3)
+      await eventually(() =>
+        page.getByTestId('metric-series').locator('[data-testid=point]').count(),
+      ).toBeGreaterThan(10)
       await screenshot(page, 'experiments')
-      await page.setViewportSize({ width: 390, height: 800 })
-      await screenshot(page, 'experiments-390')
       expect(problems).toEqual([])
       await page.close()
     })

@@ -305,7 +305,9 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts'), () => {
     )
     const nothing = cli(dir, ['--strategy', 'merge'])
     expect(nothing.code).toBe(2)
-    expect(nothing.stderr).toContain('Nothing to do')
+    expect(nothing.stderr).toContain(
+      'Nothing to do: give at least one artifact group (results, data or model). Give --base-db and --exp-db, --base-data and --exp-data, or --exp-model and --run-id.',
+    )
     const noStrategy = cli(dir, ['--base-db', 'experiments.db', '--exp-db', 'sweep.db'])
     expect(noStrategy.code).toBe(2)
     expect(noStrategy.stderr).toContain('no strategy for the results database')
@@ -321,7 +323,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('duckmerge artifacts'), () => {
     ])
     expect(onExp.code).toBe(1)
     expect(onExp.stderr).toContain(
-      '[OUTPUT_IS_INPUT]: The results output sweep.db is the exp input',
+      '[OUTPUT_IS_INPUT]: The results output sweep.db is the input sweep.db, whose rows are merged in: inputs are never replaced. Leave out --output-db to write into experiments.db, or give a new path.',
     )
     const half = cli(dir, ['--strategy', 'merge', '--base-db', 'experiments.db'])
     expect(half.code).toBe(2)

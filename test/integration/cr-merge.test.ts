@@ -18,6 +18,7 @@ import {
 } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
 import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
+import { testStore } from '../support/postgres.js'
 import { tempDir } from '../support/temp.js'
 
 const opened: DataRoot[] = []
@@ -27,7 +28,7 @@ afterEach(async () => {
 
 async function setup(csv = 'id,price,qty\n1,10,1\n2,20,2\n7,10,7\n') {
   const dir = tempDir()
-  const root = await openDataRoot({ root: join(dir, 'root') })
+  const root = await openDataRoot({ root: join(dir, 'root'), ...(await testStore()) })
   opened.push(root)
   const file = (name: string, text: string) => {
     writeFileSync(join(dir, name), text)
@@ -356,7 +357,7 @@ describe('change request merge: resolutions, commit, audit, schema', () => {
     async (ctx) => {
       if (!hasFixtures) ctx.skip()
       const dir = tempDir()
-      const root = await openDataRoot({ root: join(dir, 'root') })
+      const root = await openDataRoot({ root: join(dir, 'root'), ...(await testStore()) })
       opened.push(root)
       const spark = fixture('delta', 'basic-with-inserts-merge')
       const dataset = await createDataset(root, { name: 'spark', from: spark, key: ['id'] })

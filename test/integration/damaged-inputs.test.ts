@@ -51,12 +51,13 @@ function damage(path: string, offset: number, length: number): void {
   writeSync(fd, Buffer.alloc(length, 0xa5), 0, length, offset)
 }
 
-/** One error line with `code`, exit 1, the JSON error code; the folder byte-identical. */
+/** One error line with `code`, exit 1, the JSON error code (and `details`); the folder byte-identical. */
 function expectRefused(
   args: readonly string[],
   dir: string,
   code: string,
   mentions: readonly string[],
+  details: Readonly<Record<string, unknown>> = {},
 ): string {
   const before = hashTree(dir)
   const r = runCli([...args, '--json'])
@@ -65,7 +66,7 @@ function expectRefused(
   expect(lines).toHaveLength(1)
   expect(lines[0]).toContain(`[${code}]`)
   for (const m of mentions) expect(lines[0]).toContain(m)
-  expect(r.json()).toMatchObject({ error: { code } })
+  expect(r.json()).toMatchObject({ error: { code, details } })
   expect(hashTree(dir)).toEqual(before)
   return lines[0] ?? ''
 }
@@ -80,9 +81,10 @@ describe('a damaged results database is INPUT_UNREADABLE naming it', () => {
       ['results', 'merge', '--base', base, '--exp', exp],
       dir,
       'INPUT_UNREADABLE',
-      [`The exp database ${exp} is damaged`, 'malformed'],
+      [`Database ${exp} is damaged`, 'malformed'],
+      { side: 'theirs', path: exp },
     )
-    expect(line).not.toContain(`base database ${base}`)
+    expect(line).not.toContain(base)
   })
 
   test('SQLite base with a corrupted page, --output: names base, not its temporary copy', () => {
@@ -105,7 +107,8 @@ describe('a damaged results database is INPUT_UNREADABLE naming it', () => {
       ],
       dir,
       'INPUT_UNREADABLE',
-      [`The base database ${base} is damaged`],
+      [`Database ${base} is damaged`],
+      { side: 'ours', path: base },
     )
     expect(line).not.toContain('.tmp')
   })
@@ -133,7 +136,7 @@ describe('a damaged results database is INPUT_UNREADABLE naming it', () => {
     // The file's second 256 KiB block (after the 12 KiB of headers) holds table data.
     damage(exp, 12_288 + 262_144 + 5000, 100)
     expectRefused(['results', 'merge', '--base', base, '--exp', exp], dir, 'INPUT_UNREADABLE', [
-      `The exp database ${exp} is damaged`,
+      `Database ${exp} is damaged`,
       'checksum',
     ])
   })
@@ -148,7 +151,8 @@ describe('a damaged results database is INPUT_UNREADABLE naming it', () => {
     for (let run = 0; run < 5; run++)
       await expect(mergeResults({ ours: base, theirs: exp, dryRun: true })).rejects.toMatchObject({
         code: 'INPUT_UNREADABLE',
-        message: expect.stringContaining(`The exp database ${exp} is damaged`),
+        message: expect.stringContaining(`Database ${exp} is damaged`),
+        details: { side: 'theirs', path: exp },
       })
   })
 })
@@ -185,7 +189,8 @@ describe('a damaged Parquet input is INPUT_UNREADABLE naming the file', () => {
       ],
       dir,
       'INPUT_UNREADABLE',
-      [`exp file ${exp} is damaged`],
+      [`]: ${exp} is damaged`],
+      { side: 'theirs', path: exp },
     )
   })
 })

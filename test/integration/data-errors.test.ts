@@ -68,7 +68,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       ['merge', '--base', missing, '--exp', c.exp, '--output', c.output],
       'INPUT_NOT_FOUND',
     )
-    expect(line).toContain(`base Parquet path not found: ${missing}`)
+    expect(line).toContain(`]: Parquet path not found: ${missing}`)
   })
 
   test('an exp glob that matches nothing', async () => {
@@ -79,7 +79,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       ['merge', '--base', c.base, '--exp', glob, '--output', c.output],
       'INPUT_NOT_FOUND',
     )
-    expect(line).toContain(`exp glob ${glob} matches no files`)
+    expect(line).toContain(`]: Glob ${glob} matches no files`)
   })
 
   test('a directory with no Parquet files', async () => {
@@ -92,7 +92,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       ['rebase', '--base', c.base, '--exp', empty, '--output', c.output, '--key', 'id'],
       'INPUT_NOT_FOUND',
     )
-    expect(line).toContain(`exp directory ${empty} holds no .parquet files`)
+    expect(line).toContain(`]: Directory ${empty} holds no .parquet files`)
   })
 
   test('a file that is not Parquet', async () => {
@@ -104,7 +104,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       ['merge', '--base', c.base, '--exp', csv, '--output', c.output],
       'INPUT_UNREADABLE',
     )
-    expect(line).toContain(`exp file ${csv} is not a Parquet file`)
+    expect(line).toContain(`]: ${csv} is not a Parquet file`)
   })
 
   test('a truncated Parquet file', async () => {
@@ -117,7 +117,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       ['merge', '--base', truncated, '--exp', c.exp, '--output', c.output],
       'INPUT_UNREADABLE',
     )
-    expect(line).toContain(`base file ${truncated} is a truncated or corrupt Parquet file`)
+    expect(line).toContain(`]: ${truncated} is a truncated or corrupt Parquet file`)
   })
 
   test('a Parquet file with a corrupt footer inside a directory names that file', async () => {
@@ -136,7 +136,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       ['merge', '--base', folder, '--exp', c.exp, '--output', c.output],
       'INPUT_UNREADABLE',
     )
-    expect(line).toContain(`base file ${corrupt} is not readable Parquet: `)
+    expect(line).toContain(`]: ${corrupt} is not readable Parquet: `)
     expect(line).not.toContain('LINE 1')
   })
 
@@ -150,7 +150,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       'KEY_COLUMN_MISSING',
     )
     expect(line).toBe(
-      `duckmerge: error [KEY_COLUMN_MISSING]: Cannot rebase ${other} onto ${c.base}: key column "id" is missing in exp ${other} (columns: run, v). Pass --key with columns both sides have.`,
+      `duckmerge: error [KEY_COLUMN_MISSING]: Cannot rebase ${other} onto ${c.base}: key column "id" is missing in ${other} (columns: run, v). Pass --key with columns both sides have.`,
     )
     const merge = expectFailure(
       c,
@@ -158,7 +158,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       'KEY_COLUMN_MISSING',
     )
     expect(merge).toContain(
-      `key column "id" is missing in base ${other} (columns: run, v). Pass --dedup-key`,
+      `key column "id" is missing in ${other} (columns: run, v). Pass --dedup-key`,
     )
   })
 
@@ -172,7 +172,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       'SCHEMA_MISMATCH',
     )
     expect(line).toContain(
-      `Column "id" is INTEGER in base ${c.base} but VARCHAR in exp ${text}; that is not a safe widening.`,
+      `Column "id" is INTEGER in ${c.base} but VARCHAR in ${text}; that is not a safe widening.`,
     )
   })
 
@@ -222,7 +222,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       'OUTPUT_IS_INPUT',
       c.base,
     )
-    expect(line).toContain(`Output ${c.base} is also an input: it is the base file.`)
+    expect(line).toContain(`Output ${c.base} is also an input: it is the input file ${c.base}.`)
   })
 
   test('an output inside an input directory', async () => {
@@ -237,7 +237,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       'OUTPUT_IS_INPUT',
       output,
     )
-    expect(line).toContain(`it lies inside the base directory ${folder}`)
+    expect(line).toContain(`it lies inside the input directory ${folder}`)
   })
 
   test('an output an input glob matches', async () => {
@@ -250,7 +250,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       'OUTPUT_IS_INPUT',
       output,
     )
-    expect(line).toContain(`the base glob ${glob} matches it`)
+    expect(line).toContain(`the input glob ${glob} matches it`)
   })
 
   test('a partitioned output that would replace a folder holding an input', async () => {
@@ -261,7 +261,7 @@ describe('duckmerge data: bad input fails cleanly', () => {
       'OUTPUT_IS_INPUT',
       c.dir,
     )
-    expect(line).toContain('it holds base files that replacing it would delete')
+    expect(line).toContain(`it holds files of the input ${c.base} that replacing it would delete`)
   })
 
   test('a --partition-by column the data lacks', async () => {
@@ -301,7 +301,8 @@ describe('duckmerge data: bad input fails cleanly', () => {
       ].slice(0, -1),
       'DUPLICATE_KEY',
     )
-    expect(line).toContain('exp holds 2 rows with key id=5.')
+    expect(line).toContain(`${dup} holds 2 rows with key id=5.`)
+    expect(line).toContain('Deduplicate it, or choose a --key that tells its rows apart.')
   })
 
   test('--json failures print one JSON error object on stdout', async () => {
@@ -360,7 +361,7 @@ test('an input holding both Id and ID is refused naming both (issue 14; was read
     ['merge', '--base', c.base, '--exp', twins, '--output', c.output],
     'SCHEMA_MISMATCH',
   )
-  expect(line).toContain(`exp file ${twins} has columns "Id" and "ID", which differ only in case`)
+  expect(line).toContain(`]: ${twins} has columns "Id" and "ID", which differ only in case`)
 })
 
 test('running out of --memory-limit says so and names the flag (issue 14; blamed the inputs)', async () => {

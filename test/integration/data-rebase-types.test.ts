@@ -118,7 +118,7 @@ describe('rebase with a changed column type: exp’s type wins', () => {
       }).catch((e: unknown) => e)
       expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
       expect((error as Error).message).toBe(
-        `Cannot rebase ${c.ours} onto ${c.theirs}: column "v" is VARCHAR in base ${c.ours} but INTEGER in exp ${c.theirs}, and 2 kept base values do not convert to INTEGER (first: "abc").`,
+        `Cannot rebase ${c.theirs} onto ${c.ours}: column "v" is VARCHAR in ${c.ours} but INTEGER in ${c.theirs}, and 2 values kept from ${c.ours} do not convert to INTEGER (first: "abc").`,
       )
       expect((error as { details: object }).details).toMatchObject({
         column: 'v',
@@ -183,7 +183,9 @@ describe('rebase with a changed column type: exp’s type wins', () => {
     ])
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('[SCHEMA_MISMATCH]: Cannot rebase')
-    expect(r.stderr).toContain('1 kept base value does not convert to INTEGER (first: "abc")')
+    expect(r.stderr).toContain(
+      `1 value kept from ${c.ours} does not convert to INTEGER (first: "abc")`,
+    )
     expect(existsSync(c.output)).toBe(false)
   })
 })

@@ -115,7 +115,7 @@ describe('rebaseData', () => {
     const error = await rebaseData({ ours, theirs, output, key: ['id'] }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'DUPLICATE_KEY')).toBe(true)
     expect((error as Error).message).toMatchInlineSnapshot(
-      `"Cannot rebase ${theirs} onto ${ours}: exp holds 3 rows with key id=7 (2 keys repeat in all). Rebase needs one exp row per key."`,
+      `"Cannot rebase ${theirs} onto ${ours}: ${theirs} holds 3 rows with key id=7 (2 keys repeat in all). Rebase needs one row per key in ${theirs}."`,
     )
     expect(existsSync(output)).toBe(false)
     expect(hashTree(dir)).toEqual(before)
@@ -137,7 +137,9 @@ describe('rebaseData', () => {
       key: ['run', 'seed'],
     }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'DUPLICATE_KEY')).toBe(true)
-    expect((error as Error).message).toContain('exp holds 2 rows with key (run="a", seed=NULL)')
+    expect((error as Error).message).toContain(
+      `${theirs} holds 2 rows with key (run="a", seed=NULL)`,
+    )
   })
 
   test('repeats among dense integer keys are found, NULL ones too (perfect hash aggregate)', async () => {
@@ -145,8 +147,8 @@ describe('rebaseData', () => {
     const ours = join(dir, 'base.parquet')
     await writeParquet(ours, cols, [[1, 'a']])
     const cases: [string, (number | null)[], string][] = [
-      ['null', [1, 2, null, 3, null], 'exp holds 2 rows with key id=NULL'],
-      ['top', [5, 6, 7, 8, 8], 'exp holds 2 rows with key id=8'],
+      ['null', [1, 2, null, 3, null], 'holds 2 rows with key id=NULL'],
+      ['top', [5, 6, 7, 8, 8], 'holds 2 rows with key id=8'],
     ]
     for (const [name, keys, message] of cases) {
       const theirs = join(dir, `exp-${name}.parquet`)
@@ -158,7 +160,7 @@ describe('rebaseData', () => {
       const output = join(dir, 'out.parquet')
       const error = await rebaseData({ ours, theirs, output, key: ['id'] }).catch((e: unknown) => e)
       expect(isDuckmergeError(error, 'DUPLICATE_KEY'), name).toBe(true)
-      expect((error as Error).message).toContain(message)
+      expect((error as Error).message).toContain(`${theirs} ${message}`)
       expect(existsSync(output)).toBe(false)
     }
   })

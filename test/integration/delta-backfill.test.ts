@@ -300,22 +300,24 @@ describe('delta backfill failure paths', () => {
   })
 
   test.each([
-    { side: 'staging', column: 'cert_index' },
-    { side: 'main', column: 'cert_index' },
-  ])('key column missing in $side is KEY_COLUMN_MISSING naming it', async ({ side }) => {
+    { folder: 'staging', side: 'theirs' },
+    { folder: 'main', side: 'ours' },
+  ])('key column missing in $folder is KEY_COLUMN_MISSING naming it', async ({ folder, side }) => {
     const dir = tempDir()
     const main = join(dir, 'main')
     const staging = join(dir, 'staging')
     const without = raw(`select '${URL}' as source_url, 'x' as domain`)
-    await createTable(main, [side === 'main' ? without : certs([10])])
-    await createTable(staging, [side === 'staging' ? without : certs([11])])
+    await createTable(main, [folder === 'main' ? without : certs([10])])
+    await createTable(staging, [folder === 'staging' ? without : certs([11])])
     const before = { main: hashTree(main), staging: hashTree(staging) }
     const run = backfillCli(main, staging, '--json')
     expect(run.code).toBe(1)
     expect(run.json()).toMatchObject({
       error: { code: 'KEY_COLUMN_MISSING', details: { column: 'cert_index', side } },
     })
-    expect(run.stderr).toContain(`key column "cert_index" is missing in ${side}`)
+    expect(run.stderr).toContain(
+      `key column "cert_index" is missing in ${join(dir, folder)} (columns: source_url, domain)`,
+    )
     expect(run.stderr).toContain('Set --keys to columns both tables have.')
     expect({ main: hashTree(main), staging: hashTree(staging) }).toEqual(before)
   })
@@ -332,9 +334,10 @@ describe('delta backfill failure paths', () => {
     const run = backfillCli(main, staging)
     expect(run.code).toBe(1)
     expect(run.stderr).toContain('[SCHEMA_MISMATCH]')
-    expect(run.stderr).toContain('"cert_index" is integer in staging but long in main')
-    expect(run.stderr).toContain('"domain" (string) is missing in staging')
-    expect(run.stderr).toContain('"extra" (integer) is in staging but not in main')
+    expect(run.stderr).toContain(`"cert_index" is integer in ${staging} but long in ${main}`)
+    expect(run.stderr).toContain(`"domain" (string) is missing in ${staging}`)
+    expect(run.stderr).toContain(`"extra" (integer) is in ${staging} but not in ${main}`)
+    expect(run.stderr).toContain(`Make --staging match --main's schema.`)
     expect({ main: hashTree(main), staging: hashTree(staging) }).toEqual(before)
   })
 

@@ -399,7 +399,7 @@ describe('MERGE failures change nothing', () => {
         .execute(),
     ).rejects.toMatchObject({
       code: 'KEY_COLUMN_MISSING',
-      details: { column: 'id', side: 'source' },
+      details: { column: 'id', side: 'theirs' },
     })
     expect(hashTree(table)).toEqual(hashes)
   })

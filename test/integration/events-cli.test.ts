@@ -146,6 +146,18 @@ test('search ranks by BM25; tail --once shows the latest; archive keeps events_a
     events: { event_id: string }[]
   }>()
   expect(tail.events.map((e) => e.event_id)).toEqual(['a3', 'a4'])
+  const tailE1 = runCli([
+    'events',
+    'tail',
+    store,
+    '--count',
+    '2',
+    '--experiment',
+    'e1',
+    '--once',
+    '--json',
+  ]).json<{ events: { event_id: string }[] }>()
+  expect(tailE1.events.map((e) => e.event_id)).toEqual(['a2', 'a3'])
 
   const archived = runCli(['events', 'archive', store, '--older-than', '30', '--json']).json<{
     runs: number

@@ -205,6 +205,57 @@ describe('loose typing', () => {
   })
 })
 
+test('a REAL with no fraction in an INTEGER column (schema edited after the insert) keeps DOUBLE', async () => {
+  // SQLite's affinity turns 3.0 into 3 on insert into an INTEGER column, so only a file whose
+  // schema was edited holds one; the driver reads it as the number 3, which the copy alone
+  // would write as BIGINT.
+  const dir = tempDir()
+  const source = join(dir, 'in.db')
+  makeSqlite(source, ['create table t (c, d TEXT)', "insert into t values (1, 'a'), (3.0, 'b')"])
+  const db = openSqlite(source)
+  db.unsafeMode(true)
+  db.exec('pragma writable_schema = on')
+  db.exec("update sqlite_schema set sql = 'CREATE TABLE t (c INTEGER, d TEXT)' where name = 't'")
+  db.close()
+  const target = join(dir, 'out.duckdb')
+  const report = await migrateSqliteToDuckDb({ source, target })
+  const col = report.tables[0]?.columns[0]
+  expect(col?.type).toBe('DOUBLE')
+  expect(col?.reason).toBe('declared INTEGER but holds 1 REAL value')
+  expect(report.tables[0]?.checksum).toMatchObject({ matches: true })
+  const rows = await duckRows(target, 'select c, typeof(c) as t from t order by rowid')
+  expect(rows).toEqual([
+    { c: 1, t: 'DOUBLE' },
+    { c: 3, t: 'DOUBLE' },
+  ])
+})
+
+test("'' and NULL in a TEXT column are counted apart, the same in a dry run and a written one", async () => {
+  // A written run counts TEXT columns beside the copy (empty texts by the copy itself); a dry
+  // run counts before: both report the same figures.
+  const dir = tempDir()
+  const source = makeSqlite(join(dir, 'in.db'), [
+    'create table t (id INTEGER, note TEXT)',
+    "insert into t values (1, ''), (2, NULL), (3, 'x'), (4, ''), (NULL, 'y')",
+  ])
+  const columns = async (dryRun: boolean) =>
+    (await migrateSqliteToDuckDb({ source, target: join(dir, 'out.duckdb'), dryRun })).tables[0]
+      ?.columns
+  const expected = [
+    { name: 'id', type: 'BIGINT', nulls: 1, emptyTexts: 0 },
+    { name: 'note', type: 'VARCHAR', nulls: 1, emptyTexts: 2 },
+  ]
+  expect(await columns(true)).toMatchObject(expected)
+  expect(await columns(false)).toMatchObject(expected)
+  expect(await duckRows(join(dir, 'out.duckdb'), 'select note from t order by id')).toEqual([
+    { note: '' },
+    { note: null },
+    { note: 'x' },
+    { note: '' },
+    { note: 'y' },
+  ])
+})
+
 describe('checksums see values, not only counts', () => {
   // Two sources whose columns hold the same number of values of each storage class, one value
   // different: the source checksum (what the copy is compared with) must differ.

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import {
   DuckmergeError,
+  hintOf,
   listModels,
   mergeModel,
   promoteModel,
@@ -449,6 +450,25 @@ describe('model registry failures change nothing', () => {
     const { models } = setup()
     await expectError(listModels({ models }), 'INPUT_NOT_FOUND', /Models folder not found/)
     await expectError(rollbackModel({ models }), 'INPUT_NOT_FOUND', /Models folder not found/)
+    // The advice is a hint in library words; the CLI renders {models} as --models.
+    const error = await listModels({ models }).catch((e: unknown) => e)
+    expect(hintOf(error)).toBe(
+      'Register a model first: a model merge with `models` set to that folder.',
+    )
     expect(existsSync(models)).toBe(false)
+  })
+
+  test('promote without exactly one of exp, candidate, best: USAGE with the fields in its hint', async () => {
+    const { models } = setup()
+    const error = await promoteModel({ models, candidate: 'a', best: 'acc' }).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({
+      code: 'USAGE',
+      message:
+        'Say which model to promote: a model file, a candidate or the best by a metric (2 given).',
+    })
+    expect(hintOf(error)).toBe('Give exactly one of `exp`, `candidate` or `best`.')
+    await expectError(promoteModel({ models }), 'USAGE', /\(0 given\)/)
   })
 })

@@ -168,8 +168,7 @@ describe('results CLI bad input', () => {
     expectFailure(['results', 'merge', '--base', base, '--exp', exp], dir, 'SCHEMA_MISMATCH', [
       '"v"',
       'table "t"',
-      'INT in base',
-      'TEXT in exp',
+      `INT in ${base} but TEXT in ${exp}`,
     ])
   })
 

@@ -6,7 +6,12 @@ import { describe, expect, test } from 'vitest'
 import { DuckDb } from '../../src/engine/duckdb.js'
 import { ident, raw, sql } from '../../src/engine/sql.js'
 import { allSync, openSqlite } from '../../src/engine/sqlite.js'
-import { isDuckmergeError, mergeResults, rebaseResults } from '../../src/index.js'
+import {
+  type DuckmergeError,
+  isDuckmergeError,
+  mergeResults,
+  rebaseResults,
+} from '../../src/index.js'
 import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
@@ -489,7 +494,7 @@ describe('SQLite semantics', () => {
     const error = await mergeResults({ ours, theirs }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
     expect((error as Error).message).toMatchInlineSnapshot(
-      `"Column "note" of table "default" is REAL in base ${ours} but TEXT in exp ${theirs}: exp holds 1 text value(s) that SQLite would convert to numbers."`,
+      `"Column "note" of table "default" is REAL in ${ours} but TEXT in ${theirs}: ${theirs} holds 1 text value(s) that SQLite would convert to numbers."`,
     )
     expect(hashTree(dir)).toEqual(before)
   })
@@ -626,13 +631,14 @@ describe('SQLite semantics', () => {
     expect(isDuckmergeError(error, 'TABLE_NOT_FOUND')).toBe(true)
   })
 
-  test('a key column missing on one side is KEY_COLUMN_MISSING naming side and table', async () => {
+  test('a key column missing on one side is KEY_COLUMN_MISSING naming file, side and table', async () => {
     const dir = tempDir()
     const ours = makeSqlite(join(dir, 'base.db'), ['create table t (id int, v int)'])
     const theirs = makeSqlite(join(dir, 'exp.db'), ['create table t (id int, w int)'])
     const error = await rebaseResults({ ours, theirs, key: ['v'] }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'KEY_COLUMN_MISSING')).toBe(true)
-    expect((error as Error).message).toContain(`missing in table "t" of exp ${theirs}`)
+    expect((error as Error).message).toContain(`missing in table "t" of ${theirs} (columns: id, w)`)
+    expect((error as DuckmergeError).details).toMatchObject({ side: 'theirs', file: theirs })
   })
 
   test('a SQLite column holding text and numbers cannot go into DuckDB: SCHEMA_MISMATCH', async () => {
@@ -646,7 +652,7 @@ describe('SQLite semantics', () => {
     const before = hashTree(dir)
     const error = await mergeResults({ ours, theirs }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
-    expect((error as Error).message).toContain('Column "note" of table "t" in exp')
+    expect((error as Error).message).toContain(`Column "note" of table "t" in ${theirs}`)
     expect((error as Error).message).toContain('holds real and text values together')
     expect(hashTree(dir)).toEqual(before)
   })
@@ -865,8 +871,9 @@ describe('DuckDB files', () => {
     const before = hashTree(dir)
     const error = await mergeResults({ ours, theirs, output: out }).catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'SCHEMA_MISMATCH')).toBe(true)
-    expect((error as Error).message).toContain('Column "v" of table "t" is VARCHAR in base')
-    expect((error as Error).message).toContain('but INTEGER in exp')
+    expect((error as Error).message).toContain(
+      `Column "v" of table "t" is VARCHAR in ${ours} but INTEGER in ${theirs}`,
+    )
     expect(hashTree(dir)).toEqual(before)
   })
 
@@ -904,7 +911,7 @@ describe.skipIf(!hasFixtures)(needsFixtures('mixing SQLite and DuckDB'), () => {
       ['metrics', true, 1],
       ['predictions', true, 30],
     ])
-    expect(seen).toContain('copying predictions from exp 30/30')
+    expect(seen).toContain(`copying predictions from ${fixture('xetrack', C)} 30/30`)
     const second = await mergeResults({ ours: duck, theirs: fixture('xetrack', A) })
     expect(second).toMatchObject({ rowsInserted: 41, rowsSkipped: 0 })
     const again = await mergeResults({ ours: duck, theirs: fixture('xetrack', A) })

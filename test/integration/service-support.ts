@@ -22,8 +22,12 @@ afterEach(() => {
 })
 
 /** Starts `duckmerge serve --root ROOT --port 0` and waits for its "listening on" line. */
-export async function serve(root: string, extra: readonly string[] = []): Promise<Served> {
-  const child = startCli(['serve', '--root', root, '--port', '0', ...extra])
+export async function serve(
+  root: string,
+  extra: readonly string[] = [],
+  env?: NodeJS.ProcessEnv,
+): Promise<Served> {
+  const child = startCli(['serve', '--root', root, '--port', '0', ...extra], env ? { env } : {})
   running.push(child)
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {

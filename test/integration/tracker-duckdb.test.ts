@@ -198,7 +198,7 @@ describe("engine 'duckdb' on a DuckDB file", () => {
       expect(reading.code).toBe(1)
       expect(reading.stderr).toMatch(
         new RegExp(
-          `\\[LOCKED\\]: Cannot read exp database ${db}: .*\\(PID ${holder.child.pid}\\) holds its lock\\. DuckDB lets no other process read`,
+          `\\[LOCKED\\]: Cannot read results database ${db}: .*\\(PID ${holder.child.pid}\\) holds its lock\\. DuckDB lets no other process read`,
         ),
       )
     } finally {

@@ -32,7 +32,18 @@ export const artifactsCommands: readonly Command[] = [
     summary: 'Merge or rebase a results DB, a Parquet dataset and a model in one run (DVC stage)',
     usage:
       '[--strategy merge|rebase] [--params params.yaml] [--key-columns a,b] [--base-db B --exp-db E [--output-db O] [--tables t]] [--base-data B --exp-data E [--output-data O] [--data-strategy S]] [--exp-model FILE --run-id ID [--models DIR] [--model-strategy merge|promote] [--metrics JSON]] [--dry-run]',
-    hintFlags: { key: 'key-columns' },
+    hintFlags: {
+      key: 'key-columns',
+      'results.ours': 'base-db',
+      'results.theirs': 'exp-db',
+      'results.output': 'output-db',
+      'data.ours': 'base-data',
+      'data.theirs': 'exp-data',
+      'data.output': 'output-data',
+      'model.exp': 'exp-model',
+      'model.runId': 'run-id',
+    },
+
     options: {
       strategy: str,
       params: str,

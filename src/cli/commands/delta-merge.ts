@@ -138,7 +138,7 @@ const deltaBackfill: Command = {
     'When every batch committed but staging cannot be removed, a warning names the folder, the',
     'report says stagingRemoved: false, and the exit code is 0.',
   ].join('\n'),
-  hintFlags: { key: 'keys' },
+  hintFlags: { key: 'keys', ours: 'main', theirs: 'staging' },
   // The batch in flight commits whole or not at all; staging is kept for the next run.
   onInterrupt: 'stopping after the current batch',
   options: {

@@ -21,6 +21,14 @@ import { formatTable, toJson } from '../output.js'
 /** How long a command waits for another process (a writer, `events tail`'s poll) to let go. */
 const lockTimeoutMs = 10_000
 
+/** `experiment = E`, or `true` without one: the filter dashboard and tail share. */
+function experimentIs(experiment: string | undefined) {
+  return experiment === undefined ? sql`true` : sql`experiment = ${experiment}`
+}
+
+/** The columns `events tail` prints, the payload as text. */
+const tailColumns = sql`time, experiment, run, type, payload::VARCHAR as payload, event_id`
+
 async function withStore<T>(
   context: CommandContext,
   fn: (store: EventStore) => Promise<T>,
@@ -116,9 +124,10 @@ const dashboard: Command = {
         ? undefined
         : await summaryDashboard(store, experiment)
       if (summary) return { rows: summary, source: 'metric_summary' }
-      const filter = experiment === undefined ? sql`` : sql`where experiment = ${experiment}`
       return {
-        rows: await store.query(sql`select * from dashboard ${filter} order by experiment, metric`),
+        rows: await store.query(
+          sql`select * from dashboard where ${experimentIs(experiment)} order by experiment, metric`,
+        ),
         source: 'dashboard',
       }
     })
@@ -142,12 +151,11 @@ const tail: Command = {
     const count = intOption(context.values, 'count', 1) ?? 10
     const experiment = stringOption(context.values, 'experiment')
     const interval = intOption(context.values, 'interval-ms', 50) ?? 1000
-    const filter = experiment === undefined ? sql`` : sql`and experiment = ${experiment}`
+    const filter = experimentIs(experiment)
     const latest = await withStore(context, (store) =>
       store.query<Record<string, unknown>>(
-        sql`select * from (select time, experiment, run, type, payload::VARCHAR as payload, event_id
-          from events_all where true ${filter} order by time desc, event_id desc limit ${count})
-          order by time, event_id`,
+        sql`select * from (select ${tailColumns} from events_all where ${filter}
+          order by time desc, event_id desc limit ${count}) order by time, event_id`,
       ),
     )
     if (flag(context.values, 'once'))
@@ -173,8 +181,8 @@ const tail: Command = {
         context,
         (store) =>
           store.query<Record<string, unknown>>(
-            sql`select time, experiment, run, type, payload::VARCHAR as payload, event_id from events_all
-            where time >= ${since}::TIMESTAMP ${filter} order by time, event_id`,
+            sql`select ${tailColumns} from events_all
+            where time >= ${since}::TIMESTAMP and ${filter} order by time, event_id`,
           ),
         { lockTimeoutMs: 0 },
       ).catch(() => [] as Record<string, unknown>[])

@@ -17,7 +17,7 @@ async function spread(lo: string, hi: string, as: 'DOUBLE' | 'VARCHAR' = 'DOUBLE
     await db.run(
       sql`COPY (select 1 as other from range(5)) TO ${literal(join(dir, 'q.parquet'))} (FORMAT parquet)`,
     )
-    const source = await resolveParquetSource(dir, 'base')
+    const source = await resolveParquetSource(dir, 'ours')
     return rowGroupSpread(db, source, 'ID', { lo: raw(lo), hi: raw(hi), as })
   })
 }
@@ -40,7 +40,7 @@ describe('rowGroupSpread', () => {
       await db.run(
         sql`COPY (select 'x' || range as id from range(10)) TO ${literal(join(dir, 'p.parquet'))} (FORMAT parquet)`,
       )
-      const source = await resolveParquetSource(dir, 'base')
+      const source = await resolveParquetSource(dir, 'ours')
       return rowGroupSpread(db, source, 'id', { lo: raw('1'), hi: raw('2'), as: 'DOUBLE' })
     })
     expect(result).toEqual({ outside: 0, inside: 0, covered: 10 })

@@ -7,7 +7,7 @@ import type { DuckDb } from '../../engine/duckdb.js'
 import { join, type Sql, sql } from '../../engine/sql.js'
 import { castsLosslessly } from '../../engine/type-rules.js'
 import { DuckmergeError, messageOf } from '../../errors.js'
-import { type ParquetSource, readParquetSql } from './source.js'
+import { type ParquetSource, readParquetSql, shownPath } from './source.js'
 
 export interface Column {
   readonly name: string
@@ -16,7 +16,7 @@ export interface Column {
 }
 
 export interface UnionSchema {
-  /** Base columns in ours order, then theirs-only columns in theirs order. */
+  /** Ours' columns in its order, then theirs-only columns in theirs order. */
   readonly columns: readonly Column[]
   readonly ours: readonly Column[]
   readonly theirs: readonly Column[]
@@ -79,15 +79,20 @@ async function assertNoCaseTwins(
     if (twin !== undefined && twin !== name)
       throw new DuckmergeError(
         'SCHEMA_MISMATCH',
-        `${source.side} file ${file} has columns "${twin}" and "${name}", which differ only in case; DuckDB, SQLite and Delta treat them as one column.`,
-        { side: source.side, path: file, columns: [twin, name], hint: 'Rename one of them.' },
+        `${shownPath(source, file)} has columns "${twin}" and "${name}", which differ only in case; DuckDB, SQLite and Delta treat them as one column.`,
+        {
+          side: source.side,
+          path: shownPath(source, file),
+          columns: [twin, name],
+          hint: 'Rename one of them.',
+        },
       )
     seen.set(`${file}\0${name.toLowerCase()}`, name)
   }
 }
 
 /**
- * Base and theirs unioned by column name, as DuckDB's UNION ALL BY NAME reads them. Types:
+ * Ours and theirs unioned by column name, as DuckDB's UNION ALL BY NAME reads them. Types:
  * - `'widen'` (merge): a column whose type differs gets the type both cast into without loss;
  *   SCHEMA_MISMATCH names the column and both types when there is none;
  * - `'theirs'` (rebase: the newer side replaces): theirs' type wins, listed in `retyped`; whether
@@ -111,7 +116,7 @@ export async function unionSchema(
     .filter((c) => !oursByName.has(c.name.toLowerCase()))
     .map((c) => c.name)
   if (types === 'theirs') {
-    // Base's columns in ours' order with theirs' type where theirs has them, then theirs' new ones:
+    // Ours' columns in ours' order with theirs' type where theirs has them, then theirs' new ones:
     // the order UNION ALL BY NAME gives, without asking DuckDB for a common type.
     const retyped: TypeChange[] = []
     const columns = oursColumns.map((b) => {
@@ -132,7 +137,7 @@ export async function unionSchema(
   } catch (error) {
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Cannot union the columns of base ${ours.path} and exp ${theirs.path}: ${firstLine(messageOf(error))}`,
+      `Cannot union the columns of ${ours.path} and ${theirs.path}: ${firstLine(messageOf(error))}`,
       { ours: ours.path, theirs: theirs.path },
       { cause: error },
     )
@@ -147,8 +152,8 @@ export async function unionSchema(
     if (!castsLosslessly(b.type, column.type) || !castsLosslessly(e.type, column.type))
       throw new DuckmergeError(
         'SCHEMA_MISMATCH',
-        `Column "${column.name}" is ${b.type} in base ${ours.path} but ${e.type} in exp ${theirs.path}; that is not a safe widening. Rewrite one side with a common type or rename the column.`,
-        { column: column.name, baseType: b.type, expType: e.type },
+        `Column "${column.name}" is ${b.type} in ${ours.path} but ${e.type} in ${theirs.path}; that is not a safe widening. Rewrite one side with a common type or rename the column.`,
+        { column: column.name, oursType: b.type, theirsType: e.type },
       )
     widened.push({ column: column.name, ours: b.type, theirs: e.type, type: column.type })
   }
@@ -184,16 +189,18 @@ async function unreadable(
     } catch (fileError) {
       return new DuckmergeError(
         'INPUT_UNREADABLE',
-        `${source.side} file ${file} is not readable Parquet: ${firstLine(messageOf(fileError))}. Rewrite or remove it.`,
+        `${file} is not readable Parquet: ${firstLine(messageOf(fileError))}. Rewrite or remove it.`,
         { side: source.side, path: file },
         { cause: fileError },
       )
     }
   }
-  const file = source.files.length === 1 ? source.files[0] : source.path
+  const only = source.files.length === 1 ? source.files[0] : undefined
+  const file = only === undefined ? source.path : shownPath(source, only)
   return new DuckmergeError(
     'INPUT_UNREADABLE',
-    `${source.side} ${source.files.length === 1 ? 'file' : 'dataset'} ${file} is not readable Parquet: ${firstLine(messageOf(error))}. Rewrite or remove it.`,
+    `${only === undefined ? 'Dataset ' : ''}${file} is not readable Parquet: ${firstLine(messageOf(error))}. Rewrite or remove it.`,
+
     { side: source.side, path: file },
     { cause: error },
   )

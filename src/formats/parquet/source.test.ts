@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { tempDir } from '../../../test/support/temp.js'
-import { isDuckmergeError } from '../../errors.js'
+import { type DuckmergeError, isDuckmergeError } from '../../errors.js'
 import { datasetName, isInside, matchesGlob, resolveParquetSource } from './source.js'
 
 /** Not a readable table, but with the magic bytes at both ends: enough for path resolution. */
@@ -19,7 +19,7 @@ describe('resolveParquetSource', () => {
     fakeParquet(join(dir, '_delta_log', 'x.parquet'))
     fakeParquet(join(dir, '.hidden.parquet'))
     writeFileSync(join(dir, '_SUCCESS'), '')
-    const source = await resolveParquetSource(dir, 'base')
+    const source = await resolveParquetSource(dir, 'ours')
     expect(source).toMatchObject({ kind: 'directory', root: dir, isHivePartitioned: true })
     expect(source.files).toEqual([
       join(dir, 'year=2023', 'a.parquet'),
@@ -32,9 +32,9 @@ describe('resolveParquetSource', () => {
     fakeParquet(join(dir, 'a', 'x-1.parquet'))
     fakeParquet(join(dir, 'a', 'b', 'x-2.parquet'))
     fakeParquet(join(dir, 'a', 'y-3.parquet'))
-    const flat = await resolveParquetSource(join(dir, 'a', 'x-*.parquet'), 'exp')
+    const flat = await resolveParquetSource(join(dir, 'a', 'x-*.parquet'), 'theirs')
     expect(flat.files).toEqual([join(dir, 'a', 'x-1.parquet')])
-    const deep = await resolveParquetSource(join(dir, '**', 'x-?.parquet'), 'exp')
+    const deep = await resolveParquetSource(join(dir, '**', 'x-?.parquet'), 'theirs')
     expect(deep).toMatchObject({ kind: 'glob', root: dir, isHivePartitioned: false })
     expect(deep.files).toEqual([join(dir, 'a', 'b', 'x-2.parquet'), join(dir, 'a', 'x-1.parquet')])
   })
@@ -43,9 +43,10 @@ describe('resolveParquetSource', () => {
     const dir = tempDir()
     const path = join(dir, 'x.parquet')
     writeFileSync(path, 'hello')
-    const error = await resolveParquetSource(path, 'exp').catch((e: unknown) => e)
+    const error = await resolveParquetSource(path, 'theirs').catch((e: unknown) => e)
     expect(isDuckmergeError(error, 'INPUT_UNREADABLE')).toBe(true)
-    expect((error as Error).message).toContain(`exp file ${path} is not a Parquet file`)
+    expect((error as Error).message).toContain(`${path} is not a Parquet file`)
+    expect((error as DuckmergeError).details).toMatchObject({ side: 'theirs', path })
   })
 })
 
@@ -70,7 +71,7 @@ describe('path helpers', () => {
 
   test('datasetName is the file or folder name without .parquet', () => {
     const source = (path: string, kind: 'file' | 'directory' | 'glob', root = '/x') =>
-      ({ side: 'base', path, kind, files: [], root, isHivePartitioned: false }) as const
+      ({ side: 'ours', path, kind, files: [], root, isHivePartitioned: false }) as const
     expect(datasetName(source('data/runs.parquet', 'file'))).toBe('runs')
     expect(datasetName(source('data/events/', 'directory'))).toBe('events')
     expect(datasetName(source('/lake/t/*.parquet', 'glob', '/lake/t'))).toBe('t')

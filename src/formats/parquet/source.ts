@@ -13,8 +13,8 @@ import { dataFilePath } from '../delta/partition-values.js'
 import { assertFilesExist, planFileGroups, scanSql } from '../delta/scan.js'
 import { loadSnapshot } from '../delta/snapshot.js'
 
-/** Which input a source is, for messages: 'base' or 'exp'. */
-export type Side = 'base' | 'exp'
+/** Which input a source is, in `details.side` of its errors: merged into (ours) or in (theirs). */
+export type Side = 'ours' | 'theirs'
 
 export interface ParquetSource {
   readonly side: Side
@@ -47,7 +47,7 @@ const globChars = /[*?[]/
  * INPUT_UNREADABLE naming the first file that is not Parquet or is truncated.
  *
  * @example
- * const base = await resolveParquetSource('data/', 'base')
+ * const ours = await resolveParquetSource('data/', 'ours')
  * // { kind: 'directory', files: ['/abs/data/year=2024/part-0.parquet', …], isHivePartitioned: true }
  */
 export async function resolveParquetSource(
@@ -62,7 +62,7 @@ export async function resolveParquetSource(
   if (options.version !== undefined)
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `${side} ${path} is not a Delta table (no commit in a _delta_log folder), so it has no version ${options.version} to read.`,
+      `${path} is not a Delta table (no commit in a _delta_log folder), so it has no version ${options.version} to read.`,
       { side, path, version: options.version, hint: 'Leave out the version for Parquet inputs.' },
     )
   let source: ParquetSource
@@ -80,7 +80,7 @@ export async function resolveParquetSource(
     if (files.length === 0)
       throw new DuckmergeError(
         'INPUT_NOT_FOUND',
-        `${side} directory ${path} holds no .parquet files. Pass a directory, file or glob of Parquet files.`,
+        `Directory ${path} holds no .parquet files. Pass a directory, file or glob of Parquet files.`,
         { side, path },
       )
     source = {
@@ -96,7 +96,7 @@ export async function resolveParquetSource(
     if (files.length === 0)
       throw new DuckmergeError(
         'INPUT_NOT_FOUND',
-        `${side} glob ${path} matches no files. Check the pattern and the current folder.`,
+        `Glob ${path} matches no files. Check the pattern and the current folder.`,
         { side, path },
       )
     const root = globRoot(abs)
@@ -109,12 +109,12 @@ export async function resolveParquetSource(
       isHivePartitioned: hasHiveFolders(root, files),
     }
   } else {
-    throw new DuckmergeError('INPUT_NOT_FOUND', `${side} Parquet path not found: ${path}`, {
+    throw new DuckmergeError('INPUT_NOT_FOUND', `Parquet path not found: ${path}`, {
       side,
       path,
     })
   }
-  for (const file of source.files) await assertParquetFile(file, side)
+  for (const file of source.files) await assertParquetFile(shownPath(source, file), side)
   return source
 }
 
@@ -183,6 +183,11 @@ export function datasetName(source: ParquetSource): string {
   const name = basename(source.kind === 'glob' ? source.root : source.path.replace(/[\\/]+$/, ''))
   const stem = extname(name).toLowerCase() === '.parquet' ? name.slice(0, -'.parquet'.length) : name
   return stem === '' || stem === '.' ? 'data' : stem
+}
+
+/** How messages name one of the source's files: as the user gave it when the source is that file. */
+export function shownPath(source: ParquetSource, file: string): string {
+  return source.kind === 'file' && source.files[0] === file ? source.path : file
 }
 
 /** True when `path` (absolute) is one of the source's files or lies inside its directory. */
@@ -298,13 +303,16 @@ function hasHiveFolders(root: string, files: readonly string[]): boolean {
   )
 }
 
-/** Parquet files start and end with the magic bytes `PAR1`; a truncated file lacks the end. */
+/**
+ * Parquet files start and end with the magic bytes `PAR1`; a truncated file lacks the end.
+ * `file` is the path messages show: as the user gave it, or absolute for a file found in a folder.
+ */
 async function assertParquetFile(file: string, side: Side): Promise<void> {
   let handle: FileHandle
   try {
     handle = await fs.open(file, 'r')
   } catch {
-    throw new DuckmergeError('INPUT_NOT_FOUND', `${side} Parquet file cannot be opened: ${file}`, {
+    throw new DuckmergeError('INPUT_NOT_FOUND', `Parquet file cannot be opened: ${file}`, {
       side,
       path: file,
     })
@@ -318,13 +326,14 @@ async function assertParquetFile(file: string, side: Side): Promise<void> {
     if (head.toString('latin1') !== 'PAR1')
       throw new DuckmergeError(
         'INPUT_UNREADABLE',
-        `${side} file ${file} is not a Parquet file (it does not start with PAR1). Remove it or pass only Parquet files.`,
+        `${file} is not a Parquet file (it does not start with PAR1). Remove it or pass only Parquet files.`,
         { side, path: file },
       )
     if (size < 12 || tail.toString('latin1') !== 'PAR1')
       throw new DuckmergeError(
         'INPUT_UNREADABLE',
-        `${side} file ${file} is a truncated or corrupt Parquet file (no PAR1 footer at its end, ${size} bytes). Rewrite or remove it.`,
+        `${file} is a truncated or corrupt Parquet file (no PAR1 footer at its end, ${size} bytes). Rewrite or remove it.`,
+
         { side, path: file, size },
       )
   } finally {

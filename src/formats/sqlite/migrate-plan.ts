@@ -17,6 +17,8 @@ import {
   type ColumnStats,
   type ColumnType,
   chooseColumnType,
+  deferredStatsOf,
+  deferredStatsSelect,
   exactFingerprintSelect,
   exactOf,
   none,
@@ -90,10 +92,16 @@ export interface TablePlan {
 
 /** How a deferred table plan is confirmed, or replaced by a counted one. */
 export interface DeferredCount {
-  /** The quick count of the table (run beside the copy, in a worker). */
-  readonly quickSql: Sql
-  /** The plan from the quick count's row, or undefined when it does not confirm the types. */
-  settle(row: Record<string, unknown> | undefined): TablePlan | undefined
+  /** The count of the table beside its copy (`deferredStatsSelect`, run in a worker). */
+  readonly statsSql: Sql
+  /**
+   * The plan from the count's row and the copy's empty texts per column, or undefined when it
+   * does not confirm the types.
+   */
+  settle(
+    row: Record<string, unknown> | undefined,
+    emptyTexts: readonly number[],
+  ): TablePlan | undefined
   /** The plan counted the usual way, before any copy. */
   count(): TablePlan
 }
@@ -234,15 +242,16 @@ function deferredPlan(
     undefined,
     prefixes,
   )
-  const quickSql = quickStatsSelect(table.name, table.columns)
   return {
     ...declared,
     deferred: {
-      quickSql,
+      statsSql: deferredStatsSelect(table.name, table.columns),
       count,
-      settle(row) {
+      settle(row, emptyTexts) {
         if (row === undefined) return undefined
-        const stats = table.columns.map((c, i) => quickStatsOf(row, i, c.declaredType))
+        const stats = table.columns.map((c, i) =>
+          deferredStatsOf(row, i, c.declaredType, emptyTexts[i] ?? 0),
+        )
         if (stats.some((s) => s === undefined)) return undefined
         const plan = tablePlan(
           db,

@@ -4,7 +4,7 @@
  * seed's spelling (`change_requests`); `change-requests` is accepted as an alias.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Context } from 'hono'
 import { z } from 'zod'
@@ -16,6 +16,7 @@ import {
   getChangeRequest,
   listChangeRequests,
   reopenChangeRequest,
+  reviseChangeRequest,
 } from '../../changes/change-requests.js'
 import { CR_ID_PATTERN, tmpDir } from '../../changes/data-root.js'
 import { DuckmergeError } from '../../errors.js'
@@ -25,6 +26,7 @@ import type { RouteModule, ServiceDeps, ServiceEnv } from '../context.js'
 import { mergeBody } from '../merges.js'
 import { documented } from '../openapi.js'
 import { isUpload, missingFile, receiveUpload, removeUpload } from '../upload.js'
+import { tooManyColumns, tooManyRows } from '../upload-limits.js'
 import { parseWith, readJson } from '../validate.js'
 import { datasetFor } from './datasets.js'
 
@@ -34,7 +36,11 @@ const crFields = z.object({
   mode: z.enum(['patch', 'snapshot']).default('patch'),
 })
 const row = z.record(z.string(), z.unknown())
-const crJson = z
+const rowsFields = crFields.extend({
+  title: crFields.shape.title.optional(),
+  mode: z.enum(['patch', 'snapshot']).optional(),
+})
+const rowsObject = z
   .object({
     title: z.string().trim().min(1).max(500),
     base_version: z.number().int().min(0).optional(),
@@ -42,15 +48,31 @@ const crJson = z
     deletes: z.array(row).default([]),
   })
   .strict()
-  .refine((b) => b.upserts.length + b.deletes.length > 0, {
-    message: 'give at least one row in upserts or deletes',
-    path: ['upserts'],
-  })
+/** Rows must be given, and agree on their columns. */
+function checkRows(
+  b: { upserts: Record<string, unknown>[]; deletes: unknown[] },
+  ctx: z.RefinementCtx,
+): void {
+  if (b.upserts.length + b.deletes.length === 0)
+    ctx.addIssue({
+      code: 'custom',
+      message: 'give at least one row in upserts or deletes',
+      path: ['upserts'],
+    })
   // A column a row leaves out would read as NULL, not "unchanged": the rows must agree.
-  .refine((b) => b.upserts.every((r) => sameColumns(r, b.upserts[0] ?? {})), {
-    message: 'every upsert row must have the same columns (send several change requests otherwise)',
-    path: ['upserts'],
-  })
+  if (!b.upserts.every((r) => sameColumns(r, b.upserts[0] ?? {})))
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'every upsert row must have the same columns (send several change requests otherwise)',
+      path: ['upserts'],
+    })
+}
+const crJson = rowsObject.superRefine(checkRows)
+/** New rows for a change request (PUT …/rows): as a new one, the title optional. */
+const rowsJson = rowsObject
+  .extend({ title: rowsObject.shape.title.optional() })
+  .superRefine(checkRows)
 const statusQuery = z.object({
   status: z.enum(['pending', 'merging', 'merged', 'conflict', 'failed', 'closed']).optional(),
 })
@@ -132,36 +154,79 @@ export const changeRequestRoutes: RouteModule = (app, deps) => {
         'contributor',
         'proposing changes',
       )
-      let file: string | undefined
-      let fields: z.infer<typeof crFields>
-      let received: Awaited<ReturnType<typeof receiveUpload>> | undefined
+      const rows = await receiveRows(c, deps, crFields, crJson)
       try {
-        if (isUpload(c)) {
-          received = await receiveUpload(c, root, deps.limits.uploadBytes)
-          fields = parseWith(crFields, received.fields, 'form')
-          if (!received.file) throw missingFile()
-          file = received.file.path
-        } else {
-          const body = await readJson(c, crJson, deps.limits.jsonBytes)
-          fields = {
-            title: body.title,
-            mode: 'patch',
-            ...(body.base_version !== undefined ? { base_version: body.base_version } : {}),
-          }
-          file = await writeRows(root, body.upserts, body.deletes)
-        }
         const cr = await createChangeRequest(root, {
           dataset: dataset.name,
-          from: file,
-          title: fields.title,
-          mode: fields.mode,
+          from: rows.file,
+          title: rows.fields.title,
+          mode: rows.fields.mode ?? 'patch',
           author: caller.name,
-          ...(fields.base_version !== undefined ? { baseVersion: fields.base_version } : {}),
+          ...(rows.fields.base_version !== undefined
+            ? { baseVersion: rows.fields.base_version }
+            : {}),
         })
         return c.json(crBody(cr), 201)
       } finally {
-        await removeUpload(received?.file)
-        if (file && !received) await removeUpload({ path: file, bytes: 0, format: 'csv' })
+        await rows.remove()
+      }
+    })
+
+  documented({
+    method: 'put',
+    path: '/api/v1/change_requests/{cr}/rows',
+    summary:
+      'Replace the rows (a new revision; same upload forms as creating one, title optional); the author or an owner',
+    tag: 'change requests',
+    body: rowsJson,
+    uploads: {
+      'multipart/form-data': {
+        type: 'object',
+        required: ['file'],
+        properties: {
+          title: { type: 'string' },
+          base_version: { type: 'integer' },
+          mode: { type: 'string', enum: ['patch', 'snapshot'] },
+          file: { type: 'string', format: 'binary' },
+        },
+      },
+    },
+    responses: {
+      200: 'The change request (revision + 1, status pending)',
+      400: 'Bad input',
+      403: 'Not the author nor an owner',
+      404: 'No such change request',
+      409: 'invalid_state: merging, merged or closed',
+      413: 'Too large',
+      422: 'Bad columns, keys or values',
+    },
+  })
+  for (const path of paths('/api/v1/change_requests/:cr/rows'))
+    app.put(path, async (c) => {
+      const caller = c.get('caller')
+      const { cr, role } = await crFor(
+        deps,
+        caller,
+        c.req.param('cr') ?? '',
+        'contributor',
+        'changing change requests',
+      )
+      if (!hasRole(role, 'owner') && cr.author !== caller.name)
+        throw forbidden(caller.name, 'owner', role, "replacing another author's rows")
+      const rows = await receiveRows(c, deps, rowsFields, rowsJson)
+      try {
+        const revised = await reviseChangeRequest(root, cr.id, {
+          from: rows.file,
+          actor: caller.name,
+          ...(rows.fields.title !== undefined ? { title: rows.fields.title } : {}),
+          ...(rows.fields.mode !== undefined ? { mode: rows.fields.mode } : {}),
+          ...(rows.fields.base_version !== undefined
+            ? { baseVersion: rows.fields.base_version }
+            : {}),
+        })
+        return c.json(crBody(revised))
+      } finally {
+        await rows.remove()
       }
     })
 
@@ -309,6 +374,57 @@ async function mergeRoute(c: Context<ServiceEnv>, deps: ServiceDeps) {
 function sameColumns(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   const ka = Object.keys(a)
   return ka.length === Object.keys(b).length && ka.every((k) => k in b)
+}
+
+interface RowsFields {
+  readonly title?: string | undefined
+  readonly base_version?: number | undefined
+  readonly mode?: 'patch' | 'snapshot' | undefined
+}
+
+/**
+ * The rows a request carries, as a file under the root's tmp folder: a multipart or raw upload
+ * (fields from the form or the query), or JSON `{upserts, deletes}` written as a JSONL patch.
+ * The caller calls `remove()` when done.
+ */
+async function receiveRows<F extends RowsFields>(
+  c: Context<ServiceEnv>,
+  deps: ServiceDeps,
+  form: z.ZodType<F>,
+  json: z.ZodType<
+    RowsFields & { upserts: Record<string, unknown>[]; deletes: Record<string, unknown>[] }
+  >,
+): Promise<{ file: string; fields: F; remove: () => Promise<void> }> {
+  if (isUpload(c)) {
+    const received = await receiveUpload(c, deps.root, deps.limits)
+    const remove = () => removeUpload(received.file)
+    try {
+      const fields = parseWith(form, received.fields, 'form')
+      if (!received.file) throw missingFile()
+      return { file: received.file.path, fields, remove }
+    } catch (error) {
+      await remove()
+      throw error
+    }
+  }
+  const body = await readJson(c, json, deps.limits.jsonBytes)
+  const { uploadRows, uploadColumns } = deps.limits
+  const rows = body.upserts.length + body.deletes.length
+  if (rows > uploadRows) throw tooManyRows(uploadRows, rows)
+  const columns = Math.max(
+    Object.keys(body.upserts[0] ?? {}).length,
+    ...body.deletes.map((d) => Object.keys(d).length),
+  )
+  if (columns > uploadColumns) throw tooManyColumns(uploadColumns, columns)
+  // The same fields as a form's, typed by the same schema (JSON rows are always a patch).
+  const given = { title: body.title, base_version: body.base_version, mode: 'patch' }
+  const fields = parseWith(
+    form,
+    Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+    'body',
+  )
+  const file = await writeRows(deps.root, body.upserts, body.deletes)
+  return { file, fields, remove: () => rm(file, { force: true }) }
 }
 
 /** JSON rows as a JSONL patch file (`_op` upsert or delete) under the root's tmp folder. */

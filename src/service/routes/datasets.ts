@@ -134,7 +134,7 @@ export const datasetRoutes: RouteModule = (app, deps) => {
     // A raw body's fields are in the query: refuse a bad name before reading a byte of it.
     if (c.req.query('name') !== undefined)
       parseWith(datasetFields.pick({ name: true }), { name: c.req.query('name') }, 'query')
-    const received = await receiveUpload(c, root, deps.limits.uploadBytes)
+    const received = await receiveUpload(c, root, deps.limits)
     try {
       const fields = parseWith(datasetFields, received.fields, 'form')
       if (!received.file) throw missingFile()

@@ -1,6 +1,7 @@
 /**
  * Operations (async merges): GET /operations/{op} with the final HTTP answer embedded, and
- * GET /operations/{op}/events as server-sent events: `progress` per phase, then `done` (data:
+ * GET /operations/{op}/events as server-sent events: `progress` per phase and a tick every
+ * 250 ms (merges.ts), then `done` (data:
  * the 200 body) or `failed` (data: {status, body}). Readable by viewers of the project.
  */
 import { streamSSE } from 'hono/streaming'

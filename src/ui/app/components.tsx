@@ -59,6 +59,30 @@ export function Value({ value }: { value: unknown }) {
   return <span>{String(value)}</span>
 }
 
+export interface Crumb {
+  readonly href: string
+  /** Undefined while it loads (shown as an ellipsis). */
+  readonly label: string | undefined
+}
+
+/** A project's or dataset's name once loaded. */
+export function nameOf(body: Record<string, unknown> | undefined): string | undefined {
+  return body?.name === undefined ? undefined : String(body.name)
+}
+
+/** Where a page sits: Projects / the project's name / the dataset's name / (this page). */
+export function Crumbs({ trail }: { trail: readonly Crumb[] }) {
+  return (
+    <nav class="crumbs" aria-label="Breadcrumb" data-testid="crumbs">
+      {trail.map((c) => (
+        <span key={c.href}>
+          <a href={c.href}>{c.label ?? '…'}</a> /{' '}
+        </span>
+      ))}
+    </nav>
+  )
+}
+
 export function Loading({ what }: { what: string }) {
   return (
     <p class="muted" aria-busy="true">
@@ -97,12 +121,33 @@ export function Tabs<T extends string>(props: {
   )
 }
 
-/** A dialog that traps nothing fancy: Escape closes it, focus starts on its first control. */
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select, textarea'
+
+/**
+ * A modal dialog: focus starts on its first control, Tab and Shift+Tab cycle inside it, Escape
+ * closes it, and focus goes back to what opened it.
+ */
 export function Modal(props: { title: string; onClose(): void; children: ComponentChildren }) {
   const ref = useRef<HTMLDivElement>(null)
   useEffect(() => {
-    ref.current?.querySelector<HTMLElement>('button, input, select, textarea')?.focus()
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && props.onClose()
+    const opener = document.activeElement as HTMLElement | null
+    ref.current?.querySelector<HTMLElement>(FOCUSABLE)?.focus()
+    return () => opener?.focus()
+  }, [])
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') props.onClose()
+      if (e.key !== 'Tab' || !ref.current) return
+      const inside = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)]
+      const first = inside[0]
+      const last = inside.at(-1)
+      const at = document.activeElement
+      const outside = !ref.current.contains(at)
+      if (e.shiftKey ? at === first || outside : at === last || outside) {
+        e.preventDefault()
+        ;(e.shiftKey ? last : first)?.focus()
+      }
+    }
     addEventListener('keydown', onKey)
     return () => removeEventListener('keydown', onKey)
   }, [props.onClose])
@@ -218,12 +263,13 @@ export function RowsTable(props: {
   rows: readonly Record<string, unknown>[]
   columns?: readonly string[]
   testid?: string
+  class?: string
 }) {
   const columns = props.columns ?? Object.keys(props.rows[0] ?? {})
   if (props.rows.length === 0) return <p class="muted">No rows.</p>
   return (
     <div class="scroll">
-      <table data-testid={props.testid}>
+      <table data-testid={props.testid} class={props.class}>
         <thead>
           <tr>
             {columns.map((c) => (

@@ -1,6 +1,6 @@
 /** The web app: sign in with an API token, then projects → datasets → change requests, and experiments. */
 import { render } from 'preact'
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { signOut, token } from './api'
 import { Toasts } from './components'
 import { ChangeRequestPage } from './pages/change-request'
@@ -30,6 +30,14 @@ function Page({ route }: { route: Route }) {
 function App() {
   const [signedIn, setSignedIn] = useState(() => token() !== null)
   const route = useRoute()
+  // A new page starts keyboard focus at its content (the link that led here is gone).
+  const main = useRef<HTMLElement>(null)
+  const page = route.page === 'change-request' ? `${route.page} ${route.cr}` : JSON.stringify(route)
+  const shown = useRef(page)
+  useEffect(() => {
+    if (shown.current !== page) main.current?.focus()
+    shown.current = page
+  }, [page])
   return (
     <>
       <header class="top">
@@ -53,7 +61,7 @@ function App() {
           </nav>
         )}
       </header>
-      <main>
+      <main ref={main} tabIndex={-1}>
         {signedIn ? <Page route={route} /> : <SignIn onSignedIn={() => setSignedIn(true)} />}
       </main>
       <Toasts />

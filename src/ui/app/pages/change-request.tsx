@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { get, type Json, request } from '../api'
-import { ErrorText, Loading, notify, Tabs, useAsync } from '../components'
+import { Crumbs, ErrorText, Loading, nameOf, notify, Tabs, useAsync } from '../components'
 import { type CrTab, go, href } from '../router'
 import { AuditTab } from './cr-audit'
 import { ConflictsTab, type Resolutions } from './cr-conflicts'
@@ -11,6 +11,7 @@ import { MergeModal } from './merge-modal'
 export interface CrContext {
   readonly cr: Json
   readonly dataset: Json
+  readonly project: Json | undefined
   readonly role: string | undefined
 }
 
@@ -18,80 +19,97 @@ export interface CrContext {
 async function loadContext(id: string, signal: AbortSignal): Promise<CrContext> {
   const cr = await get(`change_requests/${encodeURIComponent(id)}`, signal)
   const dataset = await get(`datasets/${encodeURIComponent(String(cr.dataset_id))}`, signal)
-  let role: string | undefined
+  let project: Json | undefined
   try {
-    const project = await get(`projects/${encodeURIComponent(String(dataset.project_id))}`, signal)
-    role = typeof project.role === 'string' ? project.role : undefined
+    project = await get(`projects/${encodeURIComponent(String(dataset.project_id))}`, signal)
   } catch {
-    // The role is only used to hide what the server would refuse anyway.
+    // The project gives the role, only used to hide what the server would refuse anyway.
   }
-  return { cr, dataset, role }
+  const role = typeof project?.role === 'string' ? project.role : undefined
+  return { cr, dataset, project, role }
 }
 
+/**
+ * The header (title, status, actions) waits for the change request, its dataset and project;
+ * the Diff and Audit tabs need only the id, so they load at the same time.
+ */
 export function ChangeRequestPage({ id, tab }: { id: string; tab: CrTab }) {
   const ctx = useAsync((signal) => loadContext(id, signal), [id])
   const [merging, setMerging] = useState(false)
   const [resolutions, setResolutions] = useState<Resolutions>({})
-  if (!ctx.data)
-    return (
-      <section>
-        {ctx.loading && <Loading what="the change request" />}
-        <ErrorText error={ctx.error} />
-      </section>
-    )
-  const { cr, dataset, role } = ctx.data
-  const status = String(cr.status)
-  const canMerge = role !== 'viewer' && ['pending', 'conflict', 'failed'].includes(status)
-  const canClose = role !== 'viewer' && ['pending', 'conflict', 'failed'].includes(status)
+  const { cr, dataset, project, role } = ctx.data ?? {}
+  // After a merge, a status change or a new head every tab reads afresh (but not when the
+  // header first loads: the tabs started with it).
+  const stamp = cr && dataset ? `${cr.status}-${cr.merged_version}-${dataset.current_version}` : ''
+  const first = useRef('')
+  if (first.current === '') first.current = stamp
+  const panelKey = stamp === first.current ? 'first' : stamp
+  const refresh = ctx.reload
+  const status = cr ? String(cr.status) : undefined
+  const open = status !== undefined && ['pending', 'conflict', 'failed'].includes(status)
+  const canMerge = role !== 'viewer' && open
+  const canClose = role !== 'viewer' && open
   async function move(to: 'closed' | 'pending') {
     try {
       await request('PATCH', `change_requests/${encodeURIComponent(id)}`, { body: { status: to } })
       notify('info', to === 'closed' ? 'Change request closed' : 'Change request reopened')
-      ctx.reload()
+      refresh()
     } catch (err) {
       notify('error', err instanceof Error ? err.message : String(err))
     }
   }
   return (
     <section>
-      <p class="crumbs">
-        <a href={href()}>Projects</a> /{' '}
-        <a href={href('projects', String(dataset.project_id))}>project</a> /{' '}
-        <a href={href('datasets', String(dataset.id))}>{String(dataset.name)}</a> /
-      </p>
-      <div class="title-row">
-        <h1>
-          #{String(cr.number)} {String(cr.title)}
-        </h1>
-        <span class={`status ${status}`} data-testid="cr-status">
-          {status}
-        </span>
-      </div>
-      <p class="muted">
-        {String(cr.author ?? '?')} proposes {String((cr.staged as Json | undefined)?.rows ?? '?')}{' '}
-        rows against version {String(cr.base_version)}; the dataset is at version{' '}
-        {String(dataset.current_version)}.
-        {cr.merged_version !== null &&
-          cr.merged_version !== undefined &&
-          ` Merged as version ${String(cr.merged_version)}.`}
-      </p>
-      <div class="actions">
-        {canMerge && (
-          <button type="button" class="primary" onClick={() => setMerging(true)}>
-            Merge
-          </button>
-        )}
-        {canClose && (
-          <button type="button" onClick={() => move('closed')}>
-            Close
-          </button>
-        )}
-        {status === 'closed' && role !== 'viewer' && (
-          <button type="button" onClick={() => move('pending')}>
-            Reopen
-          </button>
-        )}
-      </div>
+      <Crumbs
+        trail={[
+          { href: href(), label: 'Projects' },
+          ...(dataset
+            ? [
+                { href: href('projects', String(dataset.project_id)), label: nameOf(project) },
+                { href: href('datasets', String(dataset.id)), label: nameOf(dataset) },
+              ]
+            : []),
+        ]}
+      />
+      {!cr && ctx.loading && <Loading what="the change request" />}
+      <ErrorText error={ctx.error} />
+      {cr && dataset && (
+        <>
+          <div class="title-row">
+            <h1>
+              #{String(cr.number)} {String(cr.title)}
+            </h1>
+            <span class={`status ${status}`} data-testid="cr-status">
+              {status}
+            </span>
+          </div>
+          <p class="muted">
+            {String(cr.author ?? '?')} proposes{' '}
+            {String((cr.staged as Json | undefined)?.rows ?? '?')} rows against version{' '}
+            {String(cr.base_version)}; the dataset is at version {String(dataset.current_version)}.
+            {cr.merged_version !== null &&
+              cr.merged_version !== undefined &&
+              ` Merged as version ${String(cr.merged_version)}.`}
+          </p>
+          <div class="actions">
+            {canMerge && (
+              <button type="button" class="primary" onClick={() => setMerging(true)}>
+                Merge
+              </button>
+            )}
+            {canClose && (
+              <button type="button" onClick={() => move('closed')}>
+                Close
+              </button>
+            )}
+            {status === 'closed' && role !== 'viewer' && (
+              <button type="button" onClick={() => move('pending')}>
+                Reopen
+              </button>
+            )}
+          </div>
+        </>
+      )}
       <Tabs
         tabs={[
           { id: 'diff', label: 'Diff' },
@@ -106,13 +124,9 @@ export function ChangeRequestPage({ id, tab }: { id: string; tab: CrTab }) {
         active={tab}
         onSelect={(t) => go('change-requests', id, t)}
       />
-      {/* Keyed by state: after a merge or a new head every tab reads afresh. */}
-      <div
-        role="tabpanel"
-        key={`${status}-${String(cr.merged_version)}-${String(dataset.current_version)}`}
-      >
+      <div role="tabpanel" key={panelKey}>
         {tab === 'diff' && <DiffTab id={id} merged={status === 'merged'} />}
-        {tab === 'conflicts' && (
+        {tab === 'conflicts' && cr && (
           <ConflictsTab
             id={id}
             mergedVersion={status === 'merged' ? Number(cr.merged_version) : undefined}
@@ -121,10 +135,10 @@ export function ChangeRequestPage({ id, tab }: { id: string; tab: CrTab }) {
             onMerge={canMerge ? () => setMerging(true) : undefined}
           />
         )}
-        {tab === 'validation' && <ValidationTab id={id} did={String(dataset.id)} />}
+        {tab === 'validation' && cr && <ValidationTab id={id} did={String(cr.dataset_id)} />}
         {tab === 'audit' && <AuditTab id={id} />}
       </div>
-      {merging && (
+      {merging && dataset && (
         <MergeModal
           id={id}
           role={role}
@@ -133,7 +147,7 @@ export function ChangeRequestPage({ id, tab }: { id: string; tab: CrTab }) {
           onClose={() => setMerging(false)}
           onDone={(next) => {
             setMerging(false)
-            ctx.reload()
+            refresh()
             if (next) go('change-requests', id, next)
           }}
         />

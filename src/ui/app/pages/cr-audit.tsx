@@ -36,7 +36,13 @@ export function AuditTab({ id }: { id: string }) {
         </ul>
       )}
       <h3>Events</h3>
-      <RowsTable rows={events} testid="audit-events" />
+      {/* The change request and dataset are this page's: their columns would repeat them. */}
+      <RowsTable
+        rows={events}
+        columns={['at', 'action', 'actor', 'delta_version', 'details']}
+        testid="audit-events"
+        class="audit"
+      />
     </div>
   )
 }
@@ -50,7 +56,11 @@ function AuditFile({ id, name }: { id: string; name: string }) {
   return (
     <>
       <ErrorText error={file.error} />
-      {file.data && <pre class="json">{JSON.stringify(file.data, null, 2)}</pre>}
+      {file.data && (
+        <pre class="json" data-testid="audit-file">
+          {JSON.stringify(file.data, null, 2)}
+        </pre>
+      )}
     </>
   )
 }

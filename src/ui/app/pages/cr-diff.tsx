@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { get, type Json, listOf, query } from '../api'
 import { ErrorText, Loading, Pager, useAsync, usePager, Value } from '../components'
 
@@ -24,7 +24,14 @@ export function DiffTab({ id, merged }: { id: string; merged: boolean }) {
       ),
     [id, against, kind, column, pager.cursor],
   )
-  const summary = (diff.data?.summary ?? {}) as Json
+  // The summary comes with a first page only (a cursor's page leaves it out): keep it.
+  const [kept, setKept] = useState<{ for: string; summary: Json } | null>(null)
+  const keptFor = `${id} ${against}`
+  const fresh = diff.data?.summary as Json | null | undefined
+  useEffect(() => {
+    if (fresh) setKept({ for: keptFor, summary: fresh })
+  }, [fresh])
+  const summary = (fresh ?? (kept?.for === keptFor ? kept.summary : {})) as Json
   const columns = (summary.columns ?? {}) as Record<string, Json>
   const rows = listOf<Json>(diff.data, 'rows')
   // Columns no row changes say nothing; the column filter still offers every column.

@@ -1,6 +1,15 @@
 import { useState } from 'preact/hooks'
 import { get, type Json, listOf, query, request } from '../api'
-import { ErrorText, Loading, Pager, RowsTable, useAsync, usePager } from '../components'
+import {
+  Crumbs,
+  ErrorText,
+  Loading,
+  nameOf,
+  Pager,
+  RowsTable,
+  useAsync,
+  usePager,
+} from '../components'
 import { FileDrop } from '../file-drop'
 import { go, href } from '../router'
 import { RowEditor } from './row-editor'
@@ -11,15 +20,21 @@ export function DatasetPage({ did }: { did: string }) {
   const path = `datasets/${encodeURIComponent(did)}`
   const dataset = useAsync((signal) => get(path, signal), [did])
   const d = dataset.data
+  const pid = d?.project_id === undefined ? undefined : String(d.project_id)
+  const project = useAsync(
+    async (signal) => (pid === undefined ? undefined : get(`projects/${pid}`, signal)),
+    [pid],
+  )
   return (
     <section>
-      <p class="crumbs">
-        <a href={href()}>Projects</a> /{' '}
-        {d?.project_id !== undefined && (
-          <a href={href('projects', String(d.project_id))}>project</a>
-        )}{' '}
-        /
-      </p>
+      <Crumbs
+        trail={[
+          { href: href(), label: 'Projects' },
+          ...(pid === undefined
+            ? []
+            : [{ href: href('projects', pid), label: nameOf(project.data) }]),
+        ]}
+      />
       <h1 data-testid="dataset-name">{d ? String(d.name) : 'Dataset'}</h1>
       <ErrorText error={dataset.error} />
       {!d && dataset.loading && <Loading what="the dataset" />}

@@ -10,6 +10,10 @@ interface Progress {
   readonly index: number
   readonly phases: number
   readonly percent: number
+  /** Since the service accepted the merge (its ticks come every 250 ms). */
+  readonly elapsedMs?: number
+  /** Finer progress inside the phase, e.g. "3 of 10 files", when the engine knows it. */
+  readonly detail?: string
 }
 
 /**
@@ -87,12 +91,15 @@ export function MergeModal(props: {
       if (e.event === 'progress') {
         const index = Number(data.phase_index ?? 0)
         const phases = Array.isArray(data.phases) ? data.phases.length : Number(data.phases ?? 1)
+        const detail = detailText(data.detail)
         const p: Progress = {
           phase: String(data.phase ?? ''),
           index,
           phases,
-          // The service sends the overall percent; a phase's own percent would need scaling.
+          // The service sends the overall percent, the phase's own fraction included.
           percent: Number(data.percent ?? (index / Math.max(phases, 1)) * 100),
+          ...(typeof data.elapsed_ms === 'number' ? { elapsedMs: data.elapsed_ms } : {}),
+          ...(detail ? { detail } : {}),
         }
         setProgress(p)
         setPhases((list) => (list.includes(p.phase) ? list : [...list, p.phase]))
@@ -223,6 +230,12 @@ export function MergeModal(props: {
               : `Phase ${progress.index + 1} of ${progress.phases}: ${progress.phase}`}
             <progress max={100} value={overall(progress)} />
           </label>
+          <p class="muted" data-testid="merge-elapsed" aria-live="off">
+            {progress.elapsedMs === undefined
+              ? 'Starting…'
+              : `${(progress.elapsedMs / 1000).toFixed(1)} s elapsed`}
+            {progress.detail ? ` · ${progress.detail}` : ''}
+          </p>
           <ol class="phases">
             {phases.map((p) => (
               <li key={p} class={p === progress.phase ? 'current' : 'done'}>
@@ -244,6 +257,18 @@ interface Outcome {
 
 function overall(p: Progress): number {
   return Math.max(0, Math.min(100, p.percent))
+}
+
+/** The engine's finer progress, `{phase, done, total?, unit?}`, as "batch 2/5: 3 of 10 files". */
+function detailText(detail: unknown): string | undefined {
+  if (!detail || typeof detail !== 'object') return undefined
+  const d = detail as Json
+  const unit = d.unit ? ` ${String(d.unit)}` : ''
+  const count =
+    d.total === undefined
+      ? `${String(d.done)}${unit}`
+      : `${String(d.done)} of ${String(d.total)}${unit}`
+  return d.phase ? `${String(d.phase)}: ${count}` : count
 }
 
 function parse(data: string): Json {

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { get, type Json, listOf, request } from '../api'
-import { ErrorText, Loading, useAsync } from '../components'
+import { Crumbs, ErrorText, Loading, useAsync } from '../components'
 import { FileDrop } from '../file-drop'
 import { go, href } from '../router'
 
@@ -9,9 +9,7 @@ export function ProjectPage({ pid }: { pid: string }) {
   const role = project.data?.role
   return (
     <section>
-      <p class="crumbs">
-        <a href={href()}>Projects</a> /
-      </p>
+      <Crumbs trail={[{ href: href(), label: 'Projects' }]} />
       <h1>{project.data ? String(project.data.name) : 'Project'}</h1>
       {role !== undefined && <p class="muted">Your role: {String(role)}</p>}
       <ErrorText error={project.error} />

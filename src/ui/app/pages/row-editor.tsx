@@ -7,8 +7,8 @@ type Edit = Record<string, string>
 /**
  * Edits a page of rows in place and proposes the edits as a change request: changed cells become
  * upserts of the key plus the changed columns (a missing column means "unchanged"), ticked rows
- * become deletes, added rows become inserts. Values go as typed text: the server casts them to
- * the dataset's types and names any that do not convert.
+ * become deletes, added rows become inserts. Values go as typed text (an emptied cell as NULL):
+ * the server casts them to the dataset's types and names any that do not convert.
  */
 export function RowEditor(props: {
   did: string
@@ -25,11 +25,24 @@ export function RowEditor(props: {
   const [error, setError] = useState<unknown>(null)
 
   const keyOf = (row: Json) => Object.fromEntries(props.keys.map((k) => [k, row[k]]))
+  const edited = Object.entries(edits)
+    .filter(([i, e]) => !deleted[Number(i)] && Object.keys(e).length > 0)
+    .map(([i, e]) => ({ row: props.rows[Number(i)] ?? {}, edit: e }))
+  const newRows = added.filter((r) => Object.values(r).some((v) => v !== ''))
+  // The service takes upserts that all carry the same columns: every column any edit touches
+  // (all of them once a row is added), unchanged cells with the value they have.
+  const touched = new Set(
+    newRows.length > 0 ? props.columns : edited.flatMap((x) => Object.keys(x.edit)),
+  )
+  const upsertColumns = props.columns.filter((c) => touched.has(c) && !props.keys.includes(c))
   const upserts = [
-    ...Object.entries(edits)
-      .filter(([i, e]) => !deleted[Number(i)] && Object.keys(e).length > 0)
-      .map(([i, e]) => ({ ...keyOf(props.rows[Number(i)] ?? {}), ...e })),
-    ...added.filter((r) => Object.values(r).some((v) => v !== '')),
+    ...edited.map(({ row, edit }) => ({
+      ...keyOf(row),
+      ...Object.fromEntries(
+        upsertColumns.map((c) => [c, c in edit ? typed(edit[c]) : (row[c] ?? null)]),
+      ),
+    })),
+    ...newRows.map((r) => Object.fromEntries(props.columns.map((c) => [c, typed(r[c])]))),
   ]
   const deletes = Object.entries(deleted)
     .filter(([, on]) => on)
@@ -56,7 +69,7 @@ export function RowEditor(props: {
   return (
     <form onSubmit={propose}>
       <div class="scroll">
-        <table data-testid="row-editor">
+        <table data-testid="row-editor" class="editor">
           <thead>
             <tr>
               <th scope="col">Delete</th>
@@ -135,4 +148,9 @@ export function RowEditor(props: {
       <ErrorText error={error} />
     </form>
   )
+}
+
+/** A typed cell: an emptied one is NULL (the server casts the rest to the column's type). */
+function typed(value: string | undefined): string | null {
+  return value === undefined || value === '' ? null : value
 }

@@ -96,10 +96,10 @@ export async function applyBackfill(
       const { rowsInserted, rowsSkipped } = totals(perBatch)
       throw new DuckmergeError(
         'INTERRUPTED',
-        `Backfill of ${ours} from ${theirs} stopped after ${perBatch.length} of ${total} batches (${rowsInserted} rows inserted); staging is kept. Run the same backfill again to insert the rest.`,
+        `Backfill of ${ours} from ${theirs} stopped after ${perBatch.length} of ${total} batches (${rowsInserted} rows inserted); ${theirs} is kept. Run the same backfill again to insert the rest.`,
         {
-          main: ours,
-          staging: theirs,
+          ours,
+          theirs,
           batchesDone: perBatch.length,
           batches: total,
           rowsInserted,
@@ -157,7 +157,7 @@ export async function applyBackfill(
       : {
           stagingAfter: 'kept',
           stagingRemoved: false,
-          warning: `every batch committed, but staging could not be removed: ${retired.reason}. It is still at ${retired.leftAt}; delete it by hand (re-running the backfill is safe).`,
+          warning: `every batch committed, but ${theirs} could not be removed: ${retired.reason}. It is still at ${retired.leftAt}; delete it by hand (re-running the backfill is safe).`,
         }),
     version: snapshot.version,
   }

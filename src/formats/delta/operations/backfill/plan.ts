@@ -90,7 +90,7 @@ export async function planBackfill(
   const { key, batchRows } = options
   checkBackfillOptions(options)
 
-  const source = await resolveSource(db, theirs, { what: 'staging' })
+  const source = await resolveSource(db, theirs, { what: 'backfill input' })
   await db.run(sql`create temp view __bf_staging as select * from ${source.relation}`)
   const count = await db.one<{ n: bigint }>(raw('select count(*) as n from __bf_staging'))
   const stagingRows = Number(count?.n ?? 0)
@@ -98,7 +98,7 @@ export async function planBackfill(
   checkKeys(
     key,
     source.columns.map((c) => c.name),
-    'staging',
+    'theirs',
     theirs,
   )
   const snapshot = isDeltaTable(ours) ? await openForWrite(ours, db) : undefined
@@ -106,7 +106,7 @@ export async function planBackfill(
     checkKeys(
       key,
       snapshot.schema.fields.map((f) => f.name),
-      'main',
+      'ours',
       ours,
     )
     checkSchema(snapshot, source, ours, theirs)
@@ -127,7 +127,10 @@ export async function planBackfill(
   const files = snapshot ? pruneFiles(snapshot, predicates) : []
   if (snapshot) await registerSnapshot(db, snapshot, '__bf_main', { files })
   if (mayRepeat) {
-    const withFiles = await resolveSource(db, theirs, { withFileInfo: true, what: 'staging' })
+    const withFiles = await resolveSource(db, theirs, {
+      withFileInfo: true,
+      what: 'backfill input',
+    })
     await db.run(sql`create temp view __bf_staging_files as select * from ${withFiles.relation}`)
   }
   const outsideMain = snapshot ? outsideSql(keyBounds(snapshot, files, key), 's') : undefined

@@ -74,59 +74,59 @@ export async function hasData(staging: string): Promise<boolean> {
 export function checkKeys(
   keys: readonly string[],
   columns: readonly string[],
-  side: 'main' | 'staging',
+  side: 'ours' | 'theirs',
   path: string,
 ): void {
   for (const key of keys)
     if (!columns.includes(key))
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot backfill: key column "${key}" is missing in ${side} ${path} (columns: ${columns.join(', ')}).`,
+        `Cannot backfill: key column "${key}" is missing in ${path} (columns: ${columns.join(', ')}).`,
         { column: key, side, path, hint: 'Set {key} to columns both tables have.' },
       )
 }
 
-/** Staging must have main's columns with the same types: backfill never changes main's schema. */
+/** Theirs (staging) must have ours' (main's) columns with the same types: backfill never changes ours' schema. */
 export function checkSchema(
   snapshot: Snapshot,
   source: ResolvedSource,
-  main: string,
-  staging: string,
+  ours: string,
+  theirs: string,
 ): void {
-  const stagingTypes = new Map(
+  const theirsTypes = new Map(
     source.snapshot
       ? source.snapshot.schema.fields.map((f) => [f.name, typeToString(f.type)])
       : source.columns.map((c) => [c.name, typeToString(duckDbToDeltaType(c.type))]),
   )
   const issues: Issue[] = []
   for (const field of snapshot.schema.fields) {
-    const type = stagingTypes.get(field.name)
-    const mainType = typeToString(field.type)
+    const type = theirsTypes.get(field.name)
+    const oursType = typeToString(field.type)
     if (type === undefined)
       issues.push({
         path: [field.name],
         code: 'missing_column',
-        message: `"${field.name}" (${mainType}) is missing in staging`,
+        message: `"${field.name}" (${oursType}) is missing in ${theirs}`,
       })
-    else if (type !== mainType)
+    else if (type !== oursType)
       issues.push({
         path: [field.name],
         code: 'column_type',
-        message: `"${field.name}" is ${type} in staging but ${mainType} in main`,
+        message: `"${field.name}" is ${type} in ${theirs} but ${oursType} in ${ours}`,
       })
-    stagingTypes.delete(field.name)
+    theirsTypes.delete(field.name)
   }
-  for (const [name, type] of stagingTypes)
+  for (const [name, type] of theirsTypes)
     issues.push({
       path: [name],
       code: 'extra_column',
-      message: `"${name}" (${type}) is in staging but not in main`,
+      message: `"${name}" (${type}) is in ${theirs} but not in ${ours}`,
     })
   if (issues.length > 0)
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
-      `Cannot backfill ${main} from ${staging}: the schemas differ: ${issues.map((i) => i.message).join('; ')}.`,
-      { main, staging, issues, hint: "Make {staging} match {main}'s schema." },
+      `Cannot backfill ${ours} from ${theirs}: the schemas differ: ${issues.map((i) => i.message).join('; ')}.`,
+      { ours, theirs, issues, hint: "Make {theirs} match {ours}'s schema." },
     )
 }
 
@@ -181,19 +181,19 @@ async function renameAside(dir: string): Promise<string> {
  * Staging is deleted after success, so it must not be main, hold main, or sit inside it, and
  * the archive must not be inside staging (it would be moved into itself).
  */
-export function assertSeparate(main: string, staging: string, archive: string | undefined): void {
+export function assertSeparate(ours: string, theirs: string, archive: string | undefined): void {
   const within = (inner: string, outer: string) =>
     inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`)
-  if (within(main, staging) || within(staging, main))
+  if (within(ours, theirs) || within(theirs, ours))
     throw new DuckmergeError(
       'OUTPUT_IS_INPUT',
-      `Cannot backfill ${main} from ${staging}: one is inside the other, and staging is deleted after the backfill.`,
-      { main, staging, hint: 'Keep {main} and {staging} in separate folders.' },
+      `Cannot backfill ${ours} from ${theirs}: one is inside the other, and ${theirs} is deleted after the backfill.`,
+      { ours, theirs, hint: 'Keep {ours} and {theirs} in separate folders.' },
     )
-  if (archive !== undefined && within(resolve(archive), staging))
+  if (archive !== undefined && within(resolve(archive), theirs))
     throw new DuckmergeError(
       'OUTPUT_IS_INPUT',
-      `Cannot archive staging ${staging} into ${resolve(archive)}, a folder inside it.`,
-      { staging, archive, hint: 'Set {archive} to a folder outside staging.' },
+      `Cannot archive ${theirs} into ${resolve(archive)}, a folder inside it.`,
+      { theirs, archive, hint: 'Set {archive} to a folder outside it.' },
     )
 }

@@ -79,7 +79,7 @@ export function checkKeys(
   keys: readonly string[],
 ): void {
   if (keys.length === 0)
-    throw new DuckmergeError('USAGE', `Cannot merge into ${table}: on: [] names no key column.`, {
+    throw new DuckmergeError('USAGE', `Cannot merge into ${table}: the key names no column.`, {
       table,
       hint: 'Set {key} to at least one column.',
     })
@@ -89,14 +89,14 @@ export function checkKeys(
     if (!targetColumns.includes(key))
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the target (columns: ${targetColumns.join(', ')}).`,
-        { table, column: key, side: 'target', hint: 'Set {key} to columns both sides have.' },
+        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in ${table} (columns: ${targetColumns.join(', ')}).`,
+        { table, column: key, side: 'ours', hint: 'Set {key} to columns both sides have.' },
       )
     if (!sourceColumns.includes(key))
       throw new DuckmergeError(
         'KEY_COLUMN_MISSING',
-        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in the source (columns: ${sourceColumns.join(', ')}).`,
-        { table, column: key, side: 'source', hint: 'Set {key} to columns both sides have.' },
+        `Cannot merge ${source.label} into ${table}: key column "${key}" is missing in ${source.label} (columns: ${sourceColumns.join(', ')}).`,
+        { table, column: key, side: 'theirs', hint: 'Set {key} to columns both sides have.' },
       )
   }
 }
