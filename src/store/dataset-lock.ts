@@ -4,9 +4,10 @@
  *
  *   in this process   a queue per dataset (both dialects)
  *   across processes  Postgres: a session advisory lock, pg_advisory_lock(DATASET_LOCK_CLASS, id),
- *                     on a connection of its own, held for the whole merge; it ends with that
- *                     connection, so a killed holder frees it and the lock itself says whether a
- *                     `merging` change request still has a live holder (merge-recovery.ts).
+ *                     on a session of its own, held for the whole merge; it ends with that
+ *                     connection, so a killed holder frees it, and with the merge's manifest it
+ *                     tells whether a `merging` change request has a live holder
+ *                     (merge-recovery.ts). Released sessions are kept for the next locks.
  *                     SQLite: none here (the change request's compare-and-set and the merge
  *                     manifest's pid keep other processes out).
  *
@@ -103,43 +104,90 @@ async function enterQueue(key: string, wait: boolean): Promise<(() => void) | un
 }
 
 /**
- * Postgres's side of the lock: a new connection (outside the store's pool, which keeps serving
- * queries meanwhile) that takes the session advisory lock and keeps it until released.
+ * Postgres's side of the lock: sessions outside the store's pool (which keeps serving queries
+ * meanwhile), each taking one session advisory lock and keeping it until released. A released
+ * session is kept for the next lock (opening one costs as much as a small merge's bookkeeping);
+ * a session whose connection failed is dropped, which frees whatever it held.
  */
-export async function pgAdvisoryLock(
-  url: string,
-  datasetId: number,
-  wait: boolean,
-): Promise<AdvisoryLock | undefined> {
-  const client = new pg.Client({ connectionString: url, keepAlive: true })
-  // A dropped connection frees the lock server-side; the merge's own store writes (compare-and-set
-  // of the change request) and the Delta commit protocol keep the outcome consistent.
-  client.on('error', () => undefined)
-  await client.connect()
-  const keys = [DATASET_LOCK_CLASS, datasetId % 2147483647]
-  try {
-    if (wait) await client.query('SELECT pg_advisory_lock($1::int4, $2::int4)', keys)
-    else {
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS locked',
-        keys,
-      )
-      if (rows[0]?.locked !== true) {
-        await client.end()
-        return undefined
-      }
-    }
-  } catch (error) {
-    await client.end().catch(() => undefined)
-    throw error
+export class PgLockSessions {
+  readonly #url: string
+  readonly #idle: pg.Client[] = []
+  #closed = false
+
+  constructor(url: string) {
+    this.#url = url
   }
-  return {
-    async release() {
-      // Ending the session releases its advisory locks; unlocking first makes it immediate.
-      await client
-        .query('SELECT pg_advisory_unlock($1::int4, $2::int4)', keys)
-        .catch(() => undefined)
+
+  async lock(datasetId: number, wait: boolean): Promise<AdvisoryLock | undefined> {
+    const kept = this.#idle.pop()
+    if (kept) {
+      // A kept session may have died unnoticed (a Postgres restart): then a new one.
+      const alive = await kept.query('SELECT 1').then(
+        () => true,
+        () => false,
+      )
+      if (alive) return this.#lockOn(kept, datasetId, wait)
+      await kept.end().catch(() => undefined)
+    }
+    return this.#lockOn(await this.#connect(), datasetId, wait)
+  }
+
+  async #lockOn(
+    client: pg.Client,
+    datasetId: number,
+    wait: boolean,
+  ): Promise<AdvisoryLock | undefined> {
+    const keys = [DATASET_LOCK_CLASS, datasetId % 2147483647]
+    try {
+      if (wait) await client.query('SELECT pg_advisory_lock($1::int4, $2::int4)', keys)
+      else {
+        const { rows } = await client.query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS locked',
+          keys,
+        )
+        if (rows[0]?.locked !== true) {
+          this.#keep(client)
+          return undefined
+        }
+      }
+    } catch (error) {
       await client.end().catch(() => undefined)
-    },
+      throw error
+    }
+    return {
+      release: async () => {
+        const unlocked = await client
+          .query('SELECT pg_advisory_unlock($1::int4, $2::int4)', keys)
+          .then(() => true)
+          .catch(() => false)
+        if (unlocked) this.#keep(client)
+        else await client.end().catch(() => undefined)
+      },
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.all(this.#idle.splice(0).map((c) => c.end().catch(() => undefined)))
+  }
+
+  async #connect(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.#url, keepAlive: true })
+    // A dropped connection frees the lock server-side; the merge's lease (merge-recovery.ts)
+    // keeps others from taking its change request meanwhile.
+    client.on('error', () => {
+      const at = this.#idle.indexOf(client)
+      if (at >= 0) this.#idle.splice(at, 1)
+    })
+    await client.connect()
+    return client
+  }
+
+  #keep(client: pg.Client): void {
+    if (this.#closed || this.#idle.length >= IDLE_SESSIONS) void client.end().catch(() => undefined)
+    else this.#idle.push(client)
   }
 }
+
+/** Released lock sessions kept open per store. */
+const IDLE_SESSIONS = 4

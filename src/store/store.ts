@@ -9,7 +9,7 @@ import Database from 'better-sqlite3'
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely'
 import pg from 'pg'
 import { DuckmergeError, messageOf } from '../errors.js'
-import { type AdvisoryLock, pgAdvisoryLock } from './dataset-lock.js'
+import { type AdvisoryLock, PgLockSessions } from './dataset-lock.js'
 import { migrationProvider, type StoreDialect } from './migrations.js'
 import type { StoreSchema } from './schema.js'
 
@@ -98,13 +98,17 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       { cause: error },
     )
   }
+  const sessions = isPostgres ? new PgLockSessions(options.url) : undefined
   return {
     db,
     dialect,
     label,
     advisoryLock: async (datasetId, wait) =>
-      isPostgres ? pgAdvisoryLock(options.url, datasetId, wait) : { release: async () => {} },
-    close: () => db.destroy(),
+      sessions ? sessions.lock(datasetId, wait) : { release: async () => {} },
+    close: async () => {
+      await sessions?.close()
+      await db.destroy()
+    },
   }
 }
 

@@ -426,7 +426,7 @@ describe.each(backends)('store contract on $name', (backend) => {
   test.skipIf(!backend.available)(
     'merge locks: one holder per dataset, re-entrant in its own call chain, free again after',
     async () => {
-      const { root } = await setup()
+      const { root, store } = await setup()
       const order: string[] = []
       let inside = 0
       const hold = (name: string) =>
@@ -455,6 +455,33 @@ describe.each(backends)('store contract on $name', (backend) => {
       expect(await tryDatasetLock(root.store, 8, async () => 'other dataset')).toMatchObject({
         ran: true,
       })
+      if (store === undefined) return
+      // Postgres: another session (another instance) sees the lock while held, and free once
+      // released, though this store keeps the released session for its next lock.
+      const other = new pg.Client({ connectionString: store })
+      await other.connect()
+      const tryOther = async () => {
+        const { rows } = await other.query('SELECT pg_try_advisory_lock($1::int4, 7) AS locked', [
+          DATASET_LOCK_CLASS,
+        ])
+        if (rows[0].locked)
+          await other.query('SELECT pg_advisory_unlock($1::int4, 7)', [DATASET_LOCK_CLASS])
+        return rows[0].locked as boolean
+      }
+      try {
+        await withDatasetLock(root.store, 7, async () => expect(await tryOther()).toBe(false))
+        expect(await tryOther()).toBe(true)
+        // And while another session holds it, this store waits for it.
+        await other.query('SELECT pg_advisory_lock($1::int4, 7)', [DATASET_LOCK_CLASS])
+        expect(await tryDatasetLock(root.store, 7, async () => 'x')).toEqual({ ran: false })
+        const waiting = withDatasetLock(root.store, 7, async () => Date.now())
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        const releasedAt = Date.now()
+        await other.query('SELECT pg_advisory_unlock($1::int4, 7)', [DATASET_LOCK_CLASS])
+        expect(await waiting).toBeGreaterThanOrEqual(releasedAt)
+      } finally {
+        await other.end()
+      }
     },
   )
 
