@@ -120,15 +120,12 @@ export class PgLockSessions {
 
   async lock(datasetId: number, wait: boolean): Promise<AdvisoryLock | undefined> {
     const kept = this.#idle.pop()
-    if (kept) {
-      // A kept session may have died unnoticed (a Postgres restart): then a new one.
-      const alive = await kept.query('SELECT 1').then(
-        () => true,
-        () => false,
-      )
-      if (alive) return this.#lockOn(kept, datasetId, wait)
-      await kept.end().catch(() => undefined)
-    }
+    if (kept)
+      try {
+        return await this.#lockOn(kept, datasetId, wait)
+      } catch {
+        // The kept session died unnoticed (a Postgres restart): a new one.
+      }
     return this.#lockOn(await this.#connect(), datasetId, wait)
   }
 

@@ -59,9 +59,12 @@ function clusterUser(): SystemUser | undefined {
   return { uid: Number(uid), gid: Number(gid) }
 }
 
+// util-linux's runuser lives in /usr/sbin, which a non-login PATH may lack.
+const RUNUSER = existsSync('/usr/sbin/runuser') ? '/usr/sbin/runuser' : 'runuser'
+
 function run(user: SystemUser | undefined, command: string, args: readonly string[]): void {
   const bin = join(binDir as string, command)
-  const [file, argv] = user ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, [...args]]
+  const [file, argv] = user ? [RUNUSER, ['-u', 'postgres', '--', bin, ...args]] : [bin, [...args]]
   execFileSync(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
 }
 
