@@ -3,10 +3,15 @@
  * --base-version / --exp-version), never every Parquet file in its folder, so the rows its log
  * removed (deleted, overwritten) do not come back (issue 14).
  */
-import { readdirSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { createTable, deleteWhere, overwriteTable } from '../../src/formats/delta/index.js'
+import {
+  createTable,
+  deleteWhere,
+  loadSnapshot,
+  overwriteTable,
+} from '../../src/formats/delta/index.js'
 import { runCli } from '../support/cli.js'
 import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
@@ -106,6 +111,30 @@ describe('data merge/rebase read a Delta table for what it is', () => {
     expect(v9.stderr).toContain('has no version 9: the latest is 2')
   })
 
+  test('a version whose files vacuum removed: the hint names --base-version, not --version', async () => {
+    const dir = tempDir()
+    const table = await tableWithRemovedFiles(dir)
+    for (const f of (await loadSnapshot(table, { version: 0 })).files) rmSync(join(table, f.path))
+    const exp = join(dir, 'exp.parquet')
+    await writeParquet(exp, { id: 'BIGINT', v: 'VARCHAR' }, [[11, 'v11']])
+    const before = hashTree(dir)
+    const r = runCli(
+      ['data', 'merge', '--base', table, '--exp', exp, '--output', join(dir, 'out.parquet')].concat(
+        '--base-version',
+        '0',
+        '--json',
+      ),
+    )
+    expect(r.code).toBe(1)
+    expect(r.json()).toMatchObject({
+      error: { code: 'INPUT_NOT_FOUND', details: { side: 'base' } },
+    })
+    expect(r.stderr).toContain(
+      'Versions 1 to 2 have all their files. Read --base-version 1 to 2, or restore the file.',
+    )
+    expect(hashTree(dir)).toEqual(before)
+  })
+
   test('rebase --exp TABLE: the exp table snapshot replaces base rows by key', async () => {
     const dir = tempDir()
     const exp = await tableWithRemovedFiles(dir)
@@ -150,8 +179,12 @@ describe('data merge/rebase read a Delta table for what it is', () => {
       ),
     )
     expect(r.code).toBe(1)
-    expect(r.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } })
-    expect(r.stderr).toContain(`exp ${exp} is not a Delta table`)
+    expect(r.json()).toMatchObject({
+      error: { code: 'VALIDATION_FAILED', details: { side: 'exp' } },
+    })
+    expect(r.stderr).toContain(
+      `]: ${exp} is not a Delta table (no commit in a _delta_log folder), so it has no version 1 to read. Leave out --exp-version: a Parquet input has no versions.`,
+    )
     expect(hashTree(dir)).toEqual(before)
   })
 
