@@ -12,7 +12,7 @@ import {
   loadSnapshot,
   overwriteTable,
 } from '../../src/formats/delta/index.js'
-import { runCli } from '../support/cli.js'
+import { type CliResult, runCli } from '../support/cli.js'
 import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
@@ -46,6 +46,21 @@ async function tableWithRemovedFiles(dir: string): Promise<string> {
 
 function parquetFilesIn(table: string): number {
   return readdirSync(table).filter((n) => n.endsWith('.parquet')).length
+}
+
+/** `data merge` of base and exp at a version flag that must be refused: exit 1, `dir` unchanged. */
+function refusedAtVersion(
+  dir: string,
+  [base, exp]: readonly [string, string],
+  flag: '--base-version' | '--exp-version',
+  version: number,
+): CliResult {
+  const before = hashTree(dir)
+  const args = ['--base', base, '--exp', exp, '--output', join(dir, 'out.parquet')]
+  const r = runCli(['data', 'merge', ...args, flag, String(version), '--json'])
+  expect(r.code).toBe(1)
+  expect(hashTree(dir)).toEqual(before)
+  return r
 }
 
 describe('data merge/rebase read a Delta table for what it is', () => {
@@ -117,22 +132,13 @@ describe('data merge/rebase read a Delta table for what it is', () => {
     for (const f of (await loadSnapshot(table, { version: 0 })).files) rmSync(join(table, f.path))
     const exp = join(dir, 'exp.parquet')
     await writeParquet(exp, { id: 'BIGINT', v: 'VARCHAR' }, [[11, 'v11']])
-    const before = hashTree(dir)
-    const r = runCli(
-      ['data', 'merge', '--base', table, '--exp', exp, '--output', join(dir, 'out.parquet')].concat(
-        '--base-version',
-        '0',
-        '--json',
-      ),
-    )
-    expect(r.code).toBe(1)
+    const r = refusedAtVersion(dir, [table, exp], '--base-version', 0)
     expect(r.json()).toMatchObject({
       error: { code: 'INPUT_NOT_FOUND', details: { side: 'base' } },
     })
     expect(r.stderr).toContain(
       'Versions 1 to 2 have all their files. Read --base-version 1 to 2, or restore the file.',
     )
-    expect(hashTree(dir)).toEqual(before)
   })
 
   test('rebase --exp TABLE: the exp table snapshot replaces base rows by key', async () => {
@@ -170,22 +176,13 @@ describe('data merge/rebase read a Delta table for what it is', () => {
     const exp = join(dir, 'exp.parquet')
     await writeParquet(base, { id: 'BIGINT' }, [[1]])
     await writeParquet(exp, { id: 'BIGINT' }, [[2]])
-    const before = hashTree(dir)
-    const r = runCli(
-      ['data', 'merge', '--base', base, '--exp', exp, '--output', join(dir, 'out.parquet')].concat(
-        '--exp-version',
-        '1',
-        '--json',
-      ),
-    )
-    expect(r.code).toBe(1)
+    const r = refusedAtVersion(dir, [base, exp], '--exp-version', 1)
     expect(r.json()).toMatchObject({
       error: { code: 'VALIDATION_FAILED', details: { side: 'exp' } },
     })
     expect(r.stderr).toContain(
       `]: ${exp} is not a Delta table (no commit in a _delta_log folder), so it has no version 1 to read. Leave out --exp-version: a Parquet input has no versions.`,
     )
-    expect(hashTree(dir)).toEqual(before)
   })
 
   test.skipIf(!hasFixtures)(
