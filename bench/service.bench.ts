@@ -59,12 +59,19 @@ interface Served {
 }
 
 async function serve(root: string): Promise<Served> {
-  const tsx = join(here, '..', 'node_modules', 'tsx', 'dist', 'cli.mjs')
   const main = join(here, '..', 'src', 'cli', 'main.ts')
+  // SERVICE_BENCH_PROFILE=DIR writes the server's CPU profile there when it stops.
+  const profile = process.env.SERVICE_BENCH_PROFILE
   const child = spawn(
     process.execPath,
-    [tsx, main, 'serve', '--root', root, '--port', '0', '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      '--import',
+      'tsx',
+      main,
+      ...['serve', '--root', root, '--port', '0', '--log-level', 'warn'],
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(here, '..') },
   )
   const url = await new Promise<string>((resolve, reject) => {
     let out = ''
@@ -239,7 +246,11 @@ async function main() {
     )
     await library.root.close()
   } finally {
-    served?.child.kill('SIGTERM')
+    if (served && served.child.exitCode === null) {
+      const exited = new Promise((resolve) => served?.child.once('exit', resolve))
+      served.child.kill('SIGTERM')
+      await exited
+    }
     done()
   }
 }
