@@ -4,7 +4,7 @@
  * temp tables. Review (diff, conflicts) joins only these, so its cost follows the size of the
  * change, not of the table.
  *
- *   staged patch (keys after a cursor, at most N) → __cr_patch
+ *   staged patch → __cr_patch_v
  *     → key range → files pruned by statistics, range pushed into the Parquet scans
  *     → __cr_touched: patch ⟕ base ⟕ head on the key, in one pass
  *     → views: base, ours (rows present), theirs = patch upserts over base (columns the upload
@@ -15,24 +15,18 @@ import type { ColumnInfo } from '../engine/dialect.js'
 import { DuckDb } from '../engine/duckdb.js'
 import { DuckDbConnection } from '../engine/duckdb-dialect.js'
 import { rangeAggregates, rangeTypeOf } from '../engine/key-range.js'
-import { ident, identList, join, literal, raw, type Sql, sql } from '../engine/sql.js'
+import { ident, join, literal, raw, type Sql, sql } from '../engine/sql.js'
 import { candidateFiles, type SourceFacts } from '../formats/delta/operations/merge/prune.js'
 import { registerSnapshot } from '../formats/delta/scan.js'
 import type { Snapshot } from '../formats/delta/snapshot-types.js'
-import { relationSql, reportValue, toCell } from '../merge/three-way-sql.js'
-import type { AlignedRows, Cell, Relation } from '../merge/three-way-types.js'
+import { relationSql } from '../merge/three-way-sql.js'
+import type { AlignedRows, Relation } from '../merge/three-way-types.js'
 import { type ChangeRequest, stagedFile } from './change-requests.js'
 import type { DataRoot } from './data-root.js'
 import { datasetSnapshot } from './dataset-rows.js'
 import { type Dataset, getDatasetById } from './datasets.js'
 import { typeSql } from './rules.js'
 import { OP_COLUMN } from './upload.js'
-
-/** Which patch keys to load: those after `after` in key order, at most `take` of them. */
-export interface KeyWindow {
-  readonly after: readonly Cell[] | undefined
-  readonly take: number
-}
 
 export interface LoadedSides {
   readonly base: Relation
@@ -41,10 +35,6 @@ export interface LoadedSides {
   readonly ours: Relation | undefined
   /** Base and theirs side by side (one row per patch key), for a diff without a join. */
   readonly aligned: AlignedRows
-  /** Patch rows loaded; fewer than the window's `take` means the patch ends here. */
-  readonly patchRows: number
-  /** The last patch key loaded (key order), as report values. */
-  readonly lastKey: Cell[] | undefined
 }
 
 /** An open DuckDB with a change request's snapshots; `load` fills the sides' temp tables. */
@@ -95,61 +85,27 @@ export class ChangeSides {
   }
 
   /**
-   * A short hash naming what a review of this change request reads: its revision, the base and
-   * head versions and the review's own options. Cursors carry it.
-   */
-  fingerprint(...parts: readonly unknown[]): string {
-    return createHash('sha256')
-      .update(JSON.stringify([this.cr.id, this.cr.revision, this.base.version, ...parts]))
-      .digest('base64url')
-      .slice(0, 16)
-  }
-
-  /**
-   * Fills `__cr_patch`, `__cr_base`, `__cr_theirs` (and `__cr_ours`) for the keys in `window`.
+   * Fills `__cr_base`, `__cr_theirs` (and `__cr_ours`) for the patch's keys.
    * With `oursChanged`, only keys ours (the head) changed since base: the only ones where a
    * conflict can be, plus those listed in the temp table `alsoKeys` (key columns).
    */
   async load(options: {
     withOurs: boolean
-    window?: KeyWindow
     oursChanged?: boolean
     alsoKeys?: string
   }): Promise<LoadedSides> {
     const { db, key } = this
     const types = new Map(this.dataset.schema.map((c) => [c.name, c.type]))
     const keyType = (k: string) => types.get(k) ?? 'VARCHAR'
-    const keyList = identList(key)
-    const w = options.window
-    const after =
-      w?.after === undefined
-        ? raw('')
-        : sql`where ${tuple(key.map((k) => sql`${ident(k)}`))} > ${tuple(
-            key.map((k, i) => sql`cast(${w.after?.[i] ?? null} as ${typeSql(keyType(k))})`),
-          )}`
-    const limit = w === undefined ? raw('') : sql`order by ${keyList} limit ${w.take}`
     // Read by one query (the diff against base of every touched key): views, so DuckDB runs the
     // patch ⟕ base join inside that query; else tables (the three-way merge reads them often).
     const once = !options.withOurs
-    const patch = w === undefined ? '__cr_patch_v' : '__cr_patch'
+    const patch = '__cr_patch_v'
     const touched = once ? '__cr_touched_v' : '__cr_touched'
     await db.run(
-      sql`create or replace temp ${raw(w === undefined ? 'view' : 'table')} ${ident(patch)} as
-        select * from read_parquet(${literal(this.patchFile)}) ${after} ${limit}`,
+      sql`create or replace temp view ${ident(patch)} as
+        select * from read_parquet(${literal(this.patchFile)})`,
     )
-    const facts =
-      w === undefined
-        ? undefined
-        : await db.one<{ n: bigint }>(sql`select count(*) as n from ${ident(patch)}`)
-    const patchRows = Number(facts?.n ?? 0)
-    let lastKey: Cell[] | undefined
-    if (w !== undefined && patchRows > 0) {
-      const [last] = await db.all<Record<string, unknown>>(
-        sql`select ${join(key.map((k, i) => sql`${reportValue(ident(k), keyType(k), 'duckdb')} as ${ident(`k${i}`)}`))}
-          from ${ident(patch)} order by ${join(key.map((k) => sql`${ident(k)} desc`))} limit 1`,
-      )
-      lastKey = key.map((_, i) => toCell(last?.[`k${i}`]))
-    }
 
     // One pass: each patch key with its base (and head) row, then the sides as views of it.
     // The patch keys' range, cast to the table's types (partition keys: also distinct counts).
@@ -238,8 +194,6 @@ export class ChangeSides {
       theirs: await rel('__cr_theirs'),
       ours: options.withOurs ? await rel('__cr_ours') : undefined,
       aligned,
-      patchRows,
-      lastKey,
     }
   }
 
@@ -269,6 +223,17 @@ export class ChangeSides {
     )
     return rows.map((r) => ({ name: r.column_name, type: r.column_type, notNull: false }))
   }
+}
+
+/**
+ * A short hash naming what a review of a change request reads: its revision, its base version
+ * and the review's own options (the head version when it diffs against main). Cursors carry it.
+ */
+export function reviewFingerprint(cr: ChangeRequest, ...parts: readonly unknown[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([cr.id, cr.revision, cr.baseVersion, ...parts]))
+    .digest('base64url')
+    .slice(0, 16)
 }
 
 /** Over `__cr_touched`: true where the head's row differs from base's (added, deleted, changed). */
@@ -305,10 +270,6 @@ function rangeFilter(
     )
   })
   return ranges
-}
-
-function tuple(parts: readonly Sql[]): Sql {
-  return parts.length === 1 ? (parts[0] as Sql) : sql`(${join(parts)})`
 }
 
 function keysEqual(key: readonly string[], a = 'p', b = 'b'): Sql {

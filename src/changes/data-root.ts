@@ -78,6 +78,11 @@ export function auditDir(root: DataRoot, crId: string): string {
   return under(root, 'audit', 'change_requests', checkCrId(crId))
 }
 
+/** Stored diffs of a change request (rebuilt from the staged patch and the table when gone). */
+export function diffCacheDir(root: DataRoot, crId: string): string {
+  return under(root, 'cache', 'diff', checkCrId(crId))
+}
+
 /** A scratch folder under the root (same filesystem, so renames out of it are atomic). */
 export function tmpDir(root: DataRoot): string {
   return under(root, 'tmp')

@@ -1,12 +1,12 @@
-import { writeFileSync } from 'node:fs'
+import { readdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { tempDir } from '../../test/support/temp.js'
 import { DuckDb } from '../engine/duckdb.js'
 import { literal, raw, sql } from '../engine/sql.js'
-import { createChangeRequest } from './change-requests.js'
-import { openDataRoot } from './data-root.js'
+import { createChangeRequest, getChangeRequest, stagedFile } from './change-requests.js'
+import { diffCacheDir, openDataRoot } from './data-root.js'
 import { createDataset } from './datasets.js'
 import { type ChangeRequestDiffRow, diffChangeRequest } from './diff-change-request.js'
 import { mergeChangeRequest } from './merge-change-request.js'
@@ -216,6 +216,47 @@ describe('diffChangeRequest', () => {
         code: 'COLUMN_NOT_FOUND',
         message: expect.stringContaining('"nope"'),
       })
+    } finally {
+      await close()
+    }
+  })
+
+  test('pages read the stored diff of the revision and head; a moved head stores a new one and drops the old', async () => {
+    const { root, cr, close } = await setup(TYPED)
+    try {
+      const a = await cr('a.csv', 'id,price\n1,11\n')
+      const b = await cr('b.csv', 'id,price\n2,21\n3,31\n4,41\n')
+      const first = await diffChangeRequest(root, b, { limit: 1 })
+      const main = await diffChangeRequest(root, b, { against: 'main', limit: 1 })
+      const files = () => readdirSync(diffCacheDir(root, b)).sort()
+      expect(files()).toEqual([
+        'r1-base-v0-all.json',
+        'r1-base-v0-all.parquet',
+        'r1-main-v0-all.json',
+        'r1-main-v0-all.parquet',
+      ])
+      // A page after a cursor reads the stored diff alone: the staged patch is not needed.
+      const patch = stagedFile(root, await getChangeRequest(root, b))
+      renameSync(patch, `${patch}.away`)
+      const second = await diffChangeRequest(root, b, {
+        limit: 2,
+        cursor: first.page.next_cursor as string,
+      })
+      expect(second.rows.map((r) => [r.key.id, r.after?.price])).toEqual([
+        [3, 31],
+        [4, 41],
+      ])
+      renameSync(`${patch}.away`, patch)
+      expect(main.rows.map((r) => r.key.id)).toEqual([2])
+      await mergeChangeRequest(root, a)
+      const moved = await diffChangeRequest(root, b, { against: 'main', limit: 1 })
+      expect(moved.from_version).toBe(1)
+      expect(files()).toEqual([
+        'r1-base-v0-all.json',
+        'r1-base-v0-all.parquet',
+        'r1-main-v1-all.json',
+        'r1-main-v1-all.parquet',
+      ])
     } finally {
       await close()
     }

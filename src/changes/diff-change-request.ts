@@ -4,19 +4,35 @@
  * now: head → merged result). Only the keys the change touches are read (change-sides.ts).
  *
  *   summary: every touched key, one full join of before and after (+ the table's row count)
- *   page:    patch keys after the cursor, a window at a time (growing ×4) until limit + 1
- *            changed rows are found or the patch ends; the cursor is the last key returned
+ *   page:    a keyed range scan of the stored diff (diff-cache.ts: every changed row, computed
+ *            once per revision and head); the cursor is the last key returned
  */
+import { DuckDb } from '../engine/duckdb.js'
 import { ident, identList, sql } from '../engine/sql.js'
 import { DuckmergeError } from '../errors.js'
-import { diffCursor, diffPage, diffSummary, readDiffCursor } from '../merge/diff.js'
+import { latestVersion } from '../formats/delta/log-store.js'
+import {
+  diffCursor,
+  diffPageSql,
+  diffRowsQuery,
+  diffSummary,
+  readDiffCursor,
+  toDiffRows,
+} from '../merge/diff.js'
 import { mergedRows, threeWayMerge } from '../merge/three-way.js'
 import { relationSql } from '../merge/three-way-sql.js'
 import type { AlignedRows, Cell, DiffRow, Relation } from '../merge/three-way-types.js'
 import { getChangeRequest } from './change-requests.js'
-import { ChangeSides, type LoadedSides } from './change-sides.js'
+import { ChangeSides, type LoadedSides, reviewFingerprint } from './change-sides.js'
 import type { DataRoot } from './data-root.js'
-import { headFacts } from './datasets.js'
+import { getDatasetById, headFacts } from './datasets.js'
+import {
+  type DiffCache,
+  diffCacheOf,
+  diffCacheRelation,
+  readDiffCache,
+  writeDiffCache,
+} from './diff-cache.js'
 
 export type DiffAgainst = 'base' | 'main'
 export type DiffKind = DiffRow['kind']
@@ -82,8 +98,6 @@ export interface ChangeRequestDiff {
 }
 
 const MAX_LIMIT = 1000
-// The first window of patch keys a page reads: a few pages' worth, so most pages need one.
-const FIRST_WINDOW = 1024
 
 /**
  * The diff of a change request: summary and/or one page of changed rows.
@@ -106,47 +120,64 @@ export async function diffChangeRequest(
       hint: `Choose {limit} between 1 and ${MAX_LIMIT}.`,
     })
   const cr = await getChangeRequest(root, crId)
-  const sides = await ChangeSides.open(root, cr)
-  try {
-    const { dataset, key } = sides
-    const known = new Set(dataset.schema.map((c) => c.name))
-    for (const c of cr.staged.new_columns) known.add(c.name)
-    const unknown = (options.columns ?? []).filter((c) => !known.has(c))
-    if (unknown.length > 0)
-      throw new DuckmergeError(
-        'COLUMN_NOT_FOUND',
-        `Dataset "${dataset.name}" has no column ${unknown.map((c) => `"${c}"`).join(', ')} (columns: ${[...known].join(', ')}).`,
-        {
-          dataset: dataset.name,
-          columns: unknown,
-          hint: 'Choose {columns} among the dataset’s columns.',
-        },
-      )
-    const fingerprint = sides.fingerprint(
-      against,
-      against === 'main' ? sides.head.version : null,
-      options.kinds ?? null,
-      options.columns ?? null,
+  const dataset = await getDatasetById(root, cr.datasetId)
+  const key = dataset.keyColumns
+  const known = new Set(dataset.schema.map((c) => c.name))
+  for (const c of cr.staged.new_columns) known.add(c.name)
+  const unknown = (options.columns ?? []).filter((c) => !known.has(c))
+  if (unknown.length > 0)
+    throw new DuckmergeError(
+      'COLUMN_NOT_FOUND',
+      `Dataset "${dataset.name}" has no column ${unknown.map((c) => `"${c}"`).join(', ')} (columns: ${[...known].join(', ')}).`,
+      {
+        dataset: dataset.name,
+        columns: unknown,
+        hint: 'Choose {columns} among the dataset’s columns.',
+      },
     )
-    const after =
-      options.cursor === undefined
-        ? undefined
-        : readDiffCursor(options.cursor, key.length, fingerprint)
-    const fromSnapshot = against === 'base' ? sides.base : sides.head
+  // Against main the diff is of the head as it is now; against base it never changes.
+  const fromVersion = against === 'base' ? cr.baseVersion : await latestVersion(dataset.tablePath)
+  const fingerprint = reviewFingerprint(
+    cr,
+    against,
+    against === 'main' ? fromVersion : null,
+    options.kinds ?? null,
+    options.columns ?? null,
+  )
+  const after =
+    options.cursor === undefined
+      ? undefined
+      : readDiffCursor(options.cursor, key.length, fingerprint)
+  // The sides (a DuckDB with the base and head snapshots) are opened only when needed: a page
+  // after a cursor usually reads the stored diff alone.
+  let sides: ChangeSides | undefined
+  const open = async () => {
+    sides ??= await ChangeSides.open(root, cr)
+    return sides
+  }
+  try {
     const summary =
       options.cursor === undefined || options.summaryOnly === true
-        ? await summaryOf(sides, against, (await headFacts(fromSnapshot, key)).rowCount)
+        ? await summaryOf(await open(), against)
         : null
     const page =
       options.summaryOnly === true
         ? { rows: [], hasMore: false }
-        : await pageOf(sides, against, after, limit, options)
+        : await pageOf(
+            diffCacheOf(root, cr, { against, version: fromVersion, columns: options.columns }),
+            open,
+            key,
+            against,
+            after,
+            limit,
+            options,
+          )
     const last = page.rows.at(-1)
     return {
       cr_id: cr.id,
       dataset: dataset.name,
       against,
-      from_version: fromSnapshot.version,
+      from_version: fromVersion,
       key_columns: [...key],
       summary,
       rows: page.rows,
@@ -163,7 +194,7 @@ export async function diffChangeRequest(
       },
     }
   } finally {
-    sides.close()
+    sides?.close()
   }
 }
 
@@ -197,8 +228,9 @@ async function beforeAfter(
 async function summaryOf(
   sides: ChangeSides,
   against: DiffAgainst,
-  fromRows: number,
 ): Promise<ChangeRequestDiffSummary> {
+  const fromSnapshot = against === 'base' ? sides.base : sides.head
+  const fromRows = (await headFacts(fromSnapshot, sides.key)).rowCount
   const loaded = await sides.load({ withOurs: against === 'main' })
   const { before, after, aligned } = await beforeAfter(sides, against, loaded)
   const s = await diffSummary({
@@ -234,42 +266,47 @@ async function summaryOf(
 }
 
 /**
- * Changed rows after `after`, at most `limit` (+ whether more follow). Windows of patch keys
- * are contiguous in key order and each starts after the last key of the one before, so every
- * changed key is visited once.
+ * Changed rows after `after`, at most `limit` (+ whether more follow), read from the stored
+ * diff (diff-cache.ts), which is computed first when missing: every touched key, once.
  */
 async function pageOf(
-  sides: ChangeSides,
+  cache: DiffCache,
+  open: () => Promise<ChangeSides>,
+  key: readonly string[],
   against: DiffAgainst,
   after: readonly Cell[] | undefined,
   limit: number,
   options: DiffChangeRequestOptions,
 ): Promise<{ rows: ChangeRequestDiffRow[]; hasMore: boolean }> {
-  const rows: ChangeRequestDiffRow[] = []
-  let from = after
-  let take = Math.max(FIRST_WINDOW, 4 * (limit + 1))
-  for (;;) {
-    const loaded = await sides.load({
-      withOurs: against === 'main',
-      window: { after: from, take },
-    })
-    if (loaded.patchRows === 0) break
-    const { before, after: afterRel, aligned } = await beforeAfter(sides, against, loaded)
-    const page = await diffPage({
-      connection: sides.connection,
-      before: await project(sides, before, '__cr_before', options.columns),
-      after: await project(sides, afterRel, '__cr_after', options.columns),
-      key: sides.key,
-      ...(aligned ? { aligned } : {}),
-      limit: limit + 1 - rows.length,
-      ...(options.kinds ? { kinds: options.kinds } : {}),
-    })
-    rows.push(...page.rows)
-    if (rows.length > limit || loaded.patchRows < take) break
-    from = loaded.lastKey
-    take *= 4
+  let shape = await readDiffCache(cache)
+  let db: DuckDb | undefined
+  try {
+    if (shape === undefined) {
+      const sides = await open()
+      const loaded = await sides.load({ withOurs: against === 'main' })
+      const { before, after: afterRel, aligned } = await beforeAfter(sides, against, loaded)
+      const rows = await diffRowsQuery({
+        connection: sides.connection,
+        before: await project(sides, before, '__cr_before', options.columns),
+        after: await project(sides, afterRel, '__cr_after', options.columns),
+        key,
+        ...(aligned ? { aligned } : {}),
+      })
+      await writeDiffCache(sides.db, cache, rows.query, key.length, rows.shape)
+      shape = rows.shape
+    }
+    db ??= await DuckDb.open()
+    const page = await db.all<Record<string, unknown>>(
+      diffPageSql(diffCacheRelation(cache), key.length, {
+        limit,
+        ...(after ? { after } : {}),
+        ...(options.kinds ? { kinds: options.kinds } : {}),
+      }),
+    )
+    return { rows: toDiffRows(page.slice(0, limit), key, shape), hasMore: page.length > limit }
+  } finally {
+    db?.close()
   }
-  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
 }
 
 /** The relation with only the key and `columns` (a view), or itself when no columns are asked. */

@@ -11,9 +11,15 @@
  */
 import type { DuckDb } from '../engine/duckdb.js'
 import { ident, join, literal, raw, type Sql, sql } from '../engine/sql.js'
+import { DuckmergeError } from '../errors.js'
+import type { Changes } from '../formats/delta/operations/merge/changes.js'
 import type { MergeClause } from '../formats/delta/operations/merge/clauses.js'
 import { type MergePlan, planMerge } from '../formats/delta/operations/merge/plan.js'
-import { insertsSql, rewriteSql } from '../formats/delta/operations/merge/queries.js'
+import {
+  insertsSql,
+  type MergeQueries,
+  rewriteSql,
+} from '../formats/delta/operations/merge/queries.js'
 import { relationSql } from '../merge/three-way-sql.js'
 import type { Relation, ThreeWayPlan } from '../merge/three-way-types.js'
 import { OP_COLUMN, RESERVED_COLUMNS } from './upload.js'
@@ -130,13 +136,26 @@ export async function planChangeMerge(
     { kind: 'matched', action: 'update', set },
     { kind: 'notMatched', action: 'insert', values, condition: `source.${OP_COLUMN} = 'upsert'` },
   ]
+  // The counts come from the pass that finds the touched files: one join of the change with
+  // the candidate files. The staged patch's keys were checked unique at upload.
+  let counts: DiffCounts | undefined
   const planned = withoutReservedColumns(
     await planMerge(db, input.tablePath, raw('select * from __cr_merge_source'), clauses, {
       on: key,
       mergeSchema: input.mergeSchema,
+      sourceKeysUnique: true,
+      findChanges: async (queries) => {
+        const found = await changesAndCounts(db, queries, key, set)
+        counts = found.counts
+        return found.changes
+      },
     }),
   )
-  const counts = await diffCounts(db, planned, key, set)
+  if (counts === undefined)
+    throw new DuckmergeError(
+      'INTERNAL',
+      `the merge of ${input.patchFile} was planned without its counts`,
+    )
   return {
     plan: planned,
     counts,
@@ -164,55 +183,68 @@ function withoutReservedColumns(plan: MergePlan): MergePlan {
 }
 
 /**
- * What the merge does to the head's rows, from the plan's source joined with the candidate
- * files' rows (`__dm_target_rows`, pruned by the patch keys' statistics): one aggregate.
+ * What the merge does to the head's rows, and the files it touches, in one aggregate over the
+ * plan's source joined with the candidate files' rows (pruned by the patch keys' statistics).
  */
-async function diffCounts(
+async function changesAndCounts(
   db: DuckDb,
-  plan: MergePlan,
+  queries: MergeQueries,
   key: readonly string[],
   set: Readonly<Record<string, Sql>>,
-): Promise<DiffCounts> {
-  const target = new Set(plan.queries.targetColumns)
+): Promise<{ changes: Changes; counts: DiffCounts }> {
+  const target = new Set(queries.targetColumns)
   const compared = Object.keys(set).filter((c) => target.has(c) && !key.includes(c))
-  const k = sql`target.${ident(key[0] as string)}`
+  const present = sql`target.${ident(key[0] as string)} is not null`
   const upsert = sql`source.${ident(OP_COLUMN)} = 'upsert'`
   const differs = compared.map((c) => sql`(${set[c] as Sql}) is distinct from target.${ident(c)}`)
   // A column the head lacks (merge_schema) modifies the row where the change gives it a value.
   const added = Object.keys(set)
     .filter((c) => !target.has(c))
     .map((c) => sql`source.${ident(c)} is not null`)
-  const modified =
-    differs.length + added.length > 0 ? join([...differs, ...added], ' or ') : raw('false')
+  const modified = [...differs, ...added]
   const perColumn = differs.map(
-    (d, i) =>
-      sql`count(*) filter (where ${upsert} and ${k} is not null and ${d}) as ${ident(`c${i}`)}`,
+    (d, i) => sql`count(*) filter (where ${upsert} and ${present} and ${d}) as ${ident(`c${i}`)}`,
   )
-  const row = await db.one<Record<string, bigint>>(
-    sql`select count(*) filter (where ${upsert} and ${k} is null) as ins,
-        count(*) filter (where ${upsert} and ${k} is not null and (${modified})) as upd,
-        count(*) filter (where source.${ident(OP_COLUMN)} = 'delete' and ${k} is not null) as del
+  const rows = await db.all<Record<string, bigint | string | null>>(
+    sql`select target.__delta_file as file,
+        count(*) filter (where ${upsert} and target.${ident(key[0] as string)} is null) as ins,
+        count(*) filter (where ${upsert} and ${present}) as matched,
+        count(*) filter (where ${upsert} and ${present} and (${modified.length > 0 ? join(modified, ' or ') : raw('false')})) as upd,
+        count(*) filter (where source.${ident(OP_COLUMN)} = 'delete' and ${present}) as del
         ${perColumn.length > 0 ? sql`, ${join(perColumn)}` : raw('')}
-      from ${plan.queries.source} source left join ${plan.queries.targetRows} target
-        on ${join(
-          key.map((c) => sql`source.${ident(c)} = target.${ident(c)}`),
-          ' and ',
-        )}`,
+      from ${queries.source} source left join ${queries.target} target on ${queries.on}
+      group by all`,
   )
+  const total = (name: string) => rows.reduce((n, r) => n + Number(r[name] ?? 0), 0)
   const before = await db.one<{ n: bigint }>(sql`select count(*) as n from __dm_ours_all`)
   const columns: Record<string, { modified: number }> = {}
   let cells = 0
   compared.forEach((c, i) => {
-    const n = Number(row?.[`c${i}`] ?? 0)
+    const n = total(`c${i}`)
     columns[c] = { modified: n }
     cells += n
   })
   return {
-    before: Number(before?.n ?? 0),
-    added: Number(row?.ins ?? 0),
-    updated: Number(row?.upd ?? 0),
-    deleted: Number(row?.del ?? 0),
-    cells,
-    columns,
+    changes: {
+      touchedFiles: rows
+        .filter((r) => r.file != null && Number(r.matched) + Number(r.del) > 0)
+        .map((r) => String(r.file))
+        .sort(),
+      counts: {
+        matchedUpdated: total('matched'),
+        matchedDeleted: total('del'),
+        bySourceUpdated: 0,
+        bySourceDeleted: 0,
+      },
+      inserted: total('ins'),
+    },
+    counts: {
+      before: Number(before?.n ?? 0),
+      added: total('ins'),
+      updated: total('upd'),
+      deleted: total('del'),
+      cells,
+      columns,
+    },
   }
 }

@@ -80,15 +80,27 @@ export async function diffSummary(options: DiffOptions): Promise<DiffSummary> {
   }
 }
 
+/** The columns of a diff's two sides, as its rows report them. */
+export interface DiffShape {
+  readonly before: readonly { readonly name: string; readonly type: string }[]
+  readonly after: readonly { readonly name: string; readonly type: string }[]
+  /** Non-key columns both sides have: the ones compared. */
+  readonly shared: readonly string[]
+}
+
 /**
- * One page of changed rows in key order, after `cursor`, of the kinds asked:
+ * Every changed row as one query (unordered): `n<i>` the key columns as they compare, `k<i>`
+ * as reported, `kd` the kind, `bp`/`ap` whether each side has the row, `b<i>`/`a<i>` each
+ * side's columns as reported. diffPage reads a page of it; a caller may store it (a Parquet
+ * file ordered by `n<i>`) and page that instead.
  *
- *   select coalesce(a.k, b.k) as k0, b.marker as bp, a.marker as ap, b.c as b0, …, a.c as a0, …
+ *   select coalesce(a.k, b.k) as n0, …, b.marker as bp, a.marker as ap, b.c as b0, …, a.c as a0, …
  *   from before b full join after a on <key match>
- *   where (bp is null or ap is null or <any shared column differs>) and k0 > ?
- *   order by k0 limit <limit + 1>
+ *   where bp is null or ap is null or <any shared column differs>
  */
-export async function diffPage(options: DiffOptions): Promise<DiffPage> {
+export async function diffRowsQuery(
+  options: Pick<DiffOptions, 'connection' | 'before' | 'after' | 'key' | 'aligned'>,
+): Promise<{ readonly query: Sql; readonly shape: DiffShape }> {
   const { connection, key } = options
   const engine = connection.dialect.name
   const { before: beforeInfo, after: afterInfo, shared } = await shapeOf(options)
@@ -97,67 +109,89 @@ export async function diffPage(options: DiffOptions): Promise<DiffPage> {
   const anyDiffers = shared.length > 0 ? join(shared.map(differs), ' or ') : raw('false')
   const { bp, ap } = src
   const keyOf = (k: string) => sql`coalesce(${src.a(k)}, ${src.b(k)})`
-  const kinds = options.kinds ?? ['added', 'deleted', 'modified']
-  const kindTests = kinds.map((kind) =>
-    kind === 'added'
-      ? sql`${bp} is null`
-      : kind === 'deleted'
-        ? sql`${ap} is null`
-        : sql`(${bp} is not null and ${ap} is not null and (${anyDiffers}))`,
-  )
-  const limit = options.limit ?? 100
   const keyType = (k: string) =>
     (afterInfo.find((c) => c.name === k) ?? beforeInfo.find((c) => c.name === k))?.type ?? ''
-  const keyOut = key.map(
-    (k, i) => sql`${reportValue(keyOf(k), keyType(k), engine)} as ${ident(`k${i}`)}`,
-  )
-  const keyTuple = (prefix: Sql[]) =>
-    prefix.length === 1 ? (prefix[0] as Sql) : sql`(${join(prefix)})`
-  const after =
-    options.cursor === undefined
-      ? undefined
-      : readDiffCursor(options.cursor, key.length, options.fingerprint)
-  const cursorFilter = after
-    ? sql` and ${keyTuple(key.map(keyOf))} > ${keyTuple(after.map((v) => sql`${v}`))}`
-    : raw('')
-  const page =
-    kindTests.length === 0
-      ? []
-      : await connection.all<Record<string, unknown>>(
-          sql`select ${join([
-            ...keyOut,
-            sql`${bp} as bp`,
-            sql`${ap} as ap`,
-            ...beforeInfo.map(
-              (c, i) => sql`${reportValue(src.b(c.name), c.type, engine)} as ${ident(`b${i}`)}`,
-            ),
-            ...afterInfo.map(
-              (c, i) => sql`${reportValue(src.a(c.name), c.type, engine)} as ${ident(`a${i}`)}`,
-            ),
-          ])}
-          from ${src.from}
-          where (${join(kindTests, ' or ')})${cursorFilter}
-          order by ${join(key.map(keyOf))}
-          limit ${limit + 1}`,
-        )
-  const hasMore = page.length > limit
-  const rows: DiffRow[] = page.slice(0, limit).map((r) => {
+  const query = sql`select ${join([
+    ...key.map((k, i) => sql`${keyOf(k)} as ${ident(`n${i}`)}`),
+    ...key.map((k, i) => sql`${reportValue(keyOf(k), keyType(k), engine)} as ${ident(`k${i}`)}`),
+    sql`case when ${bp} is null then 'added' when ${ap} is null then 'deleted' else 'modified' end as kd`,
+    sql`${bp} as bp`,
+    sql`${ap} as ap`,
+    ...beforeInfo.map(
+      (c, i) => sql`${reportValue(src.b(c.name), c.type, engine)} as ${ident(`b${i}`)}`,
+    ),
+    ...afterInfo.map(
+      (c, i) => sql`${reportValue(src.a(c.name), c.type, engine)} as ${ident(`a${i}`)}`,
+    ),
+  ])}
+    from ${src.from}
+    where ${bp} is null or ${ap} is null or (${anyDiffers})`
+  return { query, shape: { before: beforeInfo, after: afterInfo, shared } }
+}
+
+/**
+ * One page of a diffRowsQuery's rows (or of a stored copy, `from`), in key order after
+ * `after` (key values), of the kinds asked; `limit + 1` rows, so the caller knows if more follow.
+ */
+export function diffPageSql(
+  from: Sql,
+  width: number,
+  options: { after?: readonly Cell[]; kinds?: readonly DiffRow['kind'][]; limit: number },
+): Sql {
+  const n = Array.from({ length: width }, (_, i) => ident(`n${i}`))
+  const tuple = (parts: Sql[]) => (parts.length === 1 ? (parts[0] as Sql) : sql`(${join(parts)})`)
+  const kinds = options.kinds ?? ['added', 'deleted', 'modified']
+  const conditions = [
+    kinds.length === 0 ? raw('false') : sql`kd in (${join(kinds.map((k) => sql`${k}`))})`,
+    ...(options.after ? [sql`${tuple(n)} > ${tuple(options.after.map((v) => sql`${v}`))}`] : []),
+  ]
+  return sql`select * from ${from} where ${join(conditions, ' and ')}
+    order by ${join(n)} limit ${options.limit + 1}`
+}
+
+/** A page's rows as DiffRows (report values as cells). */
+export function toDiffRows(
+  page: readonly Record<string, unknown>[],
+  key: readonly string[],
+  shape: DiffShape,
+): DiffRow[] {
+  return page.map((r) => {
     const rowKey = Object.fromEntries(key.map((k, i) => [k, toCell(r[`k${i}`])]))
     const before: Row | null =
       r.bp == null
         ? null
-        : Object.fromEntries(beforeInfo.map((c, i) => [c.name, toCell(r[`b${i}`])]))
+        : Object.fromEntries(shape.before.map((c, i) => [c.name, toCell(r[`b${i}`])]))
     const afterRow: Row | null =
       r.ap == null
         ? null
-        : Object.fromEntries(afterInfo.map((c, i) => [c.name, toCell(r[`a${i}`])]))
+        : Object.fromEntries(shape.after.map((c, i) => [c.name, toCell(r[`a${i}`])]))
     const kind = before === null ? 'added' : afterRow === null ? 'deleted' : 'modified'
     const changed =
       kind === 'modified'
-        ? shared.filter((c) => before?.[c] !== afterRow?.[c])
+        ? shape.shared.filter((c) => before?.[c] !== afterRow?.[c])
         : Object.keys(before ?? afterRow ?? {})
     return { key: rowKey, kind, changed, before, after: afterRow }
   })
+}
+
+/** One page of changed rows in key order, after `cursor`, of the kinds asked. */
+export async function diffPage(options: DiffOptions): Promise<DiffPage> {
+  const { connection, key } = options
+  const limit = options.limit ?? 100
+  const after =
+    options.cursor === undefined
+      ? undefined
+      : readDiffCursor(options.cursor, key.length, options.fingerprint)
+  const { query, shape } = await diffRowsQuery(options)
+  const page = await connection.all<Record<string, unknown>>(
+    diffPageSql(sql`(${query}) d`, key.length, {
+      limit,
+      ...(after ? { after } : {}),
+      ...(options.kinds ? { kinds: options.kinds } : {}),
+    }),
+  )
+  const hasMore = page.length > limit
+  const rows = toDiffRows(page.slice(0, limit), key, shape)
   const last = rows.at(-1)
   return {
     rows,

@@ -494,18 +494,26 @@ function opExpr(take: Sql): Sql {
     else 'upsert' end`
 }
 
-function cellConflict(c: string, values: Values): Sql {
+/**
+ * A cell both sides changed differently. `added` is true where both sides added the key: base
+ * has no value there (not even NULL), so the cells conflict whenever they differ.
+ */
+function cellConflict(c: string, values: Values, added: Sql): Sql {
   const b = values.cell('b', c)
   const o = values.cell('o', c)
   const t = values.cell('t', c)
-  return sql`(${b} is distinct from ${o} and ${b} is distinct from ${t} and ${o} is distinct from ${t})`
+  return sql`((${added}) or (${b} is distinct from ${o} and ${b} is distinct from ${t})) and ${o} is distinct from ${t}`
 }
+
+/** Both sides added the key (theirs' op, under alias x as the patch query names it). */
+const ADDED_IN_DIFF = sql`x."__tw_op" = 'add'`
+const ADDED_IN_PATCH = sql`x."__tw_top" = 'add'`
 
 /** 1 when both sides changed the key in a way the rule does not merge, else 0. */
 function conflictExpr(rule: MergeRule, nonKey: readonly string[], values: Values): Sql {
   const differ =
     rule === 'cell'
-      ? nonKey.map((c) => cellConflict(c, values))
+      ? nonKey.map((c) => cellConflict(c, values, ADDED_IN_DIFF))
       : nonKey.map((c) => sql`${values.cell('o', c)} is distinct from ${values.cell('t', c)}`)
   const cells = differ.length > 0 ? join(differ, ' or ') : raw('false')
   return sql`case when x."__tw_oop" is null then 0
@@ -521,8 +529,8 @@ function mergedCell(c: string, rule: MergeRule, take: Sql, values: Values): Sql 
   const both =
     rule === 'cell'
       ? sql`case when ${take} = 'theirs'
-          then case when ${t} is not distinct from ${b} then ${o} else ${t} end
-          else case when ${o} is not distinct from ${b} then ${t} else ${o} end end`
+          then case when not (${ADDED_IN_DIFF}) and ${t} is not distinct from ${b} then ${o} else ${t} end
+          else case when not (${ADDED_IN_DIFF}) and ${o} is not distinct from ${b} then ${t} else ${o} end end`
       : sql`case when ${take} = 'theirs' then ${t} else ${o} end`
   return sql`case when x."__tw_oop" is null or x."__tw_oop" = 'del' then ${t} else ${both} end`
 }
@@ -573,7 +581,8 @@ async function listConflicts(o: ListOptions): Promise<Conflict[]> {
   const cols = (alias: 'b' | 'o' | 't') =>
     nonKey.map((c, i) => sql`${values.report(alias, c)} as ${ident(`${alias}${i}`)}`)
   const flags = nonKey.map(
-    (c, i) => sql`case when ${cellConflict(c, values)} then 1 else 0 end as ${ident(`f${i}`)}`,
+    (c, i) =>
+      sql`case when ${cellConflict(c, values, ADDED_IN_PATCH)} then 1 else 0 end as ${ident(`f${i}`)}`,
   )
   const select = join([
     ...key.map((k, i) => sql`${values.reportKey(k)} as ${ident(`k${i}`)}`),
@@ -649,7 +658,9 @@ async function countConflicts(o: ListOptions): Promise<ConflictCounts> {
   const { nonKey, values } = o
   const sum = (terms: Sql[]) => (terms.length > 0 ? join(terms, ' + ') : raw('0'))
   const flagged = sum(
-    nonKey.map((c) => sql`(case when ${cellConflict(c, values)} then 1 else 0 end)`),
+    nonKey.map(
+      (c) => sql`(case when ${cellConflict(c, values, ADDED_IN_PATCH)} then 1 else 0 end)`,
+    ),
   )
   const apart = sum(
     nonKey.map(

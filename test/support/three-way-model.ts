@@ -76,14 +76,16 @@ export function threeWayModel(
       continue
     }
     const row: Record<string, ModelCell> = { id }
+    // Added on both sides: base has no value (not even NULL), so differing cells conflict.
+    const added = br === undefined
     for (const c of columns) {
       const bc = br?.[c] ?? null
       const oc = or[c] ?? null
       const tc = tr[c] ?? null
-      if (!same(bc, oc) && !same(bc, tc) && !same(oc, tc)) {
-        conflicts.push({ id, kind: br ? 'cell' : 'add-add', column: c })
+      if ((added || (!same(bc, oc) && !same(bc, tc))) && !same(oc, tc)) {
+        conflicts.push({ id, kind: added ? 'add-add' : 'cell', column: c })
         row[c] = take === 'theirs' ? tc : oc
-      } else row[c] = same(oc, bc) ? tc : oc
+      } else row[c] = !added && same(oc, bc) ? tc : oc
     }
     merged.push(row as ModelRow)
   }

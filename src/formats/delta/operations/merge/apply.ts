@@ -84,16 +84,21 @@ export async function applyMerge(
   }
   try {
     let rewrittenRows = 0
-    const rewrite = await rewriteQuery(db, plan)
+    let insertedRows = 0
+    const together = writesInsertsWithRewrite(plan)
+    const rewrite = await rewriteQuery(db, plan, together)
     if (rewrite) {
       progress?.({ phase: 'merge: rewriting files', done: 0, total: touched.length, unit: 'files' })
       await assertConstraints(db, schema, rewrite, ours)
       const adds = await writeDataFiles(db, ours, rewrite, writeOptions)
       written.push(...adds)
       rewrittenRows = sum(adds.map(numRecordsOf))
+      if (together) {
+        insertedRows = plan.inserted ?? 0
+        rewrittenRows -= insertedRows
+      }
     }
-    let insertedRows = 0
-    const inserts = insertQuery(plan)
+    const inserts = together && rewrite ? undefined : insertQuery(plan)
     if (inserts) {
       progress?.({ phase: 'merge: writing inserts', done: 0 })
       await assertConstraints(db, schema, inserts, ours)
@@ -184,11 +189,30 @@ export async function dryRunMerge(db: DuckDb, plan: MergePlan): Promise<MergeRes
   }
 }
 
-/** The touched files without their changed rows plus the updated rows; undefined when none. */
-async function rewriteQuery(db: DuckDb, plan: MergePlan): Promise<Sql | undefined> {
+/**
+ * The touched files without their changed rows plus the updated rows (and the inserts, when
+ * `withInserts`); undefined when no file is touched.
+ */
+async function rewriteQuery(
+  db: DuckDb,
+  plan: MergePlan,
+  withInserts = false,
+): Promise<Sql | undefined> {
   if (plan.touched.length === 0) return undefined
   await registerSnapshot(db, plan.snapshot, '__dm_touched', { files: plan.touched })
-  return rewriteSql(plan.queries, ident('__dm_touched'))
+  return rewriteSql(plan.queries, ident('__dm_touched'), withInserts)
+}
+
+/**
+ * Whether the inserts can come from the rewrite's own join (one pass, one write): the planner
+ * counted them, and an unconditional WHEN MATCHED clause puts every matched key in a touched file.
+ */
+function writesInsertsWithRewrite(plan: MergePlan): boolean {
+  return (
+    plan.inserted !== undefined &&
+    plan.key !== undefined &&
+    clausesOf(plan.clauses, 'matched').some((c) => c.condition === undefined)
+  )
 }
 
 /** The rows inserted, in schema order; undefined without a NOT MATCHED clause. */

@@ -7,6 +7,12 @@ import { bySourceChangesSql, type MergeQueries, matchedPairsSql } from './querie
 
 export interface Changes {
   readonly touchedFiles: readonly string[]
+  /**
+   * Source rows a NOT MATCHED clause inserts, when the caller counted them (planMerge's
+   * findChanges option): with an unconditional WHEN MATCHED clause, applyMerge then writes the
+   * touched files and the inserts in one pass.
+   */
+  readonly inserted?: number
   readonly counts: {
     matchedUpdated: number
     matchedDeleted: number

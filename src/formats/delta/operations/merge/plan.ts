@@ -17,7 +17,7 @@ import { planFileGroups, registerSnapshot, scanSql } from '../../scan.js'
 import { deltaToDuckDbType, type StructType } from '../../schema.js'
 import type { Snapshot } from '../../snapshot-types.js'
 import { openForWrite } from '../write-context.js'
-import { findChanges } from './changes.js'
+import { type Changes, findChanges } from './changes.js'
 import {
   checkKeys,
   checkStarClauses,
@@ -40,6 +40,13 @@ export interface PlanOptions {
   readonly targetAlias?: string
   readonly mergeSchema?: boolean
   readonly onProgress?: ProgressCallback
+  /** The caller vouches no two source rows share a key (an upload checked for it): not re-checked. */
+  readonly sourceKeysUnique?: boolean
+  /**
+   * Finds the changed target rows in the caller's own pass over the plan's relations (which may
+   * count more in it) instead of findChanges; only with key columns and unique source keys.
+   */
+  readonly findChanges?: (queries: MergeQueries) => Promise<Changes>
 }
 
 /**
@@ -66,6 +73,8 @@ export interface MergePlan {
   readonly numSourceRows: number
   /** Changed rows of ours by clause kind and action. */
   readonly changes: ChangeCounts
+  /** Rows inserted, when counted while planning (see Changes.inserted). */
+  readonly inserted: number | undefined
   /** Ours' files read after pruning (all live files when nothing was pruned). */
   readonly candidates: readonly AddFile[]
   /** Ours' files holding a changed row: removed and rewritten by apply. */
@@ -145,7 +154,9 @@ export async function planMerge(
   // Files whose statistics or partition values rule out every source key are never read;
   // a NOT MATCHED BY SOURCE clause needs every file.
   const prunes = key !== undefined && !hasBySource
-  const facts = await sourceFacts(db, snapshot, key, ident('__dm_source'), prunes)
+  const vouched = options.sourceKeysUnique === true && key !== undefined
+  const facts = await sourceFacts(db, snapshot, key, ident('__dm_source'), prunes, !vouched)
+  const keysUnique = vouched || facts.keysUnique
   const pruned =
     key !== undefined && prunes
       ? await candidateFiles(db, snapshot, key, ident('__dm_source'), facts.bounds)
@@ -172,15 +183,20 @@ export async function planMerge(
     targetRows: ident('__dm_target_rows'),
   }
   progress?.({ phase: 'merge: finding matches', done: 0 })
-  const changes = await findChanges(
-    db,
-    queries,
-    ours,
-    key,
-    theirs.label,
-    facts.keysUnique && key !== undefined && keysCompareExactly(theirs, snapshot.schema, key),
-    candidates.length === 1 ? candidates[0]?.path : undefined,
-  ).catch((error: unknown) => {
+  const unique = keysUnique && key !== undefined && keysCompareExactly(theirs, snapshot.schema, key)
+  const find =
+    options.findChanges && unique
+      ? options.findChanges(queries)
+      : findChanges(
+          db,
+          queries,
+          ours,
+          key,
+          theirs.label,
+          unique,
+          candidates.length === 1 ? candidates[0]?.path : undefined,
+        )
+  const changes = await find.catch((error: unknown) => {
     throw sqlError(error, ours, theirs.label, sourceAlias, targetAlias)
   })
   const byPath = new Map(snapshot.files.map((f) => [f.path, f]))
@@ -201,6 +217,7 @@ export async function planMerge(
     queries,
     numSourceRows: facts.numSourceRows,
     changes: changes.counts,
+    inserted: changes.inserted,
     candidates,
     touched,
     mayMatch: pruned?.mayMatch ?? 'all',

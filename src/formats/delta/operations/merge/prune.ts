@@ -44,9 +44,10 @@ export async function sourceFacts(
   keys: readonly string[] | undefined,
   source: Sql,
   withBounds: boolean,
+  checkUnique = true,
 ): Promise<SourceFacts> {
   const parts: Sql[] = [raw('count(*) as __n')]
-  if (keys !== undefined) {
+  if (keys !== undefined && checkUnique) {
     const keyed = join(
       keys.map((k) => sql`${ident(k)} is not null`),
       ' and ',
@@ -54,8 +55,8 @@ export async function sourceFacts(
     parts.push(
       sql`count(*) filter (where ${keyed}) as __keyed, count(distinct hash(${join(keys.map((k) => ident(k)))})) filter (where ${keyed}) as __hashes`,
     )
-    if (withBounds) parts.push(boundAggregates(snapshot, keys))
   }
+  if (keys !== undefined && withBounds) parts.push(boundAggregates(snapshot, keys))
   const row =
     (
       await db.allJson<Record<string, string | number | null>>(

@@ -117,16 +117,24 @@ export function insertsSql(input: MergeQueries): Sql {
  * applied, deleted rows left out, every other row copied as it was. The clause choice repeats
  * the one matchedPairsSql made, with the same expressions, so it picks the same rows.
  *
+ * `withInserts` makes it a full join whose source rows without a target row are the inserts:
+ * right only when every source row that matches a target row matches one in `touched` (an
+ * unconditional WHEN MATCHED clause changes every matched row, so its file is touched).
+ *
  * @param touched the target relation restricted to the touched files
  */
-export function rewriteSql(input: MergeQueries, touched: Sql): Sql {
+export function rewriteSql(input: MergeQueries, touched: Sql, withInserts = false): Sql {
   const matched = clausesOf(input.clauses, 'matched')
   const bySource = clausesOf(input.clauses, 'notMatchedBySource')
+  const inserting = clausesOf(input.clauses, 'notMatched')
   const s = ident(input.sourceAlias)
   const t = ident(input.targetAlias)
   const m = '__dm_m'
   const b = '__dm_b'
+  const n = '__dm_n'
   const present = sql`${s}.__dm_present`
+  // With inserts (a full join): a source row without a target row is an insert.
+  const targetless = sql`${t}.__dm_present is null`
   const columns = input.columns.map((c) => {
     const whens: Sql[] = []
     if (matched.length > 0)
@@ -137,6 +145,8 @@ export function rewriteSql(input: MergeQueries, touched: Sql): Sql {
       whens.push(
         sql`when ${ident(b)} is not null then ${columnValue(input, bySource, 'update', c.name, b)}`,
       )
+    if (withInserts)
+      whens.push(sql`when ${targetless} then ${columnValue(input, inserting, 'insert', c.name, n)}`)
     const kept = unchangedValue(input, 'update', c.name)
     const body = whens.length === 0 ? kept : sql`case ${join(whens, ' ')} else ${kept} end`
     return sql`cast(${body} as ${raw(c.type)}) as ${ident(c.name)}`
@@ -145,10 +155,20 @@ export function rewriteSql(input: MergeQueries, touched: Sql): Sql {
   const names = join(input.columns.map((c) => ident(c.name)))
   // Without a delete clause every row stays: no action to compute and filter on.
   const deletes = [...matched, ...bySource].some((c) => c.action === 'delete')
-  const [actionColumn, kept] = deletes
-    ? [sql`, ${action} as ${ident(ACTION)}`, sql` where ${ident(ACTION)} is distinct from 'delete'`]
-    : [raw(''), raw('')]
-  return sql`select ${names} from (select case when ${present} then ${chooseClause(matched)} end as ${ident(m)}, case when ${present} is null then ${chooseClause(bySource)} end as ${ident(b)}, ${join(columns)}${actionColumn} from ${touched} as ${t} left join (select *, true as __dm_present from ${input.source}) as ${s} on (${input.on}))${kept}`
+  const kept: Sql[] = []
+  const extra: Sql[] = []
+  if (deletes) {
+    extra.push(sql`, ${action} as ${ident(ACTION)}`)
+    kept.push(sql`${ident(ACTION)} is distinct from 'delete'`)
+  }
+  if (withInserts) {
+    extra.push(sql`, ${targetless} as __dm_targetless`)
+    kept.push(sql`(not __dm_targetless or ${ident(n)} is not null)`)
+  }
+  const target = withInserts ? sql`(select *, true as __dm_present from ${touched})` : touched
+  const how = raw(withInserts ? 'full' : 'left')
+  const pair = withInserts ? sql`${present} and ${t}.__dm_present` : present
+  return sql`select ${names} from (select case when ${pair} then ${chooseClause(matched)} end as ${ident(m)}, case when ${present} is null then ${chooseClause(bySource)} end as ${ident(b)}, ${withInserts ? sql`case when ${targetless} then ${chooseClause(inserting)} end as ${ident(n)}, ` : raw('')}${join(columns)}${join(extra, '')} from ${target} as ${t} ${how} join (select *, true as __dm_present from ${input.source}) as ${s} on (${input.on}))${kept.length > 0 ? sql` where ${join(kept, ' and ')}` : raw('')}`
 }
 
 /** `case when c0 then 0 when c1 then 1 … end`: Spark evaluates clauses in order, first match wins. */
