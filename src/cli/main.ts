@@ -56,15 +56,21 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /**
- * An error's details with `side` in this command's words (`theirs` → `exp` where theirs is
- * `--exp`), as its --json errors have always said; a command without such flags keeps `ours`/`theirs`.
+ * An error's details in this command's words where its flags name the sides: `side: 'theirs'`
+ * and a `theirs` path field read `exp` on `--exp` commands (`staging` on `--staging`), as their
+ * --json errors always said; other commands keep the library's `ours`/`theirs`.
  */
 function cliDetails(
   command: Command | undefined,
   details: Readonly<Record<string, unknown>>,
 ): Readonly<Record<string, unknown>> {
-  const flag = typeof details.side === 'string' ? command?.hintFlags?.[details.side] : undefined
-  return flag === undefined ? details : { ...details, side: flag }
+  const flags = command?.hintFlags ?? {}
+  const word = (side: unknown) =>
+    (side === 'ours' || side === 'theirs') && flags[side] !== undefined ? flags[side] : undefined
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(details)) out[word(key) ?? key] = value
+  if (word(details.side) !== undefined) out.side = word(details.side)
+  return out
 }
 
 function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {

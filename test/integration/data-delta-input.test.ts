@@ -3,11 +3,16 @@
  * --base-version / --exp-version), never every Parquet file in its folder, so the rows its log
  * removed (deleted, overwritten) do not come back (issue 14).
  */
-import { readdirSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { createTable, deleteWhere, overwriteTable } from '../../src/formats/delta/index.js'
-import { runCli } from '../support/cli.js'
+import {
+  createTable,
+  deleteWhere,
+  loadSnapshot,
+  overwriteTable,
+} from '../../src/formats/delta/index.js'
+import { type CliResult, runCli } from '../support/cli.js'
 import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
@@ -41,6 +46,21 @@ async function tableWithRemovedFiles(dir: string): Promise<string> {
 
 function parquetFilesIn(table: string): number {
   return readdirSync(table).filter((n) => n.endsWith('.parquet')).length
+}
+
+/** `data merge` of base and exp at a version flag that must be refused: exit 1, `dir` unchanged. */
+function refusedAtVersion(
+  dir: string,
+  [base, exp]: readonly [string, string],
+  flag: '--base-version' | '--exp-version',
+  version: number,
+): CliResult {
+  const before = hashTree(dir)
+  const args = ['--base', base, '--exp', exp, '--output', join(dir, 'out.parquet')]
+  const r = runCli(['data', 'merge', ...args, flag, String(version), '--json'])
+  expect(r.code).toBe(1)
+  expect(hashTree(dir)).toEqual(before)
+  return r
 }
 
 describe('data merge/rebase read a Delta table for what it is', () => {
@@ -106,6 +126,21 @@ describe('data merge/rebase read a Delta table for what it is', () => {
     expect(v9.stderr).toContain('has no version 9: the latest is 2')
   })
 
+  test('a version whose files vacuum removed: the hint names --base-version, not --version', async () => {
+    const dir = tempDir()
+    const table = await tableWithRemovedFiles(dir)
+    for (const f of (await loadSnapshot(table, { version: 0 })).files) rmSync(join(table, f.path))
+    const exp = join(dir, 'exp.parquet')
+    await writeParquet(exp, { id: 'BIGINT', v: 'VARCHAR' }, [[11, 'v11']])
+    const r = refusedAtVersion(dir, [table, exp], '--base-version', 0)
+    expect(r.json()).toMatchObject({
+      error: { code: 'INPUT_NOT_FOUND', details: { side: 'base' } },
+    })
+    expect(r.stderr).toContain(
+      'Versions 1 to 2 have all their files. Read --base-version 1 to 2, or restore the file.',
+    )
+  })
+
   test('rebase --exp TABLE: the exp table snapshot replaces base rows by key', async () => {
     const dir = tempDir()
     const exp = await tableWithRemovedFiles(dir)
@@ -141,18 +176,13 @@ describe('data merge/rebase read a Delta table for what it is', () => {
     const exp = join(dir, 'exp.parquet')
     await writeParquet(base, { id: 'BIGINT' }, [[1]])
     await writeParquet(exp, { id: 'BIGINT' }, [[2]])
-    const before = hashTree(dir)
-    const r = runCli(
-      ['data', 'merge', '--base', base, '--exp', exp, '--output', join(dir, 'out.parquet')].concat(
-        '--exp-version',
-        '1',
-        '--json',
-      ),
+    const r = refusedAtVersion(dir, [base, exp], '--exp-version', 1)
+    expect(r.json()).toMatchObject({
+      error: { code: 'VALIDATION_FAILED', details: { side: 'exp' } },
+    })
+    expect(r.stderr).toContain(
+      `]: ${exp} is not a Delta table (no commit in a _delta_log folder), so it has no version 1 to read. Leave out --exp-version: a Parquet input has no versions.`,
     )
-    expect(r.code).toBe(1)
-    expect(r.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } })
-    expect(r.stderr).toContain(`exp ${exp} is not a Delta table`)
-    expect(hashTree(dir)).toEqual(before)
   })
 
   test.skipIf(!hasFixtures)(

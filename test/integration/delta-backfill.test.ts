@@ -332,9 +332,11 @@ describe('delta backfill failure paths', () => {
       raw(`select '${URL}' as source_url, 11::integer as cert_index, 1 as extra`),
     ])
     const before = { main: hashTree(main), staging: hashTree(staging) }
-    const run = backfillCli(main, staging)
+    const run = backfillCli(main, staging, '--json')
     expect(run.code).toBe(1)
     expect(run.stderr).toContain('[SCHEMA_MISMATCH]')
+    // The library's details say ours/theirs; --json keeps the command's words.
+    expect(run.json()).toMatchObject({ error: { details: { main, staging } } })
     expect(run.stderr).toContain(`"cert_index" is integer in ${staging} but long in ${main}`)
     expect(run.stderr).toContain(`"domain" (string) is missing in ${staging}`)
     expect(run.stderr).toContain(`"extra" (integer) is in ${staging} but not in ${main}`)

@@ -34,6 +34,9 @@ const commonUsage =
 const help =
   'PATH is a Parquet file, a glob, a folder of Parquet files (key=value folders become columns), or a Delta table (a folder with _delta_log): a Delta table is read at its latest version, or at --base-version / --exp-version N, with the rows its log removed left out.'
 
+/** The library's per-side version fields, as this command's flags (for hints). */
+const versionFlags = { oursVersion: 'base-version', theirsVersion: 'exp-version' }
+
 const merge: Command = {
   path: ['data', 'merge'],
   summary:
@@ -41,7 +44,7 @@ const merge: Command = {
   usage: commonUsage.replace('--output OUT', '--output OUT [--dedup-key COLS]'),
   options: { ...common, 'dedup-key': { type: 'string', multiple: true } },
   help,
-  hintFlags: { ...sideFlags, key: 'dedup-key' },
+  hintFlags: { ...sideFlags, ...versionFlags, key: 'dedup-key' },
   async run(context) {
     const key = listOption(context.values, 'dedup-key')
     const report = await mergeData({ ...commonOptions(context), ...(key ? { key } : {}) })
@@ -56,7 +59,7 @@ const rebase: Command = {
   usage: commonUsage.replace('--output OUT', '--output OUT --key COLS'),
   options: { ...common, key: { type: 'string', multiple: true } },
   help,
-  hintFlags: sideFlags,
+  hintFlags: { ...sideFlags, ...versionFlags },
   async run(context) {
     const key = listOption(context.values, 'key')
     if (!key) throw usageError('missing required --key (the columns that identify a row)')

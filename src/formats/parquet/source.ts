@@ -63,7 +63,12 @@ export async function resolveParquetSource(
     throw new DuckmergeError(
       'VALIDATION_FAILED',
       `${path} is not a Delta table (no commit in a _delta_log folder), so it has no version ${options.version} to read.`,
-      { side, path, version: options.version, hint: 'Leave out the version for Parquet inputs.' },
+      {
+        side,
+        path,
+        version: options.version,
+        hint: `Leave out {${side}Version}: a Parquet input has no versions.`,
+      },
     )
   let source: ParquetSource
   if (stat?.isFile()) {
@@ -142,7 +147,9 @@ async function resolveDeltaSource(
     ...(options.version !== undefined ? { version: options.version } : {}),
     ...(options.db ? { db: options.db } : {}),
   })
-  await assertFilesExist(snapshot, snapshot.files)
+  await assertFilesExist(snapshot, snapshot.files).catch((error: unknown) => {
+    throw onSide(error, side)
+  })
   const files = snapshot.files.map((f) => dataFilePath(snapshot.tablePath, f.path))
   for (const file of files) await assertParquetFile(file, side)
   const fileGroups = options.db
@@ -160,6 +167,27 @@ async function resolveDeltaSource(
       scan: sql`(${scanSql(snapshot, fileGroups ? { fileGroups } : {})})`,
     },
   }
+}
+
+/**
+ * A Delta read error for one input: its `{version}` hint names that input's version field
+ * (`{theirsVersion}`), and `side` says which input it is.
+ */
+function onSide(error: unknown, side: Side): unknown {
+  if (!(error instanceof DuckmergeError)) return error
+  const { hint } = error.details
+  return new DuckmergeError(
+    error.code,
+    error.message,
+    {
+      ...error.details,
+      side,
+      ...(typeof hint === 'string'
+        ? { hint: hint.replaceAll('{version}', `{${side}Version}`) }
+        : {}),
+    },
+    { cause: error },
+  )
 }
 
 /**

@@ -77,6 +77,7 @@ export async function datasetFor(
   did: string,
   needed: Role,
   because?: string,
+  load: (id: number) => Promise<Dataset> = (id) => getDatasetById(root, id),
 ): Promise<{ dataset: Dataset; projectId: number; role: Role }> {
   const id = parseWith(idParam, did, 'path')
   const projectId = await projectOfDataset(db, id)
@@ -86,7 +87,7 @@ export async function datasetFor(
       throw new DuckmergeError('NOT_FOUND', `No dataset ${id}.`, { dataset_id: id })
     throw error
   })
-  return { dataset: await getDatasetById(root, id), projectId, role }
+  return { dataset: await load(id), projectId, role }
 }
 
 export const datasetRoutes: RouteModule = (app, deps) => {
@@ -184,7 +185,15 @@ export const datasetRoutes: RouteModule = (app, deps) => {
     },
   })
   app.get('/api/v1/datasets/:did/rows', async (c) => {
-    const { dataset } = await datasetFor(db, root, c.get('caller'), c.req.param('did'), 'viewer')
+    const { dataset } = await datasetFor(
+      db,
+      root,
+      c.get('caller'),
+      c.req.param('did'),
+      'viewer',
+      undefined,
+      (id) => deps.pages.head(root, id),
+    )
     const query = parseWith(rowsQuery, c.req.query(), 'query')
     const at = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
     const version = at?.version ?? query.version ?? dataset.currentVersion
