@@ -192,6 +192,39 @@ describe.skipIf(skip !== null)(
       await page.close()
     })
 
+    it('pages through a diff of 150 rows and keeps its summary on the second page', async () => {
+      const upserts = Array.from({ length: 150 }, (_, i) => ({
+        id: 100 + i,
+        name: `n${i}`,
+        price: i,
+        qty: 1,
+      }))
+      const cr = await api('bob', 'POST', `/datasets/${datasetId}/change_requests`, {
+        title: 'many new rows',
+        upserts,
+      })
+      const { page, problems } = await openPage(
+        browser,
+        `${served.url}/#/change-requests/${cr.id}/diff`,
+      )
+      await signIn(page, tokens.bob)
+      const added = page.getByTestId('diff-summary').locator('.added dd')
+      const rows = page.getByTestId('diff-rows').locator('tbody tr')
+      const firstKey = () => rows.first().locator('td').first().textContent()
+      await eventually(() => added.textContent()).toBe('150')
+      await eventually(() => rows.count()).toBe(100)
+      expect(await firstKey()).toBe('100')
+      await page.getByRole('button', { name: 'Next page' }).click()
+      await eventually(firstKey).toBe('200')
+      expect(await rows.count()).toBe(50)
+      // A page after a cursor comes without the summary: the first page's stays.
+      expect(await added.textContent()).toBe('150')
+      await page.getByRole('button', { name: 'Previous page' }).click()
+      await eventually(firstKey).toBe('100')
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
     it('walks from sign-in to a confirmed merge with the keyboard only', async () => {
       const cr = await api('bob', 'POST', `/datasets/${datasetId}/change_requests`, {
         title: 'more kiwis',

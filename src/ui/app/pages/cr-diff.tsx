@@ -19,28 +19,28 @@ export function DiffTab({ id, merged }: { id: string; merged: boolean }) {
       limit: 100,
       cursor,
     })}`
-  const diff = useAsync(
-    () => pages.read(pageUrl(pager.cursor)),
-    [id, against, kind, column, pager.cursor],
-  )
+  const url = pageUrl(pager.cursor)
+  const diff = useAsync(() => pages.read(url), [url])
+  // A page already here (prefetched, or seen before) draws in the click's own render.
+  const data = pages.ready(url) ?? diff.data
   // While the reader looks at this page, the next one is fetched: "Next page" then draws at once.
-  const nextCursor = (diff.data?.page as Json | undefined)?.next_cursor
+  const nextCursor = (data?.page as Json | undefined)?.next_cursor
   useEffect(() => {
     if (typeof nextCursor === 'string') pages.read(pageUrl(nextCursor)).catch(() => undefined)
   }, [nextCursor])
   // The summary comes with a first page only (a cursor's page leaves it out): keep it.
   const [kept, setKept] = useState<{ for: string; summary: Json } | null>(null)
   const keptFor = `${id} ${against}`
-  const fresh = diff.data?.summary as Json | null | undefined
+  const fresh = data?.summary as Json | null | undefined
   useEffect(() => {
     if (fresh) setKept({ for: keptFor, summary: fresh })
   }, [fresh])
   const summary = (fresh ?? (kept?.for === keptFor ? kept.summary : {})) as Json
   const columns = (summary.columns ?? {}) as Record<string, Json>
-  const rows = listOf<Json>(diff.data, 'rows')
+  const rows = listOf<Json>(data, 'rows')
   // Columns no row changes say nothing; the column filter still offers every column.
   const modifiedColumns = Object.entries(columns).filter(([, v]) => Number(v.modified ?? 0) > 0)
-  const page = (diff.data?.page ?? {}) as Json
+  const page = (data?.page ?? {}) as Json
   return (
     <div>
       <div class="inline">
@@ -80,8 +80,8 @@ export function DiffTab({ id, merged }: { id: string; merged: boolean }) {
         </label>
       </div>
       <ErrorText error={diff.error} />
-      {!diff.data && diff.loading && <Loading what="the diff" />}
-      {diff.data && (
+      {!data && diff.loading && <Loading what="the diff" />}
+      {data && (
         <>
           <dl class="summary" data-testid="diff-summary">
             <div class="added">
@@ -189,18 +189,26 @@ function DiffRows({ rows }: { rows: readonly Json[] }) {
 
 /** Diff pages by URL (the last few), so a prefetched or revisited page is not asked for again. */
 function usePageCache() {
-  const cache = useRef(new Map<string, Promise<Json>>())
+  const cache = useRef(new Map<string, { page: Promise<Json>; body?: Json }>())
   return {
     read(url: string): Promise<Json> {
       const map = cache.current
-      let page = map.get(url)
-      if (!page) {
-        page = get(url)
-        map.set(url, page)
-        page.catch(() => map.delete(url))
-        for (const old of map.keys()) if (map.size > 8) map.delete(old)
-      }
-      return page
+      const hit = map.get(url)
+      if (hit) return hit.page
+      const entry: { page: Promise<Json>; body?: Json } = { page: get(url) }
+      entry.page.then(
+        (body) => {
+          entry.body = body
+        },
+        () => map.delete(url),
+      )
+      map.set(url, entry)
+      for (const old of map.keys()) if (map.size > 8) map.delete(old)
+      return entry.page
+    },
+    /** The page if it has arrived. */
+    ready(url: string): Json | undefined {
+      return cache.current.get(url)?.body
     },
   }
 }
