@@ -11,13 +11,16 @@
  * The txn action makes the outcome a fact of the table, not of the process: a change request is
  * never applied twice, whichever process looks.
  *
- * Whether the holder is gone: on Postgres, whether the dataset's merge lock can be taken (every
- * merge holds it from before `merging` until after `finalize`, on a session that dies with its
- * process, on any host); on SQLite, whether the manifest's pid still runs on this host (another
- * host's manifest counts as alive until it is FOREIGN_HOLDER_TTL_MS old).
+ * Whether the holder is gone, a lease in two parts: the manifest says who holds the merge (its
+ * pid, checked on this host; another host's holder renews the manifest every HEARTBEAT_MS and
+ * counts as alive until it is FOREIGN_HOLDER_TTL_MS old), and on Postgres the dataset's merge lock
+ * must be free too (every merge holds it from before `merging` until after `finalize`, on a
+ * session that dies with its process). Either one saying "alive" leaves the merge alone: a merge
+ * whose lock connection dropped (a Postgres restart) still has its heartbeat, a merge whose
+ * heartbeat stalled still has its lock.
  */
 import { randomUUID } from 'node:crypto'
-import { promises as fs, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { promises as fs, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, relative } from 'node:path'
 import { DuckmergeError } from '../errors.js'
@@ -55,8 +58,10 @@ export interface MergeManifest {
   readonly updated_at: number
 }
 
-// Another host's merge is taken as dead when its manifest has not moved for this long.
-const FOREIGN_HOLDER_TTL_MS = 15 * 60 * 1000
+// A running merge renews its manifest this often; another host's merge is taken as dead when
+// its manifest has not moved for FOREIGN_HOLDER_TTL_MS (missed heartbeats, with room for clock skew).
+const HEARTBEAT_MS = 20_000
+const FOREIGN_HOLDER_TTL_MS = 3 * 60 * 1000
 
 function manifestPath(root: DataRoot, crId: string): string {
   return join(tmpDir(root), 'merges', `${crId}.json`)
@@ -109,6 +114,13 @@ export async function newManifest(
   }
 }
 
+const DEAD_HOLDER_TRIES = 8
+
+/** Whether a manifest names a process of this host that is gone. */
+function diedHere(manifest: MergeManifest | null): boolean {
+  return manifest !== null && manifest.host === hostname() && !holderAlive(manifest)
+}
+
 /** Whether the process a manifest names may still be running its merge. */
 export function holderAlive(manifest: MergeManifest | null): boolean {
   if (!manifest) return false
@@ -152,7 +164,7 @@ export async function recoverMerges(
   for (const { id, dataset_id } of stuck) {
     const settle = async () => {
       const manifest = await readManifest(root, id)
-      if (root.store.dialect === 'sqlite' && holderAlive(manifest)) return
+      if (holderAlive(manifest)) return
       try {
         out.push(await recoverOne(root, await getChangeRequest(root, id), manifest))
       } catch (error) {
@@ -160,8 +172,14 @@ export async function recoverMerges(
         if (!(error instanceof DuckmergeError && error.code === 'INVALID_STATE')) throw error
       }
     }
-    // Held by a live merge (here or elsewhere): not ours to settle.
-    await tryDatasetLock(root.store, Number(dataset_id), settle)
+    // Held by a live merge (here or elsewhere): not ours to settle. A holder on this host that
+    // was just killed may still hold the Postgres lock for a moment (until its server session
+    // sees the connection closed): wait a little for that one.
+    for (let tries = 1; ; tries++) {
+      const { ran } = await tryDatasetLock(root.store, Number(dataset_id), settle)
+      if (ran || tries >= DEAD_HOLDER_TRIES || !diedHere(await readManifest(root, id))) break
+      await new Promise((resolve) => setTimeout(resolve, 100 * tries))
+    }
   }
   await finishAudits(root, options.crId)
   return out
@@ -189,8 +207,25 @@ export async function withMergeLock<T>(
   const datasetId = Number(row.dataset_id)
   return withDatasetLock(root.store, datasetId, async () => {
     await recoverMerges(root, { datasetId })
-    return fn()
+    const heartbeat = setInterval(() => renewManifestSync(root, crId), HEARTBEAT_MS)
+    heartbeat.unref()
+    try {
+      return await fn()
+    } finally {
+      clearInterval(heartbeat)
+    }
   })
+}
+
+/** Renews this process's manifest of `crId` (read and written in one tick: nothing interleaves). */
+function renewManifestSync(root: DataRoot, crId: string): void {
+  try {
+    const manifest = JSON.parse(readFileSync(manifestPath(root, crId), 'utf8')) as MergeManifest
+    if (manifest.pid === process.pid && manifest.host === hostname())
+      writeManifestSync(root, { ...manifest, updated_at: Date.now() })
+  } catch {
+    // no manifest (not started, or done)
+  }
 }
 
 /**

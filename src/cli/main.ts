@@ -49,10 +49,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!known && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
     if (json)
       process.stdout.write(
-        `${toJson({ error: { code: label, message, ...(known ? { details: error.details } : {}) } })}\n`,
+        `${toJson({ error: { code: label, message, ...(known ? { details: cliDetails(command, error.details) } : {}) } })}\n`,
       )
     return code
   }
+}
+
+/**
+ * An error's details with `side` in this command's words (`theirs` → `exp` where theirs is
+ * `--exp`), as its --json errors have always said; a command without such flags keeps `ours`/`theirs`.
+ */
+function cliDetails(
+  command: Command | undefined,
+  details: Readonly<Record<string, unknown>>,
+): Readonly<Record<string, unknown>> {
+  const flag = typeof details.side === 'string' ? command?.hintFlags?.[details.side] : undefined
+  return flag === undefined ? details : { ...details, side: flag }
 }
 
 function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {

@@ -39,10 +39,10 @@ export function keyMatch(key: readonly string[], target: string, source: string)
  * index on the target's key (the caller provides one: see merge/table-plan.ts).
  *
  * @example
- * absentKeyRows({ dialect, source: ident('exp'), target: ident('base'), key: ['id'] })
- * // DuckDB: select s.* from "exp" s anti join "base" t on t."id" is not distinct from s."id"
- * // SQLite: select s.* from "exp" s where not exists
- * //           (select 1 from "base" t where t."id" is not distinct from s."id")
+ * absentKeyRows({ dialect, source: ident('theirs'), target: ident('ours'), key: ['id'] })
+ * // DuckDB: select s.* from "theirs" s anti join "ours" t on t."id" is not distinct from s."id"
+ * // SQLite: select s.* from "theirs" s where not exists
+ * //           (select 1 from "ours" t where t."id" is not distinct from s."id")
  */
 export function absentKeyRows(input: AbsentKeyInput): Sql {
   const s = input.sourceAlias ?? 's'
@@ -63,9 +63,9 @@ export function absentKeyRows(input: AbsentKeyInput): Sql {
  * statement. `into` is often the target itself.
  *
  * @example
- * insertAbsentKeyRows({ dialect, into: qualified('main', 't'), columns: ['id', 'v'],
- *   source: qualified('exp', 't'), target: qualified('main', 't'), key: ['id'] })
- * // insert into "main"."t" ("id", "v") select s."id", s."v" from "exp"."t" s anti join … (DuckDB)
+ * insertAbsentKeyRows({ dialect, into: qualified('ours', 't'), columns: ['id', 'v'],
+ *   source: qualified('theirs', 't'), target: qualified('ours', 't'), key: ['id'] })
+ * // insert into "ours"."t" ("id", "v") select s."id", s."v" from "theirs"."t" s anti join … (DuckDB)
  */
 export function insertAbsentKeyRows(
   input: Omit<AbsentKeyInput, 'columns'> & {

@@ -33,8 +33,8 @@ export function bestCandidate(
   const seen = [...new Set(registry.candidates.flatMap((c) => Object.keys(c.metrics)))]
   throw new DuckmergeError(
     'NOT_FOUND',
-    `No candidate in ${registryPath(dir)} has a numeric metric "${metric}" (metrics seen: ${seen.join(', ') || 'none'}). Pass one of those, or register candidates with --metrics.`,
-    { metric, seen },
+    `No candidate in ${registryPath(dir)} has a numeric metric "${metric}" (metrics seen: ${seen.join(', ') || 'none'}).`,
+    { metric, seen, hint: 'Choose {best} among them, or register candidates with {metrics}.' },
   )
 }
 

@@ -47,7 +47,9 @@ export async function pruneModels(options: ModelPruneOptions): Promise<ModelPrun
   const started = performance.now()
   const dir = options.models ?? defaultModelsDir
   if (!Number.isInteger(options.keep) || options.keep < 0)
-    throw new DuckmergeError('USAGE', `--keep must be a whole number >= 0, got ${options.keep}`)
+    throw new DuckmergeError('USAGE', `keep must be a whole number >= 0, got ${options.keep}`, {
+      hint: 'Set {keep} to a whole number of 0 or more.',
+    })
   await assertModelsDir(dir)
   const dryRun = options.dryRun ?? false
   return updateRegistry(dir, async (registry) => {

@@ -104,8 +104,13 @@ export async function mergeModel(options: ModelMergeOptions): Promise<ModelMerge
     if (existing.sha256 !== digest.sha256)
       throw new DuckmergeError(
         'DUPLICATE_KEY',
-        `Candidate ${id} is already registered in ${registryPath(dir)} with different content (sha256 ${existing.sha256.slice(0, 12)}…, new file ${digest.sha256.slice(0, 12)}…). Register it under a new --run-id.`,
-        { id, registered: existing.sha256, sha256: digest.sha256 },
+        `Candidate ${id} is already registered in ${registryPath(dir)} with different content (sha256 ${existing.sha256.slice(0, 12)}…, new file ${digest.sha256.slice(0, 12)}…).`,
+        {
+          id,
+          registered: existing.sha256,
+          sha256: digest.sha256,
+          hint: 'Register it under a new {runId}.',
+        },
       )
     return { changed: false, candidate: existing }
   }

@@ -19,6 +19,7 @@ import {
 import { errorHandler } from './error-response.js'
 import { MergeRunner } from './merges.js'
 import { routeModules } from './routes/index.js'
+import { RowPages } from './row-pages.js'
 
 export interface CreateAppOptions {
   readonly root: DataRoot
@@ -42,7 +43,7 @@ export function createApp(options: CreateAppOptions): Hono<ServiceEnv> {
   return createService(options).app
 }
 
-/** The app and a `drain()` that waits for the merges it runs in the background. */
+/** The app and a `drain()` that waits for the merges it runs in the background, then closes. */
 export function createService(options: CreateAppOptions): {
   app: Hono<ServiceEnv>
   drain: () => Promise<void>
@@ -52,6 +53,7 @@ export function createService(options: CreateAppOptions): {
     log: options.log,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     instance: `${hostname()}:${process.pid}`,
+    pages: new RowPages(),
   }
   const deps: ServiceDeps = { ...base, merges: new MergeRunner(base) }
   const app = new Hono<ServiceEnv>()
@@ -87,5 +89,11 @@ export function createService(options: CreateAppOptions): {
     ),
   )
   for (const mount of [...routeModules, ...(options.routes ?? [])]) mount(app, deps)
-  return { app, drain: () => deps.merges.drain() }
+  return {
+    app,
+    drain: async () => {
+      await deps.merges.drain()
+      await deps.pages.close()
+    },
+  }
 }

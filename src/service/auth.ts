@@ -21,8 +21,12 @@ const scryptAsync = promisify(scrypt) as (
 
 const SCRYPT = { N: 16384, r: 8, p: 1 } as const
 const TOKEN_PATTERN = /^dm_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/
-/** How long a verified token is trusted without hashing again (a revoke takes this long at most). */
-const CACHE_MS = 10_000
+/**
+ * How long a verified token is trusted without hashing again (a revoke elsewhere takes this long
+ * at most; one in this process clears the cache). A check costs ~50 ms of CPU: with 10 s, 200
+ * clients with their own tokens kept a core busy re-hashing (bench/service.bench.ts).
+ */
+const CACHE_MS = 60_000
 
 export type TokenScope = 'user' | 'service'
 

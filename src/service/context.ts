@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { DataRoot } from '../changes/data-root.js'
 import type { Caller } from './auth.js'
 import type { MergeRunner } from './merges.js'
+import type { RowPages } from './row-pages.js'
 
 /** The service's dependencies, shared by every route module. */
 export interface ServiceDeps {
@@ -15,6 +16,8 @@ export interface ServiceDeps {
   readonly instance: string
   /** Runs merges as operations (set by createApp). */
   readonly merges: MergeRunner
+  /** Pages of rows, from copies of recently read versions (set by createApp). */
+  readonly pages: RowPages
 }
 
 export interface ServiceLimits {

@@ -9,6 +9,7 @@ import type { DataRoot } from '../changes/data-root.js'
 import { confineDuckDb } from '../engine/duckdb.js'
 import { createService } from './app.js'
 import type { RouteModule, ServiceLimits } from './context.js'
+import { recoverOperations } from './operations-recovery.js'
 
 export interface ServeOptions {
   readonly root: DataRoot
@@ -30,15 +31,24 @@ export interface RunningServer {
 }
 
 /**
- * Starts listening; resolves once the port is bound. From here on every DuckDB the process opens
+ * Starts listening; resolves once the port is bound. Before that, operations a killed server left
+ * running are settled (operations-recovery.ts). From here on every DuckDB the process opens
  * is confined to the data root (engine/duckdb.ts `confineDuckDb`): no request can make it read
  * or write a file elsewhere, or load an extension.
  */
-export function startServer(options: ServeOptions): Promise<RunningServer> {
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
   confineDuckDb({
     allowedDirectories: [options.root.path],
     allowedPaths: options.readablePaths ?? [],
   })
+  // Operations a killed predecessor left running are settled before the first request.
+  const started = performance.now()
+  const recovered = await recoverOperations({ root: options.root })
+  if (recovered.length > 0)
+    options.log.warn(
+      { operations: recovered, ms: Math.round(performance.now() - started) },
+      'settled operations a stopped server left running',
+    )
   const { app, drain } = createService({
     root: options.root,
     log: options.log,

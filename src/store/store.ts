@@ -81,10 +81,20 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const { error } = await migrator.migrateToLatest()
   if (error) {
     await db.destroy()
+    // No connection at all (down, wrong host, port, password or database) is not a migration
+    // problem: say so, and where to look.
+    const code = String((error as { code?: unknown }).code ?? '')
+    const unreachable =
+      isPostgres && (/^E[A-Z]+$/.test(code) || ['28P01', '28000', '3D000'].includes(code))
     throw new DuckmergeError(
       'INPUT_UNREADABLE',
-      `Cannot migrate the metadata store ${label}: ${messageOf(error)}`,
-      { store: label },
+      `Cannot ${unreachable ? 'connect to' : 'migrate'} the metadata store ${label}: ${messageOf(error)}`,
+      {
+        store: label,
+        ...(unreachable
+          ? { hint: 'Check the Postgres URL ({store}: host, port, user, password, database).' }
+          : {}),
+      },
       { cause: error },
     )
   }

@@ -164,7 +164,7 @@ export function versionNotFound(
     .map((r) => String(r.v))
     .sort(naturalCompare)
   const shown = known.length > 20 ? [...known.slice(0, 20), '…'] : known
-  const filtered = where !== undefined && known.includes(name) ? ` matching --where "${where}"` : ''
+  const filtered = where !== undefined && known.includes(name) ? ` matching "${where}"` : ''
   return new DuckmergeError(
     'NOT_FOUND',
     `Version "${name}" has no rows${filtered} in table "${source.table}" of ${source.path} (${source.versionColumn}: ${shown.join(', ') || 'none'}). Pass one of these versions.`,

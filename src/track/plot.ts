@@ -115,7 +115,7 @@ export async function plotMetric(options: PlotMetricOptions): Promise<PlotResult
     if (points.length === 0)
       throw new DuckmergeError(
         'VALIDATION_FAILED',
-        `Nothing to plot: no row of table "${source.table}" in ${source.path} has both ${options.metric} and ${options.by}${options.where ? ` matching --where "${options.where}"` : ''}${options.versions ? ` in versions ${options.versions.join(', ')}` : ''}.`,
+        `Nothing to plot: no row of table "${source.table}" in ${source.path} has both ${options.metric} and ${options.by}${options.where ? ` matching "${options.where}"` : ''}${options.versions ? ` in versions ${options.versions.join(', ')}` : ''}.`,
         { path: source.path, table: source.table },
       )
   } finally {
@@ -126,8 +126,8 @@ export async function plotMetric(options: PlotMetricOptions): Promise<PlotResult
   if (xScale === 'log' && (!numeric || xs.some((v) => !(v > 0))))
     throw new DuckmergeError(
       'VALIDATION_FAILED',
-      `Cannot draw ${options.by} on a log axis: it has ${numeric ? 'values ≤ 0' : 'non-numeric values'}. Use --x-scale linear.`,
-      { by: options.by },
+      `Cannot draw ${options.by} on a log axis: it has ${numeric ? 'values ≤ 0' : 'non-numeric values'}.`,
+      { by: options.by, hint: 'Set {xScale} to linear.' },
     )
   const xAxis = !numeric
     ? 'category'

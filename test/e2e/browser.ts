@@ -48,14 +48,33 @@ export async function openPage(browser: Browser, url: string): Promise<WatchedPa
   return { page, problems }
 }
 
-/** Saves the page at 1280×800 (NAME.png) and 390 px wide, a phone (NAME-390.png). */
+// When the page scrolls sideways, the elements reaching past the window's right edge that are
+// not clipped by a table's scrolling box (run in the page).
+const OVERFLOWING = `(() => {
+  if (document.documentElement.scrollWidth <= window.innerWidth) return []
+  const out = []
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect()
+    const clipped = el.closest('.scroll') && getComputedStyle(el).position !== 'absolute'
+    if (!clipped && r.width > 0 && r.right > window.innerWidth + 1)
+      out.push(el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).replace(/ /g, '.') : '') + ' (right edge ' + Math.round(r.right) + ')')
+  }
+  return out.length > 0 ? out.slice(0, 5) : ['the page is ' + document.documentElement.scrollWidth + ' px wide']
+})()`
+
+/**
+ * Saves the page at 1280×800 (NAME.png) and 390 px wide, a phone (NAME-390.png); fails when at
+ * 390 px anything but a table's own scrolling box is wider than the window.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true })
   const size = page.viewportSize() ?? { width: 1280, height: 800 }
   await page.screenshot({ path: `${screenshotDir}${name}.png`, fullPage: true })
   await page.setViewportSize({ width: 390, height: 844 })
   await page.screenshot({ path: `${screenshotDir}${name}-390.png`, fullPage: true })
+  const overflowing = await page.evaluate<string[]>(OVERFLOWING)
   await page.setViewportSize(size)
+  expect(overflowing, `${name} at 390 px: wider than the window`).toEqual([])
 }
 
 export async function signIn(page: Page, token: string): Promise<void> {

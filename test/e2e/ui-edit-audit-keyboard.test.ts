@@ -130,7 +130,7 @@ describe.skipIf(skip !== null)(
       await editor.getByLabel('qty of new row 1').fill('1')
       await editor.getByLabel('Title').fill('pear up, plum out, fig in')
       await screenshot(page, 'dataset-editing')
-      await editor.getByRole('button', { name: 'Propose 2 upserts and 1 deletes' }).click()
+      await editor.getByRole('button', { name: 'Propose 2 upserts and 1 delete' }).click()
 
       await eventually(() => page.url()).toMatch(/#\/change-requests\/cr_\w+\/diff$/)
       const summary = page.getByTestId('diff-summary')

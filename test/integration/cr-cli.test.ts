@@ -1,35 +1,12 @@
-import { readdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { runCli } from '../support/cli.js'
-import { tempDir } from '../support/temp.js'
+import { productsRoot } from '../support/cr-root.js'
 
 function setup() {
-  const dir = tempDir()
-  const root = join(dir, 'root')
-  const cli = (...args: string[]) => runCli([...args, '--root', root, '--json'])
-  const file = (name: string, text: string) => {
-    writeFileSync(join(dir, name), text)
-    return join(dir, name)
-  }
-  const created = cli(
-    'dataset',
-    'create',
-    'products',
-    '--from',
-    file('p.csv', 'id,price,qty\n1,10,1\n2,20,2\n7,10,7\n'),
-    '--key',
-    'id',
-  )
-  expect(created.code, created.stderr).toBe(0)
-  const cr = (name: string, text: string, ...more: string[]) => {
-    const r = cli('cr', 'create', 'products', '--from', file(name, text), '--title', name, ...more)
-    expect(r.code, r.stderr).toBe(0)
-    return r.json<{ id: string; number: number; staged: Record<string, unknown> }>()
-  }
+  const root = productsRoot()
   // BIGINT values arrive as exact strings in JSON; the test compares numbers.
   const rows = () =>
-    cli('dataset', 'rows', 'products')
+    root
+      .cli('dataset', 'rows', 'products')
       .json<{ rows: Record<string, unknown>[] }>()
       .rows.map((r) =>
         Object.fromEntries(
@@ -39,11 +16,7 @@ function setup() {
           ]),
         ),
       )
-  const log = () =>
-    readdirSync(join(root, 'datasets', '1', 'table', '_delta_log')).filter((f) =>
-      f.endsWith('.json'),
-    )
-  return { cli, cr, rows, log, file }
+  return { ...root, rows }
 }
 
 describe('duckmerge cr', { timeout: 300_000 }, () => {

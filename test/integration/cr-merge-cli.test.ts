@@ -1,37 +1,10 @@
-import { readdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { runCli } from '../support/cli.js'
-import { tempDir } from '../support/temp.js'
+import { productsRoot } from '../support/cr-root.js'
 
 describe('duckmerge cr merge (CLI)', { timeout: 300_000 }, () => {
   test('--dry-run, --resolutions FILE, a failed rule (EXPECTATIONS_FAILED, exit 1, no new log file) and cr audit', () => {
-    const dir = tempDir()
-    const root = join(dir, 'root')
-    const cli = (...args: string[]) => runCli([...args, '--root', root, '--json'])
-    const file = (name: string, text: string) => {
-      writeFileSync(join(dir, name), text)
-      return join(dir, name)
-    }
-    const log = () =>
-      readdirSync(join(root, 'datasets', '1', 'table', '_delta_log')).filter((f) =>
-        f.endsWith('.json'),
-      )
-    const cr = (name: string, text: string) =>
-      cli('cr', 'create', 'products', '--from', file(name, text), '--title', name).json<{
-        id: string
-      }>().id
-    expect(
-      cli(
-        'dataset',
-        'create',
-        'products',
-        '--from',
-        file('p.csv', 'id,price,qty\n1,10,1\n7,10,7\n'),
-        '--key',
-        'id',
-      ).code,
-    ).toBe(0)
+    const { cli, file, log, ...root } = productsRoot('id,price,qty\n1,10,1\n7,10,7\n')
+    const cr = (name: string, content: string) => root.cr(name, content).id
     const rules = cli(
       'dataset',
       'rules',

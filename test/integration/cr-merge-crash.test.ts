@@ -2,17 +2,19 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { runCli } from '../support/cli.js'
+import { testStore } from '../support/postgres.js'
 import { tempDir } from '../support/temp.js'
 
 /**
  * SIGKILL during `cr merge` at a named phase (DUCKMERGE_TEST_KILL_AT makes the CLI kill itself
  * as the phase starts), then any next command on the root settles the change request.
  */
-function setup() {
+async function setup() {
   const dir = tempDir()
   const root = join(dir, 'root')
+  const { store } = await testStore()
   const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    runCli([...args, '--root', root, '--json'], { env })
+    runCli([...args, '--root', root, ...(store ? ['--store', store] : []), '--json'], { env })
   writeFileSync(join(dir, 'p.csv'), 'id,price\n1,10\n2,20\n3,30\n')
   writeFileSync(join(dir, 'c.csv'), 'id,price,_op\n2,21,\n3,,delete\n4,40,\n')
   expect(
@@ -34,8 +36,8 @@ function setup() {
 }
 
 describe('cr merge killed with SIGKILL', { timeout: 180_000 }, () => {
-  test('after writing its files, before the commit: the next command marks it failed (interrupted), removes the files; a new merge applies it once', () => {
-    const { cli, id, dataFiles, log, killedAt } = setup()
+  test('after writing its files, before the commit: the next command marks it failed (interrupted), removes the files; a new merge applies it once', async () => {
+    const { cli, id, dataFiles, log, killedAt } = await setup()
     const before = dataFiles()
     killedAt('commit')
     // The killed process left files no commit references.
@@ -63,8 +65,8 @@ describe('cr merge killed with SIGKILL', { timeout: 180_000 }, () => {
     expect(log()).toHaveLength(2)
   })
 
-  test('after the commit, before the store knew: the next command finds the commit by its txn and marks it merged; re-merge replays', () => {
-    const { cli, id, log, killedAt } = setup()
+  test('after the commit, before the store knew: the next command finds the commit by its txn and marks it merged; re-merge replays', async () => {
+    const { cli, id, log, killedAt } = await setup()
     killedAt('finalize')
     expect(log()).toHaveLength(2)
     expect(cli(['cr', 'list', 'products']).json()).toMatchObject({
@@ -96,8 +98,8 @@ describe('cr merge killed with SIGKILL', { timeout: 180_000 }, () => {
     expect(log()).toHaveLength(2)
   })
 
-  test('while writing the audit files, after the status flipped: the next command writes them from the manifest', () => {
-    const { cli, id, log, killedAt, root } = setup()
+  test('while writing the audit files, after the status flipped: the next command writes them from the manifest', async () => {
+    const { cli, id, log, killedAt, root } = await setup()
     killedAt('audit')
     expect(log()).toHaveLength(2)
     // The next command settles the leftover manifest.
@@ -133,8 +135,8 @@ describe('cr merge killed with SIGKILL', { timeout: 180_000 }, () => {
     expect(log()).toHaveLength(2)
   })
 
-  test('while validating: failed (interrupted) with nothing written; the merge then succeeds', () => {
-    const { cli, id, dataFiles, log, killedAt } = setup()
+  test('while validating: failed (interrupted) with nothing written; the merge then succeeds', async () => {
+    const { cli, id, dataFiles, log, killedAt } = await setup()
     const before = dataFiles()
     killedAt('validate')
     expect(dataFiles()).toEqual(before)

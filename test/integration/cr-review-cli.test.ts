@@ -1,38 +1,14 @@
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { runCli } from '../support/cli.js'
-import { tempDir } from '../support/temp.js'
+import { productsRoot } from '../support/cr-root.js'
 
 function setup() {
-  const dir = tempDir()
-  const root = join(dir, 'root')
-  const cli = (...args: string[]) => runCli([...args, '--root', root, '--json'])
-  const file = (name: string, text: string) => {
-    writeFileSync(join(dir, name), text)
-    return join(dir, name)
-  }
-  const made = cli(
-    'dataset',
-    'create',
-    'products',
-    '--from',
-    file('p.csv', 'id,price,qty\n1,10,1\n2,20,2\n7,10,7\n'),
-    '--key',
-    'id',
-  )
-  expect(made.code, made.stderr).toBe(0)
-  const cr = (name: string, text: string) => {
-    const r = cli('cr', 'create', 'products', '--from', file(name, text), '--title', name)
-    expect(r.code, r.stderr).toBe(0)
-    return r.json<{ id: string }>().id
-  }
+  const root = productsRoot()
+  const cr = (name: string, content: string) => root.cr(name, content).id
   const merge = (id: string) => {
-    const r = cli('cr', 'merge', id)
+    const r = root.cli('cr', 'merge', id)
     expect(r.code, r.stderr).toBe(0)
   }
-  const text = (...args: string[]) => runCli([...args, '--root', root])
-  return { cli, cr, merge, text }
+  return { ...root, cr, merge }
 }
 
 // Each test runs the CLI a dozen times: allow for a loaded machine.

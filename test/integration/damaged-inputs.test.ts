@@ -11,24 +11,17 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { DuckDb, withDuckDb } from '../../src/engine/duckdb.js'
 import { literal, sql } from '../../src/engine/sql.js'
-import { openSqlite } from '../../src/engine/sqlite.js'
 import { mergeResults } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
+import { manyRuns } from '../support/runs-db.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
 const require = createRequire(import.meta.url)
 const ROWS = 200_000
 
-/** SQLite `runs(id primary key, model, score)` with ids from `from` (journal mode DELETE). */
-function sqliteResults(path: string, from: number): string {
-  const db = openSqlite(path, { fileMustExist: false })
-  db.exec('create table runs (id integer primary key, model text, score real)')
-  db.exec(`with recursive n(i) as (select ${from} union all select i + 1 from n where i < ${from + ROWS - 1})
-    insert into runs select i, 'model-' || (i % 97), i * 0.001 from n`)
-  db.close()
-  return path
-}
+/** SQLite `runs(id primary key, model, score)`, ROWS rows with ids from `from`. */
+const sqliteResults = (path: string, from: number) => manyRuns(path, from, ROWS)
 
 async function duckdbResults(path: string, from: number): Promise<string> {
   const db = await DuckDb.open()
@@ -82,7 +75,7 @@ describe('a damaged results database is INPUT_UNREADABLE naming it', () => {
       dir,
       'INPUT_UNREADABLE',
       [`Database ${exp} is damaged`, 'malformed'],
-      { side: 'theirs', path: exp },
+      { side: 'exp', path: exp },
     )
     expect(line).not.toContain(base)
   })
@@ -108,7 +101,7 @@ describe('a damaged results database is INPUT_UNREADABLE naming it', () => {
       dir,
       'INPUT_UNREADABLE',
       [`Database ${base} is damaged`],
-      { side: 'ours', path: base },
+      { side: 'base', path: base },
     )
     expect(line).not.toContain('.tmp')
   })
@@ -190,7 +183,7 @@ describe('a damaged Parquet input is INPUT_UNREADABLE naming the file', () => {
       dir,
       'INPUT_UNREADABLE',
       [`]: ${exp} is damaged`],
-      { side: 'theirs', path: exp },
+      { side: 'exp', path: exp },
     )
   })
 })

@@ -299,16 +299,17 @@ describe('delta backfill failure paths', () => {
     expect(await indexes(main)).toEqual([1, 2])
   })
 
+  // --json says the side in the command's words (its flags); the library's details say ours/theirs.
   test.each([
-    { folder: 'staging', side: 'theirs' },
-    { folder: 'main', side: 'ours' },
-  ])('key column missing in $folder is KEY_COLUMN_MISSING naming it', async ({ folder, side }) => {
+    { side: 'staging', column: 'cert_index' },
+    { side: 'main', column: 'cert_index' },
+  ])('key column missing in $side is KEY_COLUMN_MISSING naming it', async ({ side }) => {
     const dir = tempDir()
     const main = join(dir, 'main')
     const staging = join(dir, 'staging')
     const without = raw(`select '${URL}' as source_url, 'x' as domain`)
-    await createTable(main, [folder === 'main' ? without : certs([10])])
-    await createTable(staging, [folder === 'staging' ? without : certs([11])])
+    await createTable(main, [side === 'main' ? without : certs([10])])
+    await createTable(staging, [side === 'staging' ? without : certs([11])])
     const before = { main: hashTree(main), staging: hashTree(staging) }
     const run = backfillCli(main, staging, '--json')
     expect(run.code).toBe(1)
@@ -316,7 +317,7 @@ describe('delta backfill failure paths', () => {
       error: { code: 'KEY_COLUMN_MISSING', details: { column: 'cert_index', side } },
     })
     expect(run.stderr).toContain(
-      `key column "cert_index" is missing in ${join(dir, folder)} (columns: source_url, domain)`,
+      `key column "cert_index" is missing in ${join(dir, side)} (columns: source_url, domain)`,
     )
     expect(run.stderr).toContain('Set --keys to columns both tables have.')
     expect({ main: hashTree(main), staging: hashTree(staging) }).toEqual(before)

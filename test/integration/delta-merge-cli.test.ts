@@ -23,6 +23,10 @@ async function target(): Promise<string> {
   return table
 }
 
+/** `duckmerge delta merge TABLE --source SOURCE ARGS…` */
+const deltaMerge = (table: string, source: string, ...args: string[]) =>
+  runCli(['delta', 'merge', table, '--source', source, ...args])
+
 // Each test starts several CLI processes: on a loaded machine one can take a minute.
 describe('delta merge CLI', { timeout: 180_000 }, () => {
   test('upsert by default: --json prints Spark metric names as numbers', async () => {
@@ -31,7 +35,7 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
       join(tempDir(), 'updates.parquet'),
       "select * from (values (2, 'B'), (4, 'D')) s(id, v)",
     )
-    const run = runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--json'])
+    const run = deltaMerge(table, source, '--on', 'id', '--json')
     expect(run.code).toBe(0)
     expect(run.json()).toMatchObject({
       version: 1,
@@ -58,11 +62,8 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
     const table = await target()
     const source = join(tempDir(), 'source')
     await createTable(source, [raw("select 2 as id, 'x' as v")])
-    const run = runCli([
-      'delta',
-      'merge',
+    const run = deltaMerge(
       table,
-      '--source',
       source,
       '--on',
       'id',
@@ -72,7 +73,7 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
       'ignore',
       '--when-not-matched-by-source',
       'delete',
-    ])
+    )
     expect(run.code).toBe(0)
     expect(run.stdout).toContain('2 deleted')
     expect(await readRows(table, 'id')).toEqual([{ id: 2, v: 'b' }])
@@ -84,17 +85,7 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
       join(tempDir(), 's.parquet'),
       "select 3 as id, 'C' as v, true as flag",
     )
-    const run = runCli([
-      'delta',
-      'merge',
-      table,
-      '--source',
-      source,
-      '--on',
-      'id',
-      '--merge-schema',
-      '--json',
-    ])
+    const run = deltaMerge(table, source, '--on', 'id', '--merge-schema', '--json')
     expect(run.code).toBe(0)
     expect(run.json()).toMatchObject({ columnsAdded: ['flag'] })
     expect((await loadSnapshot(table)).schema.fields.map((f) => f.name)).toEqual([
@@ -107,11 +98,8 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
   test('--merge-schema with --when-matched delete adds no column: delete writes none', async () => {
     const table = await target()
     const source = await parquet(join(tempDir(), 's.parquet'), "select 3 as id, 'delete' as _op")
-    const run = runCli([
-      'delta',
-      'merge',
+    const run = deltaMerge(
       table,
-      '--source',
       source,
       '--on',
       'id',
@@ -119,7 +107,7 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
       'delete',
       '--merge-schema',
       '--json',
-    ])
+    )
     expect(run.code).toBe(0)
     expect(run.json()).toMatchObject({ columnsAdded: [] })
     expect((await loadSnapshot(table)).schema.fields.map((f) => f.name)).toEqual(['id', 'v'])
@@ -133,61 +121,15 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
     const table = await target()
     const source = await parquet(join(tempDir(), 's.parquet'), 'select 1 as id')
     const before = hashTree(table)
-    expect(
-      runCli([
-        'delta',
-        'merge',
-        table,
-        '--source',
-        source,
-        '--on',
-        'id',
-        '--when-matched',
-        'upsert',
-      ]).code,
-    ).toBe(2)
-    expect(runCli(['delta', 'merge', table, '--source', source]).code).toBe(2)
+    expect(deltaMerge(table, source, '--on', 'id', '--when-matched', 'upsert').code).toBe(2)
+    expect(deltaMerge(table, source).code).toBe(2)
     // Once a clause flag is given the others do nothing: ignoring the one given leaves no clause.
-    expect(
-      runCli([
-        'delta',
-        'merge',
-        table,
-        '--source',
-        source,
-        '--on',
-        'id',
-        '--when-matched',
-        'ignore',
-      ]).code,
-    ).toBe(2)
-    expect(
-      runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--memory-limit', 'lots'])
-        .code,
-    ).toBe(2)
-    const missing = runCli([
-      'delta',
-      'merge',
-      join(tempDir(), 'nope'),
-      '--source',
-      source,
-      '--on',
-      'id',
-      '--json',
-    ])
+    expect(deltaMerge(table, source, '--on', 'id', '--when-matched', 'ignore').code).toBe(2)
+    expect(deltaMerge(table, source, '--on', 'id', '--memory-limit', 'lots').code).toBe(2)
+    const missing = deltaMerge(join(tempDir(), 'nope'), source, '--on', 'id', '--json')
     expect(missing.code).toBe(1)
     expect(missing.json()).toMatchObject({ error: { code: 'INPUT_NOT_FOUND' } })
-    const badKey = runCli([
-      'delta',
-      'merge',
-      table,
-      '--source',
-      source,
-      '--on',
-      'nope',
-      '--when-matched',
-      'update-all',
-    ])
+    const badKey = deltaMerge(table, source, '--on', 'nope', '--when-matched', 'update-all')
     expect(badKey.code).toBe(1)
     expect(badKey.stderr).toContain('[KEY_COLUMN_MISSING]')
     // The library's hint names its field; the CLI renders it as this command's flag.
@@ -204,17 +146,7 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
       join(tempDir(), 's.parquet'),
       'select id, ACC::double as ACC, epochs from (values (2, 0.9, 7), (3, 0.7, 8)) s(id, ACC, epochs)',
     )
-    const run = runCli([
-      'delta',
-      'merge',
-      table,
-      '--source',
-      source,
-      '--on',
-      'id',
-      '--merge-schema',
-      '--json',
-    ])
+    const run = deltaMerge(table, source, '--on', 'id', '--merge-schema', '--json')
     expect(run.code, run.stderr).toBe(0)
     expect(run.json()).toMatchObject({ columnsAdded: ['epochs'] })
     expect((await loadSnapshot(table)).schema.fields.map((f) => f.name)).toEqual([
@@ -237,7 +169,7 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
       const table = await target()
       const source = join(tempDir(), name)
       writeFileSync(source, text)
-      const run = runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--json'])
+      const run = deltaMerge(table, source, '--on', 'id', '--json')
       expect(run.code, run.stderr).toBe(0)
       expect(run.json()).toMatchObject({ numTargetRowsUpdated: 1, numTargetRowsInserted: 1 })
       expect(await readRows(table, 'id')).toEqual([
@@ -253,7 +185,7 @@ describe('delta merge CLI', { timeout: 180_000 }, () => {
     const table = await target()
     const source = await parquet(join(tempDir(), 's.parquet'), 'select 2 as id, 42 as v')
     const before = hashTree(table)
-    const run = runCli(['delta', 'merge', table, '--source', source, '--on', 'id', '--json'])
+    const run = deltaMerge(table, source, '--on', 'id', '--json')
     expect(run.code).toBe(1)
     const { error } = run.json<{ error: { code: string; message: string } }>()
     expect(error.code).toBe('SCHEMA_MISMATCH')

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
-import { plotMetric } from '../../src/index.js'
+import { hintOf, plotMetric } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
 import { hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { tempDir } from '../support/temp.js'
@@ -97,11 +97,12 @@ describe.skipIf(!hasFixtures)(needsFixtures('exp plot'), () => {
     )
     expect(log.code).toBe('VALIDATION_FAILED')
     expect(log.message).toContain('Cannot draw label on a log axis: it has values ≤ 0')
+    expect(hintOf(log)).toBe('Set `xScale` to linear.')
     const empty = await plotMetric({ db, metric: 'accuracy', by: 'lr', where: 'lr > 1' }).catch(
       (e) => e,
     )
     expect(empty.code).toBe('VALIDATION_FAILED')
-    expect(empty.message).toContain('Nothing to plot')
+    expect(empty.message).toContain('has both accuracy and lr matching "lr > 1"')
   })
 
   test('CLI writes the SVG atomically; bad flags write nothing', () => {

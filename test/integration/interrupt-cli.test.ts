@@ -9,22 +9,15 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { withDuckDb } from '../../src/engine/duckdb.js'
 import { literal, sql } from '../../src/engine/sql.js'
-import { openSqlite } from '../../src/engine/sqlite.js'
 import { runCli, startCli } from '../support/cli.js'
+import { manyRuns } from '../support/runs-db.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
 
 const ROWS = 600_000
 
 /** A SQLite results file with `runs(id primary key, model, score)`, ids from `from`, ROWS rows. */
-function resultsDb(path: string, from: number, rows = ROWS): string {
-  const db = openSqlite(path, { fileMustExist: false })
-  db.exec('create table runs (id integer primary key, model text, score real)')
-  db.exec(`with recursive n(i) as (select ${from} union all select i + 1 from n where i < ${from + rows - 1})
-    insert into runs select i, 'model-' || (i % 97), i * 0.001 from n`)
-  db.close()
-  return path
-}
+const resultsDb = (path: string, from: number, rows = ROWS) => manyRuns(path, from, rows)
 
 async function parquet(path: string, from: number): Promise<string> {
   await withDuckDb({}, (db) =>

@@ -358,8 +358,10 @@ describe('model registry failures change nothing', () => {
     await expectError(
       mergeModel({ models, exp: changed, runId: 'r1' }),
       'DUPLICATE_KEY',
-      /Candidate r1_model\.bin is already registered .* with different content .* new --run-id/,
+      /Candidate r1_model\.bin is already registered .* with different content /,
     )
+    const error = await mergeModel({ models, exp: changed, runId: 'r1' }).catch((e: unknown) => e)
+    expect(hintOf(error)).toBe('Register it under a new `runId`.')
     expect(hashTree(models)).toEqual(
       Object.fromEntries(
         Object.entries(before)
@@ -391,6 +393,8 @@ describe('model registry failures change nothing', () => {
       'NOT_FOUND',
       /No candidate in .* has a numeric metric "f1" \(metrics seen: acc\)/,
     )
+    const error = await promoteModel({ models, best: 'f1' }).catch((e: unknown) => e)
+    expect(hintOf(error)).toBe('Choose `best` among them, or register candidates with `metrics`.')
     expect(hashTree(models)).toEqual(before)
   })
 

@@ -11,7 +11,11 @@ test('serve prints its URL first, answers health checks and stops on SIGTERM wit
   expect(health.body).toEqual({ status: 'ok' })
   expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
   const ready = await call(served, 'GET', '/readyz', { headers: { 'x-request-id': 'abc-1' } })
-  expect(ready.body).toEqual({ status: 'ready', store: 'sqlite' })
+  expect(ready.body).toMatchObject({
+    status: 'ready',
+    store: 'sqlite',
+    duckdb: { external_access: false, configuration_locked: true },
+  })
   expect(ready.headers.get('x-request-id')).toBe('abc-1')
   expect(await served.stop()).toBe(0)
 })

@@ -8,10 +8,9 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { runCli, startCli } from '../support/cli.js'
-import { needsPostgres, usePostgres } from '../support/postgres.js'
+import { needsPostgres, queryPostgres, usePostgres } from '../support/postgres.js'
 import { tempDir } from '../support/temp.js'
 import { call, type Served, serve, token } from './service-support.js'
 
@@ -132,22 +131,27 @@ describe.skipIf(!cluster.available)(needsPostgres('Postgres mode'), () => {
       })
       const revoked = withFlag('token', 'revoke', made.json<{ token: string }>().token)
       expect(revoked.json()).toEqual({ revoked: 1 })
+      // A store that cannot be reached is named (without its password), with what to check.
+      const wrong = store.replace('postgres@', 'postgres:hunter2@').replace(/\/\w+$/, '/no_such_db')
+      const refused = runCli(['dataset', 'list', '--root', root, '--store', wrong])
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toContain(
+        'Cannot connect to the metadata store postgres://postgres:***@',
+      )
+      expect(refused.stderr).toContain('database "no_such_db" does not exist')
+      expect(refused.stderr).toContain('Check the Postgres URL (--store')
+      expect(refused.stderr).not.toContain('hunter2')
       // Nothing went to the embedded SQLite store; everything is in Postgres.
       expect(existsSync(join(root, 'duckmerge.db'))).toBe(false)
-      const client = new pg.Client({ connectionString: store })
-      await client.connect()
-      try {
-        const { rows } = await client.query(
-          `SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL)::int AS revoked,
-                  (SELECT current_version FROM datasets WHERE name = 'products')::int AS version,
-                  (SELECT status FROM change_requests WHERE id = $1) AS status,
-                  (SELECT count(*) FROM audit_events WHERE cr_id = $1 AND action = 'merge.succeeded')::int AS merges`,
-          [id],
-        )
-        expect(rows[0]).toEqual({ users: 1, revoked: 1, version: 1, status: 'merged', merges: 1 })
-      } finally {
-        await client.end()
-      }
+      const rows = await queryPostgres(
+        store,
+        `SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL)::int AS revoked,
+                (SELECT current_version FROM datasets WHERE name = 'products')::int AS version,
+                (SELECT status FROM change_requests WHERE id = $1) AS status,
+                (SELECT count(*) FROM audit_events WHERE cr_id = $1 AND action = 'merge.succeeded')::int AS merges`,
+        [id],
+      )
+      expect(rows).toEqual([{ users: 1, revoked: 1, version: 1, status: 'merged', merges: 1 }])
     },
     SLOW,
   )
@@ -221,22 +225,18 @@ describe.skipIf(!cluster.available)(needsPostgres('Postgres mode'), () => {
       expect(prices.size).toBe(22)
       // One merge at a time across both instances: requested, succeeded, requested, … (a merge
       // overlapping another would have met LOCKED or a moved head), and both instances ran some.
-      const client = new pg.Client({ connectionString: store })
-      await client.connect()
-      try {
-        const events = await client.query<{ action: string }>(
-          "SELECT action FROM audit_events WHERE action IN ('merge.requested', 'merge.succeeded') ORDER BY id",
-        )
-        expect(events.rows.map((e) => e.action)).toEqual(
-          ids.flatMap(() => ['merge.requested', 'merge.succeeded']),
-        )
-        const instances = await client.query(
-          "SELECT DISTINCT instance FROM operations WHERE status = 'succeeded'",
-        )
-        expect(instances.rowCount).toBe(2)
-      } finally {
-        await client.end()
-      }
+      const events = await queryPostgres<{ action: string }>(
+        store,
+        "SELECT action FROM audit_events WHERE action IN ('merge.requested', 'merge.succeeded') ORDER BY id",
+      )
+      expect(events.map((e) => e.action)).toEqual(
+        ids.flatMap(() => ['merge.requested', 'merge.succeeded']),
+      )
+      const instances = await queryPostgres(
+        store,
+        "SELECT DISTINCT instance FROM operations WHERE status = 'succeeded'",
+      )
+      expect(instances).toHaveLength(2)
       // Both instances agree on the head (the store mirrors the Delta log).
       for (const s of [first, second])
         expect((await call(s, 'GET', '/api/v1/datasets/1', { token: bob })).body).toMatchObject({

@@ -112,11 +112,11 @@ test('over --max-upload-rows / --max-upload-columns → 413 too_many_rows / too_
   expect(json.body).toMatchObject({ code: 'too_many_rows', details: { rows: 6 } })
 
   expect(readdirSync(join(root, 'tmp', 'uploads'))).toEqual([])
-  const datasets = await call(served, 'GET', '/api/v1/projects/1/datasets', { token: ann })
-  expect((datasets.body.datasets as { name: string }[]).map((d) => d.name).sort()).toEqual([
+  const project = await call(served, 'GET', '/api/v1/projects/1', { token: ann })
+  expect((project.body.datasets as { name: string }[]).map((d) => d.name).sort()).toEqual([
     'd1',
     'd3',
-    'd8',
+    'd5',
   ])
   expect(await served.stop()).toBe(0)
 }, 300_000)

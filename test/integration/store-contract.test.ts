@@ -480,25 +480,29 @@ describe.each(backends)('store contract on $name', (backend) => {
         files_before: [],
         updated_at: Date.now(),
       }
-      let release = async () => {}
-      if (store === undefined) {
-        // SQLite: the manifest's pid says who holds it (pid 1 lives; a finished child does not).
-        writeManifestSync(root, { ...manifest, pid: 1 })
-      } else {
-        // Postgres: another instance (any host) holds the dataset's lock on its own session.
-        writeManifestSync(root, { ...manifest, pid: 999_999_999, host: 'elsewhere' })
+      const stillMerging = async (holder: Record<string, unknown>) => {
+        writeManifestSync(root, { ...manifest, pid: 1, ...holder })
+        expect(await recoverMerges(root)).toEqual([])
+        expect((await getChangeRequest(root, cr.id)).status).toBe('merging')
+      }
+      const { spawnSync } = await import('node:child_process')
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
+      const minutes = (n: number) => Date.now() - n * 60_000
+      // A live pid on this host (pid 1), and another host's holder renewing its lease.
+      await stillMerging({})
+      await stillMerging({ host: 'elsewhere', pid: dead, updated_at: minutes(1) })
+      if (store !== undefined) {
+        // Postgres: its lease looks dead, but a session (another instance, any host) holds the
+        // dataset's merge lock: still alive.
         const other = new pg.Client({ connectionString: store })
         await other.connect()
         await other.query('SELECT pg_advisory_lock($1::int4, 1)', [DATASET_LOCK_CLASS])
-        release = () => other.end()
+        await stillMerging({ pid: dead })
+        await stillMerging({ host: 'elsewhere', updated_at: minutes(10) })
+        await other.end()
       }
-      expect(await recoverMerges(root)).toEqual([])
-      expect((await getChangeRequest(root, cr.id)).status).toBe('merging')
-      if (store === undefined) {
-        const { spawnSync } = await import('node:child_process')
-        const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
-        writeManifestSync(root, { ...manifest, pid: dead })
-      } else await release()
+      // Another host's holder silent for minutes, lock free: gone.
+      writeManifestSync(root, { ...manifest, pid: dead, host: 'elsewhere', updated_at: minutes(4) })
       expect(await recoverMerges(root)).toMatchObject([
         { cr_id: cr.id, outcome: 'interrupted', phase: 'validate', merged_version: null },
       ])

@@ -182,3 +182,18 @@ export function storeOnPostgres(): void {
 export async function testStore(): Promise<{ store?: string }> {
   return storeCluster ? { store: await storeCluster.database() } : {}
 }
+
+/** Runs one query on the database at `url` (a connection of its own) and returns the rows. */
+export async function queryPostgres<T extends Record<string, unknown>>(
+  url: string,
+  text: string,
+  values: readonly unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<T>(text, [...values])).rows
+  } finally {
+    await client.end()
+  }
+}

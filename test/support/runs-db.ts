@@ -1,6 +1,25 @@
-/** The small `runs` results DB (run_id, lr, score) the git merge-driver tests sweep into. */
+/**
+ * `runs` results DBs: the small one (run_id, lr, score) the git merge-driver tests sweep into,
+ * and large ones (id, model, score) the damage and signal tests need a long write for.
+ */
 import { execFileSync } from 'node:child_process'
 import Database from 'better-sqlite3'
+
+/**
+ * A SQLite `runs(id integer primary key, model, score)` of `rows` rows with ids from `from`,
+ * in journal mode DELETE (SQLite's default), built inside SQLite.
+ */
+export function manyRuns(path: string, from: number, rows: number): string {
+  const db = new Database(path)
+  try {
+    db.exec('create table runs (id integer primary key, model text, score real)')
+    db.exec(`with recursive n(i) as (select ${from} union all select i + 1 from n where i < ${from + rows - 1})
+      insert into runs select i, 'model-' || (i % 97), i * 0.001 from n`)
+  } finally {
+    db.close()
+  }
+  return path
+}
 
 /** Adds runs `[run_id, lr]` (score = lr × 10), creating the table when needed. */
 export function addRuns(path: string, runs: readonly [string, number][]): void {

@@ -28,7 +28,7 @@ export interface RowGroupSpread {
  * every comparison unknown: nothing is outside or inside then.
  *
  * @example
- * await rowGroupSpread(db, base, 'id', { lo: sql`getvariable('lo')`, hi: sql`getvariable('hi')`, as: 'DOUBLE' })
+ * await rowGroupSpread(db, ours, 'id', { lo: sql`getvariable('lo')`, hi: sql`getvariable('hi')`, as: 'DOUBLE' })
  * // { outside: 9_461_760, inside: 368_640, covered: 10_000_000 }
  * // DuckDB: select … from parquet_metadata([?, …]) where lower(path_in_schema) = lower(?)
  */

@@ -168,7 +168,7 @@ async function resolveDeltaSource(
  * Files are unioned by column name, so a column added in later files is NULL in earlier ones.
  *
  * @example
- * sql`select count(*) from ${readParquetSql(base)}`
+ * sql`select count(*) from ${readParquetSql(ours)}`
  * // DuckDB: select count(*) from read_parquet([?, ?], union_by_name = true, hive_partitioning = false)
  */
 export function readParquetSql(source: ParquetSource): Sql {

@@ -3,7 +3,6 @@
  * dataset, its rows at a version (paged), its Delta history and its validation rules.
  */
 import { z } from 'zod'
-import { readRows } from '../../changes/dataset-rows.js'
 import {
   createDataset,
   DATASET_NAME_PATTERN,
@@ -194,7 +193,7 @@ export const datasetRoutes: RouteModule = (app, deps) => {
         issues: [{ path: ['cursor'], code: 'invalid_cursor', message: 'another version' }],
       })
     const offset = at?.offset ?? 0
-    const page = await readRows(dataset, { version, limit: query.limit + 1, offset })
+    const page = await deps.pages.read(dataset, version, offset, query.limit + 1)
     const hasMore = page.rows.length > query.limit
     const rows = page.rows.slice(0, query.limit)
     return c.json({

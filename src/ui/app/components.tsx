@@ -65,6 +65,12 @@ export interface Crumb {
   readonly label: string | undefined
 }
 
+/** "1 row", "2 rows", "? rows". */
+export function plural(n: unknown, noun: string): string {
+  const text = String(n ?? '?')
+  return `${text} ${text === '1' ? noun : `${noun}s`}`
+}
+
 /** A project's or dataset's name once loaded. */
 export function nameOf(body: Record<string, unknown> | undefined): string | undefined {
   return body?.name === undefined ? undefined : String(body.name)
@@ -167,16 +173,20 @@ export interface Toast {
   readonly kind: ToastKind
   readonly text: string
   readonly link?: { readonly href: string; readonly label: string } | undefined
+  readonly about?: string | undefined
 }
 
 let toastId = 0
 let toasts: Toast[] = []
 const listeners = new Set<(t: Toast[]) => void>()
 
-/** Shows a notification; errors stay until dismissed, others fade after 8 s. */
-export function notify(kind: ToastKind, text: string, link?: Toast['link']): void {
-  const toast: Toast = { id: ++toastId, kind, text, link }
-  toasts = [...toasts, toast]
+/**
+ * Shows a notification; errors stay until dismissed, others fade after 8 s. A notification
+ * `about` something replaces the earlier ones about it (a merge's success, its failed attempt).
+ */
+export function notify(kind: ToastKind, text: string, link?: Toast['link'], about?: string): void {
+  const toast: Toast = { id: ++toastId, kind, text, link, about }
+  toasts = [...toasts.filter((t) => about === undefined || t.about !== about), toast]
   for (const l of listeners) l(toasts)
   if (kind !== 'error') setTimeout(() => dismiss(toast.id), 8000)
 }

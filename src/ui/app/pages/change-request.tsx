@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks'
 import { get, type Json, request } from '../api'
-import { Crumbs, ErrorText, Loading, nameOf, notify, Tabs, useAsync } from '../components'
+import { Crumbs, ErrorText, Loading, nameOf, notify, plural, Tabs, useAsync } from '../components'
 import { type CrTab, go, href } from '../router'
 import { AuditTab } from './cr-audit'
 import { ConflictsTab, type Resolutions } from './cr-conflicts'
@@ -85,7 +85,7 @@ export function ChangeRequestPage({ id, tab }: { id: string; tab: CrTab }) {
           </div>
           <p class="muted">
             {String(cr.author ?? '?')} proposes{' '}
-            {String((cr.staged as Json | undefined)?.rows ?? '?')} rows against version{' '}
+            {plural((cr.staged as Json | undefined)?.rows, 'row')} against version{' '}
             {String(cr.base_version)}; the dataset is at version {String(dataset.current_version)}.
             {cr.merged_version !== null &&
               cr.merged_version !== undefined &&
@@ -116,7 +116,7 @@ export function ChangeRequestPage({ id, tab }: { id: string; tab: CrTab }) {
           {
             id: 'conflicts',
             label: 'Conflicts',
-            badge: Object.keys(resolutions).length || undefined,
+            badge: status === 'merged' ? undefined : Object.keys(resolutions).length || undefined,
           },
           { id: 'validation', label: 'Validation' },
           { id: 'audit', label: 'Audit' },

@@ -1,5 +1,5 @@
 import { get, type Json, listOf } from '../api'
-import { ErrorText, Loading, useAsync, Value } from '../components'
+import { ErrorText, Loading, plural, useAsync, Value } from '../components'
 
 export type Take = 'ours' | 'theirs' | 'custom'
 export interface Choice {
@@ -97,7 +97,7 @@ export function ConflictsTab(props: {
       {items.length > 0 && (
         <>
           <p data-testid="conflict-summary">
-            {String(summary.rows ?? items.length)} rows and {String(summary.cells ?? '?')} cells
+            {plural(summary.rows ?? items.length, 'row')} and {plural(summary.cells, 'cell')}{' '}
             conflict
             {summary.rule ? ` under the ${String(summary.rule)} rule` : ''}. Choose a value for
             each, then merge.

@@ -57,7 +57,7 @@ export function ValidationTab({ id, did }: { id: string; did: string }) {
                         <span class={`status ${outcome}`}>{outcome}</span>
                       </td>
                       <td>
-                        {String(r.unexpected_count ?? 0)} ({String(r.unexpected_percent ?? 0)}%)
+                        {String(r.unexpected_count ?? 0)} ({percent(r.unexpected_percent)})
                       </td>
                       <td>
                         {sample.slice(0, 5).map((s, i) => (
@@ -77,4 +77,10 @@ export function ValidationTab({ id, did }: { id: string; did: string }) {
       <RowsTable rows={listOf<Json>(rules.data, 'rules')} testid="rules" />
     </div>
   )
+}
+
+/** A share as people read it: 33.3%, 0.01%, 100% (the exact figure stays in the audit file). */
+function percent(value: unknown): string {
+  const n = Number(value ?? 0)
+  return `${Number.isFinite(n) ? Number(n.toPrecision(3)) : '?'}%`
 }

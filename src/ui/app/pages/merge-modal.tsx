@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { ApiError, get, type Json, readEvents, request } from '../api'
-import { ErrorText, Modal, notify, useAsync } from '../components'
+import { ErrorText, Modal, notify, type ToastKind, useAsync } from '../components'
 import type { CrTab } from '../router'
 import { href } from '../router'
 import { loadConflictItems, type Resolutions, toRequest } from './cr-conflicts'
@@ -120,10 +120,12 @@ export function MergeModal(props: {
       href: href('change-requests', props.id, tab),
       label,
     })
+    const say = (kind: ToastKind, text: string, to?: ReturnType<typeof link>) =>
+      notify(kind, text, to, `merge ${props.id}`)
     const request = typeof body.request_id === 'string' ? ` (request id ${body.request_id})` : ''
     if (status === 200) {
       const version = body.merged_version
-      notify(
+      say(
         'success',
         body.idempotent_replay
           ? `Already merged as version ${String(version)}`
@@ -131,30 +133,23 @@ export function MergeModal(props: {
       )
       props.onDone(null)
     } else if (status === 409 && body.code === 'merge_conflict') {
-      notify(
-        'error',
-        `${String(body.message ?? 'Conflicts')}`,
-        link('conflicts', 'See the conflicts'),
-      )
+      say('error', `${String(body.message ?? 'Conflicts')}`, link('conflicts', 'See the conflicts'))
       props.onDone('conflicts')
     } else if (status === 422 && body.code === 'validation_failed') {
-      notify(
+      say(
         'error',
         `${String(body.message ?? 'Validation failed')}`,
         link('validation', 'See the failing rules'),
       )
       props.onDone('validation')
     } else if (status === 403) {
-      notify(
-        'error',
-        `Not allowed: ${String(body.message ?? 'your role cannot do this')}${request}`,
-      )
+      say('error', `Not allowed: ${String(body.message ?? 'your role cannot do this')}${request}`)
       props.onDone(null)
     } else if (body.code === 'interrupted' || body.reason === 'interrupted') {
-      notify('error', `The merge was interrupted; nothing was committed. Try again.${request}`)
+      say('error', `The merge was interrupted; nothing was committed. Try again.${request}`)
       props.onDone(null)
     } else {
-      notify('error', `${String(body.message ?? `Merge failed (HTTP ${status})`)}${request}`)
+      say('error', `${String(body.message ?? `Merge failed (HTTP ${status})`)}${request}`)
       props.onDone(null)
     }
   }

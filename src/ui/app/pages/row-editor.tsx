@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { type Json, request } from '../api'
-import { ErrorText } from '../components'
+import { ErrorText, plural } from '../components'
 
 type Edit = Record<string, string>
 
@@ -142,7 +142,7 @@ export function RowEditor(props: {
           <input value={title} onInput={(e) => setTitle(e.currentTarget.value)} required />
         </label>
         <button type="submit" disabled={upserts.length + deletes.length === 0}>
-          Propose {upserts.length} upserts and {deletes.length} deletes
+          Propose {plural(upserts.length, 'upsert')} and {plural(deletes.length, 'delete')}
         </button>
       </div>
       <ErrorText error={error} />
