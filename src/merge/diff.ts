@@ -136,7 +136,16 @@ export async function diffRowsQuery(
 export function diffPageSql(
   from: Sql,
   width: number,
-  options: { after?: readonly Cell[]; kinds?: readonly DiffRow['kind'][]; limit: number },
+  options: {
+    after?: readonly Cell[]
+    kinds?: readonly DiffRow['kind'][]
+    limit: number
+    /**
+     * `from` yields its rows in key order already (a file written sorted, read with insertion
+     * order preserved): no sort, so the scan stops once the page is full.
+     */
+    inKeyOrder?: boolean
+  },
 ): Sql {
   const n = Array.from({ length: width }, (_, i) => ident(`n${i}`))
   const tuple = (parts: Sql[]) => (parts.length === 1 ? (parts[0] as Sql) : sql`(${join(parts)})`)
@@ -145,8 +154,9 @@ export function diffPageSql(
     kinds.length === 0 ? raw('false') : sql`kd in (${join(kinds.map((k) => sql`${k}`))})`,
     ...(options.after ? [sql`${tuple(n)} > ${tuple(options.after.map((v) => sql`${v}`))}`] : []),
   ]
+  const order = options.inKeyOrder ? raw('') : sql`order by ${join(n)}`
   return sql`select * from ${from} where ${join(conditions, ' and ')}
-    order by ${join(n)} limit ${options.limit + 1}`
+    ${order} limit ${options.limit + 1}`
 }
 
 /** A page's rows as DiffRows (report values as cells). */

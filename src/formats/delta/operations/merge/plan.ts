@@ -45,8 +45,9 @@ export interface PlanOptions {
   /**
    * Finds the changed target rows in the caller's own pass over the plan's relations (which may
    * count more in it) instead of findChanges; only with key columns and unique source keys.
+   * `oneFile`: the only candidate file, when there is one (then `targetRows` needs no file column).
    */
-  readonly findChanges?: (queries: MergeQueries) => Promise<Changes>
+  readonly findChanges?: (queries: MergeQueries, oneFile: string | undefined) => Promise<Changes>
 }
 
 /**
@@ -184,18 +185,11 @@ export async function planMerge(
   }
   progress?.({ phase: 'merge: finding matches', done: 0 })
   const unique = keysUnique && key !== undefined && keysCompareExactly(theirs, snapshot.schema, key)
+  const oneFile = candidates.length === 1 ? candidates[0]?.path : undefined
   const find =
     options.findChanges && unique
-      ? options.findChanges(queries)
-      : findChanges(
-          db,
-          queries,
-          ours,
-          key,
-          theirs.label,
-          unique,
-          candidates.length === 1 ? candidates[0]?.path : undefined,
-        )
+      ? options.findChanges(queries, oneFile)
+      : findChanges(db, queries, ours, key, theirs.label, unique, oneFile)
   const changes = await find.catch((error: unknown) => {
     throw sqlError(error, ours, theirs.label, sourceAlias, targetAlias)
   })
