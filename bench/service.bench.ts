@@ -10,6 +10,8 @@
  *    identical root. Target ≤ 1.5x; all land, versions contiguous.
  * 3. One merge through HTTP against the same merge through the library (best of 3 each).
  *    Target ≤ 1.1x.
+ *
+ * SERVICE_BENCH_READS_ONLY=1 runs only 1, SERVICE_BENCH_MERGES_ONLY=1 only 2 and 3.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createReadStream, statSync } from 'node:fs'
@@ -201,7 +203,8 @@ async function main() {
         ).id as string,
       )
 
-    await reads(served, readers)
+    // SERVICE_BENCH_MERGES_ONLY=1 skips the reads (merge work); READS_ONLY skips the merges.
+    if (!process.env.SERVICE_BENCH_MERGES_ONLY) await reads(served, readers)
     if (process.env.SERVICE_BENCH_READS_ONLY) return
 
     const library = await libraryRoot(dir)

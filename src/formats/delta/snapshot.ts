@@ -19,7 +19,8 @@ import type {
   RemoveFile,
   Txn,
 } from './actions.js'
-import { type CheckpointContents, readCheckpoint } from './checkpoint-read.js'
+import { cachedCheckpoint, checkpointCached } from './checkpoint-cache.js'
+import type { CheckpointContents } from './checkpoint-read.js'
 import { dvId, readDeletionVector } from './deletion-vectors.js'
 import { versionAtTimestamp } from './history.js'
 import {
@@ -103,8 +104,9 @@ async function withDb<T>(
     opening ??= DuckDb.open({ threads: 2 })
     return opening
   }
-  // A checkpoint will most likely be read: start opening DuckDB while the log is read.
-  if (listing.checkpoints.length > 0) lazy().catch(() => undefined)
+  // A checkpoint not read before will most likely be read: open DuckDB while the log is read.
+  const newest = listing.checkpoints.at(-1)
+  if (newest && !options.db && !checkpointCached(newest.path)) lazy().catch(() => undefined)
   try {
     return await fn(lazy)
   } finally {
@@ -167,7 +169,7 @@ async function replay(
     const cpVersion = group[0]?.version ?? 0
     if (cpVersion > version) continue
     try {
-      const contents = await readCheckpoint(await db(), table, group)
+      const contents = await cachedCheckpoint(db, table, group)
       // PROTOCOL.md, Last Checkpoint File: `size` is the number of actions in the checkpoint.
       if (hint?.version === cpVersion && hint.size !== undefined && group[0]?.kind !== 'v2')
         if (hint.size !== contents.size)
