@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { getChangeRequest } from '../changes/change-requests.js'
+import { type ChangeRequest, getChangeRequest } from '../changes/change-requests.js'
 import { getDatasetById } from '../changes/datasets.js'
 import { MERGE_PHASES, mergeChangeRequest } from '../changes/merge-change-request.js'
 import { DuckmergeError } from '../errors.js'
@@ -19,7 +19,7 @@ import type { Resolution } from '../merge/three-way-types.js'
 import type { Progress } from '../progress.js'
 import { withDatasetLock } from '../store/dataset-lock.js'
 import { isUniqueViolation } from '../store/store.js'
-import { forbidden, hasRole, type Role, requireRole } from './access.js'
+import { forbidden, hasRole, type Role } from './access.js'
 import type { Caller } from './auth.js'
 import type { ServiceDeps } from './context.js'
 import { errorBody } from './error-response.js'
@@ -105,6 +105,10 @@ class OperationLog {
     return changed
   }
 
+  get phase(): Phase {
+    return this.#phase
+  }
+
   tick(): void {
     if (!this.finished)
       this.#send({ id: this.events.length, event: 'progress', data: this.#progress() })
@@ -127,7 +131,8 @@ class OperationLog {
 }
 
 export interface StartMerge {
-  readonly crId: string
+  /** As the route read it (its project and the caller's role checked). */
+  readonly cr: Pick<ChangeRequest, 'id' | 'datasetId' | 'staged'>
   readonly caller: Pick<Caller, 'userId' | 'name' | 'isAdmin'>
   readonly body: MergeBody
   readonly idempotencyKey?: string
@@ -156,17 +161,12 @@ export class MergeRunner {
   }
 
   /**
-   * Checks the caller may merge with these options: contributors merge, owners also force,
-   * take theirs, skip the conflict check or change the schema.
+   * Checks the caller, whose `role` in the change request's project the route found, may merge
+   * with these options: contributors merge, owners also force, take theirs, skip the conflict
+   * check or change the schema.
    */
-  async authorize(
-    projectId: number,
-    caller: StartMerge['caller'],
-    body: MergeBody,
-    newColumns: number,
-  ): Promise<Role> {
-    const db = this.#deps.root.store.db
-    const role = await requireRole(db, projectId, caller, 'contributor', 'merging')
+  authorize(role: Role, caller: StartMerge['caller'], body: MergeBody, newColumns: number): void {
+    if (!hasRole(role, 'contributor')) throw forbidden(caller.name, 'contributor', role, 'merging')
     const ownerOnly = body.force_merge
       ? 'force_merge'
       : body.skip_conflict_check
@@ -177,14 +177,13 @@ export class MergeRunner {
             ? 'merge_schema'
             : undefined
     if (ownerOnly && !hasRole(role, 'owner')) throw forbidden(caller.name, 'owner', role, ownerOnly)
-    return role
   }
 
   /** Records the operation and starts it; a repeated Idempotency-Key returns the first one. */
   async start(request: StartMerge): Promise<Started> {
     const db = this.#deps.root.store.db
-    const cr = await getChangeRequest(this.#deps.root, request.crId)
-    const requestJson = JSON.stringify({ cr_id: request.crId, ...request.body })
+    const { cr } = request
+    const requestJson = JSON.stringify({ cr_id: cr.id, ...request.body })
     if (request.idempotencyKey !== undefined) {
       const earlier = await this.#byKey(request.caller.userId, request.idempotencyKey)
       if (earlier) {
@@ -226,7 +225,20 @@ export class MergeRunner {
     this.#logs.set(id, log)
     this.#trimLogs()
     log.enter('queued')
-    const ticker = setInterval(() => log.tick(), TICK_MS)
+    let stored: Phase = 'queued'
+    const ticker = setInterval(() => {
+      log.tick()
+      // The row's phase (GET /operations/{op}, other instances) follows at the tick's pace: a
+      // store write per phase cost a WAL fsync each on SQLite, on the merge's path (11 a merge).
+      if (log.phase === stored || log.finished) return
+      stored = log.phase
+      db.updateTable('operations')
+        .set({ phase: stored })
+        .where('id', '=', id)
+        .where('status', 'in', ['queued', 'running'])
+        .execute()
+        .catch(() => undefined)
+    }, TICK_MS)
     const done = this.#run(id, cr.datasetId, request, log, cr.staged.new_columns.length > 0)
     void done.finally(() => clearInterval(ticker))
     this.#running.add(done)
@@ -258,7 +270,7 @@ export class MergeRunner {
         this.#merge(id, datasetId, request, log, addsColumns),
       )
     } catch (error) {
-      const mapped = await this.#inProgressOr(error, request.crId)
+      const mapped = await this.#inProgressOr(error, request.cr.id)
       outcome = errorBody(mapped, request.requestId)
       if (outcome.status >= 500)
         this.#deps.log.error({ err: error, operation_id: id }, 'merge failed')
@@ -302,7 +314,7 @@ export class MergeRunner {
         )
     }
     const { body } = request
-    const report = await mergeChangeRequest(this.#deps.root, request.crId, {
+    const report = await mergeChangeRequest(this.#deps.root, request.cr.id, {
       requestedBy: request.caller.name,
       force: body.force_merge,
       skipConflictCheck: body.skip_conflict_check,
@@ -314,13 +326,7 @@ export class MergeRunner {
       ...(body.rule ? { rule: body.rule } : {}),
       ...(body.resolutions ? { resolutions: body.resolutions as readonly Resolution[] } : {}),
       onPhase: (event) => {
-        if (!log.enter(event.phase, event.detail)) return
-        this.#deps.root.store.db
-          .updateTable('operations')
-          .set({ phase: event.phase })
-          .where('id', '=', id)
-          .execute()
-          .catch(() => undefined)
+        log.enter(event.phase, event.detail)
       },
     })
     return { status: 200, body: { ...report } }

@@ -321,9 +321,9 @@ export const changeRequestRoutes: RouteModule = (app, deps) => {
 
 async function mergeRoute(c: Context<ServiceEnv>, deps: ServiceDeps) {
   const caller = c.get('caller')
-  const { cr, projectId } = await crFor(deps, caller, c.req.param('cr') ?? '', 'viewer')
+  const { cr, role } = await crFor(deps, caller, c.req.param('cr') ?? '', 'viewer')
   const body = await readJson(c, mergeBody, deps.limits.jsonBytes)
-  await deps.merges.authorize(projectId, caller, body, cr.staged.new_columns.length)
+  deps.merges.authorize(role, caller, body, cr.staged.new_columns.length)
   const ifMatch = c.req.header('if-match')
   let expectedVersion: number | undefined
   if (ifMatch !== undefined) {
@@ -344,7 +344,7 @@ async function mergeRoute(c: Context<ServiceEnv>, deps: ServiceDeps) {
       },
     )
   const started = await deps.merges.start({
-    crId: cr.id,
+    cr,
     caller,
     body,
     requestId: c.get('requestId'),

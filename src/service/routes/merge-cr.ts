@@ -85,7 +85,7 @@ async function seedMerge(c: Context<ServiceEnv>, deps: ServiceDeps) {
         project_id: payload.project_id,
       },
     )
-  const { cr, projectId } = await crFor(deps, actor, payload.cr_id, 'viewer')
+  const { cr, projectId, role } = await crFor(deps, actor, payload.cr_id, 'viewer')
   if (projectId !== payload.project_id || cr.datasetId !== payload.dataset_id)
     throw new DuckmergeError(
       'NOT_FOUND',
@@ -118,9 +118,9 @@ async function seedMerge(c: Context<ServiceEnv>, deps: ServiceDeps) {
     merge_schema: payload.merge_schema,
     dry_run: false,
   }
-  await deps.merges.authorize(projectId, actor, body, cr.staged.new_columns.length)
+  deps.merges.authorize(role, actor, body, cr.staged.new_columns.length)
   const started = await deps.merges.start({
-    crId: cr.id,
+    cr,
     caller: actor,
     body,
     requestId: c.get('requestId'),

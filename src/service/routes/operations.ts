@@ -46,7 +46,9 @@ export const operationRoutes: RouteModule = (app, deps) => {
   app.get('/api/v1/operations/:op', async (c) => {
     const row = await operationFor(deps, c.get('caller'), c.req.param('op'))
     const outcome = await operationOutcome(deps, row.id)
-    const phase = row.phase ?? 'queued'
+    // A merge this process runs knows its phase now; the row follows it every tick.
+    const running = row.status === 'queued' || row.status === 'running'
+    const phase = (running ? deps.merges.log(row.id)?.phase : undefined) ?? row.phase ?? 'queued'
     const index = PHASES.indexOf(phase as (typeof PHASES)[number])
     return c.json({
       id: row.id,
