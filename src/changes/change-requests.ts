@@ -352,6 +352,14 @@ export function stagedFile(root: DataRoot, cr: ChangeRequest): string {
 
 /** A change request by id; NOT_FOUND when there is none. */
 export async function getChangeRequest(root: DataRoot, id: string): Promise<ChangeRequest> {
+  return (await changeRequestAndDataset(root, id)).cr
+}
+
+/** A change request by id with its dataset (synced once, for callers that need both). */
+export async function changeRequestAndDataset(
+  root: DataRoot,
+  id: string,
+): Promise<{ cr: ChangeRequest; dataset: Dataset }> {
   const row = await root.store.db
     .selectFrom('change_requests')
     .selectAll()
@@ -364,7 +372,7 @@ export async function getChangeRequest(root: DataRoot, id: string): Promise<Chan
       { cr_id: id },
     )
   const dataset = await getDatasetById(root, Number(row.dataset_id))
-  return crOf(row, dataset)
+  return { cr: crOf(row, dataset), dataset }
 }
 
 /** The change requests of a dataset, newest first, optionally of one status. */

@@ -31,11 +31,16 @@ import type {
 } from '../merge/three-way-types.js'
 import type { Progress } from '../progress.js'
 import { type AuditFiles, archiveAttempt, writeAuditFiles } from './audit-files.js'
-import { type ChangeRequest, getChangeRequest, transition } from './change-requests.js'
+import {
+  type ChangeRequest,
+  changeRequestAndDataset,
+  getChangeRequest,
+  transition,
+} from './change-requests.js'
 import { ChangeSides } from './change-sides.js'
 import { conflictItems } from './conflicts-change-request.js'
 import type { DataRoot } from './data-root.js'
-import { type Dataset, getDatasetById, syncDataset } from './datasets.js'
+import { type Dataset, syncDataset } from './datasets.js'
 import {
   crAppId,
   type MergeManifest,
@@ -164,7 +169,8 @@ async function mergeLocked(
   crId: string,
   options: MergeChangeRequestOptions,
 ): Promise<MergeReport> {
-  const cr = await getChangeRequest(root, crId)
+  // The dataset as this read synced it: one Delta log read for both.
+  const { cr, dataset } = await changeRequestAndDataset(root, crId)
   if (cr.status === 'merged' && cr.result)
     return { ...(cr.result as unknown as MergeReport), idempotent_replay: true }
   if (cr.status === 'closed' || cr.status === 'merging' || cr.status === 'merged')
@@ -173,7 +179,6 @@ async function mergeLocked(
       `Change request ${cr.id} is ${cr.status}; it cannot be merged now.`,
       { cr_id: cr.id, status: cr.status },
     )
-  const dataset = await getDatasetById(root, cr.datasetId)
   if (cr.staged.new_columns.length > 0 && options.mergeSchema !== true)
     throw new DuckmergeError(
       'SCHEMA_MISMATCH',
