@@ -10,15 +10,16 @@ import type { Context } from 'hono'
 import { z } from 'zod'
 import {
   type ChangeRequest,
+  changeRequestAndDataset,
   changeRequestJson,
   closeChangeRequest,
   createChangeRequest,
-  getChangeRequest,
   listChangeRequests,
   reopenChangeRequest,
   reviseChangeRequest,
 } from '../../changes/change-requests.js'
 import { CR_ID_PATTERN, tmpDir } from '../../changes/data-root.js'
+import type { Dataset } from '../../changes/datasets.js'
 import { DuckmergeError } from '../../errors.js'
 import { forbidden, hasRole, projectOfChangeRequest, type Role, requireRole } from '../access.js'
 import type { Caller } from '../auth.js'
@@ -93,7 +94,7 @@ export async function crFor(
   id: string,
   needed: Role,
   because?: string,
-): Promise<{ cr: ChangeRequest; projectId: number; role: Role }> {
+): Promise<{ cr: ChangeRequest; dataset: Dataset; projectId: number; role: Role }> {
   const crId = parseWith(crIdParam, id, 'path')
   const db = deps.root.store.db
   const { projectId } = await projectOfChangeRequest(db, crId)
@@ -104,7 +105,7 @@ export async function crFor(
       })
     throw error
   })
-  return { cr: await getChangeRequest(deps.root, crId), projectId, role }
+  return { ...(await changeRequestAndDataset(deps.root, crId)), projectId, role }
 }
 
 /** Both spellings of a change-request path. */

@@ -7,7 +7,6 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { CR_ID_PATTERN } from '../../changes/data-root.js'
-import { getDatasetById } from '../../changes/datasets.js'
 import { DuckmergeError } from '../../errors.js'
 import { roleIn } from '../access.js'
 import { userIdOf } from '../auth.js'
@@ -85,14 +84,13 @@ async function seedMerge(c: Context<ServiceEnv>, deps: ServiceDeps) {
         project_id: payload.project_id,
       },
     )
-  const { cr, projectId, role } = await crFor(deps, actor, payload.cr_id, 'viewer')
+  const { cr, dataset, projectId, role } = await crFor(deps, actor, payload.cr_id, 'viewer')
   if (projectId !== payload.project_id || cr.datasetId !== payload.dataset_id)
     throw new DuckmergeError(
       'NOT_FOUND',
       `Change request ${cr.id} is not in dataset ${payload.dataset_id} of project ${payload.project_id}.`,
       { cr_id: cr.id },
     )
-  const dataset = await getDatasetById(deps.root, cr.datasetId)
   const issues = []
   if (JSON.stringify(payload.primary_keys) !== JSON.stringify(dataset.keyColumns))
     issues.push({
