@@ -12,6 +12,7 @@
  * A crash anywhere is settled by merge-recovery.ts on the next command.
  */
 
+import { existsSync } from 'node:fs'
 import type { DuckDb } from '../engine/duckdb.js'
 import { ident, identList, join, literal, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
@@ -132,6 +133,15 @@ export interface MergeReport {
 }
 
 type ResolutionMode = 'none' | 'explicit' | 'ours' | 'theirs' | 'forced' | 'skipped'
+
+/**
+ * Tests of the merge lease only: the merge waits as `validate` starts while the file
+ * DUCKMERGE_TEST_HOLD_FILE exists, its event loop free (so it keeps renewing its manifest).
+ */
+async function holdForLeaseTests(): Promise<void> {
+  const file = process.env.DUCKMERGE_TEST_HOLD_FILE
+  while (file && existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20))
+}
 
 /** Merge attempts after the head moved under the commit (another writer, Spark). */
 const MAX_ATTEMPTS = 3
@@ -397,6 +407,7 @@ class MergeRun {
         await db.run(sql`CREATE OR REPLACE TEMP TABLE preview AS ${write.preview('__dm_ours_all')}`)
 
       this.#enter('validate')
+      if (!this.#dryRun) await holdForLeaseTests()
       const validation =
         rules.length === 0
           ? emptyValidation(ours.version, counts.before)

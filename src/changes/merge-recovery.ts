@@ -63,6 +63,20 @@ export interface MergeManifest {
 const HEARTBEAT_MS = 20_000
 const FOREIGN_HOLDER_TTL_MS = 3 * 60 * 1000
 
+/**
+ * The lease in force. Tests of the lease only (test/integration/cr-merge-lease.test.ts) shorten
+ * it with DUCKMERGE_TEST_MERGE_LEASE="HEARTBEAT_MS,TTL_MS" and give each process its own host
+ * with DUCKMERGE_TEST_HOST, so a merge outliving the TTL and a stalled one take seconds, not minutes.
+ */
+function lease(): { readonly heartbeatMs: number; readonly ttlMs: number; readonly host: string } {
+  const [heartbeatMs, ttlMs] = (process.env.DUCKMERGE_TEST_MERGE_LEASE ?? '').split(',').map(Number)
+  return {
+    heartbeatMs: heartbeatMs || HEARTBEAT_MS,
+    ttlMs: ttlMs || FOREIGN_HOLDER_TTL_MS,
+    host: process.env.DUCKMERGE_TEST_HOST || hostname(),
+  }
+}
+
 function manifestPath(root: DataRoot, crId: string): string {
   return join(tmpDir(root), 'merges', `${crId}.json`)
 }
@@ -104,7 +118,7 @@ export async function newManifest(
     dataset_id: cr.datasetId,
     revision: cr.revision,
     pid: process.pid,
-    host: hostname(),
+    host: lease().host,
     started_at: now,
     read_version: readVersion,
     phase: 'lock',
@@ -118,13 +132,14 @@ const DEAD_HOLDER_TRIES = 8
 
 /** Whether a manifest names a process of this host that is gone. */
 function diedHere(manifest: MergeManifest | null): boolean {
-  return manifest !== null && manifest.host === hostname() && !holderAlive(manifest)
+  return manifest !== null && manifest.host === lease().host && !holderAlive(manifest)
 }
 
 /** Whether the process a manifest names may still be running its merge. */
 export function holderAlive(manifest: MergeManifest | null): boolean {
   if (!manifest) return false
-  if (manifest.host !== hostname()) return Date.now() - manifest.updated_at < FOREIGN_HOLDER_TTL_MS
+  const { host, ttlMs } = lease()
+  if (manifest.host !== host) return Date.now() - manifest.updated_at < ttlMs
   if (manifest.pid === process.pid) return true
   try {
     process.kill(manifest.pid, 0)
@@ -207,7 +222,7 @@ export async function withMergeLock<T>(
   const datasetId = Number(row.dataset_id)
   return withDatasetLock(root.store, datasetId, async () => {
     await recoverMerges(root, { datasetId })
-    const heartbeat = setInterval(() => renewManifestSync(root, crId), HEARTBEAT_MS)
+    const heartbeat = setInterval(() => renewManifestSync(root, crId), lease().heartbeatMs)
     heartbeat.unref()
     try {
       return await fn()
@@ -221,7 +236,7 @@ export async function withMergeLock<T>(
 function renewManifestSync(root: DataRoot, crId: string): void {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath(root, crId), 'utf8')) as MergeManifest
-    if (manifest.pid === process.pid && manifest.host === hostname())
+    if (manifest.pid === process.pid && manifest.host === lease().host)
       writeManifestSync(root, { ...manifest, updated_at: Date.now() })
   } catch {
     // no manifest (not started, or done)
