@@ -120,6 +120,15 @@ export class DuckDb {
     return reader.getRowObjectsJS() as T[]
   }
 
+  /**
+   * The rows as allJson gives them, a chunk (~2048 rows) at a time, so that a large result never
+   * sits whole in memory as objects.
+   */
+  async *chunksJson<T = Record<string, unknown>>(query: Sql): AsyncGenerator<T[]> {
+    const result = await this.connection.stream(query.text, bind(query.values))
+    for await (const rows of result.yieldRowObjectJson()) yield rows as T[]
+  }
+
   /** All rows as JSON-safe objects (BIGINT, DECIMAL, timestamps as exact strings). */
   async allJson<T = Record<string, unknown>>(query: Sql): Promise<T[]> {
     const reader = await this.connection.runAndReadAll(query.text, bind(query.values))
