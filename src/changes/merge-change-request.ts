@@ -39,6 +39,7 @@ import type { DataRoot } from './data-root.js'
 import { type Dataset, getDatasetById, syncDataset } from './datasets.js'
 import {
   crAppId,
+  holdsManifestSync,
   type MergeManifest,
   newManifest,
   removeManifest,
@@ -304,6 +305,15 @@ class MergeRun {
 
   /** Marks the phase: manifest, progress callback, and the tests' kill switch. */
   #enter(phase: MergePhase, detail?: Progress, extra: Partial<MergeManifest> = {}): void {
+    // A merge that stalled past its lease (another host's recovery settled it as interrupted and
+    // removed its manifest) stops at its next phase, before the commit: whatever it wrote is
+    // removed (applyMerge), and nothing is committed that its change request says was not.
+    if (this.#manifest && !holdsManifestSync(this.#root, this.#manifest))
+      throw new DuckmergeError(
+        'INTERRUPTED',
+        `The merge of change request ${this.#cr.id} stopped before ${phase}: it stalled past its lease and another process settled it (${this.#manifest.phase} was its last phase); nothing was committed.`,
+        { cr_id: this.#cr.id, phase: this.#manifest.phase },
+      )
     this.#phase = phase
     if (this.#manifest) {
       this.#manifest = { ...this.#manifest, ...extra, phase, updated_at: Date.now() }

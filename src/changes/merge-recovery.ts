@@ -232,6 +232,26 @@ export async function withMergeLock<T>(
   })
 }
 
+/**
+ * Whether the manifest on disk is still `manifest`'s merge (same process, same start): false
+ * once another process settled the merge (recovery removes the manifest) or a new merge of the
+ * change request wrote its own.
+ */
+export function holdsManifestSync(root: DataRoot, manifest: MergeManifest): boolean {
+  try {
+    const now = JSON.parse(
+      readFileSync(manifestPath(root, manifest.cr_id), 'utf8'),
+    ) as MergeManifest
+    return (
+      now.pid === manifest.pid &&
+      now.host === manifest.host &&
+      now.started_at === manifest.started_at
+    )
+  } catch {
+    return false
+  }
+}
+
 /** Renews this process's manifest of `crId` (read and written in one tick: nothing interleaves). */
 function renewManifestSync(root: DataRoot, crId: string): void {
   try {

@@ -6,7 +6,7 @@
  * waiting at `validate` for as long as the test wants, its event loop free.
  */
 import type { ChildProcess } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { getChangeRequest, openDataRoot, recoverMerges } from '../../src/index.js'
@@ -102,7 +102,7 @@ describe('the merge lease across hosts', { timeout: 120_000 }, () => {
     })
   })
 
-  test('a stalled holder (SIGSTOP: alive, no heartbeat) is left alone within the TTL and settled as interrupted after it', async () => {
+  test('a stalled holder (SIGSTOP: alive, no heartbeat) is left alone within the TTL, settled as interrupted after it, and commits nothing when it wakes', async () => {
     const merge = await heldMerge()
     merge.child.kill('SIGSTOP')
     const stalledAt = merge.manifest()?.updated_at ?? 0
@@ -127,11 +127,26 @@ describe('the merge lease across hosts', { timeout: 120_000 }, () => {
       if (saved === undefined) delete process.env.DUCKMERGE_TEST_MERGE_LEASE
       else process.env.DUCKMERGE_TEST_MERGE_LEASE = saved
     }
-    merge.child.kill('SIGKILL')
+    // Woken up, the stalled holder finds its manifest gone and stops before writing: it does
+    // not commit what its change request says was interrupted.
+    const tableFiles = () => readdirSync(join(merge.root, 'datasets', '1', 'table')).sort()
+    const filesBefore = tableFiles()
+    merge.child.kill('SIGCONT')
+    const woken = await merge.release()
+    expect(woken.code).toBe(1)
+    expect(JSON.parse(woken.stdout)).toMatchObject({
+      error: { code: 'INTERRUPTED', details: { cr_id: merge.id, phase: 'validate' } },
+    })
     expect(merge.log()).toHaveLength(1)
-    // Settled, the change request merges (this process holds nothing).
+    expect(tableFiles()).toEqual(filesBefore)
+    expect(merge.cli('cr', 'show', merge.id).json()).toMatchObject({
+      status: 'failed',
+      failure: { code: 'interrupted', phase: 'validate' },
+    })
+    // Settled, the change request merges once.
     const again = merge.cli('cr', 'merge', merge.id)
     expect(again.code, again.stderr).toBe(0)
     expect(again.json()).toMatchObject({ status: 'merged', merged_version: 1 })
+    expect(merge.log()).toHaveLength(2)
   })
 })
