@@ -17,7 +17,8 @@
  * must be free too (every merge holds it from before `merging` until after `finalize`, on a
  * session that dies with its process). Either one saying "alive" leaves the merge alone: a merge
  * whose lock connection dropped (a Postgres restart) still has its heartbeat, a merge whose
- * heartbeat stalled still has its lock.
+ * heartbeat stalled still has its lock. A holder that stalled past its lease and wakes after it
+ * was settled finds its manifest gone (holdsManifestSync) and stops before committing.
  */
 import { randomUUID } from 'node:crypto'
 import { promises as fs, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
