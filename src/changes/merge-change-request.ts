@@ -42,6 +42,7 @@ import {
   holdsManifestSync,
   type MergeManifest,
   newManifest,
+  recoverOne,
   removeManifest,
   withMergeLock,
   writeManifestSync,
@@ -337,6 +338,11 @@ class MergeRun {
     const keys = dataset.keyColumns
     this.#enter('snapshot')
     const ours = await loadSnapshot(dataset.tablePath)
+    // The Delta log decides: this revision's txn already there means an earlier attempt
+    // committed it while the store recorded otherwise (a holder that woke past its lease, just
+    // as recovery judged it). Finish that merge rather than apply the change a second time.
+    const landed = ours.appTransactions.get(crAppId(cr.id))?.version ?? -1
+    if (landed >= cr.revision && this.#manifest) return this.#committedEarlier(this.#manifest)
     this.#audit.mainBefore = ours.version
     await db.run(sql`DROP TABLE IF EXISTS preview`)
     await registerSnapshot(db, ours, '__dm_ours_all')
@@ -513,6 +519,20 @@ class MergeRun {
     } finally {
       await plan.dispose()
     }
+  }
+
+  /** The revision was committed by an earlier attempt: settled as merged at that commit. */
+  async #committedEarlier(manifest: MergeManifest): Promise<MergeReport> {
+    const cr = this.#cr
+    // Searched from the base version: the commit came before this attempt read the table.
+    await recoverOne(
+      this.#root,
+      { ...cr, status: 'merging' },
+      { ...manifest, read_version: cr.baseVersion },
+    )
+    this.#manifest = undefined
+    const settled = await getChangeRequest(this.#root, cr.id)
+    return { ...(settled.result as unknown as MergeReport), idempotent_replay: true }
   }
 
   /** A head other than the one the merge read: COMMIT_CONFLICT, so the merge starts over. */

@@ -290,7 +290,11 @@ async function finishAudits(root: DataRoot, only: string | undefined): Promise<v
   }
 }
 
-async function recoverOne(
+/**
+ * Settles a `merging` change request from the Delta log: merged at the commit holding its txn,
+ * else failed (interrupted) with the files its merge wrote removed (those not in `manifest`).
+ */
+export async function recoverOne(
   root: DataRoot,
   cr: ChangeRequest,
   manifest: MergeManifest | null,
@@ -303,19 +307,22 @@ async function recoverOne(
   const from = manifest?.read_version ?? cr.baseVersion
   // Commits after the merge read the table: the one holding our txn, and files others added.
   let version: number | null = null
+  let metrics: Readonly<Record<string, unknown>> = {}
   const addedSince = new Set<string>()
   for (let v = from + 1; v <= head.version; v++) {
     const actions = await readCommit(table, v).catch(() => [])
+    const isOurs = actions.some((a) => 'txn' in a && a.txn.appId === appId)
     for (const a of actions) {
-      if ('txn' in a && a.txn.appId === appId) version = v
+      if (isOurs && 'commitInfo' in a) metrics = a.commitInfo.operationMetrics ?? {}
       if ('add' in a) addedSince.add(decodeURIComponent(a.add.path))
     }
+    if (isOurs) version = v
   }
   const phase = manifest?.phase ?? null
   const actor = manifest?.requested_by ?? null
   if (landed && version !== null) {
     const report = {
-      ...(manifest?.report ?? { status: 'merged', cr_id: cr.id }),
+      ...(manifest?.report ?? reportOfCommit(cr, version, metrics)),
       merged_version: version,
       commit_id: `v${version}`,
       recovered: true,
@@ -394,6 +401,34 @@ async function recoverOne(
     merged_version: null,
     phase,
     files_removed: removed,
+  }
+}
+
+/** A merge report from its commit alone (the merge died before it wrote one): Spark's metrics. */
+function reportOfCommit(
+  cr: ChangeRequest,
+  version: number,
+  metrics: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const count = (name: string) => Number(metrics[name] ?? 0)
+  const [added, updated, deleted] = [
+    count('numTargetRowsInserted'),
+    count('numTargetRowsUpdated'),
+    count('numTargetRowsDeleted'),
+  ]
+  return {
+    status: 'merged',
+    cr_id: cr.id,
+    base_version: cr.baseVersion,
+    main_version_before: version - 1,
+    rows_affected: added + updated + deleted,
+    diff: {
+      version_before: version - 1,
+      version_after: version,
+      rows_added: added,
+      rows_updated: updated,
+      rows_deleted: deleted,
+    },
   }
 }
 

@@ -9,8 +9,10 @@ import type { ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
+import { transition } from '../../src/changes/change-requests.js'
+import { removeManifest } from '../../src/changes/merge-recovery.js'
 import { getChangeRequest, openDataRoot, recoverMerges } from '../../src/index.js'
-import { startCli } from '../support/cli.js'
+import { runCli, startCli } from '../support/cli.js'
 import { productsRoot } from '../support/cr-root.js'
 
 const HEARTBEAT_MS = 100
@@ -148,5 +150,42 @@ describe('the merge lease across hosts', { timeout: 120_000 }, () => {
     expect(again.code, again.stderr).toBe(0)
     expect(again.json()).toMatchObject({ status: 'merged', merged_version: 1 })
     expect(merge.log()).toHaveLength(2)
+  })
+
+  test('a revision already in the Delta log while the store says failed (a holder woke just as recovery judged it) is settled as merged, not applied again', async () => {
+    const products = productsRoot('id,price,qty\n7,10,7\n8,10,8\n')
+    const { id } = products.cr('c.csv', 'id,price\n7,11\n8,12\n')
+    // The commit lands, then the process dies before the store hears of it.
+    const killed = runCli(['cr', 'merge', id, '--root', products.root, '--json'], {
+      env: { DUCKMERGE_TEST_KILL_AT: 'finalize' },
+    })
+    expect(killed.code).toBe(-1)
+    expect(products.log()).toHaveLength(2)
+    // The store recorded the merge as interrupted anyway (recovery read the log just before).
+    const root = await openDataRoot({ root: products.root, recover: false })
+    try {
+      const cr = await getChangeRequest(root, id)
+      await transition(root.store.db, cr, ['merging'], 'failed', { action: 'merge.failed' })
+      await removeManifest(root, id)
+    } finally {
+      await root.close()
+    }
+    const merged = products.cli('cr', 'merge', id)
+    expect(merged.code, merged.stderr).toBe(0)
+    expect(merged.json()).toMatchObject({
+      status: 'merged',
+      merged_version: 1,
+      commit_id: 'v1',
+      idempotent_replay: true,
+      diff: { version_before: 0, version_after: 1, rows_updated: 2, rows_added: 0 },
+    })
+    expect(products.log()).toHaveLength(2)
+    expect(products.cli('cr', 'show', id).json()).toMatchObject({
+      status: 'merged',
+      merged_version: 1,
+    })
+    expect(products.cli('dataset', 'show', 'products').json()).toMatchObject({
+      current_version: 1,
+    })
   })
 })
