@@ -12,6 +12,7 @@
  * A crash anywhere is settled by merge-recovery.ts on the next command.
  */
 
+import { existsSync } from 'node:fs'
 import type { DuckDb } from '../engine/duckdb.js'
 import { ident, identList, join, literal, sql } from '../engine/sql.js'
 import { DuckmergeError, messageOf } from '../errors.js'
@@ -43,8 +44,10 @@ import type { DataRoot } from './data-root.js'
 import { type Dataset, syncDataset } from './datasets.js'
 import {
   crAppId,
+  holdsManifestSync,
   type MergeManifest,
   newManifest,
+  recoverOne,
   removeManifest,
   withMergeLock,
   writeManifestSync,
@@ -137,6 +140,15 @@ export interface MergeReport {
 }
 
 type ResolutionMode = 'none' | 'explicit' | 'ours' | 'theirs' | 'forced' | 'skipped'
+
+/**
+ * Tests of the merge lease only: the merge waits as `validate` starts while the file
+ * DUCKMERGE_TEST_HOLD_FILE exists, its event loop free (so it keeps renewing its manifest).
+ */
+async function holdForLeaseTests(): Promise<void> {
+  const file = process.env.DUCKMERGE_TEST_HOLD_FILE
+  while (file && existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20))
+}
 
 /** Merge attempts after the head moved under the commit (another writer, Spark). */
 const MAX_ATTEMPTS = 3
@@ -299,6 +311,15 @@ class MergeRun {
 
   /** Marks the phase: manifest, progress callback, and the tests' kill switch. */
   #enter(phase: MergePhase, detail?: Progress, extra: Partial<MergeManifest> = {}): void {
+    // A merge that stalled past its lease (another host's recovery settled it as interrupted and
+    // removed its manifest) stops at its next phase, before the commit: whatever it wrote is
+    // removed (applyMerge), and nothing is committed that its change request says was not.
+    if (this.#manifest && !holdsManifestSync(this.#root, this.#manifest))
+      throw new DuckmergeError(
+        'INTERRUPTED',
+        `The merge of change request ${this.#cr.id} stopped before ${phase}: it stalled past its lease and another process settled it (${this.#manifest.phase} was its last phase); nothing was committed.`,
+        { cr_id: this.#cr.id, phase: this.#manifest.phase },
+      )
     this.#phase = phase
     if (this.#manifest) {
       this.#manifest = { ...this.#manifest, ...extra, phase, updated_at: Date.now() }
@@ -322,6 +343,11 @@ class MergeRun {
     const keys = dataset.keyColumns
     this.#enter('snapshot')
     const ours = await loadSnapshot(dataset.tablePath)
+    // The Delta log decides: this revision's txn already there means an earlier attempt
+    // committed it while the store recorded otherwise (a holder that woke past its lease, just
+    // as recovery judged it). Finish that merge rather than apply the change a second time.
+    const landed = ours.appTransactions.get(crAppId(cr.id))?.version ?? -1
+    if (landed >= cr.revision && this.#manifest) return this.#committedEarlier(this.#manifest)
     this.#audit.mainBefore = ours.version
     await db.run(sql`DROP TABLE IF EXISTS preview`)
     await registerSnapshot(db, ours, '__dm_ours_all')
@@ -402,6 +428,7 @@ class MergeRun {
         await db.run(sql`CREATE OR REPLACE TEMP TABLE preview AS ${write.preview('__dm_ours_all')}`)
 
       this.#enter('validate')
+      if (!this.#dryRun) await holdForLeaseTests()
       const validation =
         rules.length === 0
           ? emptyValidation(ours.version, counts.before)
@@ -497,6 +524,20 @@ class MergeRun {
     } finally {
       await plan.dispose()
     }
+  }
+
+  /** The revision was committed by an earlier attempt: settled as merged at that commit. */
+  async #committedEarlier(manifest: MergeManifest): Promise<MergeReport> {
+    const cr = this.#cr
+    // Searched from the base version: the commit came before this attempt read the table.
+    await recoverOne(
+      this.#root,
+      { ...cr, status: 'merging' },
+      { ...manifest, read_version: cr.baseVersion },
+    )
+    this.#manifest = undefined
+    const settled = await getChangeRequest(this.#root, cr.id)
+    return { ...(settled.result as unknown as MergeReport), idempotent_replay: true }
   }
 
   /** A head other than the one the merge read: COMMIT_CONFLICT, so the merge starts over. */

@@ -17,7 +17,8 @@
  * must be free too (every merge holds it from before `merging` until after `finalize`, on a
  * session that dies with its process). Either one saying "alive" leaves the merge alone: a merge
  * whose lock connection dropped (a Postgres restart) still has its heartbeat, a merge whose
- * heartbeat stalled still has its lock.
+ * heartbeat stalled still has its lock. A holder that stalled past its lease and wakes after it
+ * was settled finds its manifest gone (holdsManifestSync) and stops before committing.
  */
 import { randomUUID } from 'node:crypto'
 import { promises as fs, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
@@ -63,6 +64,20 @@ export interface MergeManifest {
 const HEARTBEAT_MS = 20_000
 const FOREIGN_HOLDER_TTL_MS = 3 * 60 * 1000
 
+/**
+ * The lease in force. Tests of the lease only (test/integration/cr-merge-lease.test.ts) shorten
+ * it with DUCKMERGE_TEST_MERGE_LEASE="HEARTBEAT_MS,TTL_MS" and give each process its own host
+ * with DUCKMERGE_TEST_HOST, so a merge outliving the TTL and a stalled one take seconds, not minutes.
+ */
+function lease(): { readonly heartbeatMs: number; readonly ttlMs: number; readonly host: string } {
+  const [heartbeatMs, ttlMs] = (process.env.DUCKMERGE_TEST_MERGE_LEASE ?? '').split(',').map(Number)
+  return {
+    heartbeatMs: heartbeatMs || HEARTBEAT_MS,
+    ttlMs: ttlMs || FOREIGN_HOLDER_TTL_MS,
+    host: process.env.DUCKMERGE_TEST_HOST || hostname(),
+  }
+}
+
 function manifestPath(root: DataRoot, crId: string): string {
   return join(tmpDir(root), 'merges', `${crId}.json`)
 }
@@ -104,7 +119,7 @@ export async function newManifest(
     dataset_id: cr.datasetId,
     revision: cr.revision,
     pid: process.pid,
-    host: hostname(),
+    host: lease().host,
     started_at: now,
     read_version: readVersion,
     phase: 'lock',
@@ -118,13 +133,14 @@ const DEAD_HOLDER_TRIES = 8
 
 /** Whether a manifest names a process of this host that is gone. */
 function diedHere(manifest: MergeManifest | null): boolean {
-  return manifest !== null && manifest.host === hostname() && !holderAlive(manifest)
+  return manifest !== null && manifest.host === lease().host && !holderAlive(manifest)
 }
 
 /** Whether the process a manifest names may still be running its merge. */
 export function holderAlive(manifest: MergeManifest | null): boolean {
   if (!manifest) return false
-  if (manifest.host !== hostname()) return Date.now() - manifest.updated_at < FOREIGN_HOLDER_TTL_MS
+  const { host, ttlMs } = lease()
+  if (manifest.host !== host) return Date.now() - manifest.updated_at < ttlMs
   if (manifest.pid === process.pid) return true
   try {
     process.kill(manifest.pid, 0)
@@ -207,7 +223,7 @@ export async function withMergeLock<T>(
   const datasetId = Number(row.dataset_id)
   return withDatasetLock(root.store, datasetId, async () => {
     await recoverMerges(root, { datasetId })
-    const heartbeat = setInterval(() => renewManifestSync(root, crId), HEARTBEAT_MS)
+    const heartbeat = setInterval(() => renewManifestSync(root, crId), lease().heartbeatMs)
     heartbeat.unref()
     try {
       return await fn()
@@ -217,11 +233,31 @@ export async function withMergeLock<T>(
   })
 }
 
+/**
+ * Whether the manifest on disk is still `manifest`'s merge (same process, same start): false
+ * once another process settled the merge (recovery removes the manifest) or a new merge of the
+ * change request wrote its own.
+ */
+export function holdsManifestSync(root: DataRoot, manifest: MergeManifest): boolean {
+  try {
+    const now = JSON.parse(
+      readFileSync(manifestPath(root, manifest.cr_id), 'utf8'),
+    ) as MergeManifest
+    return (
+      now.pid === manifest.pid &&
+      now.host === manifest.host &&
+      now.started_at === manifest.started_at
+    )
+  } catch {
+    return false
+  }
+}
+
 /** Renews this process's manifest of `crId` (read and written in one tick: nothing interleaves). */
 function renewManifestSync(root: DataRoot, crId: string): void {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath(root, crId), 'utf8')) as MergeManifest
-    if (manifest.pid === process.pid && manifest.host === hostname())
+    if (manifest.pid === process.pid && manifest.host === lease().host)
       writeManifestSync(root, { ...manifest, updated_at: Date.now() })
   } catch {
     // no manifest (not started, or done)
@@ -254,7 +290,11 @@ async function finishAudits(root: DataRoot, only: string | undefined): Promise<v
   }
 }
 
-async function recoverOne(
+/**
+ * Settles a `merging` change request from the Delta log: merged at the commit holding its txn,
+ * else failed (interrupted) with the files its merge wrote removed (those not in `manifest`).
+ */
+export async function recoverOne(
   root: DataRoot,
   cr: ChangeRequest,
   manifest: MergeManifest | null,
@@ -267,19 +307,22 @@ async function recoverOne(
   const from = manifest?.read_version ?? cr.baseVersion
   // Commits after the merge read the table: the one holding our txn, and files others added.
   let version: number | null = null
+  let metrics: Readonly<Record<string, unknown>> = {}
   const addedSince = new Set<string>()
   for (let v = from + 1; v <= head.version; v++) {
     const actions = await readCommit(table, v).catch(() => [])
+    const isOurs = actions.some((a) => 'txn' in a && a.txn.appId === appId)
     for (const a of actions) {
-      if ('txn' in a && a.txn.appId === appId) version = v
+      if (isOurs && 'commitInfo' in a) metrics = a.commitInfo.operationMetrics ?? {}
       if ('add' in a) addedSince.add(decodeURIComponent(a.add.path))
     }
+    if (isOurs) version = v
   }
   const phase = manifest?.phase ?? null
   const actor = manifest?.requested_by ?? null
   if (landed && version !== null) {
     const report = {
-      ...(manifest?.report ?? { status: 'merged', cr_id: cr.id }),
+      ...(manifest?.report ?? reportOfCommit(cr, version, metrics)),
       merged_version: version,
       commit_id: `v${version}`,
       recovered: true,
@@ -358,6 +401,34 @@ async function recoverOne(
     merged_version: null,
     phase,
     files_removed: removed,
+  }
+}
+
+/** A merge report from its commit alone (the merge died before it wrote one): Spark's metrics. */
+function reportOfCommit(
+  cr: ChangeRequest,
+  version: number,
+  metrics: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const count = (name: string) => Number(metrics[name] ?? 0)
+  const [added, updated, deleted] = [
+    count('numTargetRowsInserted'),
+    count('numTargetRowsUpdated'),
+    count('numTargetRowsDeleted'),
+  ]
+  return {
+    status: 'merged',
+    cr_id: cr.id,
+    base_version: cr.baseVersion,
+    main_version_before: version - 1,
+    rows_affected: added + updated + deleted,
+    diff: {
+      version_before: version - 1,
+      version_after: version,
+      rows_added: added,
+      rows_updated: updated,
+      rows_deleted: deleted,
+    },
   }
 }
 

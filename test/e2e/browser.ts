@@ -62,19 +62,46 @@ const OVERFLOWING = `(() => {
   return out.length > 0 ? out.slice(0, 5) : ['the page is ' + document.documentElement.scrollWidth + ' px wide']
 })()`
 
+// Of the elements each selector matches, those reaching past the window's right edge or inside
+// a box that scrolls sideways, and selectors matching nothing (run in the page).
+const NOT_FITTING = `((selectors) => {
+  const out = []
+  for (const selector of selectors) {
+    const found = document.querySelectorAll(selector)
+    if (found.length === 0) out.push(selector + ': not on the page')
+    for (const el of found) {
+      const r = el.getBoundingClientRect()
+      if (r.right > window.innerWidth + 1) out.push(selector + ': right edge at ' + Math.round(r.right))
+      for (let box = el; box; box = box.parentElement)
+        if (box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).overflowX !== 'visible')
+          out.push(selector + ': in ' + box.tagName.toLowerCase() + '.' + String(box.className) + ', which scrolls sideways (' + box.scrollWidth + ' px in ' + box.clientWidth + ')')
+    }
+  }
+  return out
+})`
+
 /**
  * Saves the page at 1280×800 (NAME.png) and 390 px wide, a phone (NAME-390.png); fails when at
- * 390 px anything but a table's own scrolling box is wider than the window.
+ * 390 px anything but a table's own scrolling box is wider than the window, or when an element
+ * `fits` names (CSS selectors) does not fit whole, without scrolling sideways.
  */
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(
+  page: Page,
+  name: string,
+  options: { readonly fits?: readonly string[] } = {},
+): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true })
   const size = page.viewportSize() ?? { width: 1280, height: 800 }
   await page.screenshot({ path: `${screenshotDir}${name}.png`, fullPage: true })
   await page.setViewportSize({ width: 390, height: 844 })
   await page.screenshot({ path: `${screenshotDir}${name}-390.png`, fullPage: true })
   const overflowing = await page.evaluate<string[]>(OVERFLOWING)
+  const notFitting = await page.evaluate<string[]>(
+    `${NOT_FITTING}(${JSON.stringify(options.fits ?? [])})`,
+  )
   await page.setViewportSize(size)
   expect(overflowing, `${name} at 390 px: wider than the window`).toEqual([])
+  expect(notFitting, `${name} at 390 px: scrolls sideways`).toEqual([])
 }
 
 export async function signIn(page: Page, token: string): Promise<void> {

@@ -4,23 +4,12 @@
  * merged, and its audit files read and downloaded; then a keyboard-only walk from sign-in to a
  * confirmed merge (Tab, Enter, Escape), with visible focus and a modal that keeps focus inside.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { call, type Served, serve, token } from '../integration/service-support.js'
-import {
-  eventually,
-  hasChromium,
-  launch,
-  noChromiumReason,
-  openPage,
-  screenshot,
-  signIn,
-} from './browser.js'
-
-const skip = hasChromium ? null : noChromiumReason
+import type { Page } from 'playwright-core'
+import { expect, it } from 'vitest'
+import { eventually, openPage, screenshot, signIn } from './browser.js'
+import { describeUi, uiSession } from './ui-session.js'
 
 interface Focus {
   readonly name: string
@@ -62,223 +51,193 @@ async function tabTo(page: Page, name: RegExp, max = 60): Promise<void> {
   throw new Error(`Tab never reached ${name} (went through: ${seen.join(' | ')})`)
 }
 
-describe.skipIf(skip !== null)(
-  `web UI: editing rows, audit files, keyboard only${skip ? ` (skipped: ${skip})` : ''}`,
-  () => {
-    let dir: string
-    let root: string
-    let served: Served
-    let browser: Browser
-    const tokens: Record<'alice' | 'bob', string> = { alice: '', bob: '' }
-    let datasetId = 0
+describeUi('editing rows, audit files, keyboard only', () => {
+  const ui = uiSession({
+    prefix: 'dm-ui-edit-',
+    users: ['alice', 'bob'],
+    seed: {
+      owner: 'alice',
+      project: 'greengrocer',
+      members: { bob: 'contributor' },
+      dataset: 'produce',
+      csv: 'id,name,price,qty\n1,apple,1.5,5\n2,pear,2.25,7\n3,plum,0.5,9\n4,kiwi,0.8,3\n',
+    },
+  })
+  const { api } = ui
 
-    const api = async (who: keyof typeof tokens, method: string, path: string, json?: unknown) => {
-      const res = await call(served, method, `/api/v1${path}`, {
-        token: tokens[who],
-        ...(json === undefined ? {} : { json }),
-      })
-      if (res.status >= 300)
-        throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`)
-      return res.body
-    }
+  it('proposes edited rows, shows them in the diff, merges, and shows the audit files', async () => {
+    const { page, problems } = await openPage(
+      ui.browser,
+      `${ui.served.url}/#/datasets/${ui.datasetId()}`,
+    )
+    await signIn(page, ui.tokens.bob)
+    const crumbs = page.getByTestId('crumbs')
+    await eventually(() => crumbs.textContent()).toBe('Projects / greengrocer / ')
+    await page.getByRole('button', { name: 'Edit rows' }).click()
+    const editor = page.locator('form', { has: page.getByTestId('row-editor') })
+    await editor.getByLabel('price of row 2', { exact: true }).fill('9.75')
+    await editor.getByLabel('Delete row 3', { exact: true }).check()
+    await editor.getByRole('button', { name: 'Add row' }).click()
+    await editor.getByLabel('id of new row 1').fill('5')
+    await editor.getByLabel('name of new row 1').fill('fig')
+    await editor.getByLabel('price of new row 1').fill('3')
+    await editor.getByLabel('qty of new row 1').fill('1')
+    await editor.getByLabel('Title').fill('pear up, plum out, fig in')
+    await screenshot(page, 'dataset-editing')
+    await editor.getByRole('button', { name: 'Propose 2 upserts and 1 delete' }).click()
 
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'dm-ui-edit-'))
-      root = join(dir, 'root')
-      for (const who of ['alice', 'bob'] as const) tokens[who] = token(root, who)
-      browser = await launch()
-    }, 120_000)
+    await eventually(() => page.url()).toMatch(/#\/change-requests\/cr_\w+\/diff$/)
+    const summary = page.getByTestId('diff-summary')
+    const count = (kind: string) => summary.locator(`.${kind} dd`).textContent()
+    await eventually(() => count('added')).toBe('1')
+    await eventually(() => count('modified')).toBe('1')
+    await eventually(() => count('deleted')).toBe('1')
+    await eventually(() => crumbs.textContent()).toBe('Projects / greengrocer / produce / ')
+    const rows = page.getByTestId('diff-rows').locator('tbody tr')
+    await eventually(() => rows.count()).toBe(3)
+    const byKind = async (kind: string) =>
+      (await rows.filter({ has: page.locator(`td:text-is("${kind}")`) }).textContent()) ?? ''
+    expect(await byKind('modified')).toBe('2modifiedprice 2.25 → 9.75')
+    expect(await byKind('deleted')).toContain('plum')
+    expect(await byKind('added')).toContain('fig')
+    await screenshot(page, 'cr-edited-diff')
 
-    // service-support stops its servers after each test: each test gets its own, on one root.
-    beforeEach(async () => {
-      served = await serve(root)
-      if (datasetId !== 0) return
-      const project = await api('alice', 'POST', '/projects', { name: 'greengrocer' })
-      await api('alice', 'PUT', `/projects/${project.id}/members/bob`, { role: 'contributor' })
-      const created = await call(
-        served,
-        'POST',
-        `/api/v1/projects/${project.id}/datasets?name=produce&primary_keys=id`,
-        {
-          token: tokens.alice,
-          body: 'id,name,price,qty\n1,apple,1.5,5\n2,pear,2.25,7\n3,plum,0.5,9\n4,kiwi,0.8,3\n',
-          headers: { 'content-type': 'text/csv' },
-        },
-      )
-      expect(created.status, JSON.stringify(created.body)).toBe(201)
-      datasetId = Number(created.body.id)
-    }, 60_000)
+    await page.getByRole('button', { name: 'Merge', exact: true }).click()
+    await page.getByTestId('merge-preview').waitFor()
+    expect(await page.getByTestId('merge-preview').textContent()).toBe(
+      'Merging now adds 1 row, modifies 1 row and deletes 1 row of version 0.',
+    )
+    await screenshot(page, 'merge-modal')
+    await page.getByRole('button', { name: 'Confirm merge' }).click()
+    await page.getByTestId('toast-success').filter({ hasText: 'Merged as version 1' }).waitFor()
+    const after = (await api('bob', 'GET', `/datasets/${ui.datasetId()}/rows`)).rows as Record<
+      string,
+      unknown
+    >[]
+    expect(after.map((r) => [Number(r.id), Number(r.price)])).toEqual([
+      [1, 1.5],
+      [2, 9.75],
+      [4, 0.8],
+      [5, 3],
+    ])
 
-    afterAll(async () => {
-      await browser?.close()
-      rmSync(dir, { recursive: true, force: true })
+    await page.getByRole('tab', { name: 'Audit' }).click()
+    const files = page.getByTestId('audit-files').locator('li')
+    await eventually(() => files.count()).toBeGreaterThanOrEqual(2)
+    const names = (await page.getByTestId('audit-files').textContent()) ?? ''
+    expect(names).toContain('merge_result.json')
+    expect(names).toContain('diff.json')
+    const stored = readFileSync(
+      join(ui.root, 'audit', 'change_requests', crIdOf(page), 'merge_result.json'),
+      'utf8',
+    )
+    await page.getByRole('button', { name: 'Show merge_result.json' }).click()
+    const shown = page.getByTestId('audit-file')
+    await eventually(async () => JSON.parse((await shown.textContent()) ?? '{}')).toEqual(
+      JSON.parse(stored),
+    )
+    const download = page.waitForEvent('download')
+    await page.getByRole('button', { name: 'Download merge_result.json' }).click()
+    const file = await (await download).path()
+    expect(readFileSync(file, 'utf8')).toBe(stored)
+    expect((await download).suggestedFilename()).toBe(`${crIdOf(page)}-merge_result.json`)
+    await eventually(() =>
+      page.getByTestId('audit-events').locator('tbody tr').count(),
+    ).toBeGreaterThan(0)
+    await screenshot(page, 'cr-audit')
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
+  it('pages through a diff of 150 rows and keeps its summary on the second page', async () => {
+    const upserts = Array.from({ length: 150 }, (_, i) => ({
+      id: 100 + i,
+      name: `n${i}`,
+      price: i,
+      qty: 1,
+    }))
+    const cr = await api('bob', 'POST', `/datasets/${ui.datasetId()}/change_requests`, {
+      title: 'many new rows',
+      upserts,
     })
+    const { page, problems } = await openPage(
+      ui.browser,
+      `${ui.served.url}/#/change-requests/${cr.id}/diff`,
+    )
+    await signIn(page, ui.tokens.bob)
+    const added = page.getByTestId('diff-summary').locator('.added dd')
+    const rows = page.getByTestId('diff-rows').locator('tbody tr')
+    const firstKey = () => rows.first().locator('td').first().textContent()
+    await eventually(() => added.textContent()).toBe('150')
+    await eventually(() => rows.count()).toBe(100)
+    expect(await firstKey()).toBe('100')
+    await page.getByRole('button', { name: 'Next page' }).click()
+    await eventually(firstKey).toBe('200')
+    expect(await rows.count()).toBe(50)
+    // A page after a cursor comes without the summary: the first page's stays.
+    expect(await added.textContent()).toBe('150')
+    await page.getByRole('button', { name: 'Previous page' }).click()
+    await eventually(firstKey).toBe('100')
+    expect(problems).toEqual([])
+    await page.close()
+  })
 
-    it('proposes edited rows, shows them in the diff, merges, and shows the audit files', async () => {
-      const { page, problems } = await openPage(browser, `${served.url}/#/datasets/${datasetId}`)
-      await signIn(page, tokens.bob)
-      const crumbs = page.getByTestId('crumbs')
-      await eventually(() => crumbs.textContent()).toBe('Projects / greengrocer / ')
-      await page.getByRole('button', { name: 'Edit rows' }).click()
-      const editor = page.locator('form', { has: page.getByTestId('row-editor') })
-      await editor.getByLabel('price of row 2', { exact: true }).fill('9.75')
-      await editor.getByLabel('Delete row 3', { exact: true }).check()
-      await editor.getByRole('button', { name: 'Add row' }).click()
-      await editor.getByLabel('id of new row 1').fill('5')
-      await editor.getByLabel('name of new row 1').fill('fig')
-      await editor.getByLabel('price of new row 1').fill('3')
-      await editor.getByLabel('qty of new row 1').fill('1')
-      await editor.getByLabel('Title').fill('pear up, plum out, fig in')
-      await screenshot(page, 'dataset-editing')
-      await editor.getByRole('button', { name: 'Propose 2 upserts and 1 delete' }).click()
+  it('walks from sign-in to a confirmed merge with the keyboard only', async () => {
+    const cr = await api('bob', 'POST', `/datasets/${ui.datasetId()}/change_requests`, {
+      title: 'more kiwis',
+      upserts: [{ id: 4, qty: 30 }],
+    })
+    const { page, problems } = await openPage(ui.browser, ui.served.url)
+    await tabTo(page, /^API token/)
+    await page.keyboard.type(ui.tokens.bob)
+    await page.keyboard.press('Enter')
+    await page.getByRole('link', { name: 'greengrocer' }).waitFor()
+    await tabTo(page, /^greengrocer$/)
+    await page.keyboard.press('Enter')
+    await page.getByRole('link', { name: 'produce' }).waitFor()
+    await tabTo(page, /^produce$/)
+    await page.keyboard.press('Enter')
+    const link = new RegExp(`^#${String(cr.number)} more kiwis$`)
+    await page.getByRole('link', { name: link }).waitFor()
+    await tabTo(page, link)
+    await page.keyboard.press('Enter')
+    await page.getByTestId('diff-summary').waitFor()
+    await tabTo(page, /^Merge$/)
+    await page.keyboard.press('Enter')
 
-      await eventually(() => page.url()).toMatch(/#\/change-requests\/cr_\w+\/diff$/)
-      const summary = page.getByTestId('diff-summary')
-      const count = (kind: string) => summary.locator(`.${kind} dd`).textContent()
-      await eventually(() => count('added')).toBe('1')
-      await eventually(() => count('modified')).toBe('1')
-      await eventually(() => count('deleted')).toBe('1')
-      await eventually(() => crumbs.textContent()).toBe('Projects / greengrocer / produce / ')
-      const rows = page.getByTestId('diff-rows').locator('tbody tr')
-      await eventually(() => rows.count()).toBe(3)
-      const byKind = async (kind: string) =>
-        (await rows.filter({ has: page.locator(`td:text-is("${kind}")`) }).textContent()) ?? ''
-      expect(await byKind('modified')).toBe('2modifiedprice 2.25 → 9.75')
-      expect(await byKind('deleted')).toContain('plum')
-      expect(await byKind('added')).toContain('fig')
-      await screenshot(page, 'cr-edited-diff')
+    const dialog = page.getByRole('dialog')
+    await dialog.waitFor()
+    await eventually(async () => (await focused(page)).inDialog).toBe(true)
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press('Tab')
+      expect((await focused(page)).inDialog, `Tab ${i + 1} stays in the dialog`).toBe(true)
+    }
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('Shift+Tab')
+      expect((await focused(page)).inDialog, `Shift+Tab ${i + 1} stays in the dialog`).toBe(true)
+    }
+    await page.keyboard.press('Escape')
+    await eventually(() => dialog.count()).toBe(0)
+    // Focus is back on the button that opened it.
+    await eventually(async () => (await focused(page)).name).toBe('Merge')
 
-      await page.getByRole('button', { name: 'Merge', exact: true }).click()
-      await page.getByTestId('merge-preview').waitFor()
-      await screenshot(page, 'merge-modal')
-      await page.getByRole('button', { name: 'Confirm merge' }).click()
-      await page.getByTestId('toast-success').filter({ hasText: 'Merged as version 1' }).waitFor()
-      const after = (await api('bob', 'GET', `/datasets/${datasetId}/rows`)).rows as Record<
+    await page.keyboard.press('Enter')
+    await dialog.waitFor()
+    await tabTo(page, /^Confirm merge$/, 12)
+    await page.keyboard.press('Enter')
+    await page.getByTestId('toast-success').filter({ hasText: 'Merged as version 2' }).waitFor()
+    await eventually(() => page.getByTestId('cr-status').textContent()).toBe('merged')
+    const kiwi = (
+      (await api('bob', 'GET', `/datasets/${ui.datasetId()}/rows`)).rows as Record<
         string,
         unknown
       >[]
-      expect(after.map((r) => [Number(r.id), Number(r.price)])).toEqual([
-        [1, 1.5],
-        [2, 9.75],
-        [4, 0.8],
-        [5, 3],
-      ])
-
-      await page.getByRole('tab', { name: 'Audit' }).click()
-      const files = page.getByTestId('audit-files').locator('li')
-      await eventually(() => files.count()).toBeGreaterThanOrEqual(2)
-      const names = (await page.getByTestId('audit-files').textContent()) ?? ''
-      expect(names).toContain('merge_result.json')
-      expect(names).toContain('diff.json')
-      const stored = readFileSync(
-        join(root, 'audit', 'change_requests', crIdOf(page), 'merge_result.json'),
-        'utf8',
-      )
-      await page.getByRole('button', { name: 'Show merge_result.json' }).click()
-      const shown = page.getByTestId('audit-file')
-      await eventually(async () => JSON.parse((await shown.textContent()) ?? '{}')).toEqual(
-        JSON.parse(stored),
-      )
-      const download = page.waitForEvent('download')
-      await page.getByRole('button', { name: 'Download merge_result.json' }).click()
-      const file = await (await download).path()
-      expect(readFileSync(file, 'utf8')).toBe(stored)
-      expect((await download).suggestedFilename()).toBe(`${crIdOf(page)}-merge_result.json`)
-      await eventually(() =>
-        page.getByTestId('audit-events').locator('tbody tr').count(),
-      ).toBeGreaterThan(0)
-      await screenshot(page, 'cr-audit')
-      expect(problems).toEqual([])
-      await page.close()
-    })
-
-    it('pages through a diff of 150 rows and keeps its summary on the second page', async () => {
-      const upserts = Array.from({ length: 150 }, (_, i) => ({
-        id: 100 + i,
-        name: `n${i}`,
-        price: i,
-        qty: 1,
-      }))
-      const cr = await api('bob', 'POST', `/datasets/${datasetId}/change_requests`, {
-        title: 'many new rows',
-        upserts,
-      })
-      const { page, problems } = await openPage(
-        browser,
-        `${served.url}/#/change-requests/${cr.id}/diff`,
-      )
-      await signIn(page, tokens.bob)
-      const added = page.getByTestId('diff-summary').locator('.added dd')
-      const rows = page.getByTestId('diff-rows').locator('tbody tr')
-      const firstKey = () => rows.first().locator('td').first().textContent()
-      await eventually(() => added.textContent()).toBe('150')
-      await eventually(() => rows.count()).toBe(100)
-      expect(await firstKey()).toBe('100')
-      await page.getByRole('button', { name: 'Next page' }).click()
-      await eventually(firstKey).toBe('200')
-      expect(await rows.count()).toBe(50)
-      // A page after a cursor comes without the summary: the first page's stays.
-      expect(await added.textContent()).toBe('150')
-      await page.getByRole('button', { name: 'Previous page' }).click()
-      await eventually(firstKey).toBe('100')
-      expect(problems).toEqual([])
-      await page.close()
-    })
-
-    it('walks from sign-in to a confirmed merge with the keyboard only', async () => {
-      const cr = await api('bob', 'POST', `/datasets/${datasetId}/change_requests`, {
-        title: 'more kiwis',
-        upserts: [{ id: 4, qty: 30 }],
-      })
-      const { page, problems } = await openPage(browser, served.url)
-      await tabTo(page, /^API token/)
-      await page.keyboard.type(tokens.bob)
-      await page.keyboard.press('Enter')
-      await page.getByRole('link', { name: 'greengrocer' }).waitFor()
-      await tabTo(page, /^greengrocer$/)
-      await page.keyboard.press('Enter')
-      await page.getByRole('link', { name: 'produce' }).waitFor()
-      await tabTo(page, /^produce$/)
-      await page.keyboard.press('Enter')
-      const link = new RegExp(`^#${String(cr.number)} more kiwis$`)
-      await page.getByRole('link', { name: link }).waitFor()
-      await tabTo(page, link)
-      await page.keyboard.press('Enter')
-      await page.getByTestId('diff-summary').waitFor()
-      await tabTo(page, /^Merge$/)
-      await page.keyboard.press('Enter')
-
-      const dialog = page.getByRole('dialog')
-      await dialog.waitFor()
-      await eventually(async () => (await focused(page)).inDialog).toBe(true)
-      for (let i = 0; i < 8; i++) {
-        await page.keyboard.press('Tab')
-        expect((await focused(page)).inDialog, `Tab ${i + 1} stays in the dialog`).toBe(true)
-      }
-      for (let i = 0; i < 3; i++) {
-        await page.keyboard.press('Shift+Tab')
-        expect((await focused(page)).inDialog, `Shift+Tab ${i + 1} stays in the dialog`).toBe(true)
-      }
-      await page.keyboard.press('Escape')
-      await eventually(() => dialog.count()).toBe(0)
-      // Focus is back on the button that opened it.
-      await eventually(async () => (await focused(page)).name).toBe('Merge')
-
-      await page.keyboard.press('Enter')
-      await dialog.waitFor()
-      await tabTo(page, /^Confirm merge$/, 12)
-      await page.keyboard.press('Enter')
-      await page.getByTestId('toast-success').filter({ hasText: 'Merged as version 2' }).waitFor()
-      await eventually(() => page.getByTestId('cr-status').textContent()).toBe('merged')
-      const kiwi = (
-        (await api('bob', 'GET', `/datasets/${datasetId}/rows`)).rows as Record<string, unknown>[]
-      ).find((r) => Number(r.id) === 4)
-      expect(Number(kiwi?.qty)).toBe(30)
-      expect(problems).toEqual([])
-      await page.close()
-    })
-  },
-)
+    ).find((r) => Number(r.id) === 4)
+    expect(Number(kiwi?.qty)).toBe(30)
+    expect(problems).toEqual([])
+    await page.close()
+  })
+})
 
 function crIdOf(page: Page): string {
   const match = /change-requests\/(cr_\w+)\//.exec(page.url())

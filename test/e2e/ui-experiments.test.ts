@@ -2,71 +2,40 @@
  * The web UI in a real browser: signing in, a dataset made by uploading a file, values shown as
  * text, and the experiments page showing the same numbers as `exp list`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type Served, serve, token } from '../integration/service-support.js'
+import { expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { fixture, hasFixtures, noFixturesReason } from '../support/fixtures.js'
-import {
-  eventually,
-  hasChromium,
-  launch,
-  noChromiumReason,
-  openPage,
-  screenshot,
-  signIn,
-} from './browser.js'
+import { eventually, openPage, screenshot, signIn } from './browser.js'
+import { describeUi, uiSession } from './ui-session.js'
 
-const skip = !hasChromium ? noChromiumReason : !hasFixtures ? noFixturesReason : null
-
-describe.skipIf(skip !== null)(
-  `web UI: datasets and experiments${skip ? ` (skipped: ${skip})` : ''}`,
+describeUi(
+  'datasets and experiments',
   () => {
-    let dir: string
-    let served: Served
-    let browser: Browser
-    let alice: string
     const results = fixture('xetrack', 'b_sweep_e0.2.0.db')
-
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'dm-ui-'))
-      alice = token(join(dir, 'root'), 'alice')
-      browser = await launch()
-    }, 120_000)
-
-    // service-support stops its servers after each test: each test gets its own, on one root.
-    beforeEach(async () => {
-      served = await serve(join(dir, 'root'), ['--results', results])
-    }, 60_000)
-
-    afterAll(async () => {
-      await browser?.close()
-      rmSync(dir, { recursive: true, force: true })
-    })
+    const ui = uiSession({ prefix: 'dm-ui-', users: ['alice'], serveArgs: ['--results', results] })
 
     it('refuses a wrong token in words, then signs in with a good one', async () => {
-      const { page, problems } = await openPage(browser, served.url)
+      const { page, problems } = await openPage(ui.browser, ui.served.url)
       await page.getByLabel('API token').fill('dm_nope_nope')
       await page.getByRole('button', { name: 'Sign in' }).click()
       await eventually(() => page.getByTestId('error').textContent()).toMatch(/request id/)
       await screenshot(page, 'sign-in-refused')
-      await signIn(page, alice)
+      await signIn(page, ui.tokens.alice)
       expect(await page.getByRole('heading', { name: 'Projects' }).isVisible()).toBe(true)
       expect(problems).toEqual([])
       await page.close()
     })
 
     it('creates a project and a dataset from a dropped CSV, and shows markup in cells as text', async () => {
-      const csv = join(dir, 'products.csv')
+      const csv = join(ui.dir, 'products.csv')
       writeFileSync(
         csv,
         'id,name,price\n1,apple,1.5\n2,pear,2.25\n3,<img src=x onerror=alert(1)>,3\n',
       )
-      const { page, problems } = await openPage(browser, served.url)
-      await signIn(page, alice)
+      const { page, problems } = await openPage(ui.browser, ui.served.url)
+      await signIn(page, ui.tokens.alice)
       await page.getByLabel('New project name').fill('shop')
       await page.getByRole('button', { name: 'Create project' }).click()
       await page.getByRole('heading', { name: 'shop' }).waitFor()
@@ -102,8 +71,8 @@ describe.skipIf(skip !== null)(
       const expected = cli.json<{
         experiments: { version: string; metrics: Record<string, { mean: number }> }[]
       }>().experiments
-      const { page, problems } = await openPage(browser, `${served.url}/#/experiments`)
-      await signIn(page, alice)
+      const { page, problems } = await openPage(ui.browser, `${ui.served.url}/#/experiments`)
+      await signIn(page, ui.tokens.alice)
       await page.getByTestId('experiments').waitFor()
       await page.getByRole('button', { name: 'Sort by accuracy' }).click()
       const row = page.getByTestId('experiments').locator('tbody tr').first()
@@ -117,9 +86,13 @@ describe.skipIf(skip !== null)(
       await eventually(() =>
         page.getByTestId('metric-series').locator('[data-testid=point]').count(),
       ).toBeGreaterThan(10)
-      await screenshot(page, 'experiments')
+      // The charts scale down to a phone's width rather than scrolling sideways.
+      await screenshot(page, 'experiments', {
+        fits: ['[data-testid=metric-by-param]', '[data-testid=metric-series]'],
+      })
       expect(problems).toEqual([])
       await page.close()
     })
   },
+  hasFixtures ? null : noFixturesReason,
 )

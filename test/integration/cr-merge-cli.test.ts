@@ -100,4 +100,83 @@ describe('duckmerge cr merge (CLI)', { timeout: 300_000 }, () => {
       status: 'conflict',
     })
   })
+
+  test('--skip-conflict-check writes the change’s cells over the head with no check; a plain merge refuses, --force takes theirs’ whole row under --rule row', () => {
+    const { cli, file, log, ...root } = productsRoot('id,price,qty\n7,10,7\n8,10,8\n9,10,9\n')
+    const rows = () => cli('dataset', 'rows', 'products').json<{ rows: unknown[] }>().rows
+    // From base 0: A changes price and qty of every row; B7, B8, B9 change only the price.
+    const a = root.cr('a.csv', 'id,price,qty\n7,11,5\n8,11,5\n9,11,5\n').id
+    const b7 = root.cr('b7.csv', 'id,price\n7,12\n', '--base-version', '0').id
+    const b8 = root.cr('b8.csv', 'id,price\n8,12\n', '--base-version', '0').id
+    const b9 = root.cr('b9.csv', 'id,price\n9,12\n', '--base-version', '0').id
+    expect(cli('cr', 'merge', a).code).toBe(0)
+    const afterA = [
+      { id: '7', price: '11', qty: '5' },
+      { id: '8', price: '11', qty: '5' },
+      { id: '9', price: '11', qty: '5' },
+    ]
+
+    // A plain merge finds the price cell both changed (10 → 11 and 10 → 12) and writes nothing.
+    const refused = cli('cr', 'merge', b8)
+    expect(refused.code).toBe(1)
+    expect(refused.json()).toMatchObject({
+      error: {
+        code: 'MERGE_CONFLICT',
+        details: {
+          conflicts: [
+            { key: { id: 8 }, cells: [{ column: 'price', base: 10, ours: 11, theirs: 12 }] },
+          ],
+        },
+      },
+    })
+    expect(rows()).toEqual(afterA)
+    expect(log()).toHaveLength(2)
+
+    // Skipping is not forcing: neither --force nor a resolution goes with it.
+    const both = cli('cr', 'merge', b8, '--skip-conflict-check', '--force', '--rule', 'row')
+    expect(both.code).toBe(2)
+    expect(both.json()).toMatchObject({
+      error: {
+        code: 'USAGE',
+        message:
+          "--skip-conflict-check takes the change's cells whatever the head holds, so --force, --rule cannot apply; pass one or the other",
+      },
+    })
+    expect(log()).toHaveLength(2)
+
+    // --force under the row rule: the conflict is recorded, then theirs' whole row wins (qty 7).
+    const forced = cli('cr', 'merge', b7, '--force', '--rule', 'row')
+    expect(forced.code, forced.stderr).toBe(0)
+    expect(forced.json()).toMatchObject({
+      merged_version: 2,
+      conflicts: { total: 1, rule: 'row', resolution: 'forced' },
+      diff: { rows_updated: 1, cells_modified: 2 },
+    })
+    // --skip-conflict-check: B8's price goes over the head, A's qty 5 stays; the cell it
+    // overwrote is counted, not listed.
+    const skipped = cli('cr', 'merge', b8, '--skip-conflict-check')
+    expect(skipped.code, skipped.stderr).toBe(0)
+    expect(skipped.json()).toMatchObject({
+      merged_version: 3,
+      conflicts: { total: 1, rule: 'cell', resolution: 'skipped' },
+      diff: { rows_updated: 1, cells_modified: 1 },
+    })
+    expect(cli('cr', 'audit', b8, '--file', 'conflicts').json()).toMatchObject({
+      total: 1,
+      resolution: 'skipped',
+      items: [],
+    })
+    // --force under the cell rule gives the same row as skipping, but checked and recorded.
+    const forcedCell = cli('cr', 'merge', b9, '--force')
+    expect(forcedCell.json()).toMatchObject({
+      merged_version: 4,
+      conflicts: { total: 1, rule: 'cell', resolution: 'forced' },
+      diff: { rows_updated: 1, cells_modified: 1 },
+    })
+    expect(rows()).toEqual([
+      { id: '7', price: '12', qty: '7' },
+      { id: '8', price: '12', qty: '5' },
+      { id: '9', price: '12', qty: '5' },
+    ])
+  })
 })

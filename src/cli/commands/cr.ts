@@ -118,13 +118,17 @@ const mergeCommand: Command = {
   path: ['cr', 'merge'],
   summary:
     'Merge a change request: three-way conflict check against its base, then one Delta commit',
-  usage: `CR [--take ours|theirs] [--resolutions FILE] [--force] [--rule cell|row] [--merge-schema] [--requested-by NAME] [--dry-run] ${rootUsage}`,
+  usage: `CR [--take ours|theirs] [--resolutions FILE] [--force | --skip-conflict-check] [--rule cell|row] [--merge-schema] [--requested-by NAME] [--dry-run] ${rootUsage}`,
+  help: `Conflicts (a cell base, ours and theirs all give different values; any key both sides changed under --rule row) exit 1 with MERGE_CONFLICT and write nothing; --take, --resolutions FILE or --force settle them.
+--force checks and records the conflicts, then takes theirs on each one under the rule in force: under --rule row theirs' whole row replaces the head's, dropping others' changes to its other cells.
+--skip-conflict-check never stops on a conflict: the change's cells that differ from its base are written over the head, cell by cell, whatever the dataset's rule, so others' changes to other cells stay (the cells it overrode are counted in conflicts.total, none listed; resolution "skipped"). It cannot be combined with --take, --resolutions, --force or --rule.`,
   positionals: ['CR'],
   options: {
     ...rootFlags,
     take: { type: 'string' },
     resolutions: { type: 'string' },
     force: { type: 'boolean' },
+    'skip-conflict-check': { type: 'boolean' },
     rule: { type: 'string' },
     'merge-schema': { type: 'boolean' },
     'requested-by': { type: 'string' },
@@ -139,6 +143,15 @@ const mergeCommand: Command = {
       throw usageError(`--rule must be cell or row, got "${rule}"`)
     const requestedBy = stringOption(context.values, 'requested-by')
     const resolutionsFile = stringOption(context.values, 'resolutions')
+    const skipConflictCheck = flag(context.values, 'skip-conflict-check')
+    // The library ignores these when skipping; refusing them says so instead of dropping them.
+    const ignored = ['take', 'resolutions', 'force', 'rule'].filter(
+      (name) => context.values[name] !== undefined && context.values[name] !== false,
+    )
+    if (skipConflictCheck && ignored.length > 0)
+      throw usageError(
+        `--skip-conflict-check takes the change's cells whatever the head holds, so ${ignored.map((n) => `--${n}`).join(', ')} cannot apply; pass one or the other`,
+      )
     // A JSON array of {key, column?, take: ours|theirs} or {key, column, value}, as merge3 reads.
     const resolutions =
       resolutionsFile === undefined ? undefined : await readResolutions(resolutionsFile)
@@ -149,6 +162,7 @@ const mergeCommand: Command = {
         ...(rule !== undefined ? { rule } : {}),
         ...(requestedBy !== undefined ? { requestedBy } : {}),
         force: flag(context.values, 'force'),
+        skipConflictCheck,
         mergeSchema: flag(context.values, 'merge-schema'),
         dryRun: flag(context.values, 'dry-run'),
       }),

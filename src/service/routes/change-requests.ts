@@ -10,6 +10,7 @@ import type { Context } from 'hono'
 import { z } from 'zod'
 import {
   type ChangeRequest,
+  type CrMode,
   changeRequestAndDataset,
   changeRequestJson,
   closeChangeRequest,
@@ -108,6 +109,32 @@ export async function crFor(
   return { ...(await changeRequestAndDataset(deps.root, crId)), projectId, role }
 }
 
+/**
+ * The multipart form that creates or revises a change request (its OpenAPI description): the
+ * fields of `crFields`, the `required` ones besides the file.
+ */
+function rowsUpload(required: readonly (keyof typeof crFields.shape)[]) {
+  return {
+    'multipart/form-data': {
+      type: 'object',
+      required: [...required, 'file'],
+      properties: {
+        title: { type: 'string' },
+        base_version: { type: 'integer' },
+        mode: { type: 'string', enum: ['patch', 'snapshot'] },
+        file: { type: 'string', format: 'binary' },
+      },
+    },
+  }
+}
+
+/** What receiving rows may answer (creating or revising a change request). */
+const ROWS_ERRORS = {
+  400: 'Bad input',
+  413: 'Too large',
+  422: 'Bad columns, keys or values',
+} as const
+
 /** Both spellings of a change-request path. */
 function paths(path: string): string[] {
   return [path, path.replace('change_requests', 'change-requests')]
@@ -123,25 +150,12 @@ export const changeRequestRoutes: RouteModule = (app, deps) => {
     summary: 'Propose a change: an uploaded patch or snapshot, or JSON upserts and deletes',
     tag: 'change requests',
     body: crJson,
-    uploads: {
-      'multipart/form-data': {
-        type: 'object',
-        required: ['title', 'file'],
-        properties: {
-          title: { type: 'string' },
-          base_version: { type: 'integer' },
-          mode: { type: 'string', enum: ['patch', 'snapshot'] },
-          file: { type: 'string', format: 'binary' },
-        },
-      },
-    },
+    uploads: rowsUpload(['title']),
     responses: {
       201: 'Created (status pending)',
-      400: 'Bad input',
       403: 'Viewer',
       404: 'No such dataset',
-      413: 'Too large',
-      422: 'Bad columns, keys or values',
+      ...ROWS_ERRORS,
     },
   })
   for (const path of paths('/api/v1/datasets/:did/change_requests'))
@@ -158,14 +172,10 @@ export const changeRequestRoutes: RouteModule = (app, deps) => {
       const rows = await receiveRows(c, deps, crFields, crJson)
       try {
         const cr = await createChangeRequest(root, {
+          ...rows.change,
           dataset: dataset.name,
-          from: rows.file,
           title: rows.fields.title,
-          mode: rows.fields.mode ?? 'patch',
           author: caller.name,
-          ...(rows.fields.base_version !== undefined
-            ? { baseVersion: rows.fields.base_version }
-            : {}),
         })
         return c.json(crBody(cr), 201)
       } finally {
@@ -180,26 +190,13 @@ export const changeRequestRoutes: RouteModule = (app, deps) => {
       'Replace the rows (a new revision; same upload forms as creating one, title optional); the author or an owner',
     tag: 'change requests',
     body: rowsJson,
-    uploads: {
-      'multipart/form-data': {
-        type: 'object',
-        required: ['file'],
-        properties: {
-          title: { type: 'string' },
-          base_version: { type: 'integer' },
-          mode: { type: 'string', enum: ['patch', 'snapshot'] },
-          file: { type: 'string', format: 'binary' },
-        },
-      },
-    },
+    uploads: rowsUpload([]),
     responses: {
       200: 'The change request (revision + 1, status pending)',
-      400: 'Bad input',
       403: 'Not the author nor an owner',
       404: 'No such change request',
       409: 'invalid_state: merging, merged or closed',
-      413: 'Too large',
-      422: 'Bad columns, keys or values',
+      ...ROWS_ERRORS,
     },
   })
   for (const path of paths('/api/v1/change_requests/:cr/rows'))
@@ -217,13 +214,8 @@ export const changeRequestRoutes: RouteModule = (app, deps) => {
       const rows = await receiveRows(c, deps, rowsFields, rowsJson)
       try {
         const revised = await reviseChangeRequest(root, cr.id, {
-          from: rows.file,
+          ...rows.change,
           actor: caller.name,
-          ...(rows.fields.title !== undefined ? { title: rows.fields.title } : {}),
-          ...(rows.fields.mode !== undefined ? { mode: rows.fields.mode } : {}),
-          ...(rows.fields.base_version !== undefined
-            ? { baseVersion: rows.fields.base_version }
-            : {}),
         })
         return c.json(crBody(revised))
       } finally {
@@ -383,10 +375,38 @@ interface RowsFields {
   readonly mode?: 'patch' | 'snapshot' | undefined
 }
 
+interface ReceivedRows<F extends RowsFields> {
+  readonly fields: F
+  /** The file and the fields given, as createChangeRequest and reviseChangeRequest take them. */
+  readonly change: {
+    readonly from: string
+    readonly title?: string
+    readonly mode?: CrMode
+    readonly baseVersion?: number
+  }
+  readonly remove: () => Promise<void>
+}
+
+function receivedRows<F extends RowsFields>(
+  file: string,
+  fields: F,
+  remove: () => Promise<void>,
+): ReceivedRows<F> {
+  const { title, mode, base_version } = fields
+  const change = {
+    from: file,
+    ...(title !== undefined ? { title } : {}),
+    ...(mode !== undefined ? { mode } : {}),
+    ...(base_version !== undefined ? { baseVersion: base_version } : {}),
+  }
+  return { fields, change, remove }
+}
+
 /**
  * The rows a request carries, as a file under the root's tmp folder: a multipart or raw upload
  * (fields from the form or the query), or JSON `{upserts, deletes}` written as a JSONL patch.
- * The caller calls `remove()` when done.
+ * Creating and revising a change request take the same forms. The caller calls `remove()` when
+ * done.
  */
 async function receiveRows<F extends RowsFields>(
   c: Context<ServiceEnv>,
@@ -395,14 +415,14 @@ async function receiveRows<F extends RowsFields>(
   json: z.ZodType<
     RowsFields & { upserts: Record<string, unknown>[]; deletes: Record<string, unknown>[] }
   >,
-): Promise<{ file: string; fields: F; remove: () => Promise<void> }> {
+): Promise<ReceivedRows<F>> {
   if (isUpload(c)) {
     const received = await receiveUpload(c, deps.root, deps.limits)
     const remove = () => removeUpload(received.file)
     try {
       const fields = parseWith(form, received.fields, 'form')
       if (!received.file) throw missingFile()
-      return { file: received.file.path, fields, remove }
+      return receivedRows(received.file.path, fields, remove)
     } catch (error) {
       await remove()
       throw error
@@ -425,7 +445,7 @@ async function receiveRows<F extends RowsFields>(
     'body',
   )
   const file = await writeRows(deps.root, body.upserts, body.deletes)
-  return { file, fields, remove: () => rm(file, { force: true }) }
+  return receivedRows(file, fields, () => rm(file, { force: true }))
 }
 
 /** JSON rows as a JSONL patch file (`_op` upsert or delete) under the root's tmp folder. */

@@ -2,6 +2,7 @@
  * Two small SVG charts drawn by Preact (no charting library: these two shapes are all we need,
  * and each point's values show on hover through an SVG <title>).
  */
+import { useCallback, useRef, useState } from 'preact/hooks'
 
 export interface Series {
   readonly name: string
@@ -15,7 +16,8 @@ export interface Series {
   }[]
 }
 
-const W = 640
+/** Drawn at the width its box gives it, within these bounds, so text stays 11-12 px. */
+const WIDTH = { initial: 640, min: 280, max: 760 }
 const H = 320
 const M = { left: 56, right: 16, top: 16, bottom: 40 }
 const COLORS = [
@@ -73,6 +75,7 @@ export function LineChart(props: {
   logX?: boolean
   testid?: string
 }) {
+  const [W, box] = useBoxWidth()
   const categories = [
     ...new Set(
       props.series.flatMap((s) => s.points.map((p) => p.x)).filter((x) => typeof x === 'string'),
@@ -99,9 +102,11 @@ export function LineChart(props: {
   const xTick = (t: number) => (categories.length ? (categories[t] ?? '') : fmt(t))
   const y = axis(Math.min(...ys), Math.max(...ys), H - M.bottom, M.top, false)
   return (
-    <figure class="chart">
+    <figure class="chart" ref={box}>
       <svg
         viewBox={`0 0 ${W} ${H}`}
+        width={W}
+        height={H}
         role="img"
         aria-label={`${props.yLabel} against ${props.xLabel}`}
         data-testid={props.testid}
@@ -179,6 +184,26 @@ export function LineChart(props: {
       )}
     </figure>
   )
+}
+
+/**
+ * The width of the element the returned ref is put on, in CSS pixels, followed as it changes (a
+ * phone turned, a window resized): a chart drawn at that width scales by 1, so its text does not
+ * shrink. A callback ref, so an element mounted later (once there is data) is observed too.
+ */
+function useBoxWidth(): [number, (el: Element | null) => void] {
+  const [width, setWidth] = useState(WIDTH.initial)
+  const observer = useRef<ResizeObserver | null>(null)
+  const ref = useCallback((el: Element | null) => {
+    observer.current?.disconnect()
+    observer.current = null
+    if (!el) return
+    observer.current = new ResizeObserver(([entry]) => {
+      if (entry) setWidth(Math.round(entry.contentRect.width))
+    })
+    observer.current.observe(el)
+  }, [])
+  return [Math.max(WIDTH.min, Math.min(WIDTH.max, width)), ref]
 }
 
 /** Rolling mean over a trailing window, for the time series' smoothed line. */

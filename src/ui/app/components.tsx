@@ -67,8 +67,12 @@ export interface Crumb {
 
 /** "1 row", "2 rows", "? rows". */
 export function plural(n: unknown, noun: string): string {
-  const text = String(n ?? '?')
-  return `${text} ${text === '1' ? noun : `${noun}s`}`
+  return `${String(n ?? '?')} ${nounFor(n, noun)}`
+}
+
+/** The noun alone as the count `n` reads: "row" for 1, "rows" for any other. */
+export function nounFor(n: unknown, noun: string): string {
+  return String(n ?? '?') === '1' ? noun : `${noun}s`
 }
 
 /** A project's or dataset's name once loaded. */

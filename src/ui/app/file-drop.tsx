@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { plural } from './components'
 
 /** A file input that also takes a dropped file; the native input keeps it keyboard reachable. */
 export function FileDrop(props: {
@@ -29,7 +30,7 @@ export function FileDrop(props: {
       />
       <span class="muted">
         {props.file
-          ? `${props.file.name} (${props.file.size.toLocaleString()} bytes)`
+          ? `${props.file.name} (${plural(props.file.size.toLocaleString(), 'byte')})`
           : 'or drop a file here'}
       </span>
     </label>

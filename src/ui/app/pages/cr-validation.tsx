@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact'
 import { ApiError, get, type Json, listOf } from '../api'
 import { ErrorText, Loading, RowsTable, useAsync } from '../components'
 
@@ -33,15 +34,15 @@ export function ValidationTab({ id, did }: { id: string; did: string }) {
             merged preview.
           </p>
           <div class="scroll">
-            <table data-testid="validation">
+            {/* At phone widths the rows stack, each cell under its column's name (style.css). */}
+            <table data-testid="validation" class="stack">
               <thead>
                 <tr>
-                  <th scope="col">Rule</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Severity</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Unexpected</th>
-                  <th scope="col">Sample</th>
+                  {COLUMNS.map((c) => (
+                    <th key={c} scope="col">
+                      {c}
+                    </th>
+                  ))}
                 </tr>
               </thead>
               <tbody>
@@ -50,20 +51,20 @@ export function ValidationTab({ id, did }: { id: string; did: string }) {
                   const sample = Array.isArray(r.sample) ? (r.sample as Json[]) : []
                   return (
                     <tr key={String(r.name)} class={outcome}>
-                      <td>{String(r.name)}</td>
-                      <td>{String(r.type)}</td>
-                      <td>{String(r.severity)}</td>
-                      <td>
+                      <Cell label="Rule">{String(r.name)}</Cell>
+                      <Cell label="Type">{String(r.type)}</Cell>
+                      <Cell label="Severity">{String(r.severity)}</Cell>
+                      <Cell label="Outcome">
                         <span class={`status ${outcome}`}>{outcome}</span>
-                      </td>
-                      <td>
+                      </Cell>
+                      <Cell label="Unexpected">
                         {String(r.unexpected_count ?? 0)} ({percent(r.unexpected_percent)})
-                      </td>
-                      <td>
+                      </Cell>
+                      <Cell label="Sample">
                         {sample.slice(0, 5).map((s, i) => (
                           <div key={i}>{JSON.stringify(s)}</div>
                         ))}
-                      </td>
+                      </Cell>
                     </tr>
                   )
                 })}
@@ -77,6 +78,13 @@ export function ValidationTab({ id, did }: { id: string; did: string }) {
       <RowsTable rows={listOf<Json>(rules.data, 'rules')} testid="rules" />
     </div>
   )
+}
+
+const COLUMNS = ['Rule', 'Type', 'Severity', 'Outcome', 'Unexpected', 'Sample'] as const
+
+/** A cell naming its column, which a stacked row shows before the value. */
+function Cell(props: { label: (typeof COLUMNS)[number]; children: ComponentChildren }) {
+  return <td data-label={props.label}>{props.children}</td>
 }
 
 /** A share as people read it: 33.3%, 0.01%, 100% (the exact figure stays in the audit file). */

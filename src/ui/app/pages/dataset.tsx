@@ -5,7 +5,9 @@ import {
   ErrorText,
   Loading,
   nameOf,
+  nounFor,
   Pager,
+  plural,
   RowsTable,
   useAsync,
   usePager,
@@ -45,7 +47,8 @@ export function DatasetPage({ did }: { did: string }) {
               version <strong data-testid="current-version">{String(d.current_version)}</strong>
             </span>
             <span>
-              <strong data-testid="row-count">{String(d.row_count)}</strong> rows
+              <strong data-testid="row-count">{String(d.row_count)}</strong>{' '}
+              {nounFor(d.row_count, 'row')}
             </span>
             <span>key {Array.isArray(d.primary_keys) ? d.primary_keys.join(', ') : ''}</span>
           </p>
@@ -63,7 +66,7 @@ function Schema({ schema }: { schema: unknown }) {
   const cols = Array.isArray(schema) ? (schema as Json[]) : []
   return (
     <details>
-      <summary>Schema ({cols.length} columns)</summary>
+      <summary>Schema ({plural(cols.length, 'column')})</summary>
       <RowsTable rows={cols} columns={['name', 'type', 'nullable', 'key']} testid="schema" />
     </details>
   )

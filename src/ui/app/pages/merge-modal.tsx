@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { ApiError, get, type Json, readEvents, request } from '../api'
-import { ErrorText, Modal, notify, type ToastKind, useAsync } from '../components'
+import { ErrorText, Modal, notify, nounFor, plural, type ToastKind, useAsync } from '../components'
 import type { CrTab } from '../router'
 import { href } from '../router'
 import { loadConflictItems, type Resolutions, toRequest } from './cr-conflicts'
@@ -160,8 +160,9 @@ export function MergeModal(props: {
       <ErrorText error={preview.error} />
       {preview.data && (
         <p data-testid="merge-preview">
-          Merging now adds {String(s.rows_added ?? 0)}, modifies {String(s.rows_modified ?? 0)} and
-          deletes {String(s.rows_deleted ?? 0)} rows of version {props.headVersion}.
+          Merging now adds {plural(s.rows_added ?? 0, 'row')}, modifies{' '}
+          {plural(s.rows_modified ?? 0, 'row')} and deletes {plural(s.rows_deleted ?? 0, 'row')} of
+          version {props.headVersion}.
         </p>
       )}
       {!running && (
@@ -195,7 +196,8 @@ export function MergeModal(props: {
                   checked={skip}
                   onChange={(e) => setSkip(e.currentTarget.checked)}
                 />
-                Skip the conflict check (whole rows of this change win)
+                Skip the conflict check (this change's cells win; others' changes to other cells
+                stay)
               </label>
               <label class="check">
                 <input
@@ -258,7 +260,12 @@ function overall(p: Progress): number {
 function detailText(detail: unknown): string | undefined {
   if (!detail || typeof detail !== 'object') return undefined
   const d = detail as Json
-  const unit = d.unit ? ` ${String(d.unit)}` : ''
+  // The engine names its units in the plural ('files', 'rows', '%'); "1 file", "0 of 1 file".
+  const plain = String(d.unit ?? '')
+  const singular = plain.endsWith('s') ? plain.slice(0, -1) : plain
+  const unit = !d.unit
+    ? ''
+    : ` ${singular === plain ? plain : nounFor(d.total ?? d.done, singular)}`
   const count =
     d.total === undefined
       ? `${String(d.done)}${unit}`
