@@ -13,6 +13,8 @@ import type { CheckpointEntry } from './log-store.js'
 
 /** Actions kept over all cached checkpoints (the least recently used go first past it). */
 const MAX_CACHED_ACTIONS = 100_000
+/** Checkpoints kept (tables a process reads), whatever their size. */
+const MAX_CACHED_CHECKPOINTS = 256
 
 const cache = new Map<string, CheckpointContents>()
 let cachedActions = 0
@@ -43,12 +45,13 @@ export async function cachedCheckpoint(
     return hit
   }
   const contents = await readCheckpoint(await db(), table, parts)
-  if (key !== undefined && contents.actions.length <= MAX_CACHED_ACTIONS) {
+  // Two loads may read the same checkpoint at once: the first one read stays.
+  if (key !== undefined && !cache.has(key) && contents.actions.length <= MAX_CACHED_ACTIONS) {
     for (const action of contents.actions) deepFreeze(action)
     cache.set(key, contents)
     cachedActions += contents.actions.length
     for (const [old, kept] of cache) {
-      if (cachedActions <= MAX_CACHED_ACTIONS) break
+      if (cachedActions <= MAX_CACHED_ACTIONS && cache.size <= MAX_CACHED_CHECKPOINTS) break
       cache.delete(old)
       cachedActions -= kept.actions.length
     }
