@@ -71,6 +71,9 @@ describeUi('change requests', () => {
     await mergeFromModal(page)
     await page.getByTestId('toast-error').waitFor()
     expect(await page.getByTestId('toast-error').textContent()).toContain('See the conflicts')
+    // In the UI's words, not the API's field names.
+    expect(await page.getByTestId('toast-error').textContent()).toContain('nothing was written')
+    expect(await page.getByTestId('toast-error').textContent()).not.toContain('"take"')
     await eventually(() => page.url()).toMatch(/\/conflicts$/)
     const rows = page.getByTestId('conflicts').locator('tbody tr')
     await eventually(() => rows.count()).toBe(2)

@@ -133,7 +133,13 @@ export function MergeModal(props: {
       )
       props.onDone(null)
     } else if (status === 409 && body.code === 'merge_conflict') {
-      say('error', `${String(body.message ?? 'Conflicts')}`, link('conflicts', 'See the conflicts'))
+      // The API's message ends with advice in its own field names ("take", "resolutions"): here
+      // the way out is the Conflicts tab.
+      say(
+        'error',
+        'This change request conflicts with changes merged since its base version; nothing was written. Choose a value for each conflict, then merge.',
+        link('conflicts', 'See the conflicts'),
+      )
       props.onDone('conflicts')
     } else if (status === 422 && body.code === 'validation_failed') {
       say(
