@@ -4,7 +4,7 @@
  * in --json); a second signal exits at once and still leaves no temp file.
  */
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, openSync, readdirSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { withDuckDb } from '../../src/engine/duckdb.js'
@@ -49,14 +49,31 @@ function collect(child: ChildProcess): Promise<Outcome> {
   )
 }
 
-/** Resolves once a file in `dir` matches `pattern` (the write has started), then `delayMs` more. */
-async function whenFileAppears(dir: string, pattern: RegExp, delayMs: number): Promise<void> {
+/**
+ * Waits for a file matching `pattern` in `dir`, then `after` ms; with `after: 'data'`, until the
+ * file holds more than Parquet's 4-byte leading magic (a row group written: the command is
+ * mid-write) — a fixed delay there raced with the command on a quiet machine, which could finish
+ * first.
+ */
+async function whenFileAppears(
+  dir: string,
+  pattern: RegExp,
+  after: number | 'data' = 0,
+): Promise<void> {
+  const hasData = after === 'data'
   const deadline = Date.now() + 60_000
-  while (!readdirSync(dir).some((name) => pattern.test(name))) {
+  const ready = () =>
+    readdirSync(dir).some(
+      (name) =>
+        // A temp file renamed meanwhile has no size left to read.
+        pattern.test(name) &&
+        (!hasData || (statSync(join(dir, name), { throwIfNoEntry: false })?.size ?? 0) > 4),
+    )
+  while (!ready()) {
     if (Date.now() > deadline) throw new Error(`no file matching ${pattern} appeared in ${dir}`)
-    await new Promise((r) => setTimeout(r, 10))
+    await new Promise((r) => setTimeout(r, 2))
   }
-  await new Promise((r) => setTimeout(r, delayMs))
+  if (typeof after === 'number') await new Promise((r) => setTimeout(r, after))
 }
 
 /** Exit 1, one `[INTERRUPTED]` line on stderr, `INTERRUPTED` as the --json error code. */
@@ -147,12 +164,12 @@ describe('in-place results merge, interrupted', () => {
 
 describe('data merge/rebase --output, interrupted', () => {
   test.each([
-    { command: 'merge', extra: ['--dedup-key', 'id'], delayMs: 0 },
-    { command: 'rebase', extra: ['--key', 'id'], delayMs: 0 },
-    { command: 'rebase', extra: ['--key', 'id'], delayMs: 400 },
+    { command: 'merge', extra: ['--dedup-key', 'id'], moment: 'appears' },
+    { command: 'rebase', extra: ['--key', 'id'], moment: 'appears' },
+    { command: 'rebase', extra: ['--key', 'id'], moment: 'holds a row group' },
   ])(
-    'data $command, SIGINT $delayMs ms after the output appears: no temp left, exit 1',
-    async ({ command, extra, delayMs }) => {
+    'data $command, SIGINT once the output $moment: no temp left, exit 1',
+    async ({ command, extra, moment }) => {
       const dir = tempDir()
       const base = await parquet(join(dir, 'base.parquet'), 0)
       const exp = await parquet(join(dir, 'exp.parquet'), ROWS)
@@ -170,7 +187,7 @@ describe('data merge/rebase --output, interrupted', () => {
         '--json',
       ])
       const done = collect(child)
-      await whenFileAppears(dir, /^\.out\.parquet\.tmp-/, delayMs)
+      await whenFileAppears(dir, /^\.out\.parquet\.tmp-/, moment === 'appears' ? 0 : 'data')
       child.kill('SIGINT')
       expectInterrupted(await done)
       expect(hashTree(dir)).toEqual(before)
