@@ -74,10 +74,20 @@ export class DuckDb {
   readonly #instance: DuckDBInstance
   /** The raw connection, for appenders and streaming; prefer the methods below. */
   readonly connection: DuckDBConnection
+  readonly #timeZone: string
+  /** False for a connection made by connect(): closing it leaves the database open. */
+  readonly #ownsInstance: boolean
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+  private constructor(
+    instance: DuckDBInstance,
+    connection: DuckDBConnection,
+    timeZone: string,
+    ownsInstance: boolean,
+  ) {
     this.#instance = instance
     this.connection = connection
+    this.#timeZone = timeZone
+    this.#ownsInstance = ownsInstance
   }
 
   static async open(options: DuckDbOptions = {}): Promise<DuckDb> {
@@ -94,8 +104,9 @@ export class DuckDb {
     config.autoload_known_extensions = sandbox ? 'false' : 'true'
     const instance = await DuckDBInstance.create(options.path ?? ':memory:', config)
     const connection = await instance.connect()
+    const timeZone = options.timeZone ?? 'UTC'
     // ICU is linked in but loads after the instance starts, so TimeZone cannot go in `config`.
-    await connection.run(`SET TimeZone = ${quotedString(options.timeZone ?? 'UTC')}`)
+    await connection.run(`SET TimeZone = ${quotedString(timeZone)}`)
     if (sandbox) {
       // Lists cannot go in `config` (DuckDB refuses them there): set, then lock, before any query.
       const list = (items: readonly string[]) => `[${items.map(quotedString).join(', ')}]`
@@ -105,7 +116,18 @@ export class DuckDb {
       await connection.run('SET enable_external_access = false')
       await connection.run('SET lock_configuration = true')
     }
-    return new DuckDb(instance, connection)
+    return new DuckDb(instance, connection, timeZone, true)
+  }
+
+  /**
+   * A second connection to the same database, to run a query alongside this one's (two queries
+   * overlap where one alone leaves a core idle). Temporary views and tables are per connection;
+   * settings made with SET are too (the sandbox's are global). Close it before this one.
+   */
+  async connect(): Promise<DuckDb> {
+    const connection = await this.#instance.connect()
+    await connection.run(`SET TimeZone = ${quotedString(this.#timeZone)}`)
+    return new DuckDb(this.#instance, connection, this.#timeZone, false)
   }
 
   /** Runs a statement; returns the number of rows it changed. */
@@ -155,7 +177,7 @@ export class DuckDb {
 
   close(): void {
     this.connection.closeSync()
-    this.#instance.closeSync()
+    if (this.#ownsInstance) this.#instance.closeSync()
   }
 }
 

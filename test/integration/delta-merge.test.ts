@@ -1,15 +1,23 @@
 /** Delta MERGE end to end on real tables: Spark's oracle, clause semantics, pruning, failures. */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { withDuckDb } from '../../src/engine/duckdb.js'
-import { literal, raw, sql } from '../../src/engine/sql.js'
+import { type DuckDb, withDuckDb } from '../../src/engine/duckdb.js'
+import { literal, raw, type Sql, sql } from '../../src/engine/sql.js'
 import {
   createTable as createDeltaTable,
   loadSnapshot,
   merge,
   readCommit,
 } from '../../src/formats/delta/index.js'
+import {
+  applyMerge,
+  type WriteAhead,
+  writeAhead,
+} from '../../src/formats/delta/operations/merge/apply.js'
+import type { MergeClause } from '../../src/formats/delta/operations/merge/clauses.js'
+import { planMerge } from '../../src/formats/delta/operations/merge/plan.js'
+import { withMergeSession } from '../../src/formats/delta/operations/merge/session.js'
 import { fixture, hasFixtures, needsFixtures } from '../support/fixtures.js'
 import { hashTree } from '../support/snapshot.js'
 import { tempDir } from '../support/temp.js'
@@ -468,6 +476,176 @@ describe('MERGE failures change nothing', () => {
     // The files the merge wrote before losing are removed again.
     expect(dataFiles()).toEqual(filesBefore)
     expect((await loadSnapshot(table)).version).toBe(1)
+  })
+})
+
+describe('MERGE with one candidate file: rewritten while the matches are counted', () => {
+  const dataFiles = (table: string) =>
+    readdirSync(table)
+      .filter((f) => !f.startsWith('_delta_log'))
+      .sort()
+
+  test('source keys repeated within that file are DUPLICATE_KEY (seen in the rewrite); nothing is left', async () => {
+    const table = await smallTable()
+    const hashes = hashTree(table)
+    // Keys 3..4: only the second file can match; its rewrite holds id 3 twice.
+    const run = merge(table, sql`select * from (values (3, 'x'), (3, 'y'), (4, 'z')) s(id, v)`, {
+      on: ['id'],
+    })
+      .whenMatchedUpdate('all')
+      .execute()
+    await expect(run).rejects.toMatchObject({
+      code: 'DUPLICATE_KEY',
+      details: { key: { id: 3 }, count: 2 },
+    })
+    expect(hashTree(table)).toEqual(hashes)
+  })
+
+  test('a lone unconditional delete matched twice in that file deletes the row once', async () => {
+    const table = await smallTable()
+    const result = await merge(table, sql`select * from (values (3), (3), (4)) s(id)`, {
+      on: ['id'],
+    })
+      .whenMatchedDelete()
+      .execute()
+    expect(result.metrics).toMatchObject({ numTargetRowsDeleted: 2, numTargetRowsCopied: 0 })
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+    ])
+  })
+
+  test('a candidate no source row matches keeps its file; the inserts land and nothing else remains', async () => {
+    const table = join(tempDir(), 'target')
+    await createTable(table, [
+      sql`select * from (values (1, 'a'), (5, 'e')) t(id, v)`,
+      sql`select * from (values (10, 'j'), (20, 't')) t(id, v)`,
+    ])
+    const before = dataFiles(table)
+    // Key 3 lies in the first file's range (1..5) but matches no row there.
+    const result = await merge(table, sql`select 3 as id, 'x' as v`, { on: ['id'] })
+      .whenMatchedUpdate('all')
+      .whenNotMatchedInsert('all')
+      .execute()
+    expect(result.metrics).toMatchObject({
+      numTargetFilesAfterSkipping: 1,
+      numTargetFilesRemoved: 0,
+      numTargetFilesAdded: 1,
+      numTargetRowsInserted: 1,
+      numTargetRowsUpdated: 0,
+    })
+    const after = dataFiles(table)
+    expect(after).toHaveLength(before.length + 1)
+    expect(after.filter((f) => !before.includes(f))).toEqual([
+      expect.stringMatching(/^part-.*\.parquet$/),
+    ])
+    expect((await readRows(table, 'id')).map((r) => r.id)).toEqual([1, 3, 5, 10, 20])
+  })
+
+  test('the rewrite written ahead is committed when the plan touches its file, removed when not', async () => {
+    const table = join(tempDir(), 'target')
+    await createTable(table, [
+      sql`select * from (values (1, 'a'), (5, 'e')) t(id, v)`,
+      sql`select * from (values (10, 'j'), (20, 't')) t(id, v)`,
+    ])
+    const clauses: MergeClause[] = [
+      { kind: 'matched', action: 'update', set: 'all' },
+      { kind: 'notMatched', action: 'insert', values: 'all' },
+    ]
+    const planAhead = (db: DuckDb, source: Sql) => {
+      let ahead: WriteAhead | undefined
+      return planMerge(db, table, source, clauses, {
+        on: ['id'],
+        forWriting: true,
+        whileCounting: (input, file) => {
+          ahead = writeAhead(db, input, file, undefined)
+        },
+      }).then(async (plan) => {
+        if (!ahead) throw new Error('no write ahead')
+        return { plan, ahead, written: await ahead.adds }
+      })
+    }
+    // Key 3 matches nothing in the first file: the finished rewrite is removed, the insert lands.
+    await withMergeSession({}, async (db) => {
+      const { plan, ahead, written } = await planAhead(db, sql`select 3 as id, 'x' as v`)
+      expect(plan.touched).toEqual([])
+      expect(written).toHaveLength(1)
+      expect(existsSync(join(table, written[0]?.path ?? ''))).toBe(true)
+      const result = await applyMerge(db, plan, undefined, {}, ahead)
+      expect(result.metrics).toMatchObject({ numTargetFilesAdded: 1, numTargetRowsInserted: 1 })
+      expect(existsSync(join(table, written[0]?.path ?? ''))).toBe(false)
+    })
+    // Key 5 matches: the file written ahead is the one committed.
+    await withMergeSession({}, async (db) => {
+      const { plan, ahead, written } = await planAhead(db, sql`select 5 as id, 'E' as v`)
+      expect(plan.touched).toHaveLength(1)
+      const result = await applyMerge(db, plan, undefined, {}, ahead)
+      expect(result.metrics).toMatchObject({ numTargetRowsUpdated: 1, numTargetRowsCopied: 1 })
+      const adds = (await readCommit(table, result.version)).flatMap((a) =>
+        'add' in a ? [a.add.path] : [],
+      )
+      expect(adds).toEqual(written.map((a) => a.path))
+    })
+    expect(await readRows(table, 'id')).toEqual([
+      { id: 1, v: 'a' },
+      { id: 3, v: 'x' },
+      { id: 5, v: 'E' },
+      { id: 10, v: 'j' },
+      { id: 20, v: 't' },
+    ])
+  })
+
+  test('an update the table refuses (NULL into NOT NULL) fails the merge; the rewrite is removed', async () => {
+    const table = join(tempDir(), 'target')
+    await createDeltaTable({
+      path: table,
+      source: { query: "select * from (values (1, 'a'), (2, 'b')) t(id, v)" },
+      schema: {
+        type: 'struct',
+        fields: [
+          { name: 'id', type: 'integer', nullable: false, metadata: {} },
+          { name: 'v', type: 'string', nullable: false, metadata: {} },
+        ],
+      },
+    })
+    const hashes = hashTree(table)
+    const run = merge(table, sql`select 2 as id, null::varchar as v`, { on: ['id'] })
+      .whenMatchedUpdate('all')
+      .execute()
+    await expect(run).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { column: 'v' } })
+    expect(hashTree(table)).toEqual(hashes)
+  })
+
+  test('without row counts in the file statistics, repeated keys are found before the join', async () => {
+    const table = await smallTable()
+    // A writer that recorded no statistics: no file is skipped and no row count is known.
+    const log = join(table, '_delta_log', '00000000000000000000.json')
+    const lines = readFileSync(log, 'utf8').trim().split('\n')
+    writeFileSync(
+      log,
+      `${lines
+        .map((line) => {
+          const action = JSON.parse(line) as { add?: { stats?: string } }
+          if (action.add) delete action.add.stats
+          return JSON.stringify(action)
+        })
+        .join('\n')}\n`,
+    )
+    const hashes = hashTree(table)
+    await expect(
+      merge(table, sql`select * from (values (3, 'x'), (3, 'y')) s(id, v)`, { on: ['id'] })
+        .whenMatchedUpdate('all')
+        .execute(),
+    ).rejects.toMatchObject({ code: 'DUPLICATE_KEY', details: { key: { id: 3 } } })
+    expect(hashTree(table)).toEqual(hashes)
+    const result = await merge(table, sql`select 3 as id, 'x' as v`, { on: ['id'] })
+      .whenMatchedUpdate('all')
+      .execute()
+    expect(result.metrics).toMatchObject({
+      numTargetFilesAfterSkipping: 2,
+      numTargetRowsUpdated: 1,
+      numTargetRowsCopied: 1,
+    })
   })
 })
 

@@ -19,6 +19,7 @@ import {
   assertNotAppendOnly,
   checkpointIntervalOf,
   commitAndCheckpoint,
+  interruptOnAbort,
   removeOf,
   statsOptionsOf,
 } from '../write-context.js'
@@ -30,7 +31,7 @@ import {
   mergeOperationParameters,
   operationMetrics,
 } from './metrics.js'
-import { type MergePlan, sqlError } from './plan.js'
+import { type MergePlan, SourceKeysRepeated, sqlError } from './plan.js'
 import { insertsSql, rewriteSql } from './queries.js'
 
 export interface MergeResult {
@@ -70,39 +71,39 @@ export async function applyMerge(
   plan: MergePlan,
   progress?: ProgressCallback,
   extra: MergeCommitOptions = {},
+  ahead?: WriteAhead,
 ): Promise<MergeResult> {
   const { ours, snapshot, touched, schema } = plan
-  // PROTOCOL.md, Append-only Tables: a merge that would remove a file is refused (inserts pass).
-  if (touched.length > 0) assertNotAppendOnly(snapshot, 'merge into')
+  const together = writesInsertsWithRewrite(plan)
+  // The write ahead is this rewrite exactly when it rewrote the one file the plan touches.
+  const aheadFits =
+    ahead !== undefined && !together && touched.length === 1 && touched[0]?.path === ahead.file
+  if (!aheadFits) await ahead?.discard()
   const rewriteStarted = performance.now()
   const written: AddFile[] = []
-  const writeOptions = {
-    schema,
-    partitionColumns: snapshot.partitionColumns,
-    stats: statsOptionsOf(snapshot.metadata),
-    signal: extra.signal,
-  }
   try {
+    // PROTOCOL.md, Append-only Tables: a merge that would remove a file is refused (inserts pass).
+    if (touched.length > 0) assertNotAppendOnly(snapshot, 'merge into')
     let rewrittenRows = 0
     let insertedRows = 0
-    const together = writesInsertsWithRewrite(plan)
-    const rewrite = await rewriteQuery(db, plan, together)
-    if (rewrite) {
+    if (touched.length > 0) {
       progress?.({ phase: 'merge: rewriting files', done: 0, total: touched.length, unit: 'files' })
-      await assertConstraints(db, schema, rewrite, ours)
-      const adds = await writeDataFiles(db, ours, rewrite, writeOptions)
+      const adds = await (aheadFits
+        ? (ahead as WriteAhead).adds
+        : rewriteFiles(db, plan, touched, together, extra.signal))
       written.push(...adds)
       rewrittenRows = sum(adds.map(numRecordsOf))
       if (together) {
         insertedRows = plan.inserted ?? 0
         rewrittenRows -= insertedRows
       }
+      if (plan.keysCheckedOnWrite) assertEachRowOnce(plan, rewrittenRows)
     }
-    const inserts = together && rewrite ? undefined : insertQuery(plan)
+    const inserts = together && touched.length > 0 ? undefined : insertQuery(plan)
     if (inserts) {
       progress?.({ phase: 'merge: writing inserts', done: 0 })
       await assertConstraints(db, schema, inserts, ours)
-      const adds = await writeDataFiles(db, ours, inserts, writeOptions)
+      const adds = await writeDataFiles(db, ours, inserts, writeOptionsOf(plan, extra.signal))
       written.push(...adds)
       insertedRows = sum(adds.map(numRecordsOf))
     }
@@ -149,6 +150,7 @@ export async function applyMerge(
     }
   } catch (error) {
     // Nothing was committed: the files written so far are orphans; remove them.
+    await ahead?.discard()
     await Promise.all(written.map((a) => fs.rm(dataFilePath(ours, a.path), { force: true })))
     const { label } = plan.theirs
     throw sqlError(error, ours, label, plan.queries.sourceAlias, plan.queries.targetAlias)
@@ -189,6 +191,91 @@ export async function dryRunMerge(db: DuckDb, plan: MergePlan): Promise<MergeRes
   }
 }
 
+/** What rewriting files needs from a plan (available before its changes are counted). */
+export type RewriteInput = Pick<MergePlan, 'ours' | 'snapshot' | 'queries' | 'schema'>
+
+/**
+ * Writes `files` as the merge leaves them (rewriteSql, constraints checked first) into new
+ * files, not yet committed.
+ */
+async function rewriteFiles(
+  db: DuckDb,
+  input: RewriteInput,
+  files: readonly AddFile[],
+  withInserts: boolean,
+  signal: AbortSignal | undefined,
+): Promise<AddFile[]> {
+  await registerSnapshot(db, input.snapshot, '__dm_touched', { files })
+  const rewrite = rewriteSql(input.queries, ident('__dm_touched'), withInserts)
+  await assertConstraints(db, input.schema, rewrite, input.ours)
+  return writeDataFiles(db, input.ours, rewrite, writeOptionsOf(input, signal))
+}
+
+function writeOptionsOf(input: Pick<RewriteInput, 'schema' | 'snapshot'>, signal?: AbortSignal) {
+  return {
+    schema: input.schema,
+    partitionColumns: input.snapshot.partitionColumns,
+    stats: statsOptionsOf(input.snapshot.metadata),
+    signal,
+  }
+}
+
+/** A rewrite started before the plan was complete (see writeAhead). */
+export interface WriteAhead {
+  /** The path of the file rewritten (as in its add action). */
+  readonly file: string
+  /** The new files, once written; rejects with the write's error. */
+  readonly adds: Promise<AddFile[]>
+  /** Stops the write if it still runs, and removes what it wrote. */
+  discard(): Promise<void>
+}
+
+/**
+ * Starts rewriting `file` on a second connection while the plan counts the changed rows on the
+ * first: the two queries overlap where either alone leaves a core idle (measured on 2 cores: a
+ * count join and a 1M-row rewrite together in 0.78x the time of one after the other). For a
+ * merge whose only candidate file is rewritten whenever a row matches; applyMerge uses the files
+ * when the plan touches exactly that file, and discards them otherwise.
+ */
+export function writeAhead(
+  db: DuckDb,
+  input: RewriteInput,
+  file: AddFile,
+  signal: AbortSignal | undefined,
+): WriteAhead {
+  let second: DuckDb | undefined
+  let discarded = false
+  const adds = (async () => {
+    second = await db.connect()
+    if (discarded) {
+      second.close()
+      return []
+    }
+    const stopListening = interruptOnAbort(second, signal)
+    try {
+      return await rewriteFiles(second, input, [file], false, signal)
+    } finally {
+      stopListening()
+      second.close()
+    }
+  })()
+  // Settled by applyMerge or discard(); never an unhandled rejection meanwhile.
+  adds.catch(() => undefined)
+  return {
+    file: file.path,
+    adds,
+    discard: async () => {
+      if (discarded) return
+      discarded = true
+      second?.connection.interrupt()
+      const written = await adds.catch(() => [])
+      await Promise.all(
+        written.map((a) => fs.rm(dataFilePath(input.ours, a.path), { force: true })),
+      )
+    },
+  }
+}
+
 /**
  * The touched files without their changed rows plus the updated rows (and the inserts, when
  * `withInserts`); undefined when no file is touched.
@@ -213,6 +300,18 @@ function writesInsertsWithRewrite(plan: MergePlan): boolean {
     plan.key !== undefined &&
     clausesOf(plan.clauses, 'matched').some((c) => c.condition === undefined)
   )
+}
+
+/**
+ * The rewrite is a join of the touched files with theirs: each target row comes out once per
+ * source row it matched (deleted ones not at all), so the rows written equal the files' rows
+ * less the deleted ones exactly when no target row matched twice. Otherwise the keys the plan
+ * assumed unique were not (or a file's row count was wrong): SourceKeysRepeated.
+ */
+function assertEachRowOnce(plan: MergePlan, rewrittenRows: number): void {
+  const { matchedDeleted, bySourceDeleted } = plan.changes
+  const expected = sum(plan.touched.map(numRecordsOf)) - matchedDeleted - bySourceDeleted
+  if (rewrittenRows !== expected) throw new SourceKeysRepeated(plan.ours)
 }
 
 /** The rows inserted, in schema order; undefined without a NOT MATCHED clause. */

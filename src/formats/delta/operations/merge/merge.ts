@@ -7,9 +7,16 @@
 import type { Sql } from '../../../../engine/sql.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import { interruptOnAbort, writing } from '../write-context.js'
-import { applyMerge, dryRunMerge, type MergeCommitOptions, type MergeResult } from './apply.js'
+import {
+  applyMerge,
+  dryRunMerge,
+  type MergeCommitOptions,
+  type MergeResult,
+  type WriteAhead,
+  writeAhead,
+} from './apply.js'
 import type { Assignments, Expression, MergeClause } from './clauses.js'
-import { planMerge } from './plan.js'
+import { planMerge, SourceKeysRepeated } from './plan.js'
 import { type SessionOptions, withMergeSession } from './session.js'
 import type { MergeSource } from './source.js'
 
@@ -134,19 +141,40 @@ export function executeMerge(
   clauses: readonly MergeClause[],
   options: MergeOptions & { readonly dryRun?: boolean },
 ): Promise<MergeResult> {
-  return writing(target, options.signal, () =>
+  const dryRun = options.dryRun === true
+  const run = (forWriting: boolean) =>
     withMergeSession(options, async (db) => {
       // A Ctrl-C interrupts DuckDB's running statement (backfill, sharing the session, instead
       // finishes its batch).
       const stopListening = interruptOnAbort(db, options.signal)
+      let ahead: WriteAhead | undefined
       try {
-        const plan = await planMerge(db, target, source, clauses, options)
-        return options.dryRun === true
-          ? dryRunMerge(db, plan)
-          : await applyMerge(db, plan, options.onProgress, options)
+        const plan = await planMerge(db, target, source, clauses, {
+          ...options,
+          forWriting,
+          whileCounting: dryRun
+            ? undefined
+            : (input, candidate) => {
+                ahead = writeAhead(db, input, candidate, options.signal)
+              },
+        })
+        return dryRun
+          ? await dryRunMerge(db, plan)
+          : await applyMerge(db, plan, options.onProgress, options, ahead)
+      } catch (error) {
+        await ahead?.discard()
+        throw error
       } finally {
         stopListening()
       }
+    })
+  // Theirs' keys are assumed unique and proven so by the rewrite; when they were not, nothing
+  // was committed and the merge is planned again with the full check (Spark's error, or a lone
+  // unconditional delete that may match a row twice).
+  return writing(target, options.signal, () =>
+    run(!dryRun).catch((error: unknown) => {
+      if (error instanceof SourceKeysRepeated) return run(false)
+      throw error
     }),
   )
 }

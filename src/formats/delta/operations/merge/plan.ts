@@ -2,21 +2,23 @@
  * The plan of a Delta MERGE: what it would insert, update and delete, which files it would
  * rewrite, and the table's new schema, computed before any write. apply.ts writes it.
  *
- *   load ours (snapshot) → resolve theirs (source) → one scan of theirs: count, key uniqueness,
- *   key min/max → prune ours' files (theirs' key range, partitions) → changed rows counted per
- *   file (one aggregate over the join when theirs' keys are unique, else matched pairs stored
- *   for Spark's duplicate check)
+ *   load ours (snapshot) → resolve theirs (source) → one scan of theirs: count, key min/max
+ *   (and key uniqueness, unless the rewrite's row count will prove it) → prune ours' files
+ *   (theirs' key range, partitions) → changed rows counted per file (one aggregate over the
+ *   join when theirs' keys are unique, else matched pairs stored for Spark's duplicate check)
  */
 import { resolve } from 'node:path'
 import type { DuckDb } from '../../../../engine/duckdb.js'
-import { ident, raw, type Sql, sql } from '../../../../engine/sql.js'
+import { ident, type Sql, sql } from '../../../../engine/sql.js'
 import { DuckmergeError, messageOf } from '../../../../errors.js'
 import type { ProgressCallback } from '../../../../progress.js'
 import type { AddFile } from '../../actions.js'
 import { planFileGroups, registerSnapshot, scanSql } from '../../scan.js'
 import { deltaToDuckDbType, type StructType } from '../../schema.js'
 import type { Snapshot } from '../../snapshot-types.js'
+import { parseStats } from '../../stats.js'
 import { openForWrite } from '../write-context.js'
+import type { RewriteInput } from './apply.js'
 import { type Changes, findChanges } from './changes.js'
 import {
   checkKeys,
@@ -25,7 +27,7 @@ import {
   keysCompareExactly,
   sourceColumnsAs,
 } from './checks.js'
-import { type MergeClause, validateClauses } from './clauses.js'
+import { clausesOf, type MergeClause, validateClauses } from './clauses.js'
 import { type ChangeCounts, expressionText } from './metrics.js'
 import { candidateFiles, sourceFacts } from './prune.js'
 import { expressionSql, keyCondition, type MergeQueries } from './queries.js'
@@ -48,6 +50,17 @@ export interface PlanOptions {
    * `oneFile`: the only candidate file, when there is one (then `targetRows` needs no file column).
    */
   readonly findChanges?: (queries: MergeQueries, oneFile: string | undefined) => Promise<Changes>
+  /**
+   * The plan will be applied (not a dry run): theirs' keys may then be proven unique by the
+   * rewrite's row count instead of a scan of theirs (see MergePlan.keysCheckedOnWrite).
+   */
+  readonly forWriting?: boolean
+  /**
+   * Called just before the changed rows are counted when the only candidate file will be
+   * rewritten if any row matches (an unconditional WHEN MATCHED clause): executeMerge starts
+   * that rewrite then (writeAhead), to overlap with the count.
+   */
+  readonly whileCounting?: ((input: RewriteInput, candidate: AddFile) => void) | undefined
 }
 
 /**
@@ -82,6 +95,13 @@ export interface MergePlan {
   readonly touched: readonly AddFile[]
   /** Whether a file added by a concurrent writer could hold a matching row. */
   readonly mayMatch: 'all' | ((add: AddFile) => boolean)
+  /**
+   * Theirs' keys were assumed unique, not checked: applyMerge proves it from the rewritten row
+   * count and throws SourceKeysRepeated when a target row came out twice (then plan again
+   * without `forWriting`). Only with an unconditional WHEN MATCHED clause, which puts every
+   * matched row in a rewritten file, and row counts in every candidate file's statistics.
+   */
+  readonly keysCheckedOnWrite: boolean
   /** performance.now() when planning began, and the time spent finding the changes. */
   readonly startedAt: number
   readonly scanTimeMs: number
@@ -146,23 +166,36 @@ export async function planMerge(
       : expressionText(options.on as string | Sql)
 
   const scanStarted = performance.now()
-  // A view re-reads the source where the plan needs it; a query with bound values cannot be a
-  // view body, so it is materialized once (DuckDB spills it past memory_limit).
-  const kind = raw(theirs.relation.values.length > 0 ? 'table' : 'view')
-  await db.run(sql`create temp ${kind} __dm_source as select * from ${theirs.relation}`)
+  // Theirs is read where the plan needs it (three passes at most), not stored: measured, storing
+  // 200k rows cost more than generating them three times, and a file is read in place anyway.
+  const rows = theirs.relation
   progress?.({ phase: 'merge: pruning files', done: 0 })
   const hasBySource = clauses.some((c) => c.kind === 'notMatchedBySource')
   // Files whose statistics or partition values rule out every source key are never read;
   // a NOT MATCHED BY SOURCE clause needs every file.
   const prunes = key !== undefined && !hasBySource
   const vouched = options.sourceKeysUnique === true && key !== undefined
-  const facts = await sourceFacts(db, snapshot, key, ident('__dm_source'), prunes, !vouched)
-  const keysUnique = vouched || facts.keysUnique
+  // The rewrite's row count can prove the keys unique when every matched row is rewritten.
+  const onWrite =
+    !vouched &&
+    options.forWriting === true &&
+    options.findChanges === undefined &&
+    key !== undefined &&
+    keysCompareExactly(theirs, snapshot.schema, key) &&
+    matchedAlwaysChanges(clauses)
+  const facts = await sourceFacts(db, snapshot, key, rows, prunes, !vouched && !onWrite)
   const pruned =
     key !== undefined && prunes
-      ? await candidateFiles(db, snapshot, key, ident('__dm_source'), facts.bounds)
+      ? await candidateFiles(db, snapshot, key, rows, facts.bounds)
       : undefined
   const candidates = pruned?.files ?? snapshot.files
+  const keysCheckedOnWrite = onWrite && candidates.every((f) => hasRowCount(f))
+  const keysUnique =
+    vouched ||
+    keysCheckedOnWrite ||
+    (onWrite
+      ? (await sourceFacts(db, snapshot, key, rows, false, true)).keysUnique
+      : facts.keysUnique)
   // One plan of the files' timestamp layouts for both views of the candidates.
   const fileGroups = await planFileGroups(db, snapshot, candidates)
   await registerSnapshot(db, snapshot, '__dm_target', {
@@ -179,10 +212,14 @@ export async function planMerge(
     targetAlias,
     on,
     clauses,
-    source: ident('__dm_source'),
+    source: rows,
     target: ident('__dm_target'),
     targetRows: ident('__dm_target_rows'),
   }
+  const only = candidates.length === 1 ? candidates[0] : undefined
+  // A { rows } source is a temporary table, which a second connection cannot read.
+  if (only && key !== undefined && !theirs.connectionLocal && matchedAlwaysChanges(clauses))
+    options.whileCounting?.({ ours, snapshot, queries, schema }, only)
   progress?.({ phase: 'merge: finding matches', done: 0 })
   const unique = keysUnique && key !== undefined && keysCompareExactly(theirs, snapshot.schema, key)
   const oneFile = candidates.length === 1 ? candidates[0]?.path : undefined
@@ -215,9 +252,29 @@ export async function planMerge(
     candidates,
     touched,
     mayMatch: pruned?.mayMatch ?? 'all',
+    keysCheckedOnWrite,
     startedAt,
     scanTimeMs: performance.now() - scanStarted,
   }
+}
+
+/**
+ * Thrown by applyMerge when theirs' keys, assumed unique (MergePlan.keysCheckedOnWrite), were
+ * not: a target row matched several times. Nothing was committed; plan again with the check.
+ */
+export class SourceKeysRepeated extends Error {
+  constructor(table: string) {
+    super(`a target row of ${table} matched several source rows; planning again with the check`)
+  }
+}
+
+/** An unconditional WHEN MATCHED clause: every matched target row changes, so its file is rewritten. */
+function matchedAlwaysChanges(clauses: readonly MergeClause[]): boolean {
+  return clausesOf(clauses, 'matched').some((c) => c.condition === undefined)
+}
+
+function hasRowCount(add: AddFile): boolean {
+  return typeof parseStats(add)?.numRecords === 'number'
 }
 
 /**
@@ -231,7 +288,7 @@ export function sqlError(
   sourceAlias: string,
   targetAlias: string,
 ): unknown {
-  if (error instanceof DuckmergeError) return error
+  if (error instanceof DuckmergeError || error instanceof SourceKeysRepeated) return error
   const message = messageOf(error)
   const isUserSql = /^(Binder|Parser|Conversion|Catalog) Error/.test(message)
   return new DuckmergeError(

@@ -16,7 +16,8 @@ import { prepareSource } from '../source.js'
  * - a path: a Delta table when it has a `_delta_log`, else a Parquet file, glob or folder
  *   (folders are read recursively, `key=value` folders as hive partition columns);
  * - several paths: Parquet files;
- * - an `Sql` query DuckDB runs (it may read anything DuckDB reads);
+ * - an `Sql` query DuckDB runs (it may read anything DuckDB reads). It runs once per pass of
+ *   the merge (up to three), so it must give the same rows each time (no `random()`);
  * - `{ rows }`: a few rows given in code (bound as values; for tests and small scripts).
  */
 export type MergeSource =
@@ -41,6 +42,8 @@ export interface ResolvedSource {
   readonly snapshot?: Snapshot
   /** Delta or Parquet file and row position columns are available (`__delta_file`, `__delta_row_index`). */
   readonly hasFileInfo: boolean
+  /** The rows sit in a temporary table, which only this connection reads (`{ rows }`). */
+  readonly connectionLocal?: boolean
 }
 
 /**
@@ -180,5 +183,6 @@ async function loadRows(
     columns: await describe(db, relation, 'rows'),
     label: 'rows',
     hasFileInfo: false,
+    connectionLocal: true,
   }
 }
