@@ -12,7 +12,7 @@
  * never applied twice, whichever process looks.
  *
  * Whether the holder is gone, a lease in two parts: the manifest says who holds the merge (its
- * pid, checked on this host; another host's holder renews the manifest every HEARTBEAT_MS and
+ * pid, checked on this host; another host's holder touches the manifest every HEARTBEAT_MS and
  * counts as alive until it is FOREIGN_HOLDER_TTL_MS old), and on Postgres the dataset's merge lock
  * must be free too (every merge holds it from before `merging` until after `finalize`, on a
  * session that dies with its process). Either one saying "alive" leaves the merge alone: a merge
@@ -21,7 +21,14 @@
  * was settled finds its manifest gone (holdsManifestSync) and stops before committing.
  */
 import { randomUUID } from 'node:crypto'
-import { promises as fs, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import {
+  promises as fs,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { hostname } from 'node:os'
 import { join, relative } from 'node:path'
 import { DuckmergeError } from '../errors.js'
@@ -59,7 +66,7 @@ export interface MergeManifest {
   readonly updated_at: number
 }
 
-// A running merge renews its manifest this often; another host's merge is taken as dead when
+// A running merge touches its manifest this often; another host's merge is taken as dead when
 // its manifest has not moved for FOREIGN_HOLDER_TTL_MS (missed heartbeats, with room for clock skew).
 const HEARTBEAT_MS = 20_000
 const FOREIGN_HOLDER_TTL_MS = 3 * 60 * 1000
@@ -94,9 +101,13 @@ export function writeManifestSync(root: DataRoot, manifest: MergeManifest): void
   renameSync(temp, path)
 }
 
+/** The manifest, with `updated_at` its last renewal: the later of its field and the file's mtime. */
 export async function readManifest(root: DataRoot, crId: string): Promise<MergeManifest | null> {
   try {
-    return JSON.parse(await fs.readFile(manifestPath(root, crId), 'utf8')) as MergeManifest
+    const path = manifestPath(root, crId)
+    const manifest = JSON.parse(await fs.readFile(path, 'utf8')) as MergeManifest
+    const { mtimeMs } = await fs.stat(path)
+    return { ...manifest, updated_at: Math.max(manifest.updated_at, Math.floor(mtimeMs)) }
   } catch {
     return null
   }
@@ -253,14 +264,22 @@ export function holdsManifestSync(root: DataRoot, manifest: MergeManifest): bool
   }
 }
 
-/** Renews this process's manifest of `crId` (read and written in one tick: nothing interleaves). */
+/**
+ * Renews this process's manifest of `crId` by setting its mtime, which never creates the file: a
+ * holder stopped halfway through a renewal (SIGSTOP, a frozen VM) cannot bring back a manifest
+ * that recovery removed meanwhile — rewriting it (temp file, rename) could, and the holder
+ * would then go on to commit what its change request says was interrupted.
+ */
 function renewManifestSync(root: DataRoot, crId: string): void {
   try {
-    const manifest = JSON.parse(readFileSync(manifestPath(root, crId), 'utf8')) as MergeManifest
-    if (manifest.pid === process.pid && manifest.host === lease().host)
-      writeManifestSync(root, { ...manifest, updated_at: Date.now() })
+    const path = manifestPath(root, crId)
+    const manifest = JSON.parse(readFileSync(path, 'utf8')) as MergeManifest
+    if (manifest.pid === process.pid && manifest.host === lease().host) {
+      const now = new Date()
+      utimesSync(path, now, now)
+    }
   } catch {
-    // no manifest (not started, or done)
+    // no manifest (not started, or done, or settled by recovery)
   }
 }
 

@@ -6,7 +6,7 @@
  * waiting at `validate` for as long as the test wants, its event loop free.
  */
 import type { ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { transition } from '../../src/changes/change-requests.js'
@@ -52,9 +52,12 @@ async function heldMerge() {
   })
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
   const manifestPath = join(products.root, 'tmp', 'merges', `${id}.json`)
+  // As readManifest reads it: renewals set the file's mtime.
   const manifest = (): Manifest | null => {
     try {
-      return JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest
+      const written = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest
+      const renewed = Math.floor(statSync(manifestPath).mtimeMs)
+      return { ...written, updated_at: Math.max(written.updated_at, renewed) }
     } catch {
       return null
     }
