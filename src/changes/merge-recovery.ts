@@ -90,14 +90,17 @@ function manifestPath(root: DataRoot, crId: string): string {
 }
 
 /**
- * Writes (or updates) the manifest atomically. Synchronous: phases change inside the Delta
- * writer's progress callback, and the phase must be on disk before the next step runs.
+ * Writes (or updates) the manifest atomically, its mtime set to its `updated_at` (renewals move
+ * the mtime only). Synchronous: phases change inside the Delta writer's progress callback, and
+ * the phase must be on disk before the next step runs.
  */
 export function writeManifestSync(root: DataRoot, manifest: MergeManifest): void {
   const path = manifestPath(root, manifest.cr_id)
   mkdirSync(join(tmpDir(root), 'merges'), { recursive: true })
   const temp = `${path}.${randomUUID()}.tmp`
   writeFileSync(temp, JSON.stringify(manifest))
+  const updated = new Date(manifest.updated_at)
+  utimesSync(temp, updated, updated)
   renameSync(temp, path)
 }
 
