@@ -83,10 +83,14 @@ describeUi('change requests', () => {
       ['price', '1.5', '2', '3'],
       ['qty', '5', '10', '20'],
     ])
+    const mergeButton = page.getByRole('button', { name: /^Merge with/ })
+    // Counted per cell, as the tab's badge counts choices: one of the row's two cells is not the row.
     await page.getByRole('radio', { name: 'ours' }).and(page.locator('[name$="price"]')).check()
+    await eventually(() => mergeButton.textContent()).toBe('Merge with 1 of 2 resolved')
     await page.getByRole('radio', { name: 'theirs' }).and(page.locator('[name$="qty"]')).check()
+    await eventually(() => mergeButton.textContent()).toBe('Merge with 2 of 2 resolved')
     await screenshot(page, 'cr-conflicts')
-    await page.getByRole('button', { name: /Merge with 1 of 1 resolved/ }).click()
+    await mergeButton.click()
     await page.getByTestId('merge-preview').waitFor()
     await page.getByRole('button', { name: 'Confirm merge' }).click()
     // The first merge's notification may still be up: wait for this one's.

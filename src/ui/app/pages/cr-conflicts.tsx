@@ -80,7 +80,10 @@ export function ConflictsTab(props: {
     }
     props.onChange(next)
   }
-  const chosen = new Set(toRequest(items, props.resolutions).map((r) => JSON.stringify(r.key))).size
+  // Counted per choice to make (a whole row, or one cell), as the tab's badge counts those made:
+  // a row with one of its two cells chosen is not resolved.
+  const choices = items.reduce((n, item) => n + Math.max(1, item.cells?.length ?? 0), 0)
+  const chosen = toRequest(items, props.resolutions).length
   if (merged)
     return (
       <p data-testid="no-conflicts">
@@ -111,7 +114,7 @@ export function ConflictsTab(props: {
             </button>
             {props.onMerge && (
               <button type="button" class="primary" onClick={props.onMerge}>
-                Merge with {chosen} of {items.length} resolved
+                Merge with {chosen} of {choices} resolved
               </button>
             )}
           </div>
