@@ -123,7 +123,9 @@ export async function writeDataFiles(
         partitionValues[p] = value
         dir += `${escapePathName(p)}=${value === null ? NULL_PARTITION : escapePathName(value)}/`
       }
-      throwIfInterrupted(options.signal)
+      // Files still in staging belong to no version yet: say so in the table's words, as the
+      // commit's own safe point does (a signal lands on either, depending on timing).
+      throwIfInterrupted(options.signal, `nothing was committed to ${tablePath}`)
       const name = `part-${String(i).padStart(5, '0')}-${randomUUID()}-c000${suffix}.parquet`
       const relative = dir + name
       const finalPath = join(root, relative)
